@@ -1,0 +1,1 @@
+//! candle ports of Kronos and Toto.
