@@ -24,6 +24,8 @@ pub enum Command {
     Run(RunArgs),
     /// List the models `run --model` accepts.
     Models,
+    /// Check this machine and binary: line tables for source lines, CUPTI, CUDA devices.
+    Doctor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,32 @@ fn write_outputs(args: &runtime_probe::cli::RunArgs, outcome: &runner::Outcome) 
     Ok(())
 }
 
+/// `probe doctor`: can this binary name source lines (a stripped binary cannot), and is CUPTI there?
+fn doctor() -> ExitCode {
+    let mut ok = true;
+    let mut bt = backtrace::Backtrace::new_unresolved();
+    let expected = line!() - 1;
+    let frames = runtime_probe::trace::frames::resolve(&mut bt);
+    match runtime_probe::trace::select_user_frame(&frames, runtime_probe::trace::workspace_root()) {
+        Some(site) if site.line == expected => println!("line tables: ok ({site})"),
+        other => {
+            ok = false;
+            println!("line tables: MISSING (got {other:?}): sync sites cannot be named; do not strip the binary");
+        }
+    }
+    #[cfg(feature = "cuda")]
+    match runtime_probe::trace::cupti::Cupti::load() {
+        Ok(c) => println!("cupti: ok ({})", c.library),
+        Err(e) => {
+            ok = false;
+            println!("cupti: {e}");
+        }
+    }
+    #[cfg(not(feature = "cuda"))]
+    println!("cuda: not built in (build with --features cuda)");
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -26,6 +52,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Doctor => doctor(),
         Command::Run(args) => {
             let outcome = runner::run(&args).and_then(|o| {
                 print!("{}", report::render_text(&o.report));

@@ -223,7 +223,7 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 }
 
 /// Scientific notation for errors, so that 0 and 1e-7 both read clearly.
-fn fmt_err(v: f64) -> String {
+pub(crate) fn fmt_err(v: f64) -> String {
     if v == 0.0 {
         "0".to_string()
     } else {

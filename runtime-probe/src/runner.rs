@@ -400,11 +400,11 @@ fn verdict(cfg: &RunConfig, p: &Parts, parity: Option<&ParitySection>) -> Verdic
         let v = &par.verdict;
         if v.ok {
             let exact = if par.comparison.bit_identical { ", bit-identical" } else { "" };
-            format!("PARITY OK within atol {} (max |diff| {:e}{exact})", v.atol, par.comparison.max_abs_diff)
+            format!("PARITY OK within atol {} (max |diff| {}{exact})", v.atol, fmt_err(par.comparison.max_abs_diff))
         } else {
             let step = v.first_diverging_step.unwrap_or(0);
             let d = par.comparison.per_step.get(step).map_or(f64::NAN, |s| s.max_abs_diff);
-            format!("PARITY FAIL: first diverging step {step} (max |diff| {d:e} > atol {})", v.atol)
+            format!("PARITY FAIL: first diverging step {step} (max |diff| {} > atol {})", fmt_err(d), v.atol)
         }
     };
     let parity_ok = parity.is_some_and(|par| par.verdict.ok);

@@ -136,3 +136,9 @@ fn every_test_model_runs_on_cpu() {
         assert_eq!(o.status.code(), Some(0), "{model}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn doctor_finds_the_line_tables_of_a_debug_build() {
+    let o = probe(&["doctor"]);
+    assert!(stdout(&o).contains("line tables: ok (runtime-probe/src/main.rs:"), "{}", stdout(&o));
+}
