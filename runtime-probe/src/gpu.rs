@@ -14,7 +14,7 @@ use crate::error::ProbeError;
 use crate::metrics;
 use crate::progress::Progress;
 use crate::report::*;
-use crate::runner::{decode, eager_step, Parts, RunConfig, StepTimer};
+use crate::runner::{decode, eager_step, error_text, Parts, RunConfig, StepTimer};
 use crate::trace::cupti::Cupti;
 use crate::trace::{self, Phase, SyncClass, SyncEvent, Trace};
 
@@ -209,8 +209,11 @@ fn capture_step(model: &mut dyn GraphDecoder, cuda: &CudaDevice, stream: &Arc<Cu
     }
     drop(guard);
 
-    let invalidated =
-        matches!(status, Ok(sys::CUstreamCaptureStatus::CU_STREAM_CAPTURE_STATUS_INVALIDATED));
+    // cuStreamIsCapturing answers an invalidated capture with the INVALIDATED error itself.
+    let invalidated = match &status {
+        Ok(s) => *s == sys::CUstreamCaptureStatus::CU_STREAM_CAPTURE_STATUS_INVALIDATED,
+        Err(e) => e.0 == sys::CUresult::CUDA_ERROR_STREAM_CAPTURE_INVALIDATED,
+    };
     let status_text = match status {
         Ok(s) => format!("{s:?}"),
         Err(e) => format!("unknown ({e})"),
@@ -219,8 +222,10 @@ fn capture_step(model: &mut dyn GraphDecoder, cuda: &CudaDevice, stream: &Arc<Cu
     result.outcome = match (step, ended) {
         // The driver invalidated the capture under the step (a synchronize, say): candle passed
         // the driver's error up, but the capture status is the verdict.
-        (Err(e), _) if invalidated => CaptureOutcome::Invalidated(format!("the step failed: {e}")),
-        (Err(e), _) => CaptureOutcome::StepFailed(format!("{e} (capture status after the step: {status_text})")),
+        (Err(e), _) if invalidated => CaptureOutcome::Invalidated(format!("the step failed: {}", error_text(&e))),
+        (Err(e), _) => {
+            CaptureOutcome::StepFailed(format!("{} (capture status after the step: {status_text})", error_text(&e)))
+        }
         (Ok(()), Err(e)) => CaptureOutcome::Invalidated(format!(
             "cuStreamEndCapture returned {e}; capture status after the step: {status_text}"
         )),
@@ -304,7 +309,7 @@ fn nodes(scan: &GraphScan) -> GraphNodes {
 }
 
 fn capture_section(attempt: &CaptureAttempt, trace: &Trace, during_capture: Vec<SyncEvent>) -> CaptureSection {
-    let (status, detail) = match &attempt.outcome {
+    let (mut status, detail) = match &attempt.outcome {
         CaptureOutcome::Ready(_) => (CaptureStatus::Captured, None),
         CaptureOutcome::WarmupFailed(e) => (CaptureStatus::WarmupFailed, Some(e.clone())),
         CaptureOutcome::StepFailed(e) => (CaptureStatus::StepFailed, Some(e.clone())),
@@ -314,6 +319,11 @@ fn capture_section(attempt: &CaptureAttempt, trace: &Trace, during_capture: Vec<
             Some("the graph holds memcpy nodes with a host side; it was not launched".into()),
         ),
     };
+    // A call that failed with a capture error means the driver invalidated the capture, whatever
+    // the step did with the error afterwards.
+    if status == CaptureStatus::StepFailed && !trace.capture_failures.is_empty() {
+        status = CaptureStatus::Invalidated;
+    }
     let failing_call = match status {
         CaptureStatus::StepFailed => {
             trace.last_capture_call.as_ref().map(|(api, site)| FailingCall { api: api.clone(), site: site.clone() })

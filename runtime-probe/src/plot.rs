@@ -42,7 +42,7 @@ pub fn write_svg(path: &Path, window: &Window, f: &ForecastSection, title: &str)
         let mut chart = ChartBuilder::on(panel)
             .caption(caption, ("sans-serif", 16))
             .margin(8)
-            .x_label_area_size(24)
+            .x_label_area_size(36)
             .y_label_area_size(64)
             .build_cartesian_2d(-(shown as i64)..steps as i64, (lo - pad)..(hi + pad))
             .map_err(|e| err(&e))?;

@@ -90,7 +90,7 @@ pub struct EagerSection {
     pub sites: Vec<SiteSummary>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaptureStatus {
     /// The graph was captured, scanned clean, instantiated and replayed.
@@ -142,7 +142,8 @@ pub struct CaptureSection {
     pub detail: Option<String>,
     /// Syncs the tracer saw while the step was captured: must be empty for a graph-safe step.
     pub syncs_during_capture: Vec<SyncEvent>,
-    /// Calls that failed with a stream-capture error, with their source lines.
+    /// Calls that failed with a stream-capture error, with their source lines. The first is the
+    /// offending call; later ones fail because the capture is already invalidated.
     pub capture_errors: Vec<CaptureFailure>,
     /// For `step_failed`: the last CUDA call the step made before returning its error.
     pub failing_call: Option<FailingCall>,
@@ -288,8 +289,9 @@ pub fn render_text(r: &Report) -> String {
     for e in &c.syncs_during_capture {
         let _ = writeln!(o, "    sync during capture: {} {} at {}", e.class.label(), e.api, site_text(&e.site));
     }
-    for f in &c.capture_errors {
-        let _ = writeln!(o, "    capture error: {} returned {} at {}", f.api, f.result_name, site_text(&f.site));
+    for (i, f) in c.capture_errors.iter().enumerate() {
+        let role = if i == 0 { "offending call" } else { "then" };
+        let _ = writeln!(o, "    {role}: {} returned {} at {}", f.api, f.result_name, site_text(&f.site));
     }
     if let Some(f) = &c.failing_call {
         let _ = writeln!(o, "    failing call: {} at {}", f.api, site_text(&f.site));

@@ -77,8 +77,18 @@ impl RunConfig {
         built.map_err(|e| match e {
             BuildError::Weights(m) => ProbeError::Weights(m),
             BuildError::Config(m) => ProbeError::Usage(m),
-            BuildError::Candle(e) => ProbeError::Model(format!("building `{}` failed: {e}", self.entry.name)),
+            BuildError::Candle(e) => ProbeError::Model(format!("building `{}` failed: {}", self.entry.name, error_text(&e))),
         })
+    }
+}
+
+/// A candle error's message without the backtrace candle attaches when `RUST_BACKTRACE` is set:
+/// the probe names source lines itself.
+pub(crate) fn error_text(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => error_text(inner),
+        candle_core::Error::Context { inner, context } => format!("{context}: {}", error_text(inner)),
+        other => other.to_string(),
     }
 }
 
@@ -143,7 +153,7 @@ pub(crate) fn decode(
     let fail = |phase: &str, step: Option<usize>, e: candle_core::Error| {
         trace::set_position(Phase::Probe, None);
         let at = step.map_or_else(String::new, |s| format!(" of step {s}"));
-        ProbeError::Model(format!("{what}: {phase}{at} failed: {e}"))
+        ProbeError::Model(format!("{what}: {phase}{at} failed: {}", error_text(&e)))
     };
     trace::set_position(Phase::Reset, None);
     model.reset().map_err(|e| fail("reset", None, e))?;
@@ -430,8 +440,10 @@ fn verdict(cfg: &RunConfig, p: &Parts, parity: Option<&ParitySection>) -> Verdic
             (false, format!("CAPTURE FAILED: the step returned an error inside the capture{at}"))
         }
         CaptureStatus::Invalidated => {
-            let sites = first_site(c.capture_errors.iter().map(|f| f.site.as_ref().map(|x| format!("{} ({})", x, f.api))));
-            (false, format!("CAPTURE INVALIDATED{sites}"))
+            let by = c.capture_errors.first().map_or_else(String::new, |f| {
+                format!(" by {} at {}", f.api, f.site.as_ref().map_or("<unknown line>".into(), |s| s.to_string()))
+            });
+            (false, format!("CAPTURE INVALIDATED{by}"))
         }
         CaptureStatus::WarmupFailed => (false, "CAPTURE NOT ATTEMPTED: the eager warm-up under the H2D cache guard failed".into()),
     };

@@ -93,7 +93,7 @@ fn report_schema() {
     // The table renders every filled section.
     let text = render_text(&r);
     for needle in ["SILENT SYNC: device_to_host memcpy node, 4 bytes, made by cuMemcpyDtoHAsync_v2 at models/src/m.rs:7",
-                   "capture error: cuStreamSynchronize returned STREAM_CAPTURE_UNSUPPORTED at models/src/m.rs:7",
+                   "offending call: cuStreamSynchronize returned STREAM_CAPTURE_UNSUPPORTED at models/src/m.rs:7",
                    "speedup (eager / graph median): 1.00x"] {
         assert!(text.contains(needle), "{needle}\n{text}");
     }

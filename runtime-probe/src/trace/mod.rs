@@ -120,8 +120,9 @@ pub struct CaptureFailure {
 pub struct Trace {
     pub events: Vec<SyncEvent>,
     pub capture_failures: Vec<CaptureFailure>,
-    /// The last CUDA call made inside the capture, with its site: when the step returns an error
-    /// (candle refuses a host copy during capture, say), this is the call that led to it.
+    /// The last CUDA call made inside the capture (frees and destroys aside), with its site: when
+    /// the step returns an error (candle refusing a host copy during capture, say), this is the
+    /// call that led to it (candle's capture-status check, called from the offending line).
     pub last_capture_call: Option<(String, Option<Site>)>,
 }
 
@@ -199,14 +200,26 @@ pub fn record_sync(class: SyncClass, api: &'static str, bytes: Option<u64>, host
     buffer().events.push(event);
 }
 
+/// Frees and destroys run when Rust drops values, also while an error propagates out of the
+/// step: they never explain a failure, so they are not "the last call".
+fn is_release(api: &str) -> bool {
+    api.contains("Free") || api.contains("Destroy")
+}
+
 /// Called for every CUDA call made while the step is being captured.
 pub fn record_capture_call(api: &'static str, result: i32) {
+    let failed = capture_error_name(result).is_some();
+    if !failed && is_release(api) {
+        return;
+    }
     let stack = backtrace::Backtrace::new_unresolved();
     let mut buf = buffer();
-    if capture_error_name(result).is_some() {
+    if failed {
         buf.failures.push(RawFailure { api, result, stack: stack.clone() });
     }
-    buf.last_capture_call = Some((api, stack));
+    if !is_release(api) {
+        buf.last_capture_call = Some((api, stack));
+    }
 }
 
 /// Resolves a stack once per distinct set of return addresses: a sync inside a loop is the same
