@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a model through the probe's phases and print the verdict.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the models `run --model` accepts.
     Models,
     /// Check this machine and binary: line tables for source lines, CUPTI, CUDA devices.

@@ -26,6 +26,32 @@ pub struct StaticFinding {
     pub suppressed: bool,
 }
 
+impl StaticFinding {
+    /// Reads graphlint's `--output-format json` (ruff's shape, issue 2: `code`, `filename`,
+    /// `location.row`, plus `hot_path`). Suppressed findings are not in that output, so
+    /// `suppressed` is false; paths are made relative to `root` like the tracer's.
+    pub fn from_graphlint_json(json: &str, root: &std::path::Path) -> Result<Vec<Self>, String> {
+        let items: Vec<serde_json::Value> = serde_json::from_str(json).map_err(|e| format!("graphlint JSON: {e}"))?;
+        items
+            .iter()
+            .map(|f| {
+                let field = |k: &str| f.get(k).ok_or_else(|| format!("graphlint JSON: a finding without `{k}`"));
+                let filename = field("filename")?.as_str().unwrap_or_default();
+                let file = std::path::Path::new(filename)
+                    .strip_prefix(root)
+                    .map_or_else(|_| filename.to_string(), |p| p.to_string_lossy().into_owned());
+                Ok(Self {
+                    file,
+                    line: field("location")?.get("row").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32,
+                    code: field("code")?.as_str().unwrap_or_default().to_string(),
+                    hot: f.get("hot_path").and_then(serde_json::Value::as_array).is_some_and(|a| !a.is_empty()),
+                    suppressed: false,
+                })
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum RuntimeMatch {
@@ -75,6 +101,17 @@ mod tests {
 
     fn finding(file: &str, line: u32, hot: bool) -> StaticFinding {
         StaticFinding { file: file.into(), line, code: "GL801".into(), hot, suppressed: false }
+    }
+
+    #[test]
+    fn reads_graphlint_json_findings() {
+        let json = r#"[{"code": "GL801", "message": "m", "filename": "/w/models/src/a.rs",
+            "location": {"row": 10, "column": 5}, "hot_path": [{"function": "step", "filename": "x", "row": 1}]},
+            {"code": "GL802", "message": "m", "filename": "models/src/b.rs", "location": {"row": 3, "column": 1}, "hot_path": []}]"#;
+        let f = StaticFinding::from_graphlint_json(json, std::path::Path::new("/w")).unwrap();
+        assert_eq!(f[0], finding("models/src/a.rs", 10, true));
+        assert_eq!((f[1].file.as_str(), f[1].hot, f[1].code.as_str()), ("models/src/b.rs", false, "GL802"));
+        assert!(StaticFinding::from_graphlint_json(r#"[{"code": "X"}]"#, std::path::Path::new("/")).is_err());
     }
 
     #[test]

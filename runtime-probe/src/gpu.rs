@@ -164,19 +164,15 @@ fn capture_step(model: &mut dyn GraphDecoder, cuda: &CudaDevice, stream: &Arc<Cu
     // While alive, candle serves small host-to-device parameter uploads from device copies and
     // refuses device-to-host copies during capture.
     let guard = cuda.enable_cuda_graph_htod_cache();
+    // The warm-up fills candle's parameter cache, so that the captured step uploads nothing. Its
+    // calls are kept out of phase 1's counts.
+    trace::set_position(Phase::Warmup, Some(0));
     let warmup = (|| -> candle_core::Result<()> {
-        trace::set_position(Phase::Reset, None);
         model.reset()?;
-        trace::set_position(Phase::Prepare, Some(0));
         model.prepare_step(0)?;
-        // The warm-up fills candle's parameter cache: the captured step then uploads nothing.
-        trace::set_position(Phase::Warmup, Some(0));
         model.step()?;
-        trace::set_position(Phase::Reset, None);
         model.reset()?;
-        trace::set_position(Phase::Prepare, Some(0));
         model.prepare_step(0)?;
-        trace::set_position(Phase::Probe, None);
         stream.synchronize().map_err(candle_core::Error::wrap)
     })();
     trace::set_position(Phase::Probe, None);

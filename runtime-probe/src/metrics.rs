@@ -105,7 +105,7 @@ pub fn compare(a: &[Vec<f32>], b: &[Vec<f32>]) -> Result<Comparison, ShapeMismat
 }
 
 pub fn verdict(cmp: &Comparison, atol: f64) -> Verdict {
-    let first = cmp.per_step.iter().find(|s| !(s.max_abs_diff <= atol)).map(|s| s.step);
+    let first = cmp.per_step.iter().find(|s| s.max_abs_diff.is_nan() || s.max_abs_diff > atol).map(|s| s.step);
     Verdict { ok: first.is_none(), atol, first_diverging_step: first }
 }
 

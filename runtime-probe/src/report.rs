@@ -255,7 +255,7 @@ pub fn render_text(r: &Report) -> String {
     if r.eager.sites.is_empty() {
         let _ = writeln!(o, "    none recorded");
     } else {
-        let _ = writeln!(o, "    {:<18} {:<26} {:>7} {:>6}  {}", "class", "api", "total", "steps", "site");
+        let _ = writeln!(o, "    {:<18} {:<26} {:>7} {:>6}  site", "class", "api", "total", "steps");
         for s in &r.eager.sites {
             let _ = writeln!(
                 o,
@@ -275,7 +275,7 @@ pub fn render_text(r: &Report) -> String {
     }
 
     let c = &r.capture;
-    let _ = writeln!(o, "\n[2] capture: {}", serde_json::to_value(&c.status).unwrap().as_str().unwrap_or("?"));
+    let _ = writeln!(o, "\n[2] capture: {}", serde_json::to_value(c.status).unwrap().as_str().unwrap_or("?"));
     if let Some(d) = &c.detail {
         let _ = writeln!(o, "    {d}");
     }

@@ -51,7 +51,7 @@ impl RunConfig {
                 return Err(ProbeError::Weights(format!("--weights {}: not a directory", dir.display())));
             }
         }
-        if !(args.atol >= 0.0) {
+        if args.atol.is_nan() || args.atol < 0.0 {
             return Err(ProbeError::Usage(format!("--atol must be a number >= 0, got {}", args.atol)));
         }
         let context = args.context.unwrap_or(entry.default_context);
@@ -420,12 +420,12 @@ fn verdict(cfg: &RunConfig, p: &Parts, parity: Option<&ParitySection>) -> Verdic
     let parity_ok = parity.is_some_and(|par| par.verdict.ok);
     let (ok, line) = match c.status {
         CaptureStatus::Skipped => {
-            let what = parity.map_or_else(|| "no parity check".to_string(), |par| parity_text(par));
+            let what = parity.map_or_else(|| "no parity check".to_string(), parity_text);
             (parity_ok, format!("CPU RUN (eager only): {what} between two eager runs"))
         }
         CaptureStatus::Captured => {
             let syncs = c.syncs_during_capture.len();
-            let what = parity.map_or_else(|| "no graph forecast".to_string(), |par| parity_text(par));
+            let what = parity.map_or_else(|| "no graph forecast".to_string(), parity_text);
             (
                 parity_ok && syncs == 0,
                 format!("{what}; {syncs} sync(s) per decode step under capture; {} graph replays", p.decode_steps),

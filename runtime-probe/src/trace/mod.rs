@@ -283,8 +283,8 @@ pub struct SiteSummary {
 
 /// Groups events by (site, API), most frequent first.
 pub fn summarize(events: &[SyncEvent]) -> Vec<SiteSummary> {
-    let mut groups: BTreeMap<(Option<Site>, String, SyncClass), (BTreeMap<Phase, usize>, Vec<usize>)> =
-        BTreeMap::new();
+    type Key = (Option<Site>, String, SyncClass);
+    let mut groups: BTreeMap<Key, (BTreeMap<Phase, usize>, Vec<usize>)> = BTreeMap::new();
     for e in events {
         let (phases, steps) = groups.entry((e.site.clone(), e.api.clone(), e.class)).or_default();
         *phases.entry(e.phase).or_default() += 1;
