@@ -368,8 +368,8 @@ impl GraphDecoder for TotoGraphDecoder {
         }
 
         // The scaler over the fed-back patch, advancing the device-resident running sums.
-        let x = s.next_patch.reshape((rows * v, p))?.to_dtype(DType::F64)?;
-        let w = Tensor::ones((rows * v, p), DType::F64, &self.device)?;
+        let x = s.next_patch.reshape((rows * v, 1, p))?.to_dtype(DType::F64)?;
+        let w = Tensor::ones((rows * v, 1, p), DType::F64, &self.device)?;
         let (carry, stats) = m.scaler().advance(&s.carry, &x, &w, self.bounds.as_ref())?;
         s.carry.weight.slice_set(&carry.weight, 0, 0)?;
         s.carry.value.slice_set(&carry.value, 0, 0)?;

@@ -149,3 +149,38 @@ impl SampleData {
         self.rows[start..start + len].iter().map(|r| r.to_vec()).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_sample_data_has_every_row() {
+        let data = SampleData::embedded();
+        assert_eq!(data.rows.len(), 2500);
+        assert_eq!(data.timestamps[0], "2024-06-18 11:15:00");
+        assert_eq!(data.rows[0], [11.27, 11.28, 11.26, 11.27]);
+        let input = data.input(10, 64);
+        assert_eq!((input.batch, input.variates, input.len), (1, 4, 64));
+        assert_eq!(input.series[64], data.rows[10][1]); // variate 1 (high) starts at offset 64
+        assert_eq!(input.channel_names, SAMPLE_CHANNELS);
+    }
+
+    #[test]
+    fn left_padding_masks_zeros_and_repeats_the_first_id() {
+        let input = TotoInput::from_variates(&[vec![1.0, 2.0, 3.0], vec![4.0, 5.0, 6.0]], &["a", "b"]).with_variate_ids(&[0, 7]);
+        let padded = input.left_padded(4);
+        assert_eq!(padded.len, 4);
+        assert_eq!(padded.series, [0.0, 1.0, 2.0, 3.0, 0.0, 4.0, 5.0, 6.0]);
+        assert_eq!(padded.padding_mask, [false, true, true, true, false, true, true, true]);
+        assert_eq!(padded.id_mask, [0, 0, 0, 0, 7, 7, 7, 7]);
+        padded.validate(4).unwrap();
+        assert!(input.validate(4).is_err());
+    }
+
+    #[test]
+    fn bad_csv_lines_are_named() {
+        let err = SampleData::parse("timestamps,open,high,low,close\nx,1,2,3,4\ny,1,oops,3,4\n").unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+    }
+}

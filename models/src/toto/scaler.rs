@@ -4,11 +4,11 @@
 //! statistics of each patch's last step applied to the whole patch.
 //!
 //! Upstream computes the statistics with cumulative sums over the whole series at every call. Here
-//! the same recurrence runs patch by patch: a *carry* (cumulative weight, weighted sum and Welford
-//! `m2` after the previous patch) plus cumulative sums inside the patch. The eager paths replay it
-//! from the first patch at every call, as upstream recomputes; the graph path keeps the carry in
-//! device buffers and advances it by one patch per step, with the very same operations, so both
-//! produce identical statistics without the graph path ever reading a value back.
+//! the cumulative sums are split in two levels: inside each patch, and a *carry* of the running
+//! totals (weight, weighted sum and Welford `m2`) into it. The eager paths recompute everything
+//! from the first patch at every call, as upstream does; the graph path keeps the carry in device
+//! buffers and advances it by one patch per step with the same function, so it never reads a
+//! value back. (The two orders of summation agree to f64 rounding, far below the f32 outputs.)
 //!
 //! All weights are padding-mask values 0 or 1, so the cumulative weights are integers and
 //! `max(n, 1)` can be written `relu(n - 1) + 1`, exactly and without a constant tensor.
@@ -47,7 +47,7 @@ pub struct ScaleBounds {
     pub hi: Tensor,
 }
 
-/// A patch's statistics, `[rows, 1]`, in f64 and as the f32 the model uses.
+/// Per-patch statistics `[rows, patches]`, in f64 and as the f32 the model uses.
 #[derive(Debug, Clone)]
 pub struct PatchStats {
     pub loc64: Tensor,
@@ -121,8 +121,13 @@ impl PatchScaler {
         }))
     }
 
-    /// Advances the causal statistics over one patch (`x`, `w`: `[rows, P]` f64) and returns the
-    /// new carry with the statistics of the patch's last step.
+    /// Advances the causal statistics over `n` consecutive patches (`x`, `w`: `[rows, n, P]`
+    /// f64, `w` the padding mask) from `carry`, and returns the carry after the last of them with
+    /// the statistics of each patch's last step (`[rows, n]`).
+    ///
+    /// Cumulative sums are taken inside each patch (a matmul with a triangular matrix), and the
+    /// sums carried into each patch are the running totals before it (for `n > 1`, an exclusive
+    /// prefix sum over the patch totals, again a matmul).
     pub fn advance(
         &self,
         carry: &ScalerCarry,
@@ -130,31 +135,48 @@ impl PatchScaler {
         w: &Tensor,
         bounds: Option<&ScaleBounds>,
     ) -> Result<(ScalerCarry, PatchStats)> {
+        let (rows, n, p) = x.dims3()?;
+        let in_patch = |t: &Tensor, triangle: &Tensor| t.reshape((rows * n, p))?.matmul(triangle)?.reshape((rows, n, p));
+        // The running sum before each patch, `[rows, n, 1]`.
+        let before = |inclusive: &Tensor, start: &Tensor| -> Result<Tensor> {
+            if n == 1 {
+                return start.unsqueeze(2);
+            }
+            let totals = inclusive.narrow(2, p - 1, 1)?.squeeze(2)?;
+            let earlier: Vec<f64> = (0..n * n).map(|i| f64::from(u8::from(i / n < i % n))).collect();
+            let earlier = Tensor::from_vec(earlier, (n, n), x.device())?;
+            totals.matmul(&earlier)?.broadcast_add(start)?.unsqueeze(2)
+        };
         let wx = w.mul(x)?;
-        let cum_w = w.matmul(&self.inclusive)?.broadcast_add(&carry.weight)?;
-        let cum_v = wx.matmul(&self.inclusive)?.broadcast_add(&carry.value)?;
-        let prev_w = w.matmul(&self.exclusive)?.broadcast_add(&carry.weight)?;
-        let prev_v = wx.matmul(&self.exclusive)?.broadcast_add(&carry.value)?;
+        let (w_in, v_in) = (in_patch(w, &self.inclusive)?, in_patch(&wx, &self.inclusive)?);
+        let (w_before, v_before) = (before(&w_in, &carry.weight)?, before(&v_in, &carry.value)?);
+        let cum_w = w_in.broadcast_add(&w_before)?;
+        let cum_v = v_in.broadcast_add(&v_before)?;
+        let prev_w = in_patch(w, &self.exclusive)?.broadcast_add(&w_before)?;
+        let prev_v = in_patch(&wx, &self.exclusive)?.broadcast_add(&v_before)?;
         let denominator = at_least_one(&cum_w)?;
         let mean = cum_v.div(&denominator)?;
         let previous_mean = prev_v.div(&at_least_one(&prev_w)?)?;
         let increment = x.sub(&previous_mean)?.mul(&x.sub(&mean)?)?.mul(w)?;
-        let m2 = increment.matmul(&self.inclusive)?.broadcast_add(&carry.m2)?;
+        let m2_in = in_patch(&increment, &self.inclusive)?;
+        let m2 = m2_in.broadcast_add(&before(&m2_in, &carry.m2)?)?;
         // Bessel: divide by max(denominator - 1, 1).
         let variance = m2.div(&at_least_one(&denominator.affine(1.0, -1.0)?)?)?;
         let mut scale = variance.affine(1.0, MINIMUM_SCALE)?.sqrt()?;
         if let Some(b) = bounds {
-            scale = scale.broadcast_maximum(&b.lo)?.broadcast_minimum(&b.hi)?;
+            let (lo, hi) = (b.lo.unsqueeze(2)?, b.hi.unsqueeze(2)?);
+            scale = scale.broadcast_maximum(&lo)?.broadcast_minimum(&hi)?;
         }
-        let last = |t: &Tensor| t.narrow(1, self.patch - 1, 1)?.contiguous();
-        let (loc64, scale64) = (last(&mean)?, last(&scale)?);
+        let last_step = |t: &Tensor| t.narrow(2, p - 1, 1)?.squeeze(2)?.contiguous();
+        let (loc64, scale64) = (last_step(&mean)?, last_step(&scale)?);
+        let last = |t: &Tensor| t.narrow(1, n - 1, 1)?.narrow(2, p - 1, 1)?.reshape((rows, 1));
+        let carry = ScalerCarry { weight: last(&cum_w)?, value: last(&cum_v)?, m2: last(&m2)? };
         let stats = PatchStats {
             loc: loc64.to_dtype(DType::F32)?,
             scale: scale64.to_dtype(DType::F32)?,
             loc64,
             scale64,
         };
-        let carry = ScalerCarry { weight: last(&cum_w)?, value: last(&cum_v)?, m2: last(&m2)? };
         Ok((carry, stats))
     }
 
@@ -168,18 +190,10 @@ impl PatchScaler {
         let w = padding.to_dtype(DType::F64)?.reshape((rows, t))?;
         let prefix = prefix_len.min(t);
         let bounds = self.bounds(&x.narrow(1, 0, prefix)?, &w.narrow(1, 0, prefix)?)?;
-        let mut carry = Self::zero_carry(rows, series.device())?;
-        let (mut locs, mut scales) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for i in 0..n {
-            let xi = x.narrow(1, i * p, p)?.contiguous()?;
-            let wi = w.narrow(1, i * p, p)?.contiguous()?;
-            let (next, stats) = self.advance(&carry, &xi, &wi, bounds.as_ref())?;
-            carry = next;
-            locs.push(stats.loc64);
-            scales.push(stats.scale64);
-        }
-        let loc64 = Tensor::cat(&locs, 1)?.reshape((b, v, n))?;
-        let scale64 = Tensor::cat(&scales, 1)?.reshape((b, v, n))?;
+        let start = Self::zero_carry(rows, series.device())?;
+        let (carry, stats) = self.advance(&start, &x.reshape((rows, n, p))?, &w.reshape((rows, n, p))?, bounds.as_ref())?;
+        let loc64 = stats.loc64.reshape((b, v, n))?;
+        let scale64 = stats.scale64.reshape((b, v, n))?;
         let (loc, scale) = (loc64.to_dtype(DType::F32)?, scale64.to_dtype(DType::F32)?);
         let scaled = series
             .reshape((b, v, n, p))?
@@ -242,6 +256,19 @@ mod tests {
         for (g, r) in got_m.iter().zip(&means).chain(got_s.iter().zip(&scales)) {
             assert!((g - r).abs() <= 1e-12 * r.abs().max(1.0), "{g} vs {r}");
         }
+
+        // The graph path's one-patch-at-a-time advance agrees with the whole-series pass.
+        let x = series.to_dtype(DType::F64)?.reshape((1, t / 8, 8))?;
+        let w = padding.to_dtype(DType::F64)?.reshape((1, t / 8, 8))?;
+        let mut carry = PatchScaler::zero_carry(1, &dev)?;
+        for i in 0..t / 8 {
+            let (next, stats) = scaler.advance(&carry, &x.narrow(1, i, 1)?, &w.narrow(1, i, 1)?, out.bounds.as_ref())?;
+            carry = next;
+            let (m, s) = (stats.loc64.flatten_all()?.to_vec1::<f64>()?[0], stats.scale64.flatten_all()?.to_vec1::<f64>()?[0]);
+            assert!((m - got_m[i]).abs() <= 1e-12 * m.abs() && (s - got_s[i]).abs() <= 1e-12 * s, "patch {i}");
+        }
+        let end = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap()[0];
+        assert!((end(&carry.m2) - end(&out.carry.m2)).abs() <= 1e-9 * end(&out.carry.m2).abs());
         Ok(())
     }
 }

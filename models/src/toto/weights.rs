@@ -95,10 +95,10 @@ pub fn check_and_convert(
 ) -> Result<HashMap<String, Tensor>, LoadError> {
     let mut checked = HashMap::new();
     for spec in checkpoint_schema(cfg) {
-        let tensor = tensors.remove(&spec.key).ok_or_else(|| LoadError::MissingKey {
-            key: spec.key.clone(),
-            expected: spec.shape.clone(),
-        })?;
+        let tensor = tensors
+            .remove(&spec.key)
+            .or_else(|| unfused_mlp_name(&spec.key).and_then(|alias| tensors.remove(&alias)))
+            .ok_or_else(|| LoadError::MissingKey { key: spec.key.clone(), expected: spec.shape.clone() })?;
         if tensor.dims() != spec.shape.as_slice() {
             return Err(LoadError::ShapeMismatch {
                 key: spec.key,
@@ -110,6 +110,19 @@ pub fn check_and_convert(
         checked.insert(spec.key, tensor);
     }
     Ok(checked)
+}
+
+/// The name a state dict saved without xFormers gives an MLP parameter (`mlp.0.w12.*` is then
+/// `mlp.0.*`, `mlp.0.w3.*` is `mlp.2.*`). Upstream's loader maps between the two namings
+/// (`Toto._map_state_dict_keys`), so both load here too; the released checkpoint uses the fused one.
+fn unfused_mlp_name(key: &str) -> Option<String> {
+    if key.contains(".mlp.0.w12.") {
+        Some(key.replace(".mlp.0.w12.", ".mlp.0."))
+    } else if key.contains(".mlp.0.w3.") {
+        Some(key.replace(".mlp.0.w3.", ".mlp.2."))
+    } else {
+        None
+    }
 }
 
 /// Reads a `config.json` in upstream's format.
@@ -191,5 +204,18 @@ mod tests {
         tensors.remove(key);
         let err = check_and_convert(&cfg, tensors, &Device::Cpu).unwrap_err().to_string();
         assert_eq!(err, "checkpoint has no tensor `model.unembed.weight` (expected shape [256, 32])");
+    }
+
+    #[test]
+    fn unfused_mlp_names_load_like_upstream() {
+        let cfg = TotoConfig::mini();
+        let fused = random_weights(&cfg, 3, &Device::Cpu).unwrap();
+        let renamed: HashMap<String, Tensor> =
+            fused.iter().map(|(k, v)| (unfused_mlp_name(k).unwrap_or_else(|| k.clone()), v.clone())).collect();
+        assert!(renamed.contains_key("model.transformer.layers.1.mlp.2.weight"));
+        let loaded = check_and_convert(&cfg, renamed, &Device::Cpu).unwrap();
+        let key = "model.transformer.layers.1.mlp.0.w3.weight";
+        let same = loaded[key].eq(&fused[key]).unwrap().min_all().unwrap().to_scalar::<u8>().unwrap();
+        assert_eq!(same, 1);
     }
 }
