@@ -5,6 +5,7 @@
 //! - recompute / kv: `(T(8 patches) - T(1 patch)) / 7`, i.e. the cost of one decode call
 //!   without the first call (the prefill);
 //! - graph: the median `step()` of `TotoGraphDecoder`, run eagerly (no capture on CPU).
+//!
 //! Each figure is the median over 5 runs.
 
 use std::time::Instant;

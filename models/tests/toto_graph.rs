@@ -85,7 +85,7 @@ fn toto_graph_samples_equal_kv_path_samples() {
     let kv = model
         .forecast(&input, &ForecastOptions { prediction_length: 24, decoding, use_kv_cache: true })
         .unwrap();
-    let kv_samples = kv.samples.unwrap(); // [1, 4, 24, 16]
+    let kv_samples = kv.samples.clone().unwrap(); // [1, 4, 24, 16]
     let mut dec = decoder(&model, &input, 24, decoding, false);
     for _ in 0..2 {
         let sampled = {
@@ -106,6 +106,10 @@ fn toto_graph_samples_equal_kv_path_samples() {
         let median = forecast_tensor(&sampled.median().values);
         assert_eq!(median.dims(), &[1, 4, 24]);
     }
+    // The eager path's quantiles agree with the graph decoder's.
+    let eager_q90 = kv.quantile(0.9).unwrap();
+    let graph_q90 = forecast_tensor(&dec.finish_samples().unwrap().quantile(0.9).values);
+    check_rel("q90: graph vs kv", &graph_q90, &eager_q90, GRAPH_VS_KV_TOLERANCE);
     // The trait's `finish` gives the median in sampling mode.
     let median = dec.finish().unwrap();
     assert_eq!(median, dec.finish_samples().unwrap().median());

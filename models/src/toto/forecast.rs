@@ -60,6 +60,32 @@ pub struct ForecastOutput {
     pub calls: Vec<CallRecord>,
 }
 
+impl ForecastOutput {
+    /// The `q`-quantile over samples of every step (`[batch, variates, prediction_length]`), with
+    /// `torch.quantile`'s linear interpolation; an error without samples. Reads back to the host.
+    pub fn quantile(&self, q: f64) -> Result<Tensor> {
+        let Some(samples) = &self.samples else {
+            candle_core::bail!("quantiles need a sampled forecast (Decoding::Samples)");
+        };
+        let (b, v, t, s) = samples.dims4()?;
+        let values: Vec<f32> = samples
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .chunks(s)
+            .map(|draws| {
+                let mut sorted = draws.to_vec();
+                sorted.sort_by(f32::total_cmp);
+                super::graph::quantile_sorted(&sorted, q)
+            })
+            .collect();
+        Tensor::from_vec(values, (b, v, t), samples.device())
+    }
+
+    pub fn median(&self) -> Result<Tensor> {
+        self.quantile(0.5)
+    }
+}
+
 /// The growing state of one autoregressive decode on the eager paths.
 pub(crate) struct Rollout {
     pub inputs: InputTensors,
