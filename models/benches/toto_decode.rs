@@ -35,7 +35,7 @@ fn main() {
         if args.is_empty() {
             vec![TotoPreset::Mini, TotoPreset::Small]
         } else {
-            args.iter().map(|a| a.parse().expect("preset")).collect()
+            args.iter().map(|a| a.parse().unwrap_or_else(|e| panic!("{e}"))).collect()
         }
     };
     let device = Device::Cpu;
