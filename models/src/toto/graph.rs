@@ -33,6 +33,7 @@ use crate::graph::{Forecast, GraphDecoder};
 use super::attention::KvLayer;
 use super::distribution::NOISE_ROWS;
 use super::forecast::{Decoding, Rollout};
+use super::input::TotoInput;
 use super::model::{KvCache, PassMode, Toto};
 use super::rope::RopeRows;
 use super::scaler::{ScaleBounds, ScalerCarry};
@@ -212,7 +213,7 @@ pub struct TotoGraphDecoder {
 impl TotoGraphDecoder {
     /// Runs the prefill over `context` on `device` and allocates every buffer of the decode.
     /// `model` must have been loaded on `device`.
-    pub fn new(model: &Toto, context: &crate::toto::TotoInput, options: DecodeOptions, device: &Device) -> Result<Self> {
+    pub fn new(model: &Toto, context: &TotoInput, options: DecodeOptions, device: &Device) -> Result<Self> {
         if !model.device().same_device(device) {
             candle_core::bail!("the Toto model lives on {:?}, not on the decoder's device {device:?}", model.device().location());
         }
