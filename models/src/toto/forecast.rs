@@ -6,7 +6,7 @@ use candle_core::{DType, Result, Tensor};
 
 use super::distribution::{mixture_noise, replace_extreme_values, MixtureParams, NOISE_ROWS};
 use super::input::{InputTensors, TotoInput};
-use super::model::{KvCache, Toto};
+use super::model::{CallOutput, KvCache, Toto};
 
 /// What each decoding step feeds back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +133,28 @@ impl Rollout {
         Ok(())
     }
 
+    /// Runs backbone call `call` and returns its output with the patch it generates. At the first
+    /// call with several trajectories, the output's parameters and statistics and the rollout are
+    /// repeated per trajectory before drawing: upstream prefills every trajectory on the same
+    /// context, and one prefill, repeated, gives the same rows.
+    pub fn decode_call(&mut self, model: &Toto, decoding: Decoding, call: usize) -> Result<(CallOutput, Tensor)> {
+        let i = &self.inputs;
+        let mut out = model.call(&i.series, &i.padding, &i.ids, self.context_len, self.cache.as_mut())?;
+        let trajectories = decoding.trajectories();
+        if call == 0 && trajectories > 1 {
+            out.params = out.params.repeat_batch(trajectories)?;
+            out.loc = out.loc.repeat((trajectories, 1, 1))?;
+            out.scale = out.scale.repeat((trajectories, 1, 1))?;
+            self.repeat(trajectories)?;
+        }
+        let noise = match decoding {
+            Decoding::Mean => None,
+            Decoding::Samples { seed, .. } => Some(model.call_noise(&out.params, seed, call)?),
+        };
+        let patch = model.next_patch(&out.params, &out.loc, &out.scale, noise.as_ref())?;
+        Ok((out, patch))
+    }
+
     /// Appends a generated patch `[rows, variates, P]` (valid, in the last id group).
     pub fn append(&mut self, patch: &Tensor) -> Result<()> {
         let i = &self.inputs;
@@ -179,23 +201,9 @@ impl Toto {
         let trajectories = options.decoding.trajectories();
         let mut records = Vec::with_capacity(rollout.calls);
         for call in 0..rollout.calls {
-            let i = &rollout.inputs;
-            let input_len = i.series.dim(2)?;
-            let out = self.call(&i.series, &i.padding, &i.ids, rollout.context_len, rollout.cache.as_mut())?;
-            let (mut params, mut loc, mut scale) = (out.params, out.loc, out.scale);
-            if call == 0 && trajectories > 1 {
-                // Upstream prefills every trajectory on the same context; one prefill, repeated,
-                // gives the same rows.
-                params = params.repeat_batch(trajectories)?;
-                loc = loc.repeat((trajectories, 1, 1))?;
-                scale = scale.repeat((trajectories, 1, 1))?;
-                rollout.repeat(trajectories)?;
-            }
-            let noise = match options.decoding {
-                Decoding::Mean => None,
-                Decoding::Samples { seed, .. } => Some(self.call_noise(&params, seed, call)?),
-            };
-            let patch = self.next_patch(&params, &loc, &scale, noise.as_ref())?;
+            let input_len = rollout.inputs.series.dim(2)?;
+            let (out, patch) = rollout.decode_call(self, options.decoding, call)?;
+            let (params, loc, scale) = (out.params, out.loc, out.scale);
             records.push(CallRecord {
                 input_len,
                 kv_len_after: rollout.cache.as_ref().map(|c| c.len),

@@ -225,25 +225,18 @@ impl TotoGraphDecoder {
         let rows = trajectories * batch;
 
         // The prefill, exactly as the cached eager path's first call.
-        let i = &rollout.inputs;
-        let prefill = model.call(&i.series, &i.padding, &i.ids, rollout.context_len, rollout.cache.as_mut())?;
-        let (mut params, mut loc, mut scale) = (prefill.params, prefill.loc, prefill.scale);
-        let mut carry = prefill.scaled.carry;
-        let mut bounds = prefill.scaled.bounds;
+        let (prefill, first) = rollout.decode_call(model, options.decoding, 0)?;
+        let (mut carry, mut bounds) = (prefill.scaled.carry, prefill.scaled.bounds);
         if trajectories > 1 {
-            params = params.repeat_batch(trajectories)?;
-            loc = loc.repeat((trajectories, 1, 1))?;
-            scale = scale.repeat((trajectories, 1, 1))?;
             let rep = |t: &Tensor| t.repeat((trajectories, 1));
             carry = ScalerCarry { weight: rep(&carry.weight)?, value: rep(&carry.value)?, m2: rep(&carry.m2)? };
             bounds = bounds.map(|b| Ok::<_, candle_core::Error>(ScaleBounds { lo: rep(&b.lo)?, hi: rep(&b.hi)? })).transpose()?;
-            rollout.repeat(trajectories)?;
         }
+        let draws = rows * variates * p;
         let noise = match options.decoding {
             Decoding::Mean => None,
-            Decoding::Samples { seed, .. } => Some(model.call_noise(&params, seed, 0)?),
+            Decoding::Samples { .. } => Some(Tensor::zeros((NOISE_ROWS, draws), DType::F32, device)?),
         };
-        let first = model.next_patch(&params, &loc, &scale, noise.as_ref())?;
 
         let cache = rollout.cache.take().expect("the graph decoder always prefills a cache");
         let (filled, capacity) = (cache.len, cache.capacity);
@@ -287,7 +280,7 @@ impl TotoGraphDecoder {
             position_step: u32_full(1, &[1])?,
             kv_index_step: u32_full(1, &[rows * variates, heads, 1, head_dim])?,
             out_index_step: u32_full(p, &[rows, variates, p])?,
-            noise: noise.map(|n| persistent(&n)).transpose()?,
+            noise,
             live,
             after_prefill,
         })
