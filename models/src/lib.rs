@@ -1,5 +1,7 @@
 //! candle ports of Kronos and Toto, written so that a decode step can be captured as a CUDA graph.
 
 pub mod graph;
+pub mod toto;
 
 pub use graph::{Forecast, GraphDecoder};
+pub use toto::{Toto, TotoConfig, TotoGraphDecoder};
