@@ -1,0 +1,2 @@
+//! The lint benchmark; filled in by a later commit.
+fn main() {}
