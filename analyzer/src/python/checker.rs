@@ -827,7 +827,12 @@ impl<'a> Checker<'a> {
             row: name_row,
             params: Vec::new(),
             compiled,
-            marker: self.markers.get(&name_row).copied(),
+            // On the `def` line, or on its own line right above the `def` (or its decorators).
+            marker: self
+                .markers
+                .get(&name_row)
+                .or_else(|| self.markers.get(&(self.row(def.range.start().to_usize()).saturating_sub(1))))
+                .copied(),
             is_static: is_static || class.is_none(),
         });
 

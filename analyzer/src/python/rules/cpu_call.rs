@@ -28,7 +28,7 @@ declare_rule! {
 }
 
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
-    if call.method != Some("cpu") || !(call.receiver.is_tensor() || call.receiver == crate::python::types::Ty::Unknown) {
+    if call.method != Some("cpu") || !(call.receiver.is_tensor() || call.receiver.is_unproven()) {
         return;
     }
     if call.receiver.is_host_tensor() {

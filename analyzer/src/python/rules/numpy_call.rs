@@ -26,7 +26,7 @@ declare_rule! {
 }
 
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
-    if call.method != Some("numpy") || !(call.receiver.is_tensor() || call.receiver == Ty::Unknown) {
+    if call.method != Some("numpy") || !(call.receiver.is_tensor() || call.receiver.is_unproven()) {
         return;
     }
     let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor");
