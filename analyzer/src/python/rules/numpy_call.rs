@@ -1,6 +1,5 @@
 use super::{CallInfo, Checker};
 use crate::declare_rule;
-use crate::python::types::Ty;
 
 declare_rule! {
     /// ## What it does

@@ -1,7 +1,6 @@
 use super::{is_cpu_device, CallInfo, Checker};
 use crate::declare_rule;
 use crate::python::adapter::Expr;
-use crate::python::types::Ty;
 
 declare_rule! {
     /// ## What it does
