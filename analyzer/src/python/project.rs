@@ -93,6 +93,9 @@ struct Project<'s> {
     param_flow: FxHashMap<(FileIdx, FuncIdx, u32), Entities>,
     module_memo: FxHashMap<(FileIdx, u32), bool>,
     mro_memo: FxHashMap<(FileIdx, u32), SmallVec<[(FileIdx, u32); 8]>>,
+    method_memo: FxHashMap<(FileIdx, u32), FxHashMap<Box<str>, Option<(FileIdx, FuncIdx)>>>,
+    /// `instance.name` per class, and whether it read a flowed-in parameter.
+    attr_memo: FxHashMap<(FileIdx, u32), FxHashMap<Box<str>, (Entities, bool)>>,
     /// Per file and region: the call sites inside the region (nested regions included).
     region_calls: Vec<Vec<Vec<u32>>>,
     func_base: Vec<usize>,
@@ -203,6 +206,8 @@ impl<'s> Project<'s> {
             param_flow: FxHashMap::default(),
             module_memo: FxHashMap::default(),
             mro_memo: FxHashMap::default(),
+            method_memo: FxHashMap::default(),
+            attr_memo: FxHashMap::default(),
             region_calls: Vec::with_capacity(files.len()),
             func_base: Vec::with_capacity(files.len()),
             region_base: Vec::with_capacity(files.len()),
@@ -219,6 +224,28 @@ impl<'s> Project<'s> {
             project.module_names.push(name);
             project.func_base.push(project.node_count);
             project.node_count += file.summary.funcs.len();
+        }
+        // Namespace packages (directories without `__init__.py`, PEP 420) still import by path:
+        // every file also answers to the dotted suffixes of its path, unless a package name
+        // already claimed them.
+        for index in 0..files.len() {
+            let absolute = absolute(&files[index].path);
+            let mut parts: Vec<&str> = absolute
+                .components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(part) => part.to_str(),
+                    _ => None,
+                })
+                .collect();
+            if let Some(last) = parts.last_mut() {
+                *last = last.trim_end_matches(".pyi").trim_end_matches(".py");
+                if *last == "__init__" {
+                    parts.pop();
+                }
+            }
+            for start in (0..parts.len()).rev().take(12) {
+                project.modules.entry(parts[start..].join(".")).or_insert(index);
+            }
         }
         for file in files {
             project.region_base.push(project.node_count);
@@ -376,6 +403,15 @@ impl<'s> Project<'s> {
     }
 
     fn find_method(&mut self, file: FileIdx, class: u32, name: &str) -> Option<(FileIdx, FuncIdx)> {
+        if let Some(known) = self.method_memo.get(&(file, class)).and_then(|m| m.get(name)) {
+            return *known;
+        }
+        let found = self.find_method_uncached(file, class, name);
+        self.method_memo.entry((file, class)).or_default().insert(name.into(), found);
+        found
+    }
+
+    fn find_method_uncached(&mut self, file: FileIdx, class: u32, name: &str) -> Option<(FileIdx, FuncIdx)> {
         for (f, c) in self.mro(file, class) {
             if let Some(&method) = self.class_methods[f][c as usize].get(name) {
                 return Some((f, method));
@@ -386,6 +422,19 @@ impl<'s> Project<'s> {
 
     /// `instance.name`: attributes assigned on the instance or the class, then methods.
     fn instance_attribute(&mut self, file: FileIdx, class: u32, name: &str) -> Entities {
+        if let Some((entities, volatile)) = self.attr_memo.get(&(file, class)).and_then(|m| m.get(name)) {
+            self.read_flow |= *volatile;
+            return entities.clone();
+        }
+        let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
+        let found = self.instance_attribute_uncached(file, class, name);
+        let volatile = self.read_flow;
+        self.read_flow |= outer_read_flow;
+        self.attr_memo.entry((file, class)).or_default().insert(name.into(), (found.clone(), volatile));
+        found
+    }
+
+    fn instance_attribute_uncached(&mut self, file: FileIdx, class: u32, name: &str) -> Entities {
         let mut found = Entities::new();
         for (f, c) in self.mro(file, class) {
             let attrs = self.class_attrs[f][c as usize].get(name).cloned().unwrap_or_default();
@@ -475,6 +524,9 @@ impl<'s> Project<'s> {
     fn forget_volatile_values(&mut self) {
         for (file, val) in std::mem::take(&mut self.volatile) {
             self.memo[file][val as usize] = UNSEEN;
+        }
+        for attrs in self.attr_memo.values_mut() {
+            attrs.retain(|_, (_, volatile)| !*volatile);
         }
     }
 
