@@ -152,14 +152,27 @@ impl<'a> Checker<'a> {
         });
     }
 
-    /// The source text of a node, for messages.
-    pub(crate) fn text(&self, node: &impl Ranged) -> &'a str {
-        let range = span(node);
-        let text = &self.source[range];
-        match text.find('\n') {
-            Some(newline) => &text[..newline],
-            None => text,
+    /// The source text of a node for messages: on one line, and shortened when long.
+    pub(crate) fn text(&self, node: &impl Ranged) -> std::borrow::Cow<'a, str> {
+        const MAX_CHARS: usize = 60;
+        let text = &self.source[span(node)];
+        if !text.contains('\n') && text.chars().count() <= MAX_CHARS {
+            return std::borrow::Cow::Borrowed(text);
         }
+        let mut flat = String::with_capacity(text.len().min(4 * MAX_CHARS));
+        for word in text.split_whitespace() {
+            if !(flat.is_empty() || flat.ends_with(['(', '[', '{', '.']) || word.starts_with([')', ']', '}', '.', ','])) {
+                flat.push(' ');
+            }
+            flat.push_str(word);
+            if flat.chars().count() > MAX_CHARS {
+                break;
+            }
+        }
+        if flat.chars().count() > MAX_CHARS {
+            flat = flat.chars().take(MAX_CHARS - 1).collect::<String>() + "…";
+        }
+        std::borrow::Cow::Owned(flat)
     }
 
     pub(crate) fn in_error_path(&self) -> bool {
