@@ -737,16 +737,20 @@ impl<'s> Project<'s> {
     /// Resolves every call site; unannotated parameters learn the classes their callers pass,
     /// which can resolve more calls, so this repeats until nothing new flows.
     fn resolve_calls(&mut self) -> Vec<Vec<usize>> {
+        let mut settled: Vec<Vec<bool>> = self.files.iter().map(|f| vec![false; f.summary.calls.len()]).collect();
         for round in 0..4 {
             if std::env::var_os("GRAPHLINT_TIMINGS").is_some() {
                 eprintln!("graphlint:   argument-flow round {round} at {:.3} CPU-s", super::process_cpu_seconds());
             }
             let mut changed = false;
             for file in 0..self.files.len() {
-                for call in &self.files[file].summary.calls {
-                    if call.args.iter().all(Option::is_none) && call.kwargs.is_empty() {
+                for (call_index, call) in self.files[file].summary.calls.iter().enumerate() {
+                    if settled[file][call_index] || (call.args.iter().all(Option::is_none) && call.kwargs.is_empty()) {
                         continue;
                     }
+                    // A call site whose callee and arguments read no flowed-in parameter passes
+                    // the same values in every round: it is settled after its first one.
+                    let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
                     for (tf, tm, first) in self.targets(file, call) {
                         let files = self.files;
                         let params = &files[tf].summary.funcs[tm as usize].params;
@@ -777,6 +781,8 @@ impl<'s> Project<'s> {
                             }
                         }
                     }
+                    settled[file][call_index] = !self.read_flow;
+                    self.read_flow = outer_read_flow;
                 }
             }
             if !changed {
