@@ -1,0 +1,226 @@
+//! The `graphlint` command line.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::output::{self, OutputFormat, Style};
+use crate::registry;
+use crate::settings::{RuleSelection, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "graphlint",
+    version,
+    about = "Finds host-device syncs (.item(), int(t), .cpu(), if t: ...) in the hot paths of PyTorch code",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    check: CheckArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a rule's documentation, or list every rule.
+    Rule {
+        /// A rule code, e.g. GL201.
+        #[arg(required_unless_present = "all")]
+        code: Option<String>,
+        /// List every rule.
+        #[arg(long, conflicts_with = "code")]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Files or directories to check.
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Rule codes or prefixes to enable (default: all), e.g. `--select GL2,GL301`.
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    select: Vec<String>,
+    /// Rule codes or prefixes to disable.
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    ignore: Vec<String>,
+    #[arg(long, value_enum, default_value_t = FormatArg::Full)]
+    output_format: FormatArg,
+    /// Print the number of findings per rule instead of the findings.
+    #[arg(long)]
+    statistics: bool,
+    /// Exit with 0 even when there are findings.
+    #[arg(long)]
+    exit_zero: bool,
+    /// Print findings only: no summary line, no warnings.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Also report findings outside hot paths (marked cold).
+    #[arg(long)]
+    all_paths: bool,
+    /// Extra hot-path roots: `pkg.module:Class.method`, or a glob on qualified names such as
+    /// `*.generate*`. Repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    hot: Vec<String>,
+    /// List every hot function (and decode loop / graph block) with the chain that makes it
+    /// hot, instead of the findings.
+    #[arg(long)]
+    show_hot: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Full,
+    Concise,
+    Json,
+}
+
+/// Runs the CLI; the exit code is 0 (no findings), 1 (findings) or 2 (usage or internal error).
+pub fn main() -> ExitCode {
+    // Bugs are reported as `graphlint: error: ...` with exit code 2, never with a backtrace.
+    std::panic::set_hook(Box::new(|_| {}));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(code) => code,
+        Err(_) => {
+            eprintln!("graphlint: error: internal error (please report it)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Some(Command::Rule { code, all }) => rule_command(code.as_deref(), all),
+        None => check_command(cli.check),
+    }
+}
+
+fn rule_command(code: Option<&str>, all: bool) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    if all {
+        let mut family = None;
+        for rule in registry::RULES {
+            if family != Some(rule.family) {
+                family = Some(rule.family);
+                let _ = writeln!(out, "\n{}", rule.family.title());
+            }
+            let _ = writeln!(out, "  {}  {:<28} {}", rule.code, rule.name, rule.summary());
+        }
+        return ExitCode::SUCCESS;
+    }
+    let code = code.unwrap_or_default();
+    match registry::by_code(code) {
+        Some(rule) => {
+            let _ = writeln!(
+                out,
+                "# {} ({})\n\nFamily: {}. Language: {}.\n\n{}",
+                rule.name,
+                rule.code,
+                rule.family.title(),
+                rule.language,
+                rule.doc()
+            );
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("graphlint: error: unknown rule `{code}` (see `graphlint rule --all`)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn check_command(args: CheckArgs) -> ExitCode {
+    let selection = match RuleSelection::new(&args.select, &args.ignore) {
+        Ok(selection) => selection,
+        Err(message) => {
+            eprintln!("graphlint: error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let settings =
+        Settings { selection, all_paths: args.all_paths, hot_patterns: args.hot, list_hot: args.show_hot };
+    let result = match crate::engine::run(&args.paths, &settings) {
+        Ok(result) => result,
+        Err(err) => {
+            eprintln!("graphlint: error: {}", err.0);
+            return ExitCode::from(2);
+        }
+    };
+    if !args.quiet {
+        for warning in &result.warnings {
+            eprintln!("graphlint: warning: {warning}");
+        }
+    } else if result.internal_error {
+        for warning in result.warnings.iter().filter(|w| w.starts_with("internal error")) {
+            eprintln!("graphlint: error: {warning}");
+        }
+    }
+
+    let format = match args.output_format {
+        FormatArg::Full => OutputFormat::Full,
+        FormatArg::Concise => OutputFormat::Concise,
+        FormatArg::Json => OutputFormat::Json,
+    };
+    let stdout = std::io::stdout();
+    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.show_hot {
+        for hot in &result.hot_functions {
+            let Some(last) = hot.chain.last() else { continue };
+            let chain: Vec<String> =
+                hot.chain.iter().map(|l| format!("{} ({}:{})", l.function, l.filename, l.row)).collect();
+            let _ = writeln!(out, "{}:{}: {}\n    root: {}\n    chain: {}", last.filename, last.row, last.function, hot.reason, chain.join(" → "));
+        }
+        let _ = out.flush();
+        return if result.internal_error { ExitCode::from(2) } else { ExitCode::SUCCESS };
+    }
+    let written = if args.statistics {
+        output::write_statistics(&mut out, &result.diagnostics, format)
+    } else {
+        output::write_diagnostics(&mut out, &result.diagnostics, format, Style { color, ..Style::default() })
+    };
+    let summary = if args.quiet || format == OutputFormat::Json || args.statistics {
+        Ok(())
+    } else {
+        write_summary(&mut out, &result)
+    };
+    if let Err(err) = written.and(summary).and_then(|_| out.flush()) {
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("graphlint: error: cannot write output: {err}");
+            return ExitCode::from(2);
+        }
+    }
+    if result.internal_error {
+        ExitCode::from(2)
+    } else if result.diagnostics.is_empty() || args.exit_zero {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn write_summary(out: &mut dyn Write, result: &crate::engine::RunResult) -> std::io::Result<()> {
+    let files = match result.files_checked {
+        1 => "1 file".to_string(),
+        n => format!("{n} files"),
+    };
+    match result.diagnostics.len() {
+        0 => writeln!(out, "All checks passed ({files} checked)."),
+        n => {
+            let hot = result.diagnostics.iter().filter(|d| d.is_hot()).count();
+            let noun = if n == 1 { "finding" } else { "findings" };
+            writeln!(out, "Found {n} {noun} in {files} ({hot} on hot paths).")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! A finding, in a form every frontend and every output format shares.
+
+use std::path::PathBuf;
+
+use crate::registry::Rule;
+
+/// A 1-based line and 1-based column (in characters), as ruff reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Location {
+    pub row: u32,
+    pub column: u32,
+}
+
+/// One step of a hot path: a function and where it is defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink {
+    /// `Class.method` or `function`.
+    pub function: String,
+    /// The file, as displayed (relative to the working directory when possible).
+    pub filename: String,
+    /// The line of the `def`.
+    pub row: u32,
+}
+
+/// Whether a finding sits on a hot path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heat {
+    /// Reachable from a root; `reason` says which root (e.g. "`forward` of an nn.Module subclass").
+    Hot { reason: String },
+    /// Not reachable from any root (reported only with `--all-paths`).
+    Cold,
+    /// A finding about the file itself (syntax error, unreadable file): always reported.
+    File,
+}
+
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub rule: &'static Rule,
+    /// Why this construct syncs, in one sentence.
+    pub message: String,
+    /// The sync-free alternative.
+    pub help: Option<String>,
+    pub file: PathBuf,
+    /// Byte offsets into the file.
+    pub range: std::ops::Range<usize>,
+    pub start: Location,
+    pub end: Location,
+    /// From the root to the function holding the finding (empty when cold or file-level).
+    pub hot_path: Vec<ChainLink>,
+    pub heat: Heat,
+}
+
+impl Diagnostic {
+    pub fn code(&self) -> &'static str {
+        self.rule.code
+    }
+
+    pub fn is_hot(&self) -> bool {
+        matches!(self.heat, Heat::Hot { .. })
+    }
+
+    /// The hot path as one line: `A.forward (a.py:10) → helper (b.py:3)`.
+    pub fn chain_text(&self) -> String {
+        self.hot_path
+            .iter()
+            .map(|link| format!("{} ({}:{})", link.function, file_name(&link.filename), link.row))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    }
+
+    /// Sort key: file, then position, then code.
+    pub fn sort_key(&self) -> (&PathBuf, Location, &'static str) {
+        (&self.file, self.start, self.rule.code)
+    }
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// A function (or a loop/graph region) on a hot path, for `--show-hot`.
+#[derive(Debug, Clone)]
+pub struct HotFunction {
+    /// From the root to this function.
+    pub chain: Vec<ChainLink>,
+    /// Why the chain's root is a root.
+    pub reason: String,
+}

@@ -1,0 +1,79 @@
+//! Writing diagnostics: `full` (miette), `concise` (one line each) and `json` (ruff's shape).
+//! More formats (json-lines, sarif, github) plug in as further [`OutputFormat`] variants.
+
+mod concise;
+mod full;
+mod json;
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::diagnostic::Diagnostic;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    #[default]
+    Full,
+    Concise,
+    Json,
+}
+
+/// How the `full` format looks.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+    pub width: usize,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style { color: false, width: 100 }
+    }
+}
+
+/// Writes `diagnostics` (already sorted) in `format`.
+pub fn write_diagnostics(
+    out: &mut dyn Write,
+    diagnostics: &[Diagnostic],
+    format: OutputFormat,
+    style: Style,
+) -> io::Result<()> {
+    match format {
+        OutputFormat::Full => full::write(out, diagnostics, style),
+        OutputFormat::Concise => concise::write(out, diagnostics),
+        OutputFormat::Json => json::write(out, diagnostics),
+    }
+}
+
+/// One line per code, most frequent first (`--statistics`).
+pub fn write_statistics(out: &mut dyn Write, diagnostics: &[Diagnostic], format: OutputFormat) -> io::Result<()> {
+    let mut counts: Vec<(&'static crate::registry::Rule, usize)> = Vec::new();
+    for diagnostic in diagnostics {
+        match counts.iter_mut().find(|(rule, _)| rule.code == diagnostic.rule.code) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((diagnostic.rule, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.code.cmp(b.0.code)));
+    if format == OutputFormat::Json {
+        let rows: Vec<_> = counts
+            .iter()
+            .map(|(rule, count)| serde_json::json!({"code": rule.code, "name": rule.name, "count": count}))
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &rows)?;
+        return writeln!(out);
+    }
+    let width = counts.iter().map(|(_, c)| c.to_string().len()).max().unwrap_or(1);
+    for (rule, count) in &counts {
+        writeln!(out, "{count:>width$}\t{}\t{}", rule.code, rule.name)?;
+    }
+    Ok(())
+}
+
+/// A path as shown to the user: relative to the working directory when it is inside it.
+pub fn display_path(path: &Path) -> String {
+    let relative = std::env::current_dir().ok().and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf));
+    let shown = relative.as_deref().unwrap_or(path);
+    let text = shown.to_string_lossy();
+    text.strip_prefix("./").unwrap_or(&text).to_string()
+}

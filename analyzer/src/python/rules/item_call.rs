@@ -1,0 +1,54 @@
+use super::{CallInfo, Checker};
+use crate::declare_rule;
+
+declare_rule! {
+    /// ## What it does
+    /// Flags `.item()` in a hot path.
+    ///
+    /// ## Why is this bad?
+    /// `.item()` copies a tensor's single value into a Python number. The host must wait until the
+    /// device has produced that value, so the CPU stops queueing work and the GPU drains. Under
+    /// CUDA graph capture the read is not recorded at all.
+    ///
+    /// ## Example
+    /// ```python
+    /// def forward(self, x):
+    ///     n = self.lengths[0].item()
+    ///     return x[:, :n]
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```python
+    /// def forward(self, x, n: int):  # track lengths on the host, next to the tensors
+    ///     return x[:, :n]
+    /// ```
+    /// Or keep the value as a 0-d tensor and use it in tensor ops (`torch.where`, masks).
+    ///
+    /// ## Known false positives
+    /// `.item()` is reported even when the receiver's type was not proven, since almost every
+    /// `.item()` in model code is a tensor's; the message then says so. A receiver proven to be
+    /// something else (a numpy array, a Python number) is not reported.
+    pub static RULE = Rule { code: "GL201", name: "item-call", family: TensorToHost, language: Python }
+}
+
+pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
+    if call.method != Some("item") || !call.args.is_empty() {
+        return;
+    }
+    let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor".into());
+    let message = if call.receiver.is_device_tensor() {
+        format!("`{receiver}.item()` copies the tensor's value to the host and waits for the device to produce it")
+    } else if call.receiver.is_unproven() {
+        format!(
+            "`{receiver}.item()`: the receiver's type was not proven; if it is a tensor, this copies its value to the host and waits for the device"
+        )
+    } else {
+        return;
+    };
+    checker.report(
+        &RULE,
+        call.range(),
+        message,
+        "keep the value on the device (use the 0-d tensor in tensor ops), or track it as a Python int next to the tensor",
+    );
+}

@@ -1,0 +1,250 @@
+//! The value lattice of tensor inference, and what graphlint knows about the torch API.
+//!
+//! Inference is local and flow-insensitive within a straight-line order of statements: a value is
+//! a tensor only when the code proves it (an annotation, a torch call, a tensor method or
+//! arithmetic on a tensor, a tensor attribute of the class). Everything else is `Unknown`, and
+//! rules other than `.item()` do not fire on unknowns.
+
+use super::summary::ValId;
+
+/// What graphlint knows about a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Unknown,
+    /// A tensor. `boolean`: known to hold booleans (a mask). `host`: known to live in CPU memory.
+    Tensor { boolean: bool, host: bool },
+    /// A tuple/list/namedtuple of tensors (`chunk`, `split`, `max(dim=...)`, `tuple[Tensor, ...]`).
+    Tensors,
+    Int,
+    Float,
+    Bool,
+    Str,
+    None,
+    /// `t.shape`, `t.size()`, a tuple of ints.
+    Shape,
+    /// A Python list (host data).
+    List,
+    Dict,
+    Device,
+    Dtype,
+    /// A numpy array.
+    NdArray,
+    /// An instance of a `torch.nn` layer (calling it returns a tensor).
+    Layer,
+    /// A CUDA stream or event.
+    Stream,
+    /// A `logging.Logger`.
+    Logger,
+    /// A symbolic value (parameter, instance, class, function...) kept for call resolution.
+    /// For the rules it is as good as `Unknown`.
+    Val(ValId),
+}
+
+impl Ty {
+    pub const TENSOR: Ty = Ty::Tensor { boolean: false, host: false };
+    pub const BOOL_TENSOR: Ty = Ty::Tensor { boolean: true, host: false };
+    pub const HOST_TENSOR: Ty = Ty::Tensor { boolean: false, host: true };
+
+    pub fn is_tensor(self) -> bool {
+        matches!(self, Ty::Tensor { .. })
+    }
+
+    /// A tensor not proven to be in host memory: reading it may wait for the device.
+    pub fn is_device_tensor(self) -> bool {
+        matches!(self, Ty::Tensor { host: false, .. })
+    }
+
+    pub fn is_bool_tensor(self) -> bool {
+        matches!(self, Ty::Tensor { boolean: true, .. })
+    }
+
+    pub fn is_host_tensor(self) -> bool {
+        matches!(self, Ty::Tensor { host: true, .. })
+    }
+
+    /// Nothing is known: neither tensor nor a proven non-tensor.
+    pub fn is_unproven(self) -> bool {
+        matches!(self, Ty::Unknown | Ty::Val(_))
+    }
+
+    /// A tensor with the same device but unknown dtype (most tensor ops).
+    pub fn on_same_device(self) -> Ty {
+        match self {
+            Ty::Tensor { host, .. } => Ty::Tensor { boolean: false, host },
+            _ => Ty::TENSOR,
+        }
+    }
+
+    /// Merge of two possibilities (a ternary, an `Optional`): keep what both agree on.
+    pub fn join(self, other: Ty) -> Ty {
+        match (self, other) {
+            (a, b) if a == b => a,
+            (Ty::None, x) | (x, Ty::None) => x,
+            (Ty::Tensor { boolean: b1, host: h1 }, Ty::Tensor { boolean: b2, host: h2 }) => {
+                Ty::Tensor { boolean: b1 && b2, host: h1 && h2 }
+            }
+            (Ty::Int, Ty::Float) | (Ty::Float, Ty::Int) => Ty::Float,
+            _ => Ty::Unknown,
+        }
+    }
+}
+
+/// The type a jaxtyping/torchtyping/typing annotation head names, if it is a tensor wrapper.
+/// `Bool[Tensor, "..."]` is a boolean tensor; `Float[...]`, `Int[...]`, ... plain tensors.
+pub fn array_annotation(name: &str) -> Option<Ty> {
+    match name {
+        "Bool" => Some(Ty::BOOL_TENSOR),
+        "Float" | "Int" | "Integer" | "UInt" | "Num" | "Shaped" | "Real" | "Inexact" | "Complex" | "Float16"
+        | "Float32" | "Float64" | "BFloat16" | "Int8" | "Int16" | "Int32" | "Int64" | "UInt8" | "Key"
+        | "TensorType" => Some(Ty::TENSOR),
+        _ => None,
+    }
+}
+
+/// A qualified tensor type name (`torch.Tensor`, `torch.LongTensor`...).
+pub fn tensor_class(qualified: &[&str]) -> Option<Ty> {
+    match qualified {
+        ["torch", "Tensor"] | ["torch", "nn", "Parameter"] | ["torch", "nn", "parameter", "Parameter"] => {
+            Some(Ty::TENSOR)
+        }
+        ["torch", "BoolTensor"] | ["torch", "cuda", "BoolTensor"] => Some(Ty::BOOL_TENSOR),
+        ["torch", name] | ["torch", "cuda", name] if name.ends_with("Tensor") => Some(Ty::TENSOR),
+        ["torchtyping", "TensorType"] => Some(Ty::TENSOR),
+        _ => None,
+    }
+}
+
+/// The result of calling `torch.<path>` (the qualified name without the leading `torch`).
+/// `n_args` and `has_device_kw` refine a few cases (one-argument `where`, CPU factories).
+pub fn torch_call_result(path: &[&str], n_args: usize, has_device_kw: bool, has_dim: bool) -> Ty {
+    match path {
+        ["cuda" | "accelerator" | "xpu" | "mps", rest @ ..] => match rest {
+            ["Stream" | "Event" | "ExternalStream" | "current_stream" | "default_stream"] => Ty::Stream,
+            ["is_available" | "is_initialized" | "is_current_stream_capturing"] => Ty::Bool,
+            ["device_count" | "current_device" | "memory_allocated" | "max_memory_allocated"] => Ty::Int,
+            _ => Ty::Unknown,
+        },
+        ["Stream" | "Event"] => Ty::Stream,
+        ["nn", "functional", ..] | ["linalg", ..] | ["fft", ..] | ["special", ..] => Ty::TENSOR,
+        ["nn", "Parameter"] | ["nn", "parameter", "Parameter"] | ["nn", "Buffer"] => Ty::TENSOR,
+        // Containers are kept symbolic (their elements may be project classes).
+        ["nn", "ModuleList" | "Sequential" | "ModuleDict" | "ParameterList" | "ParameterDict"] => Ty::Unknown,
+        ["nn", name] if name.starts_with(char::is_uppercase) => Ty::Layer,
+        ["nn", ..] | ["distributed", ..] | ["distributions", ..] | ["utils", ..] | ["jit", ..] | ["backends", ..]
+        | ["compiler", ..] | ["autograd", ..] | ["optim", ..] | ["onnx", ..] | ["fx", ..] | ["export", ..]
+        | ["_dynamo", ..] | ["testing", ..] | ["library", ..] | ["ops", ..] | ["hub", ..] | ["profiler", ..]
+        | ["amp", ..] => Ty::Unknown,
+        [name] => torch_function_result(name, n_args, has_device_kw, has_dim),
+        _ => Ty::Unknown,
+    }
+}
+
+fn torch_function_result(name: &str, n_args: usize, has_device_kw: bool, has_dim: bool) -> Ty {
+    match name {
+        "is_tensor" | "is_floating_point" | "is_complex" | "is_nonzero" | "equal" | "allclose"
+        | "is_grad_enabled" | "is_inference_mode_enabled" | "are_deterministic_algorithms_enabled"
+        | "is_autocast_enabled" | "is_storage" => Ty::Bool,
+        "numel" => Ty::Int,
+        "device" => Ty::Device,
+        "Size" | "broadcast_shapes" => Ty::Shape,
+        "finfo" | "iinfo" | "no_grad" | "enable_grad" | "inference_mode" | "set_grad_enabled" | "autocast"
+        | "compile" | "manual_seed" | "seed" | "get_default_dtype" | "set_default_dtype" | "set_default_device"
+        | "get_default_device" | "Generator" | "load" | "save" | "use_deterministic_algorithms"
+        | "set_printoptions" | "set_float32_matmul_precision" | "get_float32_matmul_precision" | "typename"
+        | "is_same_size" | "dtype" | "cond" | "vmap" | "func" => Ty::Unknown,
+        "chunk" | "split" | "unbind" | "tensor_split" | "hsplit" | "vsplit" | "dsplit" | "sort" | "topk"
+        | "kthvalue" | "meshgrid" | "broadcast_tensors" | "unique_consecutive" | "aminmax" | "frexp"
+        | "std_mean" | "var_mean" | "histogram" | "lu" | "slogdet" | "geqrf" => Ty::Tensors,
+        "max" | "min" | "median" | "mode" | "nanmedian" | "cummax" | "cummin" if has_dim => Ty::Tensors,
+        "where" | "nonzero" if n_args == 1 && name == "where" => Ty::Tensors,
+        "from_numpy" | "get_rng_state" => Ty::HOST_TENSOR,
+        "tensor" | "as_tensor" | "asarray" | "zeros" | "ones" | "empty" | "full" | "arange" | "range"
+        | "linspace" | "logspace" | "rand" | "randn" | "randint" | "randperm" | "eye" | "tril_indices"
+        | "triu_indices" | "empty_strided" | "frombuffer" => {
+            if has_device_kw {
+                Ty::TENSOR
+            } else {
+                Ty::HOST_TENSOR
+            }
+        }
+        "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "greater" | "less" | "isnan" | "isinf" | "isfinite"
+        | "isposinf" | "isneginf" | "isreal" | "isclose" | "isin" | "logical_and" | "logical_or"
+        | "logical_not" | "logical_xor" | "signbit" | "all" | "any" | "greater_equal" | "less_equal"
+        | "not_equal" => Ty::BOOL_TENSOR,
+        _ if name.starts_with(char::is_uppercase) => Ty::Unknown,
+        _ => Ty::TENSOR,
+    }
+}
+
+/// The result of calling method `name` on a tensor.
+pub fn tensor_method_result(receiver: Ty, name: &str, n_args: usize, has_dim: bool) -> Ty {
+    match name {
+        "item" => Ty::Float,
+        "tolist" => Ty::List,
+        "numpy" => Ty::NdArray,
+        "size" if n_args == 0 && !has_dim => Ty::Shape,
+        "size" | "dim" | "ndimension" | "numel" | "nelement" | "element_size" | "get_device" | "data_ptr"
+        | "__len__" | "storage_offset" => Ty::Int,
+        "stride" if n_args == 0 => Ty::Shape,
+        "stride" => Ty::Int,
+        "is_contiguous" | "is_floating_point" | "is_complex" | "equal" | "allclose" | "is_pinned"
+        | "is_shared" | "is_set_to" | "is_nonzero" | "has_names" | "is_signed" | "is_inference" => Ty::Bool,
+        "type" if n_args == 0 => Ty::Str,
+        "chunk" | "split" | "unbind" | "tensor_split" | "sort" | "topk" | "kthvalue" | "aminmax" | "hsplit"
+        | "vsplit" | "unique_consecutive" => Ty::Tensors,
+        "max" | "min" | "median" | "mode" | "nanmedian" | "cummax" | "cummin" if n_args > 0 || has_dim => {
+            Ty::Tensors
+        }
+        "nonzero" if has_dim => Ty::Tensors,
+        "cpu" | "pin_memory" => Ty::HOST_TENSOR,
+        "cuda" => Ty::TENSOR,
+        "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "isnan" | "isinf" | "isfinite" | "logical_and" | "logical_or"
+        | "logical_not" | "logical_xor" | "bool" | "all" | "any" | "isclose" | "signbit" | "isin"
+        | "greater" | "less" | "eq_" | "ne_" => Ty::Tensor { boolean: true, host: receiver.is_host_tensor() },
+        "to" | "type_as" | "new_tensor" | "new_zeros" | "new_ones" | "new_empty" | "new_full" => {
+            receiver.on_same_device()
+        }
+        "masked_fill" | "masked_fill_" | "clone" | "detach" | "contiguous" | "__invert__" | "bitwise_not"
+        | "logical_not_" | "squeeze" | "unsqueeze" | "view" | "reshape" | "expand" | "expand_as" | "flatten"
+        | "transpose" | "permute" | "flip" | "roll" | "repeat" | "narrow" | "select" | "t" | "mT" => match receiver {
+            Ty::Tensor { boolean, host } => Ty::Tensor { boolean, host },
+            _ => Ty::TENSOR,
+        },
+        _ => receiver.on_same_device(),
+    }
+}
+
+/// The type of attribute `name` of a tensor.
+pub fn tensor_attribute(receiver: Ty, name: &str) -> Ty {
+    match name {
+        "shape" => Ty::Shape,
+        "device" => Ty::Device,
+        "dtype" => Ty::Dtype,
+        "ndim" => Ty::Int,
+        "is_cuda" | "requires_grad" | "is_leaf" | "is_sparse" | "is_quantized" | "is_meta" => Ty::Bool,
+        "T" | "mT" | "H" | "mH" | "data" => receiver,
+        "grad" | "real" | "imag" => receiver.on_same_device(),
+        _ => Ty::Unknown,
+    }
+}
+
+/// Methods of a `torch.nn` layer (or any Module) that return the module itself.
+pub fn returns_self_module(method: &str) -> bool {
+    matches!(
+        method,
+        "to" | "cuda" | "cpu" | "eval" | "train" | "half" | "float" | "double" | "bfloat16" | "requires_grad_"
+            | "to_empty" | "share_memory" | "xpu"
+    )
+}
+
+/// Builtins that graphlint models; a name counts as the builtin only when nothing in the file
+/// rebinds it.
+pub fn is_modelled_builtin(name: &str) -> bool {
+    matches!(
+        name,
+        "int" | "float" | "bool" | "complex" | "range" | "print" | "str" | "repr" | "format" | "len" | "max"
+            | "min" | "sorted" | "isinstance" | "list" | "tuple" | "dict" | "sum" | "abs" | "any" | "all"
+            | "enumerate" | "zip" | "iter" | "next" | "super" | "getattr" | "hasattr" | "type" | "round"
+            | "divmod" | "reversed" | "map" | "filter" | "id" | "hash" | "callable" | "set"
+    )
+}

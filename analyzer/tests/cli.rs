@@ -1,0 +1,200 @@
+//! The `graphlint` binary: exit codes, output formats, flags, `rule`, discovery, suppressions.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn graphlint(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_graphlint")).args(args).current_dir(cwd).output().expect("run graphlint")
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn snapshot(name: &str, text: &str) {
+    insta::with_settings!({snapshot_path => "../../snapshots/cli", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+const SAMPLE: &str = "fixtures/python/GL201_item_call.py";
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+const HOT_ITEM: &str = "import torch\n\n\n# graphlint: hot\ndef step(x: torch.Tensor):\n    return x.item()\n";
+
+#[test]
+fn exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "clean.py", "def f(x):\n    return x + 1\n");
+    let clean = graphlint(&["clean.py"], dir.path());
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    assert!(stdout(&clean).contains("All checks passed"));
+
+    write(dir.path(), "hot.py", HOT_ITEM);
+    assert_eq!(graphlint(&["hot.py"], dir.path()).status.code(), Some(1));
+    assert_eq!(graphlint(&["hot.py", "--exit-zero"], dir.path()).status.code(), Some(0));
+    // With no path, the current directory is checked.
+    assert_eq!(graphlint(&[], dir.path()).status.code(), Some(1));
+}
+
+#[test]
+fn usage_errors_exit_2_without_a_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--output-format", "xml"],
+        vec!["--select", "GL999"],
+        vec!["--ignore", "E501"],
+        vec!["--no-such-flag"],
+        vec!["does/not/exist.py"],
+        vec!["rule", "GL999"],
+        vec!["rule"],
+    ] {
+        let output = graphlint(&args, dir.path());
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{args:?}: {err}");
+        assert!(!err.trim().is_empty(), "{args:?} printed no error");
+    }
+    let missing = graphlint(&["does/not/exist.py"], dir.path());
+    assert!(stderr(&missing).contains("does/not/exist.py"), "{}", stderr(&missing));
+}
+
+#[test]
+fn full_output() {
+    let output = graphlint(&[SAMPLE], repo());
+    assert_eq!(output.status.code(), Some(1));
+    snapshot("full", &stdout(&output));
+}
+
+#[test]
+fn concise_output() {
+    let output = graphlint(&[SAMPLE, "--output-format", "concise"], repo());
+    assert_eq!(output.status.code(), Some(1));
+    snapshot("concise", &stdout(&output));
+}
+
+#[test]
+fn json_output_has_ruffs_shape_plus_hot_path() {
+    let output = graphlint(&[SAMPLE, "--output-format", "json"], repo());
+    assert_eq!(output.status.code(), Some(1));
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    let items = value.as_array().expect("an array");
+    assert_eq!(items.len(), 3);
+    for item in items {
+        for key in ["code", "message", "filename", "location", "end_location", "fix", "noqa_row", "url", "hot_path"] {
+            assert!(item.get(key).is_some(), "missing {key} in {item}");
+        }
+        assert!(item["fix"].is_null());
+        assert!(item["location"]["row"].as_u64().unwrap() >= 1 && item["location"]["column"].as_u64().unwrap() >= 1);
+        let chain = item["hot_path"].as_array().unwrap();
+        assert_eq!(chain[0]["function"], "Head.forward");
+        assert_eq!(chain[0]["row"], 11);
+    }
+    snapshot("json", &stdout(&output));
+}
+
+#[test]
+fn statistics_and_quiet() {
+    let output = graphlint(&["fixtures/python/GL203_scalar_conversion.py", "--statistics"], repo());
+    assert_eq!(output.status.code(), Some(1));
+    snapshot("statistics", &stdout(&output));
+
+    let quiet = graphlint(&[SAMPLE, "--output-format", "concise", "--quiet"], repo());
+    let text = stdout(&quiet);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(!text.contains("Found"));
+}
+
+#[test]
+fn select_and_ignore() {
+    let args = ["fixtures/python/GL303_numpy_call.py", "--output-format", "concise", "-q"];
+    let all = stdout(&graphlint(&args, repo()));
+    assert!(all.contains(": GL301 ") && all.contains(": GL303 "), "{all}");
+    let only = stdout(&graphlint(&[&args[..], &["--select", "GL303"]].concat(), repo()));
+    assert!(!only.contains(": GL301 ") && only.contains(": GL303 "), "{only}");
+    let ignored = stdout(&graphlint(&[&args[..], &["--ignore", "GL3"]].concat(), repo()));
+    assert!(ignored.is_empty(), "{ignored}");
+    let specific = stdout(&graphlint(&[&args[..], &["--ignore", "GL3", "--select", "GL301"]].concat(), repo()));
+    assert!(specific.contains(": GL301 ") && !specific.contains(": GL303 "), "{specific}");
+}
+
+#[test]
+fn all_paths_reports_cold_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "m.py", "import torch\n\ndef cold(x: torch.Tensor):\n    return x.item()\n");
+    let default = graphlint(&["m.py", "--output-format", "concise"], dir.path());
+    assert_eq!(default.status.code(), Some(0), "cold findings are not reported by default");
+    let all = graphlint(&["m.py", "--output-format", "concise", "--all-paths"], dir.path());
+    assert_eq!(all.status.code(), Some(1));
+    assert!(stdout(&all).contains("m.py:4:12: GL201") && stdout(&all).contains("[cold]"), "{}", stdout(&all));
+}
+
+#[test]
+fn rule_prints_the_doc_comment() {
+    let output = graphlint(&["rule", "GL203"], repo());
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    let rule = graphlint::registry::by_code("GL203").unwrap();
+    assert!(text.contains(&rule.doc()), "{text}");
+    for section in ["## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Known false positives"] {
+        assert!(text.contains(section), "missing {section}");
+    }
+    snapshot("rule_GL203", &text);
+
+    let all = stdout(&graphlint(&["rule", "--all"], repo()));
+    for rule in graphlint::registry::RULES {
+        assert!(all.contains(rule.code) && all.contains(rule.name), "{} missing from --all", rule.code);
+    }
+}
+
+#[test]
+fn discovery_skips_ignored_and_vendored_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pkg/hot.py", HOT_ITEM);
+    write(dir.path(), "pkg/stub.pyi", HOT_ITEM);
+    for skipped in [".git/x.py", ".venv/lib/x.py", "env2/lib/x.py", "pkg/__pycache__/x.py", "target/x.py", "build/gen.py", "notes.txt"] {
+        write(dir.path(), skipped, HOT_ITEM);
+    }
+    write(dir.path(), "env2/pyvenv.cfg", "home = /usr\n");
+    write(dir.path(), ".gitignore", "build/\n");
+    let output = graphlint(&["--output-format", "concise", "-q"], dir.path());
+    let text = stdout(&output);
+    let files: Vec<&str> = text.lines().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(files, vec!["pkg/hot.py", "pkg/stub.pyi"], "{text}");
+    // A file named explicitly is checked even when ignored.
+    let explicit = graphlint(&["build/gen.py", "--output-format", "concise", "-q"], dir.path());
+    assert!(stdout(&explicit).contains("build/gen.py:6:12: GL201"));
+}
+
+#[test]
+fn suppression_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "m.py",
+        "import torch\n\n\n# graphlint: hot\ndef step(x: torch.Tensor):\n    a = x.item()  # graphlint: ignore[GL201]\n    b = x.cpu()  # graphlint: ignore[GL2]\n    c = x.tolist()\n    return a\n",
+    );
+    let text = stdout(&graphlint(&["m.py", "--output-format", "concise", "-q"], dir.path()));
+    assert_eq!(text, "m.py:7:9: GL301 `x.cpu()` copies the tensor to host memory and waits for the device\nm.py:8:9: GL202 `x.tolist()` copies the whole tensor to host memory and waits for the device\n");
+
+    write(dir.path(), "f.py", "# graphlint: ignore-file[GL2]\nimport torch\n\n# graphlint: hot\ndef step(x: torch.Tensor):\n    a = x.item()\n    return x.cpu()\n");
+    let text = stdout(&graphlint(&["f.py", "--output-format", "concise", "-q"], dir.path()));
+    assert!(!text.contains("GL201") && text.contains("GL301"), "{text}");
+
+    write(dir.path(), "bad.py", "x = 1  # graphlint: ignroe[GL201]\n");
+    let bad = graphlint(&["bad.py"], dir.path());
+    assert!(stderr(&bad).contains("unknown directive"), "{}", stderr(&bad));
+}
