@@ -6,9 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::{ConfigMode, Overrides, Resolver};
+use crate::engine::{RunError, RunOptions};
 use crate::output::{self, OutputFormat, Style};
 use crate::registry;
-use crate::settings::{RuleSelection, Settings};
+use crate::settings::{validate_selector, SelectionLayer};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +36,9 @@ enum Command {
         /// List every rule.
         #[arg(long, conflicts_with = "code")]
         all: bool,
+        /// With `--all`: print the rules as a markdown table (the README's).
+        #[arg(long, requires = "all")]
+        markdown: bool,
     },
 }
 
@@ -42,9 +47,13 @@ struct CheckArgs {
     /// Files or directories to check.
     #[arg(default_value = ".")]
     paths: Vec<PathBuf>,
-    /// Rule codes or prefixes to enable (default: all), e.g. `--select GL2,GL301`.
+    /// Rule codes or prefixes to enable, replacing the configuration's `select`, e.g.
+    /// `--select GL2,GL301`.
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
     select: Vec<String>,
+    /// Rule codes or prefixes to enable on top of the configuration's selection.
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    extend_select: Vec<String>,
     /// Rule codes or prefixes to disable.
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
     ignore: Vec<String>,
@@ -63,13 +72,27 @@ struct CheckArgs {
     #[arg(long)]
     all_paths: bool,
     /// Extra hot-path roots: `pkg.module:Class.method`, or a glob on qualified names such as
-    /// `*.generate*`. Repeatable.
+    /// `*.generate*`. Repeatable; added to the configuration's `hot`.
     #[arg(long, value_name = "PATTERN")]
     hot: Vec<String>,
     /// List every hot function (and decode loop / graph block) with the chain that makes it
     /// hot, instead of the findings.
     #[arg(long)]
     show_hot: bool,
+    /// Use this configuration file for every checked file (a `graphlint.toml`, or a
+    /// `pyproject.toml` with a `[tool.graphlint]` table), instead of finding the nearest one.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Read no configuration file.
+    #[arg(long, conflicts_with = "config")]
+    isolated: bool,
+    /// Apply `exclude` and the default exclusions to paths named on the command line too
+    /// (for pre-commit, which names every file).
+    #[arg(long)]
+    force_exclude: bool,
+    /// Write a `graphlint: ignore[CODE]` comment for every current finding, then exit.
+    #[arg(long, conflicts_with_all = ["statistics", "show_hot"])]
+    add_suppressions: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -77,6 +100,9 @@ enum FormatArg {
     Full,
     Concise,
     Json,
+    JsonLines,
+    Sarif,
+    Github,
 }
 
 /// Runs the CLI; the exit code is 0 (no findings), 1 (findings) or 2 (usage or internal error).
@@ -101,13 +127,17 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Some(Command::Rule { code, all }) => rule_command(code.as_deref(), all),
+        Some(Command::Rule { code, all, markdown }) => rule_command(code.as_deref(), all, markdown),
         None => check_command(cli.check),
     }
 }
 
-fn rule_command(code: Option<&str>, all: bool) -> ExitCode {
+fn rule_command(code: Option<&str>, all: bool, markdown: bool) -> ExitCode {
     let mut out = std::io::stdout().lock();
+    if markdown {
+        let _ = out.write_all(registry::markdown_table().as_bytes());
+        return ExitCode::SUCCESS;
+    }
     if all {
         let mut family = None;
         for rule in registry::RULES {
@@ -141,19 +171,39 @@ fn rule_command(code: Option<&str>, all: bool) -> ExitCode {
 }
 
 fn check_command(args: CheckArgs) -> ExitCode {
-    let selection = match RuleSelection::new(&args.select, &args.ignore) {
-        Ok(selection) => selection,
-        Err(message) => {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    for selector in args.select.iter().chain(&args.extend_select).chain(&args.ignore) {
+        if let Err(message) = validate_selector(selector) {
             eprintln!("graphlint: error: {message}");
             return ExitCode::from(2);
         }
+    }
+    let overrides = Overrides {
+        selection: SelectionLayer {
+            select: (!args.select.is_empty()).then(|| args.select.clone()),
+            extend_select: args.extend_select.clone(),
+            ignore: args.ignore.clone(),
+        },
+        all_paths: args.all_paths,
+        hot: args.hot.clone(),
     };
-    let settings =
-        Settings { selection, all_paths: args.all_paths, hot_patterns: args.hot, list_hot: args.show_hot };
-    let result = match crate::engine::run(&args.paths, &settings) {
+    let mode = match (&args.config, args.isolated) {
+        (Some(path), _) => ConfigMode::File(path.clone()),
+        (None, true) => ConfigMode::Isolated,
+        (None, false) => ConfigMode::Discover,
+    };
+    let options = RunOptions { list_hot: args.show_hot, force_exclude: args.force_exclude, fingerprint_files: args.add_suppressions };
+    let result = Resolver::new(mode, overrides)
+        .map_err(RunError::Config)
+        .and_then(|resolver| crate::engine::check(&args.paths, &resolver, options));
+    let result = match result {
         Ok(result) => result,
-        Err(err) => {
-            eprintln!("graphlint: error: {}", err.0);
+        Err(RunError::Config(err)) => {
+            eprint!("graphlint: error: invalid configuration\n{}", err.render(color));
+            return ExitCode::from(2);
+        }
+        Err(RunError::Message(message)) => {
+            eprintln!("graphlint: error: {message}");
             return ExitCode::from(2);
         }
     };
@@ -167,10 +217,16 @@ fn check_command(args: CheckArgs) -> ExitCode {
         }
     }
 
+    if args.add_suppressions {
+        return add_suppressions_command(&result);
+    }
     let format = match args.output_format {
         FormatArg::Full => OutputFormat::Full,
         FormatArg::Concise => OutputFormat::Concise,
         FormatArg::Json => OutputFormat::Json,
+        FormatArg::JsonLines => OutputFormat::JsonLines,
+        FormatArg::Sarif => OutputFormat::Sarif,
+        FormatArg::Github => OutputFormat::Github,
     };
     let stdout = std::io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -190,7 +246,7 @@ fn check_command(args: CheckArgs) -> ExitCode {
     } else {
         output::write_diagnostics(&mut out, &result.diagnostics, format, Style { color, ..Style::default() })
     };
-    let summary = if args.quiet || format == OutputFormat::Json || args.statistics {
+    let summary = if args.quiet || !format.is_human() || args.statistics {
         Ok(())
     } else {
         write_summary(&mut out, &result)
@@ -207,6 +263,26 @@ fn check_command(args: CheckArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// `--add-suppressions`: exit 0 when every finding is now suppressed, 1 when some could not be
+/// (each with a warning), 2 on an internal error.
+fn add_suppressions_command(result: &crate::engine::RunResult) -> ExitCode {
+    let report = crate::add_suppressions::add_suppressions(&result.diagnostics, &result.fingerprints);
+    for warning in &report.warnings {
+        eprintln!("graphlint: warning: {warning}");
+    }
+    let noun = if report.added == 1 { "suppression" } else { "suppressions" };
+    let files = if report.files_changed == 1 { "file" } else { "files" };
+    eprintln!("graphlint: added {} {noun} in {} {files}", report.added, report.files_changed);
+    if result.internal_error {
+        ExitCode::from(2)
+    } else if report.not_suppressed > 0 {
+        eprintln!("graphlint: {} finding(s) could not be suppressed (see the warnings above)", report.not_suppressed);
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

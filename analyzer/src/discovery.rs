@@ -2,9 +2,12 @@
 //!
 //! Directories are walked with the `ignore` crate, so `.gitignore` (and `.ignore`) files are
 //! honoured even outside a git checkout. Version-control metadata, virtualenvs, caches and build
-//! output are skipped by name. A file named explicitly on the command line is always checked.
+//! output are skipped by name, unless a configuration's `exclude` replaces that list. A path named
+//! explicitly on the command line is always checked, unless `--force-exclude` applies the
+//! exclusions to it too (what a pre-commit hook, which names every file, needs).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The languages graphlint has a frontend for, told apart by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,8 +24,8 @@ impl SourceKind {
     }
 }
 
-/// Directory names never descended into.
-const SKIPPED_DIRS: &[&str] = &[
+/// Directory names not descended into, unless a configuration's `exclude` replaces this list.
+pub const DEFAULT_EXCLUDED_DIRS: &[&str] = &[
     ".git", ".hg", ".svn", ".bzr", ".venv", "venv", ".env", ".direnv", ".tox", ".nox", ".eggs",
     "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".pytype", ".ipynb_checkpoints",
     "__pypackages__", "site-packages", "node_modules", "target",
@@ -37,26 +40,54 @@ pub struct SourceFile {
 #[derive(Debug)]
 pub struct DiscoveryError(pub String);
 
-/// Collects the files under `paths`, sorted and deduplicated.
+/// Decides whether discovery skips a path (`true`), given the path and whether it is a
+/// directory. An error stops the walk and is returned as is.
+pub type Exclusion = Arc<dyn Fn(&Path, bool) -> Result<bool, DiscoveryError> + Send + Sync>;
+
+/// Collects the files under `paths`, sorted and deduplicated, skipping the default directories.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<SourceFile>, DiscoveryError> {
+    discover_with(paths, Arc::new(|path, is_dir| Ok(is_dir && is_default_excluded_dir(path))), false)
+}
+
+/// Collects the files under `paths`, sorted and deduplicated, skipping what `exclude` says.
+/// With `force_exclude`, paths named in `paths` are subject to it too.
+pub fn discover_with(paths: &[PathBuf], exclude: Exclusion, force_exclude: bool) -> Result<Vec<SourceFile>, DiscoveryError> {
     let mut files = Vec::new();
     for root in paths {
         let metadata = std::fs::metadata(root)
             .map_err(|err| DiscoveryError(format!("cannot read `{}`: {}", root.display(), io_reason(&err))))?;
+        if force_exclude && is_explicit_path_excluded(root, metadata.is_dir(), &exclude)? {
+            continue;
+        }
         if metadata.is_file() {
             // Named explicitly: checked whatever its extension, as Python unless we know better.
             let kind = SourceKind::from_path(root).unwrap_or(SourceKind::Python);
             files.push(SourceFile { path: root.clone(), kind });
             continue;
         }
-        let walker = ignore::WalkBuilder::new(root)
-            .hidden(false)
-            .require_git(false)
-            .filter_entry(|entry| {
-                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                !(is_dir && entry.depth() > 0 && is_skipped_dir(entry.path()))
-            })
-            .build();
+        // The filter cannot return an error; keep the first and stop descending.
+        let failure: Arc<Mutex<Option<DiscoveryError>>> = Arc::default();
+        let walker = {
+            let exclude = exclude.clone();
+            let failure = failure.clone();
+            ignore::WalkBuilder::new(root)
+                .hidden(false)
+                .require_git(false)
+                .filter_entry(move |entry| {
+                    if entry.depth() == 0 {
+                        return true;
+                    }
+                    let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                    match exclude(entry.path(), is_dir) {
+                        Ok(excluded) => !excluded,
+                        Err(err) => {
+                            failure.lock().unwrap().get_or_insert(err);
+                            false
+                        }
+                    }
+                })
+                .build()
+        };
         for entry in walker {
             let entry = entry.map_err(|err| DiscoveryError(format!("cannot walk `{}`: {err}", root.display())))?;
             if !entry.file_type().is_some_and(|t| t.is_file()) {
@@ -66,16 +97,47 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<SourceFile>, DiscoveryError> {
                 files.push(SourceFile { path: entry.into_path(), kind });
             }
         }
+        let failed = failure.lock().unwrap().take();
+        if let Some(err) = failed {
+            return Err(err);
+        }
     }
     files.sort();
     files.dedup();
     Ok(files)
 }
 
-fn is_skipped_dir(path: &Path) -> bool {
+/// Whether a path named on the command line is excluded: itself, or one of its directories
+/// below the current directory (a path outside it is judged by itself alone).
+fn is_explicit_path_excluded(path: &Path, is_dir: bool, exclude: &Exclusion) -> Result<bool, DiscoveryError> {
+    if exclude(path, is_dir)? {
+        return Ok(true);
+    }
+    let absolute = crate::config::absolute(path);
+    let Ok(cwd) = std::env::current_dir() else { return Ok(false) };
+    let Ok(relative) = absolute.strip_prefix(&cwd) else { return Ok(false) };
+    let mut dir = cwd.clone();
+    let components: Vec<_> = relative.components().collect();
+    for component in components.iter().take(components.len().saturating_sub(1)) {
+        dir.push(component);
+        if exclude(&dir, true)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether `path` is a directory skipped by default: a name in [`DEFAULT_EXCLUDED_DIRS`], or a
+/// virtualenv.
+pub fn is_default_excluded_dir(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    // A virtualenv of any name is recognised by its marker file.
-    SKIPPED_DIRS.contains(&name) || path.join("pyvenv.cfg").is_file()
+    DEFAULT_EXCLUDED_DIRS.contains(&name) || is_virtualenv(path)
+}
+
+/// A virtualenv of any name, recognised by its marker file. Always skipped: its
+/// `site-packages` is third-party code.
+pub fn is_virtualenv(dir: &Path) -> bool {
+    dir.join("pyvenv.cfg").is_file()
 }
 
 pub(crate) fn io_reason(err: &std::io::Error) -> String {

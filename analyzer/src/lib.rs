@@ -4,7 +4,9 @@
 //! comments, discovery, rule selection, output formats) and one frontend per language. Only the
 //! Python frontend exists today; a Rust (candle) frontend plugs into the same core.
 
+pub mod add_suppressions;
 pub mod cli;
+pub mod config;
 pub mod diagnostic;
 pub mod discovery;
 pub mod engine;

@@ -154,6 +154,7 @@ macro_rules! declare_rule {
 pub static RULES: &[&Rule] = &[
     &crate::meta::SYNTAX_ERROR,
     &crate::meta::UNREADABLE_FILE,
+    &crate::meta::UNUSED_SUPPRESSION,
     &crate::python::rules::cuda_synchronize::RULE,
     &crate::python::rules::stream_synchronize::RULE,
     &crate::python::rules::stream_query::RULE,
@@ -188,6 +189,24 @@ pub static RULES: &[&Rule] = &[
 /// Looks a rule up by its exact code (case-insensitive).
 pub fn by_code(code: &str) -> Option<&'static Rule> {
     RULES.iter().copied().find(|rule| rule.code.eq_ignore_ascii_case(code))
+}
+
+/// Every rule as a markdown table: what the README shows between its `rules-table` markers
+/// (`graphlint rule --all --markdown` prints it; a test keeps the README in step).
+pub fn markdown_table() -> String {
+    let mut table = String::from("| Code | Name | Family | Language | What it does |\n| --- | --- | --- | --- | --- |\n");
+    for rule in RULES {
+        table.push_str(&format!(
+            "| [`{}`]({}) | `{}` | {} | {} | {} |\n",
+            rule.code,
+            rule.source_file,
+            rule.name,
+            rule.family.title(),
+            rule.language,
+            rule.summary().replace('|', "\\|")
+        ));
+    }
+    table
 }
 
 /// Whether `selector` (`ALL`, a code or a code prefix such as `GL2`) names at least one rule.

@@ -1,66 +1,159 @@
-//! What a run checks: rule selection and reporting options. A config-file layer will fill the
-//! same [`Settings`] later; the CLI is one source of it.
+//! What a run checks: rule selection and hot-path options.
+//!
+//! [`Settings`] is what the language frontends see for the whole run. Configuration files
+//! (see [`crate::config`]) resolve to one [`crate::config::Configuration`] per file; the engine
+//! hands the frontends the union of what those enable, then filters each file's findings by its
+//! own configuration.
 
-use crate::registry::{self, prefix_matches};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// `--select` / `--ignore`, resolved like ruff: the most specific matching selector wins, and on a
-/// tie `--ignore` wins.
-#[derive(Debug, Clone)]
+use rustc_hash::FxHashMap;
+
+use crate::registry::{self, prefix_matches, RULES};
+
+/// One layer of `select` / `extend-select` / `ignore`: a config file, a file it extends, or the
+/// command line. Layers apply in order, like ruff's: a layer that sets `select` starts over from
+/// what it selects; one that does not keeps what the layers before it enabled.
+#[derive(Debug, Clone, Default)]
+pub struct SelectionLayer {
+    pub select: Option<Vec<String>>,
+    pub extend_select: Vec<String>,
+    pub ignore: Vec<String>,
+}
+
+/// The set of enabled rules. Within a layer the most specific matching selector wins
+/// (`GL201` beats `GL2` beats `ALL`), and on a tie `ignore` wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSelection {
-    select: Vec<String>,
-    ignore: Vec<String>,
+    /// Indexed like [`RULES`] (which is sorted by code).
+    enabled: Vec<bool>,
 }
 
 impl Default for RuleSelection {
     fn default() -> Self {
-        RuleSelection { select: vec!["ALL".into()], ignore: Vec::new() }
+        RuleSelection { enabled: vec![true; RULES.len()] }
     }
 }
 
 impl RuleSelection {
-    /// Validates each selector against the registry, so a typo is an error and not a silent no-op.
+    /// `--select` / `--ignore` over the default (every rule). Each selector is validated against
+    /// the registry, so a typo is an error and not a silent no-op.
     pub fn new(select: &[String], ignore: &[String]) -> Result<Self, String> {
-        for selector in select.iter().chain(ignore) {
-            if !registry::selector_matches_any(selector) {
-                return Err(format!("unknown rule selector `{selector}` (see `graphlint rule --all`)"));
+        let layer = SelectionLayer {
+            select: (!select.is_empty()).then(|| select.to_vec()),
+            extend_select: Vec::new(),
+            ignore: ignore.to_vec(),
+        };
+        Self::from_layers(&[layer])
+    }
+
+    /// Applies `layers` in order over the default selection (every rule).
+    pub fn from_layers(layers: &[SelectionLayer]) -> Result<Self, String> {
+        let mut selection = RuleSelection::default();
+        for layer in layers {
+            selection = selection.with_layer(layer)?;
+        }
+        Ok(selection)
+    }
+
+    /// This selection with one more layer applied on top.
+    pub fn with_layer(&self, layer: &SelectionLayer) -> Result<Self, String> {
+        let all = layer.select.iter().flatten().chain(&layer.extend_select).chain(&layer.ignore);
+        for selector in all {
+            validate_selector(selector)?;
+        }
+        let enabled = RULES
+            .iter()
+            .zip(&self.enabled)
+            .map(|(rule, &was_enabled)| {
+                let mut selected = specificity(layer.select.iter().flatten().chain(&layer.extend_select), rule.code);
+                if layer.select.is_none() && was_enabled {
+                    // Inherited from an earlier layer: as weak as `ALL`.
+                    selected = selected.max(0);
+                }
+                selected >= 0 && selected > specificity(layer.ignore.iter(), rule.code)
+            })
+            .collect();
+        Ok(RuleSelection { enabled })
+    }
+
+    /// The rules enabled by any of `selections`.
+    pub fn union<'a>(selections: impl IntoIterator<Item = &'a RuleSelection>) -> RuleSelection {
+        let mut enabled = vec![false; RULES.len()];
+        for selection in selections {
+            for (out, on) in enabled.iter_mut().zip(&selection.enabled) {
+                *out |= on;
             }
         }
-        let select = if select.is_empty() { vec!["ALL".to_string()] } else { select.to_vec() };
-        Ok(RuleSelection { select, ignore: ignore.to_vec() })
+        RuleSelection { enabled }
     }
 
     pub fn is_enabled(&self, code: &str) -> bool {
-        let specificity = |selectors: &[String]| {
-            selectors
-                .iter()
-                .filter(|s| prefix_matches(s, code))
-                .map(|s| if s.eq_ignore_ascii_case("ALL") { 0 } else { s.len() as i32 })
-                .max()
-                .unwrap_or(-1)
-        };
-        let selected = specificity(&self.select);
-        selected >= 0 && selected > specificity(&self.ignore)
+        RULES.binary_search_by(|rule| rule.code.cmp(code)).is_ok_and(|index| self.enabled[index])
     }
 }
 
-/// Everything that shapes which diagnostics a run reports.
+/// The error for a selector that names no rule.
+pub fn validate_selector(selector: &str) -> Result<(), String> {
+    if registry::selector_matches_any(selector) {
+        Ok(())
+    } else {
+        Err(format!("unknown rule selector `{selector}` (see `graphlint rule --all`)"))
+    }
+}
+
+/// How specific the most specific selector matching `code` is: -1 for none, 0 for `ALL`, else
+/// its length.
+fn specificity<'a>(selectors: impl Iterator<Item = &'a String>, code: &str) -> i32 {
+    selectors
+        .filter(|s| prefix_matches(s, code))
+        .map(|s| if s.eq_ignore_ascii_case("ALL") { 0 } else { s.len() as i32 })
+        .max()
+        .unwrap_or(-1)
+}
+
+/// Hot-path root patterns (`pkg.mod:Class.method`, or globs such as `*.generate*`): `hot` makes
+/// matching functions roots, `cold` keeps them (and what only they reach) off hot paths.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootPatterns {
+    pub hot: Vec<String>,
+    pub cold: Vec<String>,
+}
+
+/// Everything the frontends need to know about a run.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
+    /// Rules to check. With configuration files this is the union over every file's
+    /// configuration; the engine filters each file's findings by its own.
     pub selection: RuleSelection,
-    /// Report findings outside hot paths too (marked cold).
+    /// Report findings outside hot paths too (marked cold). With configuration files: whether
+    /// any file's configuration asks for them.
     pub all_paths: bool,
-    /// Extra hot-path roots: `pkg.mod:Class.method` or globs such as `*.generate*`.
-    pub hot_patterns: Vec<String>,
+    /// Root patterns for files without an entry in `file_roots` (the `--hot` flag alone).
+    pub roots: RootPatterns,
+    /// Root patterns of each file's configuration, by path as discovered.
+    pub file_roots: FxHashMap<PathBuf, Arc<RootPatterns>>,
     /// Also list every hot function with its chain (`--show-hot`).
     pub list_hot: bool,
+}
+
+impl Settings {
+    /// The root patterns that apply to functions defined in `path`.
+    pub fn roots_for(&self, path: &Path) -> &RootPatterns {
+        self.file_roots.get(path).map_or(&self.roots, |roots| roots)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn owned(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
     fn sel(select: &[&str], ignore: &[&str]) -> RuleSelection {
-        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         RuleSelection::new(&owned(select), &owned(ignore)).unwrap()
     }
 
@@ -74,11 +167,35 @@ mod tests {
         assert!(!sel(&["GL2"], &["GL201"]).is_enabled("GL201"));
         assert!(!sel(&["GL2"], &["GL2"]).is_enabled("GL201"));
         assert!(sel(&["gl201"], &[]).is_enabled("GL201"));
+        assert!(!sel(&[], &[]).is_enabled("GL999"), "a code not in the registry is never enabled");
     }
 
     #[test]
     fn unknown_selectors_are_errors() {
         assert!(RuleSelection::new(&["GL99".into()], &[]).is_err());
         assert!(RuleSelection::new(&[], &["E501".into()]).is_err());
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let layer = |select: Option<&[&str]>, extend: &[&str], ignore: &[&str]| SelectionLayer {
+            select: select.map(owned),
+            extend_select: owned(extend),
+            ignore: owned(ignore),
+        };
+        // A base selects GL2; a child adds GL301 and drops GL202.
+        let s = RuleSelection::from_layers(&[layer(Some(&["GL2"]), &[], &[]), layer(None, &["GL301"], &["GL202"])]).unwrap();
+        assert!(s.is_enabled("GL201") && s.is_enabled("GL301"));
+        assert!(!s.is_enabled("GL202") && !s.is_enabled("GL302"));
+        // A later `select` starts over.
+        let s = RuleSelection::from_layers(&[layer(Some(&["GL2"]), &[], &[]), layer(Some(&["GL3"]), &[], &[])]).unwrap();
+        assert!(!s.is_enabled("GL201") && s.is_enabled("GL301"));
+        // A later `extend-select` re-enables what an earlier layer ignored.
+        let s = RuleSelection::from_layers(&[layer(None, &[], &["GL2"]), layer(None, &["GL201"], &[])]).unwrap();
+        assert!(s.is_enabled("GL201") && !s.is_enabled("GL202"));
+        // Within one layer, `ignore = ["ALL"]` plus `extend-select = ["GL1"]` keeps only GL1.
+        let s = RuleSelection::from_layers(&[layer(None, &["GL1"], &["ALL"])]).unwrap();
+        assert!(s.is_enabled("GL101") && !s.is_enabled("GL201"));
+        assert_eq!(RuleSelection::union([&sel(&["GL1"], &[]), &sel(&["GL2"], &[])]), sel(&["GL1", "GL2"], &[]));
     }
 }

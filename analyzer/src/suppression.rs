@@ -8,9 +8,12 @@
 //! - `graphlint: hot` / `graphlint: cold`: on a `def` (or `fn`) line, mark the function as a
 //!   hot-path root, or keep it (and what only it reaches) out of hot paths.
 
-use rustc_hash::FxHashMap;
+use std::cell::RefCell;
 
-use crate::registry::prefix_matches;
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+use crate::registry::{self, prefix_matches};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Directive {
@@ -55,37 +58,190 @@ fn parse_codes(text: &str) -> Option<Vec<String>> {
     (!codes.is_empty()).then_some(codes)
 }
 
-/// The suppressions of one file.
-#[derive(Debug, Default, Clone)]
+/// The suppressions of one file, and which of their selectors matched a finding.
+///
+/// Frontends ask [`Suppressions::suppresses`] while they check a file, before hot paths are
+/// known; every match is recorded, so a suppression counts as used whether its finding turns out
+/// hot or cold. The engine reads the record back for the unused-suppression rule (GL002).
+#[derive(Debug, Default)]
 pub struct Suppressions {
-    file: Vec<String>,
-    lines: FxHashMap<u32, Vec<String>>,
+    entries: Vec<Entry>,
+    /// Row → indices into `entries` of the line suppressions on that row.
+    by_row: FxHashMap<u32, SmallVec<[usize; 1]>>,
+    /// Indices into `entries` of the `ignore-file` directives.
+    file: SmallVec<[usize; 1]>,
+    /// (entry, selector) pairs that matched a finding, with the finding's code.
+    hits: RefCell<Vec<Hit>>,
+}
+
+/// One `ignore[...]` or `ignore-file[...]` comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The row of the comment (1-based).
+    pub row: u32,
+    /// Whether it is an `ignore-file` directive.
+    pub whole_file: bool,
+    /// The codes or prefixes it lists, upper-cased.
+    pub selectors: Vec<String>,
+}
+
+/// A selector of an entry that matched a finding of `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub entry: usize,
+    pub selector: usize,
+    pub code: &'static str,
+}
+
+impl Clone for Suppressions {
+    fn clone(&self) -> Self {
+        Suppressions {
+            entries: self.entries.clone(),
+            by_row: self.by_row.clone(),
+            file: self.file.clone(),
+            hits: RefCell::new(self.hits.borrow().clone()),
+        }
+    }
 }
 
 impl Suppressions {
     /// Records a directive found in a comment on `row` (1-based). Hot/cold markers are not
     /// suppressions and are ignored here.
     pub fn add(&mut self, row: u32, directive: &Directive) {
-        match directive {
-            Directive::Ignore(codes) => self.lines.entry(row).or_default().extend(codes.iter().cloned()),
-            Directive::IgnoreFile(codes) => self.file.extend(codes.iter().cloned()),
-            Directive::Hot | Directive::Cold => {}
+        let (whole_file, selectors) = match directive {
+            Directive::Ignore(codes) => (false, codes),
+            Directive::IgnoreFile(codes) => (true, codes),
+            Directive::Hot | Directive::Cold => return,
+        };
+        let index = self.entries.len();
+        self.entries.push(Entry { row, whole_file, selectors: selectors.clone() });
+        if whole_file {
+            self.file.push(index);
+        } else {
+            self.by_row.entry(row).or_default().push(index);
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.file.is_empty() && self.lines.is_empty()
+        self.entries.is_empty()
     }
 
-    /// Whether a finding of `code` spanning rows `start_row..=end_row` is suppressed.
-    pub fn suppresses(&self, code: &str, start_row: u32, end_row: u32) -> bool {
-        if self.file.iter().any(|sel| prefix_matches(sel, code)) {
-            return true;
+    /// Whether a finding of `code` spanning rows `start_row..=end_row` is suppressed. Every
+    /// selector that matches is recorded as used.
+    pub fn suppresses(&self, code: &'static str, start_row: u32, end_row: u32) -> bool {
+        let rows: &[u32] = if start_row == end_row { &[start_row] } else { &[start_row, end_row] };
+        let line_entries = rows.iter().filter_map(|row| self.by_row.get(row)).flatten();
+        let mut suppressed = false;
+        for &entry in self.file.iter().chain(line_entries) {
+            for (selector, text) in self.entries[entry].selectors.iter().enumerate() {
+                if prefix_matches(text, code) {
+                    self.hits.borrow_mut().push(Hit { entry, selector, code });
+                    suppressed = true;
+                }
+            }
         }
-        [start_row, end_row].iter().any(|row| {
-            self.lines.get(row).is_some_and(|codes| codes.iter().any(|sel| prefix_matches(sel, code)))
-        })
+        suppressed
     }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Every recorded match so far.
+    pub fn hits(&self) -> Vec<Hit> {
+        self.hits.borrow().clone()
+    }
+}
+
+/// Why a selector of a suppression is unused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnusedReason {
+    /// No finding of the code on the line (or in the file).
+    NoFinding,
+    /// The code is not enabled for the file.
+    NotEnabled,
+    /// No rule has the code.
+    UnknownCode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unused {
+    pub entry: usize,
+    pub selector: usize,
+    pub reason: UnusedReason,
+}
+
+impl Suppressions {
+    /// The selectors that matched no finding of a code `enabled` for this file (nothing when
+    /// GL002 itself is not enabled). A selector matching GL002 on the same line, or in an
+    /// `ignore-file`, keeps another unused selector from being reported, and so counts as used.
+    pub fn unused(&self, enabled: &dyn Fn(&str) -> bool) -> Vec<Unused> {
+        let unused_code = crate::meta::UNUSED_SUPPRESSION.code;
+        if !enabled(unused_code) {
+            return Vec::new();
+        }
+        let hits = self.hits.borrow();
+        let mut unused = Vec::new();
+        for (entry, e) in self.entries.iter().enumerate() {
+            for (selector, text) in e.selectors.iter().enumerate() {
+                if hits.iter().any(|h| h.entry == entry && h.selector == selector && enabled(h.code)) {
+                    continue;
+                }
+                let reason = if !registry::selector_matches_any(text) {
+                    UnusedReason::UnknownCode
+                } else if !registry::RULES.iter().any(|rule| prefix_matches(text, rule.code) && enabled(rule.code)) {
+                    UnusedReason::NotEnabled
+                } else {
+                    UnusedReason::NoFinding
+                };
+                unused.push(Unused { entry, selector, reason });
+            }
+        }
+        let mut silenced = Vec::new();
+        let mut silencers = Vec::new();
+        for u in &unused {
+            let row = self.entries[u.entry].row;
+            let nearby = self.file.iter().chain(self.by_row.get(&row).into_iter().flatten());
+            for &entry in nearby {
+                for (selector, text) in self.entries[entry].selectors.iter().enumerate() {
+                    if (entry, selector) != (u.entry, u.selector) && prefix_matches(text, unused_code) {
+                        silenced.push((u.entry, u.selector));
+                        silencers.push((entry, selector));
+                    }
+                }
+            }
+        }
+        unused.retain(|u| !silenced.contains(&(u.entry, u.selector)) && !silencers.contains(&(u.entry, u.selector)));
+        unused
+    }
+}
+
+/// The byte range of `selector` inside the `graphlint: ignore[...]` (or `ignore-file[...]`)
+/// directive on `line`, for pointing a diagnostic at it.
+pub fn selector_span(line: &str, whole_file: bool, selector: &str) -> Option<std::ops::Range<usize>> {
+    let keyword = if whole_file { "ignore-file[" } else { "ignore[" };
+    let mut from = 0;
+    while let Some(at) = line[from..].find("graphlint:") {
+        let start = from + at + "graphlint:".len();
+        let rest = &line[start..];
+        let skipped = rest.len() - rest.trim_start().len();
+        if rest.trim_start().starts_with(keyword) {
+            let open = start + skipped + keyword.len();
+            let close = open + line[open..].find(']')?;
+            let mut item_start = open;
+            for item in line[open..close].split(',') {
+                let trimmed = item.trim();
+                if trimmed.eq_ignore_ascii_case(selector) {
+                    let lead = item.len() - item.trim_start().len();
+                    return Some(item_start + lead..item_start + lead + trimmed.len());
+                }
+                item_start += item.len() + 1;
+            }
+            return None;
+        }
+        from = start;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -120,5 +276,47 @@ mod tests {
         assert!(!s.suppresses("GL301", 3, 3));
         assert!(!s.suppresses("GL201", 4, 4));
         assert!(s.suppresses("GL701", 100, 100));
+        let used: Vec<(u32, &str, &str)> =
+            s.hits().iter().map(|h| (s.entries()[h.entry].row, s.entries()[h.entry].selectors[h.selector].as_str(), h.code)).collect();
+        assert_eq!(used, vec![(3, "GL2", "GL201"), (3, "GL2", "GL203"), (9, "GL701", "GL701")]);
+    }
+
+    #[test]
+    fn unused_selectors_and_why() {
+        let mut s = Suppressions::default();
+        s.add(2, &Directive::Ignore(vec!["GL201".into(), "GL301".into(), "GL999".into()]));
+        s.add(5, &Directive::Ignore(vec!["GL701".into(), "GL002".into()]));
+        s.add(7, &Directive::Ignore(vec!["GL002".into()]));
+        s.add(1, &Directive::IgnoreFile(vec!["GL4".into()]));
+        assert!(s.suppresses("GL201", 2, 2));
+        let enabled = |code: &str| code != "GL301";
+        let unused: Vec<(u32, &str, UnusedReason)> = s
+            .unused(&enabled)
+            .iter()
+            .map(|u| (s.entries()[u.entry].row, s.entries()[u.entry].selectors[u.selector].as_str(), u.reason))
+            .collect();
+        assert_eq!(
+            unused,
+            vec![
+                (2, "GL301", UnusedReason::NotEnabled),
+                (2, "GL999", UnusedReason::UnknownCode),
+                // Row 5: GL701 is unused, but GL002 beside it keeps it quiet (and is used for it).
+                (7, "GL002", UnusedReason::NoFinding),
+                (1, "GL4", UnusedReason::NoFinding),
+            ]
+        );
+        assert!(s.unused(&|code| code != "GL002").is_empty(), "nothing when GL002 is off");
+        // A finding that is not enabled for the file does not make its suppression used.
+        assert!(s.unused(&|code| code != "GL201").iter().any(|u| u.entry == 0 && u.selector == 0));
+    }
+
+    #[test]
+    fn selector_spans() {
+        let line = "x = t.item()  # note graphlint: ignore[GL201, gl3 ,GL999]";
+        assert_eq!(&line[selector_span(line, false, "GL3").unwrap()], "gl3");
+        assert_eq!(&line[selector_span(line, false, "GL999").unwrap()], "GL999");
+        assert_eq!(selector_span(line, true, "GL201"), None);
+        let file = "// graphlint: ignore-file[GL8]";
+        assert_eq!(&file[selector_span(file, true, "GL8").unwrap()], "GL8");
     }
 }

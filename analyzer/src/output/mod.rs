@@ -1,9 +1,11 @@
-//! Writing diagnostics: `full` (miette), `concise` (one line each) and `json` (ruff's shape).
-//! More formats (json-lines, sarif, github) plug in as further [`OutputFormat`] variants.
+//! Writing diagnostics: `full` (miette), `concise` (one line each), `json` (ruff's shape),
+//! `json-lines`, `sarif` (2.1.0, for code scanning) and `github` (workflow commands).
 
 mod concise;
 mod full;
+mod github;
 mod json;
+mod sarif;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -16,6 +18,16 @@ pub enum OutputFormat {
     Full,
     Concise,
     Json,
+    JsonLines,
+    Sarif,
+    Github,
+}
+
+impl OutputFormat {
+    /// Whether the format is read by people (and so gets the summary line).
+    pub fn is_human(self) -> bool {
+        matches!(self, OutputFormat::Full | OutputFormat::Concise)
+    }
 }
 
 /// How the `full` format looks.
@@ -42,6 +54,9 @@ pub fn write_diagnostics(
         OutputFormat::Full => full::write(out, diagnostics, style),
         OutputFormat::Concise => concise::write(out, diagnostics),
         OutputFormat::Json => json::write(out, diagnostics),
+        OutputFormat::JsonLines => json::write_lines(out, diagnostics),
+        OutputFormat::Sarif => sarif::write(out, diagnostics),
+        OutputFormat::Github => github::write(out, diagnostics),
     }
 }
 

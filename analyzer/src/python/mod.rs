@@ -33,14 +33,18 @@ pub struct FileAnalysis {
     /// Malformed `graphlint:` comments and internal errors, for stderr.
     pub warnings: Vec<String>,
     pub internal_error: bool,
+    /// The file's suppressions and what they matched; `None` when the file was not checked
+    /// (unreadable, or a syntax error), so that none is reported unused.
+    pub suppressions: Option<Suppressions>,
 }
 
 /// Checks `files` and returns their diagnostics (unsorted) plus warnings.
 pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let started = process_cpu_seconds();
-    let analyses: Vec<FileAnalysis> = files.par_iter().map(|file| analyze_file_guarded(&file.path, settings)).collect();
+    let mut analyses: Vec<FileAnalysis> = files.par_iter().map(|file| analyze_file_guarded(&file.path, settings)).collect();
     let per_file = process_cpu_seconds() - started;
+    let suppressions = analyses.iter_mut().filter_map(|a| Some((a.path.clone(), a.suppressions.take().filter(|s| !s.is_empty())?))).collect();
     let mut warnings = Vec::new();
     let mut internal_error = false;
     for analysis in &analyses {
@@ -56,7 +60,7 @@ pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
             process_cpu_seconds() - started - per_file
         );
     }
-    Outcome { diagnostics, hot_functions, warnings, internal_error }
+    Outcome { diagnostics, hot_functions, warnings, internal_error, suppressions }
 }
 
 pub struct Outcome {
@@ -64,6 +68,8 @@ pub struct Outcome {
     pub hot_functions: Vec<crate::diagnostic::HotFunction>,
     pub warnings: Vec<String>,
     pub internal_error: bool,
+    /// Each checked file's suppressions, for the unused-suppression rule.
+    pub suppressions: Vec<(PathBuf, Suppressions)>,
 }
 
 /// A bug in one file's analysis must not take the run down: it becomes a warning and exit 2.
@@ -93,6 +99,7 @@ impl FileAnalysis {
             file_diagnostics: Vec::new(),
             warnings: Vec::new(),
             internal_error: false,
+            suppressions: None,
         }
     }
 }
@@ -181,6 +188,8 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     checker.check_module(&parsed.body);
     analysis.summary = std::mem::take(&mut checker.summary);
     analysis.candidates = std::mem::take(&mut checker.candidates);
+    drop(checker);
+    analysis.suppressions = Some(suppressions);
     if bom > 0 {
         for candidate in &mut analysis.candidates {
             let range = &mut candidate.diagnostic.range;

@@ -831,11 +831,15 @@ impl<'s> Project<'s> {
                     Some(Marker::Hot) => roots.push((node, "marked `# graphlint: hot`".into())),
                     None => {}
                 }
+                let patterns = self.settings.roots_for(&self.files[file].path);
+                if self.matches_pattern(file, func, &patterns.cold) {
+                    blocked[node] = true;
+                }
                 if func.compiled {
                     roots.push((node, "decorated with `@torch.compile`".into()));
                 }
-                if self.matches_hot_pattern(file, func) {
-                    roots.push((node, "matches a `--hot` pattern".into()));
+                if self.matches_pattern(file, func, &patterns.hot) {
+                    roots.push((node, "matches a `hot` pattern".into()));
                 }
             }
             for class in 0..summary.classes.len() as u32 {
@@ -936,12 +940,13 @@ impl<'s> Project<'s> {
         (calls_model, callees)
     }
 
-    fn matches_hot_pattern(&self, file: FileIdx, func: &FuncSummary) -> bool {
-        if self.settings.hot_patterns.is_empty() || func.qualname == "<module>" {
+    /// Whether a function matches one of `patterns` (`hot` or `cold`, from `--hot` or a config).
+    fn matches_pattern(&self, file: FileIdx, func: &FuncSummary, patterns: &[String]) -> bool {
+        if patterns.is_empty() || func.qualname == "<module>" {
             return false;
         }
         let full = format!("{}:{}", self.module_names[file], func.qualname);
-        self.settings.hot_patterns.iter().any(|pattern| {
+        patterns.iter().any(|pattern| {
             if pattern.contains(':') {
                 glob_match(pattern, &full)
             } else {
