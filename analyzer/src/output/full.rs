@@ -50,6 +50,7 @@ impl miette::Diagnostic for Report<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let range = &self.diagnostic.range;
         let label = match &self.diagnostic.heat {
+            _ if self.diagnostic.rule.code == crate::meta::UNUSED_SUPPRESSION.code => "suppresses nothing",
             Heat::Cold => "syncs here (cold path)",
             Heat::File => "here",
             Heat::Hot { .. } => "syncs here",
