@@ -3,3 +3,4 @@
 pub mod graph;
 
 pub use graph::{Forecast, GraphDecoder};
+pub mod kronos;
