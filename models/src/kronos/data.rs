@@ -416,6 +416,52 @@ impl ForecastInput {
         ))
     }
 
+    /// From rows already parsed by the caller: `context` rows of the six columns in [`COLUMNS`]
+    /// order, and the timestamps of the context rows followed by those of the steps to forecast.
+    pub fn from_rows<R: AsRef<[f32]>, S: AsRef<str>>(
+        context: &[R],
+        timestamps: &[S],
+        clip: f32,
+    ) -> Result<Self, DataError> {
+        let invalid = |msg: String| DataError::Invalid {
+            origin: "forecast input".into(),
+            msg,
+        };
+        if timestamps.len() <= context.len() {
+            return Err(invalid(format!(
+                "{} timestamps for {} context rows: Kronos needs the timestamps of the context and of every step to forecast",
+                timestamps.len(),
+                context.len()
+            )));
+        }
+        let rows = context
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                <[f32; 6]>::try_from(r.as_ref()).map_err(|_| {
+                    invalid(format!(
+                        "context row {i} has {} values, expected 6 ({})",
+                        r.as_ref().len(),
+                        COLUMNS.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let stamps = timestamps
+            .iter()
+            .map(|t| Timestamp::parse(t.as_ref()).map_err(invalid))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (past, future) = stamps.split_at(rows.len());
+        Ok(Self::new(
+            &OhlcvFrame {
+                timestamps: past.to_vec(),
+                rows,
+            },
+            future,
+            clip,
+        ))
+    }
+
     pub fn context_len(&self) -> usize {
         self.x.len()
     }
@@ -501,6 +547,27 @@ mod tests {
         a[0] = 16_777_216.0;
         assert_eq!(a.iter().fold(0f32, |s, v| s + v), 16_777_216.0);
         assert_eq!(numpy_pairwise_sum(&a), 16_777_230.0);
+    }
+
+    #[test]
+    fn from_rows_matches_from_frame_and_checks_its_input() {
+        let frame = OhlcvFrame::embedded();
+        let rows: Vec<Vec<f32>> = frame.rows[5..25].iter().map(|r| r.to_vec()).collect();
+        let stamps: Vec<String> = frame.timestamps[5..30]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        let a = ForecastInput::from_rows(&rows, &stamps, DEFAULT_CLIP).unwrap();
+        assert_eq!(a, ForecastInput::from_frame(&frame, 5, 20, 5).unwrap());
+        assert!(
+            ForecastInput::from_rows(&rows, &stamps[..20], DEFAULT_CLIP).is_err(),
+            "no future stamps"
+        );
+        let short = vec![vec![1.0f32; 4]; 20];
+        let err = ForecastInput::from_rows(&short, &stamps, DEFAULT_CLIP)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 0 has 4 values"), "{err}");
     }
 
     #[test]

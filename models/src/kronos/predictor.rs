@@ -88,6 +88,23 @@ impl KronosPredictor {
         Self::new(tokenizer, model, max_context)
     }
 
+    /// Loads a folder holding `tokenizer/` and `predictor/`, each an upstream checkpoint folder.
+    pub fn from_dir(
+        dir: impl AsRef<Path>,
+        dtype: DType,
+        device: &Device,
+        max_context: usize,
+    ) -> Result<Self> {
+        let dir = dir.as_ref();
+        Self::from_dirs(
+            dir.join("tokenizer"),
+            dir.join("predictor"),
+            dtype,
+            device,
+            max_context,
+        )
+    }
+
     pub fn device(&self) -> &Device {
         self.model.device()
     }
@@ -120,7 +137,7 @@ impl KronosPredictor {
         Ok((s1.repeat((rows, 1))?, s2.repeat((rows, 1))?))
     }
 
-    fn check_input(&self, input: &ForecastInput) -> Result<()> {
+    pub(crate) fn check_input(&self, input: &ForecastInput) -> Result<()> {
         if input.context_len() == 0 || input.pred_len() == 0 {
             candle_core::bail!("a forecast needs at least one context row and one step");
         }
@@ -141,7 +158,6 @@ impl KronosPredictor {
         input: &'a ForecastInput,
         params: &SamplingParams,
     ) -> Result<ReferenceGenerator<'a>> {
-        self.check_input(input)?;
         ReferenceGenerator::new(self, input, params)
     }
 
@@ -161,7 +177,6 @@ impl KronosPredictor {
         params: &SamplingParams,
         options: GraphOptions,
     ) -> Result<GraphGenerator> {
-        self.check_input(input)?;
         GraphGenerator::new(self, input, params, options)
     }
 

@@ -107,12 +107,15 @@ fn set_u32(t: &Tensor, value: usize) -> Result<()> {
 }
 
 impl GraphGenerator {
-    pub(crate) fn new(
+    /// Builds the buffers on the predictor's device (the one its caller chose), encodes the
+    /// context and prefills: the decoder is ready for `prepare_step(0)`.
+    pub fn new(
         predictor: &KronosPredictor,
         input: &ForecastInput,
         params: &SamplingParams,
         options: GraphOptions,
     ) -> Result<Self> {
+        predictor.check_input(input)?;
         let model = &predictor.model;
         let cfg = model.config();
         let dev = predictor.device().clone();
@@ -201,8 +204,8 @@ impl GraphGenerator {
     /// The step's attention visibility. In upstream-syncs mode this reads the position back.
     fn visible_slots(&self) -> Result<(Option<Tensor>, Option<usize>)> {
         if self.options.upstream_syncs {
-            // The deliberate device-to-host read (what upstream's Python bookkeeping amounts to).
-            let pos = self.pos.to_vec1::<u32>()?[0] as usize;
+            // The deliberate device-to-host read, opt-in, for demonstrating the probe's sync tracer.
+            let pos = self.pos.to_vec1::<u32>()?[0] as usize; // graphlint: ignore[GL]
             return Ok((None, Some(pos + 1)));
         }
         let after = self.slots.broadcast_gt(&self.pos)?;

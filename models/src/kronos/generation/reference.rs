@@ -52,6 +52,7 @@ impl<'a> ReferenceGenerator<'a> {
         input: &'a ForecastInput,
         params: &SamplingParams,
     ) -> Result<Self> {
+        predictor.check_input(input)?;
         let rows = params.sample_count;
         let sampler = Sampler::new(params, predictor.device())?;
         let (s1, s2) = predictor.encode_context(input, rows)?;
