@@ -257,6 +257,37 @@ mod kronos {
     }
 
     #[test]
+    fn bf16_graph_path_matches_bf16_reference() {
+        use candle_core::{DType, Device};
+        use models::kronos::Kronos;
+        let model =
+            Kronos::from_dir(reference_dir().join("predictor"), DType::BF16, &Device::Cpu).unwrap();
+        assert_eq!(model.dtype(), DType::BF16);
+        let bf16 = KronosPredictor::new(tokenizer(), model, 64).unwrap();
+        let input = ForecastInput::from_frame(&OhlcvFrame::embedded(), 0, 60, 8).unwrap();
+        let run = drive(
+            &bf16,
+            &input,
+            &SamplingParams::greedy(),
+            GraphOptions::default(),
+        );
+        let reference = bf16.predict(&input, &SamplingParams::greedy()).unwrap();
+        let worst = (0..8)
+            .map(|i| max_abs_diff(&run.s1_logits[i], &reference.steps[i].s1_logits))
+            .fold(0f32, f32::max);
+        println!("bf16 graph vs bf16 reference: max |s1 logit diff| = {worst:.2e}");
+        assert!(worst < 0.1, "{worst}");
+        let ref_s1 = reference
+            .s1
+            .narrow(1, 60, 8)
+            .unwrap()
+            .to_vec2::<u32>()
+            .unwrap();
+        assert_eq!(run.s1, ref_s1);
+        assert!(run.forecast.values.iter().flatten().all(|v| v.is_finite()));
+    }
+
+    #[test]
     fn prepare_step_rejects_steps_past_the_end() {
         let predictor = predictor(512);
         let input = ForecastInput::from_frame(&OhlcvFrame::embedded(), 0, 20, 3).unwrap();
