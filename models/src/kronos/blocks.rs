@@ -290,27 +290,27 @@ pub(crate) struct StepKv<'a> {
     pub v_cache: &'a Tensor,
     /// `[b, heads, 1, head_dim]` u32, every entry the current position: the scatter index.
     pub write_ids: &'a Tensor,
-    pub visible: Visible<'a>,
+    pub visible: &'a Visible,
 }
 
 /// The cached positions a step attends to.
-#[derive(Clone, Copy)]
-pub(crate) enum Visible<'a> {
+#[derive(Debug, Clone)]
+pub(crate) enum Visible {
     /// All `max_context` slots, with an additive `[1, 1, 1, max_context]` mask that is -inf past
     /// the current position. Same shapes at every step.
-    Masked(&'a Tensor),
+    Masked(Tensor),
     /// The first `n` slots, `n` read back from the device: upstream-style dynamic shapes.
     Prefix(usize),
 }
 
-impl Visible<'_> {
-    pub(crate) fn attend(self, q: &Tensor, k_cache: &Tensor, v_cache: &Tensor) -> Result<Tensor> {
+impl Visible {
+    pub(crate) fn attend(&self, q: &Tensor, k_cache: &Tensor, v_cache: &Tensor) -> Result<Tensor> {
         match self {
             Visible::Masked(mask) => attend(q, k_cache, v_cache, Some(mask)),
             Visible::Prefix(n) => attend(
                 q,
-                &k_cache.narrow(2, 0, n)?,
-                &v_cache.narrow(2, 0, n)?,
+                &k_cache.narrow(2, 0, *n)?,
+                &v_cache.narrow(2, 0, *n)?,
                 None,
             ),
         }

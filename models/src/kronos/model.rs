@@ -8,7 +8,7 @@ use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Embedding, Init, Linear, VarBuilder};
 
 use super::blocks::{
-    causal_mask, linear, Attention, LinearInit, RmsNorm, Rotary, Trace, TransformerBlock, Visible,
+    attend, causal_mask, linear, Attention, LinearInit, RmsNorm, Rotary, Trace, TransformerBlock,
 };
 use super::config::{KronosConfig, DEP_LAYER_HEADS};
 use super::weights::{param, Checkpoint, SeededInit};
@@ -153,7 +153,7 @@ impl DependencyAwareLayer {
         }
         let out = attn
             .out_proj
-            .forward(&attn.merge_heads(&Visible::Prefix(t).attend(&q, &k, &v)?)?)?;
+            .forward(&attn.merge_heads(&attend(&q, &k, &v, None)?)?)?;
         let hidden = match rows {
             Rows::All => hidden.clone(),
             Rows::Last => hidden.narrow(1, t - 1, 1)?,

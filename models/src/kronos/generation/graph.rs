@@ -102,6 +102,9 @@ pub struct GraphGenerator {
     last_s2_logits: Tensor,
 }
 
+/// `[samples][steps]` token ids, read back to the host.
+pub type IdRows = Vec<Vec<u32>>;
+
 fn set_u32(t: &Tensor, value: usize) -> Result<()> {
     t.slice_set(&Tensor::new(&[value as u32], t.device())?, 0, 0)
 }
@@ -201,19 +204,21 @@ impl GraphGenerator {
         len.saturating_sub(self.max_context)
     }
 
-    /// The step's attention visibility. In upstream-syncs mode this reads the position back.
-    fn visible_slots(&self) -> Result<(Option<Tensor>, Option<usize>)> {
+    /// The slots this step attends to. In upstream-syncs mode this reads the position back.
+    fn visible_slots(&self) -> Result<Visible> {
         if self.options.upstream_syncs {
             // The deliberate device-to-host read, opt-in, for demonstrating the probe's sync tracer.
             let pos = self.pos.to_vec1::<u32>()?[0] as usize; // graphlint: ignore[GL]
-            return Ok((None, Some(pos + 1)));
+            return Ok(Visible::Prefix(pos + 1));
         }
         let after = self.slots.broadcast_gt(&self.pos)?;
-        let mask =
-            after
-                .where_cond(&self.masked, &self.unmasked)?
-                .reshape((1, 1, 1, self.max_context))?;
-        Ok((Some(mask), None))
+        let mask = after.where_cond(&self.masked, &self.unmasked)?;
+        Ok(Visible::Masked(mask.reshape((
+            1,
+            1,
+            1,
+            self.max_context,
+        ))?))
     }
 
     /// `pos` broadcast to `[rows, heads, 1, head_dim]`: the scatter index of a one-token write.
@@ -235,7 +240,7 @@ impl GraphGenerator {
     }
 
     /// The generated ids, `[samples][steps]` each. Syncs.
-    pub fn generated_ids(&self) -> Result<(Vec<Vec<u32>>, Vec<Vec<u32>>)> {
+    pub fn generated_ids(&self) -> Result<(IdRows, IdRows)> {
         let p = self.input.pred_len();
         let take = |t: &Tensor| t.narrow(1, self.context_len, p)?.to_vec2::<u32>();
         Ok((take(&self.tokens_s1)?, take(&self.tokens_s2)?))
@@ -342,12 +347,7 @@ impl GraphDecoder for GraphGenerator {
     fn step(&mut self) -> Result<()> {
         let model = &self.predictor.model;
         let cfg = model.config();
-        let (mask, prefix) = self.visible_slots()?;
-        let visible = match (&mask, prefix) {
-            (Some(mask), _) => Visible::Masked(mask),
-            (None, Some(n)) => Visible::Prefix(n),
-            (None, None) => unreachable!(),
-        };
+        let visible = self.visible_slots()?;
         let cos = self.cos.index_select(&self.pos, 0)?;
         let sin = self.sin.index_select(&self.pos, 0)?;
         let write_ids = self.slot_index(cfg.n_heads, cfg.head_dim())?;
@@ -369,7 +369,7 @@ impl GraphDecoder for GraphGenerator {
                     k_cache,
                     v_cache,
                     write_ids: &write_ids,
-                    visible,
+                    visible: &visible,
                 },
             )?;
         }

@@ -7,5 +7,5 @@
 mod graph;
 mod reference;
 
-pub use graph::{GraphGenerator, GraphOptions};
+pub use graph::{GraphGenerator, GraphOptions, IdRows};
 pub use reference::{Generation, ReferenceGenerator, StepRecord};
