@@ -102,6 +102,23 @@ mod kronos {
         assert_close("pred.tf.s1_logits", &s1_logits, &fx["pred.tf.s1_logits"]);
         assert_close("pred.tf.s2_logits", &s2_logits, &fx["pred.tf.s2_logits"]);
 
+        // `Rows::Last` is the last row of `Rows::All`, with one query per row too.
+        let (_, context) = model
+            .decode_s1(
+                &ids(&fx["pred.tf.s1_ids"]),
+                &ids(&fx["pred.tf.s2_ids"]),
+                Some(&fx["pred.tf.stamp"]),
+            )
+            .unwrap();
+        let last = model
+            .decode_s2(
+                &context,
+                &ids(&fx["pred.tf.s1_targets"]),
+                models::kronos::Rows::Last,
+            )
+            .unwrap();
+        assert!(rel_max_diff(&last, &s2_logits.narrow(1, 62, 1).unwrap()) < 1e-6);
+
         // The recorded `pred.tf.sibling` is emb_s1 of the *inputs*: the recorder caught emb_s1's first
         // call, inside the hierarchical embedding. Upstream's dependency layer queries with
         // emb_s1(s1_targets): `dep_layer` above matches with the targets and not with the inputs.

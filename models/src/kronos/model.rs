@@ -154,9 +154,10 @@ impl DependencyAwareLayer {
         let out = attn
             .out_proj
             .forward(&attn.merge_heads(&attend(&q, &k, &v, None)?)?)?;
-        let hidden = match rows {
-            Rows::All => hidden.clone(),
-            Rows::Last => hidden.narrow(1, t - 1, 1)?,
+        let (hidden, out) = match rows {
+            Rows::All => (hidden.clone(), out),
+            Rows::Last if q_len == 1 => (hidden.narrow(1, t - 1, 1)?, out),
+            Rows::Last => (hidden.narrow(1, t - 1, 1)?, out.narrow(1, t - 1, 1)?),
         };
         self.norm.forward(&hidden.broadcast_add(&out)?)
     }
