@@ -1,6 +1,7 @@
 //! candle ports of Kronos and Toto, written so that a decode step can be captured as a CUDA graph.
 
 pub mod graph;
+pub mod kronos;
 
 pub use graph::{Forecast, GraphDecoder};
-pub mod kronos;
+pub use kronos::{GraphGenerator as KronosGraphDecoder, Kronos, KronosPredictor};
