@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SourceKind {
     Python,
+    Rust,
 }
 
 impl SourceKind {
     pub fn from_path(path: &Path) -> Option<SourceKind> {
         match path.extension()?.to_str()? {
             "py" | "pyi" => Some(SourceKind::Python),
+            "rs" => Some(SourceKind::Rust),
             _ => None,
         }
     }

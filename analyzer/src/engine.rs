@@ -29,7 +29,12 @@ pub fn run(paths: &[PathBuf], settings: &Settings) -> Result<RunResult, RunError
         .build()
         .map_err(|e| RunError(format!("cannot start worker threads: {e}")))?;
     let python: Vec<_> = files.iter().filter(|f| f.kind == SourceKind::Python).cloned().collect();
-    let outcome = pool.install(|| crate::python::check(&python, settings));
+    let rust: Vec<_> = files.iter().filter(|f| f.kind == SourceKind::Rust).cloned().collect();
+    let (mut outcome, rust_outcome) =
+        pool.install(|| rayon::join(|| crate::python::check(&python, settings), || crate::rust::check(&rust, settings)));
+    outcome.diagnostics.extend(rust_outcome.diagnostics);
+    outcome.warnings.extend(rust_outcome.warnings);
+    outcome.internal_error |= rust_outcome.internal_error;
     let mut diagnostics = outcome.diagnostics;
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     Ok(RunResult {
