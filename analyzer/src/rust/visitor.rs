@@ -370,6 +370,11 @@ impl<'a> FileVisitor<'a> {
                 if n == 1 {
                     return self.local_returns.get(last).cloned();
                 }
+                // candle_nn's functional ops (`candle_nn::ops::softmax_last_dim`, `sampling::…`).
+                let candle_fn = matches!(segments[0].as_str(), "candle_nn" | "candle" | "candle_core");
+                if candle_fn && matches!(segments[n - 2].as_str(), "ops" | "sampling" | "rotary_emb") {
+                    return tensor();
+                }
                 let owner = segments[n - 2].as_str();
                 let owner = if owner == "Self" { self.impl_self()?.last()?.to_string() } else { owner.to_string() };
                 match (owner.as_str(), last) {
