@@ -105,6 +105,15 @@ fn cold_findings_appear_with_all_paths_only() {
     assert_eq!(cold, vec![27]);
 }
 
+#[test]
+fn hot_patterns_add_roots() {
+    let fixture = PathBuf::from("fixtures/rust/GL801_tensor_to_host_value.rs");
+    let settings = Settings { hot_patterns: vec!["report_*".into()], ..Settings::default() };
+    let result = graphlint::engine::run(&[fixture], &settings).unwrap();
+    let metrics = result.diagnostics.iter().find(|d| d.start.row == 27).expect("report_metrics is hot");
+    assert_eq!(metrics.chain_text(), "report_metrics (GL801_tensor_to_host_value.rs:26)");
+}
+
 fn check_text(name: &str, text: &[u8]) -> graphlint::engine::RunResult {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);

@@ -21,6 +21,7 @@ use super::FileAnalysis;
 use crate::diagnostic::{ChainLink, Diagnostic, Heat};
 use crate::hotpath::{self, Reach};
 use crate::output::display_path;
+use crate::python::project::glob_match;
 use crate::settings::Settings;
 
 type FileIdx = usize;
@@ -67,6 +68,7 @@ struct TypeInfo {
 
 struct Crate<'s> {
     files: &'s [FileAnalysis],
+    settings: &'s Settings,
     modules: Vec<ModuleInfo>,
     module_ids: FxHashMap<(u32, Vec<String>), GlobalMod>,
     /// Each file's module indices, mapped to global modules.
@@ -87,7 +89,7 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> Vec<Dia
     if files.is_empty() {
         return Vec::new();
     }
-    let mut krate = Crate::new(&files);
+    let mut krate = Crate::new(&files, settings);
     let edges = krate.edges();
     let (reach, region_roots) = krate.propagate(&edges);
 
@@ -127,9 +129,10 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> Vec<Dia
 }
 
 impl<'s> Crate<'s> {
-    fn new(files: &'s [FileAnalysis]) -> Self {
+    fn new(files: &'s [FileAnalysis], settings: &'s Settings) -> Self {
         let mut krate = Crate {
             files,
+            settings,
             modules: Vec::new(),
             module_ids: FxHashMap::default(),
             file_modules: Vec::with_capacity(files.len()),
@@ -469,9 +472,31 @@ impl<'s> Crate<'s> {
         self.trait_impls.contains(&(ty, "Module".into())) || self.trait_impls.contains(&(ty, "ModuleT".into()))
     }
 
+    /// Whether a function matches a `--hot` pattern: its `Type::method` (or `function`) name, its
+    /// `Trait::method` name for trait impls, or its full `module::path::Type::method` path.
+    fn matches_hot_pattern(&self, file: FileIdx, func: &FuncDef) -> bool {
+        if self.settings.hot_patterns.is_empty() {
+            return false;
+        }
+        let module = &self.modules[self.file_modules[file][func.module as usize] as usize].path;
+        let full = module.iter().map(String::as_str).chain([func.qualname.as_str()]).collect::<Vec<_>>().join("::");
+        let via_trait = func.trait_name.as_ref().filter(|_| func.self_ty.is_some()).map(|t| format!("{t}::{}", func.name));
+        self.settings.hot_patterns.iter().any(|pattern| {
+            glob_match(pattern, &func.qualname) || glob_match(pattern, &full) || via_trait.as_ref().is_some_and(|t| glob_match(pattern, t))
+        })
+    }
+
     fn propagate(&mut self, edges: &[Vec<Node>]) -> (Vec<Reach>, FxHashSet<Node>) {
         let mut roots: Vec<(Node, String)> = Vec::new();
         let mut blocked = vec![false; self.node_count];
+        // Trait methods declared with a `hot` marker: every impl of them is a root.
+        let hot_trait_methods: FxHashSet<(String, String)> = self
+            .files
+            .iter()
+            .flat_map(|file| &file.summary.funcs)
+            .filter(|func| func.self_ty.is_none() && func.marker == Some(Marker::Hot))
+            .filter_map(|func| Some((func.trait_name.clone()?, func.name.clone())))
+            .collect();
         for file in 0..self.files.len() {
             for (index, func) in self.files[file].summary.funcs.iter().enumerate() {
                 let node = self.func_base[file] + index;
@@ -481,6 +506,14 @@ impl<'s> Crate<'s> {
                 }
                 if func.marker == Some(Marker::Hot) {
                     roots.push((node, "marked `// graphlint: hot`".into()));
+                }
+                if self.matches_hot_pattern(file, func) {
+                    roots.push((node, "matches a `--hot` pattern".into()));
+                }
+                if let (Some(trait_name), Some(_)) = (&func.trait_name, &func.self_ty) {
+                    if hot_trait_methods.contains(&(trait_name.clone(), func.name.clone())) {
+                        roots.push((node, format!("`{trait_name}::{}` is marked `// graphlint: hot`", func.name)));
+                    }
                 }
                 if func.name != "forward" {
                     continue;

@@ -406,7 +406,11 @@ impl<'a> FileVisitor<'a> {
         let name = sig.ident.to_string();
         let impl_ctx = self.impls.last();
         let self_ty = impl_ctx.and_then(|i| i.self_ty.clone());
-        let owner = self_ty.as_ref().and_then(|t| t.last()).map(str::to_string);
+        let owner = match (&self_ty, impl_ctx) {
+            (Some(ty), _) => ty.last().map(str::to_string),
+            (None, Some(ImplCtx { trait_name: Some(trait_name), .. })) => Some(trait_name.clone()),
+            _ => None,
+        };
         let qualname = match &owner {
             Some(owner) if self.frames.is_empty() => format!("{owner}::{name}"),
             _ => name.clone(),
@@ -614,8 +618,8 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
     }
 
     fn visit_item_trait(&mut self, node: &'ast syn::ItemTrait) {
-        // Default method bodies: functions of no type.
-        self.impls.push(ImplCtx { self_ty: None, trait_name: None });
+        // Methods declared by the trait: no self type, the trait's name.
+        self.impls.push(ImplCtx { self_ty: None, trait_name: Some(node.ident.to_string()) });
         visit::visit_item_trait(self, node);
         self.impls.pop();
     }
@@ -632,9 +636,12 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
     }
 
     fn visit_trait_item_fn(&mut self, node: &'ast syn::TraitItemFn) {
-        if let Some(block) = &node.default {
-            self.enter_fn(&node.sig, &node.attrs, |v| v.visit_block(block));
-        }
+        // Declared even without a default body: a `hot` marker here makes every impl's method hot.
+        self.enter_fn(&node.sig, &node.attrs, |v| {
+            if let Some(block) = &node.default {
+                v.visit_block(block);
+            }
+        });
     }
 
     fn visit_block(&mut self, node: &'ast syn::Block) {
