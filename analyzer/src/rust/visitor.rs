@@ -670,16 +670,21 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
 
     fn visit_expr_for_loop(&mut self, node: &'ast syn::ExprForLoop) {
         self.visit_expr(&node.expr);
-        let (collection, enumerated) = iterated(&node.expr);
+        let (collection, items) = iterated(&node.expr);
         let elem = Sym::Elem(Box::new(self.sym_of(collection)));
         self.in_loop(node.for_token.span, |v| {
             v.with_scope(|v| {
-                match (&*node.pat, enumerated) {
-                    (Pat::Tuple(tuple), true) if tuple.elems.len() == 2 => {
+                match (&*node.pat, items) {
+                    (Pat::Tuple(tuple), Items::Second) if tuple.elems.len() == 2 => {
                         v.bind_pat(&tuple.elems[0], Sym::Unknown);
                         v.bind_pat(&tuple.elems[1], elem);
                     }
-                    (pat, _) => v.bind_pat(pat, elem),
+                    (Pat::Tuple(tuple), Items::First) if tuple.elems.len() == 2 => {
+                        v.bind_pat(&tuple.elems[0], elem);
+                        v.bind_pat(&tuple.elems[1], Sym::Unknown);
+                    }
+                    (pat, Items::Element) => v.bind_pat(pat, elem),
+                    (pat, _) => v.bind_pat(pat, Sym::Unknown),
                 }
                 v.visit_block(&node.body);
             });
@@ -772,17 +777,29 @@ pub(crate) fn call_path(call: &ExprCall) -> Option<Vec<String>> {
     (!segments.is_empty()).then_some(segments)
 }
 
+/// How a `for` loop's items relate to the collection it walks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Items {
+    /// `for x in &v`: each item is an element.
+    Element,
+    /// `for (i, x) in v.iter().enumerate()`: the second of a pair.
+    Second,
+    /// `for (x, y) in v.iter().zip(w)`: the first of a pair.
+    First,
+}
+
 /// The collection a `for` loop walks (`&self.layers`, `self.layers.iter().enumerate()`), and
-/// whether its items are `(index, element)` pairs.
-fn iterated(expr: &Expr) -> (&Expr, bool) {
+/// where its elements sit in each item.
+fn iterated(expr: &Expr) -> (&Expr, Items) {
     match expr {
-        Expr::MethodCall(m) if m.method == "enumerate" => (iterated(&m.receiver).0, true),
+        Expr::MethodCall(m) if m.method == "enumerate" => (iterated(&m.receiver).0, Items::Second),
+        Expr::MethodCall(m) if m.method == "zip" => (iterated(&m.receiver).0, Items::First),
         Expr::MethodCall(m) if matches!(m.method.to_string().as_str(), "iter" | "iter_mut" | "into_iter") => {
             iterated(&m.receiver)
         }
         Expr::Reference(r) => iterated(&r.expr),
         Expr::Paren(p) => iterated(&p.expr),
-        other => (other, false),
+        other => (other, Items::Element),
     }
 }
 
