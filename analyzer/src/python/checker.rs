@@ -1102,6 +1102,10 @@ impl<'a> Checker<'a> {
         }
     }
 
+    fn is_local_class(&self, name: &str) -> bool {
+        self.summary.classes.iter().any(|c| c.name == name)
+    }
+
     /// The type of `self.<name>` in the current class (or its bases in this file).
     fn self_attr_ty(&self, class: u32, name: &str) -> Ty {
         let mut stack = vec![class];
@@ -1144,7 +1148,7 @@ impl<'a> Checker<'a> {
             }
             _ => {
                 let ty = self.expr(expr);
-                if ty.is_tensor() {
+                if ty.is_device_tensor() {
                     rules::on_truth_test(self, expr, context);
                 }
                 ty
@@ -1178,7 +1182,7 @@ impl<'a> Checker<'a> {
                 let operand = self.expr(&unary.operand);
                 match unary.op {
                     UnaryOp::Not => {
-                        if operand.is_tensor() {
+                        if operand.is_device_tensor() {
                             rules::tensor_bool_operator::check_not(self, unary);
                         }
                         Ty::Bool
@@ -1195,7 +1199,7 @@ impl<'a> Checker<'a> {
                 let last = boolop.values.len().saturating_sub(1);
                 for (index, value) in boolop.values.iter().enumerate() {
                     let ty = self.expr(value);
-                    if index < last && ty.is_tensor() {
+                    if index < last && ty.is_device_tensor() {
                         rules::tensor_bool_operator::check_operand(self, boolop.op, value);
                     }
                     result = Some(result.map_or(ty, |r| r.join(ty)));
@@ -1339,7 +1343,7 @@ impl<'a> Checker<'a> {
     fn interpolated_element(&mut self, element: &'a InterpolatedStringElement) {
         if let InterpolatedStringElement::Interpolation(interpolation) = element {
             let ty = self.expr(&interpolation.expression);
-            if ty.is_tensor() {
+            if ty.is_device_tensor() {
                 rules::format_tensor::check_interpolation(self, &interpolation.expression);
             }
             if let Some(spec) = &interpolation.format_spec {
@@ -1415,7 +1419,7 @@ impl<'a> Checker<'a> {
                 Expr::Slice(slice) => {
                     for bound in [&slice.lower, &slice.upper, &slice.step].into_iter().flatten() {
                         let ty = self.expr(bound);
-                        if ty.is_tensor() {
+                        if ty.is_device_tensor() {
                             rules::tensor_as_index::check_slice_bound(self, bound);
                         }
                     }
@@ -1580,6 +1584,20 @@ impl<'a> Checker<'a> {
                 ["torch", "compile"] | ["torch", "compiler", "compile"] | ["torch", "cuda", "make_graphed_callables"] => {
                     info.args.first().copied().unwrap_or(Ty::Unknown)
                 }
+                // `nn.ModuleList([...])`, `nn.Sequential(a, b)`: the elements, for the hot-path pass.
+                ["torch", "nn", "ModuleList" | "Sequential" | "ModuleDict"] => {
+                    let vals: Vec<ValId> = info
+                        .args
+                        .iter()
+                        .chain(info.keywords.iter().map(|(_, t)| t))
+                        .filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None })
+                        .collect();
+                    if vals.is_empty() {
+                        Ty::Layer
+                    } else {
+                        Ty::Val(self.summary.add_val(Val::Collection(vals)))
+                    }
+                }
                 ["torch", rest @ ..] => {
                     let ty = types::torch_call_result(rest, info.args.len(), has_kw("device"), has_kw("dim"));
                     // `torch.zeros_like(x)`, `torch.cat([...])` keep the device of their input.
@@ -1620,7 +1638,7 @@ impl<'a> Checker<'a> {
                         }
                     }
                     match callee {
-                        Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Call(val))),
+                        Ty::Val(val) if may_return_instance(name) => Ty::Val(self.summary.add_val(Val::Call(val))),
                         _ => Ty::Unknown,
                     }
                 }
@@ -1634,12 +1652,25 @@ impl<'a> Checker<'a> {
                     if let Some(ty) = self.function_returns.get(name.id.as_str()) {
                         return *ty;
                     }
+                    if !may_return_instance(name.id.as_str()) && !self.is_local_class(name.id.as_str()) {
+                        return Ty::Unknown;
+                    }
                 }
                 Ty::Val(self.summary.add_val(Val::Call(val)))
             }
             _ => Ty::Unknown,
         }
     }
+}
+
+/// Whether calling something of this name can give a value the hot-path pass can use: the
+/// project pass only follows constructors (class names are capitalised), `from_pretrained`-style
+/// factories and methods that return the module itself (`.to()`, `.eval()`). Other call results
+/// are not tracked, so no symbolic value is kept for them.
+fn may_return_instance(name: &str) -> bool {
+    name.starts_with(char::is_uppercase)
+        || matches!(name, "from_pretrained" | "from_config" | "_from_config" | "load_from_checkpoint")
+        || types::returns_self_module(name)
 }
 
 /// Factories that allocate in host memory unless given `device=`.

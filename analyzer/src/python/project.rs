@@ -45,7 +45,13 @@ enum Entity {
     Container(u32),
 }
 
-type Entities = SmallVec<[Entity; 4]>;
+type Entities = SmallVec<[Entity; 2]>;
+
+const UNSEEN: u32 = u32::MAX;
+const IN_PROGRESS: u32 = u32::MAX - 1;
+/// Most values resolve to nothing: those are not stored in the arena.
+const NOTHING: u32 = u32::MAX - 2;
+const NOTHING_VOLATILE: u32 = u32::MAX - 3;
 
 /// External base classes whose subclasses are `nn.Module`s.
 fn is_module_base(path: &str) -> bool {
@@ -70,20 +76,49 @@ struct Project<'s> {
     externals: Vec<String>,
     external_ids: FxHashMap<String, u32>,
     containers: Vec<Entities>,
-    memo: FxHashMap<(FileIdx, ValId), Entities>,
-    in_progress: FxHashSet<(FileIdx, ValId)>,
+    /// Per file, per value: an index into `results`, or `UNSEEN` / `IN_PROGRESS`.
+    memo: Vec<Vec<u32>>,
+    /// Evaluated values, and whether each read a flowed parameter.
+    results: Vec<(Entities, bool)>,
+    depth: u32,
+    globals: Vec<FxHashMap<&'s str, ValId>>,
+    /// Per file, per class: attribute values and methods by name.
+    class_attrs: Vec<Vec<FxHashMap<&'s str, SmallVec<[ValId; 2]>>>>,
+    class_methods: Vec<Vec<FxHashMap<&'s str, FuncIdx>>>,
+    /// Set while evaluating when a parameter with flowed-in values was read.
+    read_flow: bool,
+    /// Memo entries that read flowed parameters: forgotten when the flow grows.
+    volatile: Vec<(FileIdx, ValId)>,
     /// Entities flowing into each function's parameters from resolved call sites.
     param_flow: FxHashMap<(FileIdx, FuncIdx, u32), Entities>,
     module_memo: FxHashMap<(FileIdx, u32), bool>,
+    mro_memo: FxHashMap<(FileIdx, u32), SmallVec<[(FileIdx, u32); 8]>>,
+    method_memo: FxHashMap<(FileIdx, u32), FxHashMap<Box<str>, Option<(FileIdx, FuncIdx)>>>,
+    /// `instance.name` per class, and whether it read a flowed-in parameter.
+    attr_memo: FxHashMap<(FileIdx, u32), FxHashMap<Box<str>, (Entities, bool)>>,
+    /// Per file and region: the call sites inside the region (nested regions included).
+    region_calls: Vec<Vec<Vec<u32>>>,
     func_base: Vec<usize>,
     region_base: Vec<usize>,
     node_count: usize,
 }
 
 pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> Vec<Diagnostic> {
+    let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
+    let mut clock = super::process_cpu_seconds();
+    let mut lap = |what: &str| {
+        if timings {
+            let now = super::process_cpu_seconds();
+            eprintln!("graphlint:   {what}: {:.3} CPU-s", now - clock);
+            clock = now;
+        }
+    };
     let mut project = Project::new(&files, settings);
+    lap("module table");
     let edges = project.resolve_calls();
+    lap("call resolution");
     let (reach, region_roots) = project.propagate(&edges);
+    lap("roots and propagation");
 
     let mut diagnostics = Vec::new();
     for (file_idx, file) in files.iter().enumerate() {
@@ -117,6 +152,7 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> Vec<Dia
             diagnostics.push(diagnostic);
         }
     }
+    lap("classification");
     diagnostics
 }
 
@@ -132,10 +168,47 @@ impl<'s> Project<'s> {
             externals: Vec::new(),
             external_ids: FxHashMap::default(),
             containers: Vec::new(),
-            memo: FxHashMap::default(),
-            in_progress: FxHashSet::default(),
+            memo: files.iter().map(|f| vec![UNSEEN; f.summary.vals.len()]).collect(),
+            results: Vec::new(),
+            depth: 0,
+            class_attrs: files
+                .iter()
+                .map(|f| {
+                    f.summary
+                        .classes
+                        .iter()
+                        .map(|c| {
+                            let mut map: FxHashMap<&str, SmallVec<[ValId; 2]>> = FxHashMap::default();
+                            for (name, val) in &c.attrs {
+                                map.entry(name.as_str()).or_default().push(*val);
+                            }
+                            map
+                        })
+                        .collect()
+                })
+                .collect(),
+            class_methods: files
+                .iter()
+                .map(|f| {
+                    f.summary
+                        .classes
+                        .iter()
+                        .map(|c| c.methods.iter().map(|(name, func)| (name.as_str(), *func)).collect())
+                        .collect()
+                })
+                .collect(),
+            read_flow: false,
+            volatile: Vec::new(),
+            globals: files
+                .iter()
+                .map(|f| f.summary.globals.iter().map(|(name, val)| (name.as_str(), *val)).collect())
+                .collect(),
             param_flow: FxHashMap::default(),
             module_memo: FxHashMap::default(),
+            mro_memo: FxHashMap::default(),
+            method_memo: FxHashMap::default(),
+            attr_memo: FxHashMap::default(),
+            region_calls: Vec::with_capacity(files.len()),
             func_base: Vec::with_capacity(files.len()),
             region_base: Vec::with_capacity(files.len()),
             node_count: 0,
@@ -152,9 +225,41 @@ impl<'s> Project<'s> {
             project.func_base.push(project.node_count);
             project.node_count += file.summary.funcs.len();
         }
+        // Namespace packages (directories without `__init__.py`, PEP 420) still import by path:
+        // every file also answers to the dotted suffixes of its path, unless a package name
+        // already claimed them.
+        for index in 0..files.len() {
+            let absolute = absolute(&files[index].path);
+            let mut parts: Vec<&str> = absolute
+                .components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(part) => part.to_str(),
+                    _ => None,
+                })
+                .collect();
+            if let Some(last) = parts.last_mut() {
+                *last = last.trim_end_matches(".pyi").trim_end_matches(".py");
+                if *last == "__init__" {
+                    parts.pop();
+                }
+            }
+            for start in (0..parts.len()).rev().take(12) {
+                project.modules.entry(parts[start..].join(".")).or_insert(index);
+            }
+        }
         for file in files {
             project.region_base.push(project.node_count);
             project.node_count += file.summary.regions.len();
+            let summary = &file.summary;
+            let mut region_calls = vec![Vec::new(); summary.regions.len()];
+            for (index, call) in summary.calls.iter().enumerate() {
+                let mut region = call.region;
+                while let Some(r) = region {
+                    region_calls[r as usize].push(index as u32);
+                    region = summary.regions[r as usize].parent;
+                }
+            }
+            project.region_calls.push(region_calls);
         }
         project
     }
@@ -218,12 +323,13 @@ impl<'s> Project<'s> {
         if depth > 16 {
             return Entities::new();
         }
-        let summary = &self.files[file].summary;
-        if let Some(val) = summary.global(name) {
+        let files = self.files;
+        let summary = &files[file].summary;
+        if let Some(&val) = self.globals[file].get(name) {
             return self.eval(file, val);
         }
-        for star in summary.star_imports.clone() {
-            for entity in self.resolve_import(file, &star) {
+        for star in &summary.star_imports {
+            for entity in self.resolve_import(file, star) {
                 if let Entity::Module(module) = entity {
                     let found = self.module_attribute(module, name, depth + 1);
                     if !found.is_empty() {
@@ -248,6 +354,15 @@ impl<'s> Project<'s> {
 
     /// The class and its project bases, depth first, left to right (a simplified MRO).
     fn mro(&mut self, file: FileIdx, class: u32) -> SmallVec<[(FileIdx, u32); 8]> {
+        if let Some(known) = self.mro_memo.get(&(file, class)) {
+            return known.clone();
+        }
+        let order = self.compute_mro(file, class);
+        self.mro_memo.insert((file, class), order.clone());
+        order
+    }
+
+    fn compute_mro(&mut self, file: FileIdx, class: u32) -> SmallVec<[(FileIdx, u32); 8]> {
         let mut order: SmallVec<[(FileIdx, u32); 8]> = SmallVec::new();
         let mut stack = vec![(file, class)];
         while let Some((f, c)) = stack.pop() {
@@ -255,8 +370,8 @@ impl<'s> Project<'s> {
                 continue;
             }
             order.push((f, c));
-            let bases = self.files[f].summary.classes[c as usize].bases.clone();
-            for base in bases.into_iter().rev() {
+            let files = self.files;
+            for &base in files[f].summary.classes[c as usize].bases.iter().rev() {
                 for entity in self.eval(f, base) {
                     if let Entity::Class(bf, bc) = entity {
                         stack.push((bf, bc));
@@ -288,8 +403,17 @@ impl<'s> Project<'s> {
     }
 
     fn find_method(&mut self, file: FileIdx, class: u32, name: &str) -> Option<(FileIdx, FuncIdx)> {
+        if let Some(known) = self.method_memo.get(&(file, class)).and_then(|m| m.get(name)) {
+            return *known;
+        }
+        let found = self.find_method_uncached(file, class, name);
+        self.method_memo.entry((file, class)).or_default().insert(name.into(), found);
+        found
+    }
+
+    fn find_method_uncached(&mut self, file: FileIdx, class: u32, name: &str) -> Option<(FileIdx, FuncIdx)> {
         for (f, c) in self.mro(file, class) {
-            if let Some(method) = self.files[f].summary.method(c, name) {
+            if let Some(&method) = self.class_methods[f][c as usize].get(name) {
                 return Some((f, method));
             }
         }
@@ -298,14 +422,22 @@ impl<'s> Project<'s> {
 
     /// `instance.name`: attributes assigned on the instance or the class, then methods.
     fn instance_attribute(&mut self, file: FileIdx, class: u32, name: &str) -> Entities {
+        if let Some((entities, volatile)) = self.attr_memo.get(&(file, class)).and_then(|m| m.get(name)) {
+            self.read_flow |= *volatile;
+            return entities.clone();
+        }
+        let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
+        let found = self.instance_attribute_uncached(file, class, name);
+        let volatile = self.read_flow;
+        self.read_flow |= outer_read_flow;
+        self.attr_memo.entry((file, class)).or_default().insert(name.into(), (found.clone(), volatile));
+        found
+    }
+
+    fn instance_attribute_uncached(&mut self, file: FileIdx, class: u32, name: &str) -> Entities {
         let mut found = Entities::new();
         for (f, c) in self.mro(file, class) {
-            let attrs: Vec<ValId> = self.files[f].summary.classes[c as usize]
-                .attrs
-                .iter()
-                .filter(|(n, _)| n == name)
-                .map(|(_, v)| *v)
-                .collect();
+            let attrs = self.class_attrs[f][c as usize].get(name).cloned().unwrap_or_default();
             for val in attrs {
                 for entity in self.eval(f, val) {
                     if !found.contains(&entity) {
@@ -334,7 +466,7 @@ impl<'s> Project<'s> {
             Entity::Super(file, class) => {
                 let mro = self.mro(file, class);
                 for &(f, c) in mro.iter().skip(1) {
-                    if let Some(method) = self.files[f].summary.method(c, name) {
+                    if let Some(&method) = self.class_methods[f][c as usize].get(name) {
                         return smallvec::smallvec![Entity::Bound(f, method)];
                     }
                 }
@@ -351,26 +483,61 @@ impl<'s> Project<'s> {
     // ----- the evaluator ----------------------------------------------------------------------
 
     fn eval(&mut self, file: FileIdx, val: ValId) -> Entities {
-        if let Some(known) = self.memo.get(&(file, val)) {
-            return known.clone();
+        match self.memo[file][val as usize] {
+            UNSEEN => {}
+            IN_PROGRESS | NOTHING => return Entities::new(),
+            NOTHING_VOLATILE => {
+                self.read_flow = true;
+                return Entities::new();
+            }
+            known => {
+                let (entities, volatile) = &self.results[known as usize];
+                self.read_flow |= *volatile;
+                return entities.clone();
+            }
         }
-        if !self.in_progress.insert((file, val)) || self.in_progress.len() > 256 {
+        if self.depth > 200 {
             return Entities::new();
         }
+        self.memo[file][val as usize] = IN_PROGRESS;
+        self.depth += 1;
+        let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
         let result = self.eval_uncached(file, val);
-        self.in_progress.remove(&(file, val));
-        self.memo.insert((file, val), result.clone());
+        let volatile = self.read_flow;
+        if volatile {
+            self.volatile.push((file, val));
+        }
+        self.read_flow |= outer_read_flow;
+        self.depth -= 1;
+        self.memo[file][val as usize] = match (result.is_empty(), volatile) {
+            (true, false) => NOTHING,
+            (true, true) => NOTHING_VOLATILE,
+            (false, _) => {
+                self.results.push((result.clone(), volatile));
+                (self.results.len() - 1) as u32
+            }
+        };
         result
     }
 
+    /// Forgets what depended on flowed-in parameters (everything else cannot change).
+    fn forget_volatile_values(&mut self) {
+        for (file, val) in std::mem::take(&mut self.volatile) {
+            self.memo[file][val as usize] = UNSEEN;
+        }
+        for attrs in self.attr_memo.values_mut() {
+            attrs.retain(|_, (_, volatile)| !*volatile);
+        }
+    }
+
     fn eval_uncached(&mut self, file: FileIdx, val: ValId) -> Entities {
-        let summary = &self.files[file].summary;
-        match summary.vals[val as usize].clone() {
-            Val::Global(name) => self.module_attribute(file, &name, 0),
-            Val::Import(import) => self.resolve_import(file, &import),
-            Val::Func(func) => smallvec::smallvec![Entity::Func(file, func)],
-            Val::Class(class) => smallvec::smallvec![Entity::Class(file, class)],
-            Val::Param { func, index } => {
+        let files = self.files;
+        match &files[file].summary.vals[val as usize] {
+            Val::Global(name) => self.module_attribute(file, name, 0),
+            Val::Import(import) => self.resolve_import(file, import),
+            Val::Func(func) => smallvec::smallvec![Entity::Func(file, *func)],
+            Val::Class(class) => smallvec::smallvec![Entity::Class(file, *class)],
+            &Val::Param { func, index } => {
                 let summary = &self.files[file].summary;
                 let function = &summary.funcs[func as usize];
                 if index == 0 && !function.is_static {
@@ -380,6 +547,9 @@ impl<'s> Project<'s> {
                     };
                 }
                 let annotation = function.params.get(index as usize).and_then(|(_, a)| *a);
+                if annotation.is_none() {
+                    self.read_flow = true;
+                }
                 let mut entities = match annotation {
                     Some(annotation) => self.eval(file, annotation),
                     None => Entities::new(),
@@ -393,12 +563,12 @@ impl<'s> Project<'s> {
                 }
                 entities
             }
-            Val::SelfAttr { class, name } => self.instance_attribute(file, class, &name),
+            Val::SelfAttr { class, name } => self.instance_attribute(file, *class, name),
             Val::Attr(base, name) => {
-                let bases = self.eval(file, base);
+                let bases = self.eval(file, *base);
                 let mut out = Entities::new();
                 for entity in bases {
-                    for found in self.attribute(entity, &name) {
+                    for found in self.attribute(entity, name) {
                         if !out.contains(&found) {
                             out.push(found);
                         }
@@ -406,20 +576,20 @@ impl<'s> Project<'s> {
                 }
                 out
             }
-            Val::Call(callee) => self.eval_call(file, callee),
+            Val::Call(callee) => self.eval_call(file, *callee),
             Val::Elem(container) => {
                 let mut out = Entities::new();
-                for entity in self.eval(file, container) {
+                for entity in self.eval(file, *container) {
                     if let Entity::Container(id) = entity {
                         out.extend(self.containers[id as usize].iter().copied());
                     }
                 }
                 out
             }
-            Val::Super { class } => smallvec::smallvec![Entity::Super(file, class)],
+            Val::Super { class } => smallvec::smallvec![Entity::Super(file, *class)],
             Val::Collection(items) => {
                 let mut elements = Entities::new();
-                for item in items {
+                for &item in items {
                     for entity in self.eval(file, item) {
                         let flattened = match entity {
                             Entity::Container(id) => self.containers[id as usize].clone(),
@@ -440,7 +610,7 @@ impl<'s> Project<'s> {
             }
             Val::Union(items) => {
                 let mut out = Entities::new();
-                for item in items {
+                for &item in items {
                     for entity in self.eval(file, item) {
                         if !out.contains(&entity) {
                             out.push(entity);
@@ -455,11 +625,12 @@ impl<'s> Project<'s> {
     /// The value of calling `callee`: instances of classes, containers for `nn.ModuleList(...)`.
     fn eval_call(&mut self, file: FileIdx, callee: ValId) -> Entities {
         // `Cls.from_pretrained(...)` returns a `Cls`; `module.to(...)`/`.eval()` return the module.
-        if let Val::Attr(base, name) = self.files[file].summary.vals[callee as usize].clone() {
+        let files = self.files;
+        if let Val::Attr(base, name) = &files[file].summary.vals[callee as usize] {
             let factory = matches!(name.as_str(), "from_pretrained" | "from_config" | "_from_config" | "load_from_checkpoint");
-            if factory || returns_self_module(&name) {
+            if factory || returns_self_module(name) {
                 let mut out = Entities::new();
-                for entity in self.eval(file, base) {
+                for entity in self.eval(file, *base) {
                     match (entity, factory) {
                         (Entity::Class(f, c), true) => out.push(Entity::Instance(f, c)),
                         (Entity::Instance(..) | Entity::ExternalInstance(_), false) => out.push(entity),
@@ -536,7 +707,10 @@ impl<'s> Project<'s> {
     /// Resolves every call site; unannotated parameters learn the classes their callers pass,
     /// which can resolve more calls, so this repeats until nothing new flows.
     fn resolve_calls(&mut self) -> Vec<Vec<usize>> {
-        for _round in 0..6 {
+        for round in 0..4 {
+            if std::env::var_os("GRAPHLINT_TIMINGS").is_some() {
+                eprintln!("graphlint:   argument-flow round {round} at {:.3} CPU-s", super::process_cpu_seconds());
+            }
             let mut changed = false;
             for file in 0..self.files.len() {
                 for call in &self.files[file].summary.calls {
@@ -577,7 +751,7 @@ impl<'s> Project<'s> {
             if !changed {
                 break;
             }
-            self.memo.clear();
+            self.forget_volatile_values();
         }
 
         let mut edges = vec![Vec::new(); self.node_count];
@@ -628,7 +802,7 @@ impl<'s> Project<'s> {
                 }
             }
             for class in 0..summary.classes.len() as u32 {
-                let forward = self.files[file].summary.method(class, "forward");
+                let forward = self.class_methods[file][class as usize].get("forward").copied();
                 if let Some(forward) = forward {
                     if self.is_module_class(file, class) {
                         let name = &self.files[file].summary.classes[class as usize].name;
@@ -659,29 +833,38 @@ impl<'s> Project<'s> {
 
         let mut region_roots: FxHashSet<usize> =
             roots.iter().map(|(n, _)| *n).filter(|n| self.region_of(*n).is_some()).collect();
+
+        // Loops that may be decode loops, with what they call (computed once).
+        let mut candidates = Vec::new();
+        for file in 0..self.files.len() {
+            for (index, region) in self.files[file].summary.regions.iter().enumerate() {
+                if region.kind != RegionKind::Loop || region.training {
+                    continue;
+                }
+                let function = &self.files[file].summary.funcs[region.func as usize];
+                if function.name.contains("train") || function.name == "fit" {
+                    continue;
+                }
+                let (calls_model, callees) = self.loop_calls(file, index as RegionIdx);
+                if calls_model || !callees.is_empty() {
+                    let node = self.region_base[file] + index;
+                    let func_node = self.func_base[file] + region.func as usize;
+                    candidates.push((node, func_node, calls_model, callees, function.qualname.clone()));
+                }
+            }
+        }
         loop {
             let reach = hotpath::propagate(edges, &roots, &blocked);
             let mut added = false;
-            for file in 0..self.files.len() {
-                for (index, region) in self.files[file].summary.regions.iter().enumerate() {
-                    let node = self.region_base[file] + index;
-                    if region.kind != RegionKind::Loop || region.training || region_roots.contains(&node) {
-                        continue;
-                    }
-                    let func_node = self.func_base[file] + region.func as usize;
-                    if !matches!(reach[func_node], Reach::Unreached) || blocked[func_node] {
-                        continue;
-                    }
-                    let func_name = &self.files[file].summary.funcs[region.func as usize].name;
-                    if func_name.contains("train") || func_name == "fit" {
-                        continue;
-                    }
-                    if self.drives_model(file, index as RegionIdx, &reach) {
-                        region_roots.insert(node);
-                        let qualname = &self.files[file].summary.funcs[region.func as usize].qualname;
-                        roots.push((node, format!("decode loop in `{qualname}`")));
-                        added = true;
-                    }
+            for (node, func_node, calls_model, callees, qualname) in &candidates {
+                // A loop inside a hot function is hot already; a cold marker wins.
+                if region_roots.contains(node) || !matches!(reach[*func_node], Reach::Unreached) || blocked[*func_node] {
+                    continue;
+                }
+                if *calls_model || callees.iter().any(|c| !matches!(reach[*c], Reach::Unreached)) {
+                    region_roots.insert(*node);
+                    roots.push((*node, format!("decode loop in `{qualname}`")));
+                    added = true;
                 }
             }
             if !added {
@@ -690,45 +873,29 @@ impl<'s> Project<'s> {
         }
     }
 
-    /// A loop drives a model when a call in it invokes a Module (or a method of one), or a
-    /// function that is already hot.
-    fn drives_model(&mut self, file: FileIdx, region: RegionIdx, reach: &[Reach]) -> bool {
-        let calls: Vec<CallSite> = self.files[file]
-            .summary
-            .calls
-            .iter()
-            .filter(|call| self.region_within(file, call.region, region))
-            .cloned()
-            .collect();
-        for call in calls {
+    /// Whether a loop calls a Module (or a method of one), and the project functions it calls
+    /// (which make it a decode loop once they are hot).
+    fn loop_calls(&mut self, file: FileIdx, region: RegionIdx) -> (bool, Vec<usize>) {
+        let files = self.files;
+        let mut calls_model = false;
+        let mut callees = Vec::new();
+        for &call in &self.region_calls[file][region as usize].clone() {
+            let call = &files[file].summary.calls[call as usize];
             for entity in self.eval(file, call.callee) {
-                let drives = match entity {
-                    Entity::Instance(f, c) => self.is_module_class(f, c),
-                    Entity::ExternalInstance(id) => is_module_base(&self.externals[id as usize]),
+                match entity {
+                    Entity::Instance(f, c) => calls_model |= self.is_module_class(f, c),
+                    Entity::ExternalInstance(id) => calls_model |= is_module_base(&self.externals[id as usize]),
                     Entity::Bound(f, m) => {
-                        let class = self.files[f].summary.funcs[m as usize].class;
-                        class.is_some_and(|c| self.is_module_class(f, c))
-                            || !matches!(reach[self.func_base[f] + m as usize], Reach::Unreached)
+                        let class = files[f].summary.funcs[m as usize].class;
+                        calls_model |= class.is_some_and(|c| self.is_module_class(f, c));
+                        callees.push(self.func_base[f] + m as usize);
                     }
-                    Entity::Func(f, m) => !matches!(reach[self.func_base[f] + m as usize], Reach::Unreached),
-                    _ => false,
-                };
-                if drives {
-                    return true;
+                    Entity::Func(f, m) => callees.push(self.func_base[f] + m as usize),
+                    _ => {}
                 }
             }
         }
-        false
-    }
-
-    fn region_within(&self, file: FileIdx, mut region: Option<RegionIdx>, ancestor: RegionIdx) -> bool {
-        while let Some(r) = region {
-            if r == ancestor {
-                return true;
-            }
-            region = self.files[file].summary.regions[r as usize].parent;
-        }
-        false
+        (calls_model, callees)
     }
 
     fn matches_hot_pattern(&self, file: FileIdx, func: &FuncSummary) -> bool {
@@ -746,9 +913,12 @@ impl<'s> Project<'s> {
     }
 
     fn region_of(&self, node: usize) -> Option<(FileIdx, usize)> {
-        let file = self.region_base.iter().rposition(|&base| base <= node)?;
+        if self.region_base.first().is_none_or(|&first| node < first) {
+            return None;
+        }
+        let file = self.region_base.partition_point(|&base| base <= node) - 1;
         let index = node - self.region_base[file];
-        (node >= self.region_base[0] && index < self.files[file].summary.regions.len()).then_some((file, index))
+        (index < self.files[file].summary.regions.len()).then_some((file, index))
     }
 
     fn link(&self, node: usize) -> ChainLink {
@@ -761,7 +931,7 @@ impl<'s> Project<'s> {
                 row: region.row,
             };
         }
-        let file = self.func_base.iter().rposition(|&base| base <= node).unwrap_or(0);
+        let file = self.func_base.partition_point(|&base| base <= node).saturating_sub(1);
         let func = &self.files[file].summary.funcs[node - self.func_base[file]];
         ChainLink { function: func.qualname.clone(), filename: display_path(&self.files[file].path), row: func.row }
     }
@@ -792,10 +962,24 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     true
 }
 
+/// An absolute, lexically normalised path (no syscalls per component, unlike `canonicalize`).
 fn absolute(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
         std::env::current_dir().map(|cwd| cwd.join(path)).unwrap_or_else(|_| path.to_path_buf())
-    })
+    };
+    let mut normal = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// The dotted module name of a file: its stem, prefixed by every enclosing directory that is a

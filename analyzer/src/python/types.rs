@@ -49,6 +49,11 @@ impl Ty {
         matches!(self, Ty::Tensor { .. })
     }
 
+    /// A tensor not proven to be in host memory: reading it may wait for the device.
+    pub fn is_device_tensor(self) -> bool {
+        matches!(self, Ty::Tensor { host: false, .. })
+    }
+
     pub fn is_bool_tensor(self) -> bool {
         matches!(self, Ty::Tensor { boolean: true, .. })
     }
@@ -122,6 +127,8 @@ pub fn torch_call_result(path: &[&str], n_args: usize, has_device_kw: bool, has_
         ["Stream" | "Event"] => Ty::Stream,
         ["nn", "functional", ..] | ["linalg", ..] | ["fft", ..] | ["special", ..] => Ty::TENSOR,
         ["nn", "Parameter"] | ["nn", "parameter", "Parameter"] | ["nn", "Buffer"] => Ty::TENSOR,
+        // Containers are kept symbolic (their elements may be project classes).
+        ["nn", "ModuleList" | "Sequential" | "ModuleDict" | "ParameterList" | "ParameterDict"] => Ty::Unknown,
         ["nn", name] if name.starts_with(char::is_uppercase) => Ty::Layer,
         ["nn", ..] | ["distributed", ..] | ["distributions", ..] | ["utils", ..] | ["jit", ..] | ["backends", ..]
         | ["compiler", ..] | ["autograd", ..] | ["optim", ..] | ["onnx", ..] | ["fx", ..] | ["export", ..]

@@ -28,7 +28,7 @@ declare_rule! {
 }
 
 pub(crate) fn check(checker: &mut Checker, subscript: &ast::ExprSubscript, elements: &[Expr], index_tys: &[Ty], stored: Ty) {
-    if !stored.is_tensor() {
+    if !stored.is_device_tensor() {
         return;
     }
     let Some(position) = index_tys.iter().position(|t| t.is_bool_tensor()) else { return };

@@ -28,7 +28,7 @@ declare_rule! {
 
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     let Some(name) = call.builtin(&["max", "min", "sorted"]) else { return };
-    if !call.args.iter().any(|t| t.is_tensor()) {
+    if !call.args.iter().any(|t| t.is_device_tensor()) {
         return;
     }
     let alternative = match name {

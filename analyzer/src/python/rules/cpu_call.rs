@@ -28,14 +28,14 @@ declare_rule! {
 }
 
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
-    if call.method != Some("cpu") || !(call.receiver.is_tensor() || call.receiver.is_unproven()) {
+    if call.method != Some("cpu") || !(call.receiver.is_device_tensor() || call.receiver.is_unproven()) {
         return;
     }
     if call.receiver.is_host_tensor() {
         return;
     }
     let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor");
-    let unproven = if call.receiver.is_tensor() { "" } else { " (the receiver's type was not proven)" };
+    let unproven = if call.receiver.is_device_tensor() { "" } else { " (the receiver's type was not proven)" };
     checker.report(
         &RULE,
         call.range(),

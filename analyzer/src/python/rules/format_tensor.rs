@@ -44,7 +44,7 @@ pub(crate) fn check_interpolation(checker: &mut Checker, expression: &Expr) {
 }
 
 pub(crate) fn check_percent(checker: &mut Checker, binop: &ast::ExprBinOp, right: Ty) {
-    if checker.in_error_path() || !(right.is_tensor() || right == Ty::Tensors) {
+    if checker.in_error_path() || !(right.is_device_tensor() || right == Ty::Tensors) {
         return;
     }
     checker.report(
@@ -60,12 +60,12 @@ pub(crate) fn check_call(checker: &mut Checker, call: &CallInfo) {
         return;
     }
     let name = if let Some(name) = call.builtin(&["str", "repr", "format"]) {
-        if !call.args.first().is_some_and(|t| t.is_tensor()) {
+        if !call.args.first().is_some_and(|t| t.is_device_tensor()) {
             return;
         }
         name
     } else if call.method == Some("format") && call.receiver == Ty::Str {
-        if !call.args.iter().chain(call.keywords.iter().map(|(_, t)| t)).any(|t| t.is_tensor()) {
+        if !call.args.iter().chain(call.keywords.iter().map(|(_, t)| t)).any(|t| t.is_device_tensor()) {
             return;
         }
         "str.format"

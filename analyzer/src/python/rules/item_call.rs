@@ -36,7 +36,7 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         return;
     }
     let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor");
-    let message = if call.receiver.is_tensor() {
+    let message = if call.receiver.is_device_tensor() {
         format!("`{receiver}.item()` copies the tensor's value to the host and waits for the device to produce it")
     } else if call.receiver.is_unproven() {
         format!(

@@ -46,7 +46,7 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         }
         _ => return,
     };
-    let tensor_arg = call.args.iter().chain(call.keywords.iter().map(|(_, t)| t)).any(|t| t.is_tensor());
+    let tensor_arg = call.args.iter().chain(call.keywords.iter().map(|(_, t)| t)).any(|t| t.is_device_tensor());
     if !tensor_arg {
         return;
     }

@@ -77,7 +77,7 @@ impl<'a> CallInfo<'a, '_> {
 
     /// `<tensor>.<name>(...)` for any of `names`.
     pub fn tensor_method(&self, names: &[&str]) -> Option<&'a str> {
-        self.method.filter(|m| names.contains(m) && self.receiver.is_tensor())
+        self.method.filter(|m| names.contains(m) && self.receiver.is_device_tensor())
     }
 
     pub fn arg(&self, index: usize) -> Option<&'a Expr> {
@@ -169,7 +169,7 @@ pub(crate) fn on_subscript(
     index_tys: &[Ty],
     stored: Option<Ty>,
 ) {
-    if !value.is_tensor() {
+    if !value.is_device_tensor() {
         return;
     }
     match stored {

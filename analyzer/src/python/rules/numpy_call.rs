@@ -1,6 +1,5 @@
 use super::{CallInfo, Checker};
 use crate::declare_rule;
-use crate::python::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -26,11 +25,11 @@ declare_rule! {
 }
 
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
-    if call.method != Some("numpy") || !(call.receiver.is_tensor() || call.receiver.is_unproven()) {
+    if call.method != Some("numpy") || !(call.receiver.is_device_tensor() || call.receiver.is_unproven()) {
         return;
     }
     let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor");
-    let unproven = if call.receiver.is_tensor() { "" } else { " (the receiver's type was not proven)" };
+    let unproven = if call.receiver.is_device_tensor() { "" } else { " (the receiver's type was not proven)" };
     checker.report(
         &RULE,
         call.range(),

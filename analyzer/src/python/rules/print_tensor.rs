@@ -25,7 +25,7 @@ declare_rule! {
 }
 
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
-    if call.builtin(&["print"]).is_none() || !call.args.iter().any(|t| t.is_tensor()) {
+    if call.builtin(&["print"]).is_none() || !call.args.iter().any(|t| t.is_device_tensor()) {
         return;
     }
     checker.report(

@@ -31,11 +31,11 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     let repeats_is_tensor = if call.torch_function(&["repeat_interleave"]).is_some() {
         // torch.repeat_interleave(repeats) or torch.repeat_interleave(input, repeats)
         match call.args.len() {
-            1 => call.args[0].is_tensor() && call.keyword("repeats").is_none(),
-            _ => call.args.get(1).copied().or(call.keyword_ty("repeats")).is_some_and(|t| t.is_tensor()),
+            1 => call.args[0].is_device_tensor() && call.keyword("repeats").is_none(),
+            _ => call.args.get(1).copied().or(call.keyword_ty("repeats")).is_some_and(|t| t.is_device_tensor()),
         }
     } else if call.tensor_method(&["repeat_interleave"]).is_some() {
-        call.args.first().copied().or(call.keyword_ty("repeats")).is_some_and(|t| t.is_tensor())
+        call.args.first().copied().or(call.keyword_ty("repeats")).is_some_and(|t| t.is_device_tensor())
     } else {
         return;
     };

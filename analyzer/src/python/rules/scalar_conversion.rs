@@ -29,7 +29,7 @@ declare_rule! {
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     let Some(name) = call.builtin(&["int", "float", "bool", "complex"]) else { return };
     let Some(arg) = call.arg(0) else { return };
-    if !call.args[0].is_tensor() {
+    if !call.args[0].is_device_tensor() {
         return;
     }
     let text = checker.text(arg);

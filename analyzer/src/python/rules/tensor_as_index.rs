@@ -44,7 +44,7 @@ pub(crate) fn check_slice_bound(checker: &mut Checker, bound: &Expr) {
 }
 
 pub(crate) fn check_range_arg(checker: &mut Checker, arg: &Expr, ty: Ty) {
-    if ty.is_tensor() {
+    if ty.is_device_tensor() {
         let text = checker.text(arg);
         checker.report(
             &RULE,
@@ -61,7 +61,7 @@ pub(crate) fn check_call(checker: &mut Checker, call: &CallInfo) {
         return;
     }
     for (index, ty) in call.args.iter().enumerate() {
-        if let (true, Some(arg)) = (ty.is_tensor(), call.arg(index)) {
+        if let (true, Some(arg)) = (ty.is_device_tensor(), call.arg(index)) {
             check_range_arg(checker, arg, *ty);
         }
     }

@@ -1,7 +1,6 @@
 use super::{is_cpu_device, CallInfo, Checker};
 use crate::declare_rule;
 use crate::python::adapter::Expr;
-use crate::python::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -28,7 +27,7 @@ declare_rule! {
 }
 
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
-    if call.method != Some("to") || !(call.receiver.is_tensor() || call.receiver.is_unproven()) {
+    if call.method != Some("to") || !(call.receiver.is_device_tensor() || call.receiver.is_unproven()) {
         return;
     }
     if call.receiver.is_host_tensor() {

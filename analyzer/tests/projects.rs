@@ -1,0 +1,146 @@
+//! Multi-file packages under `fixtures/projects/`: each `# expect: CODE` line must be reported
+//! on a hot path, nothing else may be, and the findings with their chains are snapshotted.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn graphlint_json(dir: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_graphlint"))
+        .args(["--output-format", "json"])
+        .args(extra)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap().as_array().unwrap().clone()
+}
+
+fn python_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            python_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "py") {
+            out.push(path);
+        }
+    }
+}
+
+fn expectations(dir: &Path) -> BTreeMap<(String, u64, String), usize> {
+    let mut files = Vec::new();
+    python_files(dir, &mut files);
+    let mut expected = BTreeMap::new();
+    for file in files {
+        let relative = file.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+        for (index, line) in std::fs::read_to_string(&file).unwrap().lines().enumerate() {
+            if let Some(at) = line.find("# expect:") {
+                for code in line[at + 9..].split_whitespace().take_while(|w| w.starts_with("GL")) {
+                    *expected.entry((relative.clone(), index as u64 + 1, code.to_string())).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    expected
+}
+
+/// One line per finding, then its chain: what a reviewer needs to check the hot-path logic.
+fn render(findings: &[serde_json::Value]) -> String {
+    let mut text = String::new();
+    for f in findings {
+        let chain: Vec<String> = f["hot_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| format!("{} ({}:{})", l["function"].as_str().unwrap(), l["filename"].as_str().unwrap(), l["row"]))
+            .collect();
+        text.push_str(&format!(
+            "{}:{}:{}: {} {}\n    hot path: {}\n",
+            f["filename"].as_str().unwrap(),
+            f["location"]["row"],
+            f["location"]["column"],
+            f["code"].as_str().unwrap(),
+            f["message"].as_str().unwrap(),
+            chain.join(" → ")
+        ));
+    }
+    text
+}
+
+fn check_project(name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects").join(name);
+    let findings = graphlint_json(&dir, &[]);
+    let mut actual = BTreeMap::new();
+    for f in &findings {
+        assert_eq!(f["hot"], true, "only hot findings are reported by default: {f}");
+        assert!(!f["hot_path"].as_array().unwrap().is_empty(), "a hot finding has a chain: {f}");
+        let key = (f["filename"].as_str().unwrap().to_string(), f["location"]["row"].as_u64().unwrap(), f["code"].as_str().unwrap().to_string());
+        *actual.entry(key).or_insert(0) += 1;
+    }
+    assert_eq!(actual, expectations(&dir), "{name}");
+    insta::with_settings!({snapshot_path => "../../snapshots/projects", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!(name, render(&findings));
+    });
+}
+
+#[test]
+fn sync_in_a_helper_two_files_away() {
+    check_project("two_files_away");
+}
+
+#[test]
+fn helper_called_only_from_a_training_loop_is_not_reported() {
+    check_project("training_only");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/training_only");
+    // It is there, and cold...
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["hot"], false);
+    assert_eq!(all[0]["filename"], "pkg/metrics.py");
+    // ...until a `--hot` pattern makes it a root.
+    let patterned = graphlint_json(&dir, &["--hot", "pkg.metrics:report_*"]);
+    assert_eq!(patterned.len(), 1);
+    assert_eq!(patterned[0]["hot_path"][0]["function"], "report_loss");
+    let glob = graphlint_json(&dir, &["--hot", "*report_loss"]);
+    assert_eq!(glob.len(), 1);
+}
+
+#[test]
+fn torch_compile_decorators_and_call_sites() {
+    check_project("compiled");
+}
+
+#[test]
+fn cuda_graph_capture_and_graphed_callables() {
+    check_project("cuda_graph");
+}
+
+#[test]
+fn decode_loop() {
+    check_project("decode_loop");
+}
+
+#[test]
+fn super_forward() {
+    check_project("super_forward");
+}
+
+#[test]
+fn module_list_and_sequential() {
+    check_project("module_list");
+}
+
+#[test]
+fn relative_imports_and_reexports() {
+    check_project("relative_imports");
+}
+
+#[test]
+fn import_cycle_terminates() {
+    check_project("import_cycle");
+}
+
+#[test]
+fn cold_marker() {
+    check_project("cold_marker");
+}
