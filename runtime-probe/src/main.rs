@@ -1,1 +1,71 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use runtime_probe::cli::{Cli, Command};
+use runtime_probe::{plot, registry, report, runner, ProbeError};
+
+fn write_outputs(args: &runtime_probe::cli::RunArgs, outcome: &runner::Outcome) -> Result<(), ProbeError> {
+    let out_err = |path: &std::path::Path, message: String| ProbeError::Output { path: path.display().to_string(), message };
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&outcome.report).expect("the report serialises");
+        std::fs::write(path, json + "\n").map_err(|e| out_err(path, e.to_string()))?;
+    }
+    if let Some(path) = &args.plot {
+        let title = format!("probe {} ({})", outcome.report.model.name, outcome.report.device.name);
+        plot::write_svg(path, &outcome.window, &outcome.report.forecast, &title).map_err(|m| out_err(path, m))?;
+    }
+    Ok(())
+}
+
+/// `probe doctor`: can this binary name source lines (a stripped binary cannot), and is CUPTI there?
+fn doctor() -> ExitCode {
+    let mut ok = true;
+    let mut bt = backtrace::Backtrace::new_unresolved();
+    let expected = line!() - 1;
+    let frames = runtime_probe::trace::frames::resolve(&mut bt);
+    match runtime_probe::trace::select_user_frame(&frames, runtime_probe::trace::workspace_root()) {
+        Some(site) if site.line == expected => println!("line tables: ok ({site})"),
+        other => {
+            ok = false;
+            println!("line tables: MISSING (got {other:?}): sync sites cannot be named; do not strip the binary");
+        }
+    }
+    #[cfg(feature = "cuda")]
+    match runtime_probe::trace::cupti::Cupti::load() {
+        Ok(c) => println!("cupti: ok ({})", c.library),
+        Err(e) => {
+            ok = false;
+            println!("cupti: {e}");
+        }
+    }
+    #[cfg(not(feature = "cuda"))]
+    println!("cuda: not built in (build with --features cuda)");
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Models => {
+            for m in registry::models() {
+                println!("{:<12} {} (presets: {})", m.name, m.summary, m.presets.join(", "));
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Doctor => doctor(),
+        Command::Run(args) => {
+            let outcome = runner::run(&args).and_then(|o| {
+                print!("{}", report::render_text(&o.report));
+                write_outputs(&args, &o)?;
+                Ok(o)
+            });
+            match outcome {
+                Ok(o) => ExitCode::from(o.report.verdict.exit_code as u8),
+                Err(e) => {
+                    eprintln!("probe: error: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            }
+        }
+    }
+}

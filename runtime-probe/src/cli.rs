@@ -1,0 +1,114 @@
+//! The command line: `probe run --model NAME [options]` and `probe models`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "probe",
+    version,
+    about = "Runs a forecast model eagerly and as CUDA graph replays, records every host sync with its \
+             source line, and checks that both forecasts match",
+    after_help = "Exit status: 0 verdict OK, 1 verdict FAIL (parity, or a capture that was refused, \
+                  invalidated or failed), 2 the run could not be made."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a model through the probe's phases and print the verdict.
+    Run(Box<RunArgs>),
+    /// List the models `run --model` accepts.
+    Models,
+    /// Check this machine and binary: line tables for source lines, CUPTI, CUDA devices.
+    Doctor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda(usize),
+}
+
+fn parse_device(s: &str) -> Result<DeviceArg, String> {
+    match s {
+        "cpu" => Ok(DeviceArg::Cpu),
+        "cuda" => Ok(DeviceArg::Cuda(0)),
+        _ => s
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse().ok())
+            .map(DeviceArg::Cuda)
+            .ok_or_else(|| format!("expected `cpu`, `cuda` or `cuda:N`, got `{s}`")),
+    }
+}
+
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The model to run (see `probe models`).
+    #[arg(long)]
+    pub model: String,
+    /// Model size; the default is the model's first preset.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Directory with the upstream safetensors (and config); default: random init at the preset's shape.
+    #[arg(long, value_name = "DIR")]
+    pub weights: Option<PathBuf>,
+    /// CSV with a timestamp column and value columns; default: the embedded real OHLCV sample.
+    #[arg(long, value_name = "CSV")]
+    pub data: Option<PathBuf>,
+    /// Context rows the model sees (the rows before the last --steps rows of the data).
+    #[arg(long, value_parser = positive)]
+    pub context: Option<usize>,
+    /// Forecast rows, scored against the real rows that follow the context.
+    #[arg(long, value_parser = positive)]
+    pub steps: Option<usize>,
+    /// Sampled paths per forecast.
+    #[arg(long, default_value_t = 1, value_parser = positive)]
+    pub samples: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// `cuda:N` or `cpu` (cpu runs the eager phases and the parity bookkeeping only).
+    #[arg(long, default_value = "cuda:0", value_parser = parse_device)]
+    pub device: DeviceArg,
+    /// Write the JSON report here (schema: runtime-probe/REPORT.md).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Write an SVG of the context, the eager and graph forecasts and the actual values.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Largest allowed |eager - graph| difference; 0 demands equal forecasts.
+    #[arg(long, default_value_t = 0.0)]
+    pub atol: f64,
+    /// Cross-check the runtime sync sites with graphlint's static findings (not available yet).
+    #[arg(long)]
+    pub static_check: bool,
+    /// Timed forecasts per mode for the latency table.
+    #[arg(long, default_value_t = 5, value_parser = positive)]
+    pub repeats: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_parse_and_bad_ones_explain_the_syntax() {
+        assert_eq!(parse_device("cpu"), Ok(DeviceArg::Cpu));
+        assert_eq!(parse_device("cuda"), Ok(DeviceArg::Cuda(0)));
+        assert_eq!(parse_device("cuda:1"), Ok(DeviceArg::Cuda(1)));
+        assert_eq!(parse_device("gpu").unwrap_err(), "expected `cpu`, `cuda` or `cuda:N`, got `gpu`");
+        assert!(parse_device("cuda:x").is_err());
+    }
+}

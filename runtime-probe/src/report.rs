@@ -1,0 +1,405 @@
+//! The run's report: one serde type written as JSON (`--report`, schema in `REPORT.md`) and
+//! rendered as the terminal table.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::metrics::{Accuracy, Comparison, LatencyStats, Verdict};
+use crate::trace::{CaptureFailure, Phase, Site, SiteSummary, SyncEvent};
+
+/// Bumped on any change that can break a reader of the JSON.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub probe: ProbeInfo,
+    pub model: ModelInfo,
+    pub data: DataInfo,
+    pub device: DeviceInfo,
+    pub tracer: TracerInfo,
+    pub eager: EagerSection,
+    pub capture: CaptureSection,
+    pub forecast: ForecastSection,
+    pub parity: Option<ParitySection>,
+    pub accuracy: AccuracySection,
+    pub timing: TimingSection,
+    pub memory: Option<MemorySection>,
+    pub verdict: VerdictSection,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeInfo {
+    pub version: &'static str,
+    /// The commit the binary was built from (`-dirty` when the tree had changes), or `unknown`.
+    pub commit: &'static str,
+    /// UTC, RFC 3339.
+    pub started_at: String,
+    pub command: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub preset: String,
+    /// `DIR` given by `--weights`, or `null` for the embedded random-init model.
+    pub weights: Option<String>,
+    pub context: usize,
+    pub steps: usize,
+    pub samples: usize,
+    pub seed: u64,
+    /// `GraphDecoder::num_steps`: decode steps per forecast (may differ from forecast rows).
+    pub decode_steps: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DataInfo {
+    pub origin: String,
+    pub channels: Vec<String>,
+    pub context_rows: usize,
+    pub future_rows: usize,
+    pub first_timestamp: Option<String>,
+    pub last_timestamp: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceInfo {
+    /// `cuda` or `cpu`.
+    pub kind: &'static str,
+    pub ordinal: Option<usize>,
+    pub name: String,
+    pub compute_capability: Option<String>,
+    pub driver_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TracerInfo {
+    /// `cupti` (tracing), `unavailable` (CUDA run without CUPTI) or `not_applicable` (CPU run).
+    pub status: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EagerSection {
+    /// Syncs of the decode step itself, per step index (phase `step`).
+    pub syncs_per_step: Vec<usize>,
+    /// All syncs of phase 1, per phase (setup, reset, prepare, step, finish).
+    pub syncs_per_phase: BTreeMap<Phase, usize>,
+    pub sites: Vec<SiteSummary>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureStatus {
+    /// The graph was captured, scanned clean, instantiated and replayed.
+    Captured,
+    /// The step returned an error inside the capture (candle refusing a host copy, say).
+    StepFailed,
+    /// The driver invalidated the capture (a synchronize inside it, say).
+    Invalidated,
+    /// The graph was captured but holds memcpy nodes with a host side: silent syncs. Not launched.
+    Refused,
+    /// The eager warm-up under the H2D cache guard failed, so nothing was captured.
+    WarmupFailed,
+    /// Not attempted (CPU run).
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphNodes {
+    pub total: usize,
+    pub kernel: usize,
+    pub memcpy: usize,
+    pub memset: usize,
+    pub mem_alloc: usize,
+    pub mem_free: usize,
+    pub host_function: usize,
+    pub other: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SilentSync {
+    /// `device_to_host`, `host_to_device` or `host_to_host`.
+    pub direction: &'static str,
+    pub bytes: u64,
+    /// The call that made the node, matched by its host buffer; `null` without CUPTI.
+    pub api: Option<String>,
+    pub site: Option<Site>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailingCall {
+    pub api: String,
+    pub site: Option<Site>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureSection {
+    pub status: CaptureStatus,
+    /// Why the capture did not give a launchable graph (or why it was skipped).
+    pub detail: Option<String>,
+    /// Syncs the tracer saw while the step was captured: must be empty for a graph-safe step.
+    pub syncs_during_capture: Vec<SyncEvent>,
+    /// Calls that failed with a stream-capture error, with their source lines. The first is the
+    /// offending call; later ones fail because the capture is already invalidated.
+    pub capture_errors: Vec<CaptureFailure>,
+    /// For `step_failed`: the last CUDA call the step made before returning its error.
+    pub failing_call: Option<FailingCall>,
+    pub silent_syncs: Vec<SilentSync>,
+    pub nodes: Option<GraphNodes>,
+    /// After a failed capture: did an eager rerun on the same context match phase 1 bit for bit?
+    pub context_usable_after_failure: Option<bool>,
+    /// Errors cudarc had stored (from drops during the capture) and the probe cleared.
+    pub cleared_errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ForecastSection {
+    pub channels: Vec<String>,
+    pub eager: Vec<Vec<f32>>,
+    /// The graph replay's forecast, when a graph ran.
+    pub graph: Option<Vec<Vec<f32>>>,
+    /// The eager rerun's forecast (CPU runs, and CUDA runs whose capture failed).
+    pub eager_rerun: Option<Vec<Vec<f32>>>,
+    pub actual: Vec<Vec<f32>>,
+    pub baseline_last_value: Vec<Vec<f32>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParitySection {
+    /// `eager_vs_graph`, or `eager_vs_eager_rerun` when no graph ran.
+    pub compared: &'static str,
+    pub comparison: Comparison,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccuracySection {
+    pub eager: Accuracy,
+    pub graph: Option<Accuracy>,
+    pub baseline_last_value: Accuracy,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimingSection {
+    /// `cuda_events` (GPU time between events around each step) or `wall` (CPU).
+    pub clock: &'static str,
+    /// Timed forecasts per mode (after the traced run; the tracer is off while timing).
+    pub repeats: usize,
+    pub eager: Option<LatencyStats>,
+    pub graph: Option<LatencyStats>,
+    /// eager median / graph median.
+    pub speedup: Option<f64>,
+    pub capture_ms: Option<f64>,
+    pub instantiate_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemorySection {
+    pub total_bytes: u64,
+    /// Device memory in use (total - free) after the model was built, before capture.
+    pub used_before_bytes: u64,
+    /// In use after replay and timing, with the graph still instantiated.
+    pub used_after_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerdictSection {
+    pub ok: bool,
+    /// What `probe` exits with: 0 OK, 1 FAIL.
+    pub exit_code: i32,
+    /// The one-line verdict printed last.
+    pub line: String,
+    pub notes: Vec<String>,
+}
+
+fn site_text(site: &Option<Site>) -> String {
+    site.as_ref().map_or_else(|| "<no user frame>".to_string(), Site::to_string)
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
+}
+
+/// Scientific notation for errors, so that 0 and 1e-7 both read clearly.
+pub(crate) fn fmt_err(v: f64) -> String {
+    if v == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+/// The terminal table.
+pub fn render_text(r: &Report) -> String {
+    let mut o = String::new();
+    let m = &r.model;
+    let _ = writeln!(
+        o,
+        "probe: model {} (preset {}, {}), device {} ({}), {} context rows, {} steps, {} sample(s), seed {}",
+        m.name,
+        m.preset,
+        m.weights.as_deref().unwrap_or("random-init"),
+        r.device.kind,
+        r.device.name,
+        m.context,
+        m.steps,
+        m.samples,
+        m.seed
+    );
+    let _ = writeln!(o, "tracer: {} ({})", r.tracer.status, r.tracer.detail);
+
+    let _ = writeln!(o, "\n[1] eager run: host syncs by site");
+    if r.eager.sites.is_empty() {
+        let _ = writeln!(o, "    none recorded");
+    } else {
+        let _ = writeln!(o, "    {:<18} {:<26} {:>7} {:>6}  site", "class", "api", "total", "steps");
+        for s in &r.eager.sites {
+            let _ = writeln!(
+                o,
+                "    {:<18} {:<26} {:>7} {:>6}  {}",
+                s.class.label(),
+                s.api,
+                s.total,
+                s.steps_seen,
+                site_text(&s.site)
+            );
+        }
+    }
+    let per_step = &r.eager.syncs_per_step;
+    if !per_step.is_empty() {
+        let (min, max) = (per_step.iter().min().unwrap(), per_step.iter().max().unwrap());
+        let _ = writeln!(o, "    syncs per decode step: min {min}, max {max}");
+    }
+
+    let c = &r.capture;
+    let _ = writeln!(o, "\n[2] capture: {}", serde_json::to_value(c.status).unwrap().as_str().unwrap_or("?"));
+    if let Some(d) = &c.detail {
+        let _ = writeln!(o, "    {d}");
+    }
+    if let Some(n) = &c.nodes {
+        let _ = writeln!(
+            o,
+            "    graph: {} nodes ({} kernel, {} memcpy, {} memset, {} alloc, {} free, {} host fn, {} other)",
+            n.total, n.kernel, n.memcpy, n.memset, n.mem_alloc, n.mem_free, n.host_function, n.other
+        );
+    }
+    for e in &c.syncs_during_capture {
+        let _ = writeln!(o, "    sync during capture: {} {} at {}", e.class.label(), e.api, site_text(&e.site));
+    }
+    for (i, f) in c.capture_errors.iter().enumerate() {
+        let role = if i == 0 { "offending call" } else { "then" };
+        let _ = writeln!(o, "    {role}: {} returned {} at {}", f.api, f.result_name, site_text(&f.site));
+    }
+    if let Some(f) = &c.failing_call {
+        let _ = writeln!(o, "    failing call: {} at {}", f.api, site_text(&f.site));
+    }
+    for s in &c.silent_syncs {
+        let _ = writeln!(
+            o,
+            "    SILENT SYNC: {} memcpy node, {} bytes, made by {} at {}",
+            s.direction,
+            s.bytes,
+            s.api.as_deref().unwrap_or("?"),
+            site_text(&s.site)
+        );
+    }
+    for e in &c.cleared_errors {
+        let _ = writeln!(o, "    cleared stored CUDA error: {e}");
+    }
+    if let Some(ok) = c.context_usable_after_failure {
+        let _ = writeln!(
+            o,
+            "    context after the failure: {}",
+            if ok { "usable (an eager rerun matched phase 1 bit for bit)" } else { "eager rerun DIFFERED from phase 1" }
+        );
+    }
+
+    if let Some(p) = &r.parity {
+        let _ = writeln!(o, "\n[4] parity ({}) and accuracy against the real future values", p.compared.replace('_', " "));
+        let other = if r.forecast.graph.is_some() { "graph" } else { "rerun" };
+        let _ = writeln!(
+            o,
+            "    {:>4} {:>12} {:>12} {:>12} {:>12} {:>12}",
+            "step",
+            "max|diff|",
+            "MAE(diff)",
+            "MAE eager",
+            format!("MAE {other}"),
+            "MAE naive"
+        );
+        let other_acc = r.accuracy.graph.as_ref().unwrap_or(&r.accuracy.eager);
+        for (i, s) in p.comparison.per_step.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "    {:>4} {:>12} {:>12} {:>12.5} {:>12.5} {:>12.5}",
+                s.step,
+                fmt_err(s.max_abs_diff),
+                fmt_err(s.mae),
+                r.accuracy.eager.per_step_mae.get(i).copied().unwrap_or(f64::NAN),
+                other_acc.per_step_mae.get(i).copied().unwrap_or(f64::NAN),
+                r.accuracy.baseline_last_value.per_step_mae.get(i).copied().unwrap_or(f64::NAN),
+            );
+        }
+        let _ = writeln!(
+            o,
+            "    overall: max|diff| {}, MAE(diff) {}, bit-identical: {}",
+            fmt_err(p.comparison.max_abs_diff),
+            fmt_err(p.comparison.mae),
+            if p.comparison.bit_identical { "yes" } else { "no" }
+        );
+    }
+    let a = &r.accuracy;
+    let mape = |acc: &Accuracy| fmt_opt(acc.mape_percent, 3);
+    let _ = writeln!(o, "    {:<22} {:>12} {:>10}", "forecast vs actual", "MAE", "MAPE %");
+    let _ = writeln!(o, "    {:<22} {:>12.5} {:>10}", "eager", a.eager.mae, mape(&a.eager));
+    if let Some(g) = &a.graph {
+        let _ = writeln!(o, "    {:<22} {:>12.5} {:>10}", "graph", g.mae, mape(g));
+    }
+    let _ = writeln!(
+        o,
+        "    {:<22} {:>12.5} {:>10}",
+        "naive last value",
+        a.baseline_last_value.mae,
+        mape(&a.baseline_last_value)
+    );
+
+    let t = &r.timing;
+    let _ = writeln!(o, "\n[5] timing per decode step ({}, {} timed forecast(s) per mode, tracer off)", t.clock, t.repeats);
+    let _ = writeln!(o, "    {:<6} {:>11} {:>11} {:>11}", "mode", "median us", "p10 us", "p90 us");
+    for (name, s) in [("eager", &t.eager), ("graph", &t.graph)] {
+        if let Some(s) = s {
+            let _ = writeln!(o, "    {:<6} {:>11.1} {:>11.1} {:>11.1}", name, s.median_us, s.p10_us, s.p90_us);
+        }
+    }
+    if let Some(s) = t.speedup {
+        let _ = writeln!(o, "    speedup (eager / graph median): {s:.2}x");
+    }
+    if t.capture_ms.is_some() || t.instantiate_ms.is_some() {
+        let _ = writeln!(
+            o,
+            "    capture {} ms, instantiate {} ms",
+            fmt_opt(t.capture_ms, 3),
+            fmt_opt(t.instantiate_ms, 3)
+        );
+    }
+    if let Some(mem) = &r.memory {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        let _ = writeln!(
+            o,
+            "    device memory in use: {:.1} MiB before capture, {:.1} MiB after replay (of {:.0} MiB)",
+            mib(mem.used_before_bytes),
+            mib(mem.used_after_bytes),
+            mib(mem.total_bytes)
+        );
+    }
+
+    let _ = writeln!(o);
+    for n in &r.verdict.notes {
+        let _ = writeln!(o, "note: {n}");
+    }
+    let _ = writeln!(o, "{}", r.verdict.line);
+    o
+}

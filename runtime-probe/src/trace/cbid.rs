@@ -1,0 +1,158 @@
+//! The CUPTI callback ids of the CUDA calls the tracer classifies, and how a copy's host side
+//! decides whether it is a sync.
+//!
+//! The numbers are CUPTI's callback ids (`CUpti_driver_api_trace_cbid` and
+//! `CUpti_runtime_api_trace_cbid`) as shipped with CUPTI 13.0.85; they are stable across CUPTI
+//! releases (new calls get new numbers). Only the calls the probe needs are listed.
+
+use super::SyncClass;
+
+/// What a traced call does, as far as host syncs go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// Always a sync of this class.
+    Sync(SyncClass),
+    /// Driver device-to-host copy; params start `(void *dstHost, CUdeviceptr src, size_t bytes)`.
+    DriverDtoH { blocking: bool },
+    /// Driver host-to-device copy; params start `(CUdeviceptr dst, const void *srcHost, size_t bytes)`.
+    DriverHtoD { blocking: bool },
+    /// Driver unified copy; params start `(CUdeviceptr dst, CUdeviceptr src, size_t bytes)`.
+    DriverUnified { blocking: bool },
+    /// Runtime copy; params start `(void *dst, const void *src, size_t count, cudaMemcpyKind kind)`.
+    RuntimeCopy { blocking: bool },
+}
+
+pub const DOMAIN_DRIVER: u32 = 1;
+pub const DOMAIN_RUNTIME: u32 = 2;
+pub const SITE_ENTER: u32 = 0;
+pub const SITE_EXIT: u32 = 1;
+
+use CallKind::*;
+use SyncClass::*;
+
+/// `(cbid, kind)` for the driver API.
+const DRIVER: &[(u32, CallKind)] = &[
+    (17, Sync(ContextSynchronize)),  // cuCtxSynchronize
+    (800, Sync(ContextSynchronize)), // cuCtxSynchronize_v2
+    (126, Sync(StreamSynchronize)),  // cuStreamSynchronize
+    (440, Sync(StreamSynchronize)),  // cuStreamSynchronize_ptsz
+    (121, Sync(EventSynchronize)),   // cuEventSynchronize
+    (125, Sync(StreamQuery)),        // cuStreamQuery
+    (439, Sync(StreamQuery)),        // cuStreamQuery_ptsz
+    (120, Sync(EventQuery)),         // cuEventQuery
+    (243, Sync(MemAlloc)),           // cuMemAlloc_v2
+    (245, Sync(MemFree)),            // cuMemFree_v2
+    (278, DriverDtoH { blocking: true }),  // cuMemcpyDtoH_v2
+    (398, DriverDtoH { blocking: true }),  // cuMemcpyDtoH_v2_ptds
+    (279, DriverDtoH { blocking: false }), // cuMemcpyDtoHAsync_v2
+    (422, DriverDtoH { blocking: false }), // cuMemcpyDtoHAsync_v2_ptsz
+    (276, DriverHtoD { blocking: true }),  // cuMemcpyHtoD_v2
+    (397, DriverHtoD { blocking: true }),  // cuMemcpyHtoD_v2_ptds
+    (277, DriverHtoD { blocking: false }), // cuMemcpyHtoDAsync_v2
+    (421, DriverHtoD { blocking: false }), // cuMemcpyHtoDAsync_v2_ptsz
+    (305, DriverUnified { blocking: true }),  // cuMemcpy
+    (408, DriverUnified { blocking: true }),  // cuMemcpy_ptds
+    (306, DriverUnified { blocking: false }), // cuMemcpyAsync
+    (418, DriverUnified { blocking: false }), // cuMemcpyAsync_ptsz
+];
+
+/// `(cbid, kind)` for the runtime API (cuBLAS and other runtime users).
+const RUNTIME: &[(u32, CallKind)] = &[
+    (165, Sync(ContextSynchronize)), // cudaDeviceSynchronize_v3020
+    (126, Sync(ContextSynchronize)), // cudaThreadSynchronize_v3020
+    (131, Sync(StreamSynchronize)),  // cudaStreamSynchronize_v3020
+    (239, Sync(StreamSynchronize)),  // cudaStreamSynchronize_ptsz_v7000
+    (137, Sync(EventSynchronize)),   // cudaEventSynchronize_v3020
+    (132, Sync(StreamQuery)),        // cudaStreamQuery_v3020
+    (240, Sync(StreamQuery)),        // cudaStreamQuery_ptsz_v7000
+    (138, Sync(EventQuery)),         // cudaEventQuery_v3020
+    (20, Sync(MemAlloc)),            // cudaMalloc_v3020
+    (22, Sync(MemFree)),             // cudaFree_v3020
+    (31, RuntimeCopy { blocking: true }),   // cudaMemcpy_v3020
+    (215, RuntimeCopy { blocking: true }),  // cudaMemcpy_ptds_v7000
+    (41, RuntimeCopy { blocking: false }),  // cudaMemcpyAsync_v3020
+    (225, RuntimeCopy { blocking: false }), // cudaMemcpyAsync_ptsz_v7000
+];
+
+pub fn driver_call(cbid: u32) -> Option<CallKind> {
+    DRIVER.iter().find(|(id, _)| *id == cbid).map(|(_, k)| *k)
+}
+
+pub fn runtime_call(cbid: u32) -> Option<CallKind> {
+    RUNTIME.iter().find(|(id, _)| *id == cbid).map(|(_, k)| *k)
+}
+
+/// Where a copy's pointer lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Memory {
+    Device,
+    PinnedHost,
+    PageableHost,
+}
+
+/// `cudaMemcpyKind`: which sides the caller declared as host.
+pub fn runtime_kind_sides(kind: i32) -> Option<(bool, bool)> {
+    // (dst is host, src is host); 4 (cudaMemcpyDefault) leaves it to the pointers.
+    match kind {
+        0 => Some((true, true)),
+        1 => Some((false, true)),
+        2 => Some((true, false)),
+        3 => Some((false, false)),
+        _ => None,
+    }
+}
+
+/// Whether a copy between `dst` and `src` makes the host wait.
+///
+/// A device-to-host copy always does when it is blocking, and an async one does when its
+/// destination is pageable (the driver stages it and returns when done). A host-to-device copy
+/// from pageable memory is recorded whether or not it was called async: the driver copies the
+/// source into a staging buffer before returning.
+pub fn copy_class(blocking: bool, dst: Memory, src: Memory) -> Option<SyncClass> {
+    use Memory::*;
+    match (dst, src) {
+        (Device, Device) => None,
+        (PinnedHost | PageableHost, Device) if blocking => Some(DeviceToHost),
+        (PageableHost, Device) => Some(DeviceToHostPageable),
+        (PinnedHost, Device) => None,
+        (Device, PageableHost) => Some(HostToDevicePageable),
+        (Device, PinnedHost) => None,
+        // Host to host: no device work to wait for.
+        (PinnedHost | PageableHost, PinnedHost | PageableHost) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_per_domain() {
+        for table in [DRIVER, RUNTIME] {
+            let mut ids: Vec<u32> = table.iter().map(|(id, _)| *id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), table.len());
+        }
+    }
+
+    #[test]
+    fn to_scalar_copy_is_a_pageable_device_to_host_sync() {
+        // candle's to_scalar ends in cuMemcpyDtoHAsync_v2 (cbid 279) into a Vec.
+        assert_eq!(driver_call(279), Some(DriverDtoH { blocking: false }));
+        assert_eq!(copy_class(false, Memory::PageableHost, Memory::Device), Some(DeviceToHostPageable));
+        assert_eq!(copy_class(false, Memory::PinnedHost, Memory::Device), None);
+        assert_eq!(copy_class(true, Memory::PinnedHost, Memory::Device), Some(DeviceToHost));
+        assert_eq!(copy_class(false, Memory::Device, Memory::PageableHost), Some(HostToDevicePageable));
+        assert_eq!(copy_class(true, Memory::Device, Memory::Device), None);
+    }
+
+    #[test]
+    fn launches_and_stream_ordered_allocations_are_not_syncs() {
+        for cbid in [307 /* cuLaunchKernel */, 598 /* cuMemAllocAsync */, 600 /* cuMemFreeAsync */] {
+            assert_eq!(driver_call(cbid), None);
+        }
+        assert_eq!(runtime_kind_sides(2), Some((true, false)));
+        assert_eq!(runtime_kind_sides(4), None);
+    }
+}
