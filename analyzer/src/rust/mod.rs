@@ -156,9 +156,10 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     analysis
 }
 
-/// The text after `//` (or `///`, `//!`) of every line comment that mentions `graphlint`, with
-/// its row. A `//` inside a string literal on the same line is taken for a comment too; that only
-/// matters for strings that contain `graphlint:` themselves.
+/// The text after `//` of every line comment that mentions `graphlint`, with its row. Doc
+/// comments (`///`, `//!`) and mentions in backticks are documentation, not directives; a `//`
+/// inside a string literal on the same line is not a comment (a string spanning lines can still
+/// fool this, which at worst yields a warning).
 fn directive_comments<'s>(source: &'s str, lines: &LineIndex) -> Vec<(u32, &'s str)> {
     let mut found = Vec::new();
     let mut last_row = 0;
@@ -169,12 +170,32 @@ fn directive_comments<'s>(source: &'s str, lines: &LineIndex) -> Vec<(u32, &'s s
         }
         last_row = row;
         let line = &source[lines.line_range(source, row)];
-        if let Some(comment) = line.find("//") {
-            let text = line[comment + 2..].trim_start_matches(['/', '!']);
-            found.push((row, text));
+        let Some(comment) = line_comment_start(line) else { continue };
+        let text = &line[comment + 2..];
+        if text.starts_with(['/', '!']) || text.contains("`graphlint") {
+            continue;
         }
+        found.push((row, text));
     }
     found
+}
+
+/// Where a line's `//` comment starts, skipping string and character literals.
+fn line_comment_start(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'\'' if !in_string && bytes.get(i + 2) == Some(&b'\'') => i += 2,
+            b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn file_diagnostic(rule: &'static Rule, path: &Path, message: String, help: &str, range: std::ops::Range<usize>) -> Diagnostic {
@@ -189,5 +210,22 @@ fn file_diagnostic(rule: &'static Rule, path: &Path, message: String, help: &str
         end: start,
         hot_path: Vec::new(),
         heat: Heat::File,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_come_from_plain_line_comments_only() {
+        let source = "let s = \"// graphlint: ignroe[GL801]\";\n\
+                      /// Docs mention `graphlint: hot` markers.\n\
+                      let c = '\"'; t.to_scalar(); // graphlint: ignore[GL801] -- reason\n\
+                      // graphlint: hot\n\
+                      // prose about `graphlint: error` output\n";
+        let lines = LineIndex::new(source);
+        let rows: Vec<u32> = directive_comments(source, &lines).into_iter().map(|(row, _)| row).collect();
+        assert_eq!(rows, vec![3, 4]);
     }
 }
