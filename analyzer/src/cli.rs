@@ -66,6 +66,10 @@ struct CheckArgs {
     /// `*.generate*`. Repeatable.
     #[arg(long, value_name = "PATTERN")]
     hot: Vec<String>,
+    /// List every hot function (and decode loop / graph block) with the chain that makes it
+    /// hot, instead of the findings.
+    #[arg(long)]
+    show_hot: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -144,7 +148,8 @@ fn check_command(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let settings = Settings { selection, all_paths: args.all_paths, hot_patterns: args.hot };
+    let settings =
+        Settings { selection, all_paths: args.all_paths, hot_patterns: args.hot, list_hot: args.show_hot };
     let result = match crate::engine::run(&args.paths, &settings) {
         Ok(result) => result,
         Err(err) => {
@@ -170,6 +175,16 @@ fn check_command(args: CheckArgs) -> ExitCode {
     let stdout = std::io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.show_hot {
+        for hot in &result.hot_functions {
+            let Some(last) = hot.chain.last() else { continue };
+            let chain: Vec<String> =
+                hot.chain.iter().map(|l| format!("{} ({}:{})", l.function, l.filename, l.row)).collect();
+            let _ = writeln!(out, "{}:{}: {}\n    root: {}\n    chain: {}", last.filename, last.row, last.function, hot.reason, chain.join(" → "));
+        }
+        let _ = out.flush();
+        return if result.internal_error { ExitCode::from(2) } else { ExitCode::SUCCESS };
+    }
     let written = if args.statistics {
         output::write_statistics(&mut out, &result.diagnostics, format)
     } else {

@@ -77,3 +77,12 @@ impl Diagnostic {
 fn file_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
 }
+
+/// A function (or a loop/graph region) on a hot path, for `--show-hot`.
+#[derive(Debug, Clone)]
+pub struct HotFunction {
+    /// From the root to this function.
+    pub chain: Vec<ChainLink>,
+    /// Why the chain's root is a root.
+    pub reason: String,
+}

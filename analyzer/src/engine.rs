@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, HotFunction};
 use crate::discovery::{self, SourceKind};
 use crate::settings::Settings;
 
@@ -12,6 +12,8 @@ const WORKER_STACK_BYTES: usize = 256 * 1024 * 1024;
 
 pub struct RunResult {
     pub diagnostics: Vec<Diagnostic>,
+    /// With `Settings::list_hot`: every hot function and loop, with its chain.
+    pub hot_functions: Vec<HotFunction>,
     pub files_checked: usize,
     /// Warnings for stderr (malformed directives, internal errors).
     pub warnings: Vec<String>,
@@ -37,8 +39,14 @@ pub fn run(paths: &[PathBuf], settings: &Settings) -> Result<RunResult, RunError
     outcome.internal_error |= rust_outcome.internal_error;
     let mut diagnostics = outcome.diagnostics;
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let mut hot_functions = outcome.hot_functions;
+    hot_functions.sort_by(|a, b| {
+        let key = |h: &HotFunction| h.chain.last().map(|l| (l.filename.clone(), l.row));
+        key(a).cmp(&key(b))
+    });
     Ok(RunResult {
         diagnostics,
+        hot_functions,
         files_checked: files.len(),
         warnings: outcome.warnings,
         internal_error: outcome.internal_error,

@@ -51,6 +51,8 @@ pub struct Settings {
     pub all_paths: bool,
     /// Extra hot-path roots: `pkg.mod:Class.method` or globs such as `*.generate*`.
     pub hot_patterns: Vec<String>,
+    /// Also list every hot function with its chain (`--show-hot`).
+    pub list_hot: bool,
 }
 
 #[cfg(test)]

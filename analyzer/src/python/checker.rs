@@ -67,6 +67,8 @@ pub(crate) struct Checker<'a> {
     /// Inside an `assert` message or a `raise`: formatting there only runs on the error path.
     error_path: u32,
     global_vals: FxHashMap<&'a str, ValId>,
+    attr_vals: FxHashMap<(ValId, &'a str), ValId>,
+    self_attr_vals: FxHashMap<(u32, &'a str), ValId>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -108,6 +110,8 @@ impl<'a> Checker<'a> {
             regions: Vec::new(),
             error_path: 0,
             global_vals: FxHashMap::default(),
+            attr_vals: FxHashMap::default(),
+            self_attr_vals: FxHashMap::default(),
             summary,
             candidates: Vec::new(),
         }
@@ -152,14 +156,27 @@ impl<'a> Checker<'a> {
         });
     }
 
-    /// The source text of a node, for messages.
-    pub(crate) fn text(&self, node: &impl Ranged) -> &'a str {
-        let range = span(node);
-        let text = &self.source[range];
-        match text.find('\n') {
-            Some(newline) => &text[..newline],
-            None => text,
+    /// The source text of a node for messages: on one line, and shortened when long.
+    pub(crate) fn text(&self, node: &impl Ranged) -> std::borrow::Cow<'a, str> {
+        const MAX_CHARS: usize = 60;
+        let text = &self.source[span(node)];
+        if !text.contains('\n') && text.chars().count() <= MAX_CHARS {
+            return std::borrow::Cow::Borrowed(text);
         }
+        let mut flat = String::with_capacity(text.len().min(4 * MAX_CHARS));
+        for word in text.split_whitespace() {
+            if !(flat.is_empty() || flat.ends_with(['(', '[', '{', '.']) || word.starts_with([')', ']', '}', '.', ','])) {
+                flat.push(' ');
+            }
+            flat.push_str(word);
+            if flat.chars().count() > MAX_CHARS {
+                break;
+            }
+        }
+        if flat.chars().count() > MAX_CHARS {
+            flat = flat.chars().take(MAX_CHARS - 1).collect::<String>() + "…";
+        }
+        std::borrow::Cow::Owned(flat)
     }
 
     pub(crate) fn in_error_path(&self) -> bool {
@@ -332,20 +349,21 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// A dotted name as a string, for annotations (which may come from a parsed string).
-    fn qualified_string(&self, expr: &Expr) -> Option<String> {
+    /// A dotted name's segments, resolved through absolute imports (for annotations, which may
+    /// come from a parsed string, so the lifetime is the expression's).
+    fn dotted<'e>(&'e self, expr: &'e Expr) -> Option<SmallVec<[&'e str; 8]>> {
         match expr {
             Expr::Name(name) => {
                 let id = name.id.as_str();
-                if let Some(import) = self.imports.get(id) {
-                    if import.level == 0 {
-                        return Some(import.segments.join("."));
-                    }
+                match self.imports.get(id) {
+                    Some(import) if import.level == 0 => Some(import.segments.iter().copied().collect()),
+                    _ => Some(SmallVec::from_slice(&[id])),
                 }
-                Some(id.to_string())
             }
             Expr::Attribute(attribute) => {
-                Some(format!("{}.{}", self.qualified_string(&attribute.value)?, attribute.attr.as_str()))
+                let mut segments = self.dotted(&attribute.value)?;
+                segments.push(attribute.attr.as_str());
+                Some(segments)
             }
             _ => None,
         }
@@ -357,6 +375,25 @@ impl<'a> Checker<'a> {
         }
         let val = self.summary.add_val(Val::Global(name.to_string()));
         self.global_vals.insert(name, val);
+        val
+    }
+
+    /// `value.name`, shared by every occurrence in the file (so the project pass evaluates it once).
+    fn attr_val(&mut self, value: ValId, name: &'a str) -> ValId {
+        if let Some(val) = self.attr_vals.get(&(value, name)) {
+            return *val;
+        }
+        let val = self.summary.add_val(Val::Attr(value, name.to_string()));
+        self.attr_vals.insert((value, name), val);
+        val
+    }
+
+    fn self_attr_val(&mut self, class: u32, name: &'a str) -> ValId {
+        if let Some(val) = self.self_attr_vals.get(&(class, name)) {
+            return *val;
+        }
+        let val = self.summary.add_val(Val::SelfAttr { class, name: name.to_string() });
+        self.self_attr_vals.insert((class, name), val);
         val
     }
 
@@ -396,13 +433,12 @@ impl<'a> Checker<'a> {
                 self.annotation_ty(&binop.left).join(self.annotation_ty(&binop.right))
             }
             Expr::Name(_) | Expr::Attribute(_) => {
-                let Some(qualified) = self.qualified_string(annotation) else { return Ty::Unknown };
                 if let Expr::Name(name) = annotation {
                     if let Some(ty) = self.type_aliases.get(name.id.as_str()) {
                         return *ty;
                     }
                 }
-                let segments: SmallVec<[&str; 8]> = qualified.split('.').collect();
+                let Some(segments) = self.dotted(annotation) else { return Ty::Unknown };
                 if let Some(ty) = types::tensor_class(&segments) {
                     return ty;
                 }
@@ -419,8 +455,8 @@ impl<'a> Checker<'a> {
                 }
             }
             Expr::Subscript(subscript) => {
-                let head = self.qualified_string(&subscript.value).unwrap_or_default();
-                let last = head.rsplit('.').next().unwrap_or("");
+                let head: SmallVec<[&str; 8]> = self.dotted(&subscript.value).unwrap_or_default();
+                let last = head.last().copied().unwrap_or("");
                 let elements: &[Expr] = match &*subscript.slice {
                     Expr::Tuple(tuple) => &tuple.elts,
                     other => std::slice::from_ref(other),
@@ -443,8 +479,8 @@ impl<'a> Checker<'a> {
                         }
                     }
                     _ => {
-                        let from_array_lib = head.starts_with("jaxtyping.") || head.starts_with("torchtyping.");
-                        let local = !head.contains('.');
+                        let from_array_lib = matches!(head.first(), Some(&("jaxtyping" | "torchtyping")));
+                        let local = head.len() == 1;
                         match types::array_annotation(last) {
                             Some(ty) if from_array_lib || (local && last != "Int" && last != "Float")
                                 || elements.first().is_some_and(|e| self.annotation_ty(e).is_tensor()) =>
@@ -468,20 +504,26 @@ impl<'a> Checker<'a> {
                 self.annotation_val(&parsed)
             }
             Expr::Name(_) | Expr::Attribute(_) => {
-                let qualified = self.qualified_string(annotation)?;
-                let head = qualified.split('.').next().unwrap_or("");
-                if matches!(head, "torch" | "typing" | "builtins" | "numpy" | "jaxtyping" | "collections")
-                    || types::is_modelled_builtin(&qualified)
-                    || matches!(qualified.as_str(), "Any" | "Optional" | "Union" | "Callable")
-                {
+                let skip = {
+                    let segments = self.dotted(annotation)?;
+                    let head = segments[0];
+                    matches!(head, "torch" | "typing" | "builtins" | "numpy" | "jaxtyping" | "collections")
+                        || (segments.len() == 1
+                            && (types::is_modelled_builtin(head)
+                                || matches!(head, "Any" | "Optional" | "Union" | "Callable")))
+                };
+                if skip {
                     return None;
                 }
                 let class = self.expr_val(annotation)?;
                 Some(self.summary.add_val(Val::Call(class)))
             }
             Expr::Subscript(subscript) => {
-                let head = self.qualified_string(&subscript.value).unwrap_or_default();
-                let last = head.rsplit('.').next().unwrap_or("");
+                let last = match &*subscript.value {
+                    Expr::Name(name) => name.id.as_str(),
+                    Expr::Attribute(attribute) => attribute.attr.as_str(),
+                    _ => return None,
+                };
                 if !matches!(last, "Optional" | "Union" | "Annotated") {
                     return None;
                 }
@@ -1391,9 +1433,9 @@ impl<'a> Checker<'a> {
                     if ty != Ty::Unknown {
                         return ty;
                     }
-                    return Ty::Val(self.summary.add_val(Val::SelfAttr { class, name: name.to_string() }));
+                    return Ty::Val(self.self_attr_val(class, name));
                 }
-                Ty::Val(self.summary.add_val(Val::Attr(val, name.to_string())))
+                Ty::Val(self.attr_val(val, name))
             }
             _ => Ty::Unknown,
         }
@@ -1402,7 +1444,7 @@ impl<'a> Checker<'a> {
     /// `module.attr` of an import that is not torch (a project module or third-party package).
     fn lookup_dotted(&mut self, attribute: &'a ast::ExprAttribute) -> Ty {
         match self.expr(&attribute.value) {
-            Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Attr(val, attribute.attr.to_string()))),
+            Ty::Val(val) => Ty::Val(self.attr_val(val, attribute.attr.as_str())),
             _ => Ty::Unknown,
         }
     }
@@ -1479,7 +1521,7 @@ impl<'a> Checker<'a> {
                     receiver_expr = Some(&*attribute.value);
                     receiver = self.expr(&attribute.value);
                     if let Ty::Val(val) = receiver {
-                        callee = Ty::Val(self.summary.add_val(Val::Attr(val, attribute.attr.to_string())));
+                        callee = Ty::Val(self.attr_val(val, attribute.attr.as_str()));
                     }
                 }
                 other => callee = self.expr(other),

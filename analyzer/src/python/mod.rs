@@ -49,18 +49,19 @@ pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
     }
     let vals: usize = analyses.iter().map(|a| a.summary.vals.len()).sum();
     let calls: usize = analyses.iter().map(|a| a.summary.calls.len()).sum();
-    let diagnostics = project::classify(analyses, settings);
+    let (diagnostics, hot_functions) = project::classify(analyses, settings);
     if timings {
         eprintln!(
             "graphlint: per-file pass {per_file:.3} CPU-s, project pass {:.3} CPU-s ({vals} values, {calls} call sites)",
             process_cpu_seconds() - started - per_file
         );
     }
-    Outcome { diagnostics, warnings, internal_error }
+    Outcome { diagnostics, hot_functions, warnings, internal_error }
 }
 
 pub struct Outcome {
     pub diagnostics: Vec<Diagnostic>,
+    pub hot_functions: Vec<crate::diagnostic::HotFunction>,
     pub warnings: Vec<String>,
     pub internal_error: bool,
 }

@@ -19,7 +19,7 @@ use smallvec::SmallVec;
 use super::summary::*;
 use super::types::returns_self_module;
 use super::FileAnalysis;
-use crate::diagnostic::{ChainLink, Diagnostic, Heat};
+use crate::diagnostic::{ChainLink, Diagnostic, Heat, HotFunction};
 use crate::hotpath::{self, Reach};
 use crate::output::display_path;
 use crate::settings::Settings;
@@ -103,7 +103,7 @@ struct Project<'s> {
     node_count: usize,
 }
 
-pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> Vec<Diagnostic> {
+pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Diagnostic>, Vec<HotFunction>) {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let mut clock = super::process_cpu_seconds();
     let mut lap = |what: &str| {
@@ -153,7 +153,16 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> Vec<Dia
         }
     }
     lap("classification");
-    diagnostics
+    let mut hot = Vec::new();
+    if settings.list_hot {
+        for node in 0..project.node_count {
+            if let Some(reason) = hotpath::root_reason(&reach, node) {
+                let chain = hotpath::chain(&reach, node).into_iter().map(|n| project.link(n)).collect();
+                hot.push(HotFunction { chain, reason: reason.clone() });
+            }
+        }
+    }
+    (diagnostics, hot)
 }
 
 impl<'s> Project<'s> {

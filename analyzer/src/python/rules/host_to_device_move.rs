@@ -46,7 +46,7 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.keyword("non_blocking").is_some_and(|v| matches!(v, Expr::BooleanLiteral(b) if b.value)) {
         return;
     }
-    let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor");
+    let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor".into());
     checker.report(
         &RULE,
         call.range(),

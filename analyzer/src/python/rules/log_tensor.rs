@@ -37,7 +37,7 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
             let is_logger = call.receiver == Ty::Logger
                 || (call.receiver.is_unproven()
                     && call.receiver_expr.is_some_and(|r| {
-                        matches!(checker.text(r), "logger" | "log" | "LOGGER" | "_logger" | "_log" | "LOG" | "self.logger")
+                        matches!(&*checker.text(r), "logger" | "log" | "LOGGER" | "_logger" | "_log" | "LOG" | "self.logger")
                     }));
             if !is_logger {
                 return;
