@@ -35,6 +35,7 @@ pub fn run(paths: &[PathBuf], settings: &Settings) -> Result<RunResult, RunError
     let (mut outcome, rust_outcome) =
         pool.install(|| rayon::join(|| crate::python::check(&python, settings), || crate::rust::check(&rust, settings)));
     outcome.diagnostics.extend(rust_outcome.diagnostics);
+    outcome.hot_functions.extend(rust_outcome.hot_functions);
     outcome.warnings.extend(rust_outcome.warnings);
     outcome.internal_error |= rust_outcome.internal_error;
     let mut diagnostics = outcome.diagnostics;

@@ -18,7 +18,7 @@ use smallvec::SmallVec;
 use super::summary::*;
 use super::types::tensor_method_returns_tensor;
 use super::FileAnalysis;
-use crate::diagnostic::{ChainLink, Diagnostic, Heat};
+use crate::diagnostic::{ChainLink, Diagnostic, Heat, HotFunction};
 use crate::hotpath::{self, Reach};
 use crate::output::display_path;
 use crate::python::project::glob_match;
@@ -85,9 +85,11 @@ struct Crate<'s> {
     model_memo: FxHashMap<TypeId, bool>,
 }
 
-pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> Vec<Diagnostic> {
+/// The hot findings (and, with `--all-paths`, the cold ones), plus every hot function and region
+/// with its chain when `--show-hot` asks for them.
+pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Diagnostic>, Vec<HotFunction>) {
     if files.is_empty() {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let mut krate = Crate::new(&files, settings);
     let edges = krate.edges();
@@ -125,7 +127,16 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> Vec<Dia
             diagnostics.push(diagnostic);
         }
     }
-    diagnostics
+    let mut hot = Vec::new();
+    if settings.list_hot {
+        for node in 0..krate.node_count {
+            if let Some(reason) = hotpath::root_reason(&reach, node) {
+                let chain = hotpath::chain(&reach, node).into_iter().map(|n| krate.link(n)).collect();
+                hot.push(HotFunction { chain, reason: reason.clone() });
+            }
+        }
+    }
+    (diagnostics, hot)
 }
 
 impl<'s> Crate<'s> {

@@ -57,8 +57,8 @@ pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
         warnings.extend(analysis.warnings.iter().cloned());
         internal_error |= analysis.internal_error;
     }
-    let diagnostics = krate::classify(analyses, settings);
-    Outcome { diagnostics, warnings, internal_error }
+    let (diagnostics, hot_functions) = krate::classify(analyses, settings);
+    Outcome { diagnostics, hot_functions, warnings, internal_error }
 }
 
 /// A bug in one file's analysis must not take the run down: it becomes a warning and exit 2.
