@@ -396,9 +396,9 @@ impl<'s> Project<'s> {
             return *known;
         }
         self.module_memo.insert((file, class), false);
-        let bases = self.files[file].summary.classes[class as usize].bases.clone();
+        let files = self.files;
         let mut result = false;
-        for base in bases {
+        for &base in &files[file].summary.classes[class as usize].bases {
             for entity in self.eval(file, base) {
                 result |= match entity {
                     Entity::External(id) => is_module_base(&self.externals[id as usize]),
@@ -727,8 +727,9 @@ impl<'s> Project<'s> {
                         continue;
                     }
                     for (tf, tm, first) in self.targets(file, call) {
-                        let params = self.files[tf].summary.funcs[tm as usize].params.clone();
-                        let mut flows: Vec<(u32, ValId)> = Vec::new();
+                        let files = self.files;
+                        let params = &files[tf].summary.funcs[tm as usize].params;
+                        let mut flows: SmallVec<[(u32, ValId); 4]> = SmallVec::new();
                         for (position, arg) in call.args.iter().enumerate() {
                             if let Some(arg) = arg {
                                 let index = position as u32 + first;
@@ -819,7 +820,8 @@ impl<'s> Project<'s> {
                     }
                 }
             }
-            for site in self.files[file].summary.root_sites.clone() {
+            let files = self.files;
+            for site in &files[file].summary.root_sites {
                 for entity in self.eval(file, site.value) {
                     let mut targets = SmallVec::new();
                     match entity {
