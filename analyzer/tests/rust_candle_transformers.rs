@@ -80,7 +80,7 @@ fn candle_transformers_findings_are_reviewed() {
     let temp = tempfile::tempdir().unwrap();
     let Some(crate_dir) = vendor(temp.path()) else { return };
     let crate_dir = std::fs::canonicalize(crate_dir).unwrap();
-    let result = graphlint::engine::run(&[crate_dir.clone()], &Settings::default()).unwrap();
+    let result = graphlint::engine::run(std::slice::from_ref(&crate_dir), &Settings::default()).unwrap();
     assert!(!result.internal_error, "{:?}", result.warnings);
     assert!(result.files_checked > 200, "checked only {} files", result.files_checked);
     let root = crate_dir.to_string_lossy().into_owned();

@@ -74,7 +74,7 @@ fn every_rust_rule_has_a_fixture() {
 fn fixtures_get_exactly_their_expected_findings() {
     let mut failures = Vec::new();
     for case in cases() {
-        let result = graphlint::engine::run(&[case.clone()], &Settings::default()).unwrap();
+        let result = graphlint::engine::run(std::slice::from_ref(&case), &Settings::default()).unwrap();
         assert!(result.warnings.is_empty(), "{}: {:?}", case.display(), result.warnings);
         let mut actual = BTreeMap::new();
         for d in &result.diagnostics {
