@@ -39,7 +39,7 @@ struct ImplCtx {
 /// Macros whose arguments only run when something already failed: formatting there is free.
 const ERROR_PATH_MACROS: &[&str] = &[
     "panic", "bail", "anyhow", "ensure", "assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq",
-    "debug_assert_ne", "unreachable", "todo", "unimplemented", "format_err", "err",
+    "debug_assert_ne", "unreachable", "todo", "unimplemented", "format_err",
 ];
 
 pub(crate) struct FileVisitor<'a> {
@@ -736,7 +736,7 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
         let Some(segments) = call_path(node) else { return };
         rules::on_path_call(self, &PathCall { call: node, segments: &segments });
         match segments.last().map(String::as_str) {
-            Some("begin_capture") => self.push_region(RegionKind::Capture, node.func_span()),
+            Some("begin_capture") => self.push_region(RegionKind::Capture, callee_span(node)),
             Some("end_capture") => self.end_capture(),
             _ => {}
         }
@@ -751,16 +751,11 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
     }
 }
 
-trait FuncSpan {
-    fn func_span(&self) -> Span;
-}
-
-impl FuncSpan for ExprCall {
-    fn func_span(&self) -> Span {
-        match &*self.func {
-            Expr::Path(p) => p.path.segments.last().map_or_else(Span::call_site, |s| s.ident.span()),
-            _ => self.paren_token.span.open(),
-        }
+/// The span of a call's callee name (`new` in `Tensor::new(..)`), for regions it opens.
+fn callee_span(call: &ExprCall) -> Span {
+    match &*call.func {
+        Expr::Path(p) => p.path.segments.last().map_or_else(Span::call_site, |s| s.ident.span()),
+        _ => call.paren_token.span.open(),
     }
 }
 
