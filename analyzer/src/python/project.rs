@@ -94,6 +94,7 @@ struct Project<'s> {
     module_memo: FxHashMap<(FileIdx, u32), bool>,
     mro_memo: FxHashMap<(FileIdx, u32), SmallVec<[(FileIdx, u32); 8]>>,
     method_memo: FxHashMap<(FileIdx, u32), FxHashMap<Box<str>, Option<(FileIdx, FuncIdx)>>>,
+    module_attr_memo: FxHashMap<FileIdx, FxHashMap<Box<str>, Entities>>,
     /// `instance.name` per class, and whether it read a flowed-in parameter.
     attr_memo: FxHashMap<(FileIdx, u32), FxHashMap<Box<str>, (Entities, bool)>>,
     /// Per file and region: the call sites inside the region (nested regions included).
@@ -216,6 +217,7 @@ impl<'s> Project<'s> {
             module_memo: FxHashMap::default(),
             mro_memo: FxHashMap::default(),
             method_memo: FxHashMap::default(),
+            module_attr_memo: FxHashMap::default(),
             attr_memo: FxHashMap::default(),
             region_calls: Vec::with_capacity(files.len()),
             func_base: Vec::with_capacity(files.len()),
@@ -237,8 +239,13 @@ impl<'s> Project<'s> {
         // Namespace packages (directories without `__init__.py`, PEP 420) still import by path:
         // every file also answers to the dotted suffixes of its path, unless a package name
         // already claimed them.
-        for index in 0..files.len() {
-            let absolute = absolute(&files[index].path);
+        let absolutes: Vec<PathBuf> = project.by_path.iter().map(|(path, _)| path.clone()).collect();
+        let mut by_index: Vec<Option<&PathBuf>> = vec![None; files.len()];
+        for path in &absolutes {
+            by_index[project.by_path[path]] = Some(path);
+        }
+        for (index, absolute) in by_index.into_iter().enumerate() {
+            let Some(absolute) = absolute else { continue };
             let mut parts: Vec<&str> = absolute
                 .components()
                 .filter_map(|c| match c {
@@ -332,6 +339,20 @@ impl<'s> Project<'s> {
         if depth > 16 {
             return Entities::new();
         }
+        // Module-level names do not depend on parameters: computed once for the whole pass.
+        if let Some(known) = self.module_attr_memo.get(&file).and_then(|m| m.get(name)) {
+            return known.clone();
+        }
+        let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
+        let found = self.module_attribute_uncached(file, name, depth);
+        if !self.read_flow {
+            self.module_attr_memo.entry(file).or_default().insert(name.into(), found.clone());
+        }
+        self.read_flow |= outer_read_flow;
+        found
+    }
+
+    fn module_attribute_uncached(&mut self, file: FileIdx, name: &str, depth: u32) -> Entities {
         let files = self.files;
         let summary = &files[file].summary;
         if let Some(&val) = self.globals[file].get(name) {
@@ -716,16 +737,20 @@ impl<'s> Project<'s> {
     /// Resolves every call site; unannotated parameters learn the classes their callers pass,
     /// which can resolve more calls, so this repeats until nothing new flows.
     fn resolve_calls(&mut self) -> Vec<Vec<usize>> {
+        let mut settled: Vec<Vec<bool>> = self.files.iter().map(|f| vec![false; f.summary.calls.len()]).collect();
         for round in 0..4 {
             if std::env::var_os("GRAPHLINT_TIMINGS").is_some() {
                 eprintln!("graphlint:   argument-flow round {round} at {:.3} CPU-s", super::process_cpu_seconds());
             }
             let mut changed = false;
             for file in 0..self.files.len() {
-                for call in &self.files[file].summary.calls {
-                    if call.args.iter().all(Option::is_none) && call.kwargs.is_empty() {
+                for (call_index, call) in self.files[file].summary.calls.iter().enumerate() {
+                    if settled[file][call_index] || (call.args.iter().all(Option::is_none) && call.kwargs.is_empty()) {
                         continue;
                     }
+                    // A call site whose callee and arguments read no flowed-in parameter passes
+                    // the same values in every round: it is settled after its first one.
+                    let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
                     for (tf, tm, first) in self.targets(file, call) {
                         let files = self.files;
                         let params = &files[tf].summary.funcs[tm as usize].params;
@@ -756,6 +781,8 @@ impl<'s> Project<'s> {
                             }
                         }
                     }
+                    settled[file][call_index] = !self.read_flow;
+                    self.read_flow = outer_read_flow;
                 }
             }
             if !changed {

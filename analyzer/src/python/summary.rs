@@ -146,14 +146,6 @@ impl FileSummary {
         self.vals.push(val);
         (self.vals.len() - 1) as ValId
     }
-
-    pub fn global(&self, name: &str) -> Option<ValId> {
-        self.globals.iter().rev().find(|(n, _)| n == name).map(|(_, v)| *v)
-    }
-
-    pub fn method(&self, class: u32, name: &str) -> Option<FuncIdx> {
-        self.classes[class as usize].methods.iter().find(|(n, _)| n == name).map(|(_, f)| *f)
-    }
 }
 
 /// The function index of module-level code in every summary.
