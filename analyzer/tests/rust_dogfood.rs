@@ -4,29 +4,44 @@
 //! A sync that is there on purpose is suppressed where it stands, with
 //! `// graphlint: ignore[CODE] -- reason`.
 
+use graphlint::diagnostic::Diagnostic;
 use graphlint::output::{write_diagnostics, OutputFormat, Style};
 use graphlint::settings::Settings;
 
-/// Deliberate syncs whose suppression comment names another code (they were written before the
-/// Rust rules had codes): `runtime-probe/src/toy.rs`'s bad test model syncs on purpose, with
-/// `ignore[GL801]` where the findings are GL803 (`device.synchronize()`) and GL902
-/// (`clone_dtoh`). Tolerated, by file and code, until the probe's owner fixes the codes; then
-/// delete the entry.
-const PENDING_OWNER_SUPPRESSION: &[(&str, &str)] =
-    &[("runtime-probe/src/toy.rs", "GL803"), ("runtime-probe/src/toy.rs", "GL902")];
+/// Findings reported to the lead and awaiting their owners' fix or suppression: (file, code,
+/// function that holds the finding). Each one is tolerated only there; delete its entry once the
+/// owner has acted, and the test holds the line again.
+const PENDING_OWNERS: &[(&str, &str, &str)] = &[
+    // The probe's bad test model syncs on purpose, but its comments say `ignore[GL801]` where the
+    // findings are GL803 (`device.synchronize()`) and GL902 (`clone_dtoh`).
+    ("runtime-probe/src/toy.rs", "GL803", "Toy::deliberate_sync"),
+    ("runtime-probe/src/toy.rs", "GL902", "raw_read"),
+    // Toto's opt-in "upstream-style syncs" mode: deliberate, not yet suppressed.
+    ("models/src/toto/graph.rs", "GL801", "TotoGraphDecoder::step"),
+    ("models/src/toto/model.rs", "GL801", "upstream_style_length_reads"),
+    // Host-built tables and masks uploaded on the eager path (prefill, `n > 1`, or
+    // `TimeContext::Recompute`/`Cached { offset: 0 }`); the graph path builds them once.
+    ("models/src/toto/attention.rs", "GL804", "causal_bias"),
+    ("models/src/toto/rope.rs", "GL804", "RopeTables::upload"),
+    ("models/src/toto/scaler.rs", "GL804", "PatchScaler::advance"),
+    ("models/src/kronos/blocks.rs", "GL804", "Rotary::tables"),
+];
+
+fn pending(d: &Diagnostic) -> bool {
+    let file = d.file.to_string_lossy();
+    let function = d.hot_path.last().map_or("", |link| link.function.as_str());
+    PENDING_OWNERS.iter().any(|&(path, code, func)| file == path && d.code() == code && function == func)
+}
 
 #[test]
 fn models_and_probe_have_no_unsuppressed_findings() {
     let settings = Settings { hot_patterns: vec!["GraphDecoder::step".into()], ..Settings::default() };
     let paths = ["models".into(), "runtime-probe".into()];
     let mut result = graphlint::engine::run(&paths, &settings).unwrap();
-    result.diagnostics.retain(|d| {
-        let file = d.file.to_string_lossy();
-        !PENDING_OWNER_SUPPRESSION.iter().any(|(path, code)| file == *path && d.code() == *code)
-    });
     assert!(result.files_checked > 0, "nothing was checked");
     assert!(!result.internal_error, "{:?}", result.warnings);
     assert!(result.warnings.is_empty(), "malformed graphlint comments: {:?}", result.warnings);
+    result.diagnostics.retain(|d| !pending(d));
     let mut rendered = Vec::new();
     write_diagnostics(&mut rendered, &result.diagnostics, OutputFormat::Full, Style::default()).unwrap();
     assert!(

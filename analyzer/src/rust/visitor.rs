@@ -655,6 +655,16 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
                 self.visit_expr(diverge);
             }
         }
+        // `let (a, b) = (x, y);` binds pairwise.
+        if let (Pat::Tuple(pats), Some(Expr::Tuple(values))) = (&node.pat, node.init.as_ref().map(|i| &*i.expr)) {
+            if pats.elems.len() == values.elems.len() {
+                for (pat, value) in pats.elems.iter().zip(&values.elems) {
+                    let sym = self.sym_of(value);
+                    self.bind_pat(pat, sym);
+                }
+                return;
+            }
+        }
         let sym = node.init.as_ref().map_or(Sym::Unknown, |init| self.sym_of(&init.expr));
         self.bind_pat(&node.pat, sym);
     }
