@@ -709,6 +709,20 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
         self.in_loop(node.loop_token.span, |v| visit::visit_expr_loop(v, node));
     }
 
+    fn visit_expr_match(&mut self, node: &'ast syn::ExprMatch) {
+        self.visit_expr(&node.expr);
+        let scrutinee = self.sym_of(&node.expr);
+        for arm in &node.arms {
+            self.with_scope(|v| {
+                v.bind_pat(&arm.pat, scrutinee.clone());
+                if let Some((_, guard)) = &arm.guard {
+                    v.visit_expr(guard);
+                }
+                v.visit_expr(&arm.body);
+            });
+        }
+    }
+
     fn visit_expr_let(&mut self, node: &'ast syn::ExprLet) {
         self.visit_expr(&node.expr);
         let sym = self.sym_of(&node.expr);
