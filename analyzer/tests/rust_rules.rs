@@ -179,3 +179,19 @@ fn suppressions_silence_one_line_or_a_whole_file() {
     let whole = format!("// graphlint: ignore-file[GL8]\n{source}");
     assert!(check_text("file.rs", whole.as_bytes()).diagnostics.is_empty());
 }
+
+#[test]
+fn json_output_carries_the_chain() {
+    let settings = Settings::default();
+    let result = graphlint::engine::run(&[PathBuf::from("fixtures/rust/crate_multi")], &settings).unwrap();
+    let mut out = Vec::new();
+    write_diagnostics(&mut out, &result.diagnostics, OutputFormat::Json, Style::default()).unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+    let sample = rows.iter().find(|r| r["code"] == "GL806").expect("the sampler finding");
+    assert_eq!(sample["filename"], "fixtures/rust/crate_multi/src/generate.rs");
+    assert_eq!(sample["location"]["row"], 19);
+    assert_eq!(sample["hot"], true);
+    let functions: Vec<&str> = sample["hot_path"].as_array().unwrap().iter().map(|l| l["function"].as_str().unwrap()).collect();
+    assert_eq!(functions, ["generate", "sample"]);
+    assert!(sample["url"].as_str().unwrap().ends_with("analyzer/src/rust/rules/argmax_to_scalar.rs"), "{}", sample["url"]);
+}
