@@ -381,13 +381,24 @@ impl<'s> Crate<'s> {
     }
 
     fn ret(&mut self, node: Node, callee: &Callee, depth: u32) -> Option<TyVal> {
-        if let Some(&target) = self.targets(node, callee, depth).first() {
+        // The receiver is evaluated once, for both the method lookup and the fallback: a builder
+        // chain nests receivers, and evaluating each twice would take exponential time.
+        let recv = match callee {
+            Callee::Method(recv, _) => self.eval(node, recv, depth + 1),
+            Callee::Path(_) => None,
+        };
+        let target = match (callee, &recv) {
+            (Callee::Method(_, name), Some(TyVal::Crate(ty))) => self.methods.get(&(*ty, name.clone())).and_then(|n| n.first().copied()),
+            (Callee::Method(..), _) => None,
+            (Callee::Path(_), _) => self.targets(node, callee, depth).first().copied(),
+        };
+        if let Some(target) = target {
             let ret = self.func(target).ret.clone()?;
             let self_ty = self.self_tys[target].clone();
             return self.resolve_ty(self.func_module(target), &ret, self_ty.as_ref(), depth + 1);
         }
         match callee {
-            Callee::Method(recv, method) => match self.eval(node, recv, depth + 1)? {
+            Callee::Method(_, method) => match recv? {
                 TyVal::Ext(name) if name == "Tensor" && tensor_method_returns_tensor(method) => Some(TyVal::Ext(name)),
                 _ => None,
             },

@@ -342,7 +342,10 @@ impl<'a> FileVisitor<'a> {
         match callee {
             Callee::Method(recv, method) => {
                 let method = method.as_str();
-                match (self.kind(recv), method) {
+                // Computed once: a builder chain `a.b().c()...` nests receivers, and evaluating
+                // each twice would take exponential time.
+                let recv_ty = self.local_ty(recv);
+                match (Kind::of(recv_ty.as_ref(), self.tch), method) {
                     (Kind::Tensor, "chunk") => Some(TyRef::Elem(Box::new(TyRef::path(&["Tensor"])))),
                     (Kind::Tensor, "device") => Some(TyRef::path(&["Device"])),
                     (Kind::Tensor | Kind::TchTensor, m) if tensor_method_returns_tensor(m) => tensor(),
@@ -358,10 +361,7 @@ impl<'a> FileVisitor<'a> {
                     (Kind::CudaStream | Kind::CudaContext, "record_event" | "new_event") => Some(TyRef::path(&["CudaEvent"])),
                     (Kind::Device, "as_cuda_device") => Some(TyRef::path(&["CudaDevice"])),
                     (Kind::CudaDevice, "cuda_stream") => Some(TyRef::path(&["CudaStream"])),
-                    _ => {
-                        let recv = self.local_ty(recv)?;
-                        self.local_returns.get(&format!("{}::{method}", recv.last()?)).cloned()
-                    }
+                    _ => self.local_returns.get(&format!("{}::{method}", recv_ty?.last()?)).cloned(),
                 }
             }
             Callee::Path(segments) => {
