@@ -12,13 +12,6 @@ use graphlint::settings::Settings;
 /// function that holds the finding). Each one is tolerated only there; delete its entry once the
 /// owner has acted, and the test holds the line again.
 const PENDING_OWNERS: &[(&str, &str, &str)] = &[
-    // The probe's bad test model syncs on purpose, but its comments say `ignore[GL801]` where the
-    // findings are GL803 (`device.synchronize()`) and GL902 (`clone_dtoh`).
-    ("runtime-probe/src/toy.rs", "GL803", "Toy::deliberate_sync"),
-    ("runtime-probe/src/toy.rs", "GL902", "raw_read"),
-    // Toto's opt-in "upstream-style syncs" mode: deliberate, not yet suppressed.
-    ("models/src/toto/graph.rs", "GL801", "TotoGraphDecoder::step"),
-    ("models/src/toto/model.rs", "GL801", "upstream_style_length_reads"),
     // Host-built tables and masks uploaded on the eager path (prefill, `n > 1`, or
     // `TimeContext::Recompute`/`Cached { offset: 0 }`); the graph path builds them once.
     ("models/src/toto/attention.rs", "GL804", "causal_bias"),
