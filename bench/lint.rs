@@ -1,9 +1,13 @@
-//! Lint benchmark: graphlint vs. ruff's parse-only pipeline on the `transformers` wheel.
+//! Lint benchmark: graphlint vs. ruff's parse-only pipeline on the `transformers` wheel, and
+//! graphlint on a Rust corpus (the `candle-transformers` sources, see `rust_corpus.rs`).
 //!
 //! `cargo bench --bench lint` downloads the pinned wheel and ruff from PyPI once into
-//! `bench/.cache/` (ignored by git), then runs each tool a few times on the corpus and prints
-//! files/s, MB per CPU-second and peak RSS. CPU time is user + sys of the child process, so the
-//! numbers hold on a machine shared with other work; wall time is shown for reference only.
+//! `bench/.cache/` (ignored by git), and vendors the Rust corpus from crates.io there, then runs
+//! each tool a few times on each corpus and prints files/s, MB per CPU-second and peak RSS. CPU
+//! time is user + sys of the child process, so the numbers hold on a machine shared with other
+//! work; wall time is shown for reference only.
+
+mod rust_corpus;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,7 +30,7 @@ fn main() {
     std::fs::create_dir_all(&cache).expect("create bench/.cache");
     let corpus = fetch_corpus(&cache);
     let ruff = fetch_ruff(&cache);
-    let (files, bytes) = corpus_size(&corpus);
+    let (files, bytes) = corpus_size(&corpus, &["py", "pyi"]);
     let mb = bytes as f64 / 1e6;
     println!("corpus: transformers {TRANSFORMERS} wheel, {files} Python files, {mb:.1} MB");
     println!("best of {RUNS} runs; CPU = user + sys of the child process\n");
@@ -44,9 +48,16 @@ fn main() {
             best(ruff.to_str().unwrap(), &["check", "--isolated", "--no-cache", "--select", "E9", "--output-format", "json", "--exit-zero", corpus_arg]),
         ),
     ];
+    print_table(&rows, files, mb);
+    println!("\nratio graphlint / ruff E9 (MB per CPU-s): {:.2}", (mb / rows[0].1.cpu_s) / (mb / rows[2].1.cpu_s));
+
+    rust_corpus::report(&cache, graphlint);
+}
+
+fn print_table(rows: &[(&str, Measure)], files: usize, mb: f64) {
     println!("| command | CPU s | wall s | files / CPU-s | MB / CPU-s | peak RSS MB |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for (name, m) in &rows {
+    for (name, m) in rows {
         assert_eq!(m.exit, 0, "{name} failed");
         println!(
             "| `{name}` | {:.2} | {:.2} | {:.0} | {:.1} | {:.0} |",
@@ -57,7 +68,6 @@ fn main() {
             m.max_rss_mb
         );
     }
-    println!("\nratio graphlint / ruff E9 (MB per CPU-s): {:.2}", (mb / rows[0].1.cpu_s) / (mb / rows[2].1.cpu_s));
 }
 
 fn best(program: &str, args: &[&str]) -> Measure {
@@ -121,7 +131,8 @@ fn fetch_ruff(cache: &Path) -> PathBuf {
     ruff
 }
 
-fn corpus_size(dir: &Path) -> (usize, u64) {
+/// The number and total size of the files under `dir` with one of `extensions`.
+fn corpus_size(dir: &Path, extensions: &[&str]) -> (usize, u64) {
     let mut files = 0;
     let mut bytes = 0;
     let mut stack = vec![dir.to_path_buf()];
@@ -130,7 +141,7 @@ fn corpus_size(dir: &Path) -> (usize, u64) {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "py" || e == "pyi") {
+            } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e)) {
                 files += 1;
                 bytes += std::fs::metadata(&path).unwrap().len();
             }

@@ -13,12 +13,14 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SourceKind {
     Python,
+    Rust,
 }
 
 impl SourceKind {
     pub fn from_path(path: &Path) -> Option<SourceKind> {
         match path.extension()?.to_str()? {
             "py" | "pyi" => Some(SourceKind::Python),
+            "rs" => Some(SourceKind::Rust),
             _ => None,
         }
     }

@@ -114,7 +114,14 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         .build()
         .map_err(|e| RunError::Message(format!("cannot start worker threads: {e}")))?;
     let python: Vec<_> = files.iter().filter(|f| f.kind == SourceKind::Python).cloned().collect();
-    let outcome = pool.install(|| crate::python::check(&python, &settings));
+    let rust: Vec<_> = files.iter().filter(|f| f.kind == SourceKind::Rust).cloned().collect();
+    let (mut outcome, rust_outcome) =
+        pool.install(|| rayon::join(|| crate::python::check(&python, &settings), || crate::rust::check(&rust, &settings)));
+    outcome.diagnostics.extend(rust_outcome.diagnostics);
+    outcome.hot_functions.extend(rust_outcome.hot_functions);
+    outcome.warnings.extend(rust_outcome.warnings);
+    outcome.internal_error |= rust_outcome.internal_error;
+    outcome.suppressions.extend(rust_outcome.suppressions);
 
     let mut diagnostics: Vec<Diagnostic> = outcome
         .diagnostics

@@ -1,8 +1,8 @@
 //! graphlint: finds host-device synchronisations in the hot paths of PyTorch and candle code.
 //!
 //! The crate is split into a language-agnostic core (diagnostics, the rule registry, suppression
-//! comments, discovery, rule selection, output formats) and one frontend per language. Only the
-//! Python frontend exists today; a Rust (candle) frontend plugs into the same core.
+//! comments, discovery, rule selection, output formats) and one frontend per language: Python
+//! (PyTorch) and Rust (candle, cudarc, tch).
 
 pub mod add_suppressions;
 pub mod cli;
@@ -15,6 +15,7 @@ pub mod meta;
 pub mod output;
 pub mod python;
 pub mod registry;
+pub mod rust;
 pub mod settings;
 pub mod source;
 pub mod suppression;

@@ -44,9 +44,9 @@ pub enum Family {
     HostToDevice,
     /// GL7xx: printing, formatting or logging a tensor.
     Formatting,
-    /// GL8xx: reserved for the Rust frontend (candle).
+    /// GL8xx: the Rust frontend's candle rules.
     Candle,
-    /// GL9xx: reserved for the Rust frontend (cudarc, tch).
+    /// GL9xx: the Rust frontend's cudarc and tch rules.
     RustCuda,
 }
 
@@ -184,6 +184,18 @@ pub static RULES: &[&Rule] = &[
     &crate::python::rules::print_tensor::RULE,
     &crate::python::rules::format_tensor::RULE,
     &crate::python::rules::log_tensor::RULE,
+    &crate::rust::rules::tensor_to_host_value::RULE,
+    &crate::rust::rules::to_device_cpu::RULE,
+    &crate::rust::rules::device_synchronize::RULE,
+    &crate::rust::rules::tensor_from_host::RULE,
+    &crate::rust::rules::tensor_in_format_macro::RULE,
+    &crate::rust::rules::argmax_to_scalar::RULE,
+    &crate::rust::rules::cudarc_synchronize::RULE,
+    &crate::rust::rules::cudarc_device_to_host::RULE,
+    &crate::rust::rules::cudarc_pageable_host_to_device::RULE,
+    &crate::rust::rules::cudarc_blocking_alloc::RULE,
+    &crate::rust::rules::tch_tensor_to_host_value::RULE,
+    &crate::rust::rules::tch_to_cpu::RULE,
 ];
 
 /// Looks a rule up by its exact code (case-insensitive).

@@ -91,6 +91,11 @@ pub struct RunArgs {
     /// Largest allowed |eager - graph| difference; 0 demands equal forecasts.
     #[arg(long, default_value_t = 0.0)]
     pub atol: f64,
+    /// Build the model in its upstream-style syncs mode: each decode step reads its KV length /
+    /// position back to the host as upstream does (kronos, toto). Such a step is not capturable;
+    /// the run shows where it syncs and what the capture makes of it.
+    #[arg(long)]
+    pub upstream_syncs: bool,
     /// Cross-check the runtime sync sites with graphlint's static findings (not available yet).
     #[arg(long)]
     pub static_check: bool,

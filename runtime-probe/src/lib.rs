@@ -3,7 +3,8 @@
 //!
 //! Layout: `cli` (arguments) → `runner` (the phases, generic over the decoder; CPU path) and
 //! `gpu` (CUDA path: `trace::cupti` tracer, `capture` graph layer) → `report` (JSON + table) and
-//! `plot` (SVG). `registry` lists the models; `toy` is the probe's own test model.
+//! `plot` (SVG). `registry` lists the models: `ports` builds the Kronos and Toto ports, `toy` is the probe's
+//! own test model.
 
 pub mod cli;
 pub mod crosscheck;
@@ -11,6 +12,7 @@ pub mod data;
 pub mod error;
 pub mod metrics;
 pub mod plot;
+pub mod ports;
 pub mod progress;
 pub mod registry;
 pub mod report;

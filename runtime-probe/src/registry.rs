@@ -2,7 +2,7 @@
 //! [`GraphDecoder`] on a device from the run's options and data window. The probe does the rest
 //! (tracing, capture, replay, parity, timing) for any entry.
 //!
-//! To add a model (Kronos, Toto…): write a `build` function that returns the decoder, ready to
+//! To add a model: write a `build` function that returns the decoder, ready to
 //! `reset()` (prefill done), and add a [`ModelEntry`] to [`MODELS`] naming the data columns it reads,
 //! in the order of its forecast channels. Map weight-loading errors to [`BuildError::Weights`] with
 //! the key and both shapes, and option errors to [`BuildError::Config`].
@@ -13,6 +13,7 @@ use candle_core::Device;
 use models::GraphDecoder;
 
 use crate::data::Window;
+use crate::ports;
 use crate::toy::{SyncVariant, Toy, PRESETS as TOY_PRESETS};
 
 /// The run options a model sees.
@@ -27,6 +28,9 @@ pub struct ModelOptions {
     pub steps: usize,
     pub samples: usize,
     pub seed: u64,
+    /// `--upstream-syncs`: build the port's opt-in mode that reads its KV length / position back to
+    /// the host every step, as upstream does (only for entries with `upstream_syncs: true`).
+    pub upstream_syncs: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +54,10 @@ pub struct ModelEntry {
     pub presets: &'static [&'static str],
     /// Data columns the model reads, in the order of its forecast channels.
     pub channels: &'static [&'static str],
-    pub default_context: usize,
-    pub default_steps: usize,
+    /// `(context, steps)` used when `--context` / `--steps` are not given, per preset.
+    pub default_window: fn(preset: &str) -> (usize, usize),
+    /// Whether the model has an upstream-style syncs mode (`--upstream-syncs`).
+    pub upstream_syncs: bool,
     pub build: BuildFn,
 }
 
@@ -63,8 +69,8 @@ fn toy_entry(name: &'static str, summary: &'static str, build: BuildFn) -> Model
         summary,
         presets: TOY_PRESETS,
         channels: OHLC,
-        default_context: 128,
-        default_steps: 32,
+        default_window: |_| (128, 32),
+        upstream_syncs: false,
         build,
     }
 }
@@ -95,9 +101,24 @@ pub fn models() -> Vec<ModelEntry> {
             "test model calling Device::synchronize() in its step",
             toy_build!(SyncVariant::DeviceSync),
         ),
-        // Seams for the ports (wired when `models::kronos` and `models::toto` land):
-        // ModelEntry { name: "kronos", channels: &["open", "high", "low", "close", "volume", "amount"], .. }
-        // ModelEntry { name: "toto", channels: OHLC, .. }
+        ModelEntry {
+            name: "kronos",
+            summary: "Kronos (candlestick tokens), the models::kronos port; greedy, or top-p 0.9 with --samples > 1",
+            presets: &["small", "mini", "base"],
+            channels: ports::KRONOS_CHANNELS,
+            default_window: ports::kronos_default_window,
+            upstream_syncs: true,
+            build: ports::build_kronos,
+        },
+        ModelEntry {
+            name: "toto",
+            summary: "Toto (Datadog), the models::toto port; mixture mean, or sampled medians with --samples > 1",
+            presets: &["base", "small", "mini"],
+            channels: OHLC,
+            default_window: ports::toto_default_window,
+            upstream_syncs: true,
+            build: ports::build_toto,
+        },
     ]
 }
 

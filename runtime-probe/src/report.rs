@@ -50,6 +50,8 @@ pub struct ModelInfo {
     pub steps: usize,
     pub samples: usize,
     pub seed: u64,
+    /// `--upstream-syncs`: the port's opt-in mode that reads back to the host every step.
+    pub upstream_syncs: bool,
     /// `GraphDecoder::num_steps`: decode steps per forecast (may differ from forecast rows).
     pub decode_steps: usize,
 }
@@ -238,14 +240,16 @@ pub fn render_text(r: &Report) -> String {
     let m = &r.model;
     let _ = writeln!(
         o,
-        "probe: model {} (preset {}, {}), device {} ({}), {} context rows, {} steps, {} sample(s), seed {}",
+        "probe: model {} (preset {}, {}{}), device {} ({}), {} context rows, {} steps ({} decode steps), {} sample(s), seed {}",
         m.name,
         m.preset,
         m.weights.as_deref().unwrap_or("random-init"),
+        if m.upstream_syncs { ", upstream-style syncs" } else { "" },
         r.device.kind,
         r.device.name,
         m.context,
         m.steps,
+        m.decode_steps,
         m.samples,
         m.seed
     );

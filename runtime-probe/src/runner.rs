@@ -54,8 +54,16 @@ impl RunConfig {
         if args.atol.is_nan() || args.atol < 0.0 {
             return Err(ProbeError::Usage(format!("--atol must be a number >= 0, got {}", args.atol)));
         }
-        let context = args.context.unwrap_or(entry.default_context);
-        let steps = args.steps.unwrap_or(entry.default_steps);
+        if args.upstream_syncs && !entry.upstream_syncs {
+            return Err(ProbeError::Usage(format!(
+                "model `{}` has no upstream-style syncs mode (--upstream-syncs is for: {})",
+                entry.name,
+                registry::models().iter().filter(|m| m.upstream_syncs).map(|m| m.name).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let (default_context, default_steps) = (entry.default_window)(&preset);
+        let context = args.context.unwrap_or(default_context);
+        let steps = args.steps.unwrap_or(default_steps);
         let series = Series::load(args.data.as_deref())?;
         let window = series.window(entry.channels, context, steps)?;
         let opts = ModelOptions {
@@ -65,6 +73,7 @@ impl RunConfig {
             steps,
             samples: args.samples,
             seed: args.seed,
+            upstream_syncs: args.upstream_syncs,
         };
         let command = std::env::args().collect::<Vec<_>>().join(" ");
         Ok(Self { entry, preset, opts, window, atol: args.atol, repeats: args.repeats, command })
@@ -364,6 +373,7 @@ pub(crate) fn assemble(cfg: &RunConfig, p: Parts) -> Result<Report, ProbeError> 
             steps: m.steps,
             samples: m.samples,
             seed: m.seed,
+            upstream_syncs: m.upstream_syncs,
             decode_steps: p.decode_steps,
         },
         data: DataInfo {
@@ -451,6 +461,19 @@ fn verdict(cfg: &RunConfig, p: &Parts, parity: Option<&ParitySection>) -> Verdic
         if let Some(par) = parity {
             notes.push(format!("the run finished eagerly: eager rerun vs phase 1: {}", parity_text(par)));
         }
+    }
+    let m = &cfg.opts;
+    if m.samples > 1 {
+        notes.push(format!(
+            "--samples {}: sampled decoding (seed {}); prepare_step refills the noise before every step and \
+             every graph launch, so eager and replayed steps draw the same values and parity stays exact",
+            m.samples, m.seed
+        ));
+    }
+    if m.upstream_syncs {
+        notes.push("--upstream-syncs: every decode step reads its KV length / position back to the host, as \
+                    upstream does; the step is not expected to capture"
+            .into());
     }
     if cfg.atol > 0.0 {
         notes.push(format!("--atol {} allows differences; the default 0 demands equality", cfg.atol));

@@ -224,7 +224,7 @@ impl Toy {
         match self.variant {
             SyncVariant::None => Ok(()),
             SyncVariant::ToScalar => {
-                let level = y.abs()?.mean_all()?.to_scalar::<f32>()?; // graphlint: ignore[GL801] deliberate sync: the probe must catch this
+                let level = y.abs()?.mean_all()?.to_scalar::<f32>()?; // graphlint: ignore[GL801] -- deliberate (toy-bad): the probe must catch this sync
                 check_finite(level)
             }
             SyncVariant::RawCopy => {
@@ -236,7 +236,7 @@ impl Toy {
             SyncVariant::DeviceSync => {
                 // Not in tail position: a release build turns a tail call into a jump, and the
                 // sync would be attributed to the caller's line.
-                self.device.synchronize()?; // graphlint: ignore[GL801] deliberate sync: the probe must catch this
+                self.device.synchronize()?; // graphlint: ignore[GL803] -- deliberate (toy-sync): the probe must catch this sync
                 Ok(())
             }
         }
@@ -260,16 +260,16 @@ fn raw_read(t: &Tensor) -> Result<Vec<f32>> {
         candle_core::Storage::Cuda(s) => {
             let slice = s.as_cuda_slice::<f32>()?;
             let view = slice.slice(layout.start_offset()..layout.start_offset() + t.elem_count());
-            let copied = s.device.cuda_stream().clone_dtoh(&view); // graphlint: ignore[GL801] deliberate sync: the probe must catch this
+            let copied = s.device.cuda_stream().clone_dtoh(&view); // graphlint: ignore[GL902] -- deliberate (toy-silent): the probe must catch this sync
             copied.map_err(candle_core::Error::wrap)
         }
-        _ => t.flatten_all()?.to_vec1(), // graphlint: ignore[GL801] deliberate sync: the probe must catch this
+        _ => t.flatten_all()?.to_vec1(), // graphlint: ignore[GL801] -- toy-silent on CPU storage: a host read, no device to wait for
     }
 }
 
 #[cfg(not(feature = "cuda"))]
 fn raw_read(t: &Tensor) -> Result<Vec<f32>> {
-    t.flatten_all()?.to_vec1() // graphlint: ignore[GL801] deliberate sync: the probe must catch this
+    t.flatten_all()?.to_vec1() // graphlint: ignore[GL801] -- toy-silent in a build without CUDA: a host read, no device to wait for
 }
 
 /// Mean and standard deviation of each channel; a flat channel gets std 1 so it stays finite.
@@ -346,7 +346,7 @@ mod tests {
     use crate::data::Series;
 
     fn opts(steps: usize, samples: usize) -> ModelOptions {
-        ModelOptions { preset: None, weights: None, context: 64, steps, samples, seed: 7 }
+        ModelOptions { preset: None, weights: None, context: 64, steps, samples, seed: 7, upstream_syncs: false }
     }
 
     fn run(model: &mut Toy) -> Forecast {

@@ -3,7 +3,7 @@
 
 pub mod adapter;
 mod checker;
-mod project;
+pub(crate) mod project;
 pub mod rules;
 pub mod summary;
 mod types;

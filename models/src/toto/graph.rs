@@ -358,7 +358,7 @@ impl GraphDecoder for TotoGraphDecoder {
         let sync_position = self.options.upstream_syncs.then_some(&s.position);
         if let Some(position) = sync_position {
             // DELIBERATE HOST SYNC (opt-in): the backbone's `int(kv_cache.current_len(0))`.
-            let _kv_len = position.to_vec1::<u32>()?;
+            let _kv_len = position.to_vec1::<u32>()?; // graphlint: ignore[GL801] -- deliberate, opt-in upstream-syncs mode: the probe must catch this sync
         }
 
         // The scaler over the fed-back patch, advancing the device-resident running sums.

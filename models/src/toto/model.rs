@@ -343,8 +343,8 @@ impl Toto {
 /// not depend on them. Under a CUDA graph capture candle refuses these reads (with its H2D guard)
 /// or returns garbage (without it), which is what the probe demonstrates.
 fn upstream_style_length_reads(position: &Tensor, capacity: usize) -> Result<()> {
-    let offset = position.to_vec1::<u32>()?[0] as usize; // `seq_len(layer_idx)`
-    let end = position.to_vec1::<u32>()?[0] as usize + 1; // `__getitem__`'s `end_idx` after `append`
+    let offset = position.to_vec1::<u32>()?[0] as usize; // graphlint: ignore[GL801] -- deliberate, opt-in: upstream's `seq_len(layer_idx)`
+    let end = position.to_vec1::<u32>()?[0] as usize + 1; // graphlint: ignore[GL801] -- deliberate, opt-in: upstream `__getitem__`'s `end_idx` after `append`
     if offset >= capacity || end > capacity {
         candle_core::bail!("max_seq_len exceeded: {end} > {capacity}");
     }

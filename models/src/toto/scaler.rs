@@ -142,7 +142,8 @@ impl PatchScaler {
             if n == 1 {
                 return start.unsqueeze(2);
             }
-            let totals = inclusive.narrow(2, p - 1, 1)?.squeeze(2)?;
+            // Contiguous: a strided left operand is fine on the CPU, but CUDA's matmul refuses it.
+            let totals = inclusive.narrow(2, p - 1, 1)?.squeeze(2)?.contiguous()?;
             let earlier: Vec<f64> = (0..n * n).map(|i| f64::from(u8::from(i / n < i % n))).collect();
             let earlier = Tensor::from_vec(earlier, (n, n), x.device())?;
             totals.matmul(&earlier)?.broadcast_add(start)?.unsqueeze(2)

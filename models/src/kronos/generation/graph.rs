@@ -208,7 +208,7 @@ impl GraphGenerator {
     fn visible_slots(&self) -> Result<Visible> {
         if self.options.upstream_syncs {
             // The deliberate device-to-host read, opt-in, for demonstrating the probe's sync tracer.
-            let pos = self.pos.to_vec1::<u32>()?[0] as usize; // graphlint: ignore[GL]
+            let pos = self.pos.to_vec1::<u32>()?[0] as usize; // graphlint: ignore[GL801] -- deliberate, opt-in upstream-syncs mode: the probe must catch this sync
             return Ok(Visible::Prefix(pos + 1));
         }
         let after = self.slots.broadcast_gt(&self.pos)?;

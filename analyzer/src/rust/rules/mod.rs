@@ -1,0 +1,122 @@
+//! The Rust rules (candle GL8xx, cudarc and tch GL9xx), one file per rule. Each file declares its
+//! rule (code, name, family and the documentation `graphlint rule` prints) and the check the
+//! single traversal calls.
+//!
+//! Dispatch is by node kind: the visitor calls [`on_method_call`], [`on_path_call`] and
+//! [`on_format_macro`] once per node, with the receiver's type as far as it is known.
+
+pub mod argmax_to_scalar;
+pub mod cudarc_blocking_alloc;
+pub mod cudarc_device_to_host;
+pub mod cudarc_pageable_host_to_device;
+pub mod cudarc_synchronize;
+pub mod device_synchronize;
+pub mod tch_tensor_to_host_value;
+pub mod tch_to_cpu;
+pub mod tensor_from_host;
+pub mod tensor_in_format_macro;
+pub mod tensor_to_host_value;
+pub mod to_device_cpu;
+
+use std::ops::Range;
+
+use syn::{Expr, ExprCall, ExprMethodCall};
+
+use super::summary::{Callee, Sym};
+use super::types::Kind;
+use super::visitor::{FileVisitor, MacroArg};
+
+/// `receiver.name(args)`, with what the visitor knows about the receiver.
+pub(crate) struct MethodCall<'a> {
+    pub call: &'a ExprMethodCall,
+    pub name: &'a str,
+    pub recv: &'a Sym,
+    pub kind: Kind,
+}
+
+impl MethodCall<'_> {
+    /// From the method name to the closing parenthesis.
+    pub fn range(&self, visitor: &FileVisitor) -> Range<usize> {
+        visitor.span_range(self.call.method.span(), self.call.paren_token.span.close())
+    }
+
+    /// The receiver's source text, for messages.
+    pub fn receiver_text<'s>(&self, visitor: &FileVisitor<'s>) -> &'s str {
+        visitor.expr_text(&self.call.receiver)
+    }
+
+    pub fn arg(&self, index: usize) -> Option<&Expr> {
+        self.call.args.iter().nth(index)
+    }
+}
+
+/// `a::b::f(args)`, with the path's segments (generic arguments dropped).
+pub(crate) struct PathCall<'a> {
+    pub call: &'a ExprCall,
+    pub segments: &'a [String],
+}
+
+impl PathCall<'_> {
+    /// The last two segments (`["Tensor", "new"]`), or the only one.
+    pub fn tail(&self) -> (&str, &str) {
+        let n = self.segments.len();
+        let last = self.segments[n - 1].as_str();
+        let owner = if n >= 2 { self.segments[n - 2].as_str() } else { "" };
+        (owner, last)
+    }
+
+    pub fn range(&self, visitor: &FileVisitor) -> Range<usize> {
+        let start = match &*self.call.func {
+            Expr::Path(p) => p.path.segments.first().map(|s| s.ident.span()),
+            _ => None,
+        };
+        let close = self.call.paren_token.span.close();
+        visitor.span_range(start.unwrap_or(close), close)
+    }
+}
+
+pub(crate) fn on_method_call(visitor: &mut FileVisitor, call: &MethodCall) {
+    if argmax_to_scalar::check(visitor, call) {
+        // The sampling pattern is the more specific report for the same read.
+        return;
+    }
+    tensor_to_host_value::check(visitor, call);
+    to_device_cpu::check(visitor, call);
+    device_synchronize::check(visitor, call);
+    cudarc_synchronize::check_method(visitor, call);
+    cudarc_device_to_host::check(visitor, call);
+    cudarc_pageable_host_to_device::check(visitor, call);
+    cudarc_blocking_alloc::check(visitor, call);
+    tch_tensor_to_host_value::check_method(visitor, call);
+    tch_to_cpu::check(visitor, call);
+}
+
+pub(crate) fn on_path_call(visitor: &mut FileVisitor, call: &PathCall) {
+    tensor_from_host::check(visitor, call);
+    cudarc_synchronize::check_path(visitor, call);
+    tch_tensor_to_host_value::check_path(visitor, call);
+}
+
+/// Macros that format their arguments on every call (not only on an error path).
+pub(crate) fn is_format_macro(name: &str) -> bool {
+    matches!(
+        name,
+        "println" | "print" | "eprintln" | "eprint" | "format" | "format_args" | "write" | "writeln" | "dbg"
+            | "trace" | "debug" | "info" | "warn" | "error" | "log" | "event"
+    )
+}
+
+pub(crate) fn on_format_macro(visitor: &mut FileVisitor, name: &str, args: &[MacroArg]) {
+    tensor_in_format_macro::check(visitor, name, args);
+}
+
+/// Whether an expression names the CPU device: `&Device::Cpu`, `&candle::Device::Cpu`, or a local
+/// bound to it.
+pub(crate) fn is_cpu_device(visitor: &FileVisitor, expr: &Expr) -> bool {
+    visitor.expr_kind(expr) == Kind::CpuDevice
+}
+
+/// Whether a value is the result of `argmax`/`argmax_keepdim` (directly or through a local).
+pub(crate) fn is_argmax_result(sym: &Sym) -> bool {
+    matches!(sym, Sym::Ret(callee) if matches!(&**callee, Callee::Method(_, m) if m == "argmax" || m == "argmax_keepdim"))
+}

@@ -1,0 +1,55 @@
+use super::{FileVisitor, MethodCall};
+use crate::declare_rule;
+use crate::rust::types::Kind;
+
+declare_rule! {
+    /// ## What it does
+    /// Flags tch's `tensor.to_device(Device::Cpu)` and `tensor.to(Device::Cpu)` in a hot path.
+    ///
+    /// ## Why is this bad?
+    /// The copy to host memory waits for the device to finish the kernels that produce the
+    /// tensor, and blocks the host for the transfer.
+    ///
+    /// ## Example
+    /// ```rs
+    /// let probs = logits.softmax(-1, Kind::Float).to_device(Device::Cpu);
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```rs
+    /// let probs = logits.softmax(-1, Kind::Float); // stay on the device
+    /// ```
+    ///
+    /// ## Known false positives
+    /// Reported in files that import tch (or when the receiver is proven a tch tensor); only the
+    /// device written `Device::Cpu` is recognised.
+    pub static RULE = Rule { code: "GL906", name: "tch-to-cpu", family: RustCuda, language: Rust }
+}
+
+pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
+    if !matches!(call.name, "to_device" | "to") || !(visitor.tch || call.kind == Kind::TchTensor) {
+        return;
+    }
+    if !matches!(call.kind, Kind::TchTensor | Kind::Unknown) {
+        return;
+    }
+    let Some(device) = call.arg(0) else { return };
+    let is_cpu = match device {
+        syn::Expr::Path(p) => {
+            let segments: Vec<_> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            segments.ends_with(&["Device".to_string(), "Cpu".to_string()])
+        }
+        _ => false,
+    };
+    if !is_cpu {
+        return;
+    }
+    let receiver = call.receiver_text(visitor);
+    let range = call.range(visitor);
+    visitor.report(
+        &RULE,
+        range,
+        format!("`{receiver}.{}(Device::Cpu)` copies the tensor to host memory and waits for the device", call.name),
+        "keep the tensor on the device; move results to the CPU once, outside the hot path",
+    );
+}

@@ -1,0 +1,137 @@
+//! Types as the rules see them: a [`TyRef`] from a `syn::Type`, and the handful of library types
+//! whose methods sync ([`Kind`]).
+
+use syn::{GenericArgument, PathArguments, Type};
+
+use super::summary::TyRef;
+
+/// Wrappers whose first generic argument is what the value really is, for our purposes.
+const TRANSPARENT: &[&str] = &["Box", "Arc", "Rc", "Option", "Result", "RefCell", "Cell", "Mutex", "RwLock", "Cow"];
+const COLLECTIONS: &[&str] = &["Vec", "VecDeque", "SmallVec"];
+
+/// Reduces a written type; `None` for types that say nothing useful (tuples, `impl Trait`…).
+pub fn ty_ref(ty: &Type) -> Option<TyRef> {
+    match ty {
+        Type::Reference(r) => ty_ref(&r.elem),
+        Type::Paren(p) => ty_ref(&p.elem),
+        Type::Group(g) => ty_ref(&g.elem),
+        Type::Slice(s) => Some(TyRef::Elem(Box::new(ty_ref(&s.elem)?))),
+        Type::Array(a) => Some(TyRef::Elem(Box::new(ty_ref(&a.elem)?))),
+        Type::Path(p) if p.qself.is_none() => path_ty(&p.path),
+        _ => None,
+    }
+}
+
+pub fn path_ty(path: &syn::Path) -> Option<TyRef> {
+    let last = path.segments.last()?;
+    let name = last.ident.to_string();
+    let first_arg = || match &last.arguments {
+        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    };
+    if TRANSPARENT.contains(&name.as_str()) {
+        return ty_ref(first_arg()?);
+    }
+    if COLLECTIONS.contains(&name.as_str()) {
+        return match first_arg() {
+            Some(elem) => Some(TyRef::Elem(Box::new(ty_ref(elem).unwrap_or(TyRef::path(&["_"]))))),
+            None => Some(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
+        };
+    }
+    Some(TyRef::Path(path.segments.iter().map(|s| s.ident.to_string()).collect()))
+}
+
+/// The library types the rules care about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// candle's `Tensor` (or `Var`, which derefs to one).
+    Tensor,
+    /// tch's `Tensor`.
+    TchTensor,
+    /// candle's `Device`.
+    Device,
+    /// `Device::Cpu` itself.
+    CpuDevice,
+    /// candle's `CudaDevice` (or cudarc's, before 0.13).
+    CudaDevice,
+    CudaStream,
+    CudaContext,
+    CudaEvent,
+    /// cudarc device memory (`CudaSlice`, `CudaView`).
+    DeviceSlice,
+    /// cudarc page-locked host memory.
+    PinnedHost,
+    /// Host memory: a `Vec`, slice or array.
+    HostVec,
+    /// Some other type: proven not to be one of the above.
+    Other,
+    /// Not known.
+    Unknown,
+}
+
+impl Kind {
+    pub fn of(ty: Option<&TyRef>, tch: bool) -> Kind {
+        let Some(ty) = ty else { return Kind::Unknown };
+        let TyRef::Path(segments) = ty else { return Kind::HostVec };
+        let last = segments.last().map(String::as_str).unwrap_or("");
+        if segments.len() >= 2 && segments[segments.len() - 2] == "Device" && last == "Cpu" {
+            return Kind::CpuDevice;
+        }
+        match last {
+            "Tensor" if tch || segments.first().is_some_and(|s| s == "tch") => Kind::TchTensor,
+            "Tensor" | "Var" => Kind::Tensor,
+            "Device" if !tch => Kind::Device,
+            "CudaDevice" => Kind::CudaDevice,
+            "CudaStream" => Kind::CudaStream,
+            "CudaContext" => Kind::CudaContext,
+            "CudaEvent" => Kind::CudaEvent,
+            "CudaSlice" | "CudaView" | "CudaViewMut" => Kind::DeviceSlice,
+            "PinnedHostSlice" => Kind::PinnedHost,
+            "_" => Kind::Unknown,
+            _ => Kind::Other,
+        }
+    }
+
+    /// Unknown, or a candle tensor: what a tensor-only method name may be called on.
+    pub fn may_be_tensor(self) -> bool {
+        matches!(self, Kind::Tensor | Kind::Unknown)
+    }
+}
+
+/// candle `Tensor` methods that do not return a tensor (everything else on a tensor does, or a
+/// `Result` of one).
+pub fn tensor_method_returns_tensor(method: &str) -> bool {
+    !matches!(
+        method,
+        "to_scalar"
+            | "to_vec0"
+            | "to_vec1"
+            | "to_vec2"
+            | "to_vec3"
+            | "dims"
+            | "dim"
+            | "dims0"
+            | "dims1"
+            | "dims2"
+            | "dims3"
+            | "dims4"
+            | "dims5"
+            | "shape"
+            | "dtype"
+            | "device"
+            | "rank"
+            | "elem_count"
+            | "layout"
+            | "stride"
+            | "is_contiguous"
+            | "storage"
+            | "id"
+            | "chunk"
+            | "to_string"
+            | "write_npy"
+            | "save_safetensors"
+    )
+}
