@@ -198,3 +198,26 @@ fn errors_in_an_extended_file_point_into_that_file() {
     assert!(err.contains("shared/base.toml:2:1"), "{err}");
     assert!(err.contains("did you mean `hot`?"), "{err}");
 }
+
+#[test]
+fn configuration_applies_to_rust_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "graphlint.toml",
+        "hot = [\"Decoder::step\"]\ncold = [\"Model::debug_dump\"]\n[per-file-ignores]\n\"benches/*\" = [\"GL8\"]\n",
+    );
+    write(
+        dir.path(),
+        "src/decoder.rs",
+        "use candle_core::{Result, Tensor};\n\npub struct Decoder;\n\nimpl Decoder {\n    pub fn step(&self, t: &Tensor) -> Result<f32> {\n        t.to_scalar::<f32>()\n    }\n}\n",
+    );
+    let model = "use candle_core::{Module, Result, Tensor};\n\nstruct Model;\n\nimpl Model {\n    fn debug_dump(&self, xs: &Tensor) -> Result<Vec<f32>> {\n        xs.flatten_all()?.to_vec1::<f32>()\n    }\n}\n\nimpl Module for Model {\n    fn forward(&self, xs: &Tensor) -> Result<Tensor> {\n        let _ = self.debug_dump(xs)?;\n        Ok(xs.clone())\n    }\n}\n";
+    write(dir.path(), "src/model.rs", model);
+    write(dir.path(), "benches/model.rs", &model.replace("debug_dump", "dump"));
+    let output = graphlint(&["--output-format", "concise"], dir.path());
+    // step is hot through `hot`; debug_dump is kept cold by `cold`; benches/ ignores GL8xx.
+    assert_eq!(findings(&output), pairs(&[("src/decoder.rs", "GL801")]), "{}", stdout(&output));
+    let isolated = graphlint(&["--output-format", "concise", "--isolated"], dir.path());
+    assert_eq!(findings(&isolated), pairs(&[("benches/model.rs", "GL801"), ("src/model.rs", "GL801")]), "{}", stdout(&isolated));
+}

@@ -1,5 +1,5 @@
-//! `--output-format json-lines | sarif | github` on `fixtures/sarif/sample/`: a hot finding with
-//! a two-step chain, a cold one, a syntax error and an unused suppression.
+//! `--output-format json-lines | sarif | github` on `fixtures/sarif/sample/`: hot findings with
+//! two-step chains in Python and Rust, a cold one, a syntax error and an unused suppression.
 //!
 //! The SARIF log is validated against the official SARIF 2.1.0 JSON schema, committed as
 //! `fixtures/sarif/sarif-schema-2.1.0.json` (its origin and licence are in the README beside it).
@@ -37,7 +37,7 @@ fn json_lines_is_the_json_array_one_object_per_line() {
     let lines = run("json-lines");
     let array: Value = serde_json::from_str(&run("json")).unwrap();
     let objects: Vec<Value> = lines.lines().map(|line| serde_json::from_str(line).expect("one JSON object per line")).collect();
-    assert_eq!(objects.len(), 5);
+    assert_eq!(objects.len(), 6);
     assert_eq!(Value::Array(objects), array);
 }
 
@@ -94,32 +94,38 @@ fn sarif_carries_rule_metadata_and_the_hot_path() {
     }
     let levels: Vec<(&str, &str)> =
         results.iter().map(|r| (r["ruleId"].as_str().unwrap(), r["level"].as_str().unwrap())).collect();
-    assert_eq!(levels, vec![("GL000", "error"), ("GL000", "error"), ("GL201", "warning"), ("GL701", "note"), ("GL002", "warning")]);
-
-    let hot = &results[2];
-    let steps: Vec<(String, u64, String)> = hot["codeFlows"][0]["threadFlows"][0]["locations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|step| {
-            let location = &step["location"];
-            let physical = &location["physicalLocation"];
-            (
-                physical["artifactLocation"]["uri"].as_str().unwrap().to_string(),
-                physical["region"]["startLine"].as_u64().unwrap(),
-                location["message"]["text"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
     assert_eq!(
-        steps,
-        vec![
-            ("sample/model.py".to_string(), 8, "Model.forward".to_string()),
-            ("sample/helpers.py".to_string(), 4, "scale".to_string()),
-            ("sample/helpers.py".to_string(), 5, "syncs here".to_string()),
-        ]
+        levels,
+        vec![("GL000", "error"), ("GL000", "error"), ("GL201", "warning"), ("GL701", "note"), ("GL002", "warning"), ("GL806", "warning")]
     );
-    assert!(results.iter().filter(|r| r["ruleId"] != "GL201").all(|r| r.get("codeFlows").is_none()));
+
+    let steps = |result: &Value| -> Vec<(String, u64, String)> {
+        result["codeFlows"][0]["threadFlows"][0]["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|step| {
+                let location = &step["location"];
+                let physical = &location["physicalLocation"];
+                (
+                    physical["artifactLocation"]["uri"].as_str().unwrap().to_string(),
+                    physical["region"]["startLine"].as_u64().unwrap(),
+                    location["message"]["text"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let step = |file: &str, row: u64, text: &str| (file.to_string(), row, text.to_string());
+    assert_eq!(
+        steps(&results[2]),
+        vec![step("sample/model.py", 8, "Model.forward"), step("sample/helpers.py", 4, "scale"), step("sample/helpers.py", 5, "syncs here")]
+    );
+    assert_eq!(
+        steps(&results[5]),
+        vec![step("sample/sampler.rs", 14, "Sampler::forward"), step("sample/sampler.rs", 8, "Sampler::pick"), step("sample/sampler.rs", 9, "syncs here")]
+    );
+    let with_flows: Vec<&str> = results.iter().filter(|r| r.get("codeFlows").is_some()).map(|r| r["ruleId"].as_str().unwrap()).collect();
+    assert_eq!(with_flows, vec!["GL201", "GL806"], "only hot findings have a code flow");
 }
 
 #[test]

@@ -179,3 +179,41 @@ fn gl002_reports_stale_unknown_and_disabled_codes() {
     let off = graphlint(&["--output-format", "concise", "-q", "--ignore", "GL301,GL002"], dir.path());
     assert_eq!(stdout(&off), "");
 }
+
+const RUST_MODEL: &str = "use candle_core::{Module, Result, Tensor};
+
+struct Lengths {
+    lengths: Tensor,
+}
+
+impl Module for Lengths {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let n = self.lengths.to_scalar::<u32>()? as usize;
+        let all = self.lengths.to_vec1::<u32>()?; // host copy for the log line
+        let label = \"// not a comment\"; let first = xs.to_vec2::<f32>()?;
+        let _ = (all, label, first);
+        xs.narrow(1, 0, n)
+    }
+}
+";
+
+#[test]
+fn rust_files_get_line_comment_suppressions() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "src/lengths.rs", RUST_MODEL);
+    let before = graphlint(&["--output-format", "concise", "-q"], dir.path());
+    assert_eq!(stdout(&before).lines().count(), 3, "{}", stdout(&before));
+    let added = graphlint(&["--add-suppressions"], dir.path());
+    assert_eq!(added.status.code(), Some(0), "{}", stderr(&added));
+    assert!(stderr(&added).contains("added 3 suppressions in 1 file"), "{}", stderr(&added));
+    let after = read(dir.path(), "src/lengths.rs");
+    snapshot("rust_after_add", &after);
+    assert_eq!(graphlint(&[], dir.path()).status.code(), Some(0));
+    let again = graphlint(&["--add-suppressions"], dir.path());
+    assert!(stderr(&again).contains("added 0 suppressions in 0 files"), "{}", stderr(&again));
+    assert_eq!(read(dir.path(), "src/lengths.rs"), after);
+
+    write(dir.path(), "src/lengths.rs", &after.replace("let n = self.lengths.to_scalar::<u32>()? as usize;", "let n = 1;"));
+    let stale = stdout(&graphlint(&["--output-format", "concise", "-q"], dir.path()));
+    assert!(stale.starts_with("src/lengths.rs:9:") && stale.contains("GL002 unused suppression: no `GL801` finding on this line"), "{stale}");
+}

@@ -167,7 +167,7 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
 /// comments (`///`, `//!`) and mentions in backticks are documentation, not directives; a `//`
 /// inside a string literal on the same line is not a comment (a string spanning lines can still
 /// fool this, which at worst yields a warning).
-fn directive_comments<'s>(source: &'s str, lines: &LineIndex) -> Vec<(u32, &'s str)> {
+pub(crate) fn directive_comments<'s>(source: &'s str, lines: &LineIndex) -> Vec<(u32, &'s str)> {
     let mut found = Vec::new();
     let mut last_row = 0;
     for at in memchr::memmem::find_iter(source.as_bytes(), b"graphlint") {
