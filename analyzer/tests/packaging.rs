@@ -71,6 +71,7 @@ fn write(dir: &Path, name: &str, contents: &str) {
 
 const CLEAN: &str = "def add(a, b):\n    return a + b\n";
 const SYNCING: &str = "import torch\n\n\n# graphlint: hot\ndef step(x: torch.Tensor):\n    return x.item()\n";
+const SYNCING_RUST: &str = "use candle_core::{Module, Result, Tensor};\n\nstruct Head;\n\nimpl Module for Head {\n    fn forward(&self, xs: &Tensor) -> Result<Tensor> {\n        let _peak = xs.max_all()?.to_scalar::<f32>()?;\n        Ok(xs.clone())\n    }\n}\n";
 
 #[test]
 fn pre_commit_hook_from_this_repository() {
@@ -85,6 +86,7 @@ fn pre_commit_hook_from_this_repository() {
     assert!(init.status.success(), "{}", text(&init));
     write(&project, "clean.py", CLEAN);
     write(&project, "syncing.py", SYNCING);
+    write(&project, "syncing.rs", SYNCING_RUST);
     let added = run(Command::new("git").args(["add", "."]).current_dir(&project), "git add");
     assert!(added.status.success(), "{}", text(&added));
 
@@ -118,10 +120,11 @@ fn pre_commit_hook_from_this_repository() {
     assert_eq!(code, Some(0), "{}", tail(&out));
     assert!(out.contains("Passed") && out.contains("All checks passed"), "{}", tail(&out));
 
-    // Both files in one run: only the syncing one is reported.
-    let (code, out) = try_repo(&["clean.py", "syncing.py"]);
+    // All the files in one run: only the syncing ones are reported, Rust included.
+    let (code, out) = try_repo(&["clean.py", "syncing.py", "syncing.rs"]);
     assert_eq!(code, Some(1));
     assert!(out.contains("syncing.py:6:12") && !out.contains("clean.py:"), "{}", tail(&out));
+    assert!(out.contains("GL801(tensor-to-host-value)") && out.contains("syncing.rs:7:"), "{}", tail(&out));
     eprintln!(
         "pre-commit: hook installed and run in {:.0} s; everything in {:.0} s",
         installed.as_secs_f64(),

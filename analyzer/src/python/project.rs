@@ -824,6 +824,7 @@ impl<'s> Project<'s> {
         let mut blocked = vec![false; self.node_count];
         for file in 0..self.files.len() {
             let summary = &self.files[file].summary;
+            let patterns = self.settings.roots_for(&self.files[file].path);
             for (index, func) in summary.funcs.iter().enumerate() {
                 let node = self.func_base[file] + index;
                 match func.marker {
@@ -831,7 +832,6 @@ impl<'s> Project<'s> {
                     Some(Marker::Hot) => roots.push((node, "marked `# graphlint: hot`".into())),
                     None => {}
                 }
-                let patterns = self.settings.roots_for(&self.files[file].path);
                 if self.matches_pattern(file, func, &patterns.cold) {
                     blocked[node] = true;
                 }

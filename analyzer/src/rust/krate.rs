@@ -521,9 +521,9 @@ impl<'s> Crate<'s> {
             .filter_map(|func| Some((func.trait_name.clone()?, func.name.clone())))
             .collect();
         for file in 0..self.files.len() {
+            let patterns = self.settings.roots_for(&self.files[file].path);
             for (index, func) in self.files[file].summary.funcs.iter().enumerate() {
                 let node = self.func_base[file] + index;
-                let patterns = self.settings.roots_for(&self.files[file].path);
                 if func.test_only || func.marker == Some(Marker::Cold) || self.matches_pattern(file, func, &patterns.cold) {
                     blocked[node] = true;
                     continue;
