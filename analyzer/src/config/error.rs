@@ -11,7 +11,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, S
 pub struct ConfigError {
     pub message: String,
     /// The file and the span the label points at, when the error is inside a file.
-    pub location: Option<ErrorLocation>,
+    pub location: Option<Box<ErrorLocation>>,
     pub help: Option<String>,
 }
 
@@ -33,7 +33,7 @@ impl ConfigError {
         let name = crate::output::display_path(path);
         ConfigError {
             message: message.into(),
-            location: Some(ErrorLocation { source: NamedSource::new(name, text.clone()), span, label: label.into() }),
+            location: Some(Box::new(ErrorLocation { source: NamedSource::new(name, text.clone()), span, label: label.into() })),
             help: None,
         }
     }
