@@ -39,7 +39,7 @@ pub trait GraphDecoder {
     /// One decode step: device work only. No device-to-host read, no host value that changes between
     /// steps in a kernel argument or a shape, state updated in place. Outputs that must survive the
     /// step are copied into buffers allocated before capture.
-    fn step(&mut self) -> Result<()>;
+    fn step(&mut self) -> Result<()>; // graphlint: hot
 
     /// Reads the generated values back and maps them to data space. May sync.
     fn finish(&mut self) -> Result<Forecast>;

@@ -185,8 +185,9 @@ impl Rotary {
                 sin.push(angle.sin());
             }
         }
-        let cos = Tensor::from_vec(cos, (n, half), device)?.to_dtype(dtype)?;
-        let sin = Tensor::from_vec(sin, (n, half), device)?.to_dtype(dtype)?;
+        // The eager reference path rebuilds its tables per call; the graph path builds them once.
+        let cos = Tensor::from_vec(cos, (n, half), device)?.to_dtype(dtype)?; // graphlint: ignore[GL804] -- eager reference path only
+        let sin = Tensor::from_vec(sin, (n, half), device)?.to_dtype(dtype)?; // graphlint: ignore[GL804] -- eager reference path only
         Ok((cos, sin))
     }
 }

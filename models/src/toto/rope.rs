@@ -93,7 +93,7 @@ impl RopeTables {
     /// Uploads the tables as `[positions, head_dim]` tensors.
     pub fn upload(self, device: &Device) -> Result<RopeRows> {
         let shape = (self.cos.len() / self.head_dim, self.head_dim);
-        let upload = |v: Vec<f32>| Tensor::from_vec(v, shape, device);
+        let upload = |v: Vec<f32>| Tensor::from_vec(v, shape, device); // graphlint: ignore[GL804] -- eager forward and graph construction; the graph step selects rows on device
         Ok(RopeRows {
             cos: upload(self.cos)?,
             sin: upload(self.sin)?,
