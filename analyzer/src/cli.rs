@@ -148,8 +148,13 @@ fn check_command(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let settings =
-        Settings { selection, all_paths: args.all_paths, hot_patterns: args.hot, list_hot: args.show_hot };
+    let settings = Settings {
+        selection,
+        all_paths: args.all_paths,
+        hot_patterns: args.hot,
+        list_hot: args.show_hot,
+        keep_suppressed: false,
+    };
     let result = match crate::engine::run(&args.paths, &settings) {
         Ok(result) => result,
         Err(err) => {

@@ -53,6 +53,13 @@ pub struct Settings {
     pub hot_patterns: Vec<String>,
     /// Also list every hot function with its chain (`--show-hot`).
     pub list_hot: bool,
+    /// Keep the findings that a `graphlint: ignore` silences, with [`Diagnostic::suppressed`]
+    /// naming the directive and its reason, instead of dropping them. For tools that compare the
+    /// analysis with something else (the probe's `--static-check`); the CLI never sets it, and
+    /// the output formats do not show the mark.
+    ///
+    /// [`Diagnostic::suppressed`]: crate::diagnostic::Diagnostic::suppressed
+    pub keep_suppressed: bool,
 }
 
 #[cfg(test)]
