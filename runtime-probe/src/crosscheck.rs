@@ -470,8 +470,12 @@ pub fn check_report(report: &Value, locator: &SourceLocator) -> StaticCheck {
                     // Files a site names are keyed as the site names them; the others as shown.
                     let key = located.get(&canonical).cloned().unwrap_or_else(|| finding.file.clone());
                     if matches!(d.heat, Heat::File) {
+                        let why = format!("graphlint could not analyse it: {} {}", d.code(), d.message);
                         if located.contains_key(&canonical) {
-                            unavailable.insert(key, format!("graphlint could not analyse it: {} {}", d.code(), d.message));
+                            unavailable.insert(key, why);
+                        } else {
+                            // Its functions are missing from the hot paths of the files that are checked.
+                            notes.push(format!("{}: {why}", finding.file));
                         }
                         continue;
                     }
