@@ -214,7 +214,7 @@ fn edit_row(text: &str, language: Language, checked: &Checked, row: u32, codes: 
                 Ok(Some(Directive::Ignore(present))) => present,
                 _ => return Err("the line already has another `graphlint:` comment".into()),
             };
-            let missing: Vec<&str> = dedup(codes).into_iter().filter(|c| !present.iter().any(|p| prefix_matches(p, c))).collect();
+            let missing: Vec<&str> = dedup(codes).into_iter().filter(|c| !present.codes.iter().any(|p| prefix_matches(p, c))).collect();
             if missing.is_empty() {
                 return Ok((text.to_string(), 0));
             }
@@ -307,7 +307,7 @@ impl Checked {
             }
         };
         match Directive::parse(body) {
-            Ok(Some(Directive::Ignore(present))) => codes.iter().all(|c| present.iter().any(|p| prefix_matches(p, c))),
+            Ok(Some(Directive::Ignore(present))) => codes.iter().all(|c| present.codes.iter().any(|p| prefix_matches(p, c))),
             _ => false,
         }
     }

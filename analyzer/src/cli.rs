@@ -192,7 +192,7 @@ fn check_command(args: CheckArgs) -> ExitCode {
         (None, true) => ConfigMode::Isolated,
         (None, false) => ConfigMode::Discover,
     };
-    let options = RunOptions { list_hot: args.show_hot, force_exclude: args.force_exclude, fingerprint_files: args.add_suppressions };
+    let options = RunOptions { list_hot: args.show_hot, force_exclude: args.force_exclude, fingerprint_files: args.add_suppressions, keep_suppressed: false };
     let result = Resolver::new(mode, overrides)
         .map_err(RunError::Config)
         .and_then(|resolver| crate::engine::check(&args.paths, &resolver, options));

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::registry::Rule;
+use crate::suppression::Suppressed;
 
 /// A 1-based line and 1-based column (in characters), as ruff reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -48,6 +49,10 @@ pub struct Diagnostic {
     /// From the root to the function holding the finding (empty when cold or file-level).
     pub hot_path: Vec<ChainLink>,
     pub heat: Heat,
+    /// The owner's `graphlint: ignore` that silences this finding. Only set with
+    /// [`Settings::keep_suppressed`](crate::settings::Settings::keep_suppressed); otherwise
+    /// suppressed findings are dropped where they are found.
+    pub suppressed: Option<Suppressed>,
 }
 
 impl Diagnostic {

@@ -79,12 +79,14 @@ pub struct RunOptions {
     pub force_exclude: bool,
     /// Fingerprint every file before checking it (for `--add-suppressions`).
     pub fingerprint_files: bool,
+    /// See [`Settings::keep_suppressed`].
+    pub keep_suppressed: bool,
 }
 
 /// Checks `paths` with `settings` for every file, reading no configuration file.
 pub fn run(paths: &[PathBuf], settings: &Settings) -> Result<RunResult, RunError> {
     let resolver = Resolver::fixed(Configuration::from_settings(settings));
-    check(paths, &resolver, RunOptions { list_hot: settings.list_hot, ..RunOptions::default() })
+    check(paths, &resolver, RunOptions { list_hot: settings.list_hot, keep_suppressed: settings.keep_suppressed, ..RunOptions::default() })
 }
 
 /// Checks `paths`, each file with the configuration `resolver` finds for it.
@@ -107,6 +109,7 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         roots: Default::default(),
         file_roots: rules.iter().map(|(path, r)| (path.clone(), r.configuration.roots.clone())).collect(),
         list_hot: options.list_hot,
+        keep_suppressed: options.keep_suppressed,
     };
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -209,6 +212,7 @@ fn unused_suppressions(path: &Path, suppressions: &Suppressions, rules: &FileRul
                 range,
                 hot_path: Vec::new(),
                 heat: Heat::File,
+                suppressed: None,
             }
         })
         .collect()

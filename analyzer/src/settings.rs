@@ -136,6 +136,13 @@ pub struct Settings {
     pub file_roots: FxHashMap<PathBuf, Arc<RootPatterns>>,
     /// Also list every hot function with its chain (`--show-hot`).
     pub list_hot: bool,
+    /// Keep the findings that a `graphlint: ignore` silences, with [`Diagnostic::suppressed`]
+    /// naming the directive and its reason, instead of dropping them. For tools that compare the
+    /// analysis with something else (the probe's `--static-check`); the CLI never sets it, and
+    /// the output formats do not show the mark.
+    ///
+    /// [`Diagnostic::suppressed`]: crate::diagnostic::Diagnostic::suppressed
+    pub keep_suppressed: bool,
 }
 
 impl Settings {

@@ -5,22 +5,38 @@
 //!
 //! - `graphlint: ignore[GL201,GL3]`: suppress these codes (or prefixes) on this line;
 //! - `graphlint: ignore-file[GL7]`: suppress them in the whole file;
+//! - after either, an optional reason: `graphlint: ignore[GL801] -- deliberate, opt-in mode`;
 //! - `graphlint: hot` / `graphlint: cold`: on a `def` (or `fn`) line, mark the function as a
 //!   hot-path root, or keep it (and what only it reaches) out of hot paths.
 
 use std::cell::RefCell;
 
 use rustc_hash::FxHashMap;
+
 use smallvec::SmallVec;
 
 use crate::registry::{self, prefix_matches};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Directive {
-    Ignore(Vec<String>),
-    IgnoreFile(Vec<String>),
+    Ignore(Ignore),
+    IgnoreFile(Ignore),
     Hot,
     Cold,
+}
+
+/// The codes an ignore directive names, and the reason its author gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignore {
+    pub codes: Vec<String>,
+    /// The text after the code list, without a leading `--` or `:`; `None` when there is none.
+    pub reason: Option<String>,
+}
+
+impl Ignore {
+    pub fn new(codes: &[&str], reason: Option<&str>) -> Self {
+        Ignore { codes: codes.iter().map(|c| c.to_string()).collect(), reason: reason.map(str::to_string) }
+    }
 }
 
 /// A malformed `graphlint:` comment (reported as a warning, never silently dropped).
@@ -38,10 +54,11 @@ impl Directive {
             "hot" => Ok(Some(Directive::Hot)),
             "cold" => Ok(Some(Directive::Cold)),
             "ignore" | "ignore-file" => {
-                let codes = parse_codes(after).ok_or_else(|| {
+                let (codes, rest) = parse_codes(after).ok_or_else(|| {
                     DirectiveError(format!("`graphlint: {word}` needs a code list, e.g. `{word}[GL201]`"))
                 })?;
-                Ok(Some(if word == "ignore" { Directive::Ignore(codes) } else { Directive::IgnoreFile(codes) }))
+                let ignore = Ignore { codes, reason: parse_reason(rest) };
+                Ok(Some(if word == "ignore" { Directive::Ignore(ignore) } else { Directive::IgnoreFile(ignore) }))
             }
             other => Err(DirectiveError(format!(
                 "unknown directive `graphlint: {other}` (expected ignore[...], ignore-file[...], hot or cold)"
@@ -50,12 +67,29 @@ impl Directive {
     }
 }
 
-fn parse_codes(text: &str) -> Option<Vec<String>> {
+/// The code list and the text after it.
+fn parse_codes(text: &str) -> Option<(Vec<String>, &str)> {
     let text = text.strip_prefix('[')?;
     let close = text.find(']')?;
     let codes: Vec<String> =
         text[..close].split(',').map(|c| c.trim().to_ascii_uppercase()).filter(|c| !c.is_empty()).collect();
-    (!codes.is_empty()).then_some(codes)
+    (!codes.is_empty()).then_some((codes, &text[close + 1..]))
+}
+
+fn parse_reason(text: &str) -> Option<String> {
+    let text = text.trim_start();
+    let text = text.strip_prefix("--").or_else(|| text.strip_prefix(':')).unwrap_or(text).trim();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// Why a finding was not reported: the directive that silenced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppressed {
+    /// The row of the directive's comment.
+    pub row: u32,
+    /// An `ignore-file` directive (else a line `ignore`).
+    pub file_level: bool,
+    pub reason: Option<String>,
 }
 
 /// The suppressions of one file, and which of their selectors matched a finding.
@@ -83,6 +117,8 @@ pub struct Entry {
     pub whole_file: bool,
     /// The codes or prefixes it lists, upper-cased.
     pub selectors: Vec<String>,
+    /// The text after the code list, if any.
+    pub reason: Option<String>,
 }
 
 /// A selector of an entry that matched a finding of `code`.
@@ -108,13 +144,13 @@ impl Suppressions {
     /// Records a directive found in a comment on `row` (1-based). Hot/cold markers are not
     /// suppressions and are ignored here.
     pub fn add(&mut self, row: u32, directive: &Directive) {
-        let (whole_file, selectors) = match directive {
-            Directive::Ignore(codes) => (false, codes),
-            Directive::IgnoreFile(codes) => (true, codes),
+        let (whole_file, ignore) = match directive {
+            Directive::Ignore(ignore) => (false, ignore),
+            Directive::IgnoreFile(ignore) => (true, ignore),
             Directive::Hot | Directive::Cold => return,
         };
         let index = self.entries.len();
-        self.entries.push(Entry { row, whole_file, selectors: selectors.clone() });
+        self.entries.push(Entry { row, whole_file, selectors: ignore.codes.clone(), reason: ignore.reason.clone() });
         if whole_file {
             self.file.push(index);
         } else {
@@ -129,18 +165,26 @@ impl Suppressions {
     /// Whether a finding of `code` spanning rows `start_row..=end_row` is suppressed. Every
     /// selector that matches is recorded as used.
     pub fn suppresses(&self, code: &'static str, start_row: u32, end_row: u32) -> bool {
+        self.find(code, start_row, end_row).is_some()
+    }
+
+    /// The directive that suppresses a finding of `code` spanning rows `start_row..=end_row`: a
+    /// line directive on its first or last row, else an `ignore-file`. Every selector that
+    /// matches is recorded as used, not only the one returned.
+    pub fn find(&self, code: &'static str, start_row: u32, end_row: u32) -> Option<Suppressed> {
         let rows: &[u32] = if start_row == end_row { &[start_row] } else { &[start_row, end_row] };
         let line_entries = rows.iter().filter_map(|row| self.by_row.get(row)).flatten();
-        let mut suppressed = false;
-        for &entry in self.file.iter().chain(line_entries) {
-            for (selector, text) in self.entries[entry].selectors.iter().enumerate() {
+        let mut found = None;
+        for &entry in line_entries.chain(self.file.iter()) {
+            let e = &self.entries[entry];
+            for (selector, text) in e.selectors.iter().enumerate() {
                 if prefix_matches(text, code) {
                     self.hits.borrow_mut().push(Hit { entry, selector, code });
-                    suppressed = true;
+                    found.get_or_insert_with(|| Suppressed { row: e.row, file_level: e.whole_file, reason: e.reason.clone() });
                 }
             }
         }
-        suppressed
+        found
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -252,12 +296,21 @@ mod tests {
     fn parses_directives_whatever_the_comment_marker() {
         assert_eq!(
             Directive::parse(" graphlint: ignore[GL201, gl3]"),
-            Ok(Some(Directive::Ignore(vec!["GL201".into(), "GL3".into()])))
+            Ok(Some(Directive::Ignore(Ignore::new(&["GL201", "GL3"], None))))
         );
         assert_eq!(
             Directive::parse("graphlint:ignore-file[GL7]"),
-            Ok(Some(Directive::IgnoreFile(vec!["GL7".into()])))
+            Ok(Some(Directive::IgnoreFile(Ignore::new(&["GL7"], None))))
         );
+        assert_eq!(
+            Directive::parse(" graphlint: ignore[GL801] -- deliberate: the probe must catch it "),
+            Ok(Some(Directive::Ignore(Ignore::new(&["GL801"], Some("deliberate: the probe must catch it")))))
+        );
+        assert_eq!(
+            Directive::parse(" graphlint: ignore-file[GL8]: vendored code"),
+            Ok(Some(Directive::IgnoreFile(Ignore::new(&["GL8"], Some("vendored code")))))
+        );
+        assert_eq!(Directive::parse("graphlint: ignore[GL801] --  "), Ok(Some(Directive::Ignore(Ignore::new(&["GL801"], None)))));
         assert_eq!(Directive::parse(" noqa: E501  graphlint: hot"), Ok(Some(Directive::Hot)));
         assert_eq!(Directive::parse(" graphlint: cold -- training only"), Ok(Some(Directive::Cold)));
         assert_eq!(Directive::parse(" a plain comment"), Ok(None));
@@ -269,8 +322,8 @@ mod tests {
     #[test]
     fn line_and_file_suppressions() {
         let mut s = Suppressions::default();
-        s.add(3, &Directive::Ignore(vec!["GL2".into()]));
-        s.add(9, &Directive::IgnoreFile(vec!["GL701".into()]));
+        s.add(3, &Directive::Ignore(Ignore::new(&["GL2"], Some("why"))));
+        s.add(9, &Directive::IgnoreFile(Ignore::new(&["GL701"], None)));
         assert!(s.suppresses("GL201", 3, 3));
         assert!(s.suppresses("GL203", 1, 3), "a comment on the last line of a multi-line finding counts");
         assert!(!s.suppresses("GL301", 3, 3));
@@ -279,15 +332,18 @@ mod tests {
         let used: Vec<(u32, &str, &str)> =
             s.hits().iter().map(|h| (s.entries()[h.entry].row, s.entries()[h.entry].selectors[h.selector].as_str(), h.code)).collect();
         assert_eq!(used, vec![(3, "GL2", "GL201"), (3, "GL2", "GL203"), (9, "GL701", "GL701")]);
+        assert_eq!(s.find("GL201", 1, 3), Some(Suppressed { row: 3, file_level: false, reason: Some("why".into()) }));
+        assert_eq!(s.find("GL701", 5, 5), Some(Suppressed { row: 9, file_level: true, reason: None }));
+        assert_eq!(s.find("GL301", 3, 3), None);
     }
 
     #[test]
     fn unused_selectors_and_why() {
         let mut s = Suppressions::default();
-        s.add(2, &Directive::Ignore(vec!["GL201".into(), "GL301".into(), "GL999".into()]));
-        s.add(5, &Directive::Ignore(vec!["GL701".into(), "GL002".into()]));
-        s.add(7, &Directive::Ignore(vec!["GL002".into()]));
-        s.add(1, &Directive::IgnoreFile(vec!["GL4".into()]));
+        s.add(2, &Directive::Ignore(Ignore::new(&["GL201", "GL301", "GL999"], None)));
+        s.add(5, &Directive::Ignore(Ignore::new(&["GL701", "GL002"], None)));
+        s.add(7, &Directive::Ignore(Ignore::new(&["GL002"], None)));
+        s.add(1, &Directive::IgnoreFile(Ignore::new(&["GL4"], None)));
         assert!(s.suppresses("GL201", 2, 2));
         let enabled = |code: &str| code != "GL301";
         let unused: Vec<(u32, &str, UnusedReason)> = s

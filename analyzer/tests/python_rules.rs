@@ -65,3 +65,18 @@ fn fixtures_get_exactly_their_expected_findings() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn keep_suppressed_marks_silenced_python_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kept.py");
+    let source = "import torch\n\n\n# graphlint: hot\ndef step(x: torch.Tensor):\n    a = x.item()  # graphlint: ignore[GL201] -- logged once\n    return a + x.item()\n";
+    std::fs::write(&path, source).unwrap();
+    let settings = Settings { keep_suppressed: true, ..Settings::default() };
+    let result = graphlint::engine::run(&[path.clone()], &settings).unwrap();
+    let found: Vec<(u32, Option<Option<String>>)> =
+        result.diagnostics.iter().map(|d| (d.start.row, d.suppressed.as_ref().map(|s| s.reason.clone()))).collect();
+    assert_eq!(found, vec![(6, Some(Some("logged once".into()))), (7, None)]);
+    let rows: Vec<u32> = graphlint::engine::run(&[path], &Settings::default()).unwrap().diagnostics.iter().map(|d| d.start.row).collect();
+    assert_eq!(rows, vec![7]);
+}

@@ -188,6 +188,29 @@ fn suppressions_silence_one_line_or_a_whole_file() {
 }
 
 #[test]
+fn keep_suppressed_marks_silenced_findings_with_their_reason_instead_of_dropping_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kept.rs");
+    let source = "use candle_core::Tensor;\n// graphlint: hot\nfn f(t: &Tensor) -> f32 {\n    let a = t.to_scalar::<f32>().unwrap(); // graphlint: ignore[GL801] -- read once per request\n    let b = t.to_scalar::<f32>().unwrap();\n    a + b\n}\n";
+    std::fs::write(&path, source).unwrap();
+    let settings = Settings { keep_suppressed: true, ..Settings::default() };
+    let result = graphlint::engine::run(&[path.clone()], &settings).unwrap();
+    let found: Vec<(u32, Option<Option<String>>, bool)> = result
+        .diagnostics
+        .iter()
+        .map(|d| (d.start.row, d.suppressed.as_ref().map(|s| s.reason.clone()), d.is_hot()))
+        .collect();
+    assert_eq!(found, vec![(4, Some(Some("read once per request".into())), true), (5, None, true)]);
+    // A file-level ignore is kept too, and names its row; without the flag nothing changes.
+    std::fs::write(&path, format!("// graphlint: ignore-file[GL8]\n{source}")).unwrap();
+    let result = graphlint::engine::run(&[path.clone()], &settings).unwrap();
+    let marks: Vec<(u32, bool)> =
+        result.diagnostics.iter().map(|d| d.suppressed.as_ref().map(|s| (s.row, s.file_level)).unwrap()).collect();
+    assert_eq!(marks, vec![(5, false), (1, true)], "the line directive is the more specific one");
+    assert!(graphlint::engine::run(&[path], &Settings::default()).unwrap().diagnostics.is_empty());
+}
+
+#[test]
 fn json_output_carries_the_chain() {
     let settings = Settings::default();
     let result = graphlint::engine::run(&[PathBuf::from("fixtures/rust/crate_multi")], &settings).unwrap();

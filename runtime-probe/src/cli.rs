@@ -22,6 +22,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a model through the probe's phases and print the verdict.
     Run(Box<RunArgs>),
+    /// Cross-check a saved report's sync sites with graphlint's findings on their sources (what
+    /// `run --static-check` does after a run; e.g. for a report made on another machine).
+    StaticCheck(StaticCheckArgs),
     /// List the models `run --model` accepts.
     Models,
     /// Check this machine and binary: line tables for source lines, CUPTI, CUDA devices.
@@ -96,12 +99,30 @@ pub struct RunArgs {
     /// the run shows where it syncs and what the capture makes of it.
     #[arg(long)]
     pub upstream_syncs: bool,
-    /// Cross-check the runtime sync sites with graphlint's static findings (not available yet).
+    /// After the run, cross-check every runtime sync site with graphlint's findings on its source
+    /// (confirmed, suppressed by its owner, or missed), and list hot findings never hit.
     #[arg(long)]
     pub static_check: bool,
+    /// Where the sources the tracer's frames name are (a checkout of the commit the probe was built
+    /// from); default: the working directory or a parent of it, then the build tree.
+    #[arg(long, value_name = "DIR")]
+    pub source_root: Option<PathBuf>,
     /// Timed forecasts per mode for the latency table.
     #[arg(long, default_value_t = 5, value_parser = positive)]
     pub repeats: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StaticCheckArgs {
+    /// A JSON report written by `probe run --report`.
+    #[arg(value_name = "REPORT")]
+    pub input: PathBuf,
+    /// Where the sources the report's sites name are; default as for `run --static-check`.
+    #[arg(long, value_name = "DIR")]
+    pub source_root: Option<PathBuf>,
+    /// Write the report with its `static_check` section filled here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -14,8 +14,6 @@ pub enum ProbeError {
     Weights(String),
     #[error("{0}")]
     Usage(String),
-    #[error("{0}")]
-    NotAvailable(String),
     /// The model failed while the probe ran it.
     #[error("{0}")]
     Model(String),

@@ -1,7 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use runtime_probe::cli::{Cli, Command};
+use runtime_probe::cli::{Cli, Command, StaticCheckArgs};
+use runtime_probe::crosscheck::{self, SourceLocator};
 use runtime_probe::{plot, registry, report, runner, ProbeError};
 
 fn write_outputs(args: &runtime_probe::cli::RunArgs, outcome: &runner::Outcome) -> Result<(), ProbeError> {
@@ -13,6 +14,36 @@ fn write_outputs(args: &runtime_probe::cli::RunArgs, outcome: &runner::Outcome) 
     if let Some(path) = &args.plot {
         let title = format!("probe {} ({})", outcome.report.model.name, outcome.report.device.name);
         plot::write_svg(path, &outcome.window, &outcome.report.forecast, &title).map_err(|m| out_err(path, m))?;
+    }
+    Ok(())
+}
+
+/// `probe static-check REPORT`: the cross-check of `run --static-check`, on a saved report.
+fn static_check(args: &StaticCheckArgs) -> Result<(), ProbeError> {
+    let input = args.input.display();
+    let text = std::fs::read_to_string(&args.input).map_err(|e| ProbeError::Usage(format!("cannot read {input}: {e}")))?;
+    let mut json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ProbeError::Usage(format!("{input} is not JSON: {e}")))?;
+    if !json["eager"].is_object() || !json["capture"].is_object() {
+        return Err(ProbeError::Usage(format!("{input} is not a probe report (no `eager` and `capture` sections)")));
+    }
+    if let Some(dir) = args.source_root.as_ref().filter(|d| !d.is_dir()) {
+        return Err(ProbeError::Usage(format!("--source-root {}: not a directory", dir.display())));
+    }
+    let check = crosscheck::check_report(&json, &SourceLocator::new(args.source_root.as_deref()));
+    let text_of = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    println!(
+        "probe static-check: {input}: model {}, device {}, built from commit {}",
+        text_of(&json["model"]["name"]),
+        text_of(&json["device"]["name"]),
+        text_of(&json["probe"]["commit"])
+    );
+    print!("{}", crosscheck::render(&check));
+    if let Some(path) = &args.report {
+        json["static_check"] = serde_json::to_value(&check).expect("the cross-check serialises");
+        let out = serde_json::to_string_pretty(&json).expect("the report serialises");
+        std::fs::write(path, out + "\n")
+            .map_err(|e| ProbeError::Output { path: path.display().to_string(), message: e.to_string() })?;
     }
     Ok(())
 }
@@ -53,6 +84,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Doctor => doctor(),
+        Command::StaticCheck(args) => match static_check(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("probe: error: {e}");
+                ExitCode::from(e.exit_code() as u8)
+            }
+        },
         Command::Run(args) => {
             let outcome = runner::run(&args).and_then(|o| {
                 print!("{}", report::render_text(&o.report));

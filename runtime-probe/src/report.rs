@@ -27,6 +27,8 @@ pub struct Report {
     pub accuracy: AccuracySection,
     pub timing: TimingSection,
     pub memory: Option<MemorySection>,
+    /// `--static-check`: the runtime sync sites against graphlint's findings on their sources.
+    pub static_check: Option<crate::crosscheck::StaticCheck>,
     pub verdict: VerdictSection,
 }
 
@@ -398,6 +400,10 @@ pub fn render_text(r: &Report) -> String {
             mib(mem.used_after_bytes),
             mib(mem.total_bytes)
         );
+    }
+
+    if let Some(c) = &r.static_check {
+        o.push_str(&crate::crosscheck::render(c));
     }
 
     let _ = writeln!(o);

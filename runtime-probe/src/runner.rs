@@ -25,6 +25,8 @@ pub struct RunConfig {
     pub atol: f64,
     pub repeats: usize,
     pub command: String,
+    /// `--static-check`: where to find the sources the frames name.
+    pub static_check: Option<crate::crosscheck::SourceLocator>,
 }
 
 pub struct Outcome {
@@ -49,6 +51,14 @@ impl RunConfig {
         if let Some(dir) = &args.weights {
             if !dir.is_dir() {
                 return Err(ProbeError::Weights(format!("--weights {}: not a directory", dir.display())));
+            }
+        }
+        if let Some(dir) = &args.source_root {
+            if !args.static_check {
+                return Err(ProbeError::Usage("--source-root is for --static-check".into()));
+            }
+            if !dir.is_dir() {
+                return Err(ProbeError::Usage(format!("--source-root {}: not a directory", dir.display())));
             }
         }
         if args.atol.is_nan() || args.atol < 0.0 {
@@ -76,7 +86,8 @@ impl RunConfig {
             upstream_syncs: args.upstream_syncs,
         };
         let command = std::env::args().collect::<Vec<_>>().join(" ");
-        Ok(Self { entry, preset, opts, window, atol: args.atol, repeats: args.repeats, command })
+        let static_check = args.static_check.then(|| crate::crosscheck::SourceLocator::new(args.source_root.as_deref()));
+        Ok(Self { entry, preset, opts, window, atol: args.atol, repeats: args.repeats, command, static_check })
     }
 
     pub(crate) fn build(&self, device: &Device) -> Result<Box<dyn GraphDecoder>, ProbeError> {
@@ -103,9 +114,6 @@ pub(crate) fn error_text(e: &candle_core::Error) -> String {
 
 /// Runs `probe run` with the parsed arguments.
 pub fn run(args: &RunArgs) -> Result<Outcome, ProbeError> {
-    if args.static_check {
-        return Err(ProbeError::NotAvailable(crate::crosscheck::NOT_AVAILABLE.to_string()));
-    }
     let cfg = RunConfig::resolve(args)?;
     let progress = Progress::new();
     let parts = match args.device {
@@ -121,7 +129,12 @@ pub fn run(args: &RunArgs) -> Result<Outcome, ProbeError> {
         }),
     };
     progress.finish();
-    let report = assemble(&cfg, parts?)?;
+    let mut report = assemble(&cfg, parts?)?;
+    if let Some(locator) = &cfg.static_check {
+        // After the run, from the report itself: `probe static-check REPORT` gives the same answer.
+        let json = serde_json::to_value(&report).expect("the report serialises");
+        report.static_check = Some(crate::crosscheck::check_report(&json, locator));
+    }
     Ok(Outcome { report, window: cfg.window })
 }
 
@@ -400,6 +413,7 @@ pub(crate) fn assemble(cfg: &RunConfig, p: Parts) -> Result<Report, ProbeError> 
         accuracy,
         timing: p.timing,
         memory: p.memory,
+        static_check: None,
         verdict,
     })
 }

@@ -54,13 +54,6 @@ fn missing_or_broken_data_names_the_file() {
     assert!(stderr(&o).contains("has no column `close` (it has: open, high, low)"), "{}", stderr(&o));
 }
 
-#[test]
-fn static_check_says_it_is_not_available_yet() {
-    let o = probe(&["run", "--model", "toy", "--device", "cpu", "--static-check"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--static-check is not available yet"), "{}", stderr(&o));
-}
-
 #[cfg(not(feature = "cuda"))]
 #[test]
 fn a_build_without_cuda_asked_for_a_gpu_explains_and_hints() {

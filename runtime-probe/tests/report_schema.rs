@@ -4,6 +4,7 @@
 
 use clap::Parser;
 use runtime_probe::cli::{Cli, Command};
+use runtime_probe::crosscheck::{runtime_sites, ChainLink, Finding, MatchedOn, SiteCheck, SiteStatus, StaticCheck, Summary};
 use runtime_probe::metrics;
 use runtime_probe::report::*;
 use runtime_probe::runner;
@@ -83,6 +84,37 @@ fn report_schema() {
     r.device.driver_version = Some("13.0".into());
     r.data.first_timestamp = Some("t".into());
     r.model.weights = Some("dir".into());
+    let finding = Finding {
+        file: "models/src/m.rs".into(),
+        line: 7,
+        end_line: 7,
+        code: "GL801".into(),
+        name: "tensor-to-host-value".into(),
+        message: "m".into(),
+        hot: true,
+        hot_reason: Some("r".into()),
+        chain: vec![ChainLink { function: "M::step".into(), file: "models/src/m.rs".into(), line: 5 }],
+        suppressed: true,
+        suppression_reason: Some("deliberate".into()),
+    };
+    let (runtime_site, _) = runtime_sites(&serde_json::to_value(&r).unwrap());
+    r.static_check = Some(StaticCheck {
+        analyzed: vec!["models/src".into()],
+        source_roots: vec!["/w".into()],
+        hot_patterns: vec!["GraphDecoder::step".into()],
+        files_checked: 1,
+        runtime_sites: vec![SiteCheck {
+            site: runtime_site[0].clone(),
+            status: SiteStatus::Suppressed,
+            matched_on: Some(MatchedOn::Line),
+            findings: vec![finding.clone()],
+            detail: Some("d".into()),
+        }],
+        static_only: vec![finding],
+        unattributed_calls: 0,
+        summary: Summary::default(),
+        notes: vec!["n".into()],
+    });
 
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["schema_version"], SCHEMA_VERSION);
@@ -94,7 +126,10 @@ fn report_schema() {
     let text = render_text(&r);
     for needle in ["SILENT SYNC: device_to_host memcpy node, 4 bytes, made by cuMemcpyDtoHAsync_v2 at models/src/m.rs:7",
                    "offending call: cuStreamSynchronize returned STREAM_CAPTURE_UNSUPPORTED at models/src/m.rs:7",
-                   "speedup (eager / graph median): 1.00x"] {
+                   "speedup (eager / graph median): 1.00x",
+                   "SUPPRESSED  models/src/m.rs:7",
+                   "GL801 hot, suppressed: \"deliberate\"",
+                   "chain: M::step (m.rs:5)"] {
         assert!(text.contains(needle), "{needle}\n{text}");
     }
 }

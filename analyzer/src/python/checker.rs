@@ -136,7 +136,8 @@ impl<'a> Checker<'a> {
         }
         let start = self.lines.location(self.source, range.start);
         let end = self.lines.location(self.source, range.end);
-        if self.suppressions.suppresses(rule.code, start.row, end.row) {
+        let suppressed = self.suppressions.find(rule.code, start.row, end.row);
+        if suppressed.is_some() && !self.settings.keep_suppressed {
             return;
         }
         self.candidates.push(Candidate {
@@ -150,6 +151,7 @@ impl<'a> Checker<'a> {
                 end,
                 hot_path: Vec::new(),
                 heat: Heat::Cold,
+                suppressed,
             },
             func: self.current_func(),
             region: self.regions.last().copied(),

@@ -211,6 +211,7 @@ fn file_diagnostic(rule: &'static Rule, path: &Path, message: String, help: &str
         end: start,
         hot_path: Vec::new(),
         heat: Heat::File,
+        suppressed: None,
     }
 }
 

@@ -152,7 +152,8 @@ impl<'a> FileVisitor<'a> {
         }
         let start = self.lines.location(self.source, range.start);
         let end = self.lines.location(self.source, range.end);
-        if self.suppressions.suppresses(rule.code, start.row, end.row) {
+        let suppressed = self.suppressions.find(rule.code, start.row, end.row);
+        if suppressed.is_some() && !self.settings.keep_suppressed {
             return;
         }
         let func = frame.func;
@@ -167,6 +168,7 @@ impl<'a> FileVisitor<'a> {
                 end,
                 hot_path: Vec::new(),
                 heat: Heat::Cold,
+                suppressed,
             },
             func,
             region: self.regions.last().copied(),
