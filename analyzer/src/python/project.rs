@@ -70,7 +70,9 @@ struct Project<'s> {
     files: &'s [FileAnalysis],
     settings: &'s Settings,
     modules: FxHashMap<String, FileIdx>,
-    by_path: FxHashMap<PathBuf, FileIdx>,
+    /// Files by absolute path, keyed by the path's bytes: hashing a `Path` walks its components,
+    /// which made relative-import lookups the costliest part of the pass.
+    by_path: FxHashMap<Box<[u8]>, FileIdx>,
     dirs: Vec<PathBuf>,
     module_names: Vec<String>,
     externals: Vec<String>,
@@ -120,7 +122,6 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Di
     lap("call resolution");
     let (reach, region_roots) = project.propagate(&edges);
     lap("roots and propagation");
-
     let mut diagnostics = Vec::new();
     for (file_idx, file) in files.iter().enumerate() {
         diagnostics.extend(file.file_diagnostics.iter().cloned());
@@ -225,11 +226,13 @@ impl<'s> Project<'s> {
             node_count: 0,
         };
         let mut package_cache: FxHashMap<PathBuf, bool> = FxHashMap::default();
+        let mut absolutes = Vec::with_capacity(files.len());
         for (index, file) in files.iter().enumerate() {
             let absolute = absolute(&file.path);
             let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
             let name = module_name(&absolute, &mut package_cache);
-            project.by_path.insert(absolute, index);
+            project.by_path.insert(path_key(&absolute).into(), index);
+            absolutes.push(absolute);
             project.modules.entry(name.clone()).or_insert(index);
             project.dirs.push(dir);
             project.module_names.push(name);
@@ -239,10 +242,9 @@ impl<'s> Project<'s> {
         // Namespace packages (directories without `__init__.py`, PEP 420) still import by path:
         // every file also answers to the dotted suffixes of its path, unless a package name
         // already claimed them.
-        let absolutes: Vec<PathBuf> = project.by_path.iter().map(|(path, _)| path.clone()).collect();
         let mut by_index: Vec<Option<&PathBuf>> = vec![None; files.len()];
         for path in &absolutes {
-            by_index[project.by_path[path]] = Some(path);
+            by_index[project.by_path[path_key(path)]] = Some(path);
         }
         for (index, absolute) in by_index.into_iter().enumerate() {
             let Some(absolute) = absolute else { continue };
@@ -292,37 +294,65 @@ impl<'s> Project<'s> {
 
     // ----- modules and imports ----------------------------------------------------------------
 
+    /// The module at `path` (without extension): `path.py`, `path.pyi` or `path/__init__.py`.
     fn module_file(&self, path: &Path) -> Option<FileIdx> {
-        self.by_path
-            .get(&path.with_extension("py"))
-            .or_else(|| self.by_path.get(&path.with_extension("pyi")))
-            .or_else(|| self.by_path.get(&path.join("__init__.py")))
-            .copied()
+        let mut key = path_key(path).to_vec();
+        self.module_file_at(&mut key)
+    }
+
+    /// [`Self::module_file`] for a path given as bytes (restored before returning).
+    fn module_file_at(&self, key: &mut Vec<u8>) -> Option<FileIdx> {
+        let len = key.len();
+        let mut found = None;
+        for suffix in [".py", ".pyi"] {
+            key.extend_from_slice(suffix.as_bytes());
+            found = self.by_path.get(&key[..]).copied();
+            key.truncate(len);
+            if found.is_some() {
+                return found;
+            }
+        }
+        push_component(key, "__init__.py");
+        found = found.or_else(|| self.by_path.get(&key[..]).copied());
+        key.truncate(len);
+        found
     }
 
     fn resolve_import(&mut self, from: FileIdx, import: &ImportPath) -> Entities {
-        let segments: Vec<&str> = if import.dotted.is_empty() { Vec::new() } else { import.dotted.split('.').collect() };
+        let dotted = import.dotted.as_str();
+        let segments: SmallVec<[&str; 8]> = if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').collect() };
         if import.level > 0 {
-            let mut base = self.dirs[from].clone();
+            let mut base = self.dirs[from].as_path();
             for _ in 1..import.level {
-                base = base.parent().map(Path::to_path_buf).unwrap_or(base);
+                base = base.parent().unwrap_or(base);
             }
+            let base = path_key(base);
+            let mut path = Vec::with_capacity(base.len() + dotted.len() + 16);
             for split in (0..=segments.len()).rev() {
-                let mut path = base.clone();
+                path.clear();
+                path.extend_from_slice(base);
                 for segment in &segments[..split] {
-                    path.push(segment);
+                    push_component(&mut path, segment);
                 }
-                let module = if split == 0 { self.by_path.get(&path.join("__init__.py")).copied() } else { self.module_file(&path) };
+                let module = if split == 0 {
+                    push_component(&mut path, "__init__.py");
+                    self.by_path.get(&path[..]).copied()
+                } else {
+                    self.module_file_at(&mut path)
+                };
                 if let Some(module) = module {
                     return self.attr_chain(smallvec::smallvec![Entity::Module(module)], &segments[split..]);
                 }
             }
             return Entities::new();
         }
+        // `a.b.c`, then `a.b`, then `a`: prefixes of the dotted path, without joining segments.
+        let mut prefix_end = dotted.len();
         for split in (1..=segments.len()).rev() {
-            if let Some(&module) = self.modules.get(&segments[..split].join(".")) {
+            if let Some(&module) = self.modules.get(&dotted[..prefix_end]) {
                 return self.attr_chain(smallvec::smallvec![Entity::Module(module)], &segments[split..]);
             }
+            prefix_end = prefix_end.saturating_sub(segments[split - 1].len() + 1);
         }
         smallvec::smallvec![Entity::External(self.intern(import.dotted.clone()))]
     }
@@ -998,6 +1028,19 @@ fn glob_match(pattern: &str, text: &str) -> bool {
         }
     }
     true
+}
+
+/// The bytes of a path, the key of [`Project::by_path`].
+fn path_key(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
+
+/// `PathBuf::push` of one plain component, on path bytes.
+fn push_component(path: &mut Vec<u8>, name: &str) {
+    if !path.last().is_some_and(|&b| std::path::is_separator(b as char)) {
+        path.extend_from_slice(std::path::MAIN_SEPARATOR_STR.as_bytes());
+    }
+    path.extend_from_slice(name.as_bytes());
 }
 
 /// An absolute, lexically normalised path (no syscalls per component, unlike `canonicalize`).
