@@ -215,3 +215,13 @@ pub(crate) fn process_cpu_seconds() -> f64 {
     // utime and stime are fields 14 and 15 of the file, 12 and 13 after the name.
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// Peak resident set size of this process in MB (Linux; 0 elsewhere). For `GRAPHLINT_TIMINGS`.
+pub(crate) fn peak_rss_mb() -> u64 {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return 0 };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}

@@ -109,13 +109,17 @@ struct Project<'s> {
 pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Diagnostic>, Vec<HotFunction>) {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let mut clock = super::process_cpu_seconds();
+    // Peak RSS too: touching fresh memory costs page faults, a large part of the run's time.
     let mut lap = |what: &str| {
         if timings {
             let now = super::process_cpu_seconds();
-            eprintln!("graphlint:   {what}: {:.3} CPU-s", now - clock);
+            eprintln!("graphlint:   {what}: {:.3} CPU-s (peak RSS {} MB)", now - clock, super::peak_rss_mb());
             clock = now;
         }
     };
+    if timings {
+        eprintln!("graphlint:   after the per-file pass: peak RSS {} MB", super::peak_rss_mb());
+    }
     let mut project = Project::new(&files, settings);
     lap("module table");
     let edges = project.resolve_calls();
