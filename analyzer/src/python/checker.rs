@@ -69,6 +69,8 @@ pub(crate) struct Checker<'a> {
     global_vals: FxHashMap<&'a str, ValId>,
     attr_vals: FxHashMap<(ValId, &'a str), ValId>,
     self_attr_vals: FxHashMap<(u32, &'a str), ValId>,
+    /// The summary's names, each stored once.
+    name_ids: FxHashMap<&'a str, NameId>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -112,6 +114,7 @@ impl<'a> Checker<'a> {
             global_vals: FxHashMap::default(),
             attr_vals: FxHashMap::default(),
             self_attr_vals: FxHashMap::default(),
+            name_ids: FxHashMap::default(),
             summary,
             candidates: Vec::new(),
         }
@@ -259,44 +262,47 @@ impl<'a> Checker<'a> {
     fn add_import(&mut self, import: &'a ast::StmtImport) {
         for alias in &import.names {
             let dotted = alias.name.as_str();
-            let (bound, segments): (&'a str, SmallVec<[&'a str; 6]>) = match &alias.asname {
-                Some(asname) => (asname.as_str(), dotted.split('.').collect()),
+            let (bound, target, segments): (&'a str, &'a str, SmallVec<[&'a str; 6]>) = match &alias.asname {
+                Some(asname) => (asname.as_str(), dotted, dotted.split('.').collect()),
                 // `import torch.nn` binds `torch`.
                 None => {
                     let head = dotted.split('.').next().unwrap_or(dotted);
-                    (head, SmallVec::from_slice(&[head]))
+                    (head, head, SmallVec::from_slice(&[head]))
                 }
             };
-            self.imports.insert(bound, Import { level: 0, segments: segments.clone() });
-            let val = self.summary.add_val(Val::Import(ImportPath { level: 0, dotted: segments.join(".") }));
+            self.imports.insert(bound, Import { level: 0, segments });
+            let dotted = self.name(target);
+            let val = self.summary.add_val(Val::Import(ImportPath { level: 0, dotted }));
             self.global_vals.insert(bound, val);
             if self.scopes.len() == 1 {
-                self.summary.globals.push((bound.to_string(), val));
+                let bound = self.name(bound);
+                self.summary.globals.push((bound, val));
             }
         }
     }
 
     fn add_import_from(&mut self, import: &'a ast::StmtImportFrom) {
+        let module_name: &'a str = import.module.as_ref().map_or("", |m| m.as_str());
         let module: SmallVec<[&'a str; 6]> =
             import.module.as_ref().map(|m| m.as_str().split('.').collect()).unwrap_or_default();
         for alias in &import.names {
             let name = alias.name.as_str();
             if name == "*" {
                 self.has_star_import = true;
-                self.summary
-                    .star_imports
-                    .push(ImportPath { level: import.level, dotted: module.join(".") });
+                let dotted = self.name(module_name);
+                self.summary.star_imports.push(ImportPath { level: import.level, dotted });
                 continue;
             }
             let bound = alias.asname.as_ref().map_or(name, |a| a.as_str());
             let mut segments = module.clone();
             segments.push(name);
-            let dotted = segments.join(".");
+            let dotted = if module.is_empty() { self.name(name) } else { self.summary.names.push_dotted([module_name, name]) };
             self.imports.insert(bound, Import { level: import.level, segments });
             let val = self.summary.add_val(Val::Import(ImportPath { level: import.level, dotted }));
             self.global_vals.insert(bound, val);
             if self.scopes.len() == 1 {
-                self.summary.globals.push((bound.to_string(), val));
+                let bound = self.name(bound);
+                self.summary.globals.push((bound, val));
             }
         }
     }
@@ -369,11 +375,30 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The summary's id for `text`.
+    fn name(&mut self, text: &'a str) -> NameId {
+        if let Some(&id) = self.name_ids.get(text) {
+            return id;
+        }
+        let id = self.summary.names.push(text);
+        self.name_ids.insert(text, id);
+        id
+    }
+
+    /// [`Self::name`] for text that may not outlive the traversal (a parsed string annotation).
+    fn name_of(&mut self, text: &str) -> NameId {
+        match self.name_ids.get(text) {
+            Some(&id) => id,
+            None => self.summary.names.push(text),
+        }
+    }
+
     fn global_val(&mut self, name: &'a str) -> ValId {
         if let Some(val) = self.global_vals.get(name) {
             return *val;
         }
-        let val = self.summary.add_val(Val::Global(name.to_string()));
+        let id = self.name(name);
+        let val = self.summary.add_val(Val::Global(id));
         self.global_vals.insert(name, val);
         val
     }
@@ -383,7 +408,8 @@ impl<'a> Checker<'a> {
         if let Some(val) = self.attr_vals.get(&(value, name)) {
             return *val;
         }
-        let val = self.summary.add_val(Val::Attr(value, name.to_string()));
+        let id = self.name(name);
+        let val = self.summary.add_val(Val::Attr(value, id));
         self.attr_vals.insert((value, name), val);
         val
     }
@@ -392,7 +418,8 @@ impl<'a> Checker<'a> {
         if let Some(val) = self.self_attr_vals.get(&(class, name)) {
             return *val;
         }
-        let val = self.summary.add_val(Val::SelfAttr { class, name: name.to_string() });
+        let id = self.name(name);
+        let val = self.summary.add_val(Val::SelfAttr { class, name: id });
         self.self_attr_vals.insert((class, name), val);
         val
     }
@@ -414,7 +441,8 @@ impl<'a> Checker<'a> {
         scope.vars.insert(name, ty);
         if self.scopes.len() == 1 {
             if let Ty::Val(val) = ty {
-                self.summary.globals.push((name.to_string(), val));
+                let name = self.name(name);
+                self.summary.globals.push((name, val));
             }
         }
     }
@@ -540,11 +568,14 @@ impl<'a> Checker<'a> {
     }
 
     fn union_of(&mut self, elements: Vec<&Expr>) -> Option<ValId> {
-        let vals: Vec<ValId> = elements.into_iter().filter_map(|e| self.annotation_val(e)).collect();
+        let vals: SmallVec<[ValId; 4]> = elements.into_iter().filter_map(|e| self.annotation_val(e)).collect();
         match vals.len() {
             0 => None,
             1 => Some(vals[0]),
-            _ => Some(self.summary.add_val(Val::Union(vals))),
+            _ => {
+                let items = self.summary.add_items(vals);
+                Some(self.summary.add_val(Val::Union(items)))
+            }
         }
     }
 
@@ -556,11 +587,13 @@ impl<'a> Checker<'a> {
                 if let Some(val) = self.global_vals.get(id) {
                     return Some(*val);
                 }
-                Some(self.summary.add_val(Val::Global(id.to_string())))
+                let id = self.name_of(id);
+                Some(self.summary.add_val(Val::Global(id)))
             }
             Expr::Attribute(attribute) => {
                 let base = self.expr_val(&attribute.value)?;
-                Some(self.summary.add_val(Val::Attr(base, attribute.attr.to_string())))
+                let name = self.name_of(attribute.attr.as_str());
+                Some(self.summary.add_val(Val::Attr(base, name)))
             }
             _ => None,
         }
@@ -793,7 +826,8 @@ impl<'a> Checker<'a> {
                 self.expr(&attribute.value);
                 if let Some(class) = self.self_attribute_owner(&attribute.value) {
                     if let Ty::Val(val) = ty {
-                        self.summary.classes[class as usize].attrs.push((attribute.attr.to_string(), val));
+                        let name = self.name(attribute.attr.as_str());
+                        self.summary.classes[class as usize].attrs.push((name, val));
                     }
                 }
             }
@@ -895,7 +929,7 @@ impl<'a> Checker<'a> {
             let annotated = param.annotation.as_deref().map_or(Ty::Unknown, |a| self.annotation_ty(a));
             let annotation_val =
                 if is_receiver { None } else { param.annotation.as_deref().and_then(|a| self.annotation_val(a)) };
-            params.push((name.to_string(), annotation_val));
+            params.push((self.name(name), annotation_val));
             let ty = if is_receiver {
                 if !is_classmethod {
                     scope.self_of = Some((name, class.unwrap_or(0)));
@@ -955,13 +989,15 @@ impl<'a> Checker<'a> {
             match stmt {
                 Stmt::FunctionDef(method) => {
                     let func = self.function(method, Some(index));
-                    self.summary.classes[index as usize].methods.push((method.name.to_string(), func));
+                    let name = self.name(method.name.as_str());
+                    self.summary.classes[index as usize].methods.push((name, func));
                 }
                 Stmt::Assign(assign) => {
                     let ty = self.expr(&assign.value);
                     for target in &assign.targets {
                         if let (Expr::Name(name), Ty::Val(val)) = (target, ty) {
-                            self.summary.classes[index as usize].attrs.push((name.id.to_string(), val));
+                            let name = self.name(name.id.as_str());
+                            self.summary.classes[index as usize].attrs.push((name, val));
                         }
                     }
                 }
@@ -971,7 +1007,8 @@ impl<'a> Checker<'a> {
                     }
                     if let Expr::Name(name) = &*assign.target {
                         if let Some(val) = self.annotation_val(&assign.annotation) {
-                            self.summary.classes[index as usize].attrs.push((name.id.to_string(), val));
+                            let name = self.name(name.id.as_str());
+                            self.summary.classes[index as usize].attrs.push((name, val));
                         }
                     }
                 }
@@ -1271,7 +1308,10 @@ impl<'a> Checker<'a> {
                 let body = self.expr(&ternary.body);
                 let orelse = self.expr(&ternary.orelse);
                 match (body, orelse) {
-                    (Ty::Val(a), Ty::Val(b)) => Ty::Val(self.summary.add_val(Val::Union(vec![a, b]))),
+                    (Ty::Val(a), Ty::Val(b)) => {
+                        let items = self.summary.add_items([a, b]);
+                        Ty::Val(self.summary.add_val(Val::Union(items)))
+                    }
                     (Ty::Val(a), Ty::None | Ty::Unknown) | (Ty::None | Ty::Unknown, Ty::Val(a)) => Ty::Val(a),
                     _ => body.join(orelse),
                 }
@@ -1287,9 +1327,9 @@ impl<'a> Checker<'a> {
             }
             Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) | Expr::Set(ast::ExprSet { elts, .. }) => {
                 let tys: SmallVec<[Ty; 8]> = elts.iter().map(|e| self.expr(e)).collect();
-                let vals: Vec<ValId> = tys.iter().filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }).collect();
-                if !vals.is_empty() {
-                    return Ty::Val(self.summary.add_val(Val::Collection(vals)));
+                let items = self.summary.add_items(tys.iter().filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }));
+                if items.len > 0 {
+                    return Ty::Val(self.summary.add_val(Val::Collection(items)));
                 }
                 match expr {
                     Expr::Tuple(_) if !tys.is_empty() && tys.iter().all(|t| *t == Ty::Int) => Ty::Shape,
@@ -1299,7 +1339,7 @@ impl<'a> Checker<'a> {
                 }
             }
             Expr::Dict(dict) => {
-                let mut vals = Vec::new();
+                let mut vals: SmallVec<[ValId; 8]> = SmallVec::new();
                 for item in &dict.items {
                     if let Some(key) = &item.key {
                         self.expr(key);
@@ -1311,14 +1351,18 @@ impl<'a> Checker<'a> {
                 if vals.is_empty() {
                     Ty::Dict
                 } else {
-                    Ty::Val(self.summary.add_val(Val::Collection(vals)))
+                    let items = self.summary.add_items(vals);
+                    Ty::Val(self.summary.add_val(Val::Collection(items)))
                 }
             }
             Expr::ListComp(comp) => {
                 self.comprehension(&comp.generators);
                 let element = self.expr(&comp.elt);
                 match element {
-                    Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Collection(vec![val]))),
+                    Ty::Val(val) => {
+                        let items = self.summary.add_items([val]);
+                        Ty::Val(self.summary.add_val(Val::Collection(items)))
+                    }
                     _ => Ty::List,
                 }
             }
@@ -1494,8 +1538,8 @@ impl<'a> Checker<'a> {
                     region: self.regions.last().copied(),
                     callee: val,
                     kind: CallKind::GetItem,
-                    args: Vec::new(),
-                    kwargs: Vec::new(),
+                    args: Items::default(),
+                    kwargs: Items::default(),
                 };
                 self.summary.calls.push(call);
                 Ty::Val(self.summary.add_val(Val::Elem(val)))
@@ -1578,19 +1622,24 @@ impl<'a> Checker<'a> {
             }
         }
         if let Ty::Val(val) = callee {
+            let start = self.summary.call_args.len();
+            self.summary.call_args.extend(args.iter().map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }));
+            let call_args = Items { start: start as u32, len: args.len() as u32 };
+            let start = self.summary.call_kwargs.len();
+            for (name, ty) in &keywords {
+                if let (Some(name), Ty::Val(val)) = (name, ty) {
+                    let name = self.name(name);
+                    self.summary.call_kwargs.push((name, *val));
+                }
+            }
+            let call_kwargs = Items { start: start as u32, len: (self.summary.call_kwargs.len() - start) as u32 };
             let call_site = CallSite {
                 func: self.current_func(),
                 region: self.regions.last().copied(),
                 callee: val,
                 kind: CallKind::Call,
-                args: args.iter().map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }).collect(),
-                kwargs: keywords
-                    .iter()
-                    .filter_map(|(name, ty)| match (name, ty) {
-                        (Some(name), Ty::Val(val)) => Some((name.to_string(), *val)),
-                        _ => None,
-                    })
-                    .collect(),
+                args: call_args,
+                kwargs: call_kwargs,
             };
             self.summary.calls.push(call_site);
         }
@@ -1628,16 +1677,16 @@ impl<'a> Checker<'a> {
                 }
                 // `nn.ModuleList([...])`, `nn.Sequential(a, b)`: the elements, for the hot-path pass.
                 ["torch", "nn", "ModuleList" | "Sequential" | "ModuleDict"] => {
-                    let vals: Vec<ValId> = info
-                        .args
-                        .iter()
-                        .chain(info.keywords.iter().map(|(_, t)| t))
-                        .filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None })
-                        .collect();
-                    if vals.is_empty() {
+                    let items = self.summary.add_items(
+                        info.args
+                            .iter()
+                            .chain(info.keywords.iter().map(|(_, t)| t))
+                            .filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }),
+                    );
+                    if items.len == 0 {
                         Ty::Layer
                     } else {
-                        Ty::Val(self.summary.add_val(Val::Collection(vals)))
+                        Ty::Val(self.summary.add_val(Val::Collection(items)))
                     }
                 }
                 ["torch", rest @ ..] => {

@@ -25,6 +25,10 @@ use crate::output::display_path;
 use crate::settings::Settings;
 
 type FileIdx = usize;
+/// A name interned project-wide (the summaries' [`NameId`]s are per file).
+type Sym = u32;
+/// A class, as (file, class index), in the keys of the per-class tables.
+type ClassKey = (u32, u32);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Entity {
@@ -83,10 +87,20 @@ struct Project<'s> {
     /// Evaluated values, and whether each read a flowed parameter.
     results: Vec<(Entities, bool)>,
     depth: u32,
-    globals: Vec<FxHashMap<&'s str, ValId>>,
-    /// Per file, per class: attribute values and methods by name.
-    class_attrs: Vec<Vec<FxHashMap<&'s str, SmallVec<[ValId; 2]>>>>,
-    class_methods: Vec<Vec<FxHashMap<&'s str, FuncIdx>>>,
+    /// Every file's names, interned: `syms[file][name]` is the project-wide id of a file's name.
+    syms: Vec<Vec<Sym>>,
+    sym_names: Vec<&'s str>,
+    sym_ids: FxHashMap<&'s str, Sym>,
+    /// The methods calls resolve to, when some file has them.
+    sym_forward: Option<Sym>,
+    sym_init: Option<Sym>,
+    sym_call: Option<Sym>,
+    sym_getitem: Option<Sym>,
+    /// Module-level bindings per (file, name).
+    globals: FxHashMap<(u32, Sym), ValId>,
+    /// Attribute values and methods per class and name.
+    class_attrs: FxHashMap<(ClassKey, Sym), SmallVec<[ValId; 2]>>,
+    class_methods: FxHashMap<(ClassKey, Sym), FuncIdx>,
     /// Set while evaluating when a parameter with flowed-in values was read.
     read_flow: bool,
     /// Memo entries that read flowed parameters: forgotten when the flow grows.
@@ -95,10 +109,10 @@ struct Project<'s> {
     param_flow: FxHashMap<(FileIdx, FuncIdx, u32), Entities>,
     module_memo: FxHashMap<(FileIdx, u32), bool>,
     mro_memo: FxHashMap<(FileIdx, u32), SmallVec<[(FileIdx, u32); 8]>>,
-    method_memo: FxHashMap<(FileIdx, u32), FxHashMap<Box<str>, Option<(FileIdx, FuncIdx)>>>,
-    module_attr_memo: FxHashMap<FileIdx, FxHashMap<Box<str>, Entities>>,
+    method_memo: FxHashMap<(ClassKey, Sym), Option<(FileIdx, FuncIdx)>>,
+    module_attr_memo: FxHashMap<(u32, Sym), Entities>,
     /// `instance.name` per class, and whether it read a flowed-in parameter.
-    attr_memo: FxHashMap<(FileIdx, u32), FxHashMap<Box<str>, (Entities, bool)>>,
+    attr_memo: FxHashMap<(ClassKey, Sym), (Entities, bool)>,
     /// Per file and region: the call sites inside the region (nested regions included).
     region_calls: Vec<Vec<Vec<u32>>>,
     func_base: Vec<usize>,
@@ -186,38 +200,18 @@ impl<'s> Project<'s> {
             memo: files.iter().map(|f| vec![UNSEEN; f.summary.vals.len()]).collect(),
             results: Vec::new(),
             depth: 0,
-            class_attrs: files
-                .iter()
-                .map(|f| {
-                    f.summary
-                        .classes
-                        .iter()
-                        .map(|c| {
-                            let mut map: FxHashMap<&str, SmallVec<[ValId; 2]>> = FxHashMap::default();
-                            for (name, val) in &c.attrs {
-                                map.entry(name.as_str()).or_default().push(*val);
-                            }
-                            map
-                        })
-                        .collect()
-                })
-                .collect(),
-            class_methods: files
-                .iter()
-                .map(|f| {
-                    f.summary
-                        .classes
-                        .iter()
-                        .map(|c| c.methods.iter().map(|(name, func)| (name.as_str(), *func)).collect())
-                        .collect()
-                })
-                .collect(),
+            syms: Vec::with_capacity(files.len()),
+            sym_names: Vec::new(),
+            sym_ids: FxHashMap::default(),
+            sym_forward: None,
+            sym_init: None,
+            sym_call: None,
+            sym_getitem: None,
+            globals: FxHashMap::default(),
+            class_attrs: FxHashMap::default(),
+            class_methods: FxHashMap::default(),
             read_flow: false,
             volatile: Vec::new(),
-            globals: files
-                .iter()
-                .map(|f| f.summary.globals.iter().map(|(name, val)| (name.as_str(), *val)).collect())
-                .collect(),
             param_flow: FxHashMap::default(),
             module_memo: FxHashMap::default(),
             mro_memo: FxHashMap::default(),
@@ -229,6 +223,29 @@ impl<'s> Project<'s> {
             region_base: Vec::with_capacity(files.len()),
             node_count: 0,
         };
+        for file in files {
+            let names = &file.summary.names;
+            let syms = (0..names.len() as NameId).map(|id| project.intern_name(names.get(id))).collect();
+            project.syms.push(syms);
+        }
+        [project.sym_forward, project.sym_init, project.sym_call, project.sym_getitem] =
+            ["forward", "__init__", "__call__", "__getitem__"].map(|name| project.sym_ids.get(name).copied());
+        for (index, file) in files.iter().enumerate() {
+            let syms = &project.syms[index];
+            let summary = &file.summary;
+            for &(name, val) in &summary.globals {
+                project.globals.insert((index as u32, syms[name as usize]), val);
+            }
+            for (class, info) in summary.classes.iter().enumerate() {
+                let key = (index as u32, class as u32);
+                for &(name, val) in &info.attrs {
+                    project.class_attrs.entry((key, syms[name as usize])).or_default().push(val);
+                }
+                for &(name, func) in &info.methods {
+                    project.class_methods.insert((key, syms[name as usize]), func);
+                }
+            }
+        }
         let mut package_cache: FxHashMap<PathBuf, bool> = FxHashMap::default();
         let mut absolutes = Vec::with_capacity(files.len());
         for (index, file) in files.iter().enumerate() {
@@ -286,6 +303,21 @@ impl<'s> Project<'s> {
         project
     }
 
+    fn intern_name(&mut self, name: &'s str) -> Sym {
+        if let Some(&sym) = self.sym_ids.get(name) {
+            return sym;
+        }
+        let sym = self.sym_names.len() as Sym;
+        self.sym_names.push(name);
+        self.sym_ids.insert(name, sym);
+        sym
+    }
+
+    /// The project-wide id of a name of `file`.
+    fn sym(&self, file: FileIdx, name: NameId) -> Sym {
+        self.syms[file][name as usize]
+    }
+
     fn intern(&mut self, path: String) -> u32 {
         if let Some(id) = self.external_ids.get(&path) {
             return *id;
@@ -322,8 +354,9 @@ impl<'s> Project<'s> {
         found
     }
 
-    fn resolve_import(&mut self, from: FileIdx, import: &ImportPath) -> Entities {
-        let dotted = import.dotted.as_str();
+    fn resolve_import(&mut self, from: FileIdx, import: ImportPath) -> Entities {
+        let files = self.files;
+        let dotted: &'s str = files[from].summary.names.get(import.dotted);
         let segments: SmallVec<[&str; 8]> = if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').collect() };
         if import.level > 0 {
             let mut base = self.dirs[from].as_path();
@@ -358,41 +391,42 @@ impl<'s> Project<'s> {
             }
             prefix_end = prefix_end.saturating_sub(segments[split - 1].len() + 1);
         }
-        smallvec::smallvec![Entity::External(self.intern(import.dotted.clone()))]
+        smallvec::smallvec![Entity::External(self.intern(dotted.to_string()))]
     }
 
-    fn attr_chain(&mut self, mut entities: Entities, names: &[&str]) -> Entities {
+    fn attr_chain(&mut self, mut entities: Entities, names: &[&'s str]) -> Entities {
         for name in names {
+            let name = self.intern_name(name);
             entities = entities.into_iter().flat_map(|e| self.attribute(e, name)).collect();
         }
         entities
     }
 
     /// A module-level name of `file`: its globals, then its star imports, then a submodule.
-    fn module_attribute(&mut self, file: FileIdx, name: &str, depth: u32) -> Entities {
+    fn module_attribute(&mut self, file: FileIdx, name: Sym, depth: u32) -> Entities {
         if depth > 16 {
             return Entities::new();
         }
         // Module-level names do not depend on parameters: computed once for the whole pass.
-        if let Some(known) = self.module_attr_memo.get(&file).and_then(|m| m.get(name)) {
+        if let Some(known) = self.module_attr_memo.get(&(file as u32, name)) {
             return known.clone();
         }
         let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
         let found = self.module_attribute_uncached(file, name, depth);
         if !self.read_flow {
-            self.module_attr_memo.entry(file).or_default().insert(name.into(), found.clone());
+            self.module_attr_memo.insert((file as u32, name), found.clone());
         }
         self.read_flow |= outer_read_flow;
         found
     }
 
-    fn module_attribute_uncached(&mut self, file: FileIdx, name: &str, depth: u32) -> Entities {
+    fn module_attribute_uncached(&mut self, file: FileIdx, name: Sym, depth: u32) -> Entities {
         let files = self.files;
         let summary = &files[file].summary;
-        if let Some(&val) = self.globals[file].get(name) {
+        if let Some(&val) = self.globals.get(&(file as u32, name)) {
             return self.eval(file, val);
         }
-        for star in &summary.star_imports {
+        for &star in &summary.star_imports {
             for entity in self.resolve_import(file, star) {
                 if let Entity::Module(module) = entity {
                     let found = self.module_attribute(module, name, depth + 1);
@@ -402,6 +436,7 @@ impl<'s> Project<'s> {
                 }
             }
         }
+        let name = self.sym_names[name as usize];
         let submodule = format!("{}.{name}", self.module_names[file]);
         if let Some(&module) = self.modules.get(&submodule) {
             return smallvec::smallvec![Entity::Module(module)];
@@ -466,18 +501,24 @@ impl<'s> Project<'s> {
         result
     }
 
-    fn find_method(&mut self, file: FileIdx, class: u32, name: &str) -> Option<(FileIdx, FuncIdx)> {
-        if let Some(known) = self.method_memo.get(&(file, class)).and_then(|m| m.get(name)) {
+    /// A method by name (`None` when no file names such a method at all).
+    fn find_method_named(&mut self, file: FileIdx, class: u32, name: Option<Sym>) -> Option<(FileIdx, FuncIdx)> {
+        self.find_method(file, class, name?)
+    }
+
+    fn find_method(&mut self, file: FileIdx, class: u32, name: Sym) -> Option<(FileIdx, FuncIdx)> {
+        let key = ((file as u32, class), name);
+        if let Some(known) = self.method_memo.get(&key) {
             return *known;
         }
         let found = self.find_method_uncached(file, class, name);
-        self.method_memo.entry((file, class)).or_default().insert(name.into(), found);
+        self.method_memo.insert(key, found);
         found
     }
 
-    fn find_method_uncached(&mut self, file: FileIdx, class: u32, name: &str) -> Option<(FileIdx, FuncIdx)> {
+    fn find_method_uncached(&mut self, file: FileIdx, class: u32, name: Sym) -> Option<(FileIdx, FuncIdx)> {
         for (f, c) in self.mro(file, class) {
-            if let Some(&method) = self.class_methods[f][c as usize].get(name) {
+            if let Some(&method) = self.class_methods.get(&((f as u32, c), name)) {
                 return Some((f, method));
             }
         }
@@ -485,8 +526,9 @@ impl<'s> Project<'s> {
     }
 
     /// `instance.name`: attributes assigned on the instance or the class, then methods.
-    fn instance_attribute(&mut self, file: FileIdx, class: u32, name: &str) -> Entities {
-        if let Some((entities, volatile)) = self.attr_memo.get(&(file, class)).and_then(|m| m.get(name)) {
+    fn instance_attribute(&mut self, file: FileIdx, class: u32, name: Sym) -> Entities {
+        let key = ((file as u32, class), name);
+        if let Some((entities, volatile)) = self.attr_memo.get(&key) {
             self.read_flow |= *volatile;
             return entities.clone();
         }
@@ -494,14 +536,14 @@ impl<'s> Project<'s> {
         let found = self.instance_attribute_uncached(file, class, name);
         let volatile = self.read_flow;
         self.read_flow |= outer_read_flow;
-        self.attr_memo.entry((file, class)).or_default().insert(name.into(), (found.clone(), volatile));
+        self.attr_memo.insert(key, (found.clone(), volatile));
         found
     }
 
-    fn instance_attribute_uncached(&mut self, file: FileIdx, class: u32, name: &str) -> Entities {
+    fn instance_attribute_uncached(&mut self, file: FileIdx, class: u32, name: Sym) -> Entities {
         let mut found = Entities::new();
         for (f, c) in self.mro(file, class) {
-            let attrs = self.class_attrs[f][c as usize].get(name).cloned().unwrap_or_default();
+            let attrs = self.class_attrs.get(&((f as u32, c), name)).cloned().unwrap_or_default();
             for val in attrs {
                 for entity in self.eval(f, val) {
                     if !found.contains(&entity) {
@@ -519,7 +561,7 @@ impl<'s> Project<'s> {
         found
     }
 
-    fn attribute(&mut self, entity: Entity, name: &str) -> Entities {
+    fn attribute(&mut self, entity: Entity, name: Sym) -> Entities {
         match entity {
             Entity::Module(file) => self.module_attribute(file, name, 0),
             Entity::Class(file, class) => match self.find_method(file, class, name) {
@@ -530,14 +572,14 @@ impl<'s> Project<'s> {
             Entity::Super(file, class) => {
                 let mro = self.mro(file, class);
                 for &(f, c) in mro.iter().skip(1) {
-                    if let Some(&method) = self.class_methods[f][c as usize].get(name) {
+                    if let Some(&method) = self.class_methods.get(&((f as u32, c), name)) {
                         return smallvec::smallvec![Entity::Bound(f, method)];
                     }
                 }
                 Entities::new()
             }
             Entity::External(id) => {
-                let path = format!("{}.{name}", self.externals[id as usize]);
+                let path = format!("{}.{}", self.externals[id as usize], self.sym_names[name as usize]);
                 smallvec::smallvec![Entity::External(self.intern(path))]
             }
             Entity::ExternalInstance(_) | Entity::Func(..) | Entity::Bound(..) | Entity::Container(_) => Entities::new(),
@@ -589,19 +631,17 @@ impl<'s> Project<'s> {
         for (file, val) in std::mem::take(&mut self.volatile) {
             self.memo[file][val as usize] = UNSEEN;
         }
-        for attrs in self.attr_memo.values_mut() {
-            attrs.retain(|_, (_, volatile)| !*volatile);
-        }
+        self.attr_memo.retain(|_, (_, volatile)| !*volatile);
     }
 
     fn eval_uncached(&mut self, file: FileIdx, val: ValId) -> Entities {
         let files = self.files;
-        match &files[file].summary.vals[val as usize] {
-            Val::Global(name) => self.module_attribute(file, name, 0),
+        match files[file].summary.vals[val as usize] {
+            Val::Global(name) => self.module_attribute(file, self.sym(file, name), 0),
             Val::Import(import) => self.resolve_import(file, import),
-            Val::Func(func) => smallvec::smallvec![Entity::Func(file, *func)],
-            Val::Class(class) => smallvec::smallvec![Entity::Class(file, *class)],
-            &Val::Param { func, index } => {
+            Val::Func(func) => smallvec::smallvec![Entity::Func(file, func)],
+            Val::Class(class) => smallvec::smallvec![Entity::Class(file, class)],
+            Val::Param { func, index } => {
                 let summary = &self.files[file].summary;
                 let function = &summary.funcs[func as usize];
                 if index == 0 && !function.is_static {
@@ -627,9 +667,10 @@ impl<'s> Project<'s> {
                 }
                 entities
             }
-            Val::SelfAttr { class, name } => self.instance_attribute(file, *class, name),
+            Val::SelfAttr { class, name } => self.instance_attribute(file, class, self.sym(file, name)),
             Val::Attr(base, name) => {
-                let bases = self.eval(file, *base);
+                let name = self.sym(file, name);
+                let bases = self.eval(file, base);
                 let mut out = Entities::new();
                 for entity in bases {
                     for found in self.attribute(entity, name) {
@@ -640,20 +681,20 @@ impl<'s> Project<'s> {
                 }
                 out
             }
-            Val::Call(callee) => self.eval_call(file, *callee),
+            Val::Call(callee) => self.eval_call(file, callee),
             Val::Elem(container) => {
                 let mut out = Entities::new();
-                for entity in self.eval(file, *container) {
+                for entity in self.eval(file, container) {
                     if let Entity::Container(id) = entity {
                         out.extend(self.containers[id as usize].iter().copied());
                     }
                 }
                 out
             }
-            Val::Super { class } => smallvec::smallvec![Entity::Super(file, *class)],
+            Val::Super { class } => smallvec::smallvec![Entity::Super(file, class)],
             Val::Collection(items) => {
                 let mut elements = Entities::new();
-                for &item in items {
+                for &item in files[file].summary.items(items) {
                     for entity in self.eval(file, item) {
                         let flattened = match entity {
                             Entity::Container(id) => self.containers[id as usize].clone(),
@@ -674,7 +715,7 @@ impl<'s> Project<'s> {
             }
             Val::Union(items) => {
                 let mut out = Entities::new();
-                for &item in items {
+                for &item in files[file].summary.items(items) {
                     for entity in self.eval(file, item) {
                         if !out.contains(&entity) {
                             out.push(entity);
@@ -690,11 +731,12 @@ impl<'s> Project<'s> {
     fn eval_call(&mut self, file: FileIdx, callee: ValId) -> Entities {
         // `Cls.from_pretrained(...)` returns a `Cls`; `module.to(...)`/`.eval()` return the module.
         let files = self.files;
-        if let Val::Attr(base, name) = &files[file].summary.vals[callee as usize] {
-            let factory = matches!(name.as_str(), "from_pretrained" | "from_config" | "_from_config" | "load_from_checkpoint");
+        if let Val::Attr(base, name) = files[file].summary.vals[callee as usize] {
+            let name = files[file].summary.names.get(name);
+            let factory = matches!(name, "from_pretrained" | "from_config" | "_from_config" | "load_from_checkpoint");
             if factory || returns_self_module(name) {
                 let mut out = Entities::new();
-                for entity in self.eval(file, *base) {
+                for entity in self.eval(file, base) {
                     match (entity, factory) {
                         (Entity::Class(f, c), true) => out.push(Entity::Instance(f, c)),
                         (Entity::Instance(..) | Entity::ExternalInstance(_), false) => out.push(entity),
@@ -743,18 +785,18 @@ impl<'s> Project<'s> {
             (Entity::Func(f, m), CallKind::Call) => push((f, m, 0)),
             (Entity::Bound(f, m), CallKind::Call) => push((f, m, 1)),
             (Entity::Class(f, c), CallKind::Call) => {
-                if let Some((mf, m)) = self.find_method(f, c, "__init__") {
+                if let Some((mf, m)) = self.find_method_named(f, c, self.sym_init) {
                     push((mf, m, 1));
                 }
             }
             (Entity::Instance(f, c), CallKind::Call) => {
-                let method = if self.is_module_class(f, c) { "forward" } else { "__call__" };
-                if let Some((mf, m)) = self.find_method(f, c, method) {
+                let method = if self.is_module_class(f, c) { self.sym_forward } else { self.sym_call };
+                if let Some((mf, m)) = self.find_method_named(f, c, method) {
                     push((mf, m, 1));
                 }
             }
             (Entity::Instance(f, c), CallKind::GetItem) => {
-                if let Some((mf, m)) = self.find_method(f, c, "__getitem__") {
+                if let Some((mf, m)) = self.find_method_named(f, c, self.sym_getitem) {
                     push((mf, m, 1));
                 }
             }
@@ -778,8 +820,10 @@ impl<'s> Project<'s> {
             }
             let mut changed = false;
             for file in 0..self.files.len() {
-                for (call_index, call) in self.files[file].summary.calls.iter().enumerate() {
-                    if settled[file][call_index] || (call.args.iter().all(Option::is_none) && call.kwargs.is_empty()) {
+                let summary = &self.files[file].summary;
+                for (call_index, call) in summary.calls.iter().enumerate() {
+                    let (args, kwargs) = (summary.args(call), summary.kwargs(call));
+                    if settled[file][call_index] || (args.iter().all(Option::is_none) && kwargs.is_empty()) {
                         continue;
                     }
                     // A call site whose callee and arguments read no flowed-in parameter passes
@@ -789,7 +833,7 @@ impl<'s> Project<'s> {
                         let files = self.files;
                         let params = &files[tf].summary.funcs[tm as usize].params;
                         let mut flows: SmallVec<[(u32, ValId); 4]> = SmallVec::new();
-                        for (position, arg) in call.args.iter().enumerate() {
+                        for (position, arg) in args.iter().enumerate() {
                             if let Some(arg) = arg {
                                 let index = position as u32 + first;
                                 if params.get(index as usize).is_some_and(|(_, annotation)| annotation.is_none()) {
@@ -797,9 +841,10 @@ impl<'s> Project<'s> {
                                 }
                             }
                         }
-                        for (name, arg) in &call.kwargs {
-                            if let Some(index) = params.iter().position(|(n, a)| n == name && a.is_none()) {
-                                flows.push((index as u32, *arg));
+                        for &(name, arg) in kwargs {
+                            let name = self.sym(file, name);
+                            if let Some(index) = params.iter().position(|&(n, a)| self.sym(tf, n) == name && a.is_none()) {
+                                flows.push((index as u32, arg));
                             }
                         }
                         for (index, arg) in flows {
@@ -873,7 +918,7 @@ impl<'s> Project<'s> {
                 }
             }
             for class in 0..summary.classes.len() as u32 {
-                let forward = self.class_methods[file][class as usize].get("forward").copied();
+                let forward = self.sym_forward.and_then(|name| self.class_methods.get(&((file as u32, class), name)).copied());
                 if let Some(forward) = forward {
                     if self.is_module_class(file, class) {
                         let name = &self.files[file].summary.classes[class as usize].name;
