@@ -84,8 +84,11 @@ struct Project<'s> {
     containers: Vec<Entities>,
     /// Per file, per value: an index into `results`, or `UNSEEN` / `IN_PROGRESS`.
     memo: Vec<Vec<u32>>,
-    /// Evaluated values, and whether each read a flowed parameter.
-    results: Vec<(Entities, bool)>,
+    /// Evaluated values that found something: a range of `result_entities`, and whether the
+    /// value read a flowed parameter. (Almost every value resolves to one entity or none, so
+    /// they are stored flat rather than as one small vector each.)
+    results: Vec<(u32, u32, bool)>,
+    result_entities: Vec<Entity>,
     depth: u32,
     /// Every file's names, interned: `syms[file][name]` is the project-wide id of a file's name.
     syms: Vec<Vec<Sym>>,
@@ -108,7 +111,9 @@ struct Project<'s> {
     /// Entities flowing into each function's parameters from resolved call sites.
     param_flow: FxHashMap<(FileIdx, FuncIdx, u32), Entities>,
     module_memo: FxHashMap<(FileIdx, u32), bool>,
-    mro_memo: FxHashMap<(FileIdx, u32), SmallVec<[(FileIdx, u32); 8]>>,
+    /// Per class, a range of `mro_classes`.
+    mro_memo: FxHashMap<ClassKey, (u32, u32)>,
+    mro_classes: Vec<(FileIdx, u32)>,
     method_memo: FxHashMap<(ClassKey, Sym), Option<(FileIdx, FuncIdx)>>,
     module_attr_memo: FxHashMap<(u32, Sym), Entities>,
     /// `instance.name` per class, and whether it read a flowed-in parameter.
@@ -199,6 +204,7 @@ impl<'s> Project<'s> {
             containers: Vec::new(),
             memo: files.iter().map(|f| vec![UNSEEN; f.summary.vals.len()]).collect(),
             results: Vec::new(),
+            result_entities: Vec::new(),
             depth: 0,
             syms: Vec::with_capacity(files.len()),
             sym_names: Vec::new(),
@@ -215,6 +221,7 @@ impl<'s> Project<'s> {
             param_flow: FxHashMap::default(),
             module_memo: FxHashMap::default(),
             mro_memo: FxHashMap::default(),
+            mro_classes: Vec::new(),
             method_memo: FxHashMap::default(),
             module_attr_memo: FxHashMap::default(),
             attr_memo: FxHashMap::default(),
@@ -223,6 +230,7 @@ impl<'s> Project<'s> {
             region_base: Vec::with_capacity(files.len()),
             node_count: 0,
         };
+        project.sym_ids.reserve(files.iter().map(|f| f.summary.names.len()).sum::<usize>() / 4);
         for file in files {
             let names = &file.summary.names;
             let syms = (0..names.len() as NameId).map(|id| project.intern_name(names.get(id))).collect();
@@ -230,6 +238,13 @@ impl<'s> Project<'s> {
         }
         [project.sym_forward, project.sym_init, project.sym_call, project.sym_getitem] =
             ["forward", "__init__", "__call__", "__getitem__"].map(|name| project.sym_ids.get(name).copied());
+        // Sized up front: growing a table rehashes it and touches memory twice.
+        fn with_capacity<K, V>(n: usize) -> FxHashMap<K, V> {
+            FxHashMap::with_capacity_and_hasher(n, Default::default())
+        }
+        project.globals = with_capacity(files.iter().map(|f| f.summary.globals.len()).sum());
+        project.class_attrs = with_capacity(files.iter().flat_map(|f| &f.summary.classes).map(|c| c.attrs.len()).sum());
+        project.class_methods = with_capacity(files.iter().flat_map(|f| &f.summary.classes).map(|c| c.methods.len()).sum());
         for (index, file) in files.iter().enumerate() {
             let syms = &project.syms[index];
             let summary = &file.summary;
@@ -453,11 +468,13 @@ impl<'s> Project<'s> {
 
     /// The class and its project bases, depth first, left to right (a simplified MRO).
     fn mro(&mut self, file: FileIdx, class: u32) -> SmallVec<[(FileIdx, u32); 8]> {
-        if let Some(known) = self.mro_memo.get(&(file, class)) {
-            return known.clone();
+        if let Some(&(start, len)) = self.mro_memo.get(&(file as u32, class)) {
+            return self.mro_classes[start as usize..(start + len) as usize].iter().copied().collect();
         }
         let order = self.compute_mro(file, class);
-        self.mro_memo.insert((file, class), order.clone());
+        let start = self.mro_classes.len() as u32;
+        self.mro_classes.extend_from_slice(&order);
+        self.mro_memo.insert((file as u32, class), (start, order.len() as u32));
         order
     }
 
@@ -597,9 +614,9 @@ impl<'s> Project<'s> {
                 return Entities::new();
             }
             known => {
-                let (entities, volatile) = &self.results[known as usize];
-                self.read_flow |= *volatile;
-                return entities.clone();
+                let (start, len, volatile) = self.results[known as usize];
+                self.read_flow |= volatile;
+                return self.result_entities[start as usize..(start + len) as usize].iter().copied().collect();
             }
         }
         if self.depth > 200 {
@@ -619,7 +636,9 @@ impl<'s> Project<'s> {
             (true, false) => NOTHING,
             (true, true) => NOTHING_VOLATILE,
             (false, _) => {
-                self.results.push((result.clone(), volatile));
+                let start = self.result_entities.len() as u32;
+                self.result_entities.extend_from_slice(&result);
+                self.results.push((start, result.len() as u32, volatile));
                 (self.results.len() - 1) as u32
             }
         };
