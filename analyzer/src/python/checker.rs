@@ -1,13 +1,14 @@
 //! The per-file pass: ONE traversal of the AST that infers types bottom-up, hands every node to
 //! the rules that care about it, and fills the file's [`FileSummary`] for the hot-path pass.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::Path;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
-use super::adapter::{ast, span, CmpOp, Expr, ExprContext, InterpolatedStringElement, Number, Operator, Ranged, Stmt, UnaryOp};
+use super::adapter::{ast, span, string_value, CmpOp, Expr, ExprContext, InterpolatedStringElement, Number, Operator, Ranged, Stmt, UnaryOp};
 use super::rules::{self, CallInfo, TestContext};
 use super::summary::*;
 use super::types::{self, Ty};
@@ -43,7 +44,8 @@ struct Scope<'a> {
 /// Per-class knowledge gathered before the class body is visited.
 #[derive(Default)]
 struct ClassInfo<'a> {
-    attr_tys: FxHashMap<&'a str, Ty>,
+    /// (Owned only for an implicitly concatenated `register_buffer` name.)
+    attr_tys: FxHashMap<Cow<'a, str>, Ty>,
     method_returns: FxHashMap<&'a str, Ty>,
     local_bases: Vec<u32>,
 }
@@ -452,7 +454,7 @@ impl<'a> Checker<'a> {
     /// The rule-level type an annotation proves.
     pub(crate) fn annotation_ty(&self, annotation: &Expr) -> Ty {
         match annotation {
-            Expr::StringLiteral(string) => match super::adapter::parse_annotation(string.value.to_str()) {
+            Expr::StringLiteral(string) => match super::adapter::parse_annotation(&string_value(&string.value)) {
                 Some(parsed) => self.annotation_ty(&parsed),
                 None => Ty::Unknown,
             },
@@ -528,7 +530,7 @@ impl<'a> Checker<'a> {
     fn annotation_val(&mut self, annotation: &Expr) -> Option<ValId> {
         match annotation {
             Expr::StringLiteral(string) => {
-                let parsed = super::adapter::parse_annotation(string.value.to_str())?;
+                let parsed = super::adapter::parse_annotation(&string_value(&string.value))?;
                 self.annotation_val(&parsed)
             }
             Expr::Name(_) | Expr::Attribute(_) => {
@@ -1029,7 +1031,7 @@ impl<'a> Checker<'a> {
                     if let Expr::Name(name) = &*assign.target {
                         let ty = self.annotation_ty(&assign.annotation);
                         if ty != Ty::Unknown {
-                            info.attr_tys.insert(name.id.as_str(), ty);
+                            info.attr_tys.insert(name.id.as_str().into(), ty);
                         }
                     }
                 }
@@ -1080,8 +1082,7 @@ impl<'a> Checker<'a> {
                             let on_self = matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == receiver);
                             if on_self && matches!(attribute.attr.as_str(), "register_buffer" | "register_parameter") {
                                 if let Some(Expr::StringLiteral(name)) = call.arguments.args.first() {
-                                    let name: &'a str = name.value.to_str();
-                                    info.attr_tys.insert(name, Ty::TENSOR);
+                                    info.attr_tys.insert(string_value(&name.value), Ty::TENSOR);
                                 }
                             }
                         }
@@ -1127,10 +1128,10 @@ impl<'a> Checker<'a> {
                         match (info.attr_tys.get(name).copied(), ty) {
                             (_, Ty::Unknown | Ty::None) => {}
                             (None, ty) => {
-                                info.attr_tys.insert(name, ty);
+                                info.attr_tys.insert(name.into(), ty);
                             }
                             (Some(previous), ty) if previous != ty => {
-                                info.attr_tys.insert(name, previous.join(ty));
+                                info.attr_tys.insert(name.into(), previous.join(ty));
                             }
                             _ => {}
                         }

@@ -2,6 +2,7 @@
 //! is hot with a project-wide pass over the per-file summaries.
 
 pub mod adapter;
+pub mod arena;
 mod checker;
 mod project;
 pub mod rules;

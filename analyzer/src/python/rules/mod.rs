@@ -35,7 +35,7 @@ pub mod to_cpu;
 pub mod tolist_call;
 pub mod unique_call;
 
-use super::adapter::{ast, Expr};
+use super::adapter::{ast, string_value, Expr};
 use super::checker::Checker;
 use super::types::Ty;
 
@@ -198,7 +198,7 @@ pub(crate) fn is_accelerator_device(expr: &Expr, ty: Ty) -> bool {
 
 fn device_literal(expr: &Expr) -> Option<String> {
     match expr {
-        Expr::StringLiteral(s) => Some(s.value.to_str().to_string()),
+        Expr::StringLiteral(s) => Some(string_value(&s.value).into_owned()),
         Expr::Call(call) => {
             let is_device = match &*call.func {
                 Expr::Attribute(a) => a.attr.as_str() == "device",
@@ -206,7 +206,7 @@ fn device_literal(expr: &Expr) -> Option<String> {
                 _ => false,
             };
             match call.arguments.args.first() {
-                Some(Expr::StringLiteral(s)) if is_device => Some(s.value.to_str().to_string()),
+                Some(Expr::StringLiteral(s)) if is_device => Some(string_value(&s.value).into_owned()),
                 _ => None,
             }
         }
