@@ -838,11 +838,11 @@ impl<'s> Project<'s> {
                 eprintln!("graphlint:   argument-flow round {round} at {:.3} CPU-s", super::process_cpu_seconds());
             }
             let mut changed = false;
-            for file in 0..self.files.len() {
+            for (file, settled) in settled.iter_mut().enumerate() {
                 let summary = &self.files[file].summary;
                 for (call_index, call) in summary.calls.iter().enumerate() {
                     let (args, kwargs) = (summary.args(call), summary.kwargs(call));
-                    if settled[file][call_index] || (args.iter().all(Option::is_none) && kwargs.is_empty()) {
+                    if settled[call_index] || (args.iter().all(Option::is_none) && kwargs.is_empty()) {
                         continue;
                     }
                     // A call site whose callee and arguments read no flowed-in parameter passes
@@ -879,7 +879,7 @@ impl<'s> Project<'s> {
                             }
                         }
                     }
-                    settled[file][call_index] = !self.read_flow;
+                    settled[call_index] = !self.read_flow;
                     self.read_flow = outer_read_flow;
                 }
             }
