@@ -64,10 +64,14 @@ pub(crate) struct Checker<'a> {
     type_aliases: FxHashMap<&'a str, Ty>,
     has_star_import: bool,
     scopes: Vec<Scope<'a>>,
+    /// Emptied variable maps of finished scopes, reused so they need not grow again.
+    spare_vars: Vec<FxHashMap<&'a str, Ty>>,
     classes: Vec<ClassInfo<'a>>,
     regions: Vec<RegionIdx>,
     /// Inside an `assert` message or a `raise`: formatting there only runs on the error path.
     error_path: u32,
+    /// Nesting of [`Self::expr`] calls, to check the stack only now and then.
+    expr_depth: u32,
     global_vals: FxHashMap<&'a str, ValId>,
     attr_vals: FxHashMap<(ValId, &'a str), ValId>,
     self_attr_vals: FxHashMap<(u32, &'a str), ValId>,
@@ -110,9 +114,11 @@ impl<'a> Checker<'a> {
             type_aliases: FxHashMap::default(),
             has_star_import: false,
             scopes: vec![Scope { func: MODULE_FUNC, vars: FxHashMap::default(), self_of: None }],
+            spare_vars: Vec::new(),
             classes: Vec::new(),
             regions: Vec::new(),
             error_path: 0,
+            expr_depth: 0,
             global_vals: FxHashMap::default(),
             attr_vals: FxHashMap::default(),
             self_attr_vals: FxHashMap::default(),
@@ -320,13 +326,10 @@ impl<'a> Checker<'a> {
         match expr {
             Expr::Name(name) => {
                 let id = name.id.as_str();
-                if self.is_shadowed(id) && !self.imports.contains_key(id) {
-                    return None;
-                }
                 if let Some(import) = self.imports.get(id) {
                     return (import.level == 0).then(|| import.segments.iter().copied().collect());
                 }
-                if self.module_names.contains(id) {
+                if self.is_shadowed(id) || self.module_names.contains(id) {
                     return None;
                 }
                 if types::is_modelled_builtin(id) {
@@ -914,7 +917,8 @@ impl<'a> Checker<'a> {
             is_static: is_static || class.is_none(),
         });
 
-        let mut scope = Scope { func, vars: FxHashMap::default(), self_of: None };
+        let vars = self.spare_vars.pop().unwrap_or_default();
+        let mut scope = Scope { func, vars, self_of: None };
         let mut params = Vec::new();
         let parameters = &def.parameters;
         let all = parameters
@@ -950,7 +954,10 @@ impl<'a> Checker<'a> {
         let saved_regions = std::mem::take(&mut self.regions);
         self.scopes.push(scope);
         self.body(&def.body);
-        self.scopes.pop();
+        if let Some(mut scope) = self.scopes.pop() {
+            scope.vars.clear();
+            self.spare_vars.push(scope.vars);
+        }
         self.regions = saved_regions;
         func
     }
@@ -1025,6 +1032,8 @@ impl<'a> Checker<'a> {
     /// and of methods' return annotations, gathered from statements before the body is visited.
     fn prescan_class(&mut self, def: &'a ast::StmtClassDef, local_bases: Vec<u32>) -> ClassInfo<'a> {
         let mut info = ClassInfo { local_bases, ..Default::default() };
+        // One map for every method's locals, emptied between them.
+        let mut locals: FxHashMap<&'a str, Ty> = FxHashMap::default();
         for stmt in &def.body {
             match stmt {
                 Stmt::AnnAssign(assign) => {
@@ -1045,7 +1054,7 @@ impl<'a> Checker<'a> {
                     let Some(receiver) = method.parameters.args.first().or(method.parameters.posonlyargs.first()) else {
                         continue;
                     };
-                    let mut locals: FxHashMap<&'a str, Ty> = FxHashMap::default();
+                    locals.clear();
                     for param in method.parameters.iter_non_variadic_params() {
                         if let Some(annotation) = &param.parameter.annotation {
                             let ty = self.annotation_ty(annotation);
@@ -1238,7 +1247,15 @@ impl<'a> Checker<'a> {
 
     pub(crate) fn expr(&mut self, expr: &'a Expr) -> Ty {
         // Deeply nested expressions recurse deeply: grow the stack instead of overflowing it.
-        stacker::maybe_grow(128 * 1024, 8 * 1024 * 1024, || self.expr_inner(expr))
+        // Checked every 16 levels (a level takes well under 2 KiB, the red zone is 128 KiB).
+        self.expr_depth += 1;
+        let ty = if self.expr_depth % 16 == 0 {
+            stacker::maybe_grow(128 * 1024, 8 * 1024 * 1024, || self.expr_inner(expr))
+        } else {
+            self.expr_inner(expr)
+        };
+        self.expr_depth -= 1;
+        ty
     }
 
     fn expr_inner(&mut self, expr: &'a Expr) -> Ty {
