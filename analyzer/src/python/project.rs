@@ -469,7 +469,7 @@ impl<'s> Project<'s> {
     /// The class and its project bases, depth first, left to right (a simplified MRO).
     fn mro(&mut self, file: FileIdx, class: u32) -> SmallVec<[(FileIdx, u32); 8]> {
         if let Some(&(start, len)) = self.mro_memo.get(&(file as u32, class)) {
-            return self.mro_classes[start as usize..(start + len) as usize].iter().copied().collect();
+            return SmallVec::from_slice(&self.mro_classes[start as usize..(start + len) as usize]);
         }
         let order = self.compute_mro(file, class);
         let start = self.mro_classes.len() as u32;
@@ -616,7 +616,7 @@ impl<'s> Project<'s> {
             known => {
                 let (start, len, volatile) = self.results[known as usize];
                 self.read_flow |= volatile;
-                return self.result_entities[start as usize..(start + len) as usize].iter().copied().collect();
+                return Entities::from_slice(&self.result_entities[start as usize..(start + len) as usize]);
             }
         }
         if self.depth > 200 {
