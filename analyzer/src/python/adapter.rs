@@ -19,12 +19,30 @@ pub struct SyntaxError {
 
 /// A parsed module: its statements, the byte ranges of its comments (only collected when asked
 /// for, see [`parse`]) and its syntax errors.
+///
+/// The fields are private on purpose: the tree may live in an arena slot that is reused once
+/// the module is dropped, so nothing of it may be moved out (only borrowed, for at most the
+/// module's lifetime, which the borrow checker then enforces).
 pub struct ParsedModule {
-    pub body: ast::Suite,
-    pub comments: Vec<std::ops::Range<usize>>,
-    pub errors: Vec<SyntaxError>,
+    body: ast::Suite,
+    comments: Vec<std::ops::Range<usize>>,
+    errors: Vec<SyntaxError>,
     /// The arena slot the module was built in, if any.
     arena: Option<Slot>,
+}
+
+impl ParsedModule {
+    pub fn body(&self) -> &ast::Suite {
+        &self.body
+    }
+
+    pub fn comments(&self) -> &[std::ops::Range<usize>] {
+        &self.comments
+    }
+
+    pub fn errors(&self) -> &[SyntaxError] {
+        &self.errors
+    }
 }
 
 impl Drop for ParsedModule {
@@ -49,7 +67,12 @@ impl Drop for ParsedModule {
 pub fn parse(source: &str, is_stub: bool, want_comments: bool) -> ParsedModule {
     let mut arena = Slot::claim();
     let (body, comments, errors) = match &mut arena {
-        Some(slot) => slot.run(|| parse_parts(source, is_stub, want_comments)),
+        // SAFETY: what the run allocates and leaves reachable is the returned tree, comments and
+        // errors, which go into the `ParsedModule` that owns the slot; its `Drop` forgets or
+        // drops them before releasing the slot, and its private fields let nothing be moved
+        // out. The parser (ruff_python_parser =0.0.10 and its dependencies, audited) keeps no
+        // lazily allocated static or thread-local state that the run could create.
+        Some(slot) => unsafe { slot.run(|| parse_parts(source, is_stub, want_comments)) },
         None => parse_parts(source, is_stub, want_comments),
     };
     ParsedModule { body, comments, errors, arena }

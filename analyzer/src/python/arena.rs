@@ -11,10 +11,20 @@
 //! The binary installs it (`#[global_allocator]`); without it (the library's unit tests)
 //! claiming a slot fails and parsing uses the ordinary allocator.
 //!
-//! Safety rests on one rule, kept by [`super::adapter::ParsedModule`]: a slot is released only
-//! once nothing allocated in it is reachable any more (the tree is forgotten or dropped first),
-//! and a slot whose run panicked is never reused. Frees of arena memory are no-ops, so dropping
-//! the tree normally is always sound too.
+//! Safety rests on one rule, kept by [`super::adapter::ParsedModule`] (hence [`Slot::run`] is
+//! `unsafe`): a slot is released only once nothing allocated in it is reachable any more (the
+//! tree is forgotten or dropped first, and cannot be moved out), and a slot whose run panicked
+//! is never reused. Frees of arena memory are no-ops, so dropping the tree normally is always
+//! sound too.
+//!
+//! The rule covers *every* allocation the thread makes during a run, not only the tree's. A
+//! lazily initialised static or thread-local with heap contents, first touched inside a run,
+//! would be carved from the slot and overwritten by the next parse. The code run in a slot is
+//! the parser alone (ruff_python_parser =0.0.10 and its dependencies, checked for such state:
+//! the only heap-owning lazy static, ruff_python_ast's string-prefix matcher, is not reached
+//! by parsing; stacker's thread-local holds a plain integer). Re-check this when the parser
+//! is upgraded. The run must also not hand control to other work (no rayon `join`/`scope`
+//! inside it), since that work's allocations would land in the slot too.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
@@ -166,7 +176,15 @@ impl Slot {
     ///
     /// If `f` panics, the slot is never reused: whatever the unwinding allocated meanwhile (the
     /// payload, a test harness's output buffer) may outlive the run.
-    pub fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
+    ///
+    /// # Safety
+    ///
+    /// Everything `f` allocates and leaves reachable when it returns (its result, and any state
+    /// it initialises outside itself: statics, thread-locals) lives in the slot and becomes
+    /// invalid when the slot is dropped, while safe code could still reach it. The caller must
+    /// make sure that all of it is dropped or forgotten, and never used, before the slot is
+    /// dropped. (What a panicking `f` leaves behind is safe: that slot is never reused.)
+    pub unsafe fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
         let outer = BUMP.replace(Bump { next: self.next, end: self.end, overflowed: false });
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
         let inner = BUMP.replace(outer);

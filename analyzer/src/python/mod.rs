@@ -138,7 +138,7 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
 
     let mut suppressions = Suppressions::default();
     let mut markers: FxHashMap<u32, Marker> = FxHashMap::default();
-    for comment in &parsed.comments {
+    for comment in parsed.comments() {
         let text = &source[comment.clone()];
         let text = text.strip_prefix('#').unwrap_or(text);
         let row = lines.row(comment.start);
@@ -155,8 +155,8 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
         }
     }
 
-    if !parsed.errors.is_empty() {
-        for error in &parsed.errors {
+    if !parsed.errors().is_empty() {
+        for error in parsed.errors() {
             if !settings.selection.is_enabled(meta::SYNTAX_ERROR.code) {
                 break;
             }
@@ -179,7 +179,7 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     }
 
     let mut checker = Checker::new(source, &lines, path, settings, &suppressions, &markers);
-    checker.check_module(&parsed.body);
+    checker.check_module(parsed.body());
     analysis.summary = std::mem::take(&mut checker.summary);
     analysis.candidates = std::mem::take(&mut checker.candidates);
     if bom > 0 {
