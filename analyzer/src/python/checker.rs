@@ -1738,9 +1738,8 @@ impl<'a> Checker<'a> {
                 Ty::Val(_) => {
                     if let Some(receiver) = info.receiver_expr {
                         if let Some(class) = self.self_attribute_owner(receiver) {
-                            match self.self_attr_ty(class, name) {
-                                Ty::Layer => return Ty::TENSOR,
-                                _ => {}
+                            if self.self_attr_ty(class, name) == Ty::Layer {
+                                return Ty::TENSOR;
                             }
                             let returns = self.self_method_return(class, name);
                             if returns != Ty::Unknown {
