@@ -51,6 +51,17 @@ enum Entity {
 
 type Entities = SmallVec<[Entity; 2]>;
 
+/// What an import's dotted path names: a project module (with the number of segments its name
+/// took; the rest are attributes), something outside the project, or nothing.
+#[derive(Debug, Clone, Copy)]
+enum ImportTarget {
+    Module(FileIdx, usize),
+    External(u32),
+    Nothing,
+}
+
+/// The base directory of an absolute import in `import_targets`' keys (no directory has it).
+const ABSOLUTE: u32 = u32::MAX;
 const UNSEEN: u32 = u32::MAX;
 const IN_PROGRESS: u32 = u32::MAX - 1;
 /// Most values resolve to nothing: those are not stored in the arena.
@@ -77,7 +88,13 @@ struct Project<'s> {
     /// Files by absolute path, keyed by the path's bytes: hashing a `Path` walks its components,
     /// which made relative-import lookups the costliest part of the pass.
     by_path: FxHashMap<Box<[u8]>, FileIdx>,
-    dirs: Vec<PathBuf>,
+    /// Per file, the id of its directory in `dir_paths`; with each directory's parent's id, so
+    /// that relative imports find their base directory without path operations.
+    dir_ids: Vec<u32>,
+    dir_paths: Vec<PathBuf>,
+    dir_parents: Vec<u32>,
+    /// Resolved import targets by (base directory id, or [`ABSOLUTE`] for absolute imports, text).
+    import_targets: FxHashMap<(u32, Sym), ImportTarget>,
     module_names: Vec<String>,
     externals: Vec<String>,
     external_ids: FxHashMap<String, u32>,
@@ -197,7 +214,10 @@ impl<'s> Project<'s> {
             settings,
             modules: FxHashMap::default(),
             by_path: FxHashMap::default(),
-            dirs: Vec::with_capacity(files.len()),
+            dir_ids: Vec::with_capacity(files.len()),
+            dir_paths: Vec::new(),
+            dir_parents: Vec::new(),
+            import_targets: FxHashMap::default(),
             module_names: Vec::with_capacity(files.len()),
             externals: Vec::new(),
             external_ids: FxHashMap::default(),
@@ -263,6 +283,7 @@ impl<'s> Project<'s> {
         }
         let mut package_cache: FxHashMap<PathBuf, bool> = FxHashMap::default();
         let mut absolutes = Vec::with_capacity(files.len());
+        let mut dir_index: FxHashMap<PathBuf, u32> = FxHashMap::default();
         for (index, file) in files.iter().enumerate() {
             let absolute = absolute(&file.path);
             let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -270,7 +291,8 @@ impl<'s> Project<'s> {
             project.by_path.insert(path_key(&absolute).into(), index);
             absolutes.push(absolute);
             project.modules.entry(name.clone()).or_insert(index);
-            project.dirs.push(dir);
+            let dir_id = project.dir_id(&dir, &mut dir_index);
+            project.dir_ids.push(dir_id);
             project.module_names.push(name);
             project.func_base.push(project.node_count);
             project.node_count += file.summary.funcs.len();
@@ -316,6 +338,23 @@ impl<'s> Project<'s> {
             project.region_calls.push(region_calls);
         }
         project
+    }
+
+    /// The id of directory `dir`, giving ids to it and its ancestors as needed.
+    fn dir_id(&mut self, dir: &Path, index: &mut FxHashMap<PathBuf, u32>) -> u32 {
+        if let Some(&id) = index.get(dir) {
+            return id;
+        }
+        let id = self.dir_paths.len() as u32;
+        index.insert(dir.to_path_buf(), id);
+        self.dir_paths.push(dir.to_path_buf());
+        self.dir_parents.push(id);
+        // The root is its own parent, as `Path::parent` leaves it (see `resolve_import`).
+        if let Some(parent) = dir.parent() {
+            let parent = self.dir_id(parent, index);
+            self.dir_parents[id as usize] = parent;
+        }
+        id
     }
 
     fn intern_name(&mut self, name: &'s str) -> Sym {
@@ -372,13 +411,46 @@ impl<'s> Project<'s> {
     fn resolve_import(&mut self, from: FileIdx, import: ImportPath) -> Entities {
         let files = self.files;
         let dotted: &'s str = files[from].summary.names.get(import.dotted);
-        let segments: SmallVec<[&str; 8]> = if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').collect() };
-        if import.level > 0 {
-            let mut base = self.dirs[from].as_path();
+        // Which module an import names depends only on its text (and, for a relative one, on
+        // the importing directory): found once per text, not once per importing file.
+        let base = if import.level > 0 {
+            let mut base = self.dir_ids[from];
             for _ in 1..import.level {
-                base = base.parent().unwrap_or(base);
+                base = self.dir_parents[base as usize];
             }
-            let base = path_key(base);
+            base
+        } else {
+            ABSOLUTE
+        };
+        let key = (base, self.sym(from, import.dotted));
+        let target = match self.import_targets.get(&key) {
+            Some(&target) => target,
+            None => {
+                let target = self.import_target(base, dotted);
+                self.import_targets.insert(key, target);
+                target
+            }
+        };
+        match target {
+            ImportTarget::Module(module, split) => {
+                let rest: SmallVec<[&'s str; 8]> = if dotted.is_empty() {
+                    SmallVec::new()
+                } else {
+                    dotted.split('.').skip(split).collect()
+                };
+                self.attr_chain(smallvec::smallvec![Entity::Module(module)], &rest)
+            }
+            ImportTarget::External(id) => smallvec::smallvec![Entity::External(id)],
+            ImportTarget::Nothing => Entities::new(),
+        }
+    }
+
+    /// The module an import names, and how many of its dotted segments that module took: from
+    /// directory `base` for a relative import, or absolute (`base` is [`ABSOLUTE`]).
+    fn import_target(&mut self, base: u32, dotted: &str) -> ImportTarget {
+        let segments: SmallVec<[&str; 8]> = if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').collect() };
+        if base != ABSOLUTE {
+            let base = path_key(&self.dir_paths[base as usize]);
             let mut path = Vec::with_capacity(base.len() + dotted.len() + 16);
             for split in (0..=segments.len()).rev() {
                 path.clear();
@@ -393,20 +465,20 @@ impl<'s> Project<'s> {
                     self.module_file_at(&mut path)
                 };
                 if let Some(module) = module {
-                    return self.attr_chain(smallvec::smallvec![Entity::Module(module)], &segments[split..]);
+                    return ImportTarget::Module(module, split);
                 }
             }
-            return Entities::new();
+            return ImportTarget::Nothing;
         }
         // `a.b.c`, then `a.b`, then `a`: prefixes of the dotted path, without joining segments.
         let mut prefix_end = dotted.len();
         for split in (1..=segments.len()).rev() {
             if let Some(&module) = self.modules.get(&dotted[..prefix_end]) {
-                return self.attr_chain(smallvec::smallvec![Entity::Module(module)], &segments[split..]);
+                return ImportTarget::Module(module, split);
             }
             prefix_end = prefix_end.saturating_sub(segments[split - 1].len() + 1);
         }
-        smallvec::smallvec![Entity::External(self.intern(dotted.to_string()))]
+        ImportTarget::External(self.intern(dotted.to_string()))
     }
 
     fn attr_chain(&mut self, mut entities: Entities, names: &[&'s str]) -> Entities {
@@ -457,7 +529,8 @@ impl<'s> Project<'s> {
             return smallvec::smallvec![Entity::Module(module)];
         }
         if self.files[file].path.file_name().is_some_and(|n| n == "__init__.py") {
-            if let Some(module) = self.module_file(&self.dirs[file].join(name)) {
+            let dir = &self.dir_paths[self.dir_ids[file] as usize];
+            if let Some(module) = self.module_file(&dir.join(name)) {
                 return smallvec::smallvec![Entity::Module(module)];
             }
         }
@@ -466,16 +539,17 @@ impl<'s> Project<'s> {
 
     // ----- classes ----------------------------------------------------------------------------
 
-    /// The class and its project bases, depth first, left to right (a simplified MRO).
-    fn mro(&mut self, file: FileIdx, class: u32) -> SmallVec<[(FileIdx, u32); 8]> {
+    /// The class and its project bases, depth first, left to right (a simplified MRO), as a
+    /// range of `mro_classes` (which only grows, so the range stays valid).
+    fn mro(&mut self, file: FileIdx, class: u32) -> std::ops::Range<usize> {
         if let Some(&(start, len)) = self.mro_memo.get(&(file as u32, class)) {
-            return SmallVec::from_slice(&self.mro_classes[start as usize..(start + len) as usize]);
+            return start as usize..(start + len) as usize;
         }
         let order = self.compute_mro(file, class);
-        let start = self.mro_classes.len() as u32;
+        let start = self.mro_classes.len();
         self.mro_classes.extend_from_slice(&order);
-        self.mro_memo.insert((file as u32, class), (start, order.len() as u32));
-        order
+        self.mro_memo.insert((file as u32, class), (start as u32, order.len() as u32));
+        start..start + order.len()
     }
 
     fn compute_mro(&mut self, file: FileIdx, class: u32) -> SmallVec<[(FileIdx, u32); 8]> {
@@ -534,7 +608,8 @@ impl<'s> Project<'s> {
     }
 
     fn find_method_uncached(&mut self, file: FileIdx, class: u32, name: Sym) -> Option<(FileIdx, FuncIdx)> {
-        for (f, c) in self.mro(file, class) {
+        for index in self.mro(file, class) {
+            let (f, c) = self.mro_classes[index];
             if let Some(&method) = self.class_methods.get(&((f as u32, c), name)) {
                 return Some((f, method));
             }
@@ -559,7 +634,8 @@ impl<'s> Project<'s> {
 
     fn instance_attribute_uncached(&mut self, file: FileIdx, class: u32, name: Sym) -> Entities {
         let mut found = Entities::new();
-        for (f, c) in self.mro(file, class) {
+        for index in self.mro(file, class) {
+            let (f, c) = self.mro_classes[index];
             let attrs = self.class_attrs.get(&((f as u32, c), name)).cloned().unwrap_or_default();
             for val in attrs {
                 for entity in self.eval(f, val) {
@@ -587,8 +663,8 @@ impl<'s> Project<'s> {
             },
             Entity::Instance(file, class) => self.instance_attribute(file, class, name),
             Entity::Super(file, class) => {
-                let mro = self.mro(file, class);
-                for &(f, c) in mro.iter().skip(1) {
+                for index in self.mro(file, class).skip(1) {
+                    let (f, c) = self.mro_classes[index];
                     if let Some(&method) = self.class_methods.get(&((f as u32, c), name)) {
                         return smallvec::smallvec![Entity::Bound(f, method)];
                     }
