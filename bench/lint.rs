@@ -77,6 +77,7 @@ fn best(program: &str, args: &[&str]) -> Measure {
 /// Runs `program` and reads its own rusage with `wait4`, so only that process is counted.
 fn measure(program: &str, args: &[&str]) -> Measure {
     let start = Instant::now();
+    #[expect(clippy::zombie_processes, reason = "reaped by the wait4 below")]
     let child = Command::new(program)
         .args(args)
         .stdout(std::process::Stdio::null())

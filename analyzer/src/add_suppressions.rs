@@ -261,16 +261,16 @@ impl Checked {
         match language {
             Language::Python { stub } => {
                 let parsed = crate::python::adapter::parse(text, stub, true);
-                let comments = parsed.comments.iter().map(|c| (lines.row(c.start), c.clone())).collect();
+                let comments = parsed.comments().iter().map(|c| (lines.row(c.start), c.clone())).collect();
                 // Python's code tokens: the text with every comment blanked out.
                 let mut code = String::with_capacity(text.len());
                 let mut from = 0;
-                for c in &parsed.comments {
+                for c in parsed.comments() {
                     code.push_str(text[from..c.start].trim_end_matches([' ', '\t']));
                     from = c.end;
                 }
                 code.push_str(&text[from..]);
-                Checked { language, parses: parsed.errors.is_empty(), code, comments }
+                Checked { language, parses: parsed.errors().is_empty(), code, comments }
             }
             Language::Rust => {
                 let parses = syn::parse_file(text).is_ok();

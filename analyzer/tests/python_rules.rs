@@ -46,7 +46,8 @@ fn every_python_rule_has_a_fixture() {
 fn fixtures_get_exactly_their_expected_findings() {
     let mut failures = Vec::new();
     for fixture in fixtures() {
-        let result = graphlint::engine::run(&[fixture.clone()], &Settings::default()).unwrap();
+        let result =
+            graphlint::engine::run(std::slice::from_ref(&fixture), &Settings::default()).unwrap();
         let mut actual = BTreeMap::new();
         for d in &result.diagnostics {
             *actual.entry((d.start.row, d.code().to_string())).or_insert(0) += 1;

@@ -1,13 +1,14 @@
 //! The per-file pass: ONE traversal of the AST that infers types bottom-up, hands every node to
 //! the rules that care about it, and fills the file's [`FileSummary`] for the hot-path pass.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::Path;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
-use super::adapter::{ast, span, CmpOp, Expr, ExprContext, InterpolatedStringElement, Number, Operator, Ranged, Stmt, UnaryOp};
+use super::adapter::{ast, span, string_value, CmpOp, Expr, ExprContext, InterpolatedStringElement, Number, Operator, Ranged, Stmt, UnaryOp};
 use super::rules::{self, CallInfo, TestContext};
 use super::summary::*;
 use super::types::{self, Ty};
@@ -43,7 +44,8 @@ struct Scope<'a> {
 /// Per-class knowledge gathered before the class body is visited.
 #[derive(Default)]
 struct ClassInfo<'a> {
-    attr_tys: FxHashMap<&'a str, Ty>,
+    /// (Owned only for an implicitly concatenated `register_buffer` name.)
+    attr_tys: FxHashMap<Cow<'a, str>, Ty>,
     method_returns: FxHashMap<&'a str, Ty>,
     local_bases: Vec<u32>,
 }
@@ -62,13 +64,19 @@ pub(crate) struct Checker<'a> {
     type_aliases: FxHashMap<&'a str, Ty>,
     has_star_import: bool,
     scopes: Vec<Scope<'a>>,
+    /// Emptied variable maps of finished scopes, reused so they need not grow again.
+    spare_vars: Vec<FxHashMap<&'a str, Ty>>,
     classes: Vec<ClassInfo<'a>>,
     regions: Vec<RegionIdx>,
     /// Inside an `assert` message or a `raise`: formatting there only runs on the error path.
     error_path: u32,
+    /// Nesting of [`Self::expr`] calls, to check the stack only now and then.
+    expr_depth: u32,
     global_vals: FxHashMap<&'a str, ValId>,
     attr_vals: FxHashMap<(ValId, &'a str), ValId>,
     self_attr_vals: FxHashMap<(u32, &'a str), ValId>,
+    /// The summary's names, each stored once.
+    name_ids: FxHashMap<&'a str, NameId>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -106,12 +114,17 @@ impl<'a> Checker<'a> {
             type_aliases: FxHashMap::default(),
             has_star_import: false,
             scopes: vec![Scope { func: MODULE_FUNC, vars: FxHashMap::default(), self_of: None }],
+            spare_vars: Vec::new(),
             classes: Vec::new(),
             regions: Vec::new(),
             error_path: 0,
+            expr_depth: 0,
             global_vals: FxHashMap::default(),
-            attr_vals: FxHashMap::default(),
+            // Sized from the file (about one entry per 150 bytes on the transformers corpus), so
+            // that they do not rehash while they grow.
+            attr_vals: FxHashMap::with_capacity_and_hasher(source.len() / 150, Default::default()),
             self_attr_vals: FxHashMap::default(),
+            name_ids: FxHashMap::with_capacity_and_hasher(source.len() / 150, Default::default()),
             summary,
             candidates: Vec::new(),
         }
@@ -261,44 +274,47 @@ impl<'a> Checker<'a> {
     fn add_import(&mut self, import: &'a ast::StmtImport) {
         for alias in &import.names {
             let dotted = alias.name.as_str();
-            let (bound, segments): (&'a str, SmallVec<[&'a str; 6]>) = match &alias.asname {
-                Some(asname) => (asname.as_str(), dotted.split('.').collect()),
+            let (bound, target, segments): (&'a str, &'a str, SmallVec<[&'a str; 6]>) = match &alias.asname {
+                Some(asname) => (asname.as_str(), dotted, dotted.split('.').collect()),
                 // `import torch.nn` binds `torch`.
                 None => {
                     let head = dotted.split('.').next().unwrap_or(dotted);
-                    (head, SmallVec::from_slice(&[head]))
+                    (head, head, SmallVec::from_slice(&[head]))
                 }
             };
-            self.imports.insert(bound, Import { level: 0, segments: segments.clone() });
-            let val = self.summary.add_val(Val::Import(ImportPath { level: 0, dotted: segments.join(".") }));
+            self.imports.insert(bound, Import { level: 0, segments });
+            let dotted = self.name(target);
+            let val = self.summary.add_val(Val::Import(ImportPath { level: 0, dotted }));
             self.global_vals.insert(bound, val);
             if self.scopes.len() == 1 {
-                self.summary.globals.push((bound.to_string(), val));
+                let bound = self.name(bound);
+                self.summary.globals.push((bound, val));
             }
         }
     }
 
     fn add_import_from(&mut self, import: &'a ast::StmtImportFrom) {
+        let module_name: &'a str = import.module.as_ref().map_or("", |m| m.as_str());
         let module: SmallVec<[&'a str; 6]> =
             import.module.as_ref().map(|m| m.as_str().split('.').collect()).unwrap_or_default();
         for alias in &import.names {
             let name = alias.name.as_str();
             if name == "*" {
                 self.has_star_import = true;
-                self.summary
-                    .star_imports
-                    .push(ImportPath { level: import.level, dotted: module.join(".") });
+                let dotted = self.name(module_name);
+                self.summary.star_imports.push(ImportPath { level: import.level, dotted });
                 continue;
             }
             let bound = alias.asname.as_ref().map_or(name, |a| a.as_str());
             let mut segments = module.clone();
             segments.push(name);
-            let dotted = segments.join(".");
+            let dotted = if module.is_empty() { self.name(name) } else { self.summary.names.push_dotted([module_name, name]) };
             self.imports.insert(bound, Import { level: import.level, segments });
             let val = self.summary.add_val(Val::Import(ImportPath { level: import.level, dotted }));
             self.global_vals.insert(bound, val);
             if self.scopes.len() == 1 {
-                self.summary.globals.push((bound.to_string(), val));
+                let bound = self.name(bound);
+                self.summary.globals.push((bound, val));
             }
         }
     }
@@ -314,13 +330,10 @@ impl<'a> Checker<'a> {
         match expr {
             Expr::Name(name) => {
                 let id = name.id.as_str();
-                if self.is_shadowed(id) && !self.imports.contains_key(id) {
-                    return None;
-                }
                 if let Some(import) = self.imports.get(id) {
                     return (import.level == 0).then(|| import.segments.iter().copied().collect());
                 }
-                if self.module_names.contains(id) {
+                if self.is_shadowed(id) || self.module_names.contains(id) {
                     return None;
                 }
                 if types::is_modelled_builtin(id) {
@@ -371,11 +384,30 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The summary's id for `text`.
+    fn name(&mut self, text: &'a str) -> NameId {
+        if let Some(&id) = self.name_ids.get(text) {
+            return id;
+        }
+        let id = self.summary.names.push(text);
+        self.name_ids.insert(text, id);
+        id
+    }
+
+    /// [`Self::name`] for text that may not outlive the traversal (a parsed string annotation).
+    fn name_of(&mut self, text: &str) -> NameId {
+        match self.name_ids.get(text) {
+            Some(&id) => id,
+            None => self.summary.names.push(text),
+        }
+    }
+
     fn global_val(&mut self, name: &'a str) -> ValId {
         if let Some(val) = self.global_vals.get(name) {
             return *val;
         }
-        let val = self.summary.add_val(Val::Global(name.to_string()));
+        let id = self.name(name);
+        let val = self.summary.add_val(Val::Global(id));
         self.global_vals.insert(name, val);
         val
     }
@@ -385,7 +417,8 @@ impl<'a> Checker<'a> {
         if let Some(val) = self.attr_vals.get(&(value, name)) {
             return *val;
         }
-        let val = self.summary.add_val(Val::Attr(value, name.to_string()));
+        let id = self.name(name);
+        let val = self.summary.add_val(Val::Attr(value, id));
         self.attr_vals.insert((value, name), val);
         val
     }
@@ -394,7 +427,8 @@ impl<'a> Checker<'a> {
         if let Some(val) = self.self_attr_vals.get(&(class, name)) {
             return *val;
         }
-        let val = self.summary.add_val(Val::SelfAttr { class, name: name.to_string() });
+        let id = self.name(name);
+        let val = self.summary.add_val(Val::SelfAttr { class, name: id });
         self.self_attr_vals.insert((class, name), val);
         val
     }
@@ -416,7 +450,8 @@ impl<'a> Checker<'a> {
         scope.vars.insert(name, ty);
         if self.scopes.len() == 1 {
             if let Ty::Val(val) = ty {
-                self.summary.globals.push((name.to_string(), val));
+                let name = self.name(name);
+                self.summary.globals.push((name, val));
             }
         }
     }
@@ -426,7 +461,7 @@ impl<'a> Checker<'a> {
     /// The rule-level type an annotation proves.
     pub(crate) fn annotation_ty(&self, annotation: &Expr) -> Ty {
         match annotation {
-            Expr::StringLiteral(string) => match super::adapter::parse_annotation(string.value.to_str()) {
+            Expr::StringLiteral(string) => match super::adapter::parse_annotation(&string_value(&string.value)) {
                 Some(parsed) => self.annotation_ty(&parsed),
                 None => Ty::Unknown,
             },
@@ -502,7 +537,7 @@ impl<'a> Checker<'a> {
     fn annotation_val(&mut self, annotation: &Expr) -> Option<ValId> {
         match annotation {
             Expr::StringLiteral(string) => {
-                let parsed = super::adapter::parse_annotation(string.value.to_str())?;
+                let parsed = super::adapter::parse_annotation(&string_value(&string.value))?;
                 self.annotation_val(&parsed)
             }
             Expr::Name(_) | Expr::Attribute(_) => {
@@ -542,11 +577,14 @@ impl<'a> Checker<'a> {
     }
 
     fn union_of(&mut self, elements: Vec<&Expr>) -> Option<ValId> {
-        let vals: Vec<ValId> = elements.into_iter().filter_map(|e| self.annotation_val(e)).collect();
+        let vals: SmallVec<[ValId; 4]> = elements.into_iter().filter_map(|e| self.annotation_val(e)).collect();
         match vals.len() {
             0 => None,
             1 => Some(vals[0]),
-            _ => Some(self.summary.add_val(Val::Union(vals))),
+            _ => {
+                let items = self.summary.add_items(vals);
+                Some(self.summary.add_val(Val::Union(items)))
+            }
         }
     }
 
@@ -558,11 +596,13 @@ impl<'a> Checker<'a> {
                 if let Some(val) = self.global_vals.get(id) {
                     return Some(*val);
                 }
-                Some(self.summary.add_val(Val::Global(id.to_string())))
+                let id = self.name_of(id);
+                Some(self.summary.add_val(Val::Global(id)))
             }
             Expr::Attribute(attribute) => {
                 let base = self.expr_val(&attribute.value)?;
-                Some(self.summary.add_val(Val::Attr(base, attribute.attr.to_string())))
+                let name = self.name_of(attribute.attr.as_str());
+                Some(self.summary.add_val(Val::Attr(base, name)))
             }
             _ => None,
         }
@@ -795,7 +835,8 @@ impl<'a> Checker<'a> {
                 self.expr(&attribute.value);
                 if let Some(class) = self.self_attribute_owner(&attribute.value) {
                     if let Ty::Val(val) = ty {
-                        self.summary.classes[class as usize].attrs.push((attribute.attr.to_string(), val));
+                        let name = self.name(attribute.attr.as_str());
+                        self.summary.classes[class as usize].attrs.push((name, val));
                     }
                 }
             }
@@ -880,7 +921,8 @@ impl<'a> Checker<'a> {
             is_static: is_static || class.is_none(),
         });
 
-        let mut scope = Scope { func, vars: FxHashMap::default(), self_of: None };
+        let vars = self.spare_vars.pop().unwrap_or_default();
+        let mut scope = Scope { func, vars, self_of: None };
         let mut params = Vec::new();
         let parameters = &def.parameters;
         let all = parameters
@@ -897,7 +939,7 @@ impl<'a> Checker<'a> {
             let annotated = param.annotation.as_deref().map_or(Ty::Unknown, |a| self.annotation_ty(a));
             let annotation_val =
                 if is_receiver { None } else { param.annotation.as_deref().and_then(|a| self.annotation_val(a)) };
-            params.push((name.to_string(), annotation_val));
+            params.push((self.name(name), annotation_val));
             let ty = if is_receiver {
                 if !is_classmethod {
                     scope.self_of = Some((name, class.unwrap_or(0)));
@@ -916,7 +958,10 @@ impl<'a> Checker<'a> {
         let saved_regions = std::mem::take(&mut self.regions);
         self.scopes.push(scope);
         self.body(&def.body);
-        self.scopes.pop();
+        if let Some(mut scope) = self.scopes.pop() {
+            scope.vars.clear();
+            self.spare_vars.push(scope.vars);
+        }
         self.regions = saved_regions;
         func
     }
@@ -957,13 +1002,15 @@ impl<'a> Checker<'a> {
             match stmt {
                 Stmt::FunctionDef(method) => {
                     let func = self.function(method, Some(index));
-                    self.summary.classes[index as usize].methods.push((method.name.to_string(), func));
+                    let name = self.name(method.name.as_str());
+                    self.summary.classes[index as usize].methods.push((name, func));
                 }
                 Stmt::Assign(assign) => {
                     let ty = self.expr(&assign.value);
                     for target in &assign.targets {
                         if let (Expr::Name(name), Ty::Val(val)) = (target, ty) {
-                            self.summary.classes[index as usize].attrs.push((name.id.to_string(), val));
+                            let name = self.name(name.id.as_str());
+                            self.summary.classes[index as usize].attrs.push((name, val));
                         }
                     }
                 }
@@ -973,7 +1020,8 @@ impl<'a> Checker<'a> {
                     }
                     if let Expr::Name(name) = &*assign.target {
                         if let Some(val) = self.annotation_val(&assign.annotation) {
-                            self.summary.classes[index as usize].attrs.push((name.id.to_string(), val));
+                            let name = self.name(name.id.as_str());
+                            self.summary.classes[index as usize].attrs.push((name, val));
                         }
                     }
                 }
@@ -988,13 +1036,15 @@ impl<'a> Checker<'a> {
     /// and of methods' return annotations, gathered from statements before the body is visited.
     fn prescan_class(&mut self, def: &'a ast::StmtClassDef, local_bases: Vec<u32>) -> ClassInfo<'a> {
         let mut info = ClassInfo { local_bases, ..Default::default() };
+        // One map for every method's locals, emptied between them.
+        let mut locals: FxHashMap<&'a str, Ty> = FxHashMap::default();
         for stmt in &def.body {
             match stmt {
                 Stmt::AnnAssign(assign) => {
                     if let Expr::Name(name) = &*assign.target {
                         let ty = self.annotation_ty(&assign.annotation);
                         if ty != Ty::Unknown {
-                            info.attr_tys.insert(name.id.as_str(), ty);
+                            info.attr_tys.insert(name.id.as_str().into(), ty);
                         }
                     }
                 }
@@ -1008,7 +1058,7 @@ impl<'a> Checker<'a> {
                     let Some(receiver) = method.parameters.args.first().or(method.parameters.posonlyargs.first()) else {
                         continue;
                     };
-                    let mut locals: FxHashMap<&'a str, Ty> = FxHashMap::default();
+                    locals.clear();
                     for param in method.parameters.iter_non_variadic_params() {
                         if let Some(annotation) = &param.parameter.annotation {
                             let ty = self.annotation_ty(annotation);
@@ -1045,8 +1095,7 @@ impl<'a> Checker<'a> {
                             let on_self = matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == receiver);
                             if on_self && matches!(attribute.attr.as_str(), "register_buffer" | "register_parameter") {
                                 if let Some(Expr::StringLiteral(name)) = call.arguments.args.first() {
-                                    let name: &'a str = name.value.to_str();
-                                    info.attr_tys.insert(name, Ty::TENSOR);
+                                    info.attr_tys.insert(string_value(&name.value), Ty::TENSOR);
                                 }
                             }
                         }
@@ -1092,10 +1141,10 @@ impl<'a> Checker<'a> {
                         match (info.attr_tys.get(name).copied(), ty) {
                             (_, Ty::Unknown | Ty::None) => {}
                             (None, ty) => {
-                                info.attr_tys.insert(name, ty);
+                                info.attr_tys.insert(name.into(), ty);
                             }
                             (Some(previous), ty) if previous != ty => {
-                                info.attr_tys.insert(name, previous.join(ty));
+                                info.attr_tys.insert(name.into(), previous.join(ty));
                             }
                             _ => {}
                         }
@@ -1202,7 +1251,15 @@ impl<'a> Checker<'a> {
 
     pub(crate) fn expr(&mut self, expr: &'a Expr) -> Ty {
         // Deeply nested expressions recurse deeply: grow the stack instead of overflowing it.
-        stacker::maybe_grow(128 * 1024, 8 * 1024 * 1024, || self.expr_inner(expr))
+        // Checked every 16 levels (a level takes well under 2 KiB, the red zone is 128 KiB).
+        self.expr_depth += 1;
+        let ty = if self.expr_depth % 16 == 0 {
+            stacker::maybe_grow(128 * 1024, 8 * 1024 * 1024, || self.expr_inner(expr))
+        } else {
+            self.expr_inner(expr)
+        };
+        self.expr_depth -= 1;
+        ty
     }
 
     fn expr_inner(&mut self, expr: &'a Expr) -> Ty {
@@ -1273,7 +1330,10 @@ impl<'a> Checker<'a> {
                 let body = self.expr(&ternary.body);
                 let orelse = self.expr(&ternary.orelse);
                 match (body, orelse) {
-                    (Ty::Val(a), Ty::Val(b)) => Ty::Val(self.summary.add_val(Val::Union(vec![a, b]))),
+                    (Ty::Val(a), Ty::Val(b)) => {
+                        let items = self.summary.add_items([a, b]);
+                        Ty::Val(self.summary.add_val(Val::Union(items)))
+                    }
                     (Ty::Val(a), Ty::None | Ty::Unknown) | (Ty::None | Ty::Unknown, Ty::Val(a)) => Ty::Val(a),
                     _ => body.join(orelse),
                 }
@@ -1289,9 +1349,9 @@ impl<'a> Checker<'a> {
             }
             Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) | Expr::Set(ast::ExprSet { elts, .. }) => {
                 let tys: SmallVec<[Ty; 8]> = elts.iter().map(|e| self.expr(e)).collect();
-                let vals: Vec<ValId> = tys.iter().filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }).collect();
-                if !vals.is_empty() {
-                    return Ty::Val(self.summary.add_val(Val::Collection(vals)));
+                let items = self.summary.add_items(tys.iter().filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }));
+                if items.len > 0 {
+                    return Ty::Val(self.summary.add_val(Val::Collection(items)));
                 }
                 match expr {
                     Expr::Tuple(_) if !tys.is_empty() && tys.iter().all(|t| *t == Ty::Int) => Ty::Shape,
@@ -1301,7 +1361,7 @@ impl<'a> Checker<'a> {
                 }
             }
             Expr::Dict(dict) => {
-                let mut vals = Vec::new();
+                let mut vals: SmallVec<[ValId; 8]> = SmallVec::new();
                 for item in &dict.items {
                     if let Some(key) = &item.key {
                         self.expr(key);
@@ -1313,14 +1373,18 @@ impl<'a> Checker<'a> {
                 if vals.is_empty() {
                     Ty::Dict
                 } else {
-                    Ty::Val(self.summary.add_val(Val::Collection(vals)))
+                    let items = self.summary.add_items(vals);
+                    Ty::Val(self.summary.add_val(Val::Collection(items)))
                 }
             }
             Expr::ListComp(comp) => {
                 self.comprehension(&comp.generators);
                 let element = self.expr(&comp.elt);
                 match element {
-                    Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Collection(vec![val]))),
+                    Ty::Val(val) => {
+                        let items = self.summary.add_items([val]);
+                        Ty::Val(self.summary.add_val(Val::Collection(items)))
+                    }
                     _ => Ty::List,
                 }
             }
@@ -1496,8 +1560,8 @@ impl<'a> Checker<'a> {
                     region: self.regions.last().copied(),
                     callee: val,
                     kind: CallKind::GetItem,
-                    args: Vec::new(),
-                    kwargs: Vec::new(),
+                    args: Items::default(),
+                    kwargs: Items::default(),
                 };
                 self.summary.calls.push(call);
                 Ty::Val(self.summary.add_val(Val::Elem(val)))
@@ -1580,19 +1644,24 @@ impl<'a> Checker<'a> {
             }
         }
         if let Ty::Val(val) = callee {
+            let start = self.summary.call_args.len();
+            self.summary.call_args.extend(args.iter().map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }));
+            let call_args = Items { start: start as u32, len: args.len() as u32 };
+            let start = self.summary.call_kwargs.len();
+            for (name, ty) in &keywords {
+                if let (Some(name), Ty::Val(val)) = (name, ty) {
+                    let name = self.name(name);
+                    self.summary.call_kwargs.push((name, *val));
+                }
+            }
+            let call_kwargs = Items { start: start as u32, len: (self.summary.call_kwargs.len() - start) as u32 };
             let call_site = CallSite {
                 func: self.current_func(),
                 region: self.regions.last().copied(),
                 callee: val,
                 kind: CallKind::Call,
-                args: args.iter().map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }).collect(),
-                kwargs: keywords
-                    .iter()
-                    .filter_map(|(name, ty)| match (name, ty) {
-                        (Some(name), Ty::Val(val)) => Some((name.to_string(), *val)),
-                        _ => None,
-                    })
-                    .collect(),
+                args: call_args,
+                kwargs: call_kwargs,
             };
             self.summary.calls.push(call_site);
         }
@@ -1630,16 +1699,16 @@ impl<'a> Checker<'a> {
                 }
                 // `nn.ModuleList([...])`, `nn.Sequential(a, b)`: the elements, for the hot-path pass.
                 ["torch", "nn", "ModuleList" | "Sequential" | "ModuleDict"] => {
-                    let vals: Vec<ValId> = info
-                        .args
-                        .iter()
-                        .chain(info.keywords.iter().map(|(_, t)| t))
-                        .filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None })
-                        .collect();
-                    if vals.is_empty() {
+                    let items = self.summary.add_items(
+                        info.args
+                            .iter()
+                            .chain(info.keywords.iter().map(|(_, t)| t))
+                            .filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }),
+                    );
+                    if items.len == 0 {
                         Ty::Layer
                     } else {
-                        Ty::Val(self.summary.add_val(Val::Collection(vals)))
+                        Ty::Val(self.summary.add_val(Val::Collection(items)))
                     }
                 }
                 ["torch", rest @ ..] => {
@@ -1671,9 +1740,8 @@ impl<'a> Checker<'a> {
                 Ty::Val(_) => {
                     if let Some(receiver) = info.receiver_expr {
                         if let Some(class) = self.self_attribute_owner(receiver) {
-                            match self.self_attr_ty(class, name) {
-                                Ty::Layer => return Ty::TENSOR,
-                                _ => {}
+                            if self.self_attr_ty(class, name) == Ty::Layer {
+                                return Ty::TENSOR;
                             }
                             let returns = self.self_method_return(class, name);
                             if returns != Ty::Unknown {

@@ -2,6 +2,7 @@
 //! is hot with a project-wide pass over the per-file summaries.
 
 pub mod adapter;
+pub mod arena;
 mod checker;
 pub(crate) mod project;
 pub mod rules;
@@ -144,7 +145,7 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
 
     let mut suppressions = Suppressions::default();
     let mut markers: FxHashMap<u32, Marker> = FxHashMap::default();
-    for comment in &parsed.comments {
+    for comment in parsed.comments() {
         let text = &source[comment.clone()];
         let text = text.strip_prefix('#').unwrap_or(text);
         let row = lines.row(comment.start);
@@ -161,8 +162,8 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
         }
     }
 
-    if !parsed.errors.is_empty() {
-        for error in &parsed.errors {
+    if !parsed.errors().is_empty() {
+        for error in parsed.errors() {
             if !settings.selection.is_enabled(meta::SYNTAX_ERROR.code) {
                 break;
             }
@@ -185,7 +186,7 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     }
 
     let mut checker = Checker::new(source, &lines, path, settings, &suppressions, &markers);
-    checker.check_module(&parsed.body);
+    checker.check_module(parsed.body());
     analysis.summary = std::mem::take(&mut checker.summary);
     analysis.candidates = std::mem::take(&mut checker.candidates);
     drop(checker);
@@ -224,4 +225,14 @@ pub(crate) fn process_cpu_seconds() -> f64 {
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime are fields 14 and 15 of the file, 12 and 13 after the name.
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident set size of this process in MB (Linux; 0 elsewhere). For `GRAPHLINT_TIMINGS`.
+pub(crate) fn peak_rss_mb() -> u64 {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return 0 };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
 }

@@ -25,6 +25,10 @@ use crate::output::display_path;
 use crate::settings::Settings;
 
 type FileIdx = usize;
+/// A name interned project-wide (the summaries' [`NameId`]s are per file).
+type Sym = u32;
+/// A class, as (file, class index), in the keys of the per-class tables.
+type ClassKey = (u32, u32);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Entity {
@@ -47,6 +51,17 @@ enum Entity {
 
 type Entities = SmallVec<[Entity; 2]>;
 
+/// What an import's dotted path names: a project module (with the number of segments its name
+/// took; the rest are attributes), something outside the project, or nothing.
+#[derive(Debug, Clone, Copy)]
+enum ImportTarget {
+    Module(FileIdx, usize),
+    External(u32),
+    Nothing,
+}
+
+/// The base directory of an absolute import in `import_targets`' keys (no directory has it).
+const ABSOLUTE: u32 = u32::MAX;
 const UNSEEN: u32 = u32::MAX;
 const IN_PROGRESS: u32 = u32::MAX - 1;
 /// Most values resolve to nothing: those are not stored in the arena.
@@ -70,21 +85,42 @@ struct Project<'s> {
     files: &'s [FileAnalysis],
     settings: &'s Settings,
     modules: FxHashMap<String, FileIdx>,
-    by_path: FxHashMap<PathBuf, FileIdx>,
-    dirs: Vec<PathBuf>,
+    /// Files by absolute path, keyed by the path's bytes: hashing a `Path` walks its components,
+    /// which made relative-import lookups the costliest part of the pass.
+    by_path: FxHashMap<Box<[u8]>, FileIdx>,
+    /// Per file, the id of its directory in `dir_paths`; with each directory's parent's id, so
+    /// that relative imports find their base directory without path operations.
+    dir_ids: Vec<u32>,
+    dir_paths: Vec<PathBuf>,
+    dir_parents: Vec<u32>,
+    /// Resolved import targets by (base directory id, or [`ABSOLUTE`] for absolute imports, text).
+    import_targets: FxHashMap<(u32, Sym), ImportTarget>,
     module_names: Vec<String>,
     externals: Vec<String>,
     external_ids: FxHashMap<String, u32>,
     containers: Vec<Entities>,
     /// Per file, per value: an index into `results`, or `UNSEEN` / `IN_PROGRESS`.
     memo: Vec<Vec<u32>>,
-    /// Evaluated values, and whether each read a flowed parameter.
-    results: Vec<(Entities, bool)>,
+    /// Evaluated values that found something: a range of `result_entities`, and whether the
+    /// value read a flowed parameter. (Almost every value resolves to one entity or none, so
+    /// they are stored flat rather than as one small vector each.)
+    results: Vec<(u32, u32, bool)>,
+    result_entities: Vec<Entity>,
     depth: u32,
-    globals: Vec<FxHashMap<&'s str, ValId>>,
-    /// Per file, per class: attribute values and methods by name.
-    class_attrs: Vec<Vec<FxHashMap<&'s str, SmallVec<[ValId; 2]>>>>,
-    class_methods: Vec<Vec<FxHashMap<&'s str, FuncIdx>>>,
+    /// Every file's names, interned: `syms[file][name]` is the project-wide id of a file's name.
+    syms: Vec<Vec<Sym>>,
+    sym_names: Vec<&'s str>,
+    sym_ids: FxHashMap<&'s str, Sym>,
+    /// The methods calls resolve to, when some file has them.
+    sym_forward: Option<Sym>,
+    sym_init: Option<Sym>,
+    sym_call: Option<Sym>,
+    sym_getitem: Option<Sym>,
+    /// Module-level bindings per (file, name).
+    globals: FxHashMap<(u32, Sym), ValId>,
+    /// Attribute values and methods per class and name.
+    class_attrs: FxHashMap<(ClassKey, Sym), SmallVec<[ValId; 2]>>,
+    class_methods: FxHashMap<(ClassKey, Sym), FuncIdx>,
     /// Set while evaluating when a parameter with flowed-in values was read.
     read_flow: bool,
     /// Memo entries that read flowed parameters: forgotten when the flow grows.
@@ -92,11 +128,13 @@ struct Project<'s> {
     /// Entities flowing into each function's parameters from resolved call sites.
     param_flow: FxHashMap<(FileIdx, FuncIdx, u32), Entities>,
     module_memo: FxHashMap<(FileIdx, u32), bool>,
-    mro_memo: FxHashMap<(FileIdx, u32), SmallVec<[(FileIdx, u32); 8]>>,
-    method_memo: FxHashMap<(FileIdx, u32), FxHashMap<Box<str>, Option<(FileIdx, FuncIdx)>>>,
-    module_attr_memo: FxHashMap<FileIdx, FxHashMap<Box<str>, Entities>>,
+    /// Per class, a range of `mro_classes`.
+    mro_memo: FxHashMap<ClassKey, (u32, u32)>,
+    mro_classes: Vec<(FileIdx, u32)>,
+    method_memo: FxHashMap<(ClassKey, Sym), Option<(FileIdx, FuncIdx)>>,
+    module_attr_memo: FxHashMap<(u32, Sym), Entities>,
     /// `instance.name` per class, and whether it read a flowed-in parameter.
-    attr_memo: FxHashMap<(FileIdx, u32), FxHashMap<Box<str>, (Entities, bool)>>,
+    attr_memo: FxHashMap<(ClassKey, Sym), (Entities, bool)>,
     /// Per file and region: the call sites inside the region (nested regions included).
     region_calls: Vec<Vec<Vec<u32>>>,
     func_base: Vec<usize>,
@@ -107,20 +145,23 @@ struct Project<'s> {
 pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Diagnostic>, Vec<HotFunction>) {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let mut clock = super::process_cpu_seconds();
+    // Peak RSS too: touching fresh memory costs page faults, a large part of the run's time.
     let mut lap = |what: &str| {
         if timings {
             let now = super::process_cpu_seconds();
-            eprintln!("graphlint:   {what}: {:.3} CPU-s", now - clock);
+            eprintln!("graphlint:   {what}: {:.3} CPU-s (peak RSS {} MB)", now - clock, super::peak_rss_mb());
             clock = now;
         }
     };
+    if timings {
+        eprintln!("graphlint:   after the per-file pass: peak RSS {} MB", super::peak_rss_mb());
+    }
     let mut project = Project::new(&files, settings);
     lap("module table");
     let edges = project.resolve_calls();
     lap("call resolution");
     let (reach, region_roots) = project.propagate(&edges);
     lap("roots and propagation");
-
     let mut diagnostics = Vec::new();
     for (file_idx, file) in files.iter().enumerate() {
         diagnostics.extend(file.file_diagnostics.iter().cloned());
@@ -173,49 +214,34 @@ impl<'s> Project<'s> {
             settings,
             modules: FxHashMap::default(),
             by_path: FxHashMap::default(),
-            dirs: Vec::with_capacity(files.len()),
+            dir_ids: Vec::with_capacity(files.len()),
+            dir_paths: Vec::new(),
+            dir_parents: Vec::new(),
+            import_targets: FxHashMap::default(),
             module_names: Vec::with_capacity(files.len()),
             externals: Vec::new(),
             external_ids: FxHashMap::default(),
             containers: Vec::new(),
             memo: files.iter().map(|f| vec![UNSEEN; f.summary.vals.len()]).collect(),
             results: Vec::new(),
+            result_entities: Vec::new(),
             depth: 0,
-            class_attrs: files
-                .iter()
-                .map(|f| {
-                    f.summary
-                        .classes
-                        .iter()
-                        .map(|c| {
-                            let mut map: FxHashMap<&str, SmallVec<[ValId; 2]>> = FxHashMap::default();
-                            for (name, val) in &c.attrs {
-                                map.entry(name.as_str()).or_default().push(*val);
-                            }
-                            map
-                        })
-                        .collect()
-                })
-                .collect(),
-            class_methods: files
-                .iter()
-                .map(|f| {
-                    f.summary
-                        .classes
-                        .iter()
-                        .map(|c| c.methods.iter().map(|(name, func)| (name.as_str(), *func)).collect())
-                        .collect()
-                })
-                .collect(),
+            syms: Vec::with_capacity(files.len()),
+            sym_names: Vec::new(),
+            sym_ids: FxHashMap::default(),
+            sym_forward: None,
+            sym_init: None,
+            sym_call: None,
+            sym_getitem: None,
+            globals: FxHashMap::default(),
+            class_attrs: FxHashMap::default(),
+            class_methods: FxHashMap::default(),
             read_flow: false,
             volatile: Vec::new(),
-            globals: files
-                .iter()
-                .map(|f| f.summary.globals.iter().map(|(name, val)| (name.as_str(), *val)).collect())
-                .collect(),
             param_flow: FxHashMap::default(),
             module_memo: FxHashMap::default(),
             mro_memo: FxHashMap::default(),
+            mro_classes: Vec::new(),
             method_memo: FxHashMap::default(),
             module_attr_memo: FxHashMap::default(),
             attr_memo: FxHashMap::default(),
@@ -224,14 +250,49 @@ impl<'s> Project<'s> {
             region_base: Vec::with_capacity(files.len()),
             node_count: 0,
         };
+        project.sym_ids.reserve(files.iter().map(|f| f.summary.names.len()).sum::<usize>() / 4);
+        for file in files {
+            let names = &file.summary.names;
+            let syms = (0..names.len() as NameId).map(|id| project.intern_name(names.get(id))).collect();
+            project.syms.push(syms);
+        }
+        [project.sym_forward, project.sym_init, project.sym_call, project.sym_getitem] =
+            ["forward", "__init__", "__call__", "__getitem__"].map(|name| project.sym_ids.get(name).copied());
+        // Sized up front: growing a table rehashes it and touches memory twice.
+        fn with_capacity<K, V>(n: usize) -> FxHashMap<K, V> {
+            FxHashMap::with_capacity_and_hasher(n, Default::default())
+        }
+        project.globals = with_capacity(files.iter().map(|f| f.summary.globals.len()).sum());
+        project.class_attrs = with_capacity(files.iter().flat_map(|f| &f.summary.classes).map(|c| c.attrs.len()).sum());
+        project.class_methods = with_capacity(files.iter().flat_map(|f| &f.summary.classes).map(|c| c.methods.len()).sum());
+        for (index, file) in files.iter().enumerate() {
+            let syms = &project.syms[index];
+            let summary = &file.summary;
+            for &(name, val) in &summary.globals {
+                project.globals.insert((index as u32, syms[name as usize]), val);
+            }
+            for (class, info) in summary.classes.iter().enumerate() {
+                let key = (index as u32, class as u32);
+                for &(name, val) in &info.attrs {
+                    project.class_attrs.entry((key, syms[name as usize])).or_default().push(val);
+                }
+                for &(name, func) in &info.methods {
+                    project.class_methods.insert((key, syms[name as usize]), func);
+                }
+            }
+        }
         let mut package_cache: FxHashMap<PathBuf, bool> = FxHashMap::default();
+        let mut absolutes = Vec::with_capacity(files.len());
+        let mut dir_index: FxHashMap<PathBuf, u32> = FxHashMap::default();
         for (index, file) in files.iter().enumerate() {
             let absolute = absolute(&file.path);
             let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
             let name = module_name(&absolute, &mut package_cache);
-            project.by_path.insert(absolute, index);
+            project.by_path.insert(path_key(&absolute).into(), index);
+            absolutes.push(absolute);
             project.modules.entry(name.clone()).or_insert(index);
-            project.dirs.push(dir);
+            let dir_id = project.dir_id(&dir, &mut dir_index);
+            project.dir_ids.push(dir_id);
             project.module_names.push(name);
             project.func_base.push(project.node_count);
             project.node_count += file.summary.funcs.len();
@@ -239,10 +300,9 @@ impl<'s> Project<'s> {
         // Namespace packages (directories without `__init__.py`, PEP 420) still import by path:
         // every file also answers to the dotted suffixes of its path, unless a package name
         // already claimed them.
-        let absolutes: Vec<PathBuf> = project.by_path.iter().map(|(path, _)| path.clone()).collect();
         let mut by_index: Vec<Option<&PathBuf>> = vec![None; files.len()];
         for path in &absolutes {
-            by_index[project.by_path[path]] = Some(path);
+            by_index[project.by_path[path_key(path)]] = Some(path);
         }
         for (index, absolute) in by_index.into_iter().enumerate() {
             let Some(absolute) = absolute else { continue };
@@ -280,6 +340,38 @@ impl<'s> Project<'s> {
         project
     }
 
+    /// The id of directory `dir`, giving ids to it and its ancestors as needed.
+    fn dir_id(&mut self, dir: &Path, index: &mut FxHashMap<PathBuf, u32>) -> u32 {
+        if let Some(&id) = index.get(dir) {
+            return id;
+        }
+        let id = self.dir_paths.len() as u32;
+        index.insert(dir.to_path_buf(), id);
+        self.dir_paths.push(dir.to_path_buf());
+        self.dir_parents.push(id);
+        // The root is its own parent, as `Path::parent` leaves it (see `resolve_import`).
+        if let Some(parent) = dir.parent() {
+            let parent = self.dir_id(parent, index);
+            self.dir_parents[id as usize] = parent;
+        }
+        id
+    }
+
+    fn intern_name(&mut self, name: &'s str) -> Sym {
+        if let Some(&sym) = self.sym_ids.get(name) {
+            return sym;
+        }
+        let sym = self.sym_names.len() as Sym;
+        self.sym_names.push(name);
+        self.sym_ids.insert(name, sym);
+        sym
+    }
+
+    /// The project-wide id of a name of `file`.
+    fn sym(&self, file: FileIdx, name: NameId) -> Sym {
+        self.syms[file][name as usize]
+    }
+
     fn intern(&mut self, path: String) -> u32 {
         if let Some(id) = self.external_ids.get(&path) {
             return *id;
@@ -292,73 +384,136 @@ impl<'s> Project<'s> {
 
     // ----- modules and imports ----------------------------------------------------------------
 
+    /// The module at `path` (without extension): `path.py`, `path.pyi` or `path/__init__.py`.
     fn module_file(&self, path: &Path) -> Option<FileIdx> {
-        self.by_path
-            .get(&path.with_extension("py"))
-            .or_else(|| self.by_path.get(&path.with_extension("pyi")))
-            .or_else(|| self.by_path.get(&path.join("__init__.py")))
-            .copied()
+        let mut key = path_key(path).to_vec();
+        self.module_file_at(&mut key)
     }
 
-    fn resolve_import(&mut self, from: FileIdx, import: &ImportPath) -> Entities {
-        let segments: Vec<&str> = if import.dotted.is_empty() { Vec::new() } else { import.dotted.split('.').collect() };
-        if import.level > 0 {
-            let mut base = self.dirs[from].clone();
+    /// [`Self::module_file`] for a path given as bytes (restored before returning).
+    fn module_file_at(&self, key: &mut Vec<u8>) -> Option<FileIdx> {
+        let len = key.len();
+        let mut found = None;
+        for suffix in [".py", ".pyi"] {
+            key.extend_from_slice(suffix.as_bytes());
+            found = self.by_path.get(&key[..]).copied();
+            key.truncate(len);
+            if found.is_some() {
+                return found;
+            }
+        }
+        push_component(key, "__init__.py");
+        found = found.or_else(|| self.by_path.get(&key[..]).copied());
+        key.truncate(len);
+        found
+    }
+
+    fn resolve_import(&mut self, from: FileIdx, import: ImportPath) -> Entities {
+        let files = self.files;
+        let dotted: &'s str = files[from].summary.names.get(import.dotted);
+        // Which module an import names depends only on its text (and, for a relative one, on
+        // the importing directory): found once per text, not once per importing file.
+        let base = if import.level > 0 {
+            let mut base = self.dir_ids[from];
             for _ in 1..import.level {
-                base = base.parent().map(Path::to_path_buf).unwrap_or(base);
+                base = self.dir_parents[base as usize];
             }
-            for split in (0..=segments.len()).rev() {
-                let mut path = base.clone();
-                for segment in &segments[..split] {
-                    path.push(segment);
-                }
-                let module = if split == 0 { self.by_path.get(&path.join("__init__.py")).copied() } else { self.module_file(&path) };
-                if let Some(module) = module {
-                    return self.attr_chain(smallvec::smallvec![Entity::Module(module)], &segments[split..]);
-                }
+            base
+        } else {
+            ABSOLUTE
+        };
+        let key = (base, self.sym(from, import.dotted));
+        let target = match self.import_targets.get(&key) {
+            Some(&target) => target,
+            None => {
+                let target = self.import_target(base, dotted);
+                self.import_targets.insert(key, target);
+                target
             }
-            return Entities::new();
+        };
+        match target {
+            ImportTarget::Module(module, split) => {
+                let rest: SmallVec<[&'s str; 8]> = if dotted.is_empty() {
+                    SmallVec::new()
+                } else {
+                    dotted.split('.').skip(split).collect()
+                };
+                self.attr_chain(smallvec::smallvec![Entity::Module(module)], &rest)
+            }
+            ImportTarget::External(id) => smallvec::smallvec![Entity::External(id)],
+            ImportTarget::Nothing => Entities::new(),
         }
-        for split in (1..=segments.len()).rev() {
-            if let Some(&module) = self.modules.get(&segments[..split].join(".")) {
-                return self.attr_chain(smallvec::smallvec![Entity::Module(module)], &segments[split..]);
-            }
-        }
-        smallvec::smallvec![Entity::External(self.intern(import.dotted.clone()))]
     }
 
-    fn attr_chain(&mut self, mut entities: Entities, names: &[&str]) -> Entities {
+    /// The module an import names, and how many of its dotted segments that module took: from
+    /// directory `base` for a relative import, or absolute (`base` is [`ABSOLUTE`]).
+    fn import_target(&mut self, base: u32, dotted: &str) -> ImportTarget {
+        let segments: SmallVec<[&str; 8]> = if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').collect() };
+        if base != ABSOLUTE {
+            let base = path_key(&self.dir_paths[base as usize]);
+            let mut path = Vec::with_capacity(base.len() + dotted.len() + 16);
+            for split in (0..=segments.len()).rev() {
+                path.clear();
+                path.extend_from_slice(base);
+                for segment in &segments[..split] {
+                    push_component(&mut path, segment);
+                }
+                let module = if split == 0 {
+                    push_component(&mut path, "__init__.py");
+                    self.by_path.get(&path[..]).copied()
+                } else {
+                    self.module_file_at(&mut path)
+                };
+                if let Some(module) = module {
+                    return ImportTarget::Module(module, split);
+                }
+            }
+            return ImportTarget::Nothing;
+        }
+        // `a.b.c`, then `a.b`, then `a`: prefixes of the dotted path, without joining segments.
+        let mut prefix_end = dotted.len();
+        for split in (1..=segments.len()).rev() {
+            if let Some(&module) = self.modules.get(&dotted[..prefix_end]) {
+                return ImportTarget::Module(module, split);
+            }
+            prefix_end = prefix_end.saturating_sub(segments[split - 1].len() + 1);
+        }
+        ImportTarget::External(self.intern(dotted.to_string()))
+    }
+
+    fn attr_chain(&mut self, mut entities: Entities, names: &[&'s str]) -> Entities {
         for name in names {
+            let name = self.intern_name(name);
             entities = entities.into_iter().flat_map(|e| self.attribute(e, name)).collect();
         }
         entities
     }
 
     /// A module-level name of `file`: its globals, then its star imports, then a submodule.
-    fn module_attribute(&mut self, file: FileIdx, name: &str, depth: u32) -> Entities {
+    fn module_attribute(&mut self, file: FileIdx, name: Sym, depth: u32) -> Entities {
         if depth > 16 {
             return Entities::new();
         }
         // Module-level names do not depend on parameters: computed once for the whole pass.
-        if let Some(known) = self.module_attr_memo.get(&file).and_then(|m| m.get(name)) {
+        if let Some(known) = self.module_attr_memo.get(&(file as u32, name)) {
             return known.clone();
         }
         let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
         let found = self.module_attribute_uncached(file, name, depth);
         if !self.read_flow {
-            self.module_attr_memo.entry(file).or_default().insert(name.into(), found.clone());
+            self.module_attr_memo.insert((file as u32, name), found.clone());
         }
         self.read_flow |= outer_read_flow;
         found
     }
 
-    fn module_attribute_uncached(&mut self, file: FileIdx, name: &str, depth: u32) -> Entities {
+    fn module_attribute_uncached(&mut self, file: FileIdx, name: Sym, depth: u32) -> Entities {
         let files = self.files;
         let summary = &files[file].summary;
-        if let Some(&val) = self.globals[file].get(name) {
+        if let Some(&val) = self.globals.get(&(file as u32, name)) {
             return self.eval(file, val);
         }
-        for star in &summary.star_imports {
+        for &star in &summary.star_imports {
             for entity in self.resolve_import(file, star) {
                 if let Entity::Module(module) = entity {
                     let found = self.module_attribute(module, name, depth + 1);
@@ -368,12 +523,14 @@ impl<'s> Project<'s> {
                 }
             }
         }
+        let name = self.sym_names[name as usize];
         let submodule = format!("{}.{name}", self.module_names[file]);
         if let Some(&module) = self.modules.get(&submodule) {
             return smallvec::smallvec![Entity::Module(module)];
         }
         if self.files[file].path.file_name().is_some_and(|n| n == "__init__.py") {
-            if let Some(module) = self.module_file(&self.dirs[file].join(name)) {
+            let dir = &self.dir_paths[self.dir_ids[file] as usize];
+            if let Some(module) = self.module_file(&dir.join(name)) {
                 return smallvec::smallvec![Entity::Module(module)];
             }
         }
@@ -382,14 +539,17 @@ impl<'s> Project<'s> {
 
     // ----- classes ----------------------------------------------------------------------------
 
-    /// The class and its project bases, depth first, left to right (a simplified MRO).
-    fn mro(&mut self, file: FileIdx, class: u32) -> SmallVec<[(FileIdx, u32); 8]> {
-        if let Some(known) = self.mro_memo.get(&(file, class)) {
-            return known.clone();
+    /// The class and its project bases, depth first, left to right (a simplified MRO), as a
+    /// range of `mro_classes` (which only grows, so the range stays valid).
+    fn mro(&mut self, file: FileIdx, class: u32) -> std::ops::Range<usize> {
+        if let Some(&(start, len)) = self.mro_memo.get(&(file as u32, class)) {
+            return start as usize..(start + len) as usize;
         }
         let order = self.compute_mro(file, class);
-        self.mro_memo.insert((file, class), order.clone());
-        order
+        let start = self.mro_classes.len();
+        self.mro_classes.extend_from_slice(&order);
+        self.mro_memo.insert((file as u32, class), (start as u32, order.len() as u32));
+        start..start + order.len()
     }
 
     fn compute_mro(&mut self, file: FileIdx, class: u32) -> SmallVec<[(FileIdx, u32); 8]> {
@@ -432,18 +592,25 @@ impl<'s> Project<'s> {
         result
     }
 
-    fn find_method(&mut self, file: FileIdx, class: u32, name: &str) -> Option<(FileIdx, FuncIdx)> {
-        if let Some(known) = self.method_memo.get(&(file, class)).and_then(|m| m.get(name)) {
+    /// A method by name (`None` when no file names such a method at all).
+    fn find_method_named(&mut self, file: FileIdx, class: u32, name: Option<Sym>) -> Option<(FileIdx, FuncIdx)> {
+        self.find_method(file, class, name?)
+    }
+
+    fn find_method(&mut self, file: FileIdx, class: u32, name: Sym) -> Option<(FileIdx, FuncIdx)> {
+        let key = ((file as u32, class), name);
+        if let Some(known) = self.method_memo.get(&key) {
             return *known;
         }
         let found = self.find_method_uncached(file, class, name);
-        self.method_memo.entry((file, class)).or_default().insert(name.into(), found);
+        self.method_memo.insert(key, found);
         found
     }
 
-    fn find_method_uncached(&mut self, file: FileIdx, class: u32, name: &str) -> Option<(FileIdx, FuncIdx)> {
-        for (f, c) in self.mro(file, class) {
-            if let Some(&method) = self.class_methods[f][c as usize].get(name) {
+    fn find_method_uncached(&mut self, file: FileIdx, class: u32, name: Sym) -> Option<(FileIdx, FuncIdx)> {
+        for index in self.mro(file, class) {
+            let (f, c) = self.mro_classes[index];
+            if let Some(&method) = self.class_methods.get(&((f as u32, c), name)) {
                 return Some((f, method));
             }
         }
@@ -451,8 +618,9 @@ impl<'s> Project<'s> {
     }
 
     /// `instance.name`: attributes assigned on the instance or the class, then methods.
-    fn instance_attribute(&mut self, file: FileIdx, class: u32, name: &str) -> Entities {
-        if let Some((entities, volatile)) = self.attr_memo.get(&(file, class)).and_then(|m| m.get(name)) {
+    fn instance_attribute(&mut self, file: FileIdx, class: u32, name: Sym) -> Entities {
+        let key = ((file as u32, class), name);
+        if let Some((entities, volatile)) = self.attr_memo.get(&key) {
             self.read_flow |= *volatile;
             return entities.clone();
         }
@@ -460,14 +628,15 @@ impl<'s> Project<'s> {
         let found = self.instance_attribute_uncached(file, class, name);
         let volatile = self.read_flow;
         self.read_flow |= outer_read_flow;
-        self.attr_memo.entry((file, class)).or_default().insert(name.into(), (found.clone(), volatile));
+        self.attr_memo.insert(key, (found.clone(), volatile));
         found
     }
 
-    fn instance_attribute_uncached(&mut self, file: FileIdx, class: u32, name: &str) -> Entities {
+    fn instance_attribute_uncached(&mut self, file: FileIdx, class: u32, name: Sym) -> Entities {
         let mut found = Entities::new();
-        for (f, c) in self.mro(file, class) {
-            let attrs = self.class_attrs[f][c as usize].get(name).cloned().unwrap_or_default();
+        for index in self.mro(file, class) {
+            let (f, c) = self.mro_classes[index];
+            let attrs = self.class_attrs.get(&((f as u32, c), name)).cloned().unwrap_or_default();
             for val in attrs {
                 for entity in self.eval(f, val) {
                     if !found.contains(&entity) {
@@ -485,7 +654,7 @@ impl<'s> Project<'s> {
         found
     }
 
-    fn attribute(&mut self, entity: Entity, name: &str) -> Entities {
+    fn attribute(&mut self, entity: Entity, name: Sym) -> Entities {
         match entity {
             Entity::Module(file) => self.module_attribute(file, name, 0),
             Entity::Class(file, class) => match self.find_method(file, class, name) {
@@ -494,16 +663,16 @@ impl<'s> Project<'s> {
             },
             Entity::Instance(file, class) => self.instance_attribute(file, class, name),
             Entity::Super(file, class) => {
-                let mro = self.mro(file, class);
-                for &(f, c) in mro.iter().skip(1) {
-                    if let Some(&method) = self.class_methods[f][c as usize].get(name) {
+                for index in self.mro(file, class).skip(1) {
+                    let (f, c) = self.mro_classes[index];
+                    if let Some(&method) = self.class_methods.get(&((f as u32, c), name)) {
                         return smallvec::smallvec![Entity::Bound(f, method)];
                     }
                 }
                 Entities::new()
             }
             Entity::External(id) => {
-                let path = format!("{}.{name}", self.externals[id as usize]);
+                let path = format!("{}.{}", self.externals[id as usize], self.sym_names[name as usize]);
                 smallvec::smallvec![Entity::External(self.intern(path))]
             }
             Entity::ExternalInstance(_) | Entity::Func(..) | Entity::Bound(..) | Entity::Container(_) => Entities::new(),
@@ -521,9 +690,9 @@ impl<'s> Project<'s> {
                 return Entities::new();
             }
             known => {
-                let (entities, volatile) = &self.results[known as usize];
-                self.read_flow |= *volatile;
-                return entities.clone();
+                let (start, len, volatile) = self.results[known as usize];
+                self.read_flow |= volatile;
+                return Entities::from_slice(&self.result_entities[start as usize..(start + len) as usize]);
             }
         }
         if self.depth > 200 {
@@ -543,7 +712,9 @@ impl<'s> Project<'s> {
             (true, false) => NOTHING,
             (true, true) => NOTHING_VOLATILE,
             (false, _) => {
-                self.results.push((result.clone(), volatile));
+                let start = self.result_entities.len() as u32;
+                self.result_entities.extend_from_slice(&result);
+                self.results.push((start, result.len() as u32, volatile));
                 (self.results.len() - 1) as u32
             }
         };
@@ -555,19 +726,17 @@ impl<'s> Project<'s> {
         for (file, val) in std::mem::take(&mut self.volatile) {
             self.memo[file][val as usize] = UNSEEN;
         }
-        for attrs in self.attr_memo.values_mut() {
-            attrs.retain(|_, (_, volatile)| !*volatile);
-        }
+        self.attr_memo.retain(|_, (_, volatile)| !*volatile);
     }
 
     fn eval_uncached(&mut self, file: FileIdx, val: ValId) -> Entities {
         let files = self.files;
-        match &files[file].summary.vals[val as usize] {
-            Val::Global(name) => self.module_attribute(file, name, 0),
+        match files[file].summary.vals[val as usize] {
+            Val::Global(name) => self.module_attribute(file, self.sym(file, name), 0),
             Val::Import(import) => self.resolve_import(file, import),
-            Val::Func(func) => smallvec::smallvec![Entity::Func(file, *func)],
-            Val::Class(class) => smallvec::smallvec![Entity::Class(file, *class)],
-            &Val::Param { func, index } => {
+            Val::Func(func) => smallvec::smallvec![Entity::Func(file, func)],
+            Val::Class(class) => smallvec::smallvec![Entity::Class(file, class)],
+            Val::Param { func, index } => {
                 let summary = &self.files[file].summary;
                 let function = &summary.funcs[func as usize];
                 if index == 0 && !function.is_static {
@@ -593,9 +762,10 @@ impl<'s> Project<'s> {
                 }
                 entities
             }
-            Val::SelfAttr { class, name } => self.instance_attribute(file, *class, name),
+            Val::SelfAttr { class, name } => self.instance_attribute(file, class, self.sym(file, name)),
             Val::Attr(base, name) => {
-                let bases = self.eval(file, *base);
+                let name = self.sym(file, name);
+                let bases = self.eval(file, base);
                 let mut out = Entities::new();
                 for entity in bases {
                     for found in self.attribute(entity, name) {
@@ -606,20 +776,20 @@ impl<'s> Project<'s> {
                 }
                 out
             }
-            Val::Call(callee) => self.eval_call(file, *callee),
+            Val::Call(callee) => self.eval_call(file, callee),
             Val::Elem(container) => {
                 let mut out = Entities::new();
-                for entity in self.eval(file, *container) {
+                for entity in self.eval(file, container) {
                     if let Entity::Container(id) = entity {
                         out.extend(self.containers[id as usize].iter().copied());
                     }
                 }
                 out
             }
-            Val::Super { class } => smallvec::smallvec![Entity::Super(file, *class)],
+            Val::Super { class } => smallvec::smallvec![Entity::Super(file, class)],
             Val::Collection(items) => {
                 let mut elements = Entities::new();
-                for &item in items {
+                for &item in files[file].summary.items(items) {
                     for entity in self.eval(file, item) {
                         let flattened = match entity {
                             Entity::Container(id) => self.containers[id as usize].clone(),
@@ -640,7 +810,7 @@ impl<'s> Project<'s> {
             }
             Val::Union(items) => {
                 let mut out = Entities::new();
-                for &item in items {
+                for &item in files[file].summary.items(items) {
                     for entity in self.eval(file, item) {
                         if !out.contains(&entity) {
                             out.push(entity);
@@ -656,11 +826,12 @@ impl<'s> Project<'s> {
     fn eval_call(&mut self, file: FileIdx, callee: ValId) -> Entities {
         // `Cls.from_pretrained(...)` returns a `Cls`; `module.to(...)`/`.eval()` return the module.
         let files = self.files;
-        if let Val::Attr(base, name) = &files[file].summary.vals[callee as usize] {
-            let factory = matches!(name.as_str(), "from_pretrained" | "from_config" | "_from_config" | "load_from_checkpoint");
+        if let Val::Attr(base, name) = files[file].summary.vals[callee as usize] {
+            let name = files[file].summary.names.get(name);
+            let factory = matches!(name, "from_pretrained" | "from_config" | "_from_config" | "load_from_checkpoint");
             if factory || returns_self_module(name) {
                 let mut out = Entities::new();
-                for entity in self.eval(file, *base) {
+                for entity in self.eval(file, base) {
                     match (entity, factory) {
                         (Entity::Class(f, c), true) => out.push(Entity::Instance(f, c)),
                         (Entity::Instance(..) | Entity::ExternalInstance(_), false) => out.push(entity),
@@ -709,18 +880,18 @@ impl<'s> Project<'s> {
             (Entity::Func(f, m), CallKind::Call) => push((f, m, 0)),
             (Entity::Bound(f, m), CallKind::Call) => push((f, m, 1)),
             (Entity::Class(f, c), CallKind::Call) => {
-                if let Some((mf, m)) = self.find_method(f, c, "__init__") {
+                if let Some((mf, m)) = self.find_method_named(f, c, self.sym_init) {
                     push((mf, m, 1));
                 }
             }
             (Entity::Instance(f, c), CallKind::Call) => {
-                let method = if self.is_module_class(f, c) { "forward" } else { "__call__" };
-                if let Some((mf, m)) = self.find_method(f, c, method) {
+                let method = if self.is_module_class(f, c) { self.sym_forward } else { self.sym_call };
+                if let Some((mf, m)) = self.find_method_named(f, c, method) {
                     push((mf, m, 1));
                 }
             }
             (Entity::Instance(f, c), CallKind::GetItem) => {
-                if let Some((mf, m)) = self.find_method(f, c, "__getitem__") {
+                if let Some((mf, m)) = self.find_method_named(f, c, self.sym_getitem) {
                     push((mf, m, 1));
                 }
             }
@@ -743,9 +914,11 @@ impl<'s> Project<'s> {
                 eprintln!("graphlint:   argument-flow round {round} at {:.3} CPU-s", super::process_cpu_seconds());
             }
             let mut changed = false;
-            for file in 0..self.files.len() {
-                for (call_index, call) in self.files[file].summary.calls.iter().enumerate() {
-                    if settled[file][call_index] || (call.args.iter().all(Option::is_none) && call.kwargs.is_empty()) {
+            for (file, settled) in settled.iter_mut().enumerate() {
+                let summary = &self.files[file].summary;
+                for (call_index, call) in summary.calls.iter().enumerate() {
+                    let (args, kwargs) = (summary.args(call), summary.kwargs(call));
+                    if settled[call_index] || (args.iter().all(Option::is_none) && kwargs.is_empty()) {
                         continue;
                     }
                     // A call site whose callee and arguments read no flowed-in parameter passes
@@ -755,7 +928,7 @@ impl<'s> Project<'s> {
                         let files = self.files;
                         let params = &files[tf].summary.funcs[tm as usize].params;
                         let mut flows: SmallVec<[(u32, ValId); 4]> = SmallVec::new();
-                        for (position, arg) in call.args.iter().enumerate() {
+                        for (position, arg) in args.iter().enumerate() {
                             if let Some(arg) = arg {
                                 let index = position as u32 + first;
                                 if params.get(index as usize).is_some_and(|(_, annotation)| annotation.is_none()) {
@@ -763,9 +936,10 @@ impl<'s> Project<'s> {
                                 }
                             }
                         }
-                        for (name, arg) in &call.kwargs {
-                            if let Some(index) = params.iter().position(|(n, a)| n == name && a.is_none()) {
-                                flows.push((index as u32, *arg));
+                        for &(name, arg) in kwargs {
+                            let name = self.sym(file, name);
+                            if let Some(index) = params.iter().position(|&(n, a)| self.sym(tf, n) == name && a.is_none()) {
+                                flows.push((index as u32, arg));
                             }
                         }
                         for (index, arg) in flows {
@@ -781,7 +955,7 @@ impl<'s> Project<'s> {
                             }
                         }
                     }
-                    settled[file][call_index] = !self.read_flow;
+                    settled[call_index] = !self.read_flow;
                     self.read_flow = outer_read_flow;
                 }
             }
@@ -843,7 +1017,7 @@ impl<'s> Project<'s> {
                 }
             }
             for class in 0..summary.classes.len() as u32 {
-                let forward = self.class_methods[file][class as usize].get("forward").copied();
+                let forward = self.sym_forward.and_then(|name| self.class_methods.get(&((file as u32, class), name)).copied());
                 if let Some(forward) = forward {
                     if self.is_module_class(file, class) {
                         let name = &self.files[file].summary.classes[class as usize].name;
@@ -1003,6 +1177,19 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
         }
     }
     true
+}
+
+/// The bytes of a path, the key of [`Project::by_path`].
+fn path_key(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
+
+/// `PathBuf::push` of one plain component, on path bytes.
+fn push_component(path: &mut Vec<u8>, name: &str) {
+    if !path.last().is_some_and(|&b| std::path::is_separator(b as char)) {
+        path.extend_from_slice(std::path::MAIN_SEPARATOR_STR.as_bytes());
+    }
+    path.extend_from_slice(name.as_bytes());
 }
 
 /// An absolute, lexically normalised path (no syscalls per component, unlike `canonicalize`).

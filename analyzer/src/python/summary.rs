@@ -4,6 +4,10 @@
 //! its imports and module-level bindings, the call sites it could describe symbolically, its loops
 //! and CUDA-graph blocks. Values are kept as small symbolic expressions ([`Val`]) that the project
 //! pass evaluates once every file is known. The AST itself is dropped after the per-file pass.
+//!
+//! A summary lives until the end of the run, for every file: it is kept flat and small (names
+//! are ids into one per-file [`Names`] buffer, lists are ranges into shared vectors), because
+//! every megabyte of memory a run touches costs page faults.
 
 /// Index into [`FileSummary::vals`].
 pub type ValId = u32;
@@ -11,20 +15,70 @@ pub type ValId = u32;
 pub type FuncIdx = u32;
 /// Index into [`FileSummary::regions`].
 pub type RegionIdx = u32;
+/// Index into [`FileSummary::names`].
+pub type NameId = u32;
+
+/// A range of [`FileSummary::items`] (the elements of a collection or union).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Items {
+    pub start: u32,
+    pub len: u32,
+}
+
+/// The names (identifiers, dotted paths) a summary refers to, each stored once in one buffer.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Names {
+    pub fn get(&self, id: NameId) -> &str {
+        let start = if id == 0 { 0 } else { self.ends[id as usize - 1] as usize };
+        &self.text[start..self.ends[id as usize] as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Appends a name (callers deduplicate; a duplicate is only wasted space).
+    pub fn push(&mut self, name: &str) -> NameId {
+        self.text.push_str(name);
+        self.ends.push(self.text.len() as u32);
+        (self.ends.len() - 1) as NameId
+    }
+
+    /// Appends `parts` joined by `.`.
+    pub fn push_dotted<'p>(&mut self, parts: impl IntoIterator<Item = &'p str>) -> NameId {
+        for (index, part) in parts.into_iter().enumerate() {
+            if index > 0 {
+                self.text.push('.');
+            }
+            self.text.push_str(part);
+        }
+        self.ends.push(self.text.len() as u32);
+        (self.ends.len() - 1) as NameId
+    }
+}
 
 /// A dotted import target as written: `level` leading dots (0 for absolute imports) and the
 /// dotted rest (`torch.nn`, `model.util.KVCache`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ImportPath {
     pub level: u32,
-    pub dotted: String,
+    pub dotted: NameId,
 }
 
 /// A symbolic value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Val {
     /// A module-level name of this file (def, class, assignment or import).
-    Global(String),
+    Global(NameId),
     /// What an import binds.
     Import(ImportPath),
     /// The i-th parameter of function `func` (`self` is parameter 0 of a method).
@@ -34,9 +88,9 @@ pub enum Val {
     /// A class defined in this file.
     Class(u32),
     /// `self.name`, inside a method of class `class`.
-    SelfAttr { class: u32, name: String },
+    SelfAttr { class: u32, name: NameId },
     /// `value.name`.
-    Attr(ValId, String),
+    Attr(ValId, NameId),
     /// The result of calling `value`: an instance for a class, the return value for a function.
     Call(ValId),
     /// An element of a container (`for x in v`, `v[i]`).
@@ -44,9 +98,9 @@ pub enum Val {
     /// `super()` inside a method of class `class`.
     Super { class: u32 },
     /// A list, tuple or dict display (its elements or values).
-    Collection(Vec<ValId>),
+    Collection(Items),
     /// One of several values (an `Optional[A | B]` annotation, a ternary).
-    Union(Vec<ValId>),
+    Union(Items),
 }
 
 /// A `# graphlint: hot` / `cold` marker on a `def` line.
@@ -64,7 +118,7 @@ pub struct FuncSummary {
     pub class: Option<u32>,
     pub row: u32,
     /// The parameters' names and annotations (an annotation is an instance value of its class).
-    pub params: Vec<(String, Option<ValId>)>,
+    pub params: Vec<(NameId, Option<ValId>)>,
     /// Decorated with `torch.compile`.
     pub compiled: bool,
     pub marker: Option<Marker>,
@@ -78,9 +132,9 @@ pub struct ClassSummary {
     pub row: u32,
     pub bases: Vec<ValId>,
     /// Attribute values: `self.x = ...` in any method, and class-level assignments/annotations.
-    pub attrs: Vec<(String, ValId)>,
+    pub attrs: Vec<(NameId, ValId)>,
     /// Method name to function index.
-    pub methods: Vec<(String, FuncIdx)>,
+    pub methods: Vec<(NameId, FuncIdx)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,9 +151,11 @@ pub struct CallSite {
     pub region: Option<RegionIdx>,
     pub callee: ValId,
     pub kind: CallKind,
-    /// Positional arguments that have a symbolic value.
-    pub args: Vec<Option<ValId>>,
-    pub kwargs: Vec<(String, ValId)>,
+    /// Positional arguments (a range of [`FileSummary::call_args`]; `None` for those without a
+    /// symbolic value).
+    pub args: Items,
+    /// Keyword arguments with a symbolic value (a range of [`FileSummary::call_kwargs`]).
+    pub kwargs: Items,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,14 +185,19 @@ pub struct RootSite {
 
 #[derive(Debug, Clone, Default)]
 pub struct FileSummary {
+    pub names: Names,
     pub funcs: Vec<FuncSummary>,
     pub classes: Vec<ClassSummary>,
     /// Module-level bindings (defs, classes, imports, assignments), last one wins.
-    pub globals: Vec<(String, ValId)>,
+    pub globals: Vec<(NameId, ValId)>,
     /// `from x import *` targets.
     pub star_imports: Vec<ImportPath>,
     pub vals: Vec<Val>,
+    /// The elements of [`Val::Collection`] and [`Val::Union`] values.
+    pub items: Vec<ValId>,
     pub calls: Vec<CallSite>,
+    pub call_args: Vec<Option<ValId>>,
+    pub call_kwargs: Vec<(NameId, ValId)>,
     pub regions: Vec<Region>,
     pub root_sites: Vec<RootSite>,
 }
@@ -145,6 +206,25 @@ impl FileSummary {
     pub fn add_val(&mut self, val: Val) -> ValId {
         self.vals.push(val);
         (self.vals.len() - 1) as ValId
+    }
+
+    /// Stores a list of values for a [`Val::Collection`] or [`Val::Union`].
+    pub fn add_items(&mut self, values: impl IntoIterator<Item = ValId>) -> Items {
+        let start = self.items.len();
+        self.items.extend(values);
+        Items { start: start as u32, len: (self.items.len() - start) as u32 }
+    }
+
+    pub fn items(&self, items: Items) -> &[ValId] {
+        &self.items[items.start as usize..(items.start + items.len) as usize]
+    }
+
+    pub fn args(&self, call: &CallSite) -> &[Option<ValId>] {
+        &self.call_args[call.args.start as usize..(call.args.start + call.args.len) as usize]
+    }
+
+    pub fn kwargs(&self, call: &CallSite) -> &[(NameId, ValId)] {
+        &self.call_kwargs[call.kwargs.start as usize..(call.kwargs.start + call.kwargs.len) as usize]
     }
 }
 

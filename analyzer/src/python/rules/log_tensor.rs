@@ -28,7 +28,7 @@ declare_rule! {
     pub static RULE = Rule { code: "GL703", name: "log-tensor", family: Formatting, language: Python }
 }
 
-const LEVELS: &[&str] = &["debug", "info", "warning", "warn", "error", "critical", "exception", "log", "fatal"];
+pub(super) const LEVELS: &[&str] = &["debug", "info", "warning", "warn", "error", "critical", "exception", "log", "fatal"];
 
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     let level = match (call.qualified, call.method) {
