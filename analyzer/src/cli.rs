@@ -16,7 +16,7 @@ use crate::settings::{validate_selector, SelectionLayer};
 #[command(
     name = "graphlint",
     version,
-    about = "Finds host-device syncs (.item(), int(t), .cpu(), if t: ...) in the hot paths of PyTorch code",
+    about = "Finds host-device syncs (.item(), int(t), .cpu(), if t:, to_scalar() ...) in the hot paths of PyTorch and candle code",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {

@@ -51,17 +51,17 @@ fn documented_keys(doc: &str) -> Vec<String> {
 
 #[test]
 fn configuration_reference_documents_every_key() {
-    let doc = read("analyzer/README-integrations.md");
+    let doc = read("README.md");
     let mut documented = documented_keys(&doc);
     documented.sort();
     let mut keys: Vec<String> = graphlint::config::KEYS.iter().map(|k| k.to_string()).collect();
     keys.sort();
-    assert_eq!(documented, keys, "the `### `key`` sections of analyzer/README-integrations.md");
+    assert_eq!(documented, keys, "the `### `key`` sections of README.md");
 }
 
 #[test]
 fn documented_configurations_are_valid() {
-    let doc = read("analyzer/README-integrations.md");
+    let doc = read("README.md");
     let mut blocks = 0;
     let mut rest = doc.as_str();
     while let Some(at) = rest.find("```toml\n") {
@@ -81,7 +81,7 @@ fn documented_configurations_are_valid() {
 
 #[test]
 fn pre_commit_snippet_names_the_hook() {
-    let doc = read("analyzer/README-integrations.md");
+    let doc = read("README.md");
     let hooks = read(".pre-commit-hooks.yaml");
     assert!(hooks.contains("- id: graphlint"));
     assert!(doc.contains("- id: graphlint"), "the pre-commit snippet must use the hook's id");
