@@ -45,7 +45,20 @@ fn main() {
         ),
         (
             "ruff check --isolated --select E9",
-            best(ruff.to_str().unwrap(), &["check", "--isolated", "--no-cache", "--select", "E9", "--output-format", "json", "--exit-zero", corpus_arg]),
+            best(
+                ruff.to_str().unwrap(),
+                &[
+                    "check",
+                    "--isolated",
+                    "--no-cache",
+                    "--select",
+                    "E9",
+                    "--output-format",
+                    "json",
+                    "--exit-zero",
+                    corpus_arg,
+                ],
+            ),
         ),
     ];
     print_table(&rows, files, mb);
@@ -115,7 +128,10 @@ fn fetch_corpus(cache: &Path) -> PathBuf {
     let wheel = cache.join(format!("transformers-{TRANSFORMERS}-py3-none-any.whl"));
     if !wheel.is_file() {
         let spec = format!("transformers=={TRANSFORMERS}");
-        run("python3", &["-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", cache.to_str().unwrap(), &spec]);
+        run(
+            "python3",
+            &["-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", cache.to_str().unwrap(), &spec],
+        );
     }
     run("python3", &["-m", "zipfile", "-e", wheel.to_str().unwrap(), unpacked.to_str().unwrap()]);
     package

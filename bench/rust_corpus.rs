@@ -40,7 +40,14 @@ fn fetch(cache: &Path) -> PathBuf {
     let vendor = project.join("vendor");
     run(
         env!("CARGO"),
-        &["vendor", "--quiet", "--versioned-dirs", "--manifest-path", manifest.to_str().unwrap(), vendor.to_str().unwrap()],
+        &[
+            "vendor",
+            "--quiet",
+            "--versioned-dirs",
+            "--manifest-path",
+            manifest.to_str().unwrap(),
+            vendor.to_str().unwrap(),
+        ],
     );
     crate_dir
 }

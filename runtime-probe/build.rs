@@ -13,7 +13,11 @@ fn main() {
         || "unknown".to_string(),
         |c| {
             let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-            if dirty { format!("{c}-dirty") } else { c }
+            if dirty {
+                format!("{c}-dirty")
+            } else {
+                c
+            }
         },
     );
     println!("cargo:rustc-env=PROBE_GIT_COMMIT={commit}");

@@ -97,7 +97,10 @@ pub fn add_suppressions(diagnostics: &[Diagnostic], fingerprints: &FxHashMap<Pat
         let Ok(text) = String::from_utf8(bytes) else { continue };
         let plan = plan(&text, Language::of(path), &targets);
         for failure in &plan.failed {
-            report.warnings.push(format!("{shown}:{}: cannot place a suppression for {}: {}", failure.row, failure.code, failure.reason));
+            report.warnings.push(format!(
+                "{shown}:{}: cannot place a suppression for {}: {}",
+                failure.row, failure.code, failure.reason
+            ));
         }
         report.not_suppressed += plan.failed.len();
         if plan.text == text {
@@ -160,7 +163,8 @@ fn plan_all_at_once(text: &str, language: Language, original: &Checked, targets:
         added += count;
     }
     let checked = Checked::new(&new, language);
-    let ok = checked.same_code_as(original) && rows.iter().all(|(&row, codes)| checked.row_suppresses(&new, row, codes));
+    let ok =
+        checked.same_code_as(original) && rows.iter().all(|(&row, codes)| checked.row_suppresses(&new, row, codes));
     ok.then_some(Plan { text: new, added, failed: Vec::new() })
 }
 
@@ -172,7 +176,11 @@ fn plan_one_by_one(text: &str, language: Language, original: &Checked, targets: 
     let mut failed = Vec::new();
     for target in targets {
         let mut reason = String::new();
-        let rows = if target.end_row != target.start_row { vec![target.start_row, target.end_row] } else { vec![target.start_row] };
+        let rows = if target.end_row != target.start_row {
+            vec![target.start_row, target.end_row]
+        } else {
+            vec![target.start_row]
+        };
         let mut placed = false;
         for row in rows {
             if checked.row_suppresses(&current, row, &[target.code]) {
@@ -203,7 +211,13 @@ fn plan_one_by_one(text: &str, language: Language, original: &Checked, targets: 
 
 /// Adds `codes` to the suppression on `row`: into an existing `ignore[...]`, or as a new comment
 /// at the end of the line. Returns the new text and how many codes were written.
-fn edit_row(text: &str, language: Language, checked: &Checked, row: u32, codes: &[&'static str]) -> Result<(String, usize), String> {
+fn edit_row(
+    text: &str,
+    language: Language,
+    checked: &Checked,
+    row: u32,
+    codes: &[&'static str],
+) -> Result<(String, usize), String> {
     let lines = LineIndex::new(text);
     let line = lines.line_range(text, row);
     let existing = checked.comment_on_row(row).filter(|c| text[c.clone()].contains("graphlint:"));
@@ -214,7 +228,8 @@ fn edit_row(text: &str, language: Language, checked: &Checked, row: u32, codes: 
                 Ok(Some(Directive::Ignore(present))) => present,
                 _ => return Err("the line already has another `graphlint:` comment".into()),
             };
-            let missing: Vec<&str> = dedup(codes).into_iter().filter(|c| !present.codes.iter().any(|p| prefix_matches(p, c))).collect();
+            let missing: Vec<&str> =
+                dedup(codes).into_iter().filter(|c| !present.codes.iter().any(|p| prefix_matches(p, c))).collect();
             if missing.is_empty() {
                 return Ok((text.to_string(), 0));
             }
@@ -307,7 +322,9 @@ impl Checked {
             }
         };
         match Directive::parse(body) {
-            Ok(Some(Directive::Ignore(present))) => codes.iter().all(|c| present.codes.iter().any(|p| prefix_matches(p, c))),
+            Ok(Some(Directive::Ignore(present))) => {
+                codes.iter().all(|c| present.codes.iter().any(|p| prefix_matches(p, c)))
+            }
             _ => false,
         }
     }
@@ -400,14 +417,18 @@ fn write_atomically(path: &Path, contents: &[u8], expected: Fingerprint) -> Resu
     // Write through a symlink to its target instead of replacing the link with a file.
     let target = std::fs::canonicalize(path).map_err(|e| format!("cannot resolve the path: {e}"))?;
     let dir = target.parent().ok_or("the file has no directory")?;
-    let permissions = std::fs::metadata(&target).map_err(|e| format!("cannot read the file's metadata: {e}"))?.permissions();
+    let permissions =
+        std::fs::metadata(&target).map_err(|e| format!("cannot read the file's metadata: {e}"))?.permissions();
     let mut temp = tempfile::Builder::new()
         .prefix(".graphlint-")
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| format!("cannot create a temp file beside it: {e}"))?;
-    temp.write_all(contents).and_then(|_| temp.as_file().sync_all()).map_err(|e| format!("cannot write the temp file: {e}"))?;
-    std::fs::set_permissions(temp.path(), permissions).map_err(|e| format!("cannot copy the file's permissions: {e}"))?;
+    temp.write_all(contents)
+        .and_then(|_| temp.as_file().sync_all())
+        .map_err(|e| format!("cannot write the temp file: {e}"))?;
+    std::fs::set_permissions(temp.path(), permissions)
+        .map_err(|e| format!("cannot copy the file's permissions: {e}"))?;
     if Fingerprint::read(&target) != Some(expected) {
         return Err("changed on disk during the run".into());
     }
@@ -427,7 +448,8 @@ mod tests {
 
     #[test]
     fn python_appends_merges_and_is_idempotent() {
-        let text = "import torch\nx = t.item()\ny = t.cpu()  # keep on host\nz = t.tolist()  # graphlint: ignore[GL201]\n";
+        let text =
+            "import torch\nx = t.item()\ny = t.cpu()  # keep on host\nz = t.tolist()  # graphlint: ignore[GL201]\n";
         let plan = plan(text, PY, &[t(2, 2, "GL201"), t(2, 2, "GL203"), t(3, 3, "GL301"), t(4, 4, "GL202")]);
         assert_eq!(
             plan.text,
@@ -455,8 +477,14 @@ mod tests {
     fn crlf_bom_and_other_directives() {
         let text = "\u{feff}x = t.item()\r\ndef f(a=t.item()):  # graphlint: hot\r\n    pass\r\n";
         let plan = super::plan(text, PY, &[t(1, 1, "GL201"), t(2, 2, "GL201")]);
-        assert_eq!(plan.text, "\u{feff}x = t.item()  # graphlint: ignore[GL201]\r\ndef f(a=t.item()):  # graphlint: hot\r\n    pass\r\n");
-        assert_eq!(plan.failed, vec![Failure { row: 2, code: "GL201", reason: "the line already has another `graphlint:` comment".into() }]);
+        assert_eq!(
+            plan.text,
+            "\u{feff}x = t.item()  # graphlint: ignore[GL201]\r\ndef f(a=t.item()):  # graphlint: hot\r\n    pass\r\n"
+        );
+        assert_eq!(
+            plan.failed,
+            vec![Failure { row: 2, code: "GL201", reason: "the line already has another `graphlint:` comment".into() }]
+        );
     }
 
     #[test]
@@ -475,7 +503,8 @@ mod tests {
 
     #[test]
     fn rust_lexer() {
-        let text = "let c = '\"'; // a\nlet l: &'static str = \"x\"; /* // no */ // b\nlet raw = br##\"// no\"##; // c\n";
+        let text =
+            "let c = '\"'; // a\nlet l: &'static str = \"x\"; /* // no */ // b\nlet raw = br##\"// no\"##; // c\n";
         let found: Vec<&str> = rust_line_comments(text).into_iter().map(|r| &text[r]).collect();
         assert_eq!(found, vec!["// a", "// b", "// c"]);
     }

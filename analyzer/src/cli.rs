@@ -192,7 +192,12 @@ fn check_command(args: CheckArgs) -> ExitCode {
         (None, true) => ConfigMode::Isolated,
         (None, false) => ConfigMode::Discover,
     };
-    let options = RunOptions { list_hot: args.show_hot, force_exclude: args.force_exclude, fingerprint_files: args.add_suppressions, keep_suppressed: false };
+    let options = RunOptions {
+        list_hot: args.show_hot,
+        force_exclude: args.force_exclude,
+        fingerprint_files: args.add_suppressions,
+        keep_suppressed: false,
+    };
     let result = Resolver::new(mode, overrides)
         .map_err(RunError::Config)
         .and_then(|resolver| crate::engine::check(&args.paths, &resolver, options));
@@ -236,7 +241,15 @@ fn check_command(args: CheckArgs) -> ExitCode {
             let Some(last) = hot.chain.last() else { continue };
             let chain: Vec<String> =
                 hot.chain.iter().map(|l| format!("{} ({}:{})", l.function, l.filename, l.row)).collect();
-            let _ = writeln!(out, "{}:{}: {}\n    root: {}\n    chain: {}", last.filename, last.row, last.function, hot.reason, chain.join(" → "));
+            let _ = writeln!(
+                out,
+                "{}:{}: {}\n    root: {}\n    chain: {}",
+                last.filename,
+                last.row,
+                last.function,
+                hot.reason,
+                chain.join(" → ")
+            );
         }
         let _ = out.flush();
         return if result.internal_error { ExitCode::from(2) } else { ExitCode::SUCCESS };
@@ -246,11 +259,8 @@ fn check_command(args: CheckArgs) -> ExitCode {
     } else {
         output::write_diagnostics(&mut out, &result.diagnostics, format, Style { color, ..Style::default() })
     };
-    let summary = if args.quiet || !format.is_human() || args.statistics {
-        Ok(())
-    } else {
-        write_summary(&mut out, &result)
-    };
+    let summary =
+        if args.quiet || !format.is_human() || args.statistics { Ok(()) } else { write_summary(&mut out, &result) };
     if let Err(err) = written.and(summary).and_then(|_| out.flush()) {
         if err.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("graphlint: error: cannot write output: {err}");

@@ -28,9 +28,27 @@ impl SourceKind {
 
 /// Directory names not descended into, unless a configuration's `exclude` replaces this list.
 pub const DEFAULT_EXCLUDED_DIRS: &[&str] = &[
-    ".git", ".hg", ".svn", ".bzr", ".venv", "venv", ".env", ".direnv", ".tox", ".nox", ".eggs",
-    "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".pytype", ".ipynb_checkpoints",
-    "__pypackages__", "site-packages", "node_modules", "target",
+    ".git",
+    ".hg",
+    ".svn",
+    ".bzr",
+    ".venv",
+    "venv",
+    ".env",
+    ".direnv",
+    ".tox",
+    ".nox",
+    ".eggs",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".pytype",
+    ".ipynb_checkpoints",
+    "__pypackages__",
+    "site-packages",
+    "node_modules",
+    "target",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,7 +71,11 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<SourceFile>, DiscoveryError> {
 
 /// Collects the files under `paths`, sorted and deduplicated, skipping what `exclude` says.
 /// With `force_exclude`, paths named in `paths` are subject to it too.
-pub fn discover_with(paths: &[PathBuf], exclude: Exclusion, force_exclude: bool) -> Result<Vec<SourceFile>, DiscoveryError> {
+pub fn discover_with(
+    paths: &[PathBuf],
+    exclude: Exclusion,
+    force_exclude: bool,
+) -> Result<Vec<SourceFile>, DiscoveryError> {
     let mut files = Vec::new();
     for root in paths {
         let metadata = std::fs::metadata(root)

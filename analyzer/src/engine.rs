@@ -86,7 +86,11 @@ pub struct RunOptions {
 /// Checks `paths` with `settings` for every file, reading no configuration file.
 pub fn run(paths: &[PathBuf], settings: &Settings) -> Result<RunResult, RunError> {
     let resolver = Resolver::fixed(Configuration::from_settings(settings));
-    check(paths, &resolver, RunOptions { list_hot: settings.list_hot, keep_suppressed: settings.keep_suppressed, ..RunOptions::default() })
+    check(
+        paths,
+        &resolver,
+        RunOptions { list_hot: settings.list_hot, keep_suppressed: settings.keep_suppressed, ..RunOptions::default() },
+    )
 }
 
 /// Checks `paths`, each file with the configuration `resolver` finds for it.
@@ -96,8 +100,11 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
     for file in &files {
         rules.insert(file.path.clone(), resolver.rules_for(&file.path).map_err(RunError::Config)?);
     }
-    let fingerprints =
-        if options.fingerprint_files { files.iter().map(|f| (f.path.clone(), Fingerprint::read(&f.path))).collect() } else { FxHashMap::default() };
+    let fingerprints = if options.fingerprint_files {
+        files.iter().map(|f| (f.path.clone(), Fingerprint::read(&f.path))).collect()
+    } else {
+        FxHashMap::default()
+    };
 
     // The frontends check what any file's configuration enables; each file is filtered below.
     let mut configurations: Vec<&Arc<Configuration>> = rules.values().map(|r| &r.configuration).collect();
@@ -118,8 +125,8 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         .map_err(|e| RunError::Message(format!("cannot start worker threads: {e}")))?;
     let python: Vec<_> = files.iter().filter(|f| f.kind == SourceKind::Python).cloned().collect();
     let rust: Vec<_> = files.iter().filter(|f| f.kind == SourceKind::Rust).cloned().collect();
-    let (mut outcome, rust_outcome) =
-        pool.install(|| rayon::join(|| crate::python::check(&python, &settings), || crate::rust::check(&rust, &settings)));
+    let (mut outcome, rust_outcome) = pool
+        .install(|| rayon::join(|| crate::python::check(&python, &settings), || crate::rust::check(&rust, &settings)));
     outcome.diagnostics.extend(rust_outcome.diagnostics);
     outcome.hot_functions.extend(rust_outcome.hot_functions);
     outcome.warnings.extend(rust_outcome.warnings);
@@ -155,7 +162,11 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
     })
 }
 
-fn discover(paths: &[PathBuf], resolver: &Resolver, force_exclude: bool) -> Result<Vec<discovery::SourceFile>, RunError> {
+fn discover(
+    paths: &[PathBuf],
+    resolver: &Resolver,
+    force_exclude: bool,
+) -> Result<Vec<discovery::SourceFile>, RunError> {
     // The walk's filter must own what it uses; a configuration error travels back beside it.
     let config_error: Arc<std::sync::Mutex<Option<ConfigError>>> = Arc::default();
     let exclusion: discovery::Exclusion = {

@@ -14,7 +14,9 @@ pub enum Reach {
     Unreached,
     Root(RootReason),
     /// Reached from `from` (the caller on the shortest chain).
-    Via { from: usize },
+    Via {
+        from: usize,
+    },
 }
 
 /// Breadth-first search from all roots at once, so each function keeps its shortest chain.

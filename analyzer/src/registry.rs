@@ -206,7 +206,8 @@ pub fn by_code(code: &str) -> Option<&'static Rule> {
 /// Every rule as a markdown table: what the README shows between its `rules-table` markers
 /// (`graphlint rule --all --markdown` prints it; a test keeps the README in step).
 pub fn markdown_table() -> String {
-    let mut table = String::from("| Code | Name | Family | Language | What it does |\n| --- | --- | --- | --- | --- |\n");
+    let mut table =
+        String::from("| Code | Name | Family | Language | What it does |\n| --- | --- | --- | --- | --- |\n");
     for rule in RULES {
         table.push_str(&format!(
             "| [`{}`]({}) | `{}` | {} | {} | {} |\n",

@@ -191,11 +191,13 @@ mod tests {
             ignore: owned(ignore),
         };
         // A base selects GL2; a child adds GL301 and drops GL202.
-        let s = RuleSelection::from_layers(&[layer(Some(&["GL2"]), &[], &[]), layer(None, &["GL301"], &["GL202"])]).unwrap();
+        let s = RuleSelection::from_layers(&[layer(Some(&["GL2"]), &[], &[]), layer(None, &["GL301"], &["GL202"])])
+            .unwrap();
         assert!(s.is_enabled("GL201") && s.is_enabled("GL301"));
         assert!(!s.is_enabled("GL202") && !s.is_enabled("GL302"));
         // A later `select` starts over.
-        let s = RuleSelection::from_layers(&[layer(Some(&["GL2"]), &[], &[]), layer(Some(&["GL3"]), &[], &[])]).unwrap();
+        let s =
+            RuleSelection::from_layers(&[layer(Some(&["GL2"]), &[], &[]), layer(Some(&["GL3"]), &[], &[])]).unwrap();
         assert!(!s.is_enabled("GL201") && s.is_enabled("GL301"));
         // A later `extend-select` re-enables what an earlier layer ignored.
         let s = RuleSelection::from_layers(&[layer(None, &[], &["GL2"]), layer(None, &["GL201"], &[])]).unwrap();

@@ -180,7 +180,11 @@ impl Suppressions {
             for (selector, text) in e.selectors.iter().enumerate() {
                 if prefix_matches(text, code) {
                     self.hits.borrow_mut().push(Hit { entry, selector, code });
-                    found.get_or_insert_with(|| Suppressed { row: e.row, file_level: e.whole_file, reason: e.reason.clone() });
+                    found.get_or_insert_with(|| Suppressed {
+                        row: e.row,
+                        file_level: e.whole_file,
+                        reason: e.reason.clone(),
+                    });
                 }
             }
         }
@@ -310,7 +314,10 @@ mod tests {
             Directive::parse(" graphlint: ignore-file[GL8]: vendored code"),
             Ok(Some(Directive::IgnoreFile(Ignore::new(&["GL8"], Some("vendored code")))))
         );
-        assert_eq!(Directive::parse("graphlint: ignore[GL801] --  "), Ok(Some(Directive::Ignore(Ignore::new(&["GL801"], None)))));
+        assert_eq!(
+            Directive::parse("graphlint: ignore[GL801] --  "),
+            Ok(Some(Directive::Ignore(Ignore::new(&["GL801"], None))))
+        );
         assert_eq!(Directive::parse(" noqa: E501  graphlint: hot"), Ok(Some(Directive::Hot)));
         assert_eq!(Directive::parse(" graphlint: cold -- training only"), Ok(Some(Directive::Cold)));
         assert_eq!(Directive::parse(" a plain comment"), Ok(None));
@@ -329,8 +336,11 @@ mod tests {
         assert!(!s.suppresses("GL301", 3, 3));
         assert!(!s.suppresses("GL201", 4, 4));
         assert!(s.suppresses("GL701", 100, 100));
-        let used: Vec<(u32, &str, &str)> =
-            s.hits().iter().map(|h| (s.entries()[h.entry].row, s.entries()[h.entry].selectors[h.selector].as_str(), h.code)).collect();
+        let used: Vec<(u32, &str, &str)> = s
+            .hits()
+            .iter()
+            .map(|h| (s.entries()[h.entry].row, s.entries()[h.entry].selectors[h.selector].as_str(), h.code))
+            .collect();
         assert_eq!(used, vec![(3, "GL2", "GL201"), (3, "GL2", "GL203"), (9, "GL701", "GL701")]);
         assert_eq!(s.find("GL201", 1, 3), Some(Suppressed { row: 3, file_level: false, reason: Some("why".into()) }));
         assert_eq!(s.find("GL701", 5, 5), Some(Suppressed { row: 9, file_level: true, reason: None }));

@@ -64,11 +64,8 @@ fn slots_are_distinct_while_claimed_and_run_out() {
     }
     assert!(slots.len() >= 2);
     // SAFETY: `values` is dropped before the slots are.
-    let values: Vec<Box<u64>> = slots
-        .iter_mut()
-        .enumerate()
-        .map(|(i, slot)| unsafe { slot.run(|| Box::new(i as u64)) })
-        .collect();
+    let values: Vec<Box<u64>> =
+        slots.iter_mut().enumerate().map(|(i, slot)| unsafe { slot.run(|| Box::new(i as u64)) }).collect();
     for (i, value) in values.iter().enumerate() {
         assert_eq!(**value, i as u64, "slot {i} was written by another claim");
     }
@@ -104,7 +101,8 @@ fn a_panicking_run_keeps_its_slot_out_of_reuse() {
 #[test]
 fn trees_built_in_the_arena_equal_trees_built_without_it() {
     let _serial = SERIAL.lock().unwrap();
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/python/GL201_item_call.py")).unwrap();
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/python/GL201_item_call.py")).unwrap();
     let in_arena = format!("{:?}", adapter::parse(&source, false, true).body());
     let slots: Vec<Slot> = std::iter::from_fn(Slot::claim).collect();
     let without = format!("{:?}", adapter::parse(&source, false, true).body());

@@ -21,7 +21,11 @@ fn concise(output: &Output) -> String {
 fn syntax_error_is_gl000_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("broken.py"), "import torch\n\ndef f(x:\n    return x.item()\n").unwrap();
-    std::fs::write(dir.path().join("ok.py"), "import torch\n\n# graphlint: hot\ndef g(x: torch.Tensor):\n    return x.item()\n").unwrap();
+    std::fs::write(
+        dir.path().join("ok.py"),
+        "import torch\n\n# graphlint: hot\ndef g(x: torch.Tensor):\n    return x.item()\n",
+    )
+    .unwrap();
     let output = graphlint(&["--output-format", "concise", "-q"], dir.path());
     assert_no_crash(&output);
     assert_eq!(output.status.code(), Some(1));

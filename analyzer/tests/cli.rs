@@ -149,7 +149,9 @@ fn rule_prints_the_doc_comment() {
     let text = stdout(&output);
     let rule = graphlint::registry::by_code("GL203").unwrap();
     assert!(text.contains(&rule.doc()), "{text}");
-    for section in ["## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Known false positives"] {
+    for section in
+        ["## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Known false positives"]
+    {
         assert!(text.contains(section), "missing {section}");
     }
     snapshot("rule_GL203", &text);
@@ -165,7 +167,15 @@ fn discovery_skips_ignored_and_vendored_directories() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "pkg/hot.py", HOT_ITEM);
     write(dir.path(), "pkg/stub.pyi", HOT_ITEM);
-    for skipped in [".git/x.py", ".venv/lib/x.py", "env2/lib/x.py", "pkg/__pycache__/x.py", "target/x.py", "build/gen.py", "notes.txt"] {
+    for skipped in [
+        ".git/x.py",
+        ".venv/lib/x.py",
+        "env2/lib/x.py",
+        "pkg/__pycache__/x.py",
+        "target/x.py",
+        "build/gen.py",
+        "notes.txt",
+    ] {
         write(dir.path(), skipped, HOT_ITEM);
     }
     write(dir.path(), "env2/pyvenv.cfg", "home = /usr\n");

@@ -64,7 +64,7 @@ fn nearest_configuration_with_extend_and_every_key() {
     assert_eq!(
         findings(&output),
         pairs(&[
-            ("decoding.py", "GL203"),  // hot through `hot = ["*.decode_step"]`
+            ("decoding.py", "GL203"),   // hot through `hot = ["*.decode_step"]`
             ("legacy/old.py", "GL301"), // legacy/graphlint.toml: select GL3, all-paths
             ("model.py", "GL201"),      // base.toml's select, through extend
             ("model.py", "GL701"),      // extend-select
@@ -99,7 +99,12 @@ fn isolated_and_explicit_config() {
     let explicit = graphlint(&["--output-format", "concise", "--config", "lint/base.toml"], &monorepo());
     assert_eq!(
         findings(&explicit),
-        pairs(&[("generated/ops.py", "GL201"), ("model.py", "GL201"), ("model.py", "GL202"), ("scripts/bench.py", "GL201")])
+        pairs(&[
+            ("generated/ops.py", "GL201"),
+            ("model.py", "GL201"),
+            ("model.py", "GL202"),
+            ("scripts/bench.py", "GL201")
+        ])
     );
     // The command line is the last layer over the configuration.
     let cli = graphlint(&["--output-format", "concise", "--ignore", "GL7", "--extend-select", "GL301"], &monorepo());
@@ -119,7 +124,8 @@ fn force_exclude_applies_to_named_files() {
     // pre-commit names every file; `--force-exclude` keeps the exclusions in force.
     let named = graphlint(&["--output-format", "concise", "generated/ops.py", "model.py"], &monorepo());
     assert!(findings(&named).iter().any(|(f, _)| f == "generated/ops.py"));
-    let forced = graphlint(&["--output-format", "concise", "--force-exclude", "generated/ops.py", "model.py"], &monorepo());
+    let forced =
+        graphlint(&["--output-format", "concise", "--force-exclude", "generated/ops.py", "model.py"], &monorepo());
     assert!(!findings(&forced).iter().any(|(f, _)| f == "generated/ops.py"), "{}", stdout(&forced));
     assert!(findings(&forced).iter().any(|(f, _)| f == "model.py"));
 }
@@ -152,7 +158,10 @@ fn config_error(config_name: &str, config: &str) -> String {
 
 #[test]
 fn unknown_key_points_at_the_key() {
-    let err = config_error("pyproject.toml", "[project]\nname = \"x\"\n\n[tool.graphlint]\nselect = [\"GL2\"]\nextend_ignore = [\"GL201\"]\n");
+    let err = config_error(
+        "pyproject.toml",
+        "[project]\nname = \"x\"\n\n[tool.graphlint]\nselect = [\"GL2\"]\nextend_ignore = [\"GL201\"]\n",
+    );
     snapshot("error_unknown_key", &err);
 }
 
@@ -219,5 +228,10 @@ fn configuration_applies_to_rust_files() {
     // step is hot through `hot`; debug_dump is kept cold by `cold`; benches/ ignores GL8xx.
     assert_eq!(findings(&output), pairs(&[("src/decoder.rs", "GL801")]), "{}", stdout(&output));
     let isolated = graphlint(&["--output-format", "concise", "--isolated"], dir.path());
-    assert_eq!(findings(&isolated), pairs(&[("benches/model.rs", "GL801"), ("src/model.rs", "GL801")]), "{}", stdout(&isolated));
+    assert_eq!(
+        findings(&isolated),
+        pairs(&[("benches/model.rs", "GL801"), ("src/model.rs", "GL801")]),
+        "{}",
+        stdout(&isolated)
+    );
 }

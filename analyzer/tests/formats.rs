@@ -36,7 +36,8 @@ fn run(format: &str) -> String {
 fn json_lines_is_the_json_array_one_object_per_line() {
     let lines = run("json-lines");
     let array: Value = serde_json::from_str(&run("json")).unwrap();
-    let objects: Vec<Value> = lines.lines().map(|line| serde_json::from_str(line).expect("one JSON object per line")).collect();
+    let objects: Vec<Value> =
+        lines.lines().map(|line| serde_json::from_str(line).expect("one JSON object per line")).collect();
     assert_eq!(objects.len(), 6);
     assert_eq!(Value::Array(objects), array);
 }
@@ -96,7 +97,14 @@ fn sarif_carries_rule_metadata_and_the_hot_path() {
         results.iter().map(|r| (r["ruleId"].as_str().unwrap(), r["level"].as_str().unwrap())).collect();
     assert_eq!(
         levels,
-        vec![("GL000", "error"), ("GL000", "error"), ("GL201", "warning"), ("GL701", "note"), ("GL002", "warning"), ("GL806", "warning")]
+        vec![
+            ("GL000", "error"),
+            ("GL000", "error"),
+            ("GL201", "warning"),
+            ("GL701", "note"),
+            ("GL002", "warning"),
+            ("GL806", "warning")
+        ]
     );
 
     let steps = |result: &Value| -> Vec<(String, u64, String)> {
@@ -118,13 +126,22 @@ fn sarif_carries_rule_metadata_and_the_hot_path() {
     let step = |file: &str, row: u64, text: &str| (file.to_string(), row, text.to_string());
     assert_eq!(
         steps(&results[2]),
-        vec![step("sample/model.py", 8, "Model.forward"), step("sample/helpers.py", 4, "scale"), step("sample/helpers.py", 5, "syncs here")]
+        vec![
+            step("sample/model.py", 8, "Model.forward"),
+            step("sample/helpers.py", 4, "scale"),
+            step("sample/helpers.py", 5, "syncs here")
+        ]
     );
     assert_eq!(
         steps(&results[5]),
-        vec![step("sample/sampler.rs", 14, "Sampler::forward"), step("sample/sampler.rs", 8, "Sampler::pick"), step("sample/sampler.rs", 9, "syncs here")]
+        vec![
+            step("sample/sampler.rs", 14, "Sampler::forward"),
+            step("sample/sampler.rs", 8, "Sampler::pick"),
+            step("sample/sampler.rs", 9, "syncs here")
+        ]
     );
-    let with_flows: Vec<&str> = results.iter().filter(|r| r.get("codeFlows").is_some()).map(|r| r["ruleId"].as_str().unwrap()).collect();
+    let with_flows: Vec<&str> =
+        results.iter().filter(|r| r.get("codeFlows").is_some()).map(|r| r["ruleId"].as_str().unwrap()).collect();
     assert_eq!(with_flows, vec!["GL201", "GL806"], "only hot findings have a code flow");
 }
 

@@ -49,7 +49,11 @@ fn tail(text: &str) -> &str {
 /// A fresh virtualenv with `packages` installed from PyPI; returns its `bin/` directory.
 fn venv(dir: &Path, packages: &[&str]) -> PathBuf {
     let created = run(Command::new("python3").args(["-m", "venv"]).arg(dir), "creating a virtualenv");
-    assert!(created.status.success(), "`python3 -m venv` failed (on Debian, install python3-venv):\n{}", text(&created));
+    assert!(
+        created.status.success(),
+        "`python3 -m venv` failed (on Debian, install python3-venv):\n{}",
+        text(&created)
+    );
     let bin = dir.join("bin");
     if !packages.is_empty() {
         let installed = run(
@@ -121,7 +125,11 @@ fn pre_commit_hook_from_this_repository() {
     let (code, out) = try_repo(&["clean.py", "syncing.py", "syncing.rs"]);
     assert_eq!(code, Some(1), "{}", tail(&out));
     assert!(out.contains("graphlint") && out.contains("Failed"), "{}", tail(&out));
-    assert!(out.contains("GL201(item-call)") && out.contains("syncing.py:6:12"), "graphlint's message is missing:\n{}", tail(&out));
+    assert!(
+        out.contains("GL201(item-call)") && out.contains("syncing.py:6:12"),
+        "graphlint's message is missing:\n{}",
+        tail(&out)
+    );
     assert!(out.contains("GL801(tensor-to-host-value)") && out.contains("syncing.rs:7:"), "{}", tail(&out));
     assert!(!out.contains("clean.py:"), "{}", tail(&out));
     eprintln!(
@@ -171,7 +179,8 @@ fn pip_installs_the_maturin_wheel() {
     std::fs::create_dir(&project).unwrap();
     write(&project, "clean.py", CLEAN);
     write(&project, "syncing.py", SYNCING);
-    let lint = run(Command::new(&graphlint).args(["--output-format", "concise", "."]).current_dir(&project), "graphlint");
+    let lint =
+        run(Command::new(&graphlint).args(["--output-format", "concise", "."]).current_dir(&project), "graphlint");
     assert_eq!(lint.status.code(), Some(1), "{}", text(&lint));
     assert_eq!(
         String::from_utf8_lossy(&lint.stdout),

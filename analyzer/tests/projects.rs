@@ -74,7 +74,11 @@ fn check_project(name: &str) {
     for f in &findings {
         assert_eq!(f["hot"], true, "only hot findings are reported by default: {f}");
         assert!(!f["hot_path"].as_array().unwrap().is_empty(), "a hot finding has a chain: {f}");
-        let key = (f["filename"].as_str().unwrap().to_string(), f["location"]["row"].as_u64().unwrap(), f["code"].as_str().unwrap().to_string());
+        let key = (
+            f["filename"].as_str().unwrap().to_string(),
+            f["location"]["row"].as_u64().unwrap(),
+            f["code"].as_str().unwrap().to_string(),
+        );
         *actual.entry(key).or_insert(0) += 1;
     }
     assert_eq!(actual, expectations(&dir), "{name}");

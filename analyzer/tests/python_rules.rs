@@ -34,8 +34,7 @@ fn expectations(path: &Path) -> BTreeMap<(u32, String), usize> {
 
 #[test]
 fn every_python_rule_has_a_fixture() {
-    let names: Vec<String> =
-        fixtures().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = fixtures().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     for rule in RULES.iter().filter(|r| r.language == Language::Python && r.family != Family::Meta) {
         let expected = format!("{}_{}.py", rule.code, rule.name.replace('-', "_"));
         assert!(names.contains(&expected), "missing fixture {expected}");
@@ -46,8 +45,7 @@ fn every_python_rule_has_a_fixture() {
 fn fixtures_get_exactly_their_expected_findings() {
     let mut failures = Vec::new();
     for fixture in fixtures() {
-        let result =
-            graphlint::engine::run(std::slice::from_ref(&fixture), &Settings::default()).unwrap();
+        let result = graphlint::engine::run(std::slice::from_ref(&fixture), &Settings::default()).unwrap();
         let mut actual = BTreeMap::new();
         for d in &result.diagnostics {
             *actual.entry((d.start.row, d.code().to_string())).or_insert(0) += 1;
@@ -78,6 +76,11 @@ fn keep_suppressed_marks_silenced_python_findings() {
     let found: Vec<(u32, Option<Option<String>>)> =
         result.diagnostics.iter().map(|d| (d.start.row, d.suppressed.as_ref().map(|s| s.reason.clone()))).collect();
     assert_eq!(found, vec![(6, Some(Some("logged once".into()))), (7, None)]);
-    let rows: Vec<u32> = graphlint::engine::run(&[path], &Settings::default()).unwrap().diagnostics.iter().map(|d| d.start.row).collect();
+    let rows: Vec<u32> = graphlint::engine::run(&[path], &Settings::default())
+        .unwrap()
+        .diagnostics
+        .iter()
+        .map(|d| d.start.row)
+        .collect();
     assert_eq!(rows, vec![7]);
 }

@@ -37,7 +37,11 @@ fn every_rule_is_in_the_table() {
     let table = graphlint::registry::markdown_table();
     for rule in graphlint::registry::RULES {
         assert!(table.contains(&format!("[`{}`]", rule.code)), "{} is missing", rule.code);
-        assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(rule.source_file).is_file(), "{} links to a missing file", rule.code);
+        assert!(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(rule.source_file).is_file(),
+            "{} links to a missing file",
+            rule.code
+        );
     }
 }
 
@@ -46,7 +50,12 @@ fn documented_keys(doc: &str) -> Vec<String> {
     let start = doc.find("\n## Configuration\n").expect("a `## Configuration` section");
     let section = &doc[start + 1..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
-    section.lines().filter_map(|l| l.strip_prefix("### `")).filter_map(|l| l.split('`').next()).map(str::to_string).collect()
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("### `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]

@@ -43,7 +43,18 @@ fn fetch(wheel: &Wheel) -> PathBuf {
     std::fs::create_dir_all(&cache).unwrap();
     let path = cache.join(wheel.file);
     if !path.is_file() {
-        python(&["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:", "-d", cache.to_str().unwrap(), wheel.spec]);
+        python(&[
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-d",
+            cache.to_str().unwrap(),
+            wheel.spec,
+        ]);
     }
     let digest = python(&[
         "-c",
@@ -83,7 +94,13 @@ fn findings(dir: &Path, package: &str) -> (Vec<Finding>, String) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|l| (l["function"].as_str().unwrap().into(), l["filename"].as_str().unwrap().into(), l["row"].as_u64().unwrap()))
+            .map(|l| {
+                (
+                    l["function"].as_str().unwrap().into(),
+                    l["filename"].as_str().unwrap().into(),
+                    l["row"].as_u64().unwrap(),
+                )
+            })
             .collect();
         assert!(!chain.is_empty(), "a hot finding has a chain: {f}");
         let rendered: Vec<String> = chain.iter().map(|(func, file, row)| format!("{func} ({file}:{row})")).collect();
@@ -162,7 +179,10 @@ fn kronos() {
     // reaches the model's decode steps and the sampler.
     for function in ["Kronos.decode_s1", "Kronos.decode_s2", "sample_from_logits", "top_k_top_p_filtering"] {
         let entry = hot.split("\n").collect::<Vec<_>>();
-        let position = entry.iter().position(|l| l.ends_with(&format!(": {function}"))).unwrap_or_else(|| panic!("{function} is not hot:\n{hot}"));
+        let position = entry
+            .iter()
+            .position(|l| l.ends_with(&format!(": {function}")))
+            .unwrap_or_else(|| panic!("{function} is not hot:\n{hot}"));
         assert!(entry[position + 1].contains("decode loop in `auto_regressive_inference`"), "{}", entry[position + 1]);
     }
     // The tokenizer's quantizer runs in generation (encode before the loop, decode after).

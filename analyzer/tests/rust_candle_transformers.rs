@@ -19,8 +19,21 @@ const VERSION: &str = "0.11.1";
 
 /// Text models whose forwards are reviewed (decoder-only LMs, dense and MoE).
 const TEXT_MODELS: &[&str] = &[
-    "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "phi", "phi3", "gemma", "gemma2",
-    "gemma3", "starcoder2", "falcon", "quantized_llama",
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen2",
+    "qwen2_moe",
+    "qwen3",
+    "qwen3_moe",
+    "phi",
+    "phi3",
+    "gemma",
+    "gemma2",
+    "gemma3",
+    "starcoder2",
+    "falcon",
+    "quantized_llama",
 ];
 
 fn vendor(dir: &Path) -> Option<PathBuf> {
@@ -63,7 +76,8 @@ fn in_scope(relative: &str) -> bool {
 
 fn render(d: &Diagnostic, root: &str) -> String {
     let strip = |path: &str| path.strip_prefix(root).unwrap_or(path).trim_start_matches('/').to_string();
-    let chain: Vec<String> = d.hot_path.iter().map(|l| format!("{} ({}:{})", l.function, strip(&l.filename), l.row)).collect();
+    let chain: Vec<String> =
+        d.hot_path.iter().map(|l| format!("{} ({}:{})", l.function, strip(&l.filename), l.row)).collect();
     format!(
         "{}:{}:{}: {} {}\n    chain: {}\n",
         strip(&d.file.to_string_lossy()),

@@ -28,7 +28,8 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The fixtures: each top-level `.rs` file, and each crate directory, is one case.
 fn cases() -> Vec<PathBuf> {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir("fixtures/rust").expect("fixtures/rust").map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<PathBuf> =
+        std::fs::read_dir("fixtures/rust").expect("fixtures/rust").map(|e| e.unwrap().path()).collect();
     cases.sort();
     cases
 }
@@ -59,7 +60,8 @@ fn render(diagnostics: &[graphlint::diagnostic::Diagnostic]) -> String {
 #[test]
 fn every_rust_rule_has_a_fixture() {
     let names: Vec<String> = cases().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    let rust_rules: Vec<_> = RULES.iter().filter(|r| r.language == Language::Rust && r.family != Family::Meta).collect();
+    let rust_rules: Vec<_> =
+        RULES.iter().filter(|r| r.language == Language::Rust && r.family != Family::Meta).collect();
     assert!(rust_rules.len() >= 12, "the Rust rules are registered");
     for rule in rust_rules {
         let expected = format!("{}_{}.rs", rule.code, rule.name.replace('-', "_"));
@@ -132,8 +134,7 @@ fn syntax_errors_become_gl000_and_the_run_goes_on() {
     )
     .unwrap();
     let result = graphlint::engine::run(&[dir.path().to_path_buf()], &Settings::default()).unwrap();
-    let codes: Vec<(String, u32)> =
-        result.diagnostics.iter().map(|d| (d.code().to_string(), d.start.row)).collect();
+    let codes: Vec<(String, u32)> = result.diagnostics.iter().map(|d| (d.code().to_string(), d.start.row)).collect();
     assert_eq!(codes, vec![("GL000".to_string(), 2), ("GL801".to_string(), 4)]);
     assert!(result.diagnostics[0].message.starts_with("syntax error:"), "{}", result.diagnostics[0].message);
 }
@@ -221,7 +222,12 @@ fn json_output_carries_the_chain() {
     assert_eq!(sample["filename"], "fixtures/rust/crate_multi/src/generate.rs");
     assert_eq!(sample["location"]["row"], 19);
     assert_eq!(sample["hot"], true);
-    let functions: Vec<&str> = sample["hot_path"].as_array().unwrap().iter().map(|l| l["function"].as_str().unwrap()).collect();
+    let functions: Vec<&str> =
+        sample["hot_path"].as_array().unwrap().iter().map(|l| l["function"].as_str().unwrap()).collect();
     assert_eq!(functions, ["generate", "sample"]);
-    assert!(sample["url"].as_str().unwrap().ends_with("analyzer/src/rust/rules/argmax_to_scalar.rs"), "{}", sample["url"]);
+    assert!(
+        sample["url"].as_str().unwrap().ends_with("analyzer/src/rust/rules/argmax_to_scalar.rs"),
+        "{}",
+        sample["url"]
+    );
 }

@@ -73,7 +73,8 @@ fn adds_suppressions_idempotently_and_touches_nothing_else() {
     // code added to its existing one.
     assert_eq!(after.lines().count(), MODEL.lines().count());
     for (new, old) in after.lines().zip(MODEL.lines()) {
-        let appended = new.strip_prefix(old).is_some_and(|rest| rest.is_empty() || rest.starts_with("  # graphlint: ignore["));
+        let appended =
+            new.strip_prefix(old).is_some_and(|rest| rest.is_empty() || rest.starts_with("  # graphlint: ignore["));
         let merged = new == old.replace("ignore[GL202]", "ignore[GL202, GL201]");
         assert!(appended || merged, "changed beyond a comment:\n{old}\n{new}");
     }
@@ -98,7 +99,11 @@ fn adds_suppressions_idempotently_and_touches_nothing_else() {
     write(dir.path(), "model.py", &fixed);
     let stale = graphlint(&["--output-format", "concise", "-q"], dir.path());
     let stale = stdout(&stale);
-    assert!(stale.starts_with("model.py:7:") && stale.ends_with(": GL002 unused suppression: no `GL201` finding on this line\n"), "{stale}");
+    assert!(
+        stale.starts_with("model.py:7:")
+            && stale.ends_with(": GL002 unused suppression: no `GL201` finding on this line\n"),
+        "{stale}"
+    );
     assert_eq!(stale.lines().count(), 1, "{stale}");
 }
 
@@ -116,7 +121,10 @@ fn a_finding_that_cannot_be_suppressed_by_a_line_comment_is_reported() {
     assert!(err.contains("m.py:9: cannot place a suppression for GL201"), "{err}");
     assert!(err.contains("added 1 suppression in 1 file"), "{err}");
     assert!(err.contains("2 finding(s) could not be suppressed"), "{err}");
-    assert_eq!(read(dir.path(), "m.py"), text.replace("x.max().item()\n", "x.max().item()  # graphlint: ignore[GL201]\n"));
+    assert_eq!(
+        read(dir.path(), "m.py"),
+        text.replace("x.max().item()\n", "x.max().item()  # graphlint: ignore[GL201]\n")
+    );
 }
 
 #[test]
@@ -134,7 +142,11 @@ fn cold_suppressions_stay_used_without_all_paths() {
 #[test]
 fn writes_through_a_symlink() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "real/m.py", "import torch\n\n\n# graphlint: hot\ndef f(x: torch.Tensor):\n    return x.item()\n");
+    write(
+        dir.path(),
+        "real/m.py",
+        "import torch\n\n\n# graphlint: hot\ndef f(x: torch.Tensor):\n    return x.item()\n",
+    );
     std::os::unix::fs::symlink(dir.path().join("real/m.py"), dir.path().join("link.py")).unwrap();
     let output = graphlint(&["--add-suppressions", "link.py"], dir.path());
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -148,7 +160,8 @@ fn a_file_changed_during_the_run_is_left_alone() {
     let hot = "import torch\n\n\n# graphlint: hot\ndef f(x: torch.Tensor):\n    return x.item()\n";
     write(dir.path(), "edited.py", hot);
     write(dir.path(), "steady.py", hot);
-    let resolver = graphlint::config::Resolver::new(graphlint::config::ConfigMode::Isolated, Default::default()).unwrap();
+    let resolver =
+        graphlint::config::Resolver::new(graphlint::config::ConfigMode::Isolated, Default::default()).unwrap();
     let options = graphlint::engine::RunOptions { fingerprint_files: true, ..Default::default() };
     let result = graphlint::engine::check(&[dir.path().to_path_buf()], &resolver, options).unwrap();
     assert_eq!(result.diagnostics.len(), 2);
@@ -160,7 +173,11 @@ fn a_file_changed_during_the_run_is_left_alone() {
     assert!(read(dir.path(), "steady.py").contains("# graphlint: ignore[GL201]"));
     assert_eq!((report.added, report.files_changed, report.not_suppressed), (1, 1, 1));
     assert_eq!(report.warnings.len(), 1);
-    assert!(report.warnings[0].ends_with("edited.py: changed on disk during the run; not modified"), "{:?}", report.warnings);
+    assert!(
+        report.warnings[0].ends_with("edited.py: changed on disk during the run; not modified"),
+        "{:?}",
+        report.warnings
+    );
 }
 
 #[test]
@@ -213,7 +230,15 @@ fn rust_files_get_line_comment_suppressions() {
     assert!(stderr(&again).contains("added 0 suppressions in 0 files"), "{}", stderr(&again));
     assert_eq!(read(dir.path(), "src/lengths.rs"), after);
 
-    write(dir.path(), "src/lengths.rs", &after.replace("let n = self.lengths.to_scalar::<u32>()? as usize;", "let n = 1;"));
+    write(
+        dir.path(),
+        "src/lengths.rs",
+        &after.replace("let n = self.lengths.to_scalar::<u32>()? as usize;", "let n = 1;"),
+    );
     let stale = stdout(&graphlint(&["--output-format", "concise", "-q"], dir.path()));
-    assert!(stale.starts_with("src/lengths.rs:9:") && stale.contains("GL002 unused suppression: no `GL801` finding on this line"), "{stale}");
+    assert!(
+        stale.starts_with("src/lengths.rs:9:")
+            && stale.contains("GL002 unused suppression: no `GL801` finding on this line"),
+        "{stale}"
+    );
 }

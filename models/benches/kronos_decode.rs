@@ -11,9 +11,7 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device};
-use models::kronos::{
-    ForecastInput, GraphOptions, KronosPredictor, OhlcvFrame, Preset, SamplingParams,
-};
+use models::kronos::{ForecastInput, GraphOptions, KronosPredictor, OhlcvFrame, Preset, SamplingParams};
 use models::GraphDecoder;
 
 struct Args {
@@ -24,12 +22,7 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args {
-        preset: Preset::Mini,
-        context: 256,
-        steps: 32,
-        samples: 1,
-    };
+    let mut args = Args { preset: Preset::Mini, context: 256, steps: 32, samples: 1 };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{a} needs a value"));
@@ -90,20 +83,8 @@ fn main() -> candle_core::Result<()> {
     println!("| path      | sampling      |   median |      p10 |      p90 |");
     println!("|-----------|---------------|----------|----------|----------|");
     let modes = [
-        (
-            "greedy",
-            SamplingParams {
-                sample_count: args.samples,
-                ..SamplingParams::greedy()
-            },
-        ),
-        (
-            "top_p 0.9",
-            SamplingParams {
-                sample_count: args.samples,
-                ..SamplingParams::default()
-            },
-        ),
+        ("greedy", SamplingParams { sample_count: args.samples, ..SamplingParams::greedy() }),
+        ("top_p 0.9", SamplingParams { sample_count: args.samples, ..SamplingParams::default() }),
     ];
     for (name, params) in &modes {
         // Each path runs twice; the second pass is timed (the first warms allocators up).

@@ -11,7 +11,9 @@
 use std::time::Instant;
 
 use candle_core::Device;
-use models::toto::{DecodeOptions, Decoding, ForecastOptions, SampleData, Toto, TotoConfig, TotoGraphDecoder, TotoPreset};
+use models::toto::{
+    DecodeOptions, Decoding, ForecastOptions, SampleData, Toto, TotoConfig, TotoGraphDecoder, TotoPreset,
+};
 use models::GraphDecoder;
 
 const CONTEXT: usize = 512;
@@ -55,7 +57,11 @@ fn main() {
         };
         let per_patch = |use_kv_cache: bool| {
             forecast(1, use_kv_cache); // warm-up
-            median((0..RUNS).map(|_| (forecast(PATCHES, use_kv_cache) - forecast(1, use_kv_cache)) / (PATCHES - 1) as f64).collect())
+            median(
+                (0..RUNS)
+                    .map(|_| (forecast(PATCHES, use_kv_cache) - forecast(1, use_kv_cache)) / (PATCHES - 1) as f64)
+                    .collect(),
+            )
         };
         let recompute = per_patch(false);
         let kv = per_patch(true);
@@ -64,7 +70,9 @@ fn main() {
         let mut steps = vec![];
         for _ in 0..RUNS {
             let mut decoder = None;
-            prefill.push(seconds(|| decoder = Some(TotoGraphDecoder::new(&model, &input, options, &device).expect("decoder"))));
+            prefill.push(seconds(|| {
+                decoder = Some(TotoGraphDecoder::new(&model, &input, options, &device).expect("decoder"))
+            }));
             let mut decoder = decoder.unwrap();
             decoder.reset().unwrap();
             for i in 0..decoder.num_steps() {

@@ -7,9 +7,7 @@ mod kronos_support;
 mod kronos {
     use super::kronos_support::*;
     use candle_core::Tensor;
-    use models::kronos::{
-        ForecastInput, GraphOptions, KronosPredictor, OhlcvFrame, SamplingParams,
-    };
+    use models::kronos::{ForecastInput, GraphOptions, KronosPredictor, OhlcvFrame, SamplingParams};
     use models::{Forecast, GraphDecoder};
 
     /// Logit tolerance between the two paths (absolute): they differ only in matmul shapes.
@@ -42,33 +40,15 @@ mod kronos {
             s2_logits.push(l2.copy().unwrap());
         }
         let ids_after: Vec<_> = g.state_buffers().iter().map(|t| t.id()).collect();
-        assert_eq!(
-            ids_before, ids_after,
-            "a step replaced a state buffer instead of writing into it"
-        );
+        assert_eq!(ids_before, ids_after, "a step replaced a state buffer instead of writing into it");
         let (s1, s2) = g.generated_ids().unwrap();
         let forecast = g.finish().unwrap();
-        GraphRun {
-            s1_logits,
-            s2_logits,
-            s1,
-            s2,
-            forecast,
-        }
+        GraphRun { s1_logits, s2_logits, s1, s2, forecast }
     }
 
     fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         assert_eq!(a.dims(), b.dims());
-        a.sub(b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
+        a.sub(b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
     }
 
     /// Runs both paths on the same input and checks identical tokens and forecasts, and logits
@@ -81,8 +61,7 @@ mod kronos {
         options: GraphOptions,
     ) -> (f32, GraphRun) {
         let predictor = predictor(max_context);
-        let input =
-            ForecastInput::from_frame(&OhlcvFrame::embedded(), 100, context, steps).unwrap();
+        let input = ForecastInput::from_frame(&OhlcvFrame::embedded(), 100, context, steps).unwrap();
         let reference = predictor.predict(&input, params).unwrap();
         let graph = drive(&predictor, &input, params, options);
         let mut worst = 0f32;
@@ -90,17 +69,9 @@ mod kronos {
             let d1 = max_abs_diff(&graph.s1_logits[i], &step.s1_logits);
             let d2 = max_abs_diff(&graph.s2_logits[i], &step.s2_logits);
             worst = worst.max(d1).max(d2);
-            assert!(
-                d1 <= LOGIT_TOL && d2 <= LOGIT_TOL,
-                "step {i}: logits differ by {d1:e} / {d2:e}"
-            );
+            assert!(d1 <= LOGIT_TOL && d2 <= LOGIT_TOL, "step {i}: logits differ by {d1:e} / {d2:e}");
         }
-        let ref_ids = |t: &Tensor| {
-            t.narrow(1, context, steps)
-                .unwrap()
-                .to_vec2::<u32>()
-                .unwrap()
-        };
+        let ref_ids = |t: &Tensor| t.narrow(1, context, steps).unwrap().to_vec2::<u32>().unwrap();
         assert_eq!(graph.s1, ref_ids(&reference.s1), "s1 ids");
         assert_eq!(graph.s2, ref_ids(&reference.s2), "s2 ids");
         assert_eq!(graph.forecast, reference.decoded.forecast, "forecast");
@@ -116,95 +87,35 @@ mod kronos {
         let fx = fixtures();
         let input = ForecastInput::from_frame(&OhlcvFrame::embedded(), 0, 64, 8).unwrap();
         for (tag, max_context) in [("gen512", 512), ("gen68", 68)] {
-            let run = drive(
-                &predictor(max_context),
-                &input,
-                &SamplingParams::greedy(),
-                GraphOptions::default(),
-            );
+            let run = drive(&predictor(max_context), &input, &SamplingParams::greedy(), GraphOptions::default());
             let want = |name: &str| ids(&fx[&format!("{tag}.{name}")]).to_vec1::<u32>().unwrap();
             assert_eq!(run.s1[0], want("pred_s1"), "{tag} s1");
             assert_eq!(run.s2[0], want("pred_s2"), "{tag} s2");
-            let logits = Tensor::stack(&run.s1_logits, 0)
-                .unwrap()
-                .squeeze(1)
-                .unwrap();
-            assert_close(
-                &format!("graph {tag}.step_s1_logits"),
-                &logits,
-                &fx[&format!("{tag}.step_s1_logits")],
-            );
-            let values = Tensor::from_vec(
-                run.forecast.values.concat(),
-                (8, 6),
-                &candle_core::Device::Cpu,
-            )
-            .unwrap();
-            assert_close(
-                &format!("graph {tag}.pred_ohlcva"),
-                &values,
-                &fx[&format!("{tag}.pred_ohlcva")],
-            );
+            let logits = Tensor::stack(&run.s1_logits, 0).unwrap().squeeze(1).unwrap();
+            assert_close(&format!("graph {tag}.step_s1_logits"), &logits, &fx[&format!("{tag}.step_s1_logits")]);
+            let values = Tensor::from_vec(run.forecast.values.concat(), (8, 6), &candle_core::Device::Cpu).unwrap();
+            assert_close(&format!("graph {tag}.pred_ohlcva"), &values, &fx[&format!("{tag}.pred_ohlcva")]);
         }
     }
 
     #[test]
     fn greedy_paths_agree_growing_and_sliding() {
         // Never slides; slides for the last steps; context already longer than the window.
-        compare_paths(
-            512,
-            64,
-            12,
-            &SamplingParams::greedy(),
-            GraphOptions::default(),
-        );
-        compare_paths(
-            70,
-            64,
-            12,
-            &SamplingParams::greedy(),
-            GraphOptions::default(),
-        );
-        compare_paths(
-            48,
-            64,
-            6,
-            &SamplingParams::greedy(),
-            GraphOptions::default(),
-        );
+        compare_paths(512, 64, 12, &SamplingParams::greedy(), GraphOptions::default());
+        compare_paths(70, 64, 12, &SamplingParams::greedy(), GraphOptions::default());
+        compare_paths(48, 64, 6, &SamplingParams::greedy(), GraphOptions::default());
     }
 
     #[test]
     fn sampled_paths_agree_and_follow_the_seed() {
-        let nucleus = SamplingParams {
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 0.9,
-            sample_count: 3,
-            seed: 42,
-        };
+        let nucleus = SamplingParams { temperature: 1.0, top_k: 0, top_p: 0.9, sample_count: 3, seed: 42 };
         let (_, a) = compare_paths(60, 50, 16, &nucleus, GraphOptions::default());
-        let top_k = SamplingParams {
-            temperature: 0.7,
-            top_k: 4,
-            top_p: 1.0,
-            sample_count: 2,
-            seed: 7,
-        };
+        let top_k = SamplingParams { temperature: 0.7, top_k: 4, top_p: 1.0, sample_count: 2, seed: 7 };
         compare_paths(512, 50, 10, &top_k, GraphOptions::default());
-        let plain = SamplingParams {
-            temperature: 1.5,
-            top_k: 0,
-            top_p: 1.0,
-            sample_count: 2,
-            seed: 1,
-        };
+        let plain = SamplingParams { temperature: 1.5, top_k: 0, top_p: 1.0, sample_count: 2, seed: 1 };
         compare_paths(512, 50, 10, &plain, GraphOptions::default());
 
-        let other_seed = SamplingParams {
-            seed: 43,
-            ..nucleus.clone()
-        };
+        let other_seed = SamplingParams { seed: 43, ..nucleus.clone() };
         let (_, b) = compare_paths(60, 50, 16, &other_seed, GraphOptions::default());
         assert_ne!(a.s1, b.s1, "another seed draws other tokens");
         assert_ne!(a.s1[0], a.s1[1], "sample paths draw independently");
@@ -212,21 +123,8 @@ mod kronos {
 
     #[test]
     fn upstream_syncs_mode_computes_the_same_forecast() {
-        let params = SamplingParams {
-            top_p: 0.9,
-            sample_count: 2,
-            seed: 3,
-            ..Default::default()
-        };
-        let (_, synced) = compare_paths(
-            60,
-            50,
-            14,
-            &params,
-            GraphOptions {
-                upstream_syncs: true,
-            },
-        );
+        let params = SamplingParams { top_p: 0.9, sample_count: 2, seed: 3, ..Default::default() };
+        let (_, synced) = compare_paths(60, 50, 14, &params, GraphOptions { upstream_syncs: true });
         let (_, plain) = compare_paths(60, 50, 14, &params, GraphOptions::default());
         assert_eq!((synced.s1, synced.s2), (plain.s1, plain.s2));
     }
@@ -235,15 +133,8 @@ mod kronos {
     fn reset_replays_the_same_forecast() {
         let predictor = predictor(64);
         let input = ForecastInput::from_frame(&OhlcvFrame::embedded(), 10, 60, 8).unwrap();
-        let params = SamplingParams {
-            top_p: 0.8,
-            sample_count: 2,
-            seed: 9,
-            ..Default::default()
-        };
-        let mut g = predictor
-            .graph_generator(&input, &params, GraphOptions::default())
-            .unwrap();
+        let params = SamplingParams { top_p: 0.8, sample_count: 2, seed: 9, ..Default::default() };
+        let mut g = predictor.graph_generator(&input, &params, GraphOptions::default()).unwrap();
         let mut runs = vec![];
         for _ in 0..2 {
             g.reset().unwrap();
@@ -260,29 +151,16 @@ mod kronos {
     fn bf16_graph_path_matches_bf16_reference() {
         use candle_core::{DType, Device};
         use models::kronos::Kronos;
-        let model =
-            Kronos::from_dir(reference_dir().join("predictor"), DType::BF16, &Device::Cpu).unwrap();
+        let model = Kronos::from_dir(reference_dir().join("predictor"), DType::BF16, &Device::Cpu).unwrap();
         assert_eq!(model.dtype(), DType::BF16);
         let bf16 = KronosPredictor::new(tokenizer(), model, 64).unwrap();
         let input = ForecastInput::from_frame(&OhlcvFrame::embedded(), 0, 60, 8).unwrap();
-        let run = drive(
-            &bf16,
-            &input,
-            &SamplingParams::greedy(),
-            GraphOptions::default(),
-        );
+        let run = drive(&bf16, &input, &SamplingParams::greedy(), GraphOptions::default());
         let reference = bf16.predict(&input, &SamplingParams::greedy()).unwrap();
-        let worst = (0..8)
-            .map(|i| max_abs_diff(&run.s1_logits[i], &reference.steps[i].s1_logits))
-            .fold(0f32, f32::max);
+        let worst = (0..8).map(|i| max_abs_diff(&run.s1_logits[i], &reference.steps[i].s1_logits)).fold(0f32, f32::max);
         println!("bf16 graph vs bf16 reference: max |s1 logit diff| = {worst:.2e}");
         assert!(worst < 0.1, "{worst}");
-        let ref_s1 = reference
-            .s1
-            .narrow(1, 60, 8)
-            .unwrap()
-            .to_vec2::<u32>()
-            .unwrap();
+        let ref_s1 = reference.s1.narrow(1, 60, 8).unwrap().to_vec2::<u32>().unwrap();
         assert_eq!(run.s1, ref_s1);
         assert!(run.forecast.values.iter().flatten().all(|v| v.is_finite()));
     }
@@ -291,9 +169,7 @@ mod kronos {
     fn prepare_step_rejects_steps_past_the_end() {
         let predictor = predictor(512);
         let input = ForecastInput::from_frame(&OhlcvFrame::embedded(), 0, 20, 3).unwrap();
-        let mut g = predictor
-            .graph_generator(&input, &SamplingParams::greedy(), GraphOptions::default())
-            .unwrap();
+        let mut g = predictor.graph_generator(&input, &SamplingParams::greedy(), GraphOptions::default()).unwrap();
         assert!(g.prepare_step(3).is_err());
     }
 }

@@ -21,7 +21,13 @@ fn run(decoder: &mut TotoGraphDecoder) -> Forecast {
     decoder.finish().unwrap()
 }
 
-fn decoder(model: &Toto, input: &TotoInput, prediction_length: usize, decoding: Decoding, upstream_syncs: bool) -> TotoGraphDecoder {
+fn decoder(
+    model: &Toto,
+    input: &TotoInput,
+    prediction_length: usize,
+    decoding: Decoding,
+    upstream_syncs: bool,
+) -> TotoGraphDecoder {
     let options = DecodeOptions { prediction_length, decoding, upstream_syncs };
     TotoGraphDecoder::new(model, input, options, &Device::Cpu).unwrap()
 }
@@ -82,9 +88,7 @@ fn toto_graph_samples_equal_kv_path_samples() {
     let model = tiny_model();
     let input = input_from(&fixtures["input.series"]);
     let decoding = Decoding::Samples { num_samples: 16, seed: 7 };
-    let kv = model
-        .forecast(&input, &ForecastOptions { prediction_length: 24, decoding, use_kv_cache: true })
-        .unwrap();
+    let kv = model.forecast(&input, &ForecastOptions { prediction_length: 24, decoding, use_kv_cache: true }).unwrap();
     let kv_samples = kv.samples.clone().unwrap(); // [1, 4, 24, 16]
     let mut dec = decoder(&model, &input, 24, decoding, false);
     for _ in 0..2 {

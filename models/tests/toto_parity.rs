@@ -31,7 +31,8 @@ fn toto_full_forward_matches_every_recorded_stage() {
         worst = worst.max(check_rel(&name, taps.get(&name).unwrap(), want, STAGE_TOLERANCE));
         compared += 1;
     }
-    worst = worst.max(check_rel("affine_mean (output)", &out.affine_mean, &fixtures["fwd.affine_mean"], STAGE_TOLERANCE));
+    worst =
+        worst.max(check_rel("affine_mean (output)", &out.affine_mean, &fixtures["fwd.affine_mean"], STAGE_TOLERANCE));
     println!("compared {compared} recorded stages, worst {worst:.3e}");
     // Every fwd.* tensor of the fixture has a counterpart.
     let expected = fixtures.keys().filter(|k| k.starts_with("fwd.")).count();
@@ -100,7 +101,10 @@ fn toto_cached_and_recomputed_forecasts_differ_as_upstream() {
     let model = tiny_model();
     let input = input_from(&fixtures["input.series"]);
     let run = |use_kv_cache| {
-        model.forecast(&input, &ForecastOptions { prediction_length: 24, decoding: Decoding::Mean, use_kv_cache }).unwrap().mean
+        model
+            .forecast(&input, &ForecastOptions { prediction_length: 24, decoding: Decoding::Mean, use_kv_cache })
+            .unwrap()
+            .mean
     };
     let ours = max_abs_diff(&run(true), &run(false));
     let upstream = max_abs_diff(&fixtures["ar.kv.mean"], &fixtures["ar.nokv.mean"]);
@@ -108,7 +112,9 @@ fn toto_cached_and_recomputed_forecasts_differ_as_upstream() {
     assert!(ours > 0.0 && upstream > 0.0);
     // The cached path's own decode-call distributions must track upstream's cached ones more
     // closely than upstream's recomputed ones do.
-    let kv = model.forecast(&input, &ForecastOptions { prediction_length: 24, decoding: Decoding::Mean, use_kv_cache: true }).unwrap();
+    let kv = model
+        .forecast(&input, &ForecastOptions { prediction_length: 24, decoding: Decoding::Mean, use_kv_cache: true })
+        .unwrap();
     let got = kv.calls[2].base_mean.clone();
     let want_kv = fixtures["ar.kv.step_base_mean"].get(2).unwrap();
     let want_nokv = fixtures["ar.nokv.step_base_mean"].get(2).unwrap();

@@ -34,7 +34,8 @@ fn rebuild_weights(manifest: &Value) -> HashMap<String, Tensor> {
     for (index, name) in names.into_iter().enumerate() {
         let spec = &specs[name];
         assert_eq!(spec["seed"].as_u64(), Some(index as u64), "{name}: seed is its sorted index");
-        let shape: Vec<usize> = spec["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+        let shape: Vec<usize> =
+            spec["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
         let s = f32::from_bits(u32::from_str_radix(spec["s_f32_hex"].as_str().unwrap(), 16).unwrap());
         assert_eq!(s as f64, spec["s"].as_f64().unwrap());
         let offset = spec["offset"].as_f64().unwrap() as f32;
@@ -58,7 +59,8 @@ fn toto_base_preset_has_the_released_parameter_count() {
 #[test]
 fn toto_real_shape_forward_matches_upstream() {
     let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("real_shape_manifest.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("real_shape_manifest.json")).unwrap())
+            .unwrap();
     let cfg: TotoConfig = serde_json::from_value(manifest["config"].clone()).unwrap();
     assert_eq!(cfg, TotoConfig { use_memory_efficient_attention: false, ..TotoConfig::base() });
     let weights = rebuild_weights(&manifest);
@@ -68,7 +70,8 @@ fn toto_real_shape_forward_matches_upstream() {
     let reference = load("real_shape.safetensors");
     let series = &reference["input.series"];
     let mut taps = Taps::recording();
-    let out = model.forward(series, &series.ones_like().unwrap(), &series.zeros_like().unwrap(), 128, &mut taps).unwrap();
+    let out =
+        model.forward(series, &series.ones_like().unwrap(), &series.zeros_like().unwrap(), 128, &mut taps).unwrap();
     for name in ["scaler.loc", "scaler.scale"] {
         check_abs(name, taps.get(name).unwrap(), &reference[name], 1e-9);
     }

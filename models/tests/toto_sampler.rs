@@ -81,7 +81,9 @@ struct Mixture {
 
 impl Mixture {
     fn cdf(&self, x: f64) -> f64 {
-        (0..self.probs.len()).map(|k| self.probs[k] * student_t_cdf((x - self.loc[k]) / self.scale[k], self.df[k])).sum()
+        (0..self.probs.len())
+            .map(|k| self.probs[k] * student_t_cdf((x - self.loc[k]) / self.scale[k], self.df[k]))
+            .sum()
     }
 
     fn quantile(&self, q: f64) -> f64 {
@@ -127,7 +129,11 @@ fn check_moments(name: &str, mixture: &Mixture, seed: u64) {
     samples.sort_by(f32::total_cmp);
     let mut report = vec![("mean", mean, mixture.mean())];
     for q in [0.1, 0.5, 0.9] {
-        report.push((["q10", "q50", "q90"][(q * 10.0) as usize / 4], quantile_sorted(&samples, q) as f64, mixture.quantile(q)));
+        report.push((
+            ["q10", "q50", "q90"][(q * 10.0) as usize / 4],
+            quantile_sorted(&samples, q) as f64,
+            mixture.quantile(q),
+        ));
     }
     for (stat, got, want) in report {
         let rel = (got - want).abs() / want.abs();

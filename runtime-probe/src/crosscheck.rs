@@ -226,9 +226,11 @@ pub fn findings_at(line: u32, findings: &[Finding]) -> (Vec<usize>, Option<Match
         return (starting, Some(MatchedOn::Line));
     }
     let spanning = (0..findings.len()).filter(|&i| findings[i].line < line && line <= findings[i].end_line);
-    let innermost = spanning.min_by_key(|&i| (findings[i].end_line - findings[i].line, std::cmp::Reverse(findings[i].line)));
+    let innermost =
+        spanning.min_by_key(|&i| (findings[i].end_line - findings[i].line, std::cmp::Reverse(findings[i].line)));
     let Some(inner) = innermost else { return (Vec::new(), None) };
-    let same = |i: &usize| (findings[*i].line, findings[*i].end_line) == (findings[inner].line, findings[inner].end_line);
+    let same =
+        |i: &usize| (findings[*i].line, findings[*i].end_line) == (findings[inner].line, findings[inner].end_line);
     ((0..findings.len()).filter(same).collect(), Some(MatchedOn::Span))
 }
 
@@ -364,12 +366,7 @@ fn analysis_dir(file: &Path) -> PathBuf {
 
 /// Shows `path` relative to the first root that holds it, like the tracer shows frames.
 fn display(path: &Path, roots: &[PathBuf]) -> String {
-    roots
-        .iter()
-        .find_map(|r| path.strip_prefix(r).ok())
-        .unwrap_or(path)
-        .to_string_lossy()
-        .into_owned()
+    roots.iter().find_map(|r| path.strip_prefix(r).ok()).unwrap_or(path).to_string_lossy().into_owned()
 }
 
 fn finding_of(d: &Diagnostic, roots: &[PathBuf]) -> Finding {
@@ -390,7 +387,11 @@ fn finding_of(d: &Diagnostic, roots: &[PathBuf]) -> Finding {
         chain: d
             .hot_path
             .iter()
-            .map(|l| ChainLink { function: l.function.clone(), file: display(&canonical(Path::new(&l.filename)), roots), line: l.row })
+            .map(|l| ChainLink {
+                function: l.function.clone(),
+                file: display(&canonical(Path::new(&l.filename)), roots),
+                line: l.row,
+            })
             .collect(),
         suppressed: d.suppressed.is_some(),
         suppression_reason: d.suppressed.as_ref().and_then(|s| s.reason.clone()),
@@ -403,7 +404,9 @@ pub fn check_report(report: &Value, locator: &SourceLocator) -> StaticCheck {
     let mut notes = Vec::new();
     if sites.is_empty() {
         notes.push(match report["tracer"]["status"].as_str() {
-            Some("not_applicable") => "no runtime sync sites to check: a CPU run makes no CUDA calls to trace".to_string(),
+            Some("not_applicable") => {
+                "no runtime sync sites to check: a CPU run makes no CUDA calls to trace".to_string()
+            }
             Some("unavailable") => "no runtime sync sites to check: the run was not traced (no CUPTI)".to_string(),
             _ => "no runtime sync sites to check: the traced run recorded no sync with a user frame".to_string(),
         });
@@ -445,7 +448,8 @@ pub fn check_report(report: &Value, locator: &SourceLocator) -> StaticCheck {
         }
     }
 
-    let mut dirs: Vec<PathBuf> = located.keys().filter(|p| !unavailable.contains_key(&located[*p])).map(|p| analysis_dir(p)).collect();
+    let mut dirs: Vec<PathBuf> =
+        located.keys().filter(|p| !unavailable.contains_key(&located[*p])).map(|p| analysis_dir(p)).collect();
     dirs.sort();
     dirs.dedup();
     let outer = dirs.clone();
@@ -541,11 +545,13 @@ fn finding_text(f: &Finding) -> String {
 /// The cross-check as the terminal shows it.
 pub fn render(c: &StaticCheck) -> String {
     let mut o = String::new();
-    let roots = if c.source_roots.is_empty() { String::new() } else { format!("; sources in {}", c.source_roots.join(", ")) };
+    let roots =
+        if c.source_roots.is_empty() { String::new() } else { format!("; sources in {}", c.source_roots.join(", ")) };
     let analyzed = if c.analyzed.is_empty() { "nothing".to_string() } else { c.analyzed.join(", ") };
     let _ = writeln!(o, "\n[7] static check: graphlint on {analyzed} ({} files{roots})", c.files_checked);
     if !c.runtime_sites.is_empty() {
-        let _ = writeln!(o, "    {:<11} {:<46} {:>7}  {:<22} graphlint", "verdict", "runtime sync site", "calls", "phases");
+        let _ =
+            writeln!(o, "    {:<11} {:<46} {:>7}  {:<22} graphlint", "verdict", "runtime sync site", "calls", "phases");
     }
     for s in &c.runtime_sites {
         let site = format!("{}:{}", s.site.file, s.site.line);
@@ -561,7 +567,11 @@ pub fn render(c: &StaticCheck) -> String {
         };
         let _ = writeln!(o, "    {:<11} {:<46} {:>7}  {:<22} {what}", s.status.label(), site, s.site.calls, phases);
         if let Some(f) = s.findings.iter().find(|f| !f.chain.is_empty()) {
-            let span = if s.matched_on == Some(MatchedOn::Span) { format!(" (call spans lines {}-{})", f.line, f.end_line) } else { String::new() };
+            let span = if s.matched_on == Some(MatchedOn::Span) {
+                format!(" (call spans lines {}-{})", f.line, f.end_line)
+            } else {
+                String::new()
+            };
             let _ = writeln!(o, "    {:<11} chain: {}{span}", "", chain_text(&f.chain));
         }
     }
@@ -638,7 +648,12 @@ mod tests {
 
     #[test]
     fn the_innermost_multi_line_finding_matches_and_same_line_findings_all_match() {
-        let f = [finding(1, 20, "GL804", true, false), finding(5, 8, "GL801", true, false), finding(3, 3, "GL805", true, false), finding(3, 3, "GL801", false, false)];
+        let f = [
+            finding(1, 20, "GL804", true, false),
+            finding(5, 8, "GL801", true, false),
+            finding(3, 3, "GL805", true, false),
+            finding(3, 3, "GL801", false, false),
+        ];
         assert_eq!(findings_at(7, &f), (vec![1], Some(MatchedOn::Span)));
         assert_eq!(findings_at(15, &f), (vec![0], Some(MatchedOn::Span)));
         assert_eq!(findings_at(3, &f), (vec![2, 3], Some(MatchedOn::Line)));
@@ -662,11 +677,16 @@ mod tests {
     fn cross_check_confirms_misses_and_lists_hot_findings_never_hit() {
         let findings: BTreeMap<String, Vec<Finding>> = [(
             "models/src/a.rs".to_string(),
-            vec![finding(10, 10, "GL801", true, true), finding(30, 30, "GL804", true, false), finding(40, 40, "GL801", false, false)],
+            vec![
+                finding(10, 10, "GL801", true, true),
+                finding(30, 30, "GL804", true, false),
+                finding(40, 40, "GL801", false, false),
+            ],
         )]
         .into();
         let sites = [site("models/src/a.rs", 10), site("models/src/a.rs", 20), site("models/src/gone.rs", 3)];
-        let unavailable: HashMap<String, String> = [("models/src/gone.rs".to_string(), "cannot read".to_string())].into();
+        let unavailable: HashMap<String, String> =
+            [("models/src/gone.rs".to_string(), "cannot read".to_string())].into();
         let (checks, static_only) = cross_check(&sites, &findings, &unavailable);
         let statuses: Vec<SiteStatus> = checks.iter().map(|c| c.status).collect();
         assert_eq!(statuses, [SiteStatus::Suppressed, SiteStatus::Missed, SiteStatus::SourceUnavailable]);

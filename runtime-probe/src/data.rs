@@ -90,10 +90,7 @@ impl Series {
         for (idx, line) in lines {
             let cells: Vec<&str> = line.split(',').map(str::trim).collect();
             if cells.len() != names.len() {
-                return Err(parse_err(
-                    idx + 1,
-                    format!("{} fields, the header has {}", cells.len(), names.len()),
-                ));
+                return Err(parse_err(idx + 1, format!("{} fields, the header has {}", cells.len(), names.len())));
             }
             let mut row = Vec::with_capacity(columns.len());
             for (c, cell) in cells.iter().enumerate() {
@@ -101,9 +98,9 @@ impl Series {
                     timestamps.as_mut().expect("set with ts_col").push(cell.to_string());
                     continue;
                 }
-                let value: f32 = cell.parse().map_err(|_| {
-                    parse_err(idx + 1, format!("column `{}`: `{cell}` is not a number", names[c]))
-                })?;
+                let value: f32 = cell
+                    .parse()
+                    .map_err(|_| parse_err(idx + 1, format!("column `{}`: `{cell}` is not a number", names[c])))?;
                 row.push(value);
             }
             rows.push(row);

@@ -214,7 +214,13 @@ fn capture_step(model: &mut dyn GraphDecoder, cuda: &CudaDevice, stream: &Arc<Cu
         Ok(s) => format!("{s:?}"),
         Err(e) => format!("unknown ({e})"),
     };
-    let mut result = CaptureAttempt { outcome: CaptureOutcome::Refused, scan: None, capture_ms: Some(capture_ms), instantiate_ms: None, cleared };
+    let mut result = CaptureAttempt {
+        outcome: CaptureOutcome::Refused,
+        scan: None,
+        capture_ms: Some(capture_ms),
+        instantiate_ms: None,
+        cleared,
+    };
     result.outcome = match (step, ended) {
         // The driver invalidated the capture under the step (a synchronize, say): candle passed
         // the driver's error up, but the capture status is the verdict.
@@ -274,9 +280,8 @@ fn attribute_silent_syncs(scan: &GraphScan, during_capture: &[SyncEvent]) -> Vec
                 _ => &[SyncClass::HostToDevicePageable],
             };
             let by_ptr = during_capture.iter().position(|e| e.host_ptr == Some(copy.host_ptr));
-            let by_order = || {
-                during_capture.iter().enumerate().position(|(i, e)| !used[i] && wanted.contains(&e.class))
-            };
+            let by_order =
+                || during_capture.iter().enumerate().position(|(i, e)| !used[i] && wanted.contains(&e.class));
             let hit = by_ptr.or_else(by_order);
             if let Some(i) = hit {
                 used[i] = true;
@@ -310,10 +315,9 @@ fn capture_section(attempt: &CaptureAttempt, trace: &Trace, during_capture: Vec<
         CaptureOutcome::WarmupFailed(e) => (CaptureStatus::WarmupFailed, Some(e.clone())),
         CaptureOutcome::StepFailed(e) => (CaptureStatus::StepFailed, Some(e.clone())),
         CaptureOutcome::Invalidated(e) => (CaptureStatus::Invalidated, Some(e.clone())),
-        CaptureOutcome::Refused => (
-            CaptureStatus::Refused,
-            Some("the graph holds memcpy nodes with a host side; it was not launched".into()),
-        ),
+        CaptureOutcome::Refused => {
+            (CaptureStatus::Refused, Some("the graph holds memcpy nodes with a host side; it was not launched".into()))
+        }
     };
     // A call that failed with a capture error means the driver invalidated the capture, whatever
     // the step did with the error afterwards.
@@ -422,7 +426,8 @@ pub(crate) fn run_cuda(cfg: &RunConfig, ordinal: usize, progress: &Progress) -> 
         progress.phase("timing graph");
         let mut launch = |_: &mut dyn GraphDecoder| graph.launch().map_err(candle_core::Error::wrap);
         for _ in 0..cfg.repeats {
-            graph_us.extend(decode(&mut *model, &mut launch, Some(&mut timer), progress, "timed graph replay")?.step_us);
+            graph_us
+                .extend(decode(&mut *model, &mut launch, Some(&mut timer), progress, "timed graph replay")?.step_us);
         }
     }
     stream.synchronize().map_err(|e| wrap("after timing", &e))?;

@@ -6,7 +6,8 @@ use runtime_probe::crosscheck::{self, SourceLocator};
 use runtime_probe::{plot, registry, report, runner, ProbeError};
 
 fn write_outputs(args: &runtime_probe::cli::RunArgs, outcome: &runner::Outcome) -> Result<(), ProbeError> {
-    let out_err = |path: &std::path::Path, message: String| ProbeError::Output { path: path.display().to_string(), message };
+    let out_err =
+        |path: &std::path::Path, message: String| ProbeError::Output { path: path.display().to_string(), message };
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&outcome.report).expect("the report serialises");
         std::fs::write(path, json + "\n").map_err(|e| out_err(path, e.to_string()))?;
@@ -21,7 +22,8 @@ fn write_outputs(args: &runtime_probe::cli::RunArgs, outcome: &runner::Outcome) 
 /// `probe static-check REPORT`: the cross-check of `run --static-check`, on a saved report.
 fn static_check(args: &StaticCheckArgs) -> Result<(), ProbeError> {
     let input = args.input.display();
-    let text = std::fs::read_to_string(&args.input).map_err(|e| ProbeError::Usage(format!("cannot read {input}: {e}")))?;
+    let text =
+        std::fs::read_to_string(&args.input).map_err(|e| ProbeError::Usage(format!("cannot read {input}: {e}")))?;
     let mut json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| ProbeError::Usage(format!("{input} is not JSON: {e}")))?;
     if !json["eager"].is_object() || !json["capture"].is_object() {
@@ -71,7 +73,11 @@ fn doctor() -> ExitCode {
     }
     #[cfg(not(feature = "cuda"))]
     println!("cuda: not built in (build with --features cuda)");
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn main() -> ExitCode {

@@ -101,7 +101,12 @@ pub fn compare(a: &[Vec<f32>], b: &[Vec<f32>]) -> Result<Comparison, ShapeMismat
         max = max.max(row_max);
     }
     let bit_identical = per_step.iter().all(|s| s.bit_identical);
-    Ok(Comparison { per_step, max_abs_diff: max, mae: if count == 0 { 0.0 } else { sum / count as f64 }, bit_identical })
+    Ok(Comparison {
+        per_step,
+        max_abs_diff: max,
+        mae: if count == 0 { 0.0 } else { sum / count as f64 },
+        bit_identical,
+    })
 }
 
 pub fn verdict(cmp: &Comparison, atol: f64) -> Verdict {

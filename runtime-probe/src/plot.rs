@@ -47,7 +47,8 @@ pub fn write_svg(path: &Path, window: &Window, f: &ForecastSection, title: &str)
             .build_cartesian_2d(-(shown as i64)..steps as i64, (lo - pad)..(hi + pad))
             .map_err(|e| err(&e))?;
         chart.configure_mesh().x_desc("rows (0 = first forecast row)").draw().map_err(|e| err(&e))?;
-        let line = |v: &[f32], start: i64| v.iter().enumerate().map(move |(i, &y)| (start + i as i64, y)).collect::<Vec<_>>();
+        let line =
+            |v: &[f32], start: i64| v.iter().enumerate().map(move |(i, &y)| (start + i as i64, y)).collect::<Vec<_>>();
         chart
             .draw_series(LineSeries::new(line(&ctx, -(shown as i64)), RGBColor(120, 120, 120)))
             .map_err(|e| err(&e))?

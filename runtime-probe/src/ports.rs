@@ -39,7 +39,11 @@ fn preset_name(opts: &ModelOptions, default: &str) -> String {
     opts.preset.clone().unwrap_or_else(|| default.to_string())
 }
 
-pub fn build_kronos(device: &Device, opts: &ModelOptions, window: &Window) -> Result<Box<dyn GraphDecoder>, BuildError> {
+pub fn build_kronos(
+    device: &Device,
+    opts: &ModelOptions,
+    window: &Window,
+) -> Result<Box<dyn GraphDecoder>, BuildError> {
     let name = preset_name(opts, "small");
     let preset: Preset = name.parse().map_err(BuildError::Config)?;
     let predictor = match &opts.weights {

@@ -86,11 +86,7 @@ macro_rules! toy_build {
 pub fn models() -> Vec<ModelEntry> {
     vec![
         toy_entry("toy", "test model, graph-capturable", toy_build!(SyncVariant::None)),
-        toy_entry(
-            "toy-bad",
-            "test model with a to_scalar() NaN guard in its step",
-            toy_build!(SyncVariant::ToScalar),
-        ),
+        toy_entry("toy-bad", "test model with a to_scalar() NaN guard in its step", toy_build!(SyncVariant::ToScalar)),
         toy_entry(
             "toy-silent",
             "test model reading a value back through cudarc, out of candle's sight",

@@ -319,12 +319,17 @@ pub fn render_text(r: &Report) -> String {
         let _ = writeln!(
             o,
             "    context after the failure: {}",
-            if ok { "usable (an eager rerun matched phase 1 bit for bit)" } else { "eager rerun DIFFERED from phase 1" }
+            if ok {
+                "usable (an eager rerun matched phase 1 bit for bit)"
+            } else {
+                "eager rerun DIFFERED from phase 1"
+            }
         );
     }
 
     if let Some(p) = &r.parity {
-        let _ = writeln!(o, "\n[4] parity ({}) and accuracy against the real future values", p.compared.replace('_', " "));
+        let _ =
+            writeln!(o, "\n[4] parity ({}) and accuracy against the real future values", p.compared.replace('_', " "));
         let other = if r.forecast.graph.is_some() { "graph" } else { "rerun" };
         let _ = writeln!(
             o,
@@ -373,7 +378,8 @@ pub fn render_text(r: &Report) -> String {
     );
 
     let t = &r.timing;
-    let _ = writeln!(o, "\n[5] timing per decode step ({}, {} timed forecast(s) per mode, tracer off)", t.clock, t.repeats);
+    let _ =
+        writeln!(o, "\n[5] timing per decode step ({}, {} timed forecast(s) per mode, tracer off)", t.clock, t.repeats);
     let _ = writeln!(o, "    {:<6} {:>11} {:>11} {:>11}", "mode", "median us", "p10 us", "p90 us");
     for (name, s) in [("eager", &t.eager), ("graph", &t.graph)] {
         if let Some(s) = s {
@@ -384,12 +390,8 @@ pub fn render_text(r: &Report) -> String {
         let _ = writeln!(o, "    speedup (eager / graph median): {s:.2}x");
     }
     if t.capture_ms.is_some() || t.instantiate_ms.is_some() {
-        let _ = writeln!(
-            o,
-            "    capture {} ms, instantiate {} ms",
-            fmt_opt(t.capture_ms, 3),
-            fmt_opt(t.instantiate_ms, 3)
-        );
+        let _ =
+            writeln!(o, "    capture {} ms, instantiate {} ms", fmt_opt(t.capture_ms, 3), fmt_opt(t.instantiate_ms, 3));
     }
     if let Some(mem) = &r.memory {
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);

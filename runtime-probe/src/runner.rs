@@ -86,7 +86,8 @@ impl RunConfig {
             upstream_syncs: args.upstream_syncs,
         };
         let command = std::env::args().collect::<Vec<_>>().join(" ");
-        let static_check = args.static_check.then(|| crate::crosscheck::SourceLocator::new(args.source_root.as_deref()));
+        let static_check =
+            args.static_check.then(|| crate::crosscheck::SourceLocator::new(args.source_root.as_deref()));
         Ok(Self { entry, preset, opts, window, atol: args.atol, repeats: args.repeats, command, static_check })
     }
 
@@ -97,7 +98,9 @@ impl RunConfig {
         built.map_err(|e| match e {
             BuildError::Weights(m) => ProbeError::Weights(m),
             BuildError::Config(m) => ProbeError::Usage(m),
-            BuildError::Candle(e) => ProbeError::Model(format!("building `{}` failed: {}", self.entry.name, error_text(&e))),
+            BuildError::Candle(e) => {
+                ProbeError::Model(format!("building `{}` failed: {}", self.entry.name, error_text(&e)))
+            }
         })
     }
 }
@@ -232,7 +235,13 @@ fn run_cpu(cfg: &RunConfig, progress: &Progress) -> Result<Parts, ProbeError> {
         step_us.extend(decode(&mut *model, &mut eager_step, Some(&mut timer), progress, "timed eager run")?.step_us);
     }
     Ok(Parts {
-        device: DeviceInfo { kind: "cpu", ordinal: None, name: "cpu".into(), compute_capability: None, driver_version: None },
+        device: DeviceInfo {
+            kind: "cpu",
+            ordinal: None,
+            name: "cpu".into(),
+            compute_capability: None,
+            driver_version: None,
+        },
         tracer: TracerInfo { status: "not_applicable", detail: "cpu device: no CUDA calls to trace".into() },
         decode_steps: n,
         eager_events: Vec::new(),
@@ -299,7 +308,11 @@ pub(crate) fn forecast_rows(f: &Forecast, window: &Window) -> Result<Vec<Vec<f32
             idx.iter()
                 .map(|&i| {
                     row.get(i).copied().ok_or_else(|| {
-                        ProbeError::Model(format!("forecast row {t} has {} values, expected {}", row.len(), f.channels.len()))
+                        ProbeError::Model(format!(
+                            "forecast row {t} has {} values, expected {}",
+                            row.len(),
+                            f.channels.len()
+                        ))
                     })
                 })
                 .collect()
@@ -313,9 +326,7 @@ fn mismatch(e: metrics::ShapeMismatch) -> ProbeError {
 
 /// UTC now as RFC 3339, without a date library.
 fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -457,10 +468,14 @@ fn verdict(cfg: &RunConfig, p: &Parts, parity: Option<&ParitySection>) -> Verdic
         }
         CaptureStatus::Refused => {
             let sites = first_site(c.silent_syncs.iter().map(|s| s.site.as_ref().map(|x| x.to_string())));
-            (false, format!("GRAPH REFUSED: {} silent sync(s) captured as host memcpy nodes{sites}", c.silent_syncs.len()))
+            (
+                false,
+                format!("GRAPH REFUSED: {} silent sync(s) captured as host memcpy nodes{sites}", c.silent_syncs.len()),
+            )
         }
         CaptureStatus::StepFailed => {
-            let at = c.failing_call.as_ref().and_then(|f| f.site.as_ref()).map(|s| format!(" at {s}")).unwrap_or_default();
+            let at =
+                c.failing_call.as_ref().and_then(|f| f.site.as_ref()).map(|s| format!(" at {s}")).unwrap_or_default();
             (false, format!("CAPTURE FAILED: the step returned an error inside the capture{at}"))
         }
         CaptureStatus::Invalidated => {
@@ -469,7 +484,9 @@ fn verdict(cfg: &RunConfig, p: &Parts, parity: Option<&ParitySection>) -> Verdic
             });
             (false, format!("CAPTURE INVALIDATED{by}"))
         }
-        CaptureStatus::WarmupFailed => (false, "CAPTURE NOT ATTEMPTED: the eager warm-up under the H2D cache guard failed".into()),
+        CaptureStatus::WarmupFailed => {
+            (false, "CAPTURE NOT ATTEMPTED: the eager warm-up under the H2D cache guard failed".into())
+        }
     };
     if !matches!(c.status, CaptureStatus::Captured | CaptureStatus::Skipped) {
         if let Some(par) = parity {
@@ -485,9 +502,11 @@ fn verdict(cfg: &RunConfig, p: &Parts, parity: Option<&ParitySection>) -> Verdic
         ));
     }
     if m.upstream_syncs {
-        notes.push("--upstream-syncs: every decode step reads its KV length / position back to the host, as \
+        notes.push(
+            "--upstream-syncs: every decode step reads its KV length / position back to the host, as \
                     upstream does; the step is not expected to capture"
-            .into());
+                .into(),
+        );
     }
     if cfg.atol > 0.0 {
         notes.push(format!("--atol {} allows differences; the default 0 demands equality", cfg.atol));

@@ -119,7 +119,11 @@ pub fn weight_shapes(cfg: &ToyConfig, channels: usize) -> Vec<(String, Vec<usize
 }
 
 /// Loads `DIR/model.safetensors`, checking every key and shape before the model uses any of it.
-fn load_weights(dir: &Path, expected: &[(String, Vec<usize>)], device: &Device) -> std::result::Result<Vec<Tensor>, BuildError> {
+fn load_weights(
+    dir: &Path,
+    expected: &[(String, Vec<usize>)],
+    device: &Device,
+) -> std::result::Result<Vec<Tensor>, BuildError> {
     let path = dir.join("model.safetensors");
     let tensors = candle_core::safetensors::load(&path, device)
         .map_err(|e| BuildError::Weights(format!("cannot read {}: {e}", path.display())))?;
@@ -191,10 +195,8 @@ impl Toy {
 
         let (mean, std) = normalisation(&window.context);
         let tail = &window.context[window.context.len() - cfg.window..];
-        let flat: Vec<f32> = tail
-            .iter()
-            .flat_map(|row| row.iter().enumerate().map(|(j, v)| (v - mean[j]) / std[j]))
-            .collect();
+        let flat: Vec<f32> =
+            tail.iter().flat_map(|row| row.iter().enumerate().map(|(j, v)| (v - mean[j]) / std[j])).collect();
         let one = Tensor::from_vec(flat, (1, cfg.window * c), device)?;
         let initial_window = one.repeat((opts.samples, 1))?.contiguous()?;
         let model = Self {

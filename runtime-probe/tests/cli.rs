@@ -19,7 +19,11 @@ fn stdout(o: &Output) -> String {
 fn an_unknown_model_lists_the_known_ones() {
     let o = probe(&["run", "--model", "nope", "--device", "cpu"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unknown model `nope` (known models: toy, toy-bad, toy-silent, toy-sync, kronos, toto)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown model `nope` (known models: toy, toy-bad, toy-silent, toy-sync, kronos, toto)"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -85,7 +89,11 @@ fn bad_weights_name_the_key_and_both_shapes() {
     write_weights(dir.path(), (3, 32), true);
     let o = probe(&["run", "--model", "toy", "--device", "cpu", "--weights", d]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("key `layers.0.weight` has shape [3, 32], the model expects [64, 32]"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("key `layers.0.weight` has shape [3, 32], the model expects [64, 32]"),
+        "{}",
+        stderr(&o)
+    );
     write_weights(dir.path(), (64, 32), false);
     let o = probe(&["run", "--model", "toy", "--device", "cpu", "--weights", d]);
     assert_eq!(o.status.code(), Some(2));
@@ -103,8 +111,21 @@ fn cpu_run_end_to_end_writes_the_table_the_report_and_the_plot() {
     let dir = tempfile::tempdir().unwrap();
     let (json, svg) = (dir.path().join("r.json"), dir.path().join("p.svg"));
     let o = probe(&[
-        "run", "--model", "toy", "--device", "cpu", "--steps", "8", "--samples", "2", "--seed", "3",
-        "--report", json.to_str().unwrap(), "--plot", svg.to_str().unwrap(),
+        "run",
+        "--model",
+        "toy",
+        "--device",
+        "cpu",
+        "--steps",
+        "8",
+        "--samples",
+        "2",
+        "--seed",
+        "3",
+        "--report",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
@@ -157,7 +178,8 @@ fn assert_eager_parity(report: &serde_json::Value, rows: usize, channels: usize)
     assert_eq!(report["parity"]["comparison"]["bit_identical"], true);
     let eager = report["forecast"]["eager"].as_array().unwrap();
     assert_eq!(eager.len(), rows);
-    assert!(eager.iter().all(|r| r.as_array().unwrap().len() == channels && r.as_array().unwrap().iter().all(|v| v.as_f64().unwrap().is_finite())));
+    assert!(eager.iter().all(|r| r.as_array().unwrap().len() == channels
+        && r.as_array().unwrap().iter().all(|v| v.as_f64().unwrap().is_finite())));
     assert!(report["accuracy"]["eager"]["mae"].as_f64().unwrap() > 0.0);
 }
 
@@ -221,13 +243,31 @@ fn the_ports_reject_bad_presets_and_options() {
     }
     let o = probe(&["run", "--model", "toy", "--device", "cpu", "--upstream-syncs"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("model `toy` has no upstream-style syncs mode (--upstream-syncs is for: kronos, toto)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("model `toy` has no upstream-style syncs mode (--upstream-syncs is for: kronos, toto)"),
+        "{}",
+        stderr(&o)
+    );
     // Kronos needs the calendar: a CSV without timestamps is refused with the reason.
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("d.csv");
     let rows: String = (0..80).map(|i| format!("{i},{i},{i},{i},1,1\n")).collect();
     std::fs::write(&csv, format!("open,high,low,close,volume,amount\n{rows}")).unwrap();
-    let o = probe(&["run", "--model", "kronos", "--preset", "mini", "--device", "cpu", "--context", "40", "--steps", "4", "--data", csv.to_str().unwrap()]);
+    let o = probe(&[
+        "run",
+        "--model",
+        "kronos",
+        "--preset",
+        "mini",
+        "--device",
+        "cpu",
+        "--context",
+        "40",
+        "--steps",
+        "4",
+        "--data",
+        csv.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("Kronos needs a timestamp column"), "{}", stderr(&o));
 }
@@ -242,7 +282,10 @@ fn broken_copy(from: &Path, to: &Path, file: &str, key: &str, shape: &[usize]) {
     let path = to.join(file);
     let mut tensors = candle_core::safetensors::load(&path, &candle_core::Device::Cpu).unwrap();
     assert!(tensors.contains_key(key), "{key} is not in {file}");
-    tensors.insert(key.into(), candle_core::Tensor::zeros(shape, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap());
+    tensors.insert(
+        key.into(),
+        candle_core::Tensor::zeros(shape, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap(),
+    );
     candle_core::safetensors::save(&tensors, &path).unwrap();
 }
 
@@ -251,7 +294,11 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         .unwrap()
         .flat_map(|e| {
             let p = e.unwrap().path();
-            if p.is_dir() { walk(&p) } else { vec![p] }
+            if p.is_dir() {
+                walk(&p)
+            } else {
+                vec![p]
+            }
         })
         .collect()
 }
@@ -260,11 +307,13 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 fn the_ports_load_upstream_checkpoints_and_name_the_key_and_shapes_of_bad_ones() {
     // The reference checkpoints (upstream's own state dicts, tiny configs) load and run.
     let kronos = fixtures().join("kronos");
-    let (code, _, err, r) = cpu_run(&["--model", "kronos", "--weights", kronos.to_str().unwrap(), "--context", "40", "--steps", "3"]);
+    let (code, _, err, r) =
+        cpu_run(&["--model", "kronos", "--weights", kronos.to_str().unwrap(), "--context", "40", "--steps", "3"]);
     assert_eq!(code, Some(0), "{err}");
     assert_eager_parity(&r, 3, 6);
     let toto = fixtures().join("toto");
-    let (code, _, err, r) = cpu_run(&["--model", "toto", "--weights", toto.to_str().unwrap(), "--context", "64", "--steps", "16"]);
+    let (code, _, err, r) =
+        cpu_run(&["--model", "toto", "--weights", toto.to_str().unwrap(), "--context", "64", "--steps", "16"]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(r["model"]["decode_steps"], 1);
     assert_eager_parity(&r, 16, 4);
@@ -272,7 +321,19 @@ fn the_ports_load_upstream_checkpoints_and_name_the_key_and_shapes_of_bad_ones()
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("kronos");
     broken_copy(&kronos, &bad, "predictor/model.safetensors", "dep_layer.cross_attn.k_proj.weight", &[64, 3]);
-    let o = probe(&["run", "--model", "kronos", "--device", "cpu", "--weights", bad.to_str().unwrap(), "--context", "40", "--steps", "3"]);
+    let o = probe(&[
+        "run",
+        "--model",
+        "kronos",
+        "--device",
+        "cpu",
+        "--weights",
+        bad.to_str().unwrap(),
+        "--context",
+        "40",
+        "--steps",
+        "3",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     assert!(e.contains("bad weights: ") && e.contains("`dep_layer.cross_attn.k_proj.weight`"), "{e}");
@@ -282,7 +343,10 @@ fn the_ports_load_upstream_checkpoints_and_name_the_key_and_shapes_of_bad_ones()
     let o = probe(&["run", "--model", "toto", "--device", "cpu", "--weights", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
-    assert!(e.contains("checkpoint tensor `model.output_distribution.df.weight` has shape [3, 31], expected [3, 32]"), "{e}");
+    assert!(
+        e.contains("checkpoint tensor `model.output_distribution.df.weight` has shape [3, 31], expected [3, 32]"),
+        "{e}"
+    );
     // A folder that is not a checkpoint names the file it looked for.
     let o = probe(&["run", "--model", "toto", "--device", "cpu", "--weights", dir.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));

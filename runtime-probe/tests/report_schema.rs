@@ -4,7 +4,9 @@
 
 use clap::Parser;
 use runtime_probe::cli::{Cli, Command};
-use runtime_probe::crosscheck::{runtime_sites, ChainLink, Finding, MatchedOn, SiteCheck, SiteStatus, StaticCheck, Summary};
+use runtime_probe::crosscheck::{
+    runtime_sites, ChainLink, Finding, MatchedOn, SiteCheck, SiteStatus, StaticCheck, Summary,
+};
 use runtime_probe::metrics;
 use runtime_probe::report::*;
 use runtime_probe::runner;
@@ -66,8 +68,22 @@ fn report_schema() {
             site: Some(site()),
         }],
         failing_call: Some(FailingCall { api: "cuStreamIsCapturing".into(), site: Some(site()) }),
-        silent_syncs: vec![SilentSync { direction: "device_to_host", bytes: 4, api: Some("cuMemcpyDtoHAsync_v2".into()), site: Some(site()) }],
-        nodes: Some(GraphNodes { total: 1, kernel: 1, memcpy: 0, memset: 0, mem_alloc: 0, mem_free: 0, host_function: 0, other: 0 }),
+        silent_syncs: vec![SilentSync {
+            direction: "device_to_host",
+            bytes: 4,
+            api: Some("cuMemcpyDtoHAsync_v2".into()),
+            site: Some(site()),
+        }],
+        nodes: Some(GraphNodes {
+            total: 1,
+            kernel: 1,
+            memcpy: 0,
+            memset: 0,
+            mem_alloc: 0,
+            mem_free: 0,
+            host_function: 0,
+            other: 0,
+        }),
         context_usable_after_failure: Some(true),
         cleared_errors: vec!["error".into()],
     };
@@ -124,12 +140,14 @@ fn report_schema() {
     settings.bind(|| insta::assert_json_snapshot!("report_schema", shape(&json)));
     // The table renders every filled section.
     let text = render_text(&r);
-    for needle in ["SILENT SYNC: device_to_host memcpy node, 4 bytes, made by cuMemcpyDtoHAsync_v2 at models/src/m.rs:7",
-                   "offending call: cuStreamSynchronize returned STREAM_CAPTURE_UNSUPPORTED at models/src/m.rs:7",
-                   "speedup (eager / graph median): 1.00x",
-                   "SUPPRESSED  models/src/m.rs:7",
-                   "GL801 hot, suppressed: \"deliberate\"",
-                   "chain: M::step (m.rs:5)"] {
+    for needle in [
+        "SILENT SYNC: device_to_host memcpy node, 4 bytes, made by cuMemcpyDtoHAsync_v2 at models/src/m.rs:7",
+        "offending call: cuStreamSynchronize returned STREAM_CAPTURE_UNSUPPORTED at models/src/m.rs:7",
+        "speedup (eager / graph median): 1.00x",
+        "SUPPRESSED  models/src/m.rs:7",
+        "GL801 hot, suppressed: \"deliberate\"",
+        "chain: M::step (m.rs:5)",
+    ] {
         assert!(text.contains(needle), "{needle}\n{text}");
     }
 }

@@ -58,14 +58,16 @@ fn recorded_gpu_frames_of_toy_bad_come_out_suppressed_by_their_owner() {
     let finding = &bad["findings"][0];
     assert_eq!((finding["code"].as_str(), finding["hot"].as_bool()), (Some("GL801"), Some(true)));
     assert_eq!(finding["suppression_reason"], "deliberate sync: the probe must catch this");
-    let chain: Vec<&str> = finding["chain"].as_array().unwrap().iter().map(|l| l["function"].as_str().unwrap()).collect();
+    let chain: Vec<&str> =
+        finding["chain"].as_array().unwrap().iter().map(|l| l["function"].as_str().unwrap()).collect();
     assert_eq!(chain, ["Toy::step", "Toy::deliberate_sync"]);
     // candle's own upload in the step's broadcast op: no rule covers it.
     let upload = site(&check, "runtime-probe/src/toy.rs", 327);
     assert_eq!(upload["status"], "missed");
     assert!(upload["detail"].as_str().unwrap().contains("inside the candle op"), "{upload:#}");
     // The other variants' deliberate syncs are hot findings this run never hit.
-    let never_hit: Vec<u64> = check["static_only"].as_array().unwrap().iter().map(|f| f["line"].as_u64().unwrap()).collect();
+    let never_hit: Vec<u64> =
+        check["static_only"].as_array().unwrap().iter().map(|f| f["line"].as_u64().unwrap()).collect();
     assert!(never_hit.contains(&239) && never_hit.contains(&263), "{never_hit:?}");
     assert_eq!(check["summary"]["source_unavailable"], 0);
     assert!(stdout.contains("SUPPRESSED  runtime-probe/src/toy.rs:227"), "{stdout}");
@@ -119,7 +121,8 @@ fn bad_inputs_are_usage_errors() {
     let o = probe_in(&ws, &["run", "--model", "toy", "--device", "cpu", "--source-root", "/tmp"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("--source-root is for --static-check"), "{}", text(&o));
-    let o = probe_in(&ws, &["run", "--model", "toy", "--device", "cpu", "--static-check", "--source-root", "/nonexistent"]);
+    let o =
+        probe_in(&ws, &["run", "--model", "toy", "--device", "cpu", "--static-check", "--source-root", "/nonexistent"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("--source-root /nonexistent: not a directory"), "{}", text(&o));
 }
@@ -146,7 +149,20 @@ fn cpu_run_with_static_check_and_frames_at_todays_deliberate_sync_lines() {
     let report = dir.path().join("r.json");
     let o = probe_in(
         &ws,
-        &["run", "--model", "toy-bad", "--device", "cpu", "--steps", "4", "--repeats", "1", "--static-check", "--report", report.to_str().unwrap()],
+        &[
+            "run",
+            "--model",
+            "toy-bad",
+            "--device",
+            "cpu",
+            "--steps",
+            "4",
+            "--repeats",
+            "1",
+            "--static-check",
+            "--report",
+            report.to_str().unwrap(),
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("[7] static check"), "{}", text(&o));
@@ -158,7 +174,12 @@ fn cpu_run_with_static_check_and_frames_at_todays_deliberate_sync_lines() {
     // Frames at every line of today's toy, Kronos and Toto that syncs on purpose, as the tracer
     // would record them on a GPU: each must be graphlint's own suppressed finding, same code.
     let mut expected = Vec::new();
-    for file in ["runtime-probe/src/toy.rs", "models/src/kronos/generation/graph.rs", "models/src/toto/graph.rs", "models/src/toto/model.rs"] {
+    for file in [
+        "runtime-probe/src/toy.rs",
+        "models/src/kronos/generation/graph.rs",
+        "models/src/toto/graph.rs",
+        "models/src/toto/model.rs",
+    ] {
         expected.extend(deliberate_sync_lines(file).into_iter().map(|(line, code)| (file, line, code)));
     }
     assert!(expected.len() >= 7, "the deliberate syncs moved? {expected:?}");

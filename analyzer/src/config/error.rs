@@ -29,11 +29,21 @@ impl ConfigError {
     }
 
     /// An error at `span` of the configuration file `path` whose text is `text`.
-    pub fn at(path: &Path, text: &Arc<str>, span: Range<usize>, message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub fn at(
+        path: &Path,
+        text: &Arc<str>,
+        span: Range<usize>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
         let name = crate::output::display_path(path);
         ConfigError {
             message: message.into(),
-            location: Some(Box::new(ErrorLocation { source: NamedSource::new(name, text.clone()), span, label: label.into() })),
+            location: Some(Box::new(ErrorLocation {
+                source: NamedSource::new(name, text.clone()),
+                span,
+                label: label.into(),
+            })),
             help: None,
         }
     }

@@ -86,7 +86,11 @@ impl Configuration {
     fn from_chain(chain: &[Options], overrides: &Overrides) -> Result<Self, String> {
         let mut layers: Vec<SelectionLayer> = chain
             .iter()
-            .map(|o| SelectionLayer { select: o.select.clone(), extend_select: o.extend_select.clone(), ignore: o.ignore.clone() })
+            .map(|o| SelectionLayer {
+                select: o.select.clone(),
+                extend_select: o.extend_select.clone(),
+                ignore: o.ignore.clone(),
+            })
             .collect();
         layers.push(overrides.selection.clone());
         let last = |get: &dyn Fn(&Options) -> bool| chain.iter().rev().find(|o| get(o));
@@ -98,11 +102,14 @@ impl Configuration {
         Ok(Configuration {
             source: chain.last().map(|o| o.path.clone()),
             selection: RuleSelection::from_layers(&layers)?,
-            per_file_ignores: last(&|o| o.per_file_ignores.is_some()).and_then(|o| o.per_file_ignores.clone()).unwrap_or_default(),
+            per_file_ignores: last(&|o| o.per_file_ignores.is_some())
+                .and_then(|o| o.per_file_ignores.clone())
+                .unwrap_or_default(),
             exclude: last(&|o| o.exclude.is_some()).and_then(|o| o.exclude.clone()),
             extend_exclude: chain.iter().flat_map(|o| o.extend_exclude.iter().cloned()).collect(),
             roots: Arc::new(roots),
-            all_paths: overrides.all_paths || last(&|o| o.all_paths.is_some()).and_then(|o| o.all_paths).unwrap_or(false),
+            all_paths: overrides.all_paths
+                || last(&|o| o.all_paths.is_some()).and_then(|o| o.all_paths).unwrap_or(false),
         })
     }
 
@@ -118,7 +125,9 @@ impl Configuration {
     /// Whether `path` (absolute) is excluded from discovery.
     pub fn excludes(&self, path: &Path, is_dir: bool) -> bool {
         let excluded = match &self.exclude {
-            Some(patterns) => patterns.iter().any(|p| p.matches(path)) || (is_dir && crate::discovery::is_virtualenv(path)),
+            Some(patterns) => {
+                patterns.iter().any(|p| p.matches(path)) || (is_dir && crate::discovery::is_virtualenv(path))
+            }
             None => is_dir && crate::discovery::is_default_excluded_dir(path),
         };
         excluded || self.extend_exclude.iter().any(|p| p.matches(path))
@@ -163,7 +172,9 @@ impl Resolver {
                 };
                 load_chain(options, &overrides)?
             }
-            ConfigMode::Discover | ConfigMode::Isolated => Configuration::defaults(&overrides).map_err(ConfigError::plain)?,
+            ConfigMode::Discover | ConfigMode::Isolated => {
+                Configuration::defaults(&overrides).map_err(ConfigError::plain)?
+            }
         };
         Ok(Resolver { mode, overrides, fallback: Arc::new(fallback), by_dir: Arc::default() })
     }
@@ -249,11 +260,17 @@ fn load_chain(options: Options, overrides: &Overrides) -> Result<Configuration, 
         }
         let key = canonical(&base);
         if seen.contains(&key) {
-            return Err(at(format!("`extend` cycle: `{shown}` is already in the chain"), "extends a file that extends this one"));
+            return Err(at(
+                format!("`extend` cycle: `{shown}` is already in the chain"),
+                "extends a file that extends this one",
+            ));
         }
         seen.push(key);
         let Some(options) = Options::read(&base)? else {
-            return Err(at(format!("cannot extend `{shown}`: it has no `[tool.graphlint]` table"), "not a graphlint configuration"));
+            return Err(at(
+                format!("cannot extend `{shown}`: it has no `[tool.graphlint]` table"),
+                "not a graphlint configuration",
+            ));
         };
         chain.push(options);
     }
@@ -280,7 +297,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         write(root, "pyproject.toml", "[tool.graphlint]\nselect = [\"GL2\"]\nhot = [\"*.step\"]\n");
-        write(root, "sub/graphlint.toml", "extend = \"../pyproject.toml\"\nextend-select = [\"GL301\"]\nignore = [\"GL202\"]\n");
+        write(
+            root,
+            "sub/graphlint.toml",
+            "extend = \"../pyproject.toml\"\nextend-select = [\"GL301\"]\nignore = [\"GL202\"]\n",
+        );
         write(root, "sub/.graphlint.toml", "select = [\"GL1\"]\n");
         write(root, "other/pyproject.toml", "[project]\nname = \"no graphlint table here\"\n");
         let resolver = Resolver::new(ConfigMode::Discover, Overrides::default()).unwrap();
@@ -298,11 +319,16 @@ mod tests {
         std::fs::remove_file(root.join("sub/.graphlint.toml")).unwrap();
         let resolver = Resolver::new(ConfigMode::Discover, Overrides::default()).unwrap();
         let sub = resolver.rules_for(&root.join("sub/b.py")).unwrap();
-        assert!(sub.is_enabled("GL201") && sub.is_enabled("GL301") && !sub.is_enabled("GL202") && !sub.is_enabled("GL302"));
+        assert!(
+            sub.is_enabled("GL201") && sub.is_enabled("GL301") && !sub.is_enabled("GL202") && !sub.is_enabled("GL302")
+        );
         assert_eq!(sub.configuration.roots.hot, vec!["*.step"], "inherited through extend");
 
         // The command line is the last layer; --isolated and --config bypass discovery.
-        let cli = Overrides { selection: SelectionLayer { ignore: vec!["GL201".into()], ..Default::default() }, ..Default::default() };
+        let cli = Overrides {
+            selection: SelectionLayer { ignore: vec!["GL201".into()], ..Default::default() },
+            ..Default::default()
+        };
         let resolver = Resolver::new(ConfigMode::Discover, cli.clone()).unwrap();
         assert!(!resolver.rules_for(&root.join("a.py")).unwrap().is_enabled("GL201"));
         let isolated = Resolver::new(ConfigMode::Isolated, Overrides::default()).unwrap();

@@ -65,7 +65,10 @@ impl Options {
             ))
         })?;
         let text = String::from_utf8(bytes).map_err(|_| {
-            ConfigError::plain(format!("configuration file `{}` is not valid UTF-8", crate::output::display_path(&path)))
+            ConfigError::plain(format!(
+                "configuration file `{}` is not valid UTF-8",
+                crate::output::display_path(&path)
+            ))
         })?;
         Self::parse(&path, text.into())
     }
@@ -88,7 +91,11 @@ impl Options {
             match graphlint.get_ref() {
                 DeValue::Table(table) => table,
                 other => {
-                    return Err(parser.error(graphlint.span(), "`tool.graphlint` must be a table", format!("this is {}", type_name(other))))
+                    return Err(parser.error(
+                        graphlint.span(),
+                        "`tool.graphlint` must be a table",
+                        format!("this is {}", type_name(other)),
+                    ))
                 }
             }
         } else {
@@ -158,9 +165,12 @@ impl Parser<'_> {
                 _ => return Err(self.type_error(value, "`true` or `false`")),
             },
             unknown => {
-                let mut error = self.error(key.span(), format!("unknown configuration key `{unknown}`"), "not a graphlint setting");
+                let mut error =
+                    self.error(key.span(), format!("unknown configuration key `{unknown}`"), "not a graphlint setting");
                 error = match closest_key(unknown) {
-                    Some(known) => error.with_help(format!("did you mean `{known}`? (valid keys: {})", KEYS.join(", "))),
+                    Some(known) => {
+                        error.with_help(format!("did you mean `{known}`? (valid keys: {})", KEYS.join(", ")))
+                    }
                     None => error.with_help(format!("valid keys: {}", KEYS.join(", "))),
                 };
                 return Err(error);
@@ -218,8 +228,9 @@ impl Parser<'_> {
             .into_iter()
             .map(|(text, span)| {
                 if text.trim().is_empty() {
-                    Err(self.error(span, "empty hot/cold pattern", "matches nothing")
-                        .with_help("write `pkg.module:Class.method`, or a glob on qualified names such as `*.generate*`"))
+                    Err(self.error(span, "empty hot/cold pattern", "matches nothing").with_help(
+                        "write `pkg.module:Class.method`, or a glob on qualified names such as `*.generate*`",
+                    ))
                 } else {
                     Ok(text.to_string())
                 }
@@ -316,14 +327,19 @@ all-paths = true
         assert!(parse("pyproject.toml", "[project]\nname = \"x\"\n").unwrap().is_none());
         assert!(parse("pyproject.toml", "not toml at all [").unwrap().is_none(), "not ours");
         assert!(parse("pyproject.toml", "[tool.black]\nline-length = 1 # graphlint\n").unwrap().is_none());
-        let options = parse("pyproject.toml", "[project]\nname = \"x\"\n\n[tool.graphlint]\nselect = [\"GL2\"]\n").unwrap().unwrap();
+        let options = parse("pyproject.toml", "[project]\nname = \"x\"\n\n[tool.graphlint]\nselect = [\"GL2\"]\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(options.select, Some(vec!["GL2".to_string()]));
         assert!(parse("graphlint.toml", "").unwrap().is_some(), "an empty graphlint.toml is a configuration");
     }
 
     #[test]
     fn errors_point_at_the_offending_text() {
-        assert_eq!(error("graphlint.toml", "select = [\"GL2\"]\nselcet = []\n"), ("unknown configuration key `selcet`".into(), "selcet".into()));
+        assert_eq!(
+            error("graphlint.toml", "select = [\"GL2\"]\nselcet = []\n"),
+            ("unknown configuration key `selcet`".into(), "selcet".into())
+        );
         assert_eq!(error("pyproject.toml", "[tool.graphlint]\nignore = [\"GL2\", \"GL99\"]\n").1, "\"GL99\"");
         assert_eq!(error("graphlint.toml", "exclude = [\"src/[a-\"]\n").1, "\"src/[a-\"");
         assert_eq!(error("graphlint.toml", "[per-file-ignores]\n\"{a,b\" = [\"GL2\"]\n").1, "\"{a,b\"");

@@ -7,7 +7,15 @@ use crate::diagnostic::{Diagnostic, Heat};
 pub(super) fn write(out: &mut dyn Write, diagnostics: &[Diagnostic]) -> io::Result<()> {
     for d in diagnostics {
         let cold = if d.heat == Heat::Cold { " [cold]" } else { "" };
-        writeln!(out, "{}:{}:{}: {} {}{cold}", display_path(&d.file), d.start.row, d.start.column, d.code(), d.message)?;
+        writeln!(
+            out,
+            "{}:{}:{}: {} {}{cold}",
+            display_path(&d.file),
+            d.start.row,
+            d.start.column,
+            d.code(),
+            d.message
+        )?;
     }
     Ok(())
 }

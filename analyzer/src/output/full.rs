@@ -65,10 +65,7 @@ pub(super) fn write(out: &mut dyn Write, diagnostics: &[Diagnostic], style: Styl
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
     let mut sources: HashMap<PathBuf, Arc<str>> = HashMap::new();
     for diagnostic in diagnostics {
-        let text = sources
-            .entry(diagnostic.file.clone())
-            .or_insert_with(|| read_for_display(&diagnostic.file))
-            .clone();
+        let text = sources.entry(diagnostic.file.clone()).or_insert_with(|| read_for_display(&diagnostic.file)).clone();
         let report = Report { diagnostic, source: NamedSource::new(display_path(&diagnostic.file), text) };
         let handler = match note(diagnostic) {
             Some(note) => handler.clone().with_footer(note),

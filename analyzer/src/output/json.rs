@@ -65,6 +65,10 @@ fn to_json(d: &Diagnostic) -> JsonDiagnostic<'_> {
             Heat::Cold => Some(false),
             Heat::File => None,
         },
-        hot_path: d.hot_path.iter().map(|l| JsonLink { function: &l.function, filename: &l.filename, row: l.row }).collect(),
+        hot_path: d
+            .hot_path
+            .iter()
+            .map(|l| JsonLink { function: &l.function, filename: &l.filename, row: l.row })
+            .collect(),
     }
 }

@@ -48,7 +48,8 @@ impl ParsedModule {
 impl Drop for ParsedModule {
     fn drop(&mut self) {
         let Some(slot) = self.arena.take() else { return };
-        let built = (std::mem::take(&mut self.body), std::mem::take(&mut self.comments), std::mem::take(&mut self.errors));
+        let built =
+            (std::mem::take(&mut self.body), std::mem::take(&mut self.comments), std::mem::take(&mut self.errors));
         if slot.holds_everything() {
             // Every block of the tree is in the slot, which is reused whole: dropping the tree
             // would only walk it. (The AST allocates nothing after parsing, as long as nobody

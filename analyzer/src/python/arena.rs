@@ -167,7 +167,9 @@ impl Slot {
     /// in use.
     pub fn claim() -> Option<Slot> {
         let base = reserve()?;
-        let index = CLAIMED.iter().position(|c| c.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok())?;
+        let index = CLAIMED
+            .iter()
+            .position(|c| c.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok())?;
         let start = base + index * SLOT_BYTES;
         Some(Slot { index, next: start, end: start + SLOT_BYTES, overflowed: false, poisoned: false })
     }

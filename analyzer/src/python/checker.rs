@@ -8,7 +8,10 @@ use std::path::Path;
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
-use super::adapter::{ast, span, string_value, CmpOp, Expr, ExprContext, InterpolatedStringElement, Number, Operator, Ranged, Stmt, UnaryOp};
+use super::adapter::{
+    ast, span, string_value, CmpOp, Expr, ExprContext, InterpolatedStringElement, Number, Operator, Ranged, Stmt,
+    UnaryOp,
+};
 use super::rules::{self, CallInfo, TestContext};
 use super::summary::*;
 use super::types::{self, Ty};
@@ -180,7 +183,8 @@ impl<'a> Checker<'a> {
         }
         let mut flat = String::with_capacity(text.len().min(4 * MAX_CHARS));
         for word in text.split_whitespace() {
-            if !(flat.is_empty() || flat.ends_with(['(', '[', '{', '.']) || word.starts_with([')', ']', '}', '.', ','])) {
+            if !(flat.is_empty() || flat.ends_with(['(', '[', '{', '.']) || word.starts_with([')', ']', '}', '.', ',']))
+            {
                 flat.push(' ');
             }
             flat.push_str(word);
@@ -308,7 +312,8 @@ impl<'a> Checker<'a> {
             let bound = alias.asname.as_ref().map_or(name, |a| a.as_str());
             let mut segments = module.clone();
             segments.push(name);
-            let dotted = if module.is_empty() { self.name(name) } else { self.summary.names.push_dotted([module_name, name]) };
+            let dotted =
+                if module.is_empty() { self.name(name) } else { self.summary.names.push_dotted([module_name, name]) };
             self.imports.insert(bound, Import { level: import.level, segments });
             let val = self.summary.add_val(Val::Import(ImportPath { level: import.level, dotted }));
             self.global_vals.insert(bound, val);
@@ -519,8 +524,10 @@ impl<'a> Checker<'a> {
                         let from_array_lib = matches!(head.first(), Some(&("jaxtyping" | "torchtyping")));
                         let local = head.len() == 1;
                         match types::array_annotation(last) {
-                            Some(ty) if from_array_lib || (local && last != "Int" && last != "Float")
-                                || elements.first().is_some_and(|e| self.annotation_ty(e).is_tensor()) =>
+                            Some(ty)
+                                if from_array_lib
+                                    || (local && last != "Int" && last != "Float")
+                                    || elements.first().is_some_and(|e| self.annotation_ty(e).is_tensor()) =>
                             {
                                 ty
                             }
@@ -698,7 +705,10 @@ impl<'a> Checker<'a> {
                     let ty = self.expr(&item.context_expr);
                     if let Expr::Call(call) = &item.context_expr {
                         if let Some(q) = self.qualify(&call.func) {
-                            graph |= matches!(q.as_slice(), ["torch", "cuda", "graph"] | ["torch", "cuda", "graphs", "graph"]);
+                            graph |= matches!(
+                                q.as_slice(),
+                                ["torch", "cuda", "graph"] | ["torch", "cuda", "graphs", "graph"]
+                            );
                         }
                     }
                     if let Some(vars) = &item.optional_vars {
@@ -901,7 +911,9 @@ impl<'a> Checker<'a> {
         let name_row = self.row(def.name.range.start().to_usize());
         let qualname = match (class, self.scopes.len() > 1) {
             (Some(class), _) => format!("{}.{}", self.summary.classes[class as usize].name, def.name.as_str()),
-            (None, true) => format!("{}.{}", self.summary.funcs[self.current_func() as usize].qualname, def.name.as_str()),
+            (None, true) => {
+                format!("{}.{}", self.summary.funcs[self.current_func() as usize].qualname, def.name.as_str())
+            }
             (None, false) => def.name.to_string(),
         };
         let func = self.summary.funcs.len() as FuncIdx;
@@ -1055,7 +1067,8 @@ impl<'a> Checker<'a> {
                             info.method_returns.insert(method.name.as_str(), ty);
                         }
                     }
-                    let Some(receiver) = method.parameters.args.first().or(method.parameters.posonlyargs.first()) else {
+                    let Some(receiver) = method.parameters.args.first().or(method.parameters.posonlyargs.first())
+                    else {
                         continue;
                     };
                     locals.clear();
@@ -1067,7 +1080,12 @@ impl<'a> Checker<'a> {
                             }
                         }
                     }
-                    self.prescan_self_assignments(&method.body, receiver.parameter.name.as_str(), &mut locals, &mut info);
+                    self.prescan_self_assignments(
+                        &method.body,
+                        receiver.parameter.name.as_str(),
+                        &mut locals,
+                        &mut info,
+                    );
                 }
                 _ => {}
             }
@@ -1134,8 +1152,7 @@ impl<'a> Checker<'a> {
                     Expr::Name(name) => {
                         locals.insert(name.id.as_str(), ty);
                     }
-                    Expr::Attribute(attribute)
-                        if matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == receiver) =>
+                    Expr::Attribute(attribute) if matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == receiver) =>
                     {
                         let name = attribute.attr.as_str();
                         match (info.attr_tys.get(name).copied(), ty) {
@@ -1161,7 +1178,11 @@ impl<'a> Checker<'a> {
             Expr::Call(call) => {
                 if let Some(q) = self.qualify(&call.func) {
                     if q[0] == "torch" {
-                        let has_device = call.arguments.keywords.iter().any(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == "device"));
+                        let has_device = call
+                            .arguments
+                            .keywords
+                            .iter()
+                            .any(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == "device"));
                         return types::torch_call_result(&q[1..], call.arguments.args.len(), has_device, false);
                     }
                     return Ty::Unknown;
@@ -1169,7 +1190,12 @@ impl<'a> Checker<'a> {
                 if let Expr::Attribute(attribute) = &*call.func {
                     let receiver_ty = self.quick_ty(&attribute.value, receiver, locals, info);
                     if receiver_ty.is_tensor() {
-                        return types::tensor_method_result(receiver_ty, attribute.attr.as_str(), call.arguments.args.len(), false);
+                        return types::tensor_method_result(
+                            receiver_ty,
+                            attribute.attr.as_str(),
+                            call.arguments.args.len(),
+                            false,
+                        );
                     }
                 }
                 Ty::Unknown
@@ -1218,10 +1244,7 @@ impl<'a> Checker<'a> {
     }
 
     fn self_method_return(&self, class: u32, name: &str) -> Ty {
-        self.classes
-            .get(class as usize)
-            .and_then(|info| info.method_returns.get(name).copied())
-            .unwrap_or(Ty::Unknown)
+        self.classes.get(class as usize).and_then(|info| info.method_returns.get(name).copied()).unwrap_or(Ty::Unknown)
     }
 
     // ----- expressions ------------------------------------------------------------------------
@@ -1314,7 +1337,8 @@ impl<'a> Checker<'a> {
                 for comparator in compare.comparators.iter() {
                     operands.push(self.expr(comparator));
                 }
-                let identity = compare.ops.iter().any(|op| matches!(op, CmpOp::Is | CmpOp::IsNot | CmpOp::In | CmpOp::NotIn));
+                let identity =
+                    compare.ops.iter().any(|op| matches!(op, CmpOp::Is | CmpOp::IsNot | CmpOp::In | CmpOp::NotIn));
                 for ty in &operands {
                     if let Ty::Tensor { host, .. } = ty {
                         tensor = Some(tensor.unwrap_or(true) && *host);
@@ -1347,9 +1371,12 @@ impl<'a> Checker<'a> {
                 self.assign(&named.target, ty);
                 ty
             }
-            Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) | Expr::Set(ast::ExprSet { elts, .. }) => {
+            Expr::Tuple(ast::ExprTuple { elts, .. })
+            | Expr::List(ast::ExprList { elts, .. })
+            | Expr::Set(ast::ExprSet { elts, .. }) => {
                 let tys: SmallVec<[Ty; 8]> = elts.iter().map(|e| self.expr(e)).collect();
-                let items = self.summary.add_items(tys.iter().filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }));
+                let items =
+                    self.summary.add_items(tys.iter().filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }));
                 if items.len > 0 {
                     return Ty::Val(self.summary.add_val(Val::Collection(items)));
                 }
@@ -1479,8 +1506,11 @@ impl<'a> Checker<'a> {
             if q[0] == "torch" {
                 let name = attribute.attr.as_str();
                 let is_dtype = q.len() == 1
-                    && (name.starts_with("float") || name.starts_with("int") || name.starts_with("uint")
-                        || name.starts_with("bfloat") || name.starts_with("complex")
+                    && (name.starts_with("float")
+                        || name.starts_with("int")
+                        || name.starts_with("uint")
+                        || name.starts_with("bfloat")
+                        || name.starts_with("complex")
                         || matches!(name, "bool" | "half" | "double" | "long" | "short"));
                 return if is_dtype { Ty::Dtype } else { Ty::Unknown };
             }
@@ -1685,25 +1715,26 @@ impl<'a> Checker<'a> {
                     "str" | "repr" | "format" => Ty::Str,
                     "list" | "sorted" => Ty::List,
                     "dict" => Ty::Dict,
-                    "max" | "min" | "sum" | "abs" => {
-                        info.args.iter().copied().reduce(Ty::join).unwrap_or(Ty::Unknown)
-                    }
+                    "max" | "min" | "sum" | "abs" => info.args.iter().copied().reduce(Ty::join).unwrap_or(Ty::Unknown),
                     "super" => match self.scopes.iter().rev().find_map(|s| s.self_of) {
                         Some((_, class)) => Ty::Val(self.summary.add_val(Val::Super { class })),
                         None => Ty::Unknown,
                     },
                     _ => Ty::Unknown,
                 },
-                ["torch", "compile"] | ["torch", "compiler", "compile"] | ["torch", "cuda", "make_graphed_callables"] => {
-                    info.args.first().copied().unwrap_or(Ty::Unknown)
-                }
+                ["torch", "compile"]
+                | ["torch", "compiler", "compile"]
+                | ["torch", "cuda", "make_graphed_callables"] => info.args.first().copied().unwrap_or(Ty::Unknown),
                 // `nn.ModuleList([...])`, `nn.Sequential(a, b)`: the elements, for the hot-path pass.
                 ["torch", "nn", "ModuleList" | "Sequential" | "ModuleDict"] => {
                     let items = self.summary.add_items(
-                        info.args
-                            .iter()
-                            .chain(info.keywords.iter().map(|(_, t)| t))
-                            .filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }),
+                        info.args.iter().chain(info.keywords.iter().map(|(_, t)| t)).filter_map(|t| {
+                            if let Ty::Val(v) = t {
+                                Some(*v)
+                            } else {
+                                None
+                            }
+                        }),
                     );
                     if items.len == 0 {
                         Ty::Layer
@@ -1789,9 +1820,28 @@ fn may_return_instance(name: &str) -> bool {
 fn is_host_factory(name: &str) -> bool {
     matches!(
         name,
-        "tensor" | "as_tensor" | "asarray" | "zeros" | "ones" | "empty" | "full" | "arange" | "range" | "linspace"
-            | "logspace" | "rand" | "randn" | "randint" | "randperm" | "eye" | "tril_indices" | "triu_indices"
-            | "empty_strided" | "frombuffer" | "from_numpy" | "get_rng_state"
+        "tensor"
+            | "as_tensor"
+            | "asarray"
+            | "zeros"
+            | "ones"
+            | "empty"
+            | "full"
+            | "arange"
+            | "range"
+            | "linspace"
+            | "logspace"
+            | "rand"
+            | "randn"
+            | "randint"
+            | "randperm"
+            | "eye"
+            | "tril_indices"
+            | "triu_indices"
+            | "empty_strided"
+            | "frombuffer"
+            | "from_numpy"
+            | "get_rng_state"
     )
 }
 

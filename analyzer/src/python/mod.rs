@@ -43,9 +43,13 @@ pub struct FileAnalysis {
 pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let started = process_cpu_seconds();
-    let mut analyses: Vec<FileAnalysis> = files.par_iter().map(|file| analyze_file_guarded(&file.path, settings)).collect();
+    let mut analyses: Vec<FileAnalysis> =
+        files.par_iter().map(|file| analyze_file_guarded(&file.path, settings)).collect();
     let per_file = process_cpu_seconds() - started;
-    let suppressions = analyses.iter_mut().filter_map(|a| Some((a.path.clone(), a.suppressions.take().filter(|s| !s.is_empty())?))).collect();
+    let suppressions = analyses
+        .iter_mut()
+        .filter_map(|a| Some((a.path.clone(), a.suppressions.take().filter(|s| !s.is_empty())?)))
+        .collect();
     let mut warnings = Vec::new();
     let mut internal_error = false;
     for analysis in &analyses {
@@ -200,7 +204,13 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     analysis
 }
 
-fn file_diagnostic(rule: &'static Rule, path: &Path, message: String, help: &str, range: std::ops::Range<usize>) -> Diagnostic {
+fn file_diagnostic(
+    rule: &'static Rule,
+    path: &Path,
+    message: String,
+    help: &str,
+    range: std::ops::Range<usize>,
+) -> Diagnostic {
     let start = crate::diagnostic::Location { row: 1, column: 1 };
     Diagnostic {
         rule,

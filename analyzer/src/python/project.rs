@@ -264,7 +264,8 @@ impl<'s> Project<'s> {
         }
         project.globals = with_capacity(files.iter().map(|f| f.summary.globals.len()).sum());
         project.class_attrs = with_capacity(files.iter().flat_map(|f| &f.summary.classes).map(|c| c.attrs.len()).sum());
-        project.class_methods = with_capacity(files.iter().flat_map(|f| &f.summary.classes).map(|c| c.methods.len()).sum());
+        project.class_methods =
+            with_capacity(files.iter().flat_map(|f| &f.summary.classes).map(|c| c.methods.len()).sum());
         for (index, file) in files.iter().enumerate() {
             let syms = &project.syms[index];
             let summary = &file.summary;
@@ -433,11 +434,8 @@ impl<'s> Project<'s> {
         };
         match target {
             ImportTarget::Module(module, split) => {
-                let rest: SmallVec<[&'s str; 8]> = if dotted.is_empty() {
-                    SmallVec::new()
-                } else {
-                    dotted.split('.').skip(split).collect()
-                };
+                let rest: SmallVec<[&'s str; 8]> =
+                    if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').skip(split).collect() };
                 self.attr_chain(smallvec::smallvec![Entity::Module(module)], &rest)
             }
             ImportTarget::External(id) => smallvec::smallvec![Entity::External(id)],
@@ -448,7 +446,8 @@ impl<'s> Project<'s> {
     /// The module an import names, and how many of its dotted segments that module took: from
     /// directory `base` for a relative import, or absolute (`base` is [`ABSOLUTE`]).
     fn import_target(&mut self, base: u32, dotted: &str) -> ImportTarget {
-        let segments: SmallVec<[&str; 8]> = if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').collect() };
+        let segments: SmallVec<[&str; 8]> =
+            if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').collect() };
         if base != ABSOLUTE {
             let base = path_key(&self.dir_paths[base as usize]);
             let mut path = Vec::with_capacity(base.len() + dotted.len() + 16);
@@ -675,7 +674,9 @@ impl<'s> Project<'s> {
                 let path = format!("{}.{}", self.externals[id as usize], self.sym_names[name as usize]);
                 smallvec::smallvec![Entity::External(self.intern(path))]
             }
-            Entity::ExternalInstance(_) | Entity::Func(..) | Entity::Bound(..) | Entity::Container(_) => Entities::new(),
+            Entity::ExternalInstance(_) | Entity::Func(..) | Entity::Bound(..) | Entity::Container(_) => {
+                Entities::new()
+            }
         }
     }
 
@@ -870,7 +871,13 @@ impl<'s> Project<'s> {
         targets
     }
 
-    fn targets_of(&mut self, entity: Entity, kind: CallKind, targets: &mut SmallVec<[(FileIdx, FuncIdx, u32); 4]>, depth: u32) {
+    fn targets_of(
+        &mut self,
+        entity: Entity,
+        kind: CallKind,
+        targets: &mut SmallVec<[(FileIdx, FuncIdx, u32); 4]>,
+        depth: u32,
+    ) {
         let mut push = |t: (FileIdx, FuncIdx, u32)| {
             if !targets.contains(&t) {
                 targets.push(t);
@@ -938,7 +945,9 @@ impl<'s> Project<'s> {
                         }
                         for &(name, arg) in kwargs {
                             let name = self.sym(file, name);
-                            if let Some(index) = params.iter().position(|&(n, a)| self.sym(tf, n) == name && a.is_none()) {
+                            if let Some(index) =
+                                params.iter().position(|&(n, a)| self.sym(tf, n) == name && a.is_none())
+                            {
                                 flows.push((index as u32, arg));
                             }
                         }
@@ -1017,11 +1026,15 @@ impl<'s> Project<'s> {
                 }
             }
             for class in 0..summary.classes.len() as u32 {
-                let forward = self.sym_forward.and_then(|name| self.class_methods.get(&((file as u32, class), name)).copied());
+                let forward =
+                    self.sym_forward.and_then(|name| self.class_methods.get(&((file as u32, class), name)).copied());
                 if let Some(forward) = forward {
                     if self.is_module_class(file, class) {
                         let name = &self.files[file].summary.classes[class as usize].name;
-                        roots.push((self.func_base[file] + forward as usize, format!("`forward` of nn.Module subclass `{name}`")));
+                        roots.push((
+                            self.func_base[file] + forward as usize,
+                            format!("`forward` of nn.Module subclass `{name}`"),
+                        ));
                     }
                 }
             }
@@ -1074,7 +1087,8 @@ impl<'s> Project<'s> {
             let mut added = false;
             for (node, func_node, calls_model, callees, qualname) in &candidates {
                 // A loop inside a hot function is hot already; a cold marker wins.
-                if region_roots.contains(node) || !matches!(reach[*func_node], Reach::Unreached) || blocked[*func_node] {
+                if region_roots.contains(node) || !matches!(reach[*func_node], Reach::Unreached) || blocked[*func_node]
+                {
                     continue;
                 }
                 if *calls_model || callees.iter().any(|c| !matches!(reach[*c], Reach::Unreached)) {

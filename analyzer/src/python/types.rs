@@ -12,7 +12,10 @@ use super::summary::ValId;
 pub enum Ty {
     Unknown,
     /// A tensor. `boolean`: known to hold booleans (a mask). `host`: known to live in CPU memory.
-    Tensor { boolean: bool, host: bool },
+    Tensor {
+        boolean: bool,
+        host: bool,
+    },
     /// A tuple/list/namedtuple of tensors (`chunk`, `split`, `max(dim=...)`, `tuple[Tensor, ...]`).
     Tensors,
     Int,
@@ -130,9 +133,24 @@ pub fn torch_call_result(path: &[&str], n_args: usize, has_device_kw: bool, has_
         // Containers are kept symbolic (their elements may be project classes).
         ["nn", "ModuleList" | "Sequential" | "ModuleDict" | "ParameterList" | "ParameterDict"] => Ty::Unknown,
         ["nn", name] if name.starts_with(char::is_uppercase) => Ty::Layer,
-        ["nn", ..] | ["distributed", ..] | ["distributions", ..] | ["utils", ..] | ["jit", ..] | ["backends", ..]
-        | ["compiler", ..] | ["autograd", ..] | ["optim", ..] | ["onnx", ..] | ["fx", ..] | ["export", ..]
-        | ["_dynamo", ..] | ["testing", ..] | ["library", ..] | ["ops", ..] | ["hub", ..] | ["profiler", ..]
+        ["nn", ..]
+        | ["distributed", ..]
+        | ["distributions", ..]
+        | ["utils", ..]
+        | ["jit", ..]
+        | ["backends", ..]
+        | ["compiler", ..]
+        | ["autograd", ..]
+        | ["optim", ..]
+        | ["onnx", ..]
+        | ["fx", ..]
+        | ["export", ..]
+        | ["_dynamo", ..]
+        | ["testing", ..]
+        | ["library", ..]
+        | ["ops", ..]
+        | ["hub", ..]
+        | ["profiler", ..]
         | ["amp", ..] => Ty::Unknown,
         [name] => torch_function_result(name, n_args, has_device_kw, has_dim),
         _ => Ty::Unknown,
@@ -141,36 +159,65 @@ pub fn torch_call_result(path: &[&str], n_args: usize, has_device_kw: bool, has_
 
 fn torch_function_result(name: &str, n_args: usize, has_device_kw: bool, has_dim: bool) -> Ty {
     match name {
-        "is_tensor" | "is_floating_point" | "is_complex" | "is_nonzero" | "equal" | "allclose"
-        | "is_grad_enabled" | "is_inference_mode_enabled" | "are_deterministic_algorithms_enabled"
-        | "is_autocast_enabled" | "is_storage" => Ty::Bool,
+        "is_tensor"
+        | "is_floating_point"
+        | "is_complex"
+        | "is_nonzero"
+        | "equal"
+        | "allclose"
+        | "is_grad_enabled"
+        | "is_inference_mode_enabled"
+        | "are_deterministic_algorithms_enabled"
+        | "is_autocast_enabled"
+        | "is_storage" => Ty::Bool,
         "numel" => Ty::Int,
         "device" => Ty::Device,
         "Size" | "broadcast_shapes" => Ty::Shape,
-        "finfo" | "iinfo" | "no_grad" | "enable_grad" | "inference_mode" | "set_grad_enabled" | "autocast"
-        | "compile" | "manual_seed" | "seed" | "get_default_dtype" | "set_default_dtype" | "set_default_device"
-        | "get_default_device" | "Generator" | "load" | "save" | "use_deterministic_algorithms"
-        | "set_printoptions" | "set_float32_matmul_precision" | "get_float32_matmul_precision" | "typename"
-        | "is_same_size" | "dtype" | "cond" | "vmap" | "func" => Ty::Unknown,
+        "finfo"
+        | "iinfo"
+        | "no_grad"
+        | "enable_grad"
+        | "inference_mode"
+        | "set_grad_enabled"
+        | "autocast"
+        | "compile"
+        | "manual_seed"
+        | "seed"
+        | "get_default_dtype"
+        | "set_default_dtype"
+        | "set_default_device"
+        | "get_default_device"
+        | "Generator"
+        | "load"
+        | "save"
+        | "use_deterministic_algorithms"
+        | "set_printoptions"
+        | "set_float32_matmul_precision"
+        | "get_float32_matmul_precision"
+        | "typename"
+        | "is_same_size"
+        | "dtype"
+        | "cond"
+        | "vmap"
+        | "func" => Ty::Unknown,
         "chunk" | "split" | "unbind" | "tensor_split" | "hsplit" | "vsplit" | "dsplit" | "sort" | "topk"
-        | "kthvalue" | "meshgrid" | "broadcast_tensors" | "unique_consecutive" | "aminmax" | "frexp"
-        | "std_mean" | "var_mean" | "histogram" | "lu" | "slogdet" | "geqrf" => Ty::Tensors,
+        | "kthvalue" | "meshgrid" | "broadcast_tensors" | "unique_consecutive" | "aminmax" | "frexp" | "std_mean"
+        | "var_mean" | "histogram" | "lu" | "slogdet" | "geqrf" => Ty::Tensors,
         "max" | "min" | "median" | "mode" | "nanmedian" | "cummax" | "cummin" if has_dim => Ty::Tensors,
         "where" | "nonzero" if n_args == 1 && name == "where" => Ty::Tensors,
         "from_numpy" | "get_rng_state" => Ty::HOST_TENSOR,
-        "tensor" | "as_tensor" | "asarray" | "zeros" | "ones" | "empty" | "full" | "arange" | "range"
-        | "linspace" | "logspace" | "rand" | "randn" | "randint" | "randperm" | "eye" | "tril_indices"
-        | "triu_indices" | "empty_strided" | "frombuffer" => {
+        "tensor" | "as_tensor" | "asarray" | "zeros" | "ones" | "empty" | "full" | "arange" | "range" | "linspace"
+        | "logspace" | "rand" | "randn" | "randint" | "randperm" | "eye" | "tril_indices" | "triu_indices"
+        | "empty_strided" | "frombuffer" => {
             if has_device_kw {
                 Ty::TENSOR
             } else {
                 Ty::HOST_TENSOR
             }
         }
-        "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "greater" | "less" | "isnan" | "isinf" | "isfinite"
-        | "isposinf" | "isneginf" | "isreal" | "isclose" | "isin" | "logical_and" | "logical_or"
-        | "logical_not" | "logical_xor" | "signbit" | "all" | "any" | "greater_equal" | "less_equal"
-        | "not_equal" => Ty::BOOL_TENSOR,
+        "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "greater" | "less" | "isnan" | "isinf" | "isfinite" | "isposinf"
+        | "isneginf" | "isreal" | "isclose" | "isin" | "logical_and" | "logical_or" | "logical_not" | "logical_xor"
+        | "signbit" | "all" | "any" | "greater_equal" | "less_equal" | "not_equal" => Ty::BOOL_TENSOR,
         _ if name.starts_with(char::is_uppercase) => Ty::Unknown,
         _ => Ty::TENSOR,
     }
@@ -187,20 +234,18 @@ pub fn tensor_method_result(receiver: Ty, name: &str, n_args: usize, has_dim: bo
         | "__len__" | "storage_offset" => Ty::Int,
         "stride" if n_args == 0 => Ty::Shape,
         "stride" => Ty::Int,
-        "is_contiguous" | "is_floating_point" | "is_complex" | "equal" | "allclose" | "is_pinned"
-        | "is_shared" | "is_set_to" | "is_nonzero" | "has_names" | "is_signed" | "is_inference" => Ty::Bool,
+        "is_contiguous" | "is_floating_point" | "is_complex" | "equal" | "allclose" | "is_pinned" | "is_shared"
+        | "is_set_to" | "is_nonzero" | "has_names" | "is_signed" | "is_inference" => Ty::Bool,
         "type" if n_args == 0 => Ty::Str,
         "chunk" | "split" | "unbind" | "tensor_split" | "sort" | "topk" | "kthvalue" | "aminmax" | "hsplit"
         | "vsplit" | "unique_consecutive" => Ty::Tensors,
-        "max" | "min" | "median" | "mode" | "nanmedian" | "cummax" | "cummin" if n_args > 0 || has_dim => {
-            Ty::Tensors
-        }
+        "max" | "min" | "median" | "mode" | "nanmedian" | "cummax" | "cummin" if n_args > 0 || has_dim => Ty::Tensors,
         "nonzero" if has_dim => Ty::Tensors,
         "cpu" | "pin_memory" => Ty::HOST_TENSOR,
         "cuda" => Ty::TENSOR,
         "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "isnan" | "isinf" | "isfinite" | "logical_and" | "logical_or"
-        | "logical_not" | "logical_xor" | "bool" | "all" | "any" | "isclose" | "signbit" | "isin"
-        | "greater" | "less" | "eq_" | "ne_" => Ty::Tensor { boolean: true, host: receiver.is_host_tensor() },
+        | "logical_not" | "logical_xor" | "bool" | "all" | "any" | "isclose" | "signbit" | "isin" | "greater"
+        | "less" | "eq_" | "ne_" => Ty::Tensor { boolean: true, host: receiver.is_host_tensor() },
         "to" | "type_as" | "new_tensor" | "new_zeros" | "new_ones" | "new_empty" | "new_full" => {
             receiver.on_same_device()
         }
@@ -232,8 +277,18 @@ pub fn tensor_attribute(receiver: Ty, name: &str) -> Ty {
 pub fn returns_self_module(method: &str) -> bool {
     matches!(
         method,
-        "to" | "cuda" | "cpu" | "eval" | "train" | "half" | "float" | "double" | "bfloat16" | "requires_grad_"
-            | "to_empty" | "share_memory" | "xpu"
+        "to" | "cuda"
+            | "cpu"
+            | "eval"
+            | "train"
+            | "half"
+            | "float"
+            | "double"
+            | "bfloat16"
+            | "requires_grad_"
+            | "to_empty"
+            | "share_memory"
+            | "xpu"
     )
 }
 
@@ -242,9 +297,43 @@ pub fn returns_self_module(method: &str) -> bool {
 pub fn is_modelled_builtin(name: &str) -> bool {
     matches!(
         name,
-        "int" | "float" | "bool" | "complex" | "range" | "print" | "str" | "repr" | "format" | "len" | "max"
-            | "min" | "sorted" | "isinstance" | "list" | "tuple" | "dict" | "sum" | "abs" | "any" | "all"
-            | "enumerate" | "zip" | "iter" | "next" | "super" | "getattr" | "hasattr" | "type" | "round"
-            | "divmod" | "reversed" | "map" | "filter" | "id" | "hash" | "callable" | "set"
+        "int"
+            | "float"
+            | "bool"
+            | "complex"
+            | "range"
+            | "print"
+            | "str"
+            | "repr"
+            | "format"
+            | "len"
+            | "max"
+            | "min"
+            | "sorted"
+            | "isinstance"
+            | "list"
+            | "tuple"
+            | "dict"
+            | "sum"
+            | "abs"
+            | "any"
+            | "all"
+            | "enumerate"
+            | "zip"
+            | "iter"
+            | "next"
+            | "super"
+            | "getattr"
+            | "hasattr"
+            | "type"
+            | "round"
+            | "divmod"
+            | "reversed"
+            | "map"
+            | "filter"
+            | "id"
+            | "hash"
+            | "callable"
+            | "set"
     )
 }

@@ -31,8 +31,21 @@ type Node = usize;
 
 /// External types whose presence in a struct makes its inherent `forward` a root.
 const CANDLE_MODEL_TYPES: &[&str] = &[
-    "Tensor", "Var", "Linear", "Embedding", "LayerNorm", "RmsNorm", "GroupNorm", "BatchNorm", "Conv1d", "Conv2d",
-    "ConvTranspose1d", "ConvTranspose2d", "Sequential", "QMatMul", "QTensor",
+    "Tensor",
+    "Var",
+    "Linear",
+    "Embedding",
+    "LayerNorm",
+    "RmsNorm",
+    "GroupNorm",
+    "BatchNorm",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "Sequential",
+    "QMatMul",
+    "QTensor",
 ];
 
 /// A resolved type.
@@ -299,7 +312,8 @@ impl<'s> Crate<'s> {
         if let Some(child) = self.child_module(module, name) {
             return Item::Module(child);
         }
-        let used = self.modules[module as usize].uses.iter().find(|(alias, _)| alias == name).map(|(_, path)| path.clone());
+        let used =
+            self.modules[module as usize].uses.iter().find(|(alias, _)| alias == name).map(|(_, path)| path.clone());
         if let Some(path) = used {
             return self.resolve_path(module, &path, depth + 1);
         }
@@ -388,7 +402,9 @@ impl<'s> Crate<'s> {
             Callee::Path(_) => None,
         };
         let target = match (callee, &recv) {
-            (Callee::Method(_, name), Some(TyVal::Crate(ty))) => self.methods.get(&(*ty, name.clone())).and_then(|n| n.first().copied()),
+            (Callee::Method(_, name), Some(TyVal::Crate(ty))) => {
+                self.methods.get(&(*ty, name.clone())).and_then(|n| n.first().copied())
+            }
             (Callee::Method(..), _) => None,
             (Callee::Path(_), _) => self.targets(node, callee, depth).first().copied(),
         };
@@ -420,7 +436,8 @@ impl<'s> Crate<'s> {
 
     fn targets(&mut self, node: Node, callee: &Callee, depth: u32) -> SmallVec<[Node; 2]> {
         match callee {
-            Callee::Path(segments) if segments.len() >= 2 && segments[0] == "Self" => match self.self_tys[node].clone() {
+            Callee::Path(segments) if segments.len() >= 2 && segments[0] == "Self" => match self.self_tys[node].clone()
+            {
                 Some(TyVal::Crate(ty)) => self.methods.get(&(ty, segments[1].clone())).cloned().unwrap_or_default(),
                 _ => SmallVec::new(),
             },
@@ -482,7 +499,9 @@ impl<'s> Crate<'s> {
             }
             result = match resolved {
                 Some(TyVal::Ext(name)) => CANDLE_MODEL_TYPES.contains(&name.as_str()),
-                Some(TyVal::Crate(inner)) => self.is_module(inner) || self.methods.contains_key(&(inner, "forward".into())),
+                Some(TyVal::Crate(inner)) => {
+                    self.is_module(inner) || self.methods.contains_key(&(inner, "forward".into()))
+                }
                 _ => false,
             };
         }
@@ -503,9 +522,12 @@ impl<'s> Crate<'s> {
         }
         let module = &self.modules[self.file_modules[file][func.module as usize] as usize].path;
         let full = module.iter().map(String::as_str).chain([func.qualname.as_str()]).collect::<Vec<_>>().join("::");
-        let via_trait = func.trait_name.as_ref().filter(|_| func.self_ty.is_some()).map(|t| format!("{t}::{}", func.name));
+        let via_trait =
+            func.trait_name.as_ref().filter(|_| func.self_ty.is_some()).map(|t| format!("{t}::{}", func.name));
         patterns.iter().any(|pattern| {
-            glob_match(pattern, &func.qualname) || glob_match(pattern, &full) || via_trait.as_ref().is_some_and(|t| glob_match(pattern, t))
+            glob_match(pattern, &func.qualname)
+                || glob_match(pattern, &full)
+                || via_trait.as_ref().is_some_and(|t| glob_match(pattern, t))
         })
     }
 
@@ -524,7 +546,10 @@ impl<'s> Crate<'s> {
             let patterns = self.settings.roots_for(&self.files[file].path);
             for (index, func) in self.files[file].summary.funcs.iter().enumerate() {
                 let node = self.func_base[file] + index;
-                if func.test_only || func.marker == Some(Marker::Cold) || self.matches_pattern(file, func, &patterns.cold) {
+                if func.test_only
+                    || func.marker == Some(Marker::Cold)
+                    || self.matches_pattern(file, func, &patterns.cold)
+                {
                     blocked[node] = true;
                     continue;
                 }
@@ -561,7 +586,8 @@ impl<'s> Crate<'s> {
                 }
             }
         }
-        let mut region_roots: FxHashSet<Node> = roots.iter().map(|(n, _)| *n).filter(|&n| n >= self.region_base[0]).collect();
+        let mut region_roots: FxHashSet<Node> =
+            roots.iter().map(|(n, _)| *n).filter(|&n| n >= self.region_base[0]).collect();
         loop {
             let reach = hotpath::propagate(edges, &roots, &blocked);
             let mut added = false;
@@ -599,7 +625,11 @@ impl<'s> Crate<'s> {
             let file = self.region_base.partition_point(|&base| base <= node) - 1;
             let region = &self.files[file].summary.regions[node - self.region_base[file]];
             let func = &self.files[file].summary.funcs[region.func as usize];
-            return ChainLink { function: func.qualname.clone(), filename: display_path(&self.files[file].path), row: region.row };
+            return ChainLink {
+                function: func.qualname.clone(),
+                filename: display_path(&self.files[file].path),
+                row: region.row,
+            };
         }
         let (file, index) = self.node_file(node);
         let func = &self.files[file].summary.funcs[index as usize];
@@ -635,7 +665,8 @@ fn manifest_dir(dir: Option<&Path>, cache: &mut FxHashMap<PathBuf, Option<PathBu
     if let Some(known) = cache.get(dir) {
         return known.clone();
     }
-    let found = if dir.join("Cargo.toml").is_file() { Some(dir.to_path_buf()) } else { manifest_dir(dir.parent(), cache) };
+    let found =
+        if dir.join("Cargo.toml").is_file() { Some(dir.to_path_buf()) } else { manifest_dir(dir.parent(), cache) };
     cache.insert(dir.to_path_buf(), found.clone());
     found
 }

@@ -54,8 +54,12 @@ impl FileAnalysis {
 
 /// Checks `files` (in parallel, one traversal each) and returns their diagnostics, unsorted.
 pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
-    let mut analyses: Vec<FileAnalysis> = files.par_iter().map(|file| analyze_file_guarded(&file.path, settings)).collect();
-    let suppressions = analyses.iter_mut().filter_map(|a| Some((a.path.clone(), a.suppressions.take().filter(|s| !s.is_empty())?))).collect();
+    let mut analyses: Vec<FileAnalysis> =
+        files.par_iter().map(|file| analyze_file_guarded(&file.path, settings)).collect();
+    let suppressions = analyses
+        .iter_mut()
+        .filter_map(|a| Some((a.path.clone(), a.suppressions.take().filter(|s| !s.is_empty())?)))
+        .collect();
     let mut warnings = Vec::new();
     let mut internal_error = false;
     for analysis in &analyses {
@@ -100,9 +104,16 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     let source = match std::str::from_utf8(&bytes) {
         Ok(source) => source,
         Err(err) => {
-            let row = LineIndex::new(std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or("")).row(err.valid_up_to());
+            let row =
+                LineIndex::new(std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or("")).row(err.valid_up_to());
             let message = format!("file is not valid UTF-8 (invalid byte at line {row}); it was not checked");
-            analysis.file_diagnostics.push(file_diagnostic(&meta::UNREADABLE_FILE, path, message, "save the file as UTF-8", 0..0));
+            analysis.file_diagnostics.push(file_diagnostic(
+                &meta::UNREADABLE_FILE,
+                path,
+                message,
+                "save the file as UTF-8",
+                0..0,
+            ));
             return analysis;
         }
     };
@@ -205,7 +216,13 @@ fn line_comment_start(line: &str) -> Option<usize> {
     None
 }
 
-fn file_diagnostic(rule: &'static Rule, path: &Path, message: String, help: &str, range: std::ops::Range<usize>) -> Diagnostic {
+fn file_diagnostic(
+    rule: &'static Rule,
+    path: &Path,
+    message: String,
+    help: &str,
+    range: std::ops::Range<usize>,
+) -> Diagnostic {
     let start = Location { row: 1, column: 1 };
     Diagnostic {
         rule,

@@ -38,8 +38,20 @@ struct ImplCtx {
 
 /// Macros whose arguments only run when something already failed: formatting there is free.
 const ERROR_PATH_MACROS: &[&str] = &[
-    "panic", "bail", "anyhow", "ensure", "assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq",
-    "debug_assert_ne", "unreachable", "todo", "unimplemented", "format_err",
+    "panic",
+    "bail",
+    "anyhow",
+    "ensure",
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "unreachable",
+    "todo",
+    "unimplemented",
+    "format_err",
 ];
 
 pub(crate) struct FileVisitor<'a> {
@@ -118,11 +130,14 @@ impl<'a> FileVisitor<'a> {
                     }
                 }
                 syn::Item::Impl(i) => {
-                    let Some(self_name) = ty_ref(&i.self_ty).and_then(|t| t.last().map(str::to_string)) else { continue };
+                    let Some(self_name) = ty_ref(&i.self_ty).and_then(|t| t.last().map(str::to_string)) else {
+                        continue;
+                    };
                     for item in &i.items {
                         if let syn::ImplItem::Fn(f) = item {
                             if let Some(ret) = return_ty(&f.sig) {
-                                let ret = if ret.last() == Some("Self") { TyRef::Path(vec![self_name.clone()]) } else { ret };
+                                let ret =
+                                    if ret.last() == Some("Self") { TyRef::Path(vec![self_name.clone()]) } else { ret };
                                 self.local_returns.insert(format!("{self_name}::{}", f.sig.ident), ret);
                             }
                         }
@@ -351,16 +366,19 @@ impl<'a> FileVisitor<'a> {
                     (Kind::Tensor, "chunk") => Some(TyRef::Elem(Box::new(TyRef::path(&["Tensor"])))),
                     (Kind::Tensor, "device") => Some(TyRef::path(&["Device"])),
                     (Kind::Tensor | Kind::TchTensor, m) if tensor_method_returns_tensor(m) => tensor(),
-                    (Kind::CudaStream | Kind::CudaDevice, "alloc" | "alloc_zeros" | "clone_htod" | "memcpy_stod" | "htod_copy" | "htod_sync_copy") => {
-                        Some(TyRef::path(&["CudaSlice"]))
-                    }
+                    (
+                        Kind::CudaStream | Kind::CudaDevice,
+                        "alloc" | "alloc_zeros" | "clone_htod" | "memcpy_stod" | "htod_copy" | "htod_sync_copy",
+                    ) => Some(TyRef::path(&["CudaSlice"])),
                     (_, "alloc_pinned" | "alloc_pinned_with_flags") => Some(TyRef::path(&["PinnedHostSlice"])),
                     (Kind::CudaStream | Kind::CudaDevice, "clone_dtoh" | "memcpy_dtov" | "dtoh_sync_copy") => {
                         Some(TyRef::Elem(Box::new(TyRef::path(&["_"]))))
                     }
                     (Kind::CudaContext, "default_stream" | "new_stream") => Some(TyRef::path(&["CudaStream"])),
                     (Kind::CudaStream, "fork") => Some(TyRef::path(&["CudaStream"])),
-                    (Kind::CudaStream | Kind::CudaContext, "record_event" | "new_event") => Some(TyRef::path(&["CudaEvent"])),
+                    (Kind::CudaStream | Kind::CudaContext, "record_event" | "new_event") => {
+                        Some(TyRef::path(&["CudaEvent"]))
+                    }
                     (Kind::Device, "as_cuda_device") => Some(TyRef::path(&["CudaDevice"])),
                     (Kind::CudaDevice, "cuda_stream") => Some(TyRef::path(&["CudaStream"])),
                     _ => self.local_returns.get(&format!("{}::{method}", recv_ty?.last()?)).cloned(),
@@ -381,12 +399,15 @@ impl<'a> FileVisitor<'a> {
                 let owner = if owner == "Self" { self.impl_self()?.last()?.to_string() } else { owner.to_string() };
                 match (owner.as_str(), last) {
                     ("Tensor", _) => tensor(),
-                    ("Device", "new_cuda" | "new_cuda_with_stream" | "cuda_if_available") => Some(TyRef::path(&["Device"])),
+                    ("Device", "new_cuda" | "new_cuda_with_stream" | "cuda_if_available") => {
+                        Some(TyRef::path(&["Device"]))
+                    }
                     ("CudaContext", "new") => Some(TyRef::path(&["CudaContext"])),
                     ("Vec", _) => Some(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
                     _ => self.local_returns.get(&format!("{owner}::{last}")).cloned().or_else(|| {
                         // Constructor convention: `Type::new(..)` and friends return the type.
-                        let is_constructor = last.starts_with("new") || last.starts_with("load") || last.starts_with("from");
+                        let is_constructor =
+                            last.starts_with("new") || last.starts_with("load") || last.starts_with("from");
                         (is_constructor && owner.starts_with(char::is_uppercase)).then(|| TyRef::Path(vec![owner]))
                     }),
                 }
@@ -473,7 +494,9 @@ impl<'a> FileVisitor<'a> {
 
     fn end_capture(&mut self) {
         // Each function starts with an empty region stack, so this never closes a caller's region.
-        if let Some(at) = self.regions.iter().rposition(|&r| self.summary.regions[r as usize].kind == RegionKind::Capture) {
+        if let Some(at) =
+            self.regions.iter().rposition(|&r| self.summary.regions[r as usize].kind == RegionKind::Capture)
+        {
             self.regions.truncate(at);
         }
     }
@@ -610,7 +633,8 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
     }
 
     fn visit_item_impl(&mut self, node: &'ast syn::ItemImpl) {
-        let trait_name = node.trait_.as_ref().and_then(|(_, path, _)| path.segments.last()).map(|s| s.ident.to_string());
+        let trait_name =
+            node.trait_.as_ref().and_then(|(_, path, _)| path.segments.last()).map(|s| s.ident.to_string());
         self.impls.push(ImplCtx { self_ty: ty_ref(&node.self_ty), trait_name });
         let is_test = node.attrs.iter().any(is_test_attr);
         self.test_depth += is_test as u32;
@@ -766,7 +790,10 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
             Some("end_capture") => self.end_capture(),
             _ => {}
         }
-        let external = matches!(segments[0].as_str(), "std" | "core" | "alloc" | "candle" | "candle_core" | "candle_nn" | "tch" | "cudarc");
+        let external = matches!(
+            segments[0].as_str(),
+            "std" | "core" | "alloc" | "candle" | "candle_core" | "candle_nn" | "tch" | "cudarc"
+        );
         if !external {
             self.record_call(Callee::Path(segments));
         }

@@ -20,10 +20,7 @@ pub struct Trace {
 impl Trace {
     /// A trace that records.
     pub fn new() -> Self {
-        Self {
-            enabled: true,
-            entries: Vec::new(),
-        }
+        Self { enabled: true, entries: Vec::new() }
     }
 
     /// A trace that records nothing (the normal forward).
@@ -55,39 +52,16 @@ pub(crate) enum LinearInit {
     XavierNormal,
 }
 
-pub(crate) fn linear(
-    vb: &VarBuilder,
-    d_in: usize,
-    d_out: usize,
-    bias: bool,
-    init: LinearInit,
-) -> Result<Linear> {
+pub(crate) fn linear(vb: &VarBuilder, d_in: usize, d_out: usize, bias: bool, init: LinearInit) -> Result<Linear> {
     let bound = 1.0 / (d_in as f64).sqrt();
     let (w_init, b_init) = match init {
-        LinearInit::TorchDefault => (
-            Init::Uniform {
-                lo: -bound,
-                up: bound,
-            },
-            Init::Uniform {
-                lo: -bound,
-                up: bound,
-            },
-        ),
-        LinearInit::XavierNormal => (
-            Init::Randn {
-                mean: 0.0,
-                stdev: (2.0 / (d_in + d_out) as f64).sqrt(),
-            },
-            Init::Const(0.0),
-        ),
+        LinearInit::TorchDefault => (Init::Uniform { lo: -bound, up: bound }, Init::Uniform { lo: -bound, up: bound }),
+        LinearInit::XavierNormal => {
+            (Init::Randn { mean: 0.0, stdev: (2.0 / (d_in + d_out) as f64).sqrt() }, Init::Const(0.0))
+        }
     };
     let weight = param(vb, (d_out, d_in), "weight", w_init)?;
-    let bias = if bias {
-        Some(param(vb, d_out, "bias", b_init)?)
-    } else {
-        None
-    };
+    let bias = if bias { Some(param(vb, d_out, "bias", b_init)?) } else { None };
     Ok(Linear::new(weight, bias))
 }
 
@@ -101,9 +75,7 @@ impl RmsNorm {
     const EPS: f32 = 1e-5;
 
     pub(crate) fn load(vb: &VarBuilder, dim: usize) -> Result<Self> {
-        Ok(Self {
-            weight: param(vb, dim, "weight", Init::Const(1.0))?,
-        })
+        Ok(Self { weight: param(vb, dim, "weight", Init::Const(1.0))? })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -121,12 +93,7 @@ pub struct FeedForward {
 }
 
 impl FeedForward {
-    pub(crate) fn load(
-        vb: &VarBuilder,
-        d_model: usize,
-        ff_dim: usize,
-        init: LinearInit,
-    ) -> Result<Self> {
+    pub(crate) fn load(vb: &VarBuilder, d_model: usize, ff_dim: usize, init: LinearInit) -> Result<Self> {
         Ok(Self {
             w1: linear(&vb.pp("w1"), d_model, ff_dim, false, init)?,
             w2: linear(&vb.pp("w2"), ff_dim, d_model, false, init)?,
@@ -153,18 +120,14 @@ impl Rotary {
         let half = head_dim / 2;
         if vb.contains_tensor("inv_freq") {
             let stored = vb.get_with_hints_dtype(half, "inv_freq", Init::Const(0.0), DType::F32)?;
-            return Ok(Self {
-                inv_freq: stored.to_vec1::<f32>()?,
-            });
+            return Ok(Self { inv_freq: stored.to_vec1::<f32>()? });
         }
         Ok(Self::upstream(head_dim))
     }
 
     /// `1 / 10000^(2i/head_dim)` in f32, as upstream's constructor.
     pub fn upstream(head_dim: usize) -> Self {
-        let inv_freq = (0..head_dim / 2)
-            .map(|i| 1.0f32 / 10000f32.powf((2 * i) as f32 / head_dim as f32))
-            .collect();
+        let inv_freq = (0..head_dim / 2).map(|i| 1.0f32 / 10000f32.powf((2 * i) as f32 / head_dim as f32)).collect();
         Self { inv_freq }
     }
 
@@ -194,9 +157,8 @@ impl Rotary {
 
 /// `[n, n]` additive mask: 0 on and below the diagonal, -inf above (`is_causal=True`).
 pub(crate) fn causal_mask(n: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-    let mask: Vec<f32> = (0..n)
-        .flat_map(|i| (0..n).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
+    let mask: Vec<f32> =
+        (0..n).flat_map(|i| (0..n).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 })).collect();
     Tensor::from_vec(mask, (n, n), device)?.to_dtype(dtype)
 }
 
@@ -224,12 +186,7 @@ pub struct Attention {
 }
 
 impl Attention {
-    pub(crate) fn load(
-        vb: &VarBuilder,
-        d_model: usize,
-        n_heads: usize,
-        init: LinearInit,
-    ) -> Result<Self> {
+    pub(crate) fn load(vb: &VarBuilder, d_model: usize, n_heads: usize, init: LinearInit) -> Result<Self> {
         let head_dim = d_model / n_heads;
         Ok(Self {
             q_proj: linear(&vb.pp("q_proj"), d_model, d_model, true, init)?,
@@ -249,9 +206,7 @@ impl Attention {
             // Same memory order either way: no copy.
             return x.reshape((b, self.n_heads, 1, self.head_dim));
         }
-        x.reshape((b, t, self.n_heads, self.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()
+        x.reshape((b, t, self.n_heads, self.head_dim))?.transpose(1, 2)?.contiguous()
     }
 
     /// `[b, heads, t, head_dim]` → `[b, t, d_model]`.
@@ -260,9 +215,7 @@ impl Attention {
         if t == 1 {
             return x.reshape((b, 1, self.n_heads * self.head_dim));
         }
-        x.transpose(1, 2)?
-            .contiguous()?
-            .reshape((b, t, self.n_heads * self.head_dim))
+        x.transpose(1, 2)?.contiguous()?.reshape((b, t, self.n_heads * self.head_dim))
     }
 
     /// Causal self-attention over a whole sequence with RoPE at positions `0..t`.
@@ -274,10 +227,8 @@ impl Attention {
         sin: &Tensor,
         mask: &Tensor,
     ) -> Result<(Tensor, Tensor, Tensor)> {
-        let q =
-            candle_nn::rotary_emb::rope(&self.split_heads(&self.q_proj.forward(x)?)?, cos, sin)?;
-        let k =
-            candle_nn::rotary_emb::rope(&self.split_heads(&self.k_proj.forward(x)?)?, cos, sin)?;
+        let q = candle_nn::rotary_emb::rope(&self.split_heads(&self.q_proj.forward(x)?)?, cos, sin)?;
+        let k = candle_nn::rotary_emb::rope(&self.split_heads(&self.k_proj.forward(x)?)?, cos, sin)?;
         let v = self.split_heads(&self.v_proj.forward(x)?)?;
         let out = attend(&q, &k, &v, Some(mask))?;
         Ok((self.out_proj.forward(&self.merge_heads(&out)?)?, k, v))
@@ -308,12 +259,7 @@ impl Visible {
     pub(crate) fn attend(&self, q: &Tensor, k_cache: &Tensor, v_cache: &Tensor) -> Result<Tensor> {
         match self {
             Visible::Masked(mask) => attend(q, k_cache, v_cache, Some(mask)),
-            Visible::Prefix(n) => attend(
-                q,
-                &k_cache.narrow(2, 0, *n)?,
-                &v_cache.narrow(2, 0, *n)?,
-                None,
-            ),
+            Visible::Prefix(n) => attend(q, &k_cache.narrow(2, 0, *n)?, &v_cache.narrow(2, 0, *n)?, None),
         }
     }
 }
@@ -351,9 +297,7 @@ impl TransformerBlock {
         sin: &Tensor,
         mask: &Tensor,
     ) -> Result<(Tensor, Tensor, Tensor)> {
-        let (attn, k, v) = self
-            .self_attn
-            .forward_full(&self.norm1.forward(x)?, cos, sin, mask)?;
+        let (attn, k, v) = self.self_attn.forward_full(&self.norm1.forward(x)?, cos, sin, mask)?;
         let x = (x + attn)?;
         let x = (&x + self.ffn.forward(&self.norm2.forward(&x)?)?)?;
         Ok((x, k, v))
@@ -361,19 +305,11 @@ impl TransformerBlock {
 
     /// One new token `[b, 1, d]` whose RoPE row is `cos`/`sin` (`[1, head_dim/2]`): writes its key
     /// and value into the caches at the current position, then attends over the visible slots.
-    pub(crate) fn step(
-        &self,
-        x: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
-        kv: &StepKv,
-    ) -> Result<Tensor> {
+    pub(crate) fn step(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, kv: &StepKv) -> Result<Tensor> {
         let attn = &self.self_attn;
         let h = self.norm1.forward(x)?;
-        let q =
-            candle_nn::rotary_emb::rope(&attn.split_heads(&attn.q_proj.forward(&h)?)?, cos, sin)?;
-        let k =
-            candle_nn::rotary_emb::rope(&attn.split_heads(&attn.k_proj.forward(&h)?)?, cos, sin)?;
+        let q = candle_nn::rotary_emb::rope(&attn.split_heads(&attn.q_proj.forward(&h)?)?, cos, sin)?;
+        let k = candle_nn::rotary_emb::rope(&attn.split_heads(&attn.k_proj.forward(&h)?)?, cos, sin)?;
         let v = attn.split_heads(&attn.v_proj.forward(&h)?)?;
         kv.k_cache.scatter_set(kv.write_ids, &k, 2)?;
         kv.v_cache.scatter_set(kv.write_ids, &v, 2)?;

@@ -74,16 +74,10 @@ impl TokenizerConfig {
 
     pub fn validate(&self) -> candle_core::Result<()> {
         check(self.d_model % self.n_heads == 0, || {
-            format!(
-                "tokenizer d_model {} is not a multiple of n_heads {}",
-                self.d_model, self.n_heads
-            )
+            format!("tokenizer d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads)
         })?;
         check(self.head_dim() % 2 == 0, || {
-            format!(
-                "tokenizer head dim {} must be even for rotary embeddings",
-                self.head_dim()
-            )
+            format!("tokenizer head dim {} must be even for rotary embeddings", self.head_dim())
         })?;
         // Upstream's `indices_to_bits(half=True)` extracts `codebook_dim // 2` bits from each half.
         check(self.s1_bits == self.s2_bits, || {
@@ -92,9 +86,7 @@ impl TokenizerConfig {
                 self.s1_bits, self.s2_bits
             )
         })?;
-        check(self.codebook_dim() <= 31, || {
-            "tokenizer codebook wider than 31 bits".to_string()
-        })
+        check(self.codebook_dim() <= 31, || "tokenizer codebook wider than 31 bits".to_string())
     }
 }
 
@@ -117,37 +109,23 @@ impl KronosConfig {
 
     pub fn validate(&self) -> candle_core::Result<()> {
         check(self.d_model % self.n_heads == 0, || {
-            format!(
-                "d_model {} is not a multiple of n_heads {}",
-                self.d_model, self.n_heads
-            )
+            format!("d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads)
         })?;
         check(self.d_model % (2 * DEP_LAYER_HEADS) == 0, || {
-            format!(
-                "d_model {} must be a multiple of {} (dependency layer)",
-                self.d_model,
-                2 * DEP_LAYER_HEADS
-            )
+            format!("d_model {} must be a multiple of {} (dependency layer)", self.d_model, 2 * DEP_LAYER_HEADS)
         })?;
-        check(self.head_dim() % 2 == 0, || {
-            format!("head dim {} must be even", self.head_dim())
-        })?;
-        check(self.s1_bits <= 24 && self.s2_bits <= 24, || {
-            "vocabulary wider than 24 bits".to_string()
-        })
+        check(self.head_dim() % 2 == 0, || format!("head dim {} must be even", self.head_dim()))?;
+        check(self.s1_bits <= 24 && self.s2_bits <= 24, || "vocabulary wider than 24 bits".to_string())
     }
 
     /// Checks that this predictor reads the tokens that `tokenizer` writes.
     pub fn check_tokenizer(&self, tokenizer: &TokenizerConfig) -> candle_core::Result<()> {
-        check(
-            self.s1_bits == tokenizer.s1_bits && self.s2_bits == tokenizer.s2_bits,
-            || {
-                format!(
-                    "predictor expects s1/s2 bits {}/{}, the tokenizer produces {}/{}",
-                    self.s1_bits, self.s2_bits, tokenizer.s1_bits, tokenizer.s2_bits
-                )
-            },
-        )
+        check(self.s1_bits == tokenizer.s1_bits && self.s2_bits == tokenizer.s2_bits, || {
+            format!(
+                "predictor expects s1/s2 bits {}/{}, the tokenizer produces {}/{}",
+                self.s1_bits, self.s2_bits, tokenizer.s1_bits, tokenizer.s2_bits
+            )
+        })
     }
 }
 

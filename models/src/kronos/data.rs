@@ -15,16 +15,9 @@ const EMBEDDED_CSV: &str = include_str!("../../../fixtures/data/ohlcv_5min.csv")
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{origin}:{line}: {msg}")]
-    Parse {
-        origin: String,
-        line: usize,
-        msg: String,
-    },
+    Parse { origin: String, line: usize, msg: String },
     #[error("{origin}: {msg}")]
     Invalid { origin: String, msg: String },
 }
@@ -48,40 +41,20 @@ impl Timestamp {
             Some((d, t)) => (d, t.trim()),
             None => (s, ""),
         };
-        let num = |part: &str, what: &str| {
-            part.parse::<u32>()
-                .map_err(|_| format!("bad {what} `{part}` in timestamp `{s}`"))
-        };
+        let num =
+            |part: &str, what: &str| part.parse::<u32>().map_err(|_| format!("bad {what} `{part}` in timestamp `{s}`"));
         let mut d = date.splitn(3, '-');
         let (Some(y), Some(mo), Some(dd)) = (d.next(), d.next(), d.next()) else {
             return Err(format!("expected YYYY-MM-DD in timestamp `{s}`"));
         };
-        let year = y
-            .parse::<i32>()
-            .map_err(|_| format!("bad year `{y}` in timestamp `{s}`"))?;
+        let year = y.parse::<i32>().map_err(|_| format!("bad year `{y}` in timestamp `{s}`"))?;
         let (month, day) = (num(mo, "month")?, num(dd, "day")?);
         let mut t = time.split(':');
-        let mut field = |what| {
-            t.next()
-                .filter(|p| !p.is_empty())
-                .map(|p| num(p, what))
-                .transpose()
-        };
+        let mut field = |what| t.next().filter(|p| !p.is_empty()).map(|p| num(p, what)).transpose();
         let (hour, minute) = (field("hour")?.unwrap_or(0), field("minute")?.unwrap_or(0));
         // Fractional seconds are dropped; only the minute enters the model.
-        let second = t
-            .next()
-            .map(|p| num(p.split('.').next().unwrap_or(p), "second"))
-            .transpose()?
-            .unwrap_or(0);
-        let ts = Timestamp {
-            year,
-            month,
-            day,
-            hour,
-            minute,
-            second,
-        };
+        let second = t.next().map(|p| num(p.split('.').next().unwrap_or(p), "second")).transpose()?.unwrap_or(0);
+        let ts = Timestamp { year, month, day, hour, minute, second };
         if !(1..=12).contains(&month)
             || day == 0
             || day > days_in_month(year, month)
@@ -103,13 +76,7 @@ impl Timestamp {
     /// The five calendar features upstream feeds the temporal embedding, in its column order:
     /// minute, hour, weekday, day, month.
     pub fn time_features(&self) -> [f32; 5] {
-        [
-            self.minute as f32,
-            self.hour as f32,
-            self.weekday() as f32,
-            self.day as f32,
-            self.month as f32,
-        ]
+        [self.minute as f32, self.hour as f32, self.weekday() as f32, self.day as f32, self.month as f32]
     }
 }
 
@@ -158,16 +125,13 @@ pub struct OhlcvFrame {
 impl OhlcvFrame {
     /// The embedded real data (2,500 five-minute bars from 2024-06-18 11:15).
     pub fn embedded() -> Self {
-        Self::from_csv_str(EMBEDDED_CSV, "embedded ohlcv_5min.csv")
-            .expect("the embedded CSV parses (tested)")
+        Self::from_csv_str(EMBEDDED_CSV, "embedded ohlcv_5min.csv").expect("the embedded CSV parses (tested)")
     }
 
     pub fn from_csv_path(path: impl AsRef<Path>) -> Result<Self, DataError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| DataError::Io { path: path.display().to_string(), source })?;
         Self::from_csv_str(&text, &path.display().to_string())
     }
 
@@ -175,23 +139,11 @@ impl OhlcvFrame {
     /// `close` and optionally `volume` and `amount`. As upstream's `predict`: a missing volume
     /// makes volume and amount 0; a missing amount becomes volume × mean(open, high, low, close).
     pub fn from_csv_str(text: &str, origin: &str) -> Result<Self, DataError> {
-        let parse_err = |line: usize, msg: String| DataError::Parse {
-            origin: origin.to_string(),
-            line,
-            msg,
-        };
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        let (_, header) = lines.next().ok_or_else(|| DataError::Invalid {
-            origin: origin.into(),
-            msg: "empty file".into(),
-        })?;
-        let names: Vec<String> = header
-            .split(',')
-            .map(|h| h.trim().trim_matches('"').to_ascii_lowercase())
-            .collect();
+        let parse_err = |line: usize, msg: String| DataError::Parse { origin: origin.to_string(), line, msg };
+        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+        let (_, header) =
+            lines.next().ok_or_else(|| DataError::Invalid { origin: origin.into(), msg: "empty file".into() })?;
+        let names: Vec<String> = header.split(',').map(|h| h.trim().trim_matches('"').to_ascii_lowercase()).collect();
         let find = |cands: &[&str]| names.iter().position(|n| cands.contains(&n.as_str()));
         let ts_col = find(&["timestamps", "timestamp", "date", "datetime", "time"])
             .ok_or_else(|| parse_err(1, "no timestamps column (expected `timestamps`)".into()))?;
@@ -201,41 +153,26 @@ impl OhlcvFrame {
             .collect::<Result<Vec<_>, _>>()?;
         let (vol_col, amt_col) = (find(&["volume"]), find(&["amount"]));
 
-        let mut frame = OhlcvFrame {
-            timestamps: Vec::new(),
-            rows: Vec::new(),
-        };
+        let mut frame = OhlcvFrame { timestamps: Vec::new(), rows: Vec::new() };
         for (idx, line) in lines {
             let lineno = idx + 1;
-            let fields: Vec<&str> = line
-                .split(',')
-                .map(|f| f.trim().trim_matches('"'))
-                .collect();
+            let fields: Vec<&str> = line.split(',').map(|f| f.trim().trim_matches('"')).collect();
             let get = |col: usize| {
                 fields.get(col).copied().ok_or_else(|| {
-                    parse_err(
-                        lineno,
-                        format!("expected {} fields, found {}", names.len(), fields.len()),
-                    )
+                    parse_err(lineno, format!("expected {} fields, found {}", names.len(), fields.len()))
                 })
             };
             let value = |col: usize| -> Result<f64, DataError> {
                 let f = get(col)?;
-                let v: f64 = f.parse().map_err(|_| {
-                    parse_err(lineno, format!("`{}` is not a number: `{f}`", names[col]))
-                })?;
+                let v: f64 =
+                    f.parse().map_err(|_| parse_err(lineno, format!("`{}` is not a number: `{f}`", names[col])))?;
                 if v.is_nan() {
                     return Err(parse_err(lineno, format!("`{}` is NaN", names[col])));
                 }
                 Ok(v)
             };
             let ts = Timestamp::parse(get(ts_col)?).map_err(|m| parse_err(lineno, m))?;
-            let p = [
-                value(price_cols[0])?,
-                value(price_cols[1])?,
-                value(price_cols[2])?,
-                value(price_cols[3])?,
-            ];
+            let p = [value(price_cols[0])?, value(price_cols[1])?, value(price_cols[2])?, value(price_cols[3])?];
             let (volume, amount) = match (vol_col, amt_col) {
                 (None, _) => (0.0, 0.0),
                 (Some(v), Some(a)) => (value(v)?, value(a)?),
@@ -246,27 +183,14 @@ impl OhlcvFrame {
             };
             if let Some(prev) = frame.timestamps.last() {
                 if ts <= *prev {
-                    return Err(parse_err(
-                        lineno,
-                        format!("timestamp {ts} does not follow {prev}"),
-                    ));
+                    return Err(parse_err(lineno, format!("timestamp {ts} does not follow {prev}")));
                 }
             }
             frame.timestamps.push(ts);
-            frame.rows.push([
-                p[0] as f32,
-                p[1] as f32,
-                p[2] as f32,
-                p[3] as f32,
-                volume as f32,
-                amount as f32,
-            ]);
+            frame.rows.push([p[0] as f32, p[1] as f32, p[2] as f32, p[3] as f32, volume as f32, amount as f32]);
         }
         if frame.rows.is_empty() {
-            return Err(DataError::Invalid {
-                origin: origin.into(),
-                msg: "no data rows".into(),
-            });
+            return Err(DataError::Invalid { origin: origin.into(), msg: "no data rows".into() });
         }
         Ok(frame)
     }
@@ -332,10 +256,7 @@ impl Normalizer {
         let column = |c: usize| rows.iter().map(|r| r[c]).collect::<Vec<f32>>();
         let mean: [f32; 6] = std::array::from_fn(|c| numpy_pairwise_sum(&column(c)) / n);
         let std = std::array::from_fn(|c| {
-            let squares: Vec<f32> = column(c)
-                .iter()
-                .map(|v| (v - mean[c]) * (v - mean[c]))
-                .collect();
+            let squares: Vec<f32> = column(c).iter().map(|v| (v - mean[c]) * (v - mean[c])).collect();
             (numpy_pairwise_sum(&squares) / n).sqrt()
         });
         Self { mean, std }
@@ -348,11 +269,7 @@ impl Normalizer {
     /// `clip((x - mean) / (std + 1e-5), ±clip)`.
     pub fn normalize(&self, rows: &[[f32; 6]], clip: f32) -> Vec<[f32; 6]> {
         rows.iter()
-            .map(|r| {
-                std::array::from_fn(|c| {
-                    ((r[c] - self.mean[c]) / self.denominator(c)).clamp(-clip, clip)
-                })
-            })
+            .map(|r| std::array::from_fn(|c| ((r[c] - self.mean[c]) / self.denominator(c)).clamp(-clip, clip)))
             .collect()
     }
 
@@ -379,11 +296,7 @@ impl ForecastInput {
         let normalizer = Normalizer::fit(&context.rows);
         Self {
             x: normalizer.normalize(&context.rows, clip),
-            x_stamp: context
-                .timestamps
-                .iter()
-                .map(Timestamp::time_features)
-                .collect(),
+            x_stamp: context.timestamps.iter().map(Timestamp::time_features).collect(),
             y_stamp: future.iter().map(Timestamp::time_features).collect(),
             y_timestamps: future.to_vec(),
             normalizer,
@@ -409,11 +322,7 @@ impl ForecastInput {
             });
         }
         let future = &frame.timestamps[start + context_len..start + context_len + pred_len];
-        Ok(Self::new(
-            &frame.slice(start, context_len),
-            future,
-            DEFAULT_CLIP,
-        ))
+        Ok(Self::new(&frame.slice(start, context_len), future, DEFAULT_CLIP))
     }
 
     /// From rows already parsed by the caller: `context` rows of the six columns in [`COLUMNS`]
@@ -423,10 +332,7 @@ impl ForecastInput {
         timestamps: &[S],
         clip: f32,
     ) -> Result<Self, DataError> {
-        let invalid = |msg: String| DataError::Invalid {
-            origin: "forecast input".into(),
-            msg,
-        };
+        let invalid = |msg: String| DataError::Invalid { origin: "forecast input".into(), msg };
         if timestamps.len() <= context.len() {
             return Err(invalid(format!(
                 "{} timestamps for {} context rows: Kronos needs the timestamps of the context and of every step to forecast",
@@ -447,19 +353,10 @@ impl ForecastInput {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let stamps = timestamps
-            .iter()
-            .map(|t| Timestamp::parse(t.as_ref()).map_err(invalid))
-            .collect::<Result<Vec<_>, _>>()?;
+        let stamps =
+            timestamps.iter().map(|t| Timestamp::parse(t.as_ref()).map_err(invalid)).collect::<Result<Vec<_>, _>>()?;
         let (past, future) = stamps.split_at(rows.len());
-        Ok(Self::new(
-            &OhlcvFrame {
-                timestamps: past.to_vec(),
-                rows,
-            },
-            future,
-            clip,
-        ))
+        Ok(Self::new(&OhlcvFrame { timestamps: past.to_vec(), rows }, future, clip))
     }
 
     pub fn context_len(&self) -> usize {
@@ -478,10 +375,7 @@ mod tests {
     #[test]
     fn weekday_matches_the_calendar() {
         // 2024-06-18 was a Tuesday; 2000-02-29 a Tuesday; 1970-01-01 a Thursday.
-        assert_eq!(
-            Timestamp::parse("2024-06-18 11:15:00").unwrap().weekday(),
-            1
-        );
+        assert_eq!(Timestamp::parse("2024-06-18 11:15:00").unwrap().weekday(), 1);
         assert_eq!(Timestamp::parse("2000-02-29").unwrap().weekday(), 1);
         assert_eq!(Timestamp::parse("1970-01-01T00:00").unwrap().weekday(), 3);
         assert_eq!(Timestamp::parse("2024-06-23 00:00").unwrap().weekday(), 6);
@@ -489,13 +383,7 @@ mod tests {
 
     #[test]
     fn bad_timestamps_are_rejected() {
-        for bad in [
-            "2024-13-01",
-            "2023-02-29",
-            "2024-06-18 24:00",
-            "yesterday",
-            "2024-06",
-        ] {
+        for bad in ["2024-13-01", "2023-02-29", "2024-06-18 24:00", "yesterday", "2024-06"] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
         }
     }
@@ -510,11 +398,8 @@ mod tests {
 
     #[test]
     fn csv_errors_name_the_line() {
-        let err = OhlcvFrame::from_csv_str(
-            "timestamps,open,high,low,close\n2024-01-01,1,2,x,1\n",
-            "t.csv",
-        )
-        .unwrap_err();
+        let err =
+            OhlcvFrame::from_csv_str("timestamps,open,high,low,close\n2024-01-01,1,2,x,1\n", "t.csv").unwrap_err();
         assert_eq!(err.to_string(), "t.csv:2: `low` is not a number: `x`");
         let err = OhlcvFrame::from_csv_str("timestamps,open,high,low\n", "t.csv").unwrap_err();
         assert!(err.to_string().contains("no `close` column"), "{err}");
@@ -522,15 +407,10 @@ mod tests {
 
     #[test]
     fn missing_volume_and_amount_follow_upstream() {
-        let f = OhlcvFrame::from_csv_str(
-            "timestamps,open,high,low,close,volume\n2024-01-01,1,2,3,4,10\n",
-            "t",
-        )
-        .unwrap();
-        assert_eq!(f.rows[0][5], 25.0);
         let f =
-            OhlcvFrame::from_csv_str("timestamps,open,high,low,close\n2024-01-01,1,2,3,4\n", "t")
-                .unwrap();
+            OhlcvFrame::from_csv_str("timestamps,open,high,low,close,volume\n2024-01-01,1,2,3,4,10\n", "t").unwrap();
+        assert_eq!(f.rows[0][5], 25.0);
+        let f = OhlcvFrame::from_csv_str("timestamps,open,high,low,close\n2024-01-01,1,2,3,4\n", "t").unwrap();
         assert_eq!(&f.rows[0][4..], &[0.0, 0.0]);
     }
 
@@ -553,28 +433,19 @@ mod tests {
     fn from_rows_matches_from_frame_and_checks_its_input() {
         let frame = OhlcvFrame::embedded();
         let rows: Vec<Vec<f32>> = frame.rows[5..25].iter().map(|r| r.to_vec()).collect();
-        let stamps: Vec<String> = frame.timestamps[5..30]
-            .iter()
-            .map(|t| t.to_string())
-            .collect();
+        let stamps: Vec<String> = frame.timestamps[5..30].iter().map(|t| t.to_string()).collect();
         let a = ForecastInput::from_rows(&rows, &stamps, DEFAULT_CLIP).unwrap();
         assert_eq!(a, ForecastInput::from_frame(&frame, 5, 20, 5).unwrap());
-        assert!(
-            ForecastInput::from_rows(&rows, &stamps[..20], DEFAULT_CLIP).is_err(),
-            "no future stamps"
-        );
+        assert!(ForecastInput::from_rows(&rows, &stamps[..20], DEFAULT_CLIP).is_err(), "no future stamps");
         let short = vec![vec![1.0f32; 4]; 20];
-        let err = ForecastInput::from_rows(&short, &stamps, DEFAULT_CLIP)
-            .unwrap_err()
-            .to_string();
+        let err = ForecastInput::from_rows(&short, &stamps, DEFAULT_CLIP).unwrap_err().to_string();
         assert!(err.contains("row 0 has 4 values"), "{err}");
     }
 
     #[test]
     fn normalize_roundtrips_and_clips() {
-        let rows: Vec<[f32; 6]> = (0..10)
-            .map(|i| [i as f32, 1.0, 2.0, 3.0, if i == 9 { 1e6 } else { 0.0 }, 5.0])
-            .collect();
+        let rows: Vec<[f32; 6]> =
+            (0..10).map(|i| [i as f32, 1.0, 2.0, 3.0, if i == 9 { 1e6 } else { 0.0 }, 5.0]).collect();
         let n = Normalizer::fit(&rows);
         let x = n.normalize(&rows, 5.0);
         assert!(x.iter().all(|r| r.iter().all(|v| v.abs() <= 5.0)));

@@ -37,8 +37,7 @@ pub use tokenizer::KronosTokenizer;
 pub use weights::{Checkpoint, SeededInit, ShapeRecorder};
 
 pub(crate) fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Msg(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Msg(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| Error::Msg(format!("{}: {e}", path.display())))
 }
 

@@ -7,9 +7,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Embedding, Init, Linear, VarBuilder};
 
-use super::blocks::{
-    attend, causal_mask, linear, Attention, LinearInit, RmsNorm, Rotary, Trace, TransformerBlock,
-};
+use super::blocks::{attend, causal_mask, linear, Attention, LinearInit, RmsNorm, Rotary, Trace, TransformerBlock};
 use super::config::{KronosConfig, DEP_LAYER_HEADS};
 use super::weights::{param, Checkpoint, SeededInit};
 use super::{read_config, shared_rotary};
@@ -17,14 +15,8 @@ use super::{read_config, shared_rotary};
 const INIT: LinearInit = LinearInit::XavierNormal;
 
 fn embedding(vb: &VarBuilder, n: usize, d_model: usize) -> Result<Embedding> {
-    let init = Init::Randn {
-        mean: 0.0,
-        stdev: (d_model as f64).powf(-0.5),
-    };
-    Ok(Embedding::new(
-        param(vb, (n, d_model), "weight", init)?,
-        d_model,
-    ))
+    let init = Init::Randn { mean: 0.0, stdev: (d_model as f64).powf(-0.5) };
+    Ok(Embedding::new(param(vb, (n, d_model), "weight", init)?, d_model))
 }
 
 /// Upstream's `HierarchicalEmbedding`: `fusion_proj(cat(emb_s1(s1)·√d, emb_s2(s2)·√d))`.
@@ -49,8 +41,7 @@ impl HierarchicalEmbedding {
     pub fn forward(&self, s1: &Tensor, s2: &Tensor) -> Result<Tensor> {
         let e1 = self.emb_s1.forward(s1)?.affine(self.scale, 0.0)?;
         let e2 = self.emb_s2.forward(s2)?.affine(self.scale, 0.0)?;
-        self.fusion_proj
-            .forward(&Tensor::cat(&[e1, e2], D::Minus1)?)
+        self.fusion_proj.forward(&Tensor::cat(&[e1, e2], D::Minus1)?)
     }
 
     /// The unscaled s1 embedding: the dependency layer's queries.
@@ -67,43 +58,25 @@ pub struct TemporalEmbedding {
 }
 
 impl TemporalEmbedding {
-    const FEATURES: [(&'static str, usize); 5] = [
-        ("minute_embed", 60),
-        ("hour_embed", 24),
-        ("weekday_embed", 7),
-        ("day_embed", 32),
-        ("month_embed", 13),
-    ];
+    const FEATURES: [(&'static str, usize); 5] =
+        [("minute_embed", 60), ("hour_embed", 24), ("weekday_embed", 7), ("day_embed", 32), ("month_embed", 13)];
 
     fn load(vb: &VarBuilder, c: &KronosConfig) -> Result<Self> {
         let table = |i: usize| {
             let (name, n) = Self::FEATURES[i];
             // learn_te=False wraps a fixed sinusoidal table in a module, hence `.emb.weight`. Upstream's
             // `_init_weights` then overwrites it with the same normal init as the learned tables.
-            let vb = if c.learn_te {
-                vb.pp(name)
-            } else {
-                vb.pp(name).pp("emb")
-            };
+            let vb = if c.learn_te { vb.pp(name) } else { vb.pp(name).pp("emb") };
             embedding(&vb, n, c.d_model)
         };
-        Ok(Self {
-            tables: [table(0)?, table(1)?, table(2)?, table(3)?, table(4)?],
-        })
+        Ok(Self { tables: [table(0)?, table(1)?, table(2)?, table(3)?, table(4)?] })
     }
 
     /// `stamp`: `[b, t, 5]` float calendar features (truncated to integers as upstream's `.long()`).
     pub fn forward(&self, stamp: &Tensor) -> Result<Tensor> {
         let ids = stamp.to_dtype(DType::U32)?;
-        let lookup = |i: usize| {
-            self.tables[i].forward(
-                &ids.narrow(D::Minus1, i, 1)?
-                    .squeeze(D::Minus1)?
-                    .contiguous()?,
-            )
-        };
-        let [minute, hour, weekday, day, month] =
-            [lookup(0)?, lookup(1)?, lookup(2)?, lookup(3)?, lookup(4)?];
+        let lookup = |i: usize| self.tables[i].forward(&ids.narrow(D::Minus1, i, 1)?.squeeze(D::Minus1)?.contiguous()?);
+        let [minute, hour, weekday, day, month] = [lookup(0)?, lookup(1)?, lookup(2)?, lookup(3)?, lookup(4)?];
         // Upstream's summation order, for bitwise-equal rounding.
         (((hour + weekday)? + day)? + month)? + minute
     }
@@ -151,9 +124,7 @@ impl DependencyAwareLayer {
         } else if q_len != 1 {
             candle_core::bail!("dependency layer: {q_len} queries against {t} keys (upstream supports q = t or q = 1)");
         }
-        let out = attn
-            .out_proj
-            .forward(&attn.merge_heads(&attend(&q, &k, &v, None)?)?)?;
+        let out = attn.out_proj.forward(&attn.merge_heads(&attend(&q, &k, &v, None)?)?)?;
         let (hidden, out) = match rows {
             Rows::All => (hidden.clone(), out),
             Rows::Last if q_len == 1 => (hidden.narrow(1, t - 1, 1)?, out),
@@ -193,15 +164,7 @@ impl Kronos {
         config.validate()?;
         let c = config;
         let transformer = (0..c.n_layers)
-            .map(|i| {
-                TransformerBlock::load(
-                    &vb.pp("transformer").pp(i),
-                    c.d_model,
-                    c.n_heads,
-                    c.ff_dim,
-                    INIT,
-                )
-            })
+            .map(|i| TransformerBlock::load(&vb.pp("transformer").pp(i), c.d_model, c.n_heads, c.ff_dim, INIT))
             .collect::<Result<Vec<_>>>()?;
         let rotary = shared_rotary(transformer.iter(), c.head_dim(), "predictor")?;
         let head = vb.pp("head");
@@ -224,17 +187,13 @@ impl Kronos {
     pub fn from_dir(dir: impl AsRef<Path>, dtype: DType, device: &Device) -> Result<Self> {
         let dir = dir.as_ref();
         let config: KronosConfig = read_config(&dir.join("config.json"))?;
-        let vb = Checkpoint::from_safetensors(dir.join("model.safetensors"))?
-            .into_var_builder(dtype, device);
+        let vb = Checkpoint::from_safetensors(dir.join("model.safetensors"))?.into_var_builder(dtype, device);
         Self::load(vb, &config)
     }
 
     /// Seeded random init with upstream's `_init_weights` scheme.
     pub fn random(config: &KronosConfig, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
-        Self::load(
-            SeededInit::new(seed).into_var_builder(dtype, device),
-            config,
-        )
+        Self::load(SeededInit::new(seed).into_var_builder(dtype, device), config)
     }
 
     pub fn config(&self) -> &KronosConfig {
@@ -250,13 +209,7 @@ impl Kronos {
     }
 
     /// Token plus temporal embedding, `[b, t, d]`.
-    fn embed(
-        &self,
-        s1: &Tensor,
-        s2: &Tensor,
-        stamp: Option<&Tensor>,
-        trace: &mut Trace,
-    ) -> Result<Tensor> {
+    fn embed(&self, s1: &Tensor, s2: &Tensor, stamp: Option<&Tensor>, trace: &mut Trace) -> Result<Tensor> {
         let x = self.embedding.forward(s1, s2)?;
         trace.record(|| "embedding".into(), &x);
         match stamp {
@@ -287,12 +240,7 @@ impl Kronos {
     }
 
     /// Upstream's `decode_s1`: s1 logits `[b, t, 2^s1_bits]` (f32) and the context `[b, t, d]`.
-    pub fn decode_s1(
-        &self,
-        s1: &Tensor,
-        s2: &Tensor,
-        stamp: Option<&Tensor>,
-    ) -> Result<(Tensor, Tensor)> {
+    pub fn decode_s1(&self, s1: &Tensor, s2: &Tensor, stamp: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
         self.decode_s1_impl(s1, s2, stamp, &mut Trace::off())
     }
 
@@ -324,9 +272,7 @@ impl Kronos {
     /// Upstream's `decode_s2`: s2 logits (f32) given the context and s1 ids `[b, q]`.
     pub fn decode_s2(&self, context: &Tensor, s1: &Tensor, rows: Rows) -> Result<Tensor> {
         let sibling = self.embedding.sibling(s1)?;
-        self.proj_s2
-            .forward(&self.dep_layer.forward(context, &sibling, rows)?)?
-            .to_dtype(DType::F32)
+        self.proj_s2.forward(&self.dep_layer.forward(context, &sibling, rows)?)?.to_dtype(DType::F32)
     }
 
     /// Upstream's `forward(..., use_teacher_forcing=True)`: `(s1_logits, s2_logits)`.
@@ -380,9 +326,6 @@ impl Kronos {
     /// rotates every key by position 0).
     pub(crate) fn dep_kv(&self, context: &Tensor) -> Result<(Tensor, Tensor)> {
         let attn = &self.dep_layer.cross_attn;
-        Ok((
-            attn.split_heads(&attn.k_proj.forward(context)?)?,
-            attn.split_heads(&attn.v_proj.forward(context)?)?,
-        ))
+        Ok((attn.split_heads(&attn.k_proj.forward(context)?)?, attn.split_heads(&attn.v_proj.forward(context)?)?))
     }
 }

@@ -53,23 +53,15 @@ impl KronosPredictor {
         if tokenizer.device().location() != model.device().location() {
             candle_core::bail!("tokenizer and predictor are on different devices");
         }
-        Ok(Self {
-            tokenizer,
-            model,
-            max_context,
-        })
+        Ok(Self { tokenizer, model, max_context })
     }
 
     /// A seeded random-init model at a released preset's shape, on `device` (no download), with
     /// upstream's default `max_context` of 512.
     pub fn random(preset: Preset, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
         // Separate streams for the two modules' weights.
-        let tokenizer = KronosTokenizer::random(
-            &preset.tokenizer_config(),
-            seed ^ 0x746f_6b65_6e69_7a65,
-            TOKENIZER_DTYPE,
-            device,
-        )?;
+        let tokenizer =
+            KronosTokenizer::random(&preset.tokenizer_config(), seed ^ 0x746f_6b65_6e69_7a65, TOKENIZER_DTYPE, device)?;
         let model = Kronos::random(&preset.predictor_config(), seed, dtype, device)?;
         Self::new(tokenizer, model, DEFAULT_MAX_CONTEXT)
     }
@@ -89,20 +81,9 @@ impl KronosPredictor {
     }
 
     /// Loads a folder holding `tokenizer/` and `predictor/`, each an upstream checkpoint folder.
-    pub fn from_dir(
-        dir: impl AsRef<Path>,
-        dtype: DType,
-        device: &Device,
-        max_context: usize,
-    ) -> Result<Self> {
+    pub fn from_dir(dir: impl AsRef<Path>, dtype: DType, device: &Device, max_context: usize) -> Result<Self> {
         let dir = dir.as_ref();
-        Self::from_dirs(
-            dir.join("tokenizer"),
-            dir.join("predictor"),
-            dtype,
-            device,
-            max_context,
-        )
+        Self::from_dirs(dir.join("tokenizer"), dir.join("predictor"), dtype, device, max_context)
     }
 
     pub fn device(&self) -> &Device {
@@ -114,24 +95,14 @@ impl KronosPredictor {
         let dev = self.device();
         let t = input.context_len();
         let x = Tensor::from_vec(input.x.concat(), (1, t, 6), dev)?;
-        let stamps: Vec<f32> = input
-            .x_stamp
-            .iter()
-            .chain(&input.y_stamp)
-            .flatten()
-            .copied()
-            .collect();
+        let stamps: Vec<f32> = input.x_stamp.iter().chain(&input.y_stamp).flatten().copied().collect();
         let stamp = Tensor::from_vec(stamps, (1, t + input.pred_len(), 5), dev)?;
         Ok((x, stamp))
     }
 
     /// The context's `(s1, s2)` ids, each `[rows, context]`: encoded once, repeated per sample path
     /// (upstream encodes the repeated input; the rows are identical).
-    pub(crate) fn encode_context(
-        &self,
-        input: &ForecastInput,
-        rows: usize,
-    ) -> Result<(Tensor, Tensor)> {
+    pub(crate) fn encode_context(&self, input: &ForecastInput, rows: usize) -> Result<(Tensor, Tensor)> {
         let (x, _) = self.input_tensors(input)?;
         let (s1, s2) = self.tokenizer.encode(&x)?;
         Ok((s1.repeat((rows, 1))?, s2.repeat((rows, 1))?))
@@ -142,11 +113,7 @@ impl KronosPredictor {
             candle_core::bail!("a forecast needs at least one context row and one step");
         }
         if input.x_stamp.len() != input.context_len() {
-            candle_core::bail!(
-                "{} context rows but {} context timestamps",
-                input.context_len(),
-                input.x_stamp.len()
-            );
+            candle_core::bail!("{} context rows but {} context timestamps", input.context_len(), input.x_stamp.len());
         }
         Ok(())
     }
@@ -162,11 +129,7 @@ impl KronosPredictor {
     }
 
     /// Forecast with the reference path. See [`super::generation::Generation`].
-    pub fn predict(
-        &self,
-        input: &ForecastInput,
-        params: &SamplingParams,
-    ) -> Result<super::generation::Generation> {
+    pub fn predict(&self, input: &ForecastInput, params: &SamplingParams) -> Result<super::generation::Generation> {
         self.reference_generator(input, params)?.run()
     }
 
@@ -182,12 +145,7 @@ impl KronosPredictor {
 
     /// The final step shared by both paths: decode the last `max_context` tokens of each sample
     /// path, keep the forecast rows, average over paths, de-normalise.
-    pub(crate) fn finalize(
-        &self,
-        s1_full: &Tensor,
-        s2_full: &Tensor,
-        input: &ForecastInput,
-    ) -> Result<Decoded> {
+    pub(crate) fn finalize(&self, s1_full: &Tensor, s2_full: &Tensor, input: &ForecastInput) -> Result<Decoded> {
         let (rows, total) = s1_full.dims2()?;
         let steps = input.pred_len();
         let window_start = total.saturating_sub(self.max_context);
@@ -198,27 +156,10 @@ impl KronosPredictor {
         let tail = recon.narrow(1, window - steps, steps)?.to_vec3::<f32>()?;
         // numpy's mean over the sample axis: f32 sums, path by path.
         let pred_norm: Vec<[f32; 6]> = (0..steps)
-            .map(|t| {
-                std::array::from_fn(|c| {
-                    (0..rows).fold(0f32, |acc, r| acc + tail[r][t][c]) / rows as f32
-                })
-            })
+            .map(|t| std::array::from_fn(|c| (0..rows).fold(0f32, |acc, r| acc + tail[r][t][c]) / rows as f32))
             .collect();
-        let values = pred_norm
-            .iter()
-            .map(|r| input.normalizer.denormalize(r).to_vec())
-            .collect();
-        let forecast = Forecast {
-            channels: COLUMNS.iter().map(|c| c.to_string()).collect(),
-            values,
-        };
-        Ok(Decoded {
-            window_start,
-            s1,
-            s2,
-            recon,
-            pred_norm,
-            forecast,
-        })
+        let values = pred_norm.iter().map(|r| input.normalizer.denormalize(r).to_vec()).collect();
+        let forecast = Forecast { channels: COLUMNS.iter().map(|c| c.to_string()).collect(), values };
+        Ok(Decoded { window_start, s1, s2, recon, pred_norm, forecast })
     }
 }

@@ -42,9 +42,7 @@ fn mix(mut z: u64) -> u64 {
 
 /// FNV-1a, to turn a tensor name into a stream id.
 pub fn hash_name(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]
@@ -79,8 +77,6 @@ mod tests {
         assert!(mean.abs() < 0.03, "mean {mean}");
         assert!((var - 1.0).abs() < 0.05, "var {var}");
         let mut r = SplitMix64::for_stream(4, &[]);
-        assert!((0..10_000)
-            .map(|_| r.next_open01())
-            .all(|u| u > 0.0 && u < 1.0));
+        assert!((0..10_000).map(|_| r.next_open01()).all(|u| u > 0.0 && u < 1.0));
     }
 }

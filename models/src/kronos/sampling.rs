@@ -35,32 +35,19 @@ pub struct SamplingParams {
 impl Default for SamplingParams {
     /// Upstream's `predict` defaults: `T=1.0, top_k=0, top_p=0.9, sample_count=1`.
     fn default() -> Self {
-        Self {
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 0.9,
-            sample_count: 1,
-            seed: 0,
-        }
+        Self { temperature: 1.0, top_k: 0, top_p: 0.9, sample_count: 1, seed: 0 }
     }
 }
 
 impl SamplingParams {
     /// `top_k = 1`: the most likely token at every step; deterministic.
     pub fn greedy() -> Self {
-        Self {
-            top_k: 1,
-            top_p: 1.0,
-            ..Self::default()
-        }
+        Self { top_k: 1, top_p: 1.0, ..Self::default() }
     }
 
     pub fn validate(&self) -> Result<()> {
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
-            candle_core::bail!(
-                "sampling temperature must be positive and finite, got {}",
-                self.temperature
-            );
+            candle_core::bail!("sampling temperature must be positive and finite, got {}", self.temperature);
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             candle_core::bail!("top_p must be in (0, 1], got {}", self.top_p);
@@ -96,19 +83,10 @@ impl NoiseSource {
 
     pub fn gumbel(&self, step: usize, head: Head, rows: usize, vocab: usize) -> Vec<f32> {
         let mut rng = SplitMix64::for_stream(self.seed, &[step as u64, head as u64]);
-        (0..rows * vocab)
-            .map(|_| (-(-rng.next_open01().ln()).ln()) as f32)
-            .collect()
+        (0..rows * vocab).map(|_| (-(-rng.next_open01().ln()).ln()) as f32).collect()
     }
 
-    pub fn gumbel_tensor(
-        &self,
-        step: usize,
-        head: Head,
-        rows: usize,
-        vocab: usize,
-        device: &Device,
-    ) -> Result<Tensor> {
+    pub fn gumbel_tensor(&self, step: usize, head: Head, rows: usize, vocab: usize, device: &Device) -> Result<Tensor> {
         Tensor::from_vec(self.gumbel(step, head, rows, vocab), (rows, vocab), device)
     }
 }
@@ -166,18 +144,14 @@ impl Sampler {
             Filter::Greedy | Filter::All => None,
             Filter::TopK => {
                 // Number of strictly greater logits per token, < k.
-                let rank = greater_than_each(&logits)?
-                    .to_dtype(DType::F32)?
-                    .sum(D::Minus1)?;
+                let rank = greater_than_each(&logits)?.to_dtype(DType::F32)?.sum(D::Minus1)?;
                 Some(rank.broadcast_lt(&self.threshold)?)
             }
             Filter::TopP => {
                 // Probability mass of the strictly greater logits per token, <= top_p.
                 let probs = candle_nn::ops::softmax_last_dim(&logits)?;
                 let greater = greater_than_each(&logits)?.to_dtype(DType::F32)?;
-                let mass = greater
-                    .matmul(&probs.unsqueeze(D::Minus1)?)?
-                    .squeeze(D::Minus1)?;
+                let mass = greater.matmul(&probs.unsqueeze(D::Minus1)?)?.squeeze(D::Minus1)?;
                 Some(mass.broadcast_le(&self.threshold)?)
             }
         };
@@ -202,13 +176,8 @@ mod tests {
         let dev = Device::Cpu;
         let sampler = Sampler::new(&params, &dev).unwrap();
         let v = logits.len();
-        let l = Tensor::from_slice(logits, (1, v), &dev)
-            .unwrap()
-            .repeat((n, 1))
-            .unwrap();
-        let g = NoiseSource::new(params.seed)
-            .gumbel_tensor(0, Head::S1, n, v, &dev)
-            .unwrap();
+        let l = Tensor::from_slice(logits, (1, v), &dev).unwrap().repeat((n, 1)).unwrap();
+        let g = NoiseSource::new(params.seed).gumbel_tensor(0, Head::S1, n, v, &dev).unwrap();
         let ids = sampler.sample(&l, &g).unwrap().to_vec1::<u32>().unwrap();
         let mut counts = vec![0; v];
         ids.iter().for_each(|&i| counts[i as usize] += 1);
@@ -217,37 +186,23 @@ mod tests {
 
     #[test]
     fn greedy_is_argmax() {
-        assert_eq!(
-            draw(SamplingParams::greedy(), &[0.1, 2.0, -1.0, 1.9], 50),
-            vec![0, 50, 0, 0]
-        );
+        assert_eq!(draw(SamplingParams::greedy(), &[0.1, 2.0, -1.0, 1.9], 50), vec![0, 50, 0, 0]);
     }
 
     #[test]
     fn unfiltered_draws_follow_softmax() {
         let logits = [0.0f32, (2f32).ln(), (3f32).ln(), f32::ln(4.0)];
-        let params = SamplingParams {
-            top_p: 1.0,
-            seed: 11,
-            ..Default::default()
-        };
+        let params = SamplingParams { top_p: 1.0, seed: 11, ..Default::default() };
         let counts = draw(params, &logits, 20_000);
         for (i, c) in counts.iter().enumerate() {
             let expected = (i + 1) as f64 / 10.0;
-            assert!(
-                (*c as f64 / 20_000.0 - expected).abs() < 0.015,
-                "token {i}: {c}"
-            );
+            assert!((*c as f64 / 20_000.0 - expected).abs() < 0.015, "token {i}: {c}");
         }
     }
 
     #[test]
     fn top_k_keeps_only_the_k_largest() {
-        let params = SamplingParams {
-            top_k: 2,
-            seed: 3,
-            ..Default::default()
-        };
+        let params = SamplingParams { top_k: 2, seed: 3, ..Default::default() };
         let counts = draw(params, &[1.0, 3.0, 0.5, 2.9, 2.8], 4000);
         assert_eq!((counts[0], counts[2], counts[4]), (0, 0, 0));
         assert!(counts[1] > 1500 && counts[3] > 1500, "{counts:?}");
@@ -257,52 +212,18 @@ mod tests {
     fn top_p_keeps_the_first_token_past_the_threshold() {
         // probs 0.5, 0.3, 0.15, 0.05: mass before each = 0, 0.5, 0.8, 0.95.
         let logits = [0.5f32.ln(), 0.3f32.ln(), 0.15f32.ln(), 0.05f32.ln()];
-        let counts = draw(
-            SamplingParams {
-                top_p: 0.6,
-                seed: 5,
-                ..Default::default()
-            },
-            &logits,
-            4000,
-        );
+        let counts = draw(SamplingParams { top_p: 0.6, seed: 5, ..Default::default() }, &logits, 4000);
         assert_eq!((counts[2], counts[3]), (0, 0), "{counts:?}");
         assert!(counts[0] > 2000 && counts[1] > 1000, "{counts:?}");
-        let counts = draw(
-            SamplingParams {
-                top_p: 0.4,
-                seed: 5,
-                ..Default::default()
-            },
-            &logits,
-            1000,
-        );
+        let counts = draw(SamplingParams { top_p: 0.4, seed: 5, ..Default::default() }, &logits, 1000);
         assert_eq!(counts[0], 1000, "the top token is always kept");
     }
 
     #[test]
     fn temperature_sharpens() {
         let logits = [0.0f32, 1.0];
-        let cold = draw(
-            SamplingParams {
-                temperature: 0.25,
-                top_p: 1.0,
-                seed: 9,
-                ..Default::default()
-            },
-            &logits,
-            5000,
-        );
-        let warm = draw(
-            SamplingParams {
-                temperature: 4.0,
-                top_p: 1.0,
-                seed: 9,
-                ..Default::default()
-            },
-            &logits,
-            5000,
-        );
+        let cold = draw(SamplingParams { temperature: 0.25, top_p: 1.0, seed: 9, ..Default::default() }, &logits, 5000);
+        let warm = draw(SamplingParams { temperature: 4.0, top_p: 1.0, seed: 9, ..Default::default() }, &logits, 5000);
         assert!(cold[1] > 4800, "{cold:?}");
         assert!(warm[1] < 3300, "{warm:?}");
     }
@@ -310,18 +231,9 @@ mod tests {
     #[test]
     fn bad_params_are_rejected() {
         for p in [
-            SamplingParams {
-                temperature: 0.0,
-                ..Default::default()
-            },
-            SamplingParams {
-                top_p: 0.0,
-                ..Default::default()
-            },
-            SamplingParams {
-                sample_count: 0,
-                ..Default::default()
-            },
+            SamplingParams { temperature: 0.0, ..Default::default() },
+            SamplingParams { top_p: 0.0, ..Default::default() },
+            SamplingParams { sample_count: 0, ..Default::default() },
         ] {
             assert!(Sampler::new(&p, &Device::Cpu).is_err(), "{p:?}");
         }

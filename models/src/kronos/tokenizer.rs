@@ -33,39 +33,16 @@ impl KronosTokenizer {
         config.validate()?;
         let c = config;
         let init = LinearInit::TorchDefault;
-        let block =
-            |vb: VarBuilder| TransformerBlock::load(&vb, c.d_model, c.n_heads, c.ff_dim, init);
-        let encoder = (0..c.num_encoder_blocks())
-            .map(|i| block(vb.pp("encoder").pp(i)))
-            .collect::<Result<Vec<_>>>()?;
-        let decoder = (0..c.num_decoder_blocks())
-            .map(|i| block(vb.pp("decoder").pp(i)))
-            .collect::<Result<Vec<_>>>()?;
+        let block = |vb: VarBuilder| TransformerBlock::load(&vb, c.d_model, c.n_heads, c.ff_dim, init);
+        let encoder = (0..c.num_encoder_blocks()).map(|i| block(vb.pp("encoder").pp(i))).collect::<Result<Vec<_>>>()?;
+        let decoder = (0..c.num_decoder_blocks()).map(|i| block(vb.pp("decoder").pp(i))).collect::<Result<Vec<_>>>()?;
         let rotary = shared_rotary(encoder.iter().chain(&decoder), c.head_dim(), "tokenizer")?;
         Ok(Self {
             embed: linear(&vb.pp("embed"), c.d_in, c.d_model, true, init)?,
             head: linear(&vb.pp("head"), c.d_model, c.d_in, true, init)?,
-            quant_embed: linear(
-                &vb.pp("quant_embed"),
-                c.d_model,
-                c.codebook_dim(),
-                true,
-                init,
-            )?,
-            post_quant_embed_pre: linear(
-                &vb.pp("post_quant_embed_pre"),
-                c.s1_bits,
-                c.d_model,
-                true,
-                init,
-            )?,
-            post_quant_embed: linear(
-                &vb.pp("post_quant_embed"),
-                c.codebook_dim(),
-                c.d_model,
-                true,
-                init,
-            )?,
+            quant_embed: linear(&vb.pp("quant_embed"), c.d_model, c.codebook_dim(), true, init)?,
+            post_quant_embed_pre: linear(&vb.pp("post_quant_embed_pre"), c.s1_bits, c.d_model, true, init)?,
+            post_quant_embed: linear(&vb.pp("post_quant_embed"), c.codebook_dim(), c.d_model, true, init)?,
             encoder,
             decoder,
             rotary,
@@ -80,22 +57,13 @@ impl KronosTokenizer {
     pub fn from_dir(dir: impl AsRef<Path>, dtype: DType, device: &Device) -> Result<Self> {
         let dir = dir.as_ref();
         let config: TokenizerConfig = read_config(&dir.join("config.json"))?;
-        let vb = Checkpoint::from_safetensors(dir.join("model.safetensors"))?
-            .into_var_builder(dtype, device);
+        let vb = Checkpoint::from_safetensors(dir.join("model.safetensors"))?.into_var_builder(dtype, device);
         Self::load(vb, &config)
     }
 
     /// Seeded random init with upstream's scheme (torch's Linear defaults, RMSNorm weights 1).
-    pub fn random(
-        config: &TokenizerConfig,
-        seed: u64,
-        dtype: DType,
-        device: &Device,
-    ) -> Result<Self> {
-        Self::load(
-            SeededInit::new(seed).into_var_builder(dtype, device),
-            config,
-        )
+    pub fn random(config: &TokenizerConfig, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
+        Self::load(SeededInit::new(seed).into_var_builder(dtype, device), config)
     }
 
     pub fn config(&self) -> &TokenizerConfig {
@@ -106,12 +74,7 @@ impl KronosTokenizer {
         &self.device
     }
 
-    fn run_blocks(
-        &self,
-        blocks: &[TransformerBlock],
-        mut x: Tensor,
-        trace: &mut Trace,
-    ) -> Result<Tensor> {
+    fn run_blocks(&self, blocks: &[TransformerBlock], mut x: Tensor, trace: &mut Trace) -> Result<Tensor> {
         let n = x.dim(1)?;
         let (cos, sin) = self.rotary.tables(n, self.dtype, &self.device)?;
         let mask = causal_mask(n, self.dtype, &self.device)?;
@@ -134,11 +97,7 @@ impl KronosTokenizer {
         let z = z.broadcast_div(&norm)?;
         trace.record(|| "z_normalized".into(), &z);
         let scale = 1.0 / (self.config.codebook_dim() as f64).sqrt();
-        let quantized = z
-            .gt(0.0)?
-            .to_dtype(DType::F32)?
-            .affine(2.0, -1.0)?
-            .affine(scale, 0.0)?;
+        let quantized = z.gt(0.0)?.to_dtype(DType::F32)?.affine(2.0, -1.0)?.affine(scale, 0.0)?;
         trace.record(|| "quantized".into(), &quantized);
         Ok(quantized)
     }
@@ -163,15 +122,9 @@ impl KronosTokenizer {
             let weights: Vec<f32> = (0..n).map(|j| (1u32 << j) as f32).collect();
             let weights = Tensor::from_vec(weights, n, &self.device)?;
             // Sums of distinct powers of two below 2^24: exact in f32.
-            bits.narrow(D::Minus1, offset, n)?
-                .broadcast_mul(&weights)?
-                .sum(D::Minus1)?
-                .to_dtype(DType::U32)
+            bits.narrow(D::Minus1, offset, n)?.broadcast_mul(&weights)?.sum(D::Minus1)?.to_dtype(DType::U32)
         };
-        Ok((
-            index(0, self.config.s1_bits)?,
-            index(self.config.s1_bits, self.config.s2_bits)?,
-        ))
+        Ok((index(0, self.config.s1_bits)?, index(self.config.s1_bits, self.config.s2_bits)?))
     }
 
     /// Upstream's `indices_to_bits(half=True)`: `[b, t]` s1 and s2 ids → ±1/√codebook_dim
@@ -181,20 +134,10 @@ impl KronosTokenizer {
             let powers: Vec<f32> = (0..n).map(|j| (1u32 << j) as f32).collect();
             let powers = Tensor::from_vec(powers, n, &self.device)?;
             // floor(id / 2^j) mod 2, exact in f32 for ids below 2^24.
-            let q = ids
-                .to_dtype(DType::F32)?
-                .unsqueeze(D::Minus1)?
-                .broadcast_div(&powers)?
-                .floor()?;
+            let q = ids.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?.broadcast_div(&powers)?.floor()?;
             q.sub(&(q.affine(0.5, 0.0)?.floor()?.affine(2.0, 0.0))?)
         };
-        let bits = Tensor::cat(
-            &[
-                half_bits(s1, self.config.s1_bits)?,
-                half_bits(s2, self.config.s2_bits)?,
-            ],
-            D::Minus1,
-        )?;
+        let bits = Tensor::cat(&[half_bits(s1, self.config.s1_bits)?, half_bits(s2, self.config.s2_bits)?], D::Minus1)?;
         let scale = 1.0 / (self.config.codebook_dim() as f64).sqrt();
         bits.affine(2.0, -1.0)?.affine(scale, 0.0)
     }
@@ -225,18 +168,10 @@ impl KronosTokenizer {
     /// (through `post_quant_embed_pre`) and from all bits.
     pub fn forward_reconstructions(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let quantized = self.quantize(x, &mut Trace::off())?.to_dtype(self.dtype)?;
-        let z_pre = self.post_quant_embed_pre.forward(&quantized.narrow(
-            D::Minus1,
-            0,
-            self.config.s1_bits,
-        )?)?;
-        let z_pre =
-            self.head
-                .forward(&self.run_blocks(&self.decoder, z_pre, &mut Trace::off())?)?;
+        let z_pre = self.post_quant_embed_pre.forward(&quantized.narrow(D::Minus1, 0, self.config.s1_bits)?)?;
+        let z_pre = self.head.forward(&self.run_blocks(&self.decoder, z_pre, &mut Trace::off())?)?;
         let z = self.post_quant_embed.forward(&quantized)?;
-        let z = self
-            .head
-            .forward(&self.run_blocks(&self.decoder, z, &mut Trace::off())?)?;
+        let z = self.head.forward(&self.run_blocks(&self.decoder, z, &mut Trace::off())?)?;
         Ok((z_pre.to_dtype(DType::F32)?, z.to_dtype(DType::F32)?))
     }
 }

@@ -13,20 +13,13 @@ use super::rng::{hash_name, SplitMix64};
 
 /// Non-trainable buffers that upstream stores in its state dict next to the parameters.
 pub(crate) fn is_buffer(name: &str) -> bool {
-    name.ends_with("rotary.inv_freq")
-        || name.ends_with("bsq.basis")
-        || name.ends_with("bsq.group_basis")
+    name.ends_with("rotary.inv_freq") || name.ends_with("bsq.basis") || name.ends_with("bsq.group_basis")
 }
 
 /// Reads parameter `name` of `shape` under `vb`'s prefix.
 ///
 /// `init` tells a random-init source how upstream initialises this tensor; a checkpoint ignores it.
-pub(crate) fn param(
-    vb: &VarBuilder,
-    shape: impl Into<Shape>,
-    name: &str,
-    init: Init,
-) -> Result<Tensor> {
+pub(crate) fn param(vb: &VarBuilder, shape: impl Into<Shape>, name: &str, init: Init) -> Result<Tensor> {
     vb.get_with_hints(shape, name, init)
 }
 
@@ -43,10 +36,7 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     pub fn from_tensors(tensors: HashMap<String, Tensor>, origin: impl Into<String>) -> Self {
-        Self {
-            tensors,
-            origin: origin.into(),
-        }
+        Self { tensors, origin: origin.into() }
     }
 
     pub fn from_safetensors(path: impl AsRef<Path>) -> Result<Self> {
@@ -88,10 +78,7 @@ impl SimpleBackend for Checkpoint {
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> Result<Tensor> {
         match self.tensors.get(name) {
             Some(t) => t.to_device(dev)?.to_dtype(dtype),
-            None => Err(Error::Msg(format!(
-                "missing tensor `{name}` in {}",
-                self.origin
-            ))),
+            None => Err(Error::Msg(format!("missing tensor `{name}` in {}", self.origin))),
         }
     }
 
@@ -121,37 +108,22 @@ impl SeededInit {
 }
 
 impl SimpleBackend for SeededInit {
-    fn get(
-        &self,
-        shape: Shape,
-        name: &str,
-        init: Init,
-        dtype: DType,
-        dev: &Device,
-    ) -> Result<Tensor> {
+    fn get(&self, shape: Shape, name: &str, init: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
         let n = shape.elem_count();
         let mut rng = SplitMix64::for_stream(self.seed, &[hash_name(name)]);
         let values: Vec<f32> = match init {
             Init::Const(v) => vec![v as f32; n],
-            Init::Randn { mean, stdev } => (0..n)
-                .map(|_| (mean + stdev * rng.next_normal()) as f32)
-                .collect(),
-            Init::Uniform { lo, up } => (0..n)
-                .map(|_| (lo + (up - lo) * rng.next_open01()) as f32)
-                .collect(),
+            Init::Randn { mean, stdev } => (0..n).map(|_| (mean + stdev * rng.next_normal()) as f32).collect(),
+            Init::Uniform { lo, up } => (0..n).map(|_| (lo + (up - lo) * rng.next_open01()) as f32).collect(),
             Init::Kaiming { .. } => {
-                return Err(Error::Msg(format!(
-                    "SeededInit: no Kaiming init for `{name}`, give explicit bounds"
-                )))
+                return Err(Error::Msg(format!("SeededInit: no Kaiming init for `{name}`, give explicit bounds")))
             }
         };
         Tensor::from_vec(values, shape, dev)?.to_dtype(dtype)
     }
 
     fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> Result<Tensor> {
-        Err(Error::Msg(format!(
-            "SeededInit needs a shape to create `{name}`"
-        )))
+        Err(Error::Msg(format!("SeededInit needs a shape to create `{name}`")))
     }
 
     fn contains_tensor(&self, name: &str) -> bool {
@@ -167,37 +139,24 @@ pub struct ShapeRecorder {
 
 impl ShapeRecorder {
     /// Builds a model against this recorder and returns the parameters it asked for, in order.
-    pub fn record<T>(
-        build: impl FnOnce(VarBuilder<'static>) -> Result<T>,
-    ) -> Result<Vec<(String, Shape)>> {
+    pub fn record<T>(build: impl FnOnce(VarBuilder<'static>) -> Result<T>) -> Result<Vec<(String, Shape)>> {
         let recorder = ShapeRecorder::default();
         let seen = recorder.seen.clone();
-        build(VarBuilder::from_backend(
-            Box::new(recorder),
-            DType::F32,
-            Device::Cpu,
-        ))?;
-        let seen = seen
-            .lock()
-            .map_err(|_| Error::Msg("poisoned recorder".into()))?;
+        build(VarBuilder::from_backend(Box::new(recorder), DType::F32, Device::Cpu))?;
+        let seen = seen.lock().map_err(|_| Error::Msg("poisoned recorder".into()))?;
         Ok(seen.clone())
     }
 }
 
 impl SimpleBackend for ShapeRecorder {
     fn get(&self, shape: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
-        self.seen
-            .lock()
-            .map_err(|_| Error::Msg("poisoned recorder".into()))?
-            .push((name.to_string(), shape.clone()));
+        self.seen.lock().map_err(|_| Error::Msg("poisoned recorder".into()))?.push((name.to_string(), shape.clone()));
         // A zero-stride view of one element: the model only stores it.
         Tensor::zeros((), dtype, dev)?.broadcast_as(shape)
     }
 
     fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> Result<Tensor> {
-        Err(Error::Msg(format!(
-            "ShapeRecorder needs a shape for `{name}`"
-        )))
+        Err(Error::Msg(format!("ShapeRecorder needs a shape for `{name}`")))
     }
 
     fn contains_tensor(&self, name: &str) -> bool {

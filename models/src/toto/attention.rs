@@ -41,8 +41,7 @@ pub struct Attention {
 
 /// `[len, len]` additive mask: 0 on and below the diagonal, -inf above.
 pub fn causal_bias(len: usize, device: &Device) -> Result<Tensor> {
-    let data: Vec<f32> =
-        (0..len * len).map(|i| if i % len > i / len { f32::NEG_INFINITY } else { 0.0 }).collect();
+    let data: Vec<f32> = (0..len * len).map(|i| if i % len > i / len { f32::NEG_INFINITY } else { 0.0 }).collect();
     Tensor::from_vec(data, (len, len), device) // graphlint: ignore[GL804] -- recompute and prefill only; graph mode masks with its preallocated bias
 }
 

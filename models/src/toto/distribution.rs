@@ -95,7 +95,8 @@ impl MixtureSampler {
         let dims = params.probs.dims().to_vec();
         let k = dims[dims.len() - 1];
         let flat = |t: &Tensor| t.reshape(((), k));
-        let (probs, df, loc, scale) = (flat(&params.probs)?, flat(&params.df)?, flat(&params.loc)?, flat(&params.scale)?);
+        let (probs, df, loc, scale) =
+            (flat(&params.probs)?, flat(&params.df)?, flat(&params.loc)?, flat(&params.scale)?);
         let n = probs.dim(0)?;
         let row = |i: usize| noise.get(i)?.reshape((n, 1));
 
@@ -199,7 +200,8 @@ pub fn mixture_noise(seed: u64, call: usize, draws: usize) -> Vec<f32> {
     let mut rng = StdRng::seed_from_u64(splitmix64(seed ^ splitmix64(call as u64 + 1)));
     let mut out = Vec::with_capacity(NOISE_ROWS * draws);
     let uniforms = |rng: &mut StdRng, out: &mut Vec<f32>| out.extend((0..draws).map(|_| rng.sample::<f32, _>(Open01)));
-    let normals = |rng: &mut StdRng, out: &mut Vec<f32>| out.extend((0..draws).map(|_| rng.sample::<f32, _>(StandardNormal)));
+    let normals =
+        |rng: &mut StdRng, out: &mut Vec<f32>| out.extend((0..draws).map(|_| rng.sample::<f32, _>(StandardNormal)));
     uniforms(&mut rng, &mut out);
     normals(&mut rng, &mut out);
     for _ in 0..GAMMA_ROUNDS {

@@ -215,7 +215,10 @@ impl TotoGraphDecoder {
     /// `model` must have been loaded on `device`.
     pub fn new(model: &Toto, context: &TotoInput, options: DecodeOptions, device: &Device) -> Result<Self> {
         if !model.device().same_device(device) {
-            candle_core::bail!("the Toto model lives on {:?}, not on the decoder's device {device:?}", model.device().location());
+            candle_core::bail!(
+                "the Toto model lives on {:?}, not on the decoder's device {device:?}",
+                model.device().location()
+            );
         }
         let cfg = model.config();
         let (p, heads, head_dim) = (cfg.patch_size, cfg.num_heads, cfg.head_dim());
@@ -230,7 +233,9 @@ impl TotoGraphDecoder {
         if trajectories > 1 {
             let rep = |t: &Tensor| t.repeat((trajectories, 1));
             carry = ScalerCarry { weight: rep(&carry.weight)?, value: rep(&carry.value)?, m2: rep(&carry.m2)? };
-            bounds = bounds.map(|b| Ok::<_, candle_core::Error>(ScaleBounds { lo: rep(&b.lo)?, hi: rep(&b.hi)? })).transpose()?;
+            bounds = bounds
+                .map(|b| Ok::<_, candle_core::Error>(ScaleBounds { lo: rep(&b.lo)?, hi: rep(&b.hi)? }))
+                .transpose()?;
         }
         let draws = rows * variates * p;
         let noise = match options.decoding {
@@ -256,7 +261,11 @@ impl TotoGraphDecoder {
                     .collect::<Result<_>>()?,
                 ..cache
             },
-            carry: ScalerCarry { weight: persistent(&carry.weight)?, value: persistent(&carry.value)?, m2: persistent(&carry.m2)? },
+            carry: ScalerCarry {
+                weight: persistent(&carry.weight)?,
+                value: persistent(&carry.value)?,
+                m2: persistent(&carry.m2)?,
+            },
             next_patch: persistent(&first)?,
             position: u32_full(filled, &[1])?,
             kv_write_index: u32_full(filled, &[rows * variates, heads, 1, head_dim])?,
@@ -321,9 +330,7 @@ impl TotoGraphDecoder {
         let trajectories = self.read_output()?;
         let samples = (0..self.options.prediction_length)
             .map(|t| {
-                (0..self.batch * self.variates)
-                    .map(|c| trajectories.iter().map(|traj| traj[c][t]).collect())
-                    .collect()
+                (0..self.batch * self.variates).map(|c| trajectories.iter().map(|traj| traj[c][t]).collect()).collect()
             })
             .collect();
         Ok(SampledForecast { channels: self.channel_labels(), samples })
@@ -346,7 +353,11 @@ impl GraphDecoder for TotoGraphDecoder {
     fn prepare_step(&mut self, i: usize) -> Result<()> {
         if let (Some(buffer), Decoding::Samples { seed, .. }) = (&self.noise, self.options.decoding) {
             let draws = buffer.dim(1)?;
-            let fresh = Tensor::from_vec(super::distribution::mixture_noise(seed, i + 1, draws), (NOISE_ROWS, draws), &self.device)?;
+            let fresh = Tensor::from_vec(
+                super::distribution::mixture_noise(seed, i + 1, draws),
+                (NOISE_ROWS, draws),
+                &self.device,
+            )?;
             buffer.slice_set(&fresh, 0, 0)?;
         }
         Ok(())
@@ -400,7 +411,8 @@ impl GraphDecoder for TotoGraphDecoder {
             return Ok(self.finish_samples()?.median());
         }
         let trajectory = self.read_output()?.remove(0);
-        let values = (0..self.options.prediction_length).map(|t| trajectory.iter().map(|row| row[t]).collect()).collect();
+        let values =
+            (0..self.options.prediction_length).map(|t| trajectory.iter().map(|row| row[t]).collect()).collect();
         Ok(Forecast { channels: self.channel_labels(), values })
     }
 }

@@ -67,7 +67,8 @@ impl TotoInput {
         for r in 0..rows {
             let span = r * self.len..(r + 1) * self.len;
             out.series.extend(std::iter::repeat_n(0.0, pad).chain(self.series[span.clone()].iter().copied()));
-            out.padding_mask.extend(std::iter::repeat_n(false, pad).chain(self.padding_mask[span.clone()].iter().copied()));
+            out.padding_mask
+                .extend(std::iter::repeat_n(false, pad).chain(self.padding_mask[span.clone()].iter().copied()));
             let first = self.id_mask[span.start];
             out.id_mask.extend(std::iter::repeat_n(first, pad).chain(self.id_mask[span].iter().copied()));
         }
@@ -78,7 +79,12 @@ impl TotoInput {
     pub fn validate(&self, patch: usize) -> Result<()> {
         let n = self.batch * self.variates * self.len;
         if self.series.len() != n || self.padding_mask.len() != n || self.id_mask.len() != n {
-            candle_core::bail!("input buffers do not match batch {} × variates {} × len {}", self.batch, self.variates, self.len);
+            candle_core::bail!(
+                "input buffers do not match batch {} × variates {} × len {}",
+                self.batch,
+                self.variates,
+                self.len
+            );
         }
         if self.len == 0 || self.len % patch != 0 {
             candle_core::bail!("series length {} is not a positive multiple of the patch size {patch}", self.len);
@@ -93,7 +99,11 @@ impl TotoInput {
         let shape = (self.batch, self.variates, self.len);
         Ok(InputTensors {
             series: Tensor::from_vec(self.series.clone(), shape, device)?,
-            padding: Tensor::from_vec(self.padding_mask.iter().map(|&m| f32::from(u8::from(m))).collect::<Vec<_>>(), shape, device)?,
+            padding: Tensor::from_vec(
+                self.padding_mask.iter().map(|&m| f32::from(u8::from(m))).collect::<Vec<_>>(),
+                shape,
+                device,
+            )?,
             ids: Tensor::from_vec(self.id_mask.iter().map(|&i| i as f32).collect::<Vec<_>>(), shape, device)?,
         })
     }
@@ -129,7 +139,10 @@ impl SampleData {
         for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let fields: Vec<&str> = line.split(',').collect();
             let value = |c: usize| -> std::result::Result<f32, String> {
-                fields.get(c).and_then(|f| f.trim().parse().ok()).ok_or(format!("line {}: bad value in column {c}", i + 2))
+                fields
+                    .get(c)
+                    .and_then(|f| f.trim().parse().ok())
+                    .ok_or(format!("line {}: bad value in column {c}", i + 2))
             };
             data.rows.push([value(cols[0])?, value(cols[1])?, value(cols[2])?, value(cols[3])?]);
             data.timestamps.push(fields.get(ts).unwrap_or(&"").to_string());
@@ -168,7 +181,8 @@ mod tests {
 
     #[test]
     fn left_padding_masks_zeros_and_repeats_the_first_id() {
-        let input = TotoInput::from_variates(&[vec![1.0, 2.0, 3.0], vec![4.0, 5.0, 6.0]], &["a", "b"]).with_variate_ids(&[0, 7]);
+        let input = TotoInput::from_variates(&[vec![1.0, 2.0, 3.0], vec![4.0, 5.0, 6.0]], &["a", "b"])
+            .with_variate_ids(&[0, 7]);
         let padded = input.left_padded(4);
         assert_eq!(padded.len, 4);
         assert_eq!(padded.series, [0.0, 1.0, 2.0, 3.0, 0.0, 4.0, 5.0, 6.0]);

@@ -55,7 +55,11 @@ pub struct SwiGluMlp {
 impl SwiGluMlp {
     pub fn load(vb: VarBuilder, dim: usize, hidden: usize) -> Result<Self> {
         let vb = vb.pp("0");
-        Ok(Self { w12: Linear::load(vb.pp("w12"), dim, 2 * hidden)?, w3: Linear::load(vb.pp("w3"), hidden, dim)?, hidden })
+        Ok(Self {
+            w12: Linear::load(vb.pp("w12"), dim, 2 * hidden)?,
+            w3: Linear::load(vb.pp("w3"), hidden, dim)?,
+            hidden,
+        })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -90,7 +90,11 @@ pub struct Toto {
 
 impl Toto {
     /// Builds the model from checkpoint tensors, checking every key and shape first.
-    pub fn from_tensors(cfg: &TotoConfig, tensors: HashMap<String, Tensor>, device: &Device) -> std::result::Result<Self, LoadError> {
+    pub fn from_tensors(
+        cfg: &TotoConfig,
+        tensors: HashMap<String, Tensor>,
+        device: &Device,
+    ) -> std::result::Result<Self, LoadError> {
         cfg.validate()?;
         let tensors = check_and_convert(cfg, tensors, device)?;
         let num_parameters = tensors.values().map(Tensor::elem_count).sum();

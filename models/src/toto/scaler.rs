@@ -136,7 +136,8 @@ impl PatchScaler {
         bounds: Option<&ScaleBounds>,
     ) -> Result<(ScalerCarry, PatchStats)> {
         let (rows, n, p) = x.dims3()?;
-        let in_patch = |t: &Tensor, triangle: &Tensor| t.reshape((rows * n, p))?.matmul(triangle)?.reshape((rows, n, p));
+        let in_patch =
+            |t: &Tensor, triangle: &Tensor| t.reshape((rows * n, p))?.matmul(triangle)?.reshape((rows, n, p));
         // The running sum before each patch, `[rows, n, 1]`.
         let before = |inclusive: &Tensor, start: &Tensor| -> Result<Tensor> {
             if n == 1 {
@@ -172,12 +173,8 @@ impl PatchScaler {
         let (loc64, scale64) = (last_step(&mean)?, last_step(&scale)?);
         let last = |t: &Tensor| t.narrow(1, n - 1, 1)?.narrow(2, p - 1, 1)?.reshape((rows, 1));
         let carry = ScalerCarry { weight: last(&cum_w)?, value: last(&cum_v)?, m2: last(&m2)? };
-        let stats = PatchStats {
-            loc: loc64.to_dtype(DType::F32)?,
-            scale: scale64.to_dtype(DType::F32)?,
-            loc64,
-            scale64,
-        };
+        let stats =
+            PatchStats { loc: loc64.to_dtype(DType::F32)?, scale: scale64.to_dtype(DType::F32)?, loc64, scale64 };
         Ok((carry, stats))
     }
 
@@ -192,7 +189,8 @@ impl PatchScaler {
         let prefix = prefix_len.min(t);
         let bounds = self.bounds(&x.narrow(1, 0, prefix)?, &w.narrow(1, 0, prefix)?)?;
         let start = Self::zero_carry(rows, series.device())?;
-        let (carry, stats) = self.advance(&start, &x.reshape((rows, n, p))?, &w.reshape((rows, n, p))?, bounds.as_ref())?;
+        let (carry, stats) =
+            self.advance(&start, &x.reshape((rows, n, p))?, &w.reshape((rows, n, p))?, bounds.as_ref())?;
         let loc64 = stats.loc64.reshape((b, v, n))?;
         let scale64 = stats.scale64.reshape((b, v, n))?;
         let (loc, scale) = (loc64.to_dtype(DType::F32)?, scale64.to_dtype(DType::F32)?);
@@ -263,9 +261,11 @@ mod tests {
         let w = padding.to_dtype(DType::F64)?.reshape((1, t / 8, 8))?;
         let mut carry = PatchScaler::zero_carry(1, &dev)?;
         for i in 0..t / 8 {
-            let (next, stats) = scaler.advance(&carry, &x.narrow(1, i, 1)?, &w.narrow(1, i, 1)?, out.bounds.as_ref())?;
+            let (next, stats) =
+                scaler.advance(&carry, &x.narrow(1, i, 1)?, &w.narrow(1, i, 1)?, out.bounds.as_ref())?;
             carry = next;
-            let (m, s) = (stats.loc64.flatten_all()?.to_vec1::<f64>()?[0], stats.scale64.flatten_all()?.to_vec1::<f64>()?[0]);
+            let (m, s) =
+                (stats.loc64.flatten_all()?.to_vec1::<f64>()?[0], stats.scale64.flatten_all()?.to_vec1::<f64>()?[0]);
             assert!((m - got_m[i]).abs() <= 1e-12 * m.abs() && (s - got_s[i]).abs() <= 1e-12 * s, "patch {i}");
         }
         let end = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap()[0];

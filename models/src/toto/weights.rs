@@ -186,10 +186,8 @@ mod tests {
 
     #[test]
     fn base_schema_has_the_released_parameter_count() {
-        let total: usize = checkpoint_schema(&TotoConfig::base())
-            .iter()
-            .map(|s| s.shape.iter().product::<usize>())
-            .sum();
+        let total: usize =
+            checkpoint_schema(&TotoConfig::base()).iter().map(|s| s.shape.iter().product::<usize>()).sum();
         assert_eq!(total, 151_306_080);
     }
 

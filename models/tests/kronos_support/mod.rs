@@ -16,8 +16,7 @@ pub fn reference_dir() -> PathBuf {
 }
 
 pub fn fixtures() -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(reference_dir().join("fixtures.safetensors"), &Device::Cpu)
-        .unwrap()
+    candle_core::safetensors::load(reference_dir().join("fixtures.safetensors"), &Device::Cpu).unwrap()
 }
 
 pub fn tokenizer() -> KronosTokenizer {
@@ -38,12 +37,7 @@ pub fn ids(t: &Tensor) -> Tensor {
 }
 
 pub fn as_f32_vec(t: &Tensor) -> Vec<f32> {
-    t.to_dtype(DType::F32)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap()
+    t.to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
 }
 
 /// max |got - want| / max |want|, after checking the shapes agree.
@@ -51,10 +45,7 @@ pub fn rel_max_diff(got: &Tensor, want: &Tensor) -> f64 {
     assert_eq!(got.dims(), want.dims(), "shape");
     let (g, w) = (as_f32_vec(got), as_f32_vec(want));
     let scale = w.iter().fold(0f64, |m, v| m.max(v.abs() as f64));
-    let diff = g
-        .iter()
-        .zip(&w)
-        .fold(0f64, |m, (a, b)| m.max((*a as f64 - *b as f64).abs()));
+    let diff = g.iter().zip(&w).fold(0f64, |m, (a, b)| m.max((*a as f64 - *b as f64).abs()));
     assert!(g.iter().all(|v| v.is_finite()), "non-finite values");
     if scale == 0.0 {
         diff
@@ -67,28 +58,13 @@ pub fn rel_max_diff(got: &Tensor, want: &Tensor) -> f64 {
 pub fn assert_close(name: &str, got: &Tensor, want: &Tensor) -> f64 {
     let rel = rel_max_diff(got, want);
     println!("parity {name:<32} max|diff|/max|ref| = {rel:.2e}");
-    assert!(
-        rel <= REL_TOL,
-        "{name}: relative max difference {rel:.3e} exceeds {REL_TOL:e}"
-    );
+    assert!(rel <= REL_TOL, "{name}: relative max difference {rel:.3e} exceeds {REL_TOL:e}");
     rel
 }
 
 pub fn assert_ids_eq(name: &str, got: &Tensor, want: &Tensor) {
-    let g = got
-        .to_dtype(DType::I64)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<i64>()
-        .unwrap();
-    let w = want
-        .to_dtype(DType::I64)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<i64>()
-        .unwrap();
+    let g = got.to_dtype(DType::I64).unwrap().flatten_all().unwrap().to_vec1::<i64>().unwrap();
+    let w = want.to_dtype(DType::I64).unwrap().flatten_all().unwrap().to_vec1::<i64>().unwrap();
     assert_eq!(got.dims(), want.dims(), "{name}: shape");
     assert_eq!(g, w, "{name}: ids differ");
     println!("parity {name:<32} identical ({} ids)", g.len());

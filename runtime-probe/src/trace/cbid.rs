@@ -32,24 +32,24 @@ use SyncClass::*;
 
 /// `(cbid, kind)` for the driver API.
 const DRIVER: &[(u32, CallKind)] = &[
-    (17, Sync(ContextSynchronize)),  // cuCtxSynchronize
-    (800, Sync(ContextSynchronize)), // cuCtxSynchronize_v2
-    (126, Sync(StreamSynchronize)),  // cuStreamSynchronize
-    (440, Sync(StreamSynchronize)),  // cuStreamSynchronize_ptsz
-    (121, Sync(EventSynchronize)),   // cuEventSynchronize
-    (125, Sync(StreamQuery)),        // cuStreamQuery
-    (439, Sync(StreamQuery)),        // cuStreamQuery_ptsz
-    (120, Sync(EventQuery)),         // cuEventQuery
-    (243, Sync(MemAlloc)),           // cuMemAlloc_v2
-    (245, Sync(MemFree)),            // cuMemFree_v2
-    (278, DriverDtoH { blocking: true }),  // cuMemcpyDtoH_v2
-    (398, DriverDtoH { blocking: true }),  // cuMemcpyDtoH_v2_ptds
-    (279, DriverDtoH { blocking: false }), // cuMemcpyDtoHAsync_v2
-    (422, DriverDtoH { blocking: false }), // cuMemcpyDtoHAsync_v2_ptsz
-    (276, DriverHtoD { blocking: true }),  // cuMemcpyHtoD_v2
-    (397, DriverHtoD { blocking: true }),  // cuMemcpyHtoD_v2_ptds
-    (277, DriverHtoD { blocking: false }), // cuMemcpyHtoDAsync_v2
-    (421, DriverHtoD { blocking: false }), // cuMemcpyHtoDAsync_v2_ptsz
+    (17, Sync(ContextSynchronize)),           // cuCtxSynchronize
+    (800, Sync(ContextSynchronize)),          // cuCtxSynchronize_v2
+    (126, Sync(StreamSynchronize)),           // cuStreamSynchronize
+    (440, Sync(StreamSynchronize)),           // cuStreamSynchronize_ptsz
+    (121, Sync(EventSynchronize)),            // cuEventSynchronize
+    (125, Sync(StreamQuery)),                 // cuStreamQuery
+    (439, Sync(StreamQuery)),                 // cuStreamQuery_ptsz
+    (120, Sync(EventQuery)),                  // cuEventQuery
+    (243, Sync(MemAlloc)),                    // cuMemAlloc_v2
+    (245, Sync(MemFree)),                     // cuMemFree_v2
+    (278, DriverDtoH { blocking: true }),     // cuMemcpyDtoH_v2
+    (398, DriverDtoH { blocking: true }),     // cuMemcpyDtoH_v2_ptds
+    (279, DriverDtoH { blocking: false }),    // cuMemcpyDtoHAsync_v2
+    (422, DriverDtoH { blocking: false }),    // cuMemcpyDtoHAsync_v2_ptsz
+    (276, DriverHtoD { blocking: true }),     // cuMemcpyHtoD_v2
+    (397, DriverHtoD { blocking: true }),     // cuMemcpyHtoD_v2_ptds
+    (277, DriverHtoD { blocking: false }),    // cuMemcpyHtoDAsync_v2
+    (421, DriverHtoD { blocking: false }),    // cuMemcpyHtoDAsync_v2_ptsz
     (305, DriverUnified { blocking: true }),  // cuMemcpy
     (408, DriverUnified { blocking: true }),  // cuMemcpy_ptds
     (306, DriverUnified { blocking: false }), // cuMemcpyAsync
@@ -58,16 +58,16 @@ const DRIVER: &[(u32, CallKind)] = &[
 
 /// `(cbid, kind)` for the runtime API (cuBLAS and other runtime users).
 const RUNTIME: &[(u32, CallKind)] = &[
-    (165, Sync(ContextSynchronize)), // cudaDeviceSynchronize_v3020
-    (126, Sync(ContextSynchronize)), // cudaThreadSynchronize_v3020
-    (131, Sync(StreamSynchronize)),  // cudaStreamSynchronize_v3020
-    (239, Sync(StreamSynchronize)),  // cudaStreamSynchronize_ptsz_v7000
-    (137, Sync(EventSynchronize)),   // cudaEventSynchronize_v3020
-    (132, Sync(StreamQuery)),        // cudaStreamQuery_v3020
-    (240, Sync(StreamQuery)),        // cudaStreamQuery_ptsz_v7000
-    (138, Sync(EventQuery)),         // cudaEventQuery_v3020
-    (20, Sync(MemAlloc)),            // cudaMalloc_v3020
-    (22, Sync(MemFree)),             // cudaFree_v3020
+    (165, Sync(ContextSynchronize)),        // cudaDeviceSynchronize_v3020
+    (126, Sync(ContextSynchronize)),        // cudaThreadSynchronize_v3020
+    (131, Sync(StreamSynchronize)),         // cudaStreamSynchronize_v3020
+    (239, Sync(StreamSynchronize)),         // cudaStreamSynchronize_ptsz_v7000
+    (137, Sync(EventSynchronize)),          // cudaEventSynchronize_v3020
+    (132, Sync(StreamQuery)),               // cudaStreamQuery_v3020
+    (240, Sync(StreamQuery)),               // cudaStreamQuery_ptsz_v7000
+    (138, Sync(EventQuery)),                // cudaEventQuery_v3020
+    (20, Sync(MemAlloc)),                   // cudaMalloc_v3020
+    (22, Sync(MemFree)),                    // cudaFree_v3020
     (31, RuntimeCopy { blocking: true }),   // cudaMemcpy_v3020
     (215, RuntimeCopy { blocking: true }),  // cudaMemcpy_ptds_v7000
     (41, RuntimeCopy { blocking: false }),  // cudaMemcpyAsync_v3020

@@ -92,7 +92,10 @@ impl Cupti {
         let rc = unsafe { subscribe(&mut subscriber, on_api, std::ptr::null_mut()) };
         let cupti = Self { subscriber, enable_domain, result_string, library };
         if rc != 0 {
-            return Err(format!("cuptiSubscribe failed: {} (a profiler already attached, or no usable driver?)", cupti.describe(rc)));
+            return Err(format!(
+                "cuptiSubscribe failed: {} (a profiler already attached, or no usable driver?)",
+                cupti.describe(rc)
+            ));
         }
         Ok(cupti)
     }

@@ -33,8 +33,21 @@ impl std::fmt::Display for Site {
 /// Crates whose frames are never the answer, matched on the symbol's leading path segment. This
 /// backs up the path rules for dependencies built from a vendored or patched path.
 const RUNTIME_CRATES: &[&str] = &[
-    "std", "core", "alloc", "backtrace", "candle_core", "candle_nn", "cudarc", "libloading", "half",
-    "gemm", "gemm_common", "gemm_f32", "rayon", "rayon_core", "safetensors",
+    "std",
+    "core",
+    "alloc",
+    "backtrace",
+    "candle_core",
+    "candle_nn",
+    "cudarc",
+    "libloading",
+    "half",
+    "gemm",
+    "gemm_common",
+    "gemm_f32",
+    "rayon",
+    "rayon_core",
+    "safetensors",
 ];
 
 /// Files of the probe's tracer: its frames sit between the CUDA call and the user's code.
@@ -146,10 +159,22 @@ mod tests {
             frame("runtime_probe::trace::record_call", "/work/main/runtime-probe/src/trace/mod.rs", 80),
             FrameInfo { function: None, file: None, line: None }, // libcupti
             FrameInfo { function: Some("cuMemcpyDtoHAsync_v2".into()), file: None, line: None }, // libcuda
-            frame("cudarc::driver::result::memcpy_dtoh_async", "/root/.cargo/registry/src/idx/cudarc-0.19.10/src/driver/result.rs", 900),
-            frame("candle_core::tensor::Tensor::to_scalar", "/root/.cargo/registry/src/idx/candle-core-0.11.1/src/tensor.rs", 600),
+            frame(
+                "cudarc::driver::result::memcpy_dtoh_async",
+                "/root/.cargo/registry/src/idx/cudarc-0.19.10/src/driver/result.rs",
+                900,
+            ),
+            frame(
+                "candle_core::tensor::Tensor::to_scalar",
+                "/root/.cargo/registry/src/idx/candle-core-0.11.1/src/tensor.rs",
+                600,
+            ),
             frame("core::ops::function::FnOnce::call_once", "/rustc/abc/library/core/src/ops/function.rs", 250),
-            frame("<runtime_probe::toy::Toy as models::graph::GraphDecoder>::step", "/work/main/runtime-probe/src/toy.rs", 212),
+            frame(
+                "<runtime_probe::toy::Toy as models::graph::GraphDecoder>::step",
+                "/work/main/runtime-probe/src/toy.rs",
+                212,
+            ),
             frame("runtime_probe::runner::decode", "/work/main/runtime-probe/src/runner.rs", 40),
         ];
         let site = select_user_frame(&frames, root).unwrap();

@@ -166,8 +166,7 @@ struct Buffer {
     last_capture_call: Option<(&'static str, backtrace::Backtrace)>,
 }
 
-static BUFFER: Mutex<Buffer> =
-    Mutex::new(Buffer { events: Vec::new(), failures: Vec::new(), last_capture_call: None });
+static BUFFER: Mutex<Buffer> = Mutex::new(Buffer { events: Vec::new(), failures: Vec::new(), last_capture_call: None });
 static PHASE: AtomicU8 = AtomicU8::new(Phase::Probe as u8);
 const NO_STEP: usize = usize::MAX;
 static STEP: AtomicUsize = AtomicUsize::new(NO_STEP);
@@ -229,10 +228,7 @@ struct Resolver(HashMap<Vec<usize>, Option<Site>>);
 impl Resolver {
     fn site(&mut self, mut stack: backtrace::Backtrace) -> Option<Site> {
         let key: Vec<usize> = stack.frames().iter().map(|f| f.ip() as usize).collect();
-        self.0
-            .entry(key)
-            .or_insert_with(|| select_user_frame(&frames::resolve(&mut stack), workspace_root()))
-            .clone()
+        self.0.entry(key).or_insert_with(|| select_user_frame(&frames::resolve(&mut stack), workspace_root())).clone()
     }
 }
 

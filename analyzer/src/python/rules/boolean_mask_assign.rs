@@ -27,7 +27,13 @@ declare_rule! {
     pub static RULE = Rule { code: "GL507", name: "boolean-mask-assign", family: DynamicShape, language: Python }
 }
 
-pub(crate) fn check(checker: &mut Checker, subscript: &ast::ExprSubscript, elements: &[Expr], index_tys: &[Ty], stored: Ty) {
+pub(crate) fn check(
+    checker: &mut Checker,
+    subscript: &ast::ExprSubscript,
+    elements: &[Expr],
+    index_tys: &[Ty],
+    stored: Ty,
+) {
     if !stored.is_device_tensor() {
         return;
     }

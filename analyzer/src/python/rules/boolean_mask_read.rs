@@ -30,7 +30,12 @@ declare_rule! {
 
 const HELP: &str = "keep the shape fixed: `torch.where(mask, x, 0)` or `x.masked_fill(~mask, 0)`, then reduce";
 
-pub(crate) fn check_subscript(checker: &mut Checker, subscript: &ast::ExprSubscript, elements: &[Expr], index_tys: &[Ty]) {
+pub(crate) fn check_subscript(
+    checker: &mut Checker,
+    subscript: &ast::ExprSubscript,
+    elements: &[Expr],
+    index_tys: &[Ty],
+) {
     let Some(position) = index_tys.iter().position(|t| t.is_bool_tensor()) else { return };
     let mask = checker.text(&elements[position]);
     checker.report(

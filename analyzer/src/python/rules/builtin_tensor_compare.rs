@@ -39,7 +39,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     checker.report(
         &RULE,
         call.range(),
-        format!("builtin `{name}` compares tensors with Python operators, calling `bool()` (a host sync) per comparison"),
+        format!(
+            "builtin `{name}` compares tensors with Python operators, calling `bool()` (a host sync) per comparison"
+        ),
         &format!("use {alternative}, which stays on the device"),
     );
 }

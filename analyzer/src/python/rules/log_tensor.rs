@@ -28,7 +28,8 @@ declare_rule! {
     pub static RULE = Rule { code: "GL703", name: "log-tensor", family: Formatting, language: Python }
 }
 
-pub(super) const LEVELS: &[&str] = &["debug", "info", "warning", "warn", "error", "critical", "exception", "log", "fatal"];
+pub(super) const LEVELS: &[&str] =
+    &["debug", "info", "warning", "warn", "error", "critical", "exception", "log", "fatal"];
 
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     let level = match (call.qualified, call.method) {
@@ -37,7 +38,10 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
             let is_logger = call.receiver == Ty::Logger
                 || (call.receiver.is_unproven()
                     && call.receiver_expr.is_some_and(|r| {
-                        matches!(&*checker.text(r), "logger" | "log" | "LOGGER" | "_logger" | "_log" | "LOG" | "self.logger")
+                        matches!(
+                            &*checker.text(r),
+                            "logger" | "log" | "LOGGER" | "_logger" | "_log" | "LOG" | "self.logger"
+                        )
                     }));
             if !is_logger {
                 return;

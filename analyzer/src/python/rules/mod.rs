@@ -131,9 +131,24 @@ impl TestContext {
 fn is_rule_method(name: &str) -> bool {
     matches!(
         name,
-        "synchronize" | "query" | "item" | "tolist" | "cpu" | "to" | "numpy" | "equal" | "allclose" | "nonzero"
-            | "argwhere" | "masked_select" | "unique" | "unique_consecutive" | "bincount" | "repeat_interleave"
-            | "cuda" | "format"
+        "synchronize"
+            | "query"
+            | "item"
+            | "tolist"
+            | "cpu"
+            | "to"
+            | "numpy"
+            | "equal"
+            | "allclose"
+            | "nonzero"
+            | "argwhere"
+            | "masked_select"
+            | "unique"
+            | "unique_consecutive"
+            | "bincount"
+            | "repeat_interleave"
+            | "cuda"
+            | "format"
     ) || log_tensor::LEVELS.contains(&name)
 }
 

@@ -29,12 +29,13 @@ declare_rule! {
 
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     let total_args = call.args.len() + call.keywords.iter().filter(|(k, _)| k.is_some()).count();
-    let name = match (call.torch_function(&["nonzero", "argwhere", "where"]), call.tensor_method(&["nonzero", "argwhere"])) {
-        (Some("where"), _) if total_args == 1 => "where",
-        (Some("where"), _) => return,
-        (Some(name), _) | (None, Some(name)) => name,
-        (None, None) => return,
-    };
+    let name =
+        match (call.torch_function(&["nonzero", "argwhere", "where"]), call.tensor_method(&["nonzero", "argwhere"])) {
+            (Some("where"), _) if total_args == 1 => "where",
+            (Some("where"), _) => return,
+            (Some(name), _) | (None, Some(name)) => name,
+            (None, None) => return,
+        };
     checker.report(
         &RULE,
         call.range(),

@@ -34,7 +34,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     checker.report(
         &RULE,
         call.range(),
-        format!("`{name}` returns a Python bool, so the result is copied to the host and the host waits for the device"),
+        format!(
+            "`{name}` returns a Python bool, so the result is copied to the host and the host waits for the device"
+        ),
         "compare on the device (`(a == b).all()`, `torch.isclose(a, b).all()`) and consume the result with tensor ops",
     );
 }

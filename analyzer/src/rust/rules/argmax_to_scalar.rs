@@ -50,7 +50,9 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) -> bool {
     visitor.report(
         &RULE,
         range,
-        format!("`{receiver}.{name}()` reads the sampled token back to the host, waiting for the whole step on every token"),
+        format!(
+            "`{receiver}.{name}()` reads the sampled token back to the host, waiting for the whole step on every token"
+        ),
         "keep the argmax result on the device as the next step's input, and read the tokens back in batches",
     );
     true

@@ -39,10 +39,14 @@ declare_rule! {
 
 pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
     let message = match call.name {
-        "alloc_pinned" | "alloc_pinned_with_flags" if !matches!(call.kind, Kind::Other | Kind::Tensor | Kind::HostVec) => {
+        "alloc_pinned" | "alloc_pinned_with_flags"
+            if !matches!(call.kind, Kind::Other | Kind::Tensor | Kind::HostVec) =>
+        {
             format!("`{}` page-locks new host memory with `cuMemHostAlloc`, which synchronizes the device", call.name)
         }
-        "alloc" | "alloc_zeros" if matches!(call.kind, Kind::CudaStream) || (call.kind == Kind::CudaDevice && visitor.cudarc) => {
+        "alloc" | "alloc_zeros"
+            if matches!(call.kind, Kind::CudaStream) || (call.kind == Kind::CudaDevice && visitor.cudarc) =>
+        {
             format!("`{}` falls back to the blocking `cuMemAlloc` when the context has no async allocator", call.name)
         }
         _ => return,

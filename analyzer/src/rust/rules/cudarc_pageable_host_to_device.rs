@@ -53,5 +53,10 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
         ),
     };
     let range = call.range(visitor);
-    visitor.report(&RULE, range, message, "copy from a `PinnedHostSlice` allocated once (`alloc_pinned`), into a device buffer allocated once");
+    visitor.report(
+        &RULE,
+        range,
+        message,
+        "copy from a `PinnedHostSlice` allocated once (`alloc_pinned`), into a device buffer allocated once",
+    );
 }

@@ -52,5 +52,10 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
         format!("`{receiver}.synchronize()`: the receiver's type was not proven; on a candle device this blocks the host until the device is idle")
     };
     let range = call.range(visitor);
-    visitor.report(&RULE, range, message, "remove it from the per-step path; synchronize once where the host needs the result");
+    visitor.report(
+        &RULE,
+        range,
+        message,
+        "remove it from the per-step path; synchronize once where the host needs the result",
+    );
 }

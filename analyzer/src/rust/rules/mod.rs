@@ -101,8 +101,22 @@ pub(crate) fn on_path_call(visitor: &mut FileVisitor, call: &PathCall) {
 pub(crate) fn is_format_macro(name: &str) -> bool {
     matches!(
         name,
-        "println" | "print" | "eprintln" | "eprint" | "format" | "format_args" | "write" | "writeln" | "dbg"
-            | "trace" | "debug" | "info" | "warn" | "error" | "log" | "event"
+        "println"
+            | "print"
+            | "eprintln"
+            | "eprint"
+            | "format"
+            | "format_args"
+            | "write"
+            | "writeln"
+            | "dbg"
+            | "trace"
+            | "debug"
+            | "info"
+            | "warn"
+            | "error"
+            | "log"
+            | "event"
     )
 }
 

@@ -28,7 +28,8 @@ declare_rule! {
     pub static RULE = Rule { code: "GL905", name: "tch-tensor-to-host-value", family: RustCuda, language: Rust }
 }
 
-const HELP: &str = "keep the value on the device and use it in tensor ops, or read results back once, outside the hot path";
+const HELP: &str =
+    "keep the value on the device and use it in tensor ops, or read results back once, outside the hot path";
 
 pub(crate) fn check_method(visitor: &mut FileVisitor, call: &MethodCall) {
     if !matches!(call.name, "double_value" | "int64_value" | "f_double_value" | "f_int64_value")

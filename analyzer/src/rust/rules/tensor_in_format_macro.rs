@@ -78,7 +78,12 @@ fn report(visitor: &mut FileVisitor, name: &str, range: std::ops::Range<usize>, 
     } else {
         format!("`{name}!` formats tensor `{text}` with `Display`, which copies its values to the host and waits for the device")
     };
-    visitor.report(&RULE, range, message, "format the shape and dtype instead, or keep the tensor and format it outside the hot path");
+    visitor.report(
+        &RULE,
+        range,
+        message,
+        "format the shape and dtype instead, or keep the tensor and format it outside the hot path",
+    );
 }
 
 struct Placeholder {

@@ -156,12 +156,8 @@ impl GraphGenerator {
             cur_s2: u32s(rows)?,
             tokens_s1: Tensor::zeros((rows, t + p), DType::U32, &dev)?,
             tokens_s2: Tensor::zeros((rows, t + p), DType::U32, &dev)?,
-            k_cache: (0..cfg.n_layers)
-                .map(|_| cache(heads, cfg.head_dim()))
-                .collect::<Result<_>>()?,
-            v_cache: (0..cfg.n_layers)
-                .map(|_| cache(heads, cfg.head_dim()))
-                .collect::<Result<_>>()?,
+            k_cache: (0..cfg.n_layers).map(|_| cache(heads, cfg.head_dim())).collect::<Result<_>>()?,
+            v_cache: (0..cfg.n_layers).map(|_| cache(heads, cfg.head_dim())).collect::<Result<_>>()?,
             dep_k: cache(DEP_LAYER_HEADS, cfg.dep_head_dim())?,
             dep_v: cache(DEP_LAYER_HEADS, cfg.dep_head_dim())?,
             noise_s1: Tensor::zeros((rows, cfg.s1_vocab()), DType::F32, &dev)?,
@@ -186,11 +182,7 @@ impl GraphGenerator {
         let s1 = self.tokens_s1.narrow(1, start, len)?.contiguous()?;
         let s2 = self.tokens_s2.narrow(1, start, len)?.contiguous()?;
         let prefill = model.prefill(&s1, &s2, &self.time_rows.narrow(0, start, len)?)?;
-        for ((k, v), (k_cache, v_cache)) in prefill
-            .kv
-            .iter()
-            .zip(self.k_cache.iter().zip(&self.v_cache))
-        {
+        for ((k, v), (k_cache, v_cache)) in prefill.kv.iter().zip(self.k_cache.iter().zip(&self.v_cache)) {
             k_cache.slice_set(k, 2, 0)?;
             v_cache.slice_set(v, 2, 0)?;
         }
@@ -213,20 +205,12 @@ impl GraphGenerator {
         }
         let after = self.slots.broadcast_gt(&self.pos)?;
         let mask = after.where_cond(&self.masked, &self.unmasked)?;
-        Ok(Visible::Masked(mask.reshape((
-            1,
-            1,
-            1,
-            self.max_context,
-        ))?))
+        Ok(Visible::Masked(mask.reshape((1, 1, 1, self.max_context))?))
     }
 
     /// `pos` broadcast to `[rows, heads, 1, head_dim]`: the scatter index of a one-token write.
     fn slot_index(&self, heads: usize, head_dim: usize) -> Result<Tensor> {
-        self.pos
-            .reshape((1, 1, 1, 1))?
-            .broadcast_as((self.rows, heads, 1, head_dim))?
-            .contiguous()
+        self.pos.reshape((1, 1, 1, 1))?.broadcast_as((self.rows, heads, 1, head_dim))?.contiguous()
     }
 
     /// The whole sequences of ids, `[samples, context + steps]` (generated ids after `context`).
@@ -248,21 +232,13 @@ impl GraphGenerator {
 
     /// The final decode with its intermediate values. Syncs.
     pub fn finish_decoded(&self) -> Result<Decoded> {
-        self.predictor
-            .finalize(&self.tokens_s1, &self.tokens_s2, &self.input)
+        self.predictor.finalize(&self.tokens_s1, &self.tokens_s2, &self.input)
     }
 
     /// Every buffer the step writes: a step must update them in place, never replace them (a graph
     /// replays the addresses it captured).
     pub fn state_buffers(&self) -> Vec<&Tensor> {
-        let mut all = vec![
-            &self.pos,
-            &self.abs,
-            &self.cur_s1,
-            &self.cur_s2,
-            &self.tokens_s1,
-            &self.tokens_s2,
-        ];
+        let mut all = vec![&self.pos, &self.abs, &self.cur_s1, &self.cur_s2, &self.tokens_s1, &self.tokens_s2];
         all.extend(self.k_cache.iter().chain(&self.v_cache));
         all.extend([
             &self.dep_k,
@@ -291,23 +267,12 @@ impl GraphDecoder for GraphGenerator {
 
     fn reset(&mut self) -> Result<()> {
         let t = self.context_len;
-        for (tokens, ctx) in [
-            (&self.tokens_s1, &self.ctx_s1),
-            (&self.tokens_s2, &self.ctx_s2),
-        ] {
+        for (tokens, ctx) in [(&self.tokens_s1, &self.ctx_s1), (&self.tokens_s2, &self.ctx_s2)] {
             tokens.zero_set()?;
             tokens.slice_set(ctx, 1, 0)?;
         }
-        self.cur_s1.slice_set(
-            &self.ctx_s1.narrow(1, t - 1, 1)?.squeeze(1)?.contiguous()?,
-            0,
-            0,
-        )?;
-        self.cur_s2.slice_set(
-            &self.ctx_s2.narrow(1, t - 1, 1)?.squeeze(1)?.contiguous()?,
-            0,
-            0,
-        )?;
+        self.cur_s1.slice_set(&self.ctx_s1.narrow(1, t - 1, 1)?.squeeze(1)?.contiguous()?, 0, 0)?;
+        self.cur_s2.slice_set(&self.ctx_s2.narrow(1, t - 1, 1)?.squeeze(1)?.contiguous()?, 0, 0)?;
         // Step 0 feeds token t-1; the tokens before it, within the window, are prefilled.
         let start = self.window_start(t);
         self.prefill_window(start, t - 1 - start)?;
@@ -324,16 +289,8 @@ impl GraphDecoder for GraphGenerator {
         if !self.sampler.is_deterministic() {
             let dev = self.predictor.device().clone();
             let (rows, v1, v2) = (self.rows, self.noise_s1.dim(1)?, self.noise_s2.dim(1)?);
-            self.noise_s1.slice_set(
-                &self.noise.gumbel_tensor(i, Head::S1, rows, v1, &dev)?,
-                0,
-                0,
-            )?;
-            self.noise_s2.slice_set(
-                &self.noise.gumbel_tensor(i, Head::S2, rows, v2, &dev)?,
-                0,
-                0,
-            )?;
+            self.noise_s1.slice_set(&self.noise.gumbel_tensor(i, Head::S1, rows, v1, &dev)?, 0, 0)?;
+            self.noise_s2.slice_set(&self.noise.gumbel_tensor(i, Head::S2, rows, v2, &dev)?, 0, 0)?;
         }
         let len = self.context_len + i;
         if i > 0 && len > self.max_context {
@@ -352,33 +309,13 @@ impl GraphDecoder for GraphGenerator {
         let sin = self.sin.index_select(&self.pos, 0)?;
         let write_ids = self.slot_index(cfg.n_heads, cfg.head_dim())?;
 
-        let x = model
-            .embedding
-            .forward(&self.cur_s1.unsqueeze(1)?, &self.cur_s2.unsqueeze(1)?)?;
+        let x = model.embedding.forward(&self.cur_s1.unsqueeze(1)?, &self.cur_s2.unsqueeze(1)?)?;
         let mut x = x.broadcast_add(&self.time_rows.index_select(&self.abs, 0)?)?;
-        for (block, (k_cache, v_cache)) in model
-            .transformer
-            .iter()
-            .zip(self.k_cache.iter().zip(&self.v_cache))
-        {
-            x = block.step(
-                &x,
-                &cos,
-                &sin,
-                &StepKv {
-                    k_cache,
-                    v_cache,
-                    write_ids: &write_ids,
-                    visible: &visible,
-                },
-            )?;
+        for (block, (k_cache, v_cache)) in model.transformer.iter().zip(self.k_cache.iter().zip(&self.v_cache)) {
+            x = block.step(&x, &cos, &sin, &StepKv { k_cache, v_cache, write_ids: &write_ids, visible: &visible })?;
         }
         let context = model.norm.forward(&x)?;
-        let s1_logits = model
-            .proj_s1
-            .forward(&context)?
-            .squeeze(1)?
-            .to_dtype(DType::F32)?;
+        let s1_logits = model.proj_s1.forward(&context)?.squeeze(1)?.to_dtype(DType::F32)?;
         let s1 = self.sampler.sample(&s1_logits, &self.noise_s1)?;
 
         // Dependency layer: this row's key and value join the window's, then one query.
@@ -387,40 +324,22 @@ impl GraphDecoder for GraphGenerator {
         self.dep_k.scatter_set(&dep_ids, &dk, 2)?;
         self.dep_v.scatter_set(&dep_ids, &dv, 2)?;
         let attn = &model.dep_layer.cross_attn;
-        let q = attn.split_heads(
-            &attn
-                .q_proj
-                .forward(&model.embedding.sibling(&s1.unsqueeze(1)?)?)?,
-        )?;
-        let dep_out = attn.out_proj.forward(&attn.merge_heads(&visible.attend(
-            &q,
-            &self.dep_k,
-            &self.dep_v,
-        )?)?)?;
+        let q = attn.split_heads(&attn.q_proj.forward(&model.embedding.sibling(&s1.unsqueeze(1)?)?)?)?;
+        let dep_out = attn.out_proj.forward(&attn.merge_heads(&visible.attend(&q, &self.dep_k, &self.dep_v)?)?)?;
         let x2 = model.dep_layer.norm.forward(&(context + dep_out)?)?;
-        let s2_logits = model
-            .proj_s2
-            .forward(&x2)?
-            .squeeze(1)?
-            .to_dtype(DType::F32)?;
+        let s2_logits = model.proj_s2.forward(&x2)?.squeeze(1)?.to_dtype(DType::F32)?;
         let s2 = self.sampler.sample(&s2_logits, &self.noise_s2)?;
 
         // Outputs into buffers allocated before any capture.
         self.last_s1_logits.slice_set(&s1_logits, 0, 0)?;
         self.last_s2_logits.slice_set(&s2_logits, 0, 0)?;
         let next_abs = (&self.abs + &self.one)?;
-        let token_ids = next_abs
-            .reshape((1, 1))?
-            .broadcast_as((self.rows, 1))?
-            .contiguous()?;
-        self.tokens_s1
-            .scatter_set(&token_ids, &s1.unsqueeze(1)?, 1)?;
-        self.tokens_s2
-            .scatter_set(&token_ids, &s2.unsqueeze(1)?, 1)?;
+        let token_ids = next_abs.reshape((1, 1))?.broadcast_as((self.rows, 1))?.contiguous()?;
+        self.tokens_s1.scatter_set(&token_ids, &s1.unsqueeze(1)?, 1)?;
+        self.tokens_s2.scatter_set(&token_ids, &s2.unsqueeze(1)?, 1)?;
         self.cur_s1.slice_set(&s1, 0, 0)?;
         self.cur_s2.slice_set(&s2, 0, 0)?;
-        self.pos
-            .slice_set(&(&self.pos + &self.one)?.minimum(&self.last_slot)?, 0, 0)?;
+        self.pos.slice_set(&(&self.pos + &self.one)?.minimum(&self.last_slot)?, 0, 0)?;
         self.abs.slice_set(&next_abs, 0, 0)
     }
 

@@ -87,38 +87,20 @@ impl<'a> ReferenceGenerator<'a> {
         let window_len = len - window_start;
         let s1_window = self.s1.narrow(1, window_start, window_len)?;
         let s2_window = self.s2.narrow(1, window_start, window_len)?;
-        let stamp = self
-            .stamps
-            .narrow(1, window_start, window_len)?
-            .contiguous()?;
+        let stamp = self.stamps.narrow(1, window_start, window_len)?.contiguous()?;
 
         let (logits, context) = model.decode_s1(&s1_window, &s2_window, Some(&stamp))?;
         let s1_logits = logits.narrow(1, window_len - 1, 1)?.squeeze(1)?;
         let v1 = s1_logits.dim(1)?;
-        let s1 = self.sampler.sample(
-            &s1_logits,
-            &self.noise.gumbel_tensor(i, Head::S1, self.rows, v1, dev)?,
-        )?;
+        let s1 = self.sampler.sample(&s1_logits, &self.noise.gumbel_tensor(i, Head::S1, self.rows, v1, dev)?)?;
 
-        let s2_logits = model
-            .decode_s2(&context, &s1.unsqueeze(1)?, Rows::Last)?
-            .squeeze(1)?;
+        let s2_logits = model.decode_s2(&context, &s1.unsqueeze(1)?, Rows::Last)?.squeeze(1)?;
         let v2 = s2_logits.dim(1)?;
-        let s2 = self.sampler.sample(
-            &s2_logits,
-            &self.noise.gumbel_tensor(i, Head::S2, self.rows, v2, dev)?,
-        )?;
+        let s2 = self.sampler.sample(&s2_logits, &self.noise.gumbel_tensor(i, Head::S2, self.rows, v2, dev)?)?;
 
         self.s1 = Tensor::cat(&[&self.s1, &s1.unsqueeze(1)?], 1)?;
         self.s2 = Tensor::cat(&[&self.s2, &s2.unsqueeze(1)?], 1)?;
-        self.steps.push(StepRecord {
-            window_start,
-            window_len,
-            s1_logits,
-            s2_logits,
-            s1,
-            s2,
-        });
+        self.steps.push(StepRecord { window_start, window_len, s1_logits, s2_logits, s1, s2 });
         Ok(&self.steps[i])
     }
 
@@ -133,18 +115,9 @@ impl<'a> ReferenceGenerator<'a> {
     /// Decodes what has been generated (all steps must have run).
     pub fn finish(self) -> Result<Generation> {
         if self.steps.len() != self.num_steps() {
-            candle_core::bail!(
-                "finish after {} of {} steps",
-                self.steps.len(),
-                self.num_steps()
-            );
+            candle_core::bail!("finish after {} of {} steps", self.steps.len(), self.num_steps());
         }
         let decoded = self.predictor.finalize(&self.s1, &self.s2, self.input)?;
-        Ok(Generation {
-            steps: self.steps,
-            s1: self.s1,
-            s2: self.s2,
-            decoded,
-        })
+        Ok(Generation { steps: self.steps, s1: self.s1, s2: self.s2, decoded })
     }
 }
