@@ -72,7 +72,7 @@ fn keep_suppressed_marks_silenced_python_findings() {
     let source = "import torch\n\n\n# graphlint: hot\ndef step(x: torch.Tensor):\n    a = x.item()  # graphlint: ignore[GL201] -- logged once\n    return a + x.item()\n";
     std::fs::write(&path, source).unwrap();
     let settings = Settings { keep_suppressed: true, ..Settings::default() };
-    let result = graphlint::engine::run(&[path.clone()], &settings).unwrap();
+    let result = graphlint::engine::run(std::slice::from_ref(&path), &settings).unwrap();
     let found: Vec<(u32, Option<Option<String>>)> =
         result.diagnostics.iter().map(|d| (d.start.row, d.suppressed.as_ref().map(|s| s.reason.clone()))).collect();
     assert_eq!(found, vec![(6, Some(Some("logged once".into()))), (7, None)]);

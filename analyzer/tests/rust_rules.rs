@@ -195,7 +195,7 @@ fn keep_suppressed_marks_silenced_findings_with_their_reason_instead_of_dropping
     let source = "use candle_core::Tensor;\n// graphlint: hot\nfn f(t: &Tensor) -> f32 {\n    let a = t.to_scalar::<f32>().unwrap(); // graphlint: ignore[GL801] -- read once per request\n    let b = t.to_scalar::<f32>().unwrap();\n    a + b\n}\n";
     std::fs::write(&path, source).unwrap();
     let settings = Settings { keep_suppressed: true, ..Settings::default() };
-    let result = graphlint::engine::run(&[path.clone()], &settings).unwrap();
+    let result = graphlint::engine::run(std::slice::from_ref(&path), &settings).unwrap();
     let found: Vec<(u32, Option<Option<String>>, bool)> = result
         .diagnostics
         .iter()
@@ -204,7 +204,7 @@ fn keep_suppressed_marks_silenced_findings_with_their_reason_instead_of_dropping
     assert_eq!(found, vec![(4, Some(Some("read once per request".into())), true), (5, None, true)]);
     // A file-level ignore is kept too, and names its row; without the flag nothing changes.
     std::fs::write(&path, format!("// graphlint: ignore-file[GL8]\n{source}")).unwrap();
-    let result = graphlint::engine::run(&[path.clone()], &settings).unwrap();
+    let result = graphlint::engine::run(std::slice::from_ref(&path), &settings).unwrap();
     let marks: Vec<(u32, bool)> =
         result.diagnostics.iter().map(|d| d.suppressed.as_ref().map(|s| (s.row, s.file_level)).unwrap()).collect();
     assert_eq!(marks, vec![(5, false), (1, true)], "the line directive is the more specific one");
