@@ -131,11 +131,12 @@ pub struct SourceText {
 }
 
 impl SourceText {
-    /// Reads `path`; when it cannot be read or is not UTF-8, the GL000 finding that says so.
-    pub fn read(path: &Path) -> Result<SourceText, Diagnostic> {
+    /// Reads `path`; when it cannot be read or is not UTF-8, the GL000 finding that says so
+    /// (boxed: it is rare, and large beside a `SourceText`).
+    pub fn read(path: &Path) -> Result<SourceText, Box<Diagnostic>> {
         let bytes = std::fs::read(path).map_err(|err| {
             let message = format!("cannot read file: {}", io_reason(&err));
-            Diagnostic::file_level(&meta::UNREADABLE_FILE, path, message, None, 0..0)
+            Box::new(Diagnostic::file_level(&meta::UNREADABLE_FILE, path, message, None, 0..0))
         })?;
         let text = String::from_utf8(bytes).map_err(|err| {
             let offset = err.utf8_error().valid_up_to();
@@ -143,7 +144,7 @@ impl SourceText {
             let row = LineIndex::new(std::str::from_utf8(&bytes[..offset]).unwrap_or("")).row(offset);
             let message = format!("file is not valid UTF-8 (invalid byte at line {row}); it was not checked");
             let help = Some("save the file as UTF-8".to_string());
-            Diagnostic::file_level(&meta::UNREADABLE_FILE, path, message, help, 0..0)
+            Box::new(Diagnostic::file_level(&meta::UNREADABLE_FILE, path, message, help, 0..0))
         })?;
         let bom = text.len() - text.strip_prefix('\u{feff}').unwrap_or(&text).len();
         Ok(SourceText { text, bom })

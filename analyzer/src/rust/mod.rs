@@ -39,7 +39,7 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     let text = match SourceText::read(path) {
         Ok(text) => text,
         Err(diagnostic) => {
-            analysis.file_diagnostics.push(diagnostic);
+            analysis.file_diagnostics.push(*diagnostic);
             return analysis;
         }
     };
