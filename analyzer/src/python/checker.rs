@@ -1222,7 +1222,7 @@ impl<'a> Checker<'a> {
         // Deeply nested expressions recurse deeply: grow the stack instead of overflowing it.
         // Checked every 16 levels (a level takes well under 2 KiB, the red zone is 128 KiB).
         self.expr_depth += 1;
-        let ty = if self.expr_depth % 16 == 0 {
+        let ty = if self.expr_depth.is_multiple_of(16) {
             stacker::maybe_grow(128 * 1024, 8 * 1024 * 1024, || self.expr_inner(expr))
         } else {
             self.expr_inner(expr)
