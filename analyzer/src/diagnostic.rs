@@ -1,6 +1,6 @@
 //! A finding, in a form every frontend and every output format shares.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::registry::Rule;
 use crate::suppression::Suppressed;
@@ -56,6 +56,30 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// A finding about a file rather than about code on a hot path (it is always reported), at
+    /// line 1, column 1 until the caller sets a position.
+    pub fn file_level(
+        rule: &'static Rule,
+        path: &Path,
+        message: String,
+        help: Option<String>,
+        range: std::ops::Range<usize>,
+    ) -> Self {
+        let start = Location { row: 1, column: 1 };
+        Diagnostic {
+            rule,
+            message,
+            help,
+            file: path.to_path_buf(),
+            range,
+            start,
+            end: start,
+            hot_path: Vec::new(),
+            heat: Heat::File,
+            suppressed: None,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         self.rule.code
     }

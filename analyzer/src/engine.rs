@@ -214,16 +214,9 @@ fn unused_suppressions(path: &Path, suppressions: &Suppressions, rules: &FileRul
                 format!("remove `{selector}` from the comment")
             };
             Diagnostic {
-                rule: &crate::meta::UNUSED_SUPPRESSION,
-                message,
-                help: Some(help),
-                file: path.to_path_buf(),
                 start: lines.location(&text, range.start),
                 end: lines.location(&text, range.end),
-                range,
-                hot_path: Vec::new(),
-                heat: Heat::File,
-                suppressed: None,
+                ..Diagnostic::file_level(&crate::meta::UNUSED_SUPPRESSION, path, message, Some(help), range)
             }
         })
         .collect()

@@ -1,9 +1,15 @@
 //! Language-agnostic hot-path propagation: given the functions of a project, the call edges
 //! between them and the roots, find for every reachable function the shortest chain from a root.
 //!
-//! Frontends build the graph (resolving calls is language-specific); this module only walks it.
+//! Frontends build the graph (resolving calls is language-specific); this module only walks it,
+//! and then tells which of the frontends' candidate findings are hot.
 
 use std::collections::VecDeque;
+
+use rustc_hash::FxHashSet;
+
+use crate::diagnostic::{ChainLink, Diagnostic, Heat, HotFunction};
+use crate::frontend::FileAnalysis;
 
 /// Why a function is a root, in words shown to the user (e.g. "`forward` of an nn.Module").
 pub type RootReason = String;
@@ -71,6 +77,76 @@ pub fn root_reason(reach: &[Reach], node: usize) -> Option<&RootReason> {
         Reach::Root(reason) => Some(reason),
         _ => None,
     }
+}
+
+/// A frontend's project-wide graph, as [`classify`] and [`hot_functions`] read it: every function
+/// and every region (a loop, a capture block) of every file is a node.
+pub trait Graph {
+    /// The node of function `func` of file `file`.
+    fn func_node(&self, file: usize, func: u32) -> usize;
+    /// The node of region `region` of file `file`.
+    fn region_node(&self, file: usize, region: u32) -> usize;
+    /// The region of file `file` that directly encloses region `region`.
+    fn enclosing_region(&self, file: usize, region: u32) -> Option<u32>;
+    /// A node as one step of a chain shown to the user.
+    fn link(&self, node: usize) -> ChainLink;
+}
+
+/// Each file's file-level findings, then its candidates that are hot: in a reached function, or
+/// else inside a region that is a root (the innermost such region gives the chain). The others
+/// are kept, marked cold, only with `all_paths`.
+pub fn classify<S>(
+    files: &[FileAnalysis<S>],
+    graph: &impl Graph,
+    reach: &[Reach],
+    region_roots: &FxHashSet<usize>,
+    all_paths: bool,
+) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for (file_idx, file) in files.iter().enumerate() {
+        diagnostics.extend(file.file_diagnostics.iter().cloned());
+        for candidate in &file.candidates {
+            let func_node = graph.func_node(file_idx, candidate.func);
+            let mut node = None;
+            if !matches!(reach[func_node], Reach::Unreached) {
+                node = Some(func_node);
+            } else {
+                let mut region = candidate.region;
+                while let Some(r) = region {
+                    let region_node = graph.region_node(file_idx, r);
+                    if region_roots.contains(&region_node) {
+                        node = Some(region_node);
+                        break;
+                    }
+                    region = graph.enclosing_region(file_idx, r);
+                }
+            }
+            let mut diagnostic = candidate.diagnostic.clone();
+            match node {
+                Some(node) => {
+                    let reason = root_reason(reach, node).cloned().unwrap_or_default();
+                    diagnostic.hot_path = chain(reach, node).into_iter().map(|n| graph.link(n)).collect();
+                    diagnostic.heat = Heat::Hot { reason };
+                }
+                None if all_paths => diagnostic.heat = Heat::Cold,
+                None => continue,
+            }
+            diagnostics.push(diagnostic);
+        }
+    }
+    diagnostics
+}
+
+/// Every reached node with its chain, for `--show-hot`.
+pub fn hot_functions(graph: &impl Graph, reach: &[Reach]) -> Vec<HotFunction> {
+    let mut hot = Vec::new();
+    for node in 0..reach.len() {
+        if let Some(reason) = root_reason(reach, node) {
+            let chain = chain(reach, node).into_iter().map(|n| graph.link(n)).collect();
+            hot.push(HotFunction { chain, reason: reason.clone() });
+        }
+    }
+    hot
 }
 
 #[cfg(test)]

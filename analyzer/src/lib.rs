@@ -10,6 +10,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod discovery;
 pub mod engine;
+pub mod frontend;
 pub mod hotpath;
 pub mod meta;
 pub mod output;

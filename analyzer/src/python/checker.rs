@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
-use std::path::Path;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
@@ -15,19 +14,8 @@ use super::adapter::{
 use super::rules::{self, CallInfo, TestContext};
 use super::summary::*;
 use super::types::{self, Ty};
-use crate::diagnostic::{Diagnostic, Heat};
+use crate::frontend::{Candidate, FileContext};
 use crate::registry::Rule;
-use crate::settings::Settings;
-use crate::source::LineIndex;
-use crate::suppression::Suppressions;
-
-/// A finding before the hot-path pass decides whether it is hot.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub diagnostic: Diagnostic,
-    pub func: FuncIdx,
-    pub region: Option<RegionIdx>,
-}
 
 /// A qualified name, segment by segment (`["torch", "cuda", "synchronize"]`).
 pub(crate) type QualName<'a> = SmallVec<[&'a str; 8]>;
@@ -54,12 +42,7 @@ struct ClassInfo<'a> {
 }
 
 pub(crate) struct Checker<'a> {
-    pub source: &'a str,
-    lines: &'a LineIndex,
-    path: &'a Path,
-    settings: &'a Settings,
-    suppressions: &'a Suppressions,
-    markers: &'a FxHashMap<u32, Marker>,
+    context: FileContext<'a>,
     imports: FxHashMap<&'a str, Import<'a>>,
     /// Names bound at module level (they shadow builtins).
     module_names: FxHashSet<&'a str>,
@@ -85,14 +68,8 @@ pub(crate) struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    pub fn new(
-        source: &'a str,
-        lines: &'a LineIndex,
-        path: &'a Path,
-        settings: &'a Settings,
-        suppressions: &'a Suppressions,
-        markers: &'a FxHashMap<u32, Marker>,
-    ) -> Self {
+    pub fn new(context: FileContext<'a>) -> Self {
+        let source_len = context.source.len();
         let mut summary = FileSummary::default();
         summary.funcs.push(FuncSummary {
             name: "<module>".into(),
@@ -105,12 +82,7 @@ impl<'a> Checker<'a> {
             is_static: true,
         });
         Checker {
-            source,
-            lines,
-            path,
-            settings,
-            suppressions,
-            markers,
+            context,
             imports: FxHashMap::default(),
             module_names: FxHashSet::default(),
             function_returns: FxHashMap::default(),
@@ -125,9 +97,9 @@ impl<'a> Checker<'a> {
             global_vals: FxHashMap::default(),
             // Sized from the file (about one entry per 150 bytes on the transformers corpus), so
             // that they do not rehash while they grow.
-            attr_vals: FxHashMap::with_capacity_and_hasher(source.len() / 150, Default::default()),
+            attr_vals: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             self_attr_vals: FxHashMap::default(),
-            name_ids: FxHashMap::with_capacity_and_hasher(source.len() / 150, Default::default()),
+            name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             summary,
             candidates: Vec::new(),
         }
@@ -142,42 +114,15 @@ impl<'a> Checker<'a> {
 
     // ----- reporting -------------------------------------------------------------------------
 
-    pub(crate) fn enabled(&self, rule: &Rule) -> bool {
-        self.settings.selection.is_enabled(rule.code)
-    }
-
     pub(crate) fn report(&mut self, rule: &'static Rule, range: Range<usize>, message: String, help: &str) {
-        if !self.enabled(rule) {
-            return;
-        }
-        let start = self.lines.location(self.source, range.start);
-        let end = self.lines.location(self.source, range.end);
-        let suppressed = self.suppressions.find(rule.code, start.row, end.row);
-        if suppressed.is_some() && !self.settings.keep_suppressed {
-            return;
-        }
-        self.candidates.push(Candidate {
-            diagnostic: Diagnostic {
-                rule,
-                message,
-                help: Some(help.to_string()),
-                file: self.path.to_path_buf(),
-                range,
-                start,
-                end,
-                hot_path: Vec::new(),
-                heat: Heat::Cold,
-                suppressed,
-            },
-            func: self.current_func(),
-            region: self.regions.last().copied(),
-        });
+        let Some(diagnostic) = self.context.finding(rule, range, message, help) else { return };
+        self.candidates.push(Candidate { diagnostic, func: self.current_func(), region: self.regions.last().copied() });
     }
 
     /// The source text of a node for messages: on one line, and shortened when long.
     pub(crate) fn text(&self, node: &impl Ranged) -> std::borrow::Cow<'a, str> {
         const MAX_CHARS: usize = 60;
-        let text = &self.source[span(node)];
+        let text = &self.context.source[span(node)];
         if !text.contains('\n') && text.chars().count() <= MAX_CHARS {
             return std::borrow::Cow::Borrowed(text);
         }
@@ -207,7 +152,7 @@ impl<'a> Checker<'a> {
     }
 
     fn row(&self, offset: usize) -> u32 {
-        self.lines.row(offset)
+        self.context.lines.row(offset)
     }
 
     // ----- names ------------------------------------------------------------------------------
@@ -926,9 +871,10 @@ impl<'a> Checker<'a> {
             compiled,
             // On the `def` line, or on its own line right above the `def` (or its decorators).
             marker: self
+                .context
                 .markers
                 .get(&name_row)
-                .or_else(|| self.markers.get(&(self.row(def.range.start().to_usize()).saturating_sub(1))))
+                .or_else(|| self.context.markers.get(&(self.row(def.range.start().to_usize()).saturating_sub(1))))
                 .copied(),
             is_static: is_static || class.is_none(),
         });
@@ -1276,7 +1222,7 @@ impl<'a> Checker<'a> {
         // Deeply nested expressions recurse deeply: grow the stack instead of overflowing it.
         // Checked every 16 levels (a level takes well under 2 KiB, the red zone is 128 KiB).
         self.expr_depth += 1;
-        let ty = if self.expr_depth % 16 == 0 {
+        let ty = if self.expr_depth.is_multiple_of(16) {
             stacker::maybe_grow(128 * 1024, 8 * 1024 * 1024, || self.expr_inner(expr))
         } else {
             self.expr_inner(expr)

@@ -19,7 +19,7 @@ use smallvec::SmallVec;
 use super::summary::*;
 use super::types::returns_self_module;
 use super::FileAnalysis;
-use crate::diagnostic::{ChainLink, Diagnostic, Heat, HotFunction};
+use crate::diagnostic::{ChainLink, Diagnostic, HotFunction};
 use crate::hotpath::{self, Reach};
 use crate::output::display_path;
 use crate::settings::Settings;
@@ -162,48 +162,9 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Di
     lap("call resolution");
     let (reach, region_roots) = project.propagate(&edges);
     lap("roots and propagation");
-    let mut diagnostics = Vec::new();
-    for (file_idx, file) in files.iter().enumerate() {
-        diagnostics.extend(file.file_diagnostics.iter().cloned());
-        for candidate in &file.candidates {
-            let func_node = project.func_base[file_idx] + candidate.func as usize;
-            let mut node = None;
-            if !matches!(reach[func_node], Reach::Unreached) {
-                node = Some(func_node);
-            } else {
-                let mut region = candidate.region;
-                while let Some(r) = region {
-                    let region_node = project.region_base[file_idx] + r as usize;
-                    if region_roots.contains(&region_node) {
-                        node = Some(region_node);
-                        break;
-                    }
-                    region = file.summary.regions[r as usize].parent;
-                }
-            }
-            let mut diagnostic = candidate.diagnostic.clone();
-            match node {
-                Some(node) => {
-                    let reason = hotpath::root_reason(&reach, node).cloned().unwrap_or_default();
-                    diagnostic.hot_path = hotpath::chain(&reach, node).into_iter().map(|n| project.link(n)).collect();
-                    diagnostic.heat = Heat::Hot { reason };
-                }
-                None if settings.all_paths => diagnostic.heat = Heat::Cold,
-                None => continue,
-            }
-            diagnostics.push(diagnostic);
-        }
-    }
+    let diagnostics = hotpath::classify(&files, &project, &reach, &region_roots, settings.all_paths);
     lap("classification");
-    let mut hot = Vec::new();
-    if settings.list_hot {
-        for node in 0..project.node_count {
-            if let Some(reason) = hotpath::root_reason(&reach, node) {
-                let chain = hotpath::chain(&reach, node).into_iter().map(|n| project.link(n)).collect();
-                hot.push(HotFunction { chain, reason: reason.clone() });
-            }
-        }
-    }
+    let hot = if settings.list_hot { hotpath::hot_functions(&project, &reach) } else { Vec::new() };
     (diagnostics, hot)
 }
 
@@ -1150,6 +1111,20 @@ impl<'s> Project<'s> {
         let file = self.region_base.partition_point(|&base| base <= node) - 1;
         let index = node - self.region_base[file];
         (index < self.files[file].summary.regions.len()).then_some((file, index))
+    }
+}
+
+impl hotpath::Graph for Project<'_> {
+    fn func_node(&self, file: usize, func: u32) -> usize {
+        self.func_base[file] + func as usize
+    }
+
+    fn region_node(&self, file: usize, region: u32) -> usize {
+        self.region_base[file] + region as usize
+    }
+
+    fn enclosing_region(&self, file: usize, region: u32) -> Option<u32> {
+        self.files[file].summary.regions[region as usize].parent
     }
 
     fn link(&self, node: usize) -> ChainLink {

@@ -9,6 +9,8 @@
 //! are ids into one per-file [`Names`] buffer, lists are ranges into shared vectors), because
 //! every megabyte of memory a run touches costs page faults.
 
+pub use crate::frontend::Marker;
+
 /// Index into [`FileSummary::vals`].
 pub type ValId = u32;
 /// Index into [`FileSummary::funcs`].
@@ -101,13 +103,6 @@ pub enum Val {
     Collection(Items),
     /// One of several values (an `Optional[A | B]` annotation, a ternary).
     Union(Items),
-}
-
-/// A `# graphlint: hot` / `cold` marker on a `def` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Marker {
-    Hot,
-    Cold,
 }
 
 #[derive(Debug, Clone)]

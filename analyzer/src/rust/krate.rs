@@ -18,7 +18,7 @@ use smallvec::SmallVec;
 use super::summary::*;
 use super::types::tensor_method_returns_tensor;
 use super::FileAnalysis;
-use crate::diagnostic::{ChainLink, Diagnostic, Heat, HotFunction};
+use crate::diagnostic::{ChainLink, Diagnostic, HotFunction};
 use crate::hotpath::{self, Reach};
 use crate::output::display_path;
 use crate::python::project::glob_match;
@@ -108,47 +108,8 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Di
     let edges = krate.edges();
     let (reach, region_roots) = krate.propagate(&edges);
 
-    let mut diagnostics = Vec::new();
-    for (file_idx, file) in files.iter().enumerate() {
-        diagnostics.extend(file.file_diagnostics.iter().cloned());
-        for candidate in &file.candidates {
-            let func_node = krate.func_base[file_idx] + candidate.func as usize;
-            let mut node = None;
-            if !matches!(reach[func_node], Reach::Unreached) {
-                node = Some(func_node);
-            } else {
-                let mut region = candidate.region;
-                while let Some(r) = region {
-                    let region_node = krate.region_base[file_idx] + r as usize;
-                    if region_roots.contains(&region_node) {
-                        node = Some(region_node);
-                        break;
-                    }
-                    region = file.summary.regions[r as usize].parent;
-                }
-            }
-            let mut diagnostic = candidate.diagnostic.clone();
-            match node {
-                Some(node) => {
-                    let reason = hotpath::root_reason(&reach, node).cloned().unwrap_or_default();
-                    diagnostic.hot_path = hotpath::chain(&reach, node).into_iter().map(|n| krate.link(n)).collect();
-                    diagnostic.heat = Heat::Hot { reason };
-                }
-                None if settings.all_paths => diagnostic.heat = Heat::Cold,
-                None => continue,
-            }
-            diagnostics.push(diagnostic);
-        }
-    }
-    let mut hot = Vec::new();
-    if settings.list_hot {
-        for node in 0..krate.node_count {
-            if let Some(reason) = hotpath::root_reason(&reach, node) {
-                let chain = hotpath::chain(&reach, node).into_iter().map(|n| krate.link(n)).collect();
-                hot.push(HotFunction { chain, reason: reason.clone() });
-            }
-        }
-    }
+    let diagnostics = hotpath::classify(&files, &krate, &reach, &region_roots, settings.all_paths);
+    let hot = if settings.list_hot { hotpath::hot_functions(&krate, &reach) } else { Vec::new() };
     (diagnostics, hot)
 }
 
@@ -618,6 +579,20 @@ impl<'s> Crate<'s> {
                 return (reach, region_roots);
             }
         }
+    }
+}
+
+impl hotpath::Graph for Crate<'_> {
+    fn func_node(&self, file: usize, func: u32) -> usize {
+        self.func_base[file] + func as usize
+    }
+
+    fn region_node(&self, file: usize, region: u32) -> usize {
+        self.region_base[file] + region as usize
+    }
+
+    fn enclosing_region(&self, file: usize, region: u32) -> Option<u32> {
+        self.files[file].summary.regions[region as usize].parent
     }
 
     fn link(&self, node: Node) -> ChainLink {

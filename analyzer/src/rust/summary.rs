@@ -5,7 +5,7 @@
 //! receivers stay symbolic ([`TyRef`], [`Sym`]) until the crate pass, which knows every file,
 //! resolves them. The syntax tree is dropped after the per-file pass.
 
-pub use crate::python::summary::Marker;
+pub use crate::frontend::Marker;
 
 /// Index into [`FileSummary::funcs`].
 pub type FuncIdx = u32;

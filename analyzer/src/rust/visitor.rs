@@ -2,7 +2,6 @@
 //! every call and macro to the rules, and fills the file's [`FileSummary`] for the crate pass.
 
 use std::ops::Range;
-use std::path::Path;
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use rustc_hash::FxHashMap;
@@ -12,19 +11,8 @@ use syn::{Attribute, Expr, ExprCall, ExprMethodCall, Pat};
 use super::rules::{self, MethodCall, PathCall};
 use super::summary::*;
 use super::types::{path_ty, tensor_method_returns_tensor, ty_ref, Kind};
-use crate::diagnostic::{Diagnostic, Heat};
+use crate::frontend::{Candidate, FileContext};
 use crate::registry::Rule;
-use crate::settings::Settings;
-use crate::source::LineIndex;
-use crate::suppression::Suppressions;
-
-/// A finding before the crate pass decides whether it is hot.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub diagnostic: Diagnostic,
-    pub func: FuncIdx,
-    pub region: Option<RegionIdx>,
-}
 
 struct Frame {
     func: FuncIdx,
@@ -55,12 +43,7 @@ const ERROR_PATH_MACROS: &[&str] = &[
 ];
 
 pub(crate) struct FileVisitor<'a> {
-    pub source: &'a str,
-    lines: &'a LineIndex,
-    path: &'a Path,
-    settings: &'a Settings,
-    suppressions: &'a Suppressions,
-    markers: &'a FxHashMap<u32, Marker>,
+    context: FileContext<'a>,
     /// The file imports tch: `Tensor` is tch's, not candle's.
     pub tch: bool,
     /// The file imports cudarc.
@@ -79,23 +62,10 @@ pub(crate) struct FileVisitor<'a> {
 }
 
 impl<'a> FileVisitor<'a> {
-    pub fn new(
-        source: &'a str,
-        lines: &'a LineIndex,
-        path: &'a Path,
-        settings: &'a Settings,
-        suppressions: &'a Suppressions,
-        markers: &'a FxHashMap<u32, Marker>,
-        module: Vec<String>,
-    ) -> Self {
+    pub fn new(context: FileContext<'a>, module: Vec<String>) -> Self {
         let summary = FileSummary { modules: vec![module], ..FileSummary::default() };
         FileVisitor {
-            source,
-            lines,
-            path,
-            settings,
-            suppressions,
-            markers,
+            context,
             tch: false,
             cudarc: false,
             local_structs: FxHashMap::default(),
@@ -162,32 +132,9 @@ impl<'a> FileVisitor<'a> {
 
     pub(crate) fn report(&mut self, rule: &'static Rule, range: Range<usize>, message: String, help: &str) {
         let Some(frame) = self.frames.last() else { return };
-        if !self.settings.selection.is_enabled(rule.code) {
-            return;
-        }
-        let start = self.lines.location(self.source, range.start);
-        let end = self.lines.location(self.source, range.end);
-        let suppressed = self.suppressions.find(rule.code, start.row, end.row);
-        if suppressed.is_some() && !self.settings.keep_suppressed {
-            return;
-        }
         let func = frame.func;
-        self.candidates.push(Candidate {
-            diagnostic: Diagnostic {
-                rule,
-                message,
-                help: Some(help.to_string()),
-                file: self.path.to_path_buf(),
-                range,
-                start,
-                end,
-                hot_path: Vec::new(),
-                heat: Heat::Cold,
-                suppressed,
-            },
-            func,
-            region: self.regions.last().copied(),
-        });
+        let Some(diagnostic) = self.context.finding(rule, range, message, help) else { return };
+        self.candidates.push(Candidate { diagnostic, func, region: self.regions.last().copied() });
     }
 
     /// The byte range from the start of `first` to the end of `last`.
@@ -198,7 +145,7 @@ impl<'a> FileVisitor<'a> {
 
     /// The first line of the source text in `range`, for messages.
     pub(crate) fn text(&self, range: Range<usize>) -> &'a str {
-        let text = self.source.get(range).unwrap_or("");
+        let text = self.context.source.get(range).unwrap_or("");
         text.split('\n').next().unwrap_or(text).trim_end()
     }
 
@@ -207,7 +154,7 @@ impl<'a> FileVisitor<'a> {
     }
 
     fn row(&self, span: Span) -> u32 {
-        self.lines.row(span.byte_range().start)
+        self.context.lines.row(span.byte_range().start)
     }
 
     // ----- scopes and symbolic values -------------------------------------------------------
@@ -443,7 +390,7 @@ impl<'a> FileVisitor<'a> {
         if let Some(first) = attrs.first() {
             rows.push(self.row(first.pound_token.span).saturating_sub(1));
         }
-        let marker = rows.iter().find_map(|row| self.markers.get(row).copied());
+        let marker = rows.iter().find_map(|row| self.context.markers.get(row).copied());
         let test_only = self.test_depth > 0 || attrs.iter().any(is_test_attr);
         let func = self.summary.funcs.len() as FuncIdx;
         self.summary.funcs.push(FuncDef {
