@@ -73,10 +73,10 @@ impl TokenizerConfig {
     }
 
     pub fn validate(&self) -> candle_core::Result<()> {
-        check(self.d_model % self.n_heads == 0, || {
+        check(self.d_model.is_multiple_of(self.n_heads), || {
             format!("tokenizer d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads)
         })?;
-        check(self.head_dim() % 2 == 0, || {
+        check(self.head_dim().is_multiple_of(2), || {
             format!("tokenizer head dim {} must be even for rotary embeddings", self.head_dim())
         })?;
         // Upstream's `indices_to_bits(half=True)` extracts `codebook_dim // 2` bits from each half.
@@ -108,13 +108,13 @@ impl KronosConfig {
     }
 
     pub fn validate(&self) -> candle_core::Result<()> {
-        check(self.d_model % self.n_heads == 0, || {
+        check(self.d_model.is_multiple_of(self.n_heads), || {
             format!("d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads)
         })?;
-        check(self.d_model % (2 * DEP_LAYER_HEADS) == 0, || {
+        check(self.d_model.is_multiple_of(2 * DEP_LAYER_HEADS), || {
             format!("d_model {} must be a multiple of {} (dependency layer)", self.d_model, 2 * DEP_LAYER_HEADS)
         })?;
-        check(self.head_dim() % 2 == 0, || format!("head dim {} must be even", self.head_dim()))?;
+        check(self.head_dim().is_multiple_of(2), || format!("head dim {} must be even", self.head_dim()))?;
         check(self.s1_bits <= 24 && self.s2_bits <= 24, || "vocabulary wider than 24 bits".to_string())
     }
 

@@ -159,13 +159,13 @@ impl TotoConfig {
                 self.patch_size, self.stride
             ));
         }
-        if self.num_heads == 0 || self.embed_dim % self.num_heads != 0 {
+        if self.num_heads == 0 || !self.embed_dim.is_multiple_of(self.num_heads) {
             return unsupported(format!(
                 "embed_dim {} is not divisible by num_heads {}",
                 self.embed_dim, self.num_heads
             ));
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return unsupported(format!("head_dim {} must be even for rotary embeddings", self.head_dim()));
         }
         if self.scaler_cls != CAUSAL_PATCH_SCALER {
@@ -184,7 +184,7 @@ impl TotoConfig {
             return unsupported("output_distribution_kwargs.k_components must be set and positive".into());
         }
         let n = self.spacewise_every_n_layers;
-        if n != -1 && (n <= 0 || self.num_layers % n as usize != 0) {
+        if n != -1 && (n <= 0 || !self.num_layers.is_multiple_of(n as usize)) {
             return unsupported(format!(
                 "spacewise_every_n_layers {n} must be -1 or divide num_layers {}",
                 self.num_layers

@@ -86,7 +86,7 @@ impl TotoInput {
                 self.len
             );
         }
-        if self.len == 0 || self.len % patch != 0 {
+        if self.len == 0 || !self.len.is_multiple_of(patch) {
             candle_core::bail!("series length {} is not a positive multiple of the patch size {patch}", self.len);
         }
         if self.id_mask.chunks(patch).any(|c| c.iter().any(|&id| id != c[0])) {
