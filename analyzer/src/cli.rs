@@ -301,12 +301,16 @@ fn write_summary(out: &mut dyn Write, result: &crate::engine::RunResult) -> std:
         1 => "1 file".to_string(),
         n => format!("{n} files"),
     };
+    // An internal error left a file unchecked: "all checks passed" would not be true.
+    let unchecked = " Not every file could be checked: see the warnings above.";
     match result.diagnostics.len() {
+        0 if result.internal_error => writeln!(out, "No findings in {files}.{unchecked}"),
         0 => writeln!(out, "All checks passed ({files} checked)."),
         n => {
             let hot = result.diagnostics.iter().filter(|d| d.is_hot()).count();
             let noun = if n == 1 { "finding" } else { "findings" };
-            writeln!(out, "Found {n} {noun} in {files} ({hot} on hot paths).")
+            let unchecked = if result.internal_error { unchecked } else { "" };
+            writeln!(out, "Found {n} {noun} in {files} ({hot} on hot paths).{unchecked}")
         }
     }
 }

@@ -5,6 +5,7 @@
 //! (PyTorch) and Rust (candle, cudarc, tch).
 
 pub mod add_suppressions;
+pub mod arena;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;

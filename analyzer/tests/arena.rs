@@ -1,10 +1,10 @@
-//! The parser's bump arena (`graphlint::python::arena`), installed as this test binary's global
+//! The parser's bump arena (`graphlint::arena`), installed as this test binary's global
 //! allocator the way the `graphlint` binary installs it.
 
 use std::sync::Mutex;
 
+use graphlint::arena::{ParseArena, Slot};
 use graphlint::python::adapter;
-use graphlint::python::arena::{ParseArena, Slot};
 
 #[global_allocator]
 static GLOBAL: ParseArena<std::alloc::System> = ParseArena(std::alloc::System);

@@ -9,7 +9,7 @@ pub use ruff_text_size::{Ranged, TextRange};
 use ruff_python_ast::token::TokenKind;
 use ruff_python_ast::PySourceType;
 
-use super::arena::Slot;
+use crate::arena::Slot;
 
 /// A parse error with its byte range.
 pub struct SyntaxError {

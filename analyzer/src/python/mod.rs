@@ -2,7 +2,6 @@
 //! is hot with a project-wide pass over the per-file summaries.
 
 pub mod adapter;
-pub mod arena;
 mod checker;
 pub(crate) mod project;
 pub mod rules;

@@ -72,11 +72,13 @@ struct ModuleInfo {
     funcs: FxHashMap<String, Node>,
     uses: Vec<(String, Vec<String>)>,
     globs: Vec<Vec<String>>,
+    parent: Option<GlobalMod>,
+    children: FxHashMap<String, GlobalMod>,
 }
 
-struct TypeInfo {
+struct TypeInfo<'s> {
     module: GlobalMod,
-    fields: Vec<(String, TyRef)>,
+    fields: &'s [(String, TyRef)],
 }
 
 struct Crate<'s> {
@@ -86,15 +88,17 @@ struct Crate<'s> {
     module_ids: FxHashMap<(u32, Vec<String>), GlobalMod>,
     /// Each file's module indices, mapped to global modules.
     file_modules: Vec<Vec<GlobalMod>>,
-    types: Vec<TypeInfo>,
-    methods: FxHashMap<(TypeId, String), SmallVec<[Node; 2]>>,
+    types: Vec<TypeInfo<'s>>,
+    /// Each crate type's methods by name.
+    methods: FxHashMap<TypeId, FxHashMap<String, SmallVec<[Node; 2]>>>,
     trait_impls: FxHashSet<(TypeId, String)>,
     func_base: Vec<usize>,
     region_base: Vec<usize>,
     node_count: usize,
     /// Each function node's self type, resolved.
     self_tys: Vec<Option<TyVal>>,
-    lookup_memo: FxHashMap<(GlobalMod, String), Item>,
+    /// Per module: names already looked up.
+    lookup_memo: Vec<FxHashMap<String, Item>>,
     model_memo: FxHashMap<TypeId, bool>,
 }
 
@@ -128,7 +132,7 @@ impl<'s> Crate<'s> {
             region_base: Vec::with_capacity(files.len()),
             node_count: 0,
             self_tys: Vec::new(),
-            lookup_memo: FxHashMap::default(),
+            lookup_memo: Vec::new(),
             model_memo: FxHashMap::default(),
         };
         let mut crate_ids: FxHashMap<PathBuf, u32> = FxHashMap::default();
@@ -147,6 +151,17 @@ impl<'s> Crate<'s> {
             krate.func_base.push(krate.node_count);
             krate.node_count += file.summary.funcs.len();
         }
+        // Each module's parent and children, so that lookups need not build paths.
+        for id in 0..krate.modules.len() {
+            let info = &krate.modules[id];
+            let Some((name, parent_path)) = info.path.split_last() else { continue };
+            let name = name.clone();
+            if let Some(&parent) = krate.module_ids.get(&(info.krate, parent_path.to_vec())) {
+                krate.modules[id].parent = Some(parent);
+                krate.modules[parent as usize].children.insert(name, id as GlobalMod);
+            }
+        }
+        krate.lookup_memo = vec![FxHashMap::default(); krate.modules.len()];
         for file in files {
             krate.region_base.push(krate.node_count);
             krate.node_count += file.summary.regions.len();
@@ -157,7 +172,7 @@ impl<'s> Crate<'s> {
             for ty in &file.summary.types {
                 let module = modules[ty.module as usize];
                 let id = krate.types.len() as TypeId;
-                krate.types.push(TypeInfo { module, fields: ty.fields.clone() });
+                krate.types.push(TypeInfo { module, fields: &ty.fields });
                 krate.modules[module as usize].types.insert(ty.name.clone(), id);
             }
             for use_def in &file.summary.uses {
@@ -185,7 +200,7 @@ impl<'s> Crate<'s> {
                 let node = krate.func_base[file_idx] + index;
                 let resolved = krate.resolve_ty(module, self_ty, None, 0);
                 if let Some(TyVal::Crate(ty)) = resolved {
-                    krate.methods.entry((ty, func.name.clone())).or_default().push(node);
+                    krate.methods.entry(ty).or_default().entry(func.name.clone()).or_default().push(node);
                     if let Some(trait_name) = &func.trait_name {
                         krate.trait_impls.insert((ty, trait_name.clone()));
                     }
@@ -208,6 +223,8 @@ impl<'s> Crate<'s> {
             funcs: FxHashMap::default(),
             uses: Vec::new(),
             globs: Vec::new(),
+            parent: None,
+            children: FxHashMap::default(),
         });
         self.module_ids.insert((krate, path), id);
         id
@@ -231,10 +248,11 @@ impl<'s> Crate<'s> {
     // ----- path resolution --------------------------------------------------------------------
 
     fn child_module(&self, module: GlobalMod, name: &str) -> Option<GlobalMod> {
-        let info = &self.modules[module as usize];
-        let mut path = info.path.clone();
-        path.push(name.to_string());
-        self.module_ids.get(&(info.krate, path)).copied()
+        self.modules[module as usize].children.get(name).copied()
+    }
+
+    fn method(&self, ty: TypeId, name: &str) -> Option<&SmallVec<[Node; 2]>> {
+        self.methods.get(&ty)?.get(name)
     }
 
     fn crate_root(&self, module: GlobalMod) -> Option<GlobalMod> {
@@ -242,23 +260,21 @@ impl<'s> Crate<'s> {
     }
 
     fn parent_module(&self, module: GlobalMod) -> Option<GlobalMod> {
-        let info = &self.modules[module as usize];
-        let path = info.path.split_last()?.1.to_vec();
-        self.module_ids.get(&(info.krate, path)).copied()
+        self.modules[module as usize].parent
     }
 
     /// A name as seen from inside `module`: its items, child modules, `use`s, then globs.
     fn lookup(&mut self, module: GlobalMod, name: &str, depth: u32) -> Item {
-        if let Some(item) = self.lookup_memo.get(&(module, name.to_string())) {
+        if let Some(item) = self.lookup_memo[module as usize].get(name) {
             return *item;
         }
         if depth > 8 {
             return Item::External;
         }
         // Provisional answer, so a `use` cycle terminates.
-        self.lookup_memo.insert((module, name.to_string()), Item::External);
+        self.lookup_memo[module as usize].insert(name.to_string(), Item::External);
         let item = self.lookup_uncached(module, name, depth);
-        self.lookup_memo.insert((module, name.to_string()), item);
+        self.lookup_memo[module as usize].insert(name.to_string(), item);
         item
     }
 
@@ -301,7 +317,7 @@ impl<'s> Crate<'s> {
             item = match item {
                 Item::Module(m) if segment == "super" => self.parent_module(m).map_or(Item::External, Item::Module),
                 Item::Module(m) => self.lookup(m, segment, depth + 1),
-                Item::Type(ty) => match self.methods.get(&(ty, segment.clone())) {
+                Item::Type(ty) => match self.method(ty, segment) {
                     Some(nodes) => Item::Func(nodes[0]),
                     None => Item::External,
                 },
@@ -340,9 +356,10 @@ impl<'s> Crate<'s> {
             Sym::Field(base, name) => match self.eval(node, base, depth + 1)? {
                 TyVal::Crate(ty) => {
                     let info = &self.types[ty as usize];
-                    let field = info.fields.iter().find(|(n, _)| n == name)?.1.clone();
+                    let fields: &'s [(String, TyRef)] = info.fields;
                     let module = info.module;
-                    self.resolve_ty(module, &field, Some(&TyVal::Crate(ty)), depth + 1)
+                    let field = &fields.iter().find(|(n, _)| n == name)?.1;
+                    self.resolve_ty(module, field, Some(&TyVal::Crate(ty)), depth + 1)
                 }
                 _ => None,
             },
@@ -364,7 +381,7 @@ impl<'s> Crate<'s> {
         };
         let target = match (callee, &recv) {
             (Callee::Method(_, name), Some(TyVal::Crate(ty))) => {
-                self.methods.get(&(*ty, name.clone())).and_then(|n| n.first().copied())
+                self.method(*ty, name).and_then(|n| n.first().copied())
             }
             (Callee::Method(..), _) => None,
             (Callee::Path(_), _) => self.targets(node, callee, depth).first().copied(),
@@ -399,7 +416,7 @@ impl<'s> Crate<'s> {
         match callee {
             Callee::Path(segments) if segments.len() >= 2 && segments[0] == "Self" => match self.self_tys[node].clone()
             {
-                Some(TyVal::Crate(ty)) => self.methods.get(&(ty, segments[1].clone())).cloned().unwrap_or_default(),
+                Some(TyVal::Crate(ty)) => self.method(ty, &segments[1]).cloned().unwrap_or_default(),
                 _ => SmallVec::new(),
             },
             Callee::Path(segments) => match self.resolve_path(self.func_module(node), segments, depth) {
@@ -407,7 +424,7 @@ impl<'s> Crate<'s> {
                 _ => SmallVec::new(),
             },
             Callee::Method(recv, name) => match self.eval(node, recv, depth + 1) {
-                Some(TyVal::Crate(ty)) => self.methods.get(&(ty, name.clone())).cloned().unwrap_or_default(),
+                Some(TyVal::Crate(ty)) => self.method(ty, name).cloned().unwrap_or_default(),
                 _ => SmallVec::new(),
             },
         }
@@ -450,19 +467,17 @@ impl<'s> Crate<'s> {
         }
         let mut result = self.is_module(ty);
         let module = self.types[ty as usize].module;
-        for (_, field) in self.types[ty as usize].fields.clone() {
+        for (_, field) in self.types[ty as usize].fields {
             if result {
                 break;
             }
-            let mut resolved = self.resolve_ty(module, &field, Some(&TyVal::Crate(ty)), 0);
+            let mut resolved = self.resolve_ty(module, field, Some(&TyVal::Crate(ty)), 0);
             while let Some(TyVal::Elem(inner)) = resolved {
                 resolved = Some(*inner);
             }
             result = match resolved {
                 Some(TyVal::Ext(name)) => CANDLE_MODEL_TYPES.contains(&name.as_str()),
-                Some(TyVal::Crate(inner)) => {
-                    self.is_module(inner) || self.methods.contains_key(&(inner, "forward".into()))
-                }
+                Some(TyVal::Crate(inner)) => self.is_module(inner) || self.method(inner, "forward").is_some(),
                 _ => false,
             };
         }

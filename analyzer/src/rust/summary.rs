@@ -5,6 +5,8 @@
 //! receivers stay symbolic ([`TyRef`], [`Sym`]) until the crate pass, which knows every file,
 //! resolves them. The syntax tree is dropped after the per-file pass.
 
+use std::sync::Arc;
+
 pub use crate::frontend::Marker;
 
 /// Index into [`FileSummary::funcs`].
@@ -38,7 +40,8 @@ impl TyRef {
     }
 }
 
-/// A value whose type the crate pass may resolve.
+/// A value whose type the crate pass may resolve. Shared parts are behind `Arc`s: a local's
+/// value is copied into every use of the local.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sym {
     /// A value of a written type (a parameter's or `let`'s annotation, a struct literal).
@@ -46,11 +49,11 @@ pub enum Sym {
     /// `self`.
     SelfValue,
     /// `value.field` (tuple fields are named `0`, `1`…).
-    Field(Box<Sym>, String),
+    Field(Arc<Sym>, String),
     /// An element of a collection (`for x in v`, `v[i]`, `v.get(i)`).
-    Elem(Box<Sym>),
+    Elem(Arc<Sym>),
     /// What a call returns.
-    Ret(Box<Callee>),
+    Ret(Arc<Callee>),
     Unknown,
 }
 

@@ -1,48 +1,6 @@
-//! Types as the rules see them: a [`TyRef`] from a `syn::Type`, and the handful of library types
-//! whose methods sync ([`Kind`]).
-
-use syn::{GenericArgument, PathArguments, Type};
+//! The handful of library types whose methods sync ([`Kind`]), as the rules see them.
 
 use super::summary::TyRef;
-
-/// Wrappers whose first generic argument is what the value really is, for our purposes.
-const TRANSPARENT: &[&str] = &["Box", "Arc", "Rc", "Option", "Result", "RefCell", "Cell", "Mutex", "RwLock", "Cow"];
-const COLLECTIONS: &[&str] = &["Vec", "VecDeque", "SmallVec"];
-
-/// Reduces a written type; `None` for types that say nothing useful (tuples, `impl Trait`…).
-pub fn ty_ref(ty: &Type) -> Option<TyRef> {
-    match ty {
-        Type::Reference(r) => ty_ref(&r.elem),
-        Type::Paren(p) => ty_ref(&p.elem),
-        Type::Group(g) => ty_ref(&g.elem),
-        Type::Slice(s) => Some(TyRef::Elem(Box::new(ty_ref(&s.elem)?))),
-        Type::Array(a) => Some(TyRef::Elem(Box::new(ty_ref(&a.elem)?))),
-        Type::Path(p) if p.qself.is_none() => path_ty(&p.path),
-        _ => None,
-    }
-}
-
-pub fn path_ty(path: &syn::Path) -> Option<TyRef> {
-    let last = path.segments.last()?;
-    let name = last.ident.to_string();
-    let first_arg = || match &last.arguments {
-        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
-            GenericArgument::Type(t) => Some(t),
-            _ => None,
-        }),
-        _ => None,
-    };
-    if TRANSPARENT.contains(&name.as_str()) {
-        return ty_ref(first_arg()?);
-    }
-    if COLLECTIONS.contains(&name.as_str()) {
-        return match first_arg() {
-            Some(elem) => Some(TyRef::Elem(Box::new(ty_ref(elem).unwrap_or(TyRef::path(&["_"]))))),
-            None => Some(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
-        };
-    }
-    Some(TyRef::Path(path.segments.iter().map(|s| s.ident.to_string()).collect()))
-}
 
 /// The library types the rules care about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

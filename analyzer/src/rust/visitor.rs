@@ -1,22 +1,27 @@
-//! The per-file pass: ONE `syn::visit` traversal that tracks the few types the rules need, hands
-//! every call and macro to the rules, and fills the file's [`FileSummary`] for the crate pass.
+//! The per-file pass: ONE traversal of the [`ast`](super::ast) that tracks the few types the
+//! rules need, hands every call and macro to the rules, and fills the file's [`FileSummary`]
+//! for the crate pass. The traversal order is `syn::visit`'s (children in source order, a call
+//! after its receiver and arguments), which fixes the order of calls and regions.
 
 use std::ops::Range;
+use std::sync::Arc;
 
-use proc_macro2::{Span, TokenStream, TokenTree};
 use rustc_hash::FxHashMap;
-use syn::visit::{self, Visit};
-use syn::{Attribute, Expr, ExprCall, ExprMethodCall, Pat};
 
+use super::ast::*;
+use super::lexer::{Kind as TokenKind, Token};
+use super::parser;
 use super::rules::{self, MethodCall, PathCall};
 use super::summary::*;
-use super::types::{path_ty, tensor_method_returns_tensor, ty_ref, Kind};
+use super::types::{tensor_method_returns_tensor, Kind};
 use crate::frontend::{Candidate, FileContext};
 use crate::registry::Rule;
 
+/// A function being visited: its bindings start at `bindings_base` (a nested function does
+/// not see its parent's locals).
 struct Frame {
     func: FuncIdx,
-    scopes: Vec<FxHashMap<String, Sym>>,
+    bindings_base: usize,
 }
 
 struct ImplCtx {
@@ -44,16 +49,20 @@ const ERROR_PATH_MACROS: &[&str] = &[
 
 pub(crate) struct FileVisitor<'a> {
     context: FileContext<'a>,
+    tokens: &'a [Token],
     /// The file imports tch: `Tensor` is tch's, not candle's.
     pub tch: bool,
     /// The file imports cudarc.
     pub cudarc: bool,
-    local_structs: FxHashMap<String, Vec<(String, TyRef)>>,
-    /// Return types of this file's functions: `name` for free functions, `Type::name` for methods.
-    local_returns: FxHashMap<String, TyRef>,
+    local_structs: FxHashMap<&'a str, &'a [(String, TyRef)]>,
+    /// Return types of this file's functions, by owner type (`""` for free functions) and name.
+    local_returns: FxHashMap<&'a str, FxHashMap<&'a str, TyRef>>,
     modules: Vec<ModIdx>,
     impls: Vec<ImplCtx>,
     frames: Vec<Frame>,
+    /// The locals in scope, innermost last: a later binding shadows an earlier one, and a
+    /// block's bindings are dropped at its end.
+    bindings: Vec<(&'a str, Sym)>,
     regions: Vec<RegionIdx>,
     test_depth: u32,
     error_path: u32,
@@ -62,10 +71,11 @@ pub(crate) struct FileVisitor<'a> {
 }
 
 impl<'a> FileVisitor<'a> {
-    pub fn new(context: FileContext<'a>, module: Vec<String>) -> Self {
+    pub fn new(context: FileContext<'a>, tokens: &'a [Token], module: Vec<String>) -> Self {
         let summary = FileSummary { modules: vec![module], ..FileSummary::default() };
         FileVisitor {
             context,
+            tokens,
             tch: false,
             cudarc: false,
             local_structs: FxHashMap::default(),
@@ -73,6 +83,7 @@ impl<'a> FileVisitor<'a> {
             modules: vec![0],
             impls: Vec::new(),
             frames: Vec::new(),
+            bindings: Vec::new(),
             regions: Vec::new(),
             test_depth: 0,
             error_path: 0,
@@ -81,48 +92,46 @@ impl<'a> FileVisitor<'a> {
         }
     }
 
-    pub fn check_file(&mut self, file: &syn::File) {
+    pub fn check_file(&mut self, file: &'a File<'a>) {
         self.prescan(&file.items);
-        self.visit_file(file);
+        for item in &file.items {
+            self.visit_item(item);
+        }
     }
 
     /// Struct fields, return types and imported crates, before the traversal (items only).
-    fn prescan(&mut self, items: &[syn::Item]) {
+    fn prescan(&mut self, items: &'a [Item<'a>]) {
         for item in items {
             match item {
-                syn::Item::Struct(s) => {
-                    let fields = struct_fields(&s.fields);
-                    self.local_structs.insert(s.ident.to_string(), fields);
+                Item::Struct { name, fields } => {
+                    self.local_structs.insert(name, fields);
                 }
-                syn::Item::Fn(f) => {
-                    if let Some(ret) = return_ty(&f.sig) {
-                        self.local_returns.insert(f.sig.ident.to_string(), ret);
+                Item::Fn(f) => {
+                    if let Some(ret) = &f.ret {
+                        self.local_returns.entry("").or_default().insert(f.name, ret.clone());
                     }
                 }
-                syn::Item::Impl(i) => {
-                    let Some(self_name) = ty_ref(&i.self_ty).and_then(|t| t.last().map(str::to_string)) else {
-                        continue;
-                    };
-                    for item in &i.items {
-                        if let syn::ImplItem::Fn(f) = item {
-                            if let Some(ret) = return_ty(&f.sig) {
-                                let ret =
-                                    if ret.last() == Some("Self") { TyRef::Path(vec![self_name.clone()]) } else { ret };
-                                self.local_returns.insert(format!("{self_name}::{}", f.sig.ident), ret);
+                Item::Impl { self_ty, items, .. } => {
+                    let Some(self_name) = self_ty.as_ref().and_then(|t| t.last()) else { continue };
+                    for item in items {
+                        if let Item::Fn(f) = item {
+                            if let Some(ret) = &f.ret {
+                                let ret = if ret.last() == Some("Self") {
+                                    TyRef::Path(vec![self_name.to_string()])
+                                } else {
+                                    ret.clone()
+                                };
+                                self.local_returns.entry(self_name).or_default().insert(f.name, ret);
                             }
                         }
                     }
                 }
-                syn::Item::Use(u) => {
-                    let root = use_root(&u.tree);
+                Item::Use(tree) => {
+                    let root = use_root(tree);
                     self.tch |= root == Some("tch");
                     self.cudarc |= root == Some("cudarc");
                 }
-                syn::Item::Mod(m) => {
-                    if let Some((_, items)) = &m.content {
-                        self.prescan(items);
-                    }
-                }
+                Item::Mod { items: Some(items), .. } => self.prescan(items),
                 _ => {}
             }
         }
@@ -137,12 +146,6 @@ impl<'a> FileVisitor<'a> {
         self.candidates.push(Candidate { diagnostic, func, region: self.regions.last().copied() });
     }
 
-    /// The byte range from the start of `first` to the end of `last`.
-    pub(crate) fn span_range(&self, first: Span, last: Span) -> Range<usize> {
-        let start = first.byte_range().start;
-        start..last.byte_range().end.max(start)
-    }
-
     /// The first line of the source text in `range`, for messages.
     pub(crate) fn text(&self, range: Range<usize>) -> &'a str {
         let text = self.context.source.get(range).unwrap_or("");
@@ -153,38 +156,38 @@ impl<'a> FileVisitor<'a> {
         self.text(expr_range(expr))
     }
 
-    fn row(&self, span: Span) -> u32 {
-        self.context.lines.row(span.byte_range().start)
+    fn row(&self, offset: u32) -> u32 {
+        self.context.lines.row(offset as usize)
     }
 
     // ----- scopes and symbolic values -------------------------------------------------------
 
-    fn bind(&mut self, name: String, sym: Sym) {
-        if let Some(scope) = self.frames.last_mut().and_then(|f| f.scopes.last_mut()) {
-            scope.insert(name, sym);
+    fn bind(&mut self, name: &'a str, sym: Sym) {
+        if !self.frames.is_empty() {
+            self.bindings.push((name, sym));
         }
     }
 
     pub(crate) fn lookup(&self, name: &str) -> Option<&Sym> {
-        self.frames.last()?.scopes.iter().rev().find_map(|scope| scope.get(name))
+        let base = self.frames.last()?.bindings_base;
+        self.bindings[base..].iter().rev().find(|(bound, _)| *bound == name).map(|(_, sym)| sym)
     }
 
-    fn bind_pat(&mut self, pat: &Pat, sym: Sym) {
+    fn bind_pat(&mut self, pat: &Pat<'a>, sym: Sym) {
         match pat {
-            Pat::Ident(p) => {
-                self.bind(p.ident.to_string(), sym);
-                if let Some((_, sub)) = &p.subpat {
+            Pat::Ident { name, sub } => {
+                self.bind(name, sym);
+                if let Some(sub) = sub {
                     self.bind_pat(sub, Sym::Unknown);
                 }
             }
-            Pat::Type(p) => {
-                let sym = ty_ref(&p.ty).map_or(sym, Sym::Ty);
-                self.bind_pat(&p.pat, sym);
+            Pat::Type { pat, ty } => {
+                let sym = ty.clone().map_or(sym, Sym::Ty);
+                self.bind_pat(pat, sym);
             }
-            Pat::Reference(p) => self.bind_pat(&p.pat, sym),
-            Pat::Paren(p) => self.bind_pat(&p.pat, sym),
+            Pat::Reference(inner) | Pat::Paren(inner) => self.bind_pat(inner, sym),
             // `Some(x)`, `Ok(x)`: the wrappers are already stripped from types.
-            Pat::TupleStruct(p) if p.elems.len() == 1 => self.bind_pat(&p.elems[0], sym),
+            Pat::TupleStruct(elems) if elems.len() == 1 => self.bind_pat(&elems[0], sym),
             other => {
                 // Shadow every name the pattern binds, so a stale type is never used.
                 let mut names = Vec::new();
@@ -202,63 +205,53 @@ impl<'a> FileVisitor<'a> {
 
     /// A value as the crate pass will see it.
     pub(crate) fn sym_of(&self, expr: &Expr) -> Sym {
-        match expr {
-            Expr::Path(p) if p.qself.is_none() => {
-                let segments = &p.path.segments;
+        match &expr.kind {
+            ExprKind::Path(p) if p.qself.is_none() => {
+                let segments = &p.segments;
                 if segments.len() == 1 {
-                    let name = segments[0].ident.to_string();
+                    let name = segments[0];
                     if name == "self" {
                         return Sym::SelfValue;
                     }
-                    return self.lookup(&name).cloned().unwrap_or(Sym::Unknown);
+                    return self.lookup(name).cloned().unwrap_or(Sym::Unknown);
                 }
                 let n = segments.len();
-                if segments[n - 1].ident == "Cpu" && segments[n - 2].ident == "Device" {
+                if segments[n - 1] == "Cpu" && segments[n - 2] == "Device" {
                     return Sym::Ty(TyRef::path(&["Device", "Cpu"]));
                 }
                 Sym::Unknown
             }
-            Expr::Field(f) => {
-                let member = match &f.member {
-                    syn::Member::Named(ident) => ident.to_string(),
-                    syn::Member::Unnamed(index) => index.index.to_string(),
-                };
-                Sym::Field(Box::new(self.sym_of(&f.base)), member)
-            }
-            Expr::Reference(r) => self.sym_of(&r.expr),
-            Expr::Paren(p) => self.sym_of(&p.expr),
-            Expr::Group(g) => self.sym_of(&g.expr),
-            Expr::Try(t) => self.sym_of(&t.expr),
-            Expr::Await(a) => self.sym_of(&a.base),
-            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => self.sym_of(&u.expr),
-            Expr::MethodCall(m) => {
-                let name = m.method.to_string();
-                match name.as_str() {
-                    "clone" | "as_ref" | "as_mut" | "unwrap" | "expect" | "borrow" | "borrow_mut" | "lock" | "read"
-                    | "write" | "to_owned" | "deref" | "context" | "with_context" | "iter" | "iter_mut"
-                    | "into_iter" => self.sym_of(&m.receiver),
-                    "get" | "get_mut" | "first" | "last" | "first_mut" | "last_mut" => {
-                        Sym::Elem(Box::new(self.sym_of(&m.receiver)))
-                    }
-                    _ => Sym::Ret(Box::new(Callee::Method(self.sym_of(&m.receiver), name))),
+            ExprKind::Field { base, member } => Sym::Field(Arc::new(self.sym_of(base)), member.to_string()),
+            ExprKind::Reference(inner)
+            | ExprKind::Paren(inner)
+            | ExprKind::Try(inner)
+            | ExprKind::Await(inner)
+            | ExprKind::Deref(inner) => self.sym_of(inner),
+            ExprKind::MethodCall { receiver, method, .. } => match *method {
+                "clone" | "as_ref" | "as_mut" | "unwrap" | "expect" | "borrow" | "borrow_mut" | "lock" | "read"
+                | "write" | "to_owned" | "deref" | "context" | "with_context" | "iter" | "iter_mut" | "into_iter" => {
+                    self.sym_of(receiver)
                 }
-            }
-            Expr::Call(c) => match call_path(c) {
-                Some(segments) => Sym::Ret(Box::new(Callee::Path(segments))),
+                "get" | "get_mut" | "first" | "last" | "first_mut" | "last_mut" => {
+                    Sym::Elem(Arc::new(self.sym_of(receiver)))
+                }
+                _ => Sym::Ret(Arc::new(Callee::Method(self.sym_of(receiver), method.to_string()))),
+            },
+            ExprKind::Call { func, .. } => match func.call_path() {
+                Some(segments) => Sym::Ret(Arc::new(Callee::Path(segments))),
                 None => Sym::Unknown,
             },
-            Expr::Index(i) => Sym::Elem(Box::new(self.sym_of(&i.expr))),
-            Expr::Unsafe(u) => self.tail_sym(&u.block),
-            Expr::Block(b) => self.tail_sym(&b.block),
-            Expr::Struct(s) => path_ty(&s.path).map_or(Sym::Unknown, Sym::Ty),
-            Expr::Array(_) | Expr::Repeat(_) => Sym::Ty(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
-            Expr::Macro(m) if m.mac.path.is_ident("vec") => Sym::Ty(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
-            Expr::Binary(b) => {
-                let left = self.sym_of(&b.left);
+            ExprKind::Index { expr, .. } => Sym::Elem(Arc::new(self.sym_of(expr))),
+            ExprKind::Block(block) => self.tail_sym(block),
+            ExprKind::Struct { ty, .. } => ty.clone().map_or(Sym::Unknown, Sym::Ty),
+            ExprKind::Array(_) | ExprKind::Repeat { .. } => Sym::Ty(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
+            ExprKind::Macro(m) if m.is_vec => Sym::Ty(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
+            ExprKind::Binary { left, right } => {
+                let left = self.sym_of(left);
                 if matches!(self.kind(&left), Kind::Tensor | Kind::TchTensor) {
                     return left;
                 }
-                let right = self.sym_of(&b.right);
+                let right = self.sym_of(right);
                 if matches!(self.kind(&right), Kind::Tensor | Kind::TchTensor) {
                     right
                 } else {
@@ -270,9 +263,9 @@ impl<'a> FileVisitor<'a> {
     }
 
     /// The value of a block: its tail expression.
-    fn tail_sym(&self, block: &syn::Block) -> Sym {
+    fn tail_sym(&self, block: &Block) -> Sym {
         match block.stmts.last() {
-            Some(syn::Stmt::Expr(expr, None)) => self.sym_of(expr),
+            Some(Stmt::Expr(expr, false)) => self.sym_of(expr),
             _ => Sym::Unknown,
         }
     }
@@ -328,14 +321,14 @@ impl<'a> FileVisitor<'a> {
                     }
                     (Kind::Device, "as_cuda_device") => Some(TyRef::path(&["CudaDevice"])),
                     (Kind::CudaDevice, "cuda_stream") => Some(TyRef::path(&["CudaStream"])),
-                    _ => self.local_returns.get(&format!("{}::{method}", recv_ty?.last()?)).cloned(),
+                    _ => self.local_return(recv_ty?.last()?, method),
                 }
             }
             Callee::Path(segments) => {
                 let n = segments.len();
                 let last = segments[n - 1].as_str();
                 if n == 1 {
-                    return self.local_returns.get(last).cloned();
+                    return self.local_return("", last);
                 }
                 // candle_nn's functional ops (`candle_nn::ops::softmax_last_dim`, `sampling::…`).
                 let candle_fn = matches!(segments[0].as_str(), "candle_nn" | "candle" | "candle_core");
@@ -351,7 +344,7 @@ impl<'a> FileVisitor<'a> {
                     }
                     ("CudaContext", "new") => Some(TyRef::path(&["CudaContext"])),
                     ("Vec", _) => Some(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
-                    _ => self.local_returns.get(&format!("{owner}::{last}")).cloned().or_else(|| {
+                    _ => self.local_return(&owner, last).or_else(|| {
                         // Constructor convention: `Type::new(..)` and friends return the type.
                         let is_constructor =
                             last.starts_with("new") || last.starts_with("load") || last.starts_with("from");
@@ -360,6 +353,10 @@ impl<'a> FileVisitor<'a> {
                 }
             }
         }
+    }
+
+    fn local_return(&self, owner: &str, name: &str) -> Option<TyRef> {
+        self.local_returns.get(owner)?.get(name).cloned()
     }
 
     pub(crate) fn kind(&self, sym: &Sym) -> Kind {
@@ -372,8 +369,8 @@ impl<'a> FileVisitor<'a> {
 
     // ----- functions, regions and calls ------------------------------------------------------
 
-    fn enter_fn(&mut self, sig: &syn::Signature, attrs: &[Attribute], body: impl FnOnce(&mut Self)) {
-        let name = sig.ident.to_string();
+    fn enter_fn(&mut self, func_item: &Func<'a>) {
+        let name = func_item.name.to_string();
         let impl_ctx = self.impls.last();
         let self_ty = impl_ctx.and_then(|i| i.self_ty.clone());
         let owner = match (&self_ty, impl_ctx) {
@@ -385,13 +382,13 @@ impl<'a> FileVisitor<'a> {
             Some(owner) if self.frames.is_empty() => format!("{owner}::{name}"),
             _ => name.clone(),
         };
-        let fn_row = self.row(sig.fn_token.span);
+        let fn_row = self.row(func_item.fn_at);
         let mut rows = vec![fn_row, fn_row.saturating_sub(1)];
-        if let Some(first) = attrs.first() {
-            rows.push(self.row(first.pound_token.span).saturating_sub(1));
+        if let Some(first) = func_item.attrs.first() {
+            rows.push(self.row(first.start).saturating_sub(1));
         }
         let marker = rows.iter().find_map(|row| self.context.markers.get(row).copied());
-        let test_only = self.test_depth > 0 || attrs.iter().any(is_test_attr);
+        let test_only = self.test_depth > 0 || func_item.attrs.iter().any(|a| a.is_test);
         let func = self.summary.funcs.len() as FuncIdx;
         self.summary.funcs.push(FuncDef {
             name,
@@ -401,39 +398,36 @@ impl<'a> FileVisitor<'a> {
             trait_name: if self.frames.is_empty() { impl_ctx.and_then(|i| i.trait_name.clone()) } else { None },
             row: fn_row,
             marker,
-            ret: return_ty(sig),
+            ret: func_item.ret.clone(),
             test_only,
         });
-        let mut scope = FxHashMap::default();
-        for input in &sig.inputs {
-            match input {
-                syn::FnArg::Receiver(_) => {}
-                syn::FnArg::Typed(typed) => {
-                    if let Pat::Ident(p) = &*typed.pat {
-                        let sym = ty_ref(&typed.ty).map_or(Sym::Unknown, Sym::Ty);
-                        scope.insert(p.ident.to_string(), sym);
-                    }
-                }
+        let bindings_base = self.bindings.len();
+        self.frames.push(Frame { func, bindings_base });
+        for (name, ty) in &func_item.inputs {
+            if let Some(name) = name {
+                self.bind(name, ty.clone().map_or(Sym::Unknown, Sym::Ty));
             }
         }
         // A nested `fn` does not see the outer function's regions.
         let saved_regions = std::mem::take(&mut self.regions);
-        self.frames.push(Frame { func, scopes: vec![scope] });
-        body(self);
+        if let Some(body) = &func_item.body {
+            self.visit_block(body);
+        }
         self.frames.pop();
+        self.bindings.truncate(bindings_base);
         self.regions = saved_regions;
     }
 
-    fn push_region(&mut self, kind: RegionKind, span: Span) {
+    fn push_region(&mut self, kind: RegionKind, offset: u32) {
         let Some(frame) = self.frames.last() else { return };
-        let region = Region { kind, func: frame.func, parent: self.regions.last().copied(), row: self.row(span) };
+        let region = Region { kind, func: frame.func, parent: self.regions.last().copied(), row: self.row(offset) };
         self.summary.regions.push(region);
         self.regions.push((self.summary.regions.len() - 1) as RegionIdx);
     }
 
-    fn in_loop(&mut self, span: Span, body: impl FnOnce(&mut Self)) {
+    fn in_loop(&mut self, offset: u32, body: impl FnOnce(&mut Self)) {
         let depth = self.regions.len();
-        self.push_region(RegionKind::Loop, span);
+        self.push_region(RegionKind::Loop, offset);
         body(self);
         // Closes the loop and any capture region left open inside it.
         self.regions.truncate(depth);
@@ -455,31 +449,26 @@ impl<'a> FileVisitor<'a> {
     }
 
     fn with_scope(&mut self, body: impl FnOnce(&mut Self)) {
-        if let Some(frame) = self.frames.last_mut() {
-            frame.scopes.push(FxHashMap::default());
-        }
+        let start = self.bindings.len();
         body(self);
-        if let Some(frame) = self.frames.last_mut() {
-            frame.scopes.pop();
-        }
+        self.bindings.truncate(start);
     }
 
     // ----- macros ----------------------------------------------------------------------------
 
-    fn check_macro(&mut self, mac: &syn::Macro) {
-        let Some(last) = mac.path.segments.last() else { return };
-        let name = last.ident.to_string();
-        let chunks = split_args(mac.tokens.clone());
-        let error_path = ERROR_PATH_MACROS.contains(&name.as_str());
+    fn check_macro(&mut self, mac: &Macro<'a>) {
+        // Outside a function nothing is reported or recorded.
+        if self.frames.is_empty() {
+            return;
+        }
+        let name = mac.name;
+        let error_path = ERROR_PATH_MACROS.contains(&name);
         if error_path {
             self.error_path += 1;
         }
-        let mut args = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            args.push(MacroArg::parse(chunk));
-        }
-        if rules::is_format_macro(&name) && !error_path {
-            rules::on_format_macro(self, &name, &args);
+        let args = self.macro_args(mac);
+        if rules::is_format_macro(name) && !error_path {
+            rules::on_format_macro(self, name, &args);
         }
         for arg in &args {
             if let Some(expr) = &arg.expr {
@@ -490,286 +479,426 @@ impl<'a> FileVisitor<'a> {
             self.error_path -= 1;
         }
     }
-}
 
-/// One comma-separated argument of a macro: `expr`, `name = expr`, or tracing's `?expr`/`%expr`.
-pub(crate) struct MacroArg {
-    pub name: Option<String>,
-    /// `Some('?')` for Debug, `Some('%')` for Display (tracing's field sigils).
-    pub sigil: Option<char>,
-    pub expr: Option<Expr>,
-    pub literal: Option<syn::LitStr>,
-}
-
-impl MacroArg {
-    fn parse(tokens: Vec<TokenTree>) -> MacroArg {
-        let mut rest: &[TokenTree] = &tokens;
-        let mut name = None;
-        if let [TokenTree::Ident(ident), TokenTree::Punct(eq), tail @ ..] = rest {
-            if eq.as_char() == '=' && eq.spacing() == proc_macro2::Spacing::Alone {
-                name = Some(ident.to_string());
-                rest = tail;
+    /// A macro's tokens split at top-level `,` and `;`, each parsed as `syn` parses an argument.
+    fn macro_args(&self, mac: &Macro) -> Vec<MacroArg<'a>> {
+        let tokens = self.tokens;
+        let mut args = Vec::new();
+        let mut chunk_start = mac.open as usize + 1;
+        let mut at = chunk_start;
+        let end = mac.close as usize;
+        while at <= end {
+            let token = &tokens[at.min(end)];
+            let separator = at == end
+                || token.kind == TokenKind::Punct
+                    && matches!(self.context.source.as_bytes()[token.start as usize], b',' | b';');
+            if separator {
+                if at > chunk_start {
+                    args.push(self.macro_arg(chunk_start, at));
+                }
+                chunk_start = at + 1;
+                at += 1;
+            } else if let TokenKind::Open(_) = token.kind {
+                at = token.close as usize + 1;
+            } else {
+                at += 1;
             }
+        }
+        args
+    }
+
+    fn macro_arg(&self, mut start: usize, end: usize) -> MacroArg<'a> {
+        let source = self.context.source;
+        let tokens = self.tokens;
+        let byte = |i: usize| source.as_bytes()[tokens[i].start as usize];
+        let mut name = None;
+        if end - start >= 2
+            && tokens[start].kind == TokenKind::Ident
+            && tokens[start + 1].kind == TokenKind::Punct
+            && byte(start + 1) == b'='
+            && !tokens[start + 1].joint
+        {
+            let token = &tokens[start];
+            name = Some(&source[token.start as usize..token.end as usize]);
+            start += 2;
         }
         let mut sigil = None;
-        if let [TokenTree::Punct(p), tail @ ..] = rest {
-            if matches!(p.as_char(), '?' | '%') {
-                sigil = Some(p.as_char());
-                rest = tail;
-            }
+        if start < end && tokens[start].kind == TokenKind::Punct && matches!(byte(start), b'?' | b'%') {
+            sigil = Some(byte(start) as char);
+            start += 1;
         }
-        let stream: TokenStream = rest.iter().cloned().collect();
-        if let [TokenTree::Literal(_)] = rest {
-            if let Ok(literal) = syn::parse2::<syn::LitStr>(stream.clone()) {
+        if end == start + 1 && tokens[start].kind == TokenKind::Str {
+            let token = &tokens[start];
+            let literal = StrLit::new(&source[token.start as usize..token.end as usize], token.start);
+            if let Some(literal) = literal {
                 return MacroArg { name, sigil, expr: None, literal: Some(literal) };
             }
         }
-        let expr = syn::parse2::<Expr>(stream).ok();
+        let expr = if start < end { parser::parse_expr(source, tokens, start, end) } else { None };
         MacroArg { name, sigil, expr, literal: None }
     }
-}
 
-/// Splits a macro's tokens at top-level `,` and `;`.
-fn split_args(tokens: TokenStream) -> Vec<Vec<TokenTree>> {
-    let mut chunks = Vec::new();
-    let mut current = Vec::new();
-    for tree in tokens {
-        match &tree {
-            TokenTree::Punct(p) if matches!(p.as_char(), ',' | ';') => {
-                if !current.is_empty() {
-                    chunks.push(std::mem::take(&mut current));
+    // ----- the traversal ---------------------------------------------------------------------
+
+    fn visit_item(&mut self, item: &Item<'a>) {
+        match item {
+            Item::Fn(f) => {
+                // A free function, even inside an impl's method: no self type.
+                self.impls.push(ImplCtx { self_ty: None, trait_name: None });
+                self.enter_fn(f);
+                self.impls.pop();
+            }
+            Item::Impl { attrs, self_ty, trait_name, items } => {
+                self.impls.push(ImplCtx { self_ty: self_ty.clone(), trait_name: trait_name.map(str::to_string) });
+                let is_test = attrs.iter().any(|a| a.is_test);
+                self.test_depth += is_test as u32;
+                self.visit_assoc_items(items);
+                self.test_depth -= is_test as u32;
+                self.impls.pop();
+            }
+            Item::Trait { name, items } => {
+                // Methods declared by the trait: no self type, the trait's name.
+                self.impls.push(ImplCtx { self_ty: None, trait_name: Some(name.to_string()) });
+                // Declared even without a default body: a `hot` marker here makes every impl's
+                // method hot.
+                self.visit_assoc_items(items);
+                self.impls.pop();
+            }
+            Item::Struct { name, fields } => {
+                let module = *self.modules.last().unwrap_or(&0);
+                self.summary.types.push(TypeDef { module, name: name.to_string(), fields: fields.clone() });
+            }
+            Item::Enum { name } => {
+                let module = *self.modules.last().unwrap_or(&0);
+                self.summary.types.push(TypeDef { module, name: name.to_string(), fields: Vec::new() });
+            }
+            Item::Use(tree) => {
+                let module = *self.modules.last().unwrap_or(&0);
+                let mut prefix = Vec::new();
+                collect_uses(tree, &mut prefix, module, &mut self.summary.uses);
+            }
+            Item::Mod { attrs, name, items } => {
+                let is_test = attrs.iter().any(|a| a.is_test);
+                let parent = self.summary.modules[*self.modules.last().unwrap_or(&0) as usize].clone();
+                let mut path = parent;
+                path.push(name.to_string());
+                self.summary.modules.push(path);
+                self.modules.push((self.summary.modules.len() - 1) as ModIdx);
+                self.test_depth += is_test as u32;
+                for item in items.iter().flatten() {
+                    self.visit_item(item);
                 }
+                self.test_depth -= is_test as u32;
+                self.modules.pop();
             }
-            _ => current.push(tree),
+            Item::Const(Some(expr)) => self.visit_expr(expr),
+            Item::Macro(mac) => self.check_macro(mac),
+            Item::Const(None) | Item::Other => {}
         }
     }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    chunks
-}
 
-impl<'ast> Visit<'ast> for FileVisitor<'_> {
-    fn visit_item_mod(&mut self, node: &'ast syn::ItemMod) {
-        let is_test = node.attrs.iter().any(is_test_attr);
-        let parent = self.summary.modules[*self.modules.last().unwrap_or(&0) as usize].clone();
-        let mut path = parent;
-        path.push(node.ident.to_string());
-        self.summary.modules.push(path);
-        self.modules.push((self.summary.modules.len() - 1) as ModIdx);
-        self.test_depth += is_test as u32;
-        visit::visit_item_mod(self, node);
-        self.test_depth -= is_test as u32;
-        self.modules.pop();
-    }
-
-    fn visit_item_struct(&mut self, node: &'ast syn::ItemStruct) {
-        let module = *self.modules.last().unwrap_or(&0);
-        self.summary.types.push(TypeDef { module, name: node.ident.to_string(), fields: struct_fields(&node.fields) });
-    }
-
-    fn visit_item_enum(&mut self, node: &'ast syn::ItemEnum) {
-        let module = *self.modules.last().unwrap_or(&0);
-        self.summary.types.push(TypeDef { module, name: node.ident.to_string(), fields: Vec::new() });
-    }
-
-    fn visit_item_use(&mut self, node: &'ast syn::ItemUse) {
-        let module = *self.modules.last().unwrap_or(&0);
-        let mut prefix = Vec::new();
-        collect_uses(&node.tree, &mut prefix, module, &mut self.summary.uses);
-    }
-
-    fn visit_item_impl(&mut self, node: &'ast syn::ItemImpl) {
-        let trait_name =
-            node.trait_.as_ref().and_then(|(_, path, _)| path.segments.last()).map(|s| s.ident.to_string());
-        self.impls.push(ImplCtx { self_ty: ty_ref(&node.self_ty), trait_name });
-        let is_test = node.attrs.iter().any(is_test_attr);
-        self.test_depth += is_test as u32;
-        visit::visit_item_impl(self, node);
-        self.test_depth -= is_test as u32;
-        self.impls.pop();
-    }
-
-    fn visit_item_trait(&mut self, node: &'ast syn::ItemTrait) {
-        // Methods declared by the trait: no self type, the trait's name.
-        self.impls.push(ImplCtx { self_ty: None, trait_name: Some(node.ident.to_string()) });
-        visit::visit_item_trait(self, node);
-        self.impls.pop();
-    }
-
-    fn visit_item_fn(&mut self, node: &'ast syn::ItemFn) {
-        // A free function, even inside an impl's method: no self type.
-        self.impls.push(ImplCtx { self_ty: None, trait_name: None });
-        self.enter_fn(&node.sig, &node.attrs, |v| v.visit_block(&node.block));
-        self.impls.pop();
-    }
-
-    fn visit_impl_item_fn(&mut self, node: &'ast syn::ImplItemFn) {
-        self.enter_fn(&node.sig, &node.attrs, |v| v.visit_block(&node.block));
-    }
-
-    fn visit_trait_item_fn(&mut self, node: &'ast syn::TraitItemFn) {
-        // Declared even without a default body: a `hot` marker here makes every impl's method hot.
-        self.enter_fn(&node.sig, &node.attrs, |v| {
-            if let Some(block) = &node.default {
-                v.visit_block(block);
-            }
-        });
-    }
-
-    fn visit_block(&mut self, node: &'ast syn::Block) {
-        self.with_scope(|v| visit::visit_block(v, node));
-    }
-
-    fn visit_local(&mut self, node: &'ast syn::Local) {
-        if let Some(init) = &node.init {
-            self.visit_expr(&init.expr);
-            if let Some((_, diverge)) = &init.diverge {
-                self.visit_expr(diverge);
+    /// An `impl`'s or a trait's items: methods keep the block's context.
+    fn visit_assoc_items(&mut self, items: &[Item<'a>]) {
+        for item in items {
+            match item {
+                Item::Fn(f) => self.enter_fn(f),
+                other => self.visit_item(other),
             }
         }
-        // `let (a, b) = (x, y);` binds pairwise.
-        if let (Pat::Tuple(pats), Some(Expr::Tuple(values))) = (&node.pat, node.init.as_ref().map(|i| &*i.expr)) {
-            if pats.elems.len() == values.elems.len() {
-                for (pat, value) in pats.elems.iter().zip(&values.elems) {
-                    let sym = self.sym_of(value);
-                    self.bind_pat(pat, sym);
-                }
-                return;
-            }
-        }
-        let sym = node.init.as_ref().map_or(Sym::Unknown, |init| self.sym_of(&init.expr));
-        self.bind_pat(&node.pat, sym);
     }
 
-    fn visit_expr_closure(&mut self, node: &'ast syn::ExprClosure) {
+    fn visit_block(&mut self, block: &Block<'a>) {
         self.with_scope(|v| {
-            for input in &node.inputs {
-                v.bind_pat(input, Sym::Unknown);
+            for stmt in &block.stmts {
+                v.visit_stmt(stmt);
             }
-            v.visit_expr(&node.body);
         });
     }
 
-    fn visit_expr_for_loop(&mut self, node: &'ast syn::ExprForLoop) {
-        self.visit_expr(&node.expr);
-        let (collection, items) = iterated(&node.expr);
-        let elem = Sym::Elem(Box::new(self.sym_of(collection)));
-        self.in_loop(node.for_token.span, |v| {
-            v.with_scope(|v| {
-                match (&*node.pat, items) {
-                    (Pat::Tuple(tuple), Items::Second) if tuple.elems.len() == 2 => {
-                        v.bind_pat(&tuple.elems[0], Sym::Unknown);
-                        v.bind_pat(&tuple.elems[1], elem);
+    fn visit_stmt(&mut self, stmt: &Stmt<'a>) {
+        match stmt {
+            Stmt::Local { pat, init, diverge } => {
+                if let Some(init) = init {
+                    self.visit_expr(init);
+                    if let Some(diverge) = diverge {
+                        self.visit_block(diverge);
                     }
-                    (Pat::Tuple(tuple), Items::First) if tuple.elems.len() == 2 => {
-                        v.bind_pat(&tuple.elems[0], elem);
-                        v.bind_pat(&tuple.elems[1], Sym::Unknown);
+                }
+                // `let (a, b) = (x, y);` binds pairwise.
+                if let (Pat::Tuple(pats), Some(Expr { kind: ExprKind::Tuple(values), .. })) = (pat, init) {
+                    if pats.len() == values.len() {
+                        for (pat, value) in pats.iter().zip(values) {
+                            let sym = self.sym_of(value);
+                            self.bind_pat(pat, sym);
+                        }
+                        return;
                     }
-                    (pat, Items::Element) => v.bind_pat(pat, elem),
-                    (pat, _) => v.bind_pat(pat, Sym::Unknown),
                 }
-                v.visit_block(&node.body);
-            });
-        });
-    }
-
-    fn visit_expr_while(&mut self, node: &'ast syn::ExprWhile) {
-        self.in_loop(node.while_token.span, |v| v.with_scope(|v| visit::visit_expr_while(v, node)));
-    }
-
-    fn visit_expr_loop(&mut self, node: &'ast syn::ExprLoop) {
-        self.in_loop(node.loop_token.span, |v| visit::visit_expr_loop(v, node));
-    }
-
-    fn visit_expr_match(&mut self, node: &'ast syn::ExprMatch) {
-        self.visit_expr(&node.expr);
-        let scrutinee = self.sym_of(&node.expr);
-        for arm in &node.arms {
-            self.with_scope(|v| {
-                v.bind_pat(&arm.pat, scrutinee.clone());
-                if let Some((_, guard)) = &arm.guard {
-                    v.visit_expr(guard);
-                }
-                v.visit_expr(&arm.body);
-            });
+                let sym = init.as_ref().map_or(Sym::Unknown, |init| self.sym_of(init));
+                self.bind_pat(pat, sym);
+            }
+            Stmt::Item(item) => self.visit_item(item),
+            Stmt::Expr(expr, _) => self.visit_expr(expr),
+            Stmt::Macro(mac) => self.check_macro(mac),
+            Stmt::Empty => {}
         }
     }
 
-    fn visit_expr_let(&mut self, node: &'ast syn::ExprLet) {
-        self.visit_expr(&node.expr);
-        let sym = self.sym_of(&node.expr);
-        self.bind_pat(&node.pat, sym);
-    }
-
-    fn visit_expr_method_call(&mut self, node: &'ast ExprMethodCall) {
-        self.visit_expr(&node.receiver);
-        for arg in &node.args {
-            self.visit_expr(arg);
-        }
-        let name = node.method.to_string();
-        let recv = self.sym_of(&node.receiver);
-        let kind = self.kind(&recv);
-        rules::on_method_call(self, &MethodCall { call: node, name: &name, recv: &recv, kind });
-        match name.as_str() {
-            "begin_capture" => self.push_region(RegionKind::Capture, node.method.span()),
-            "end_capture" => self.end_capture(),
-            // `xs.apply(&module)` is `module.forward(xs)`.
-            "apply" if node.args.len() == 1 => {
-                let module = self.sym_of(&node.args[0]);
-                if module != Sym::Unknown {
-                    self.record_call(Callee::Method(module, "forward".into()));
+    fn visit_expr(&mut self, expr: &Expr<'a>) {
+        match &expr.kind {
+            ExprKind::Path(_) | ExprKind::Lit | ExprKind::Other => {}
+            ExprKind::MethodCall { receiver, method, method_at, args, close_end } => {
+                self.visit_expr(receiver);
+                for arg in args {
+                    self.visit_expr(arg);
+                }
+                let name = *method;
+                let recv = self.sym_of(receiver);
+                let kind = self.kind(&recv);
+                let call = MethodCall {
+                    receiver,
+                    args,
+                    name,
+                    recv: &recv,
+                    kind,
+                    method_start: method_at.0,
+                    close_end: *close_end,
+                };
+                rules::on_method_call(self, &call);
+                match name {
+                    "begin_capture" => self.push_region(RegionKind::Capture, method_at.0),
+                    "end_capture" => self.end_capture(),
+                    // `xs.apply(&module)` is `module.forward(xs)`.
+                    "apply" if args.len() == 1 => {
+                        let module = self.sym_of(&args[0]);
+                        if module != Sym::Unknown {
+                            self.record_call(Callee::Method(module, "forward".into()));
+                        }
+                    }
+                    _ => {}
+                }
+                if recv != Sym::Unknown && !matches!(kind, Kind::Tensor | Kind::TchTensor | Kind::HostVec) {
+                    self.record_call(Callee::Method(recv, name.to_string()));
                 }
             }
-            _ => {}
+            ExprKind::Call { func, args, open_at, close_end } => {
+                self.visit_expr(func);
+                for arg in args {
+                    self.visit_expr(arg);
+                }
+                let Some(segments) = func.call_path() else { return };
+                let ExprKind::Path(path) = &func.kind else { return };
+                let call = PathCall { args, segments: &segments, start: path.first_at, close_end: *close_end };
+                rules::on_path_call(self, &call);
+                match segments.last().map(String::as_str) {
+                    Some("begin_capture") => {
+                        let at = if path.segments.is_empty() { open_at.0 } else { path.last_at.0 };
+                        self.push_region(RegionKind::Capture, at)
+                    }
+                    Some("end_capture") => self.end_capture(),
+                    _ => {}
+                }
+                let external = matches!(
+                    segments[0].as_str(),
+                    "std" | "core" | "alloc" | "candle" | "candle_core" | "candle_nn" | "tch" | "cudarc"
+                );
+                if !external {
+                    self.record_call(Callee::Path(segments));
+                }
+            }
+            ExprKind::Field { base: inner, .. }
+            | ExprKind::Reference(inner)
+            | ExprKind::Paren(inner)
+            | ExprKind::Try(inner)
+            | ExprKind::Await(inner)
+            | ExprKind::Deref(inner)
+            | ExprKind::Unary(inner)
+            | ExprKind::Cast(inner) => self.visit_expr(inner),
+            ExprKind::Binary { left, right } | ExprKind::Assign { left, right } => {
+                self.visit_expr(left);
+                self.visit_expr(right);
+            }
+            ExprKind::Index { expr, index } => {
+                self.visit_expr(expr);
+                self.visit_expr(index);
+            }
+            ExprKind::Range { start, end } => {
+                for part in [start, end].into_iter().flatten() {
+                    self.visit_expr(part);
+                }
+            }
+            ExprKind::Jump(value) => {
+                if let Some(value) = value {
+                    self.visit_expr(value);
+                }
+            }
+            ExprKind::Block(block) | ExprKind::OtherBlock(block) | ExprKind::Async(block) => self.visit_block(block),
+            ExprKind::Struct { fields, rest, .. } => {
+                for field in fields {
+                    self.visit_expr(field);
+                }
+                if let Some(rest) = rest {
+                    self.visit_expr(rest);
+                }
+            }
+            ExprKind::Array(elems) | ExprKind::Tuple(elems) => {
+                for elem in elems {
+                    self.visit_expr(elem);
+                }
+            }
+            ExprKind::Repeat { value, len } => {
+                self.visit_expr(value);
+                self.visit_expr(len);
+            }
+            ExprKind::Macro(mac) => self.check_macro(mac),
+            ExprKind::Closure { inputs, body } => self.with_scope(|v| {
+                for input in inputs {
+                    v.bind_pat(input, Sym::Unknown);
+                }
+                v.visit_expr(body);
+            }),
+            ExprKind::ForLoop { for_at, pat, expr, body } => {
+                self.visit_expr(expr);
+                let (collection, items) = iterated(expr);
+                let elem = Sym::Elem(Arc::new(self.sym_of(collection)));
+                self.in_loop(*for_at, |v| {
+                    v.with_scope(|v| {
+                        match (pat, items) {
+                            (Pat::Tuple(tuple), Items::Second) if tuple.len() == 2 => {
+                                v.bind_pat(&tuple[0], Sym::Unknown);
+                                v.bind_pat(&tuple[1], elem);
+                            }
+                            (Pat::Tuple(tuple), Items::First) if tuple.len() == 2 => {
+                                v.bind_pat(&tuple[0], elem);
+                                v.bind_pat(&tuple[1], Sym::Unknown);
+                            }
+                            (pat, Items::Element) => v.bind_pat(pat, elem),
+                            (pat, _) => v.bind_pat(pat, Sym::Unknown),
+                        }
+                        v.visit_block(body);
+                    });
+                });
+            }
+            ExprKind::While { while_at, cond, body } => self.in_loop(*while_at, |v| {
+                v.with_scope(|v| {
+                    v.visit_expr(cond);
+                    v.visit_block(body);
+                })
+            }),
+            ExprKind::Loop { loop_at, body } => self.in_loop(*loop_at, |v| v.visit_block(body)),
+            ExprKind::Match { expr, arms } => {
+                self.visit_expr(expr);
+                let scrutinee = self.sym_of(expr);
+                for arm in arms {
+                    self.with_scope(|v| {
+                        v.bind_pat(&arm.pat, scrutinee.clone());
+                        if let Some(guard) = &arm.guard {
+                            v.visit_expr(guard);
+                        }
+                        v.visit_expr(&arm.body);
+                    });
+                }
+            }
+            ExprKind::If { cond, then, otherwise } => {
+                self.visit_expr(cond);
+                self.visit_block(then);
+                if let Some(otherwise) = otherwise {
+                    self.visit_expr(otherwise);
+                }
+            }
+            ExprKind::Let { pat, expr } => {
+                self.visit_expr(expr);
+                let sym = self.sym_of(expr);
+                self.bind_pat(pat, sym);
+            }
         }
-        if recv != Sym::Unknown && !matches!(kind, Kind::Tensor | Kind::TchTensor | Kind::HostVec) {
-            self.record_call(Callee::Method(recv, name));
-        }
-    }
-
-    fn visit_expr_call(&mut self, node: &'ast ExprCall) {
-        visit::visit_expr_call(self, node);
-        let Some(segments) = call_path(node) else { return };
-        rules::on_path_call(self, &PathCall { call: node, segments: &segments });
-        match segments.last().map(String::as_str) {
-            Some("begin_capture") => self.push_region(RegionKind::Capture, callee_span(node)),
-            Some("end_capture") => self.end_capture(),
-            _ => {}
-        }
-        let external = matches!(
-            segments[0].as_str(),
-            "std" | "core" | "alloc" | "candle" | "candle_core" | "candle_nn" | "tch" | "cudarc"
-        );
-        if !external {
-            self.record_call(Callee::Path(segments));
-        }
-    }
-
-    fn visit_macro(&mut self, node: &'ast syn::Macro) {
-        self.check_macro(node);
     }
 }
 
-/// The span of a call's callee name (`new` in `Tensor::new(..)`), for regions it opens.
-fn callee_span(call: &ExprCall) -> Span {
-    match &*call.func {
-        Expr::Path(p) => p.path.segments.last().map_or_else(Span::call_site, |s| s.ident.span()),
-        _ => call.paren_token.span.open(),
+/// One comma-separated argument of a macro: `expr`, `name = expr`, or tracing's `?expr`/`%expr`.
+pub(crate) struct MacroArg<'s> {
+    pub name: Option<&'s str>,
+    /// `Some('?')` for Debug, `Some('%')` for Display (tracing's field sigils).
+    pub sigil: Option<char>,
+    pub expr: Option<Expr<'s>>,
+    pub literal: Option<StrLit>,
+}
+
+/// A string literal argument: its value (escapes resolved) and byte range.
+pub(crate) struct StrLit {
+    pub value: String,
+    pub range: Range<usize>,
+}
+
+impl StrLit {
+    /// `"…"` or `r#"…"#` (with an optional suffix); `None` if the escapes do not read.
+    fn new(text: &str, start: u32) -> Option<StrLit> {
+        let range = start as usize..start as usize + text.len();
+        let close = text.rfind('"')?;
+        let value = if let Some(raw) = text.strip_prefix('r') {
+            let hashes = raw.len() - raw.trim_start_matches('#').len();
+            raw.get(hashes + 1..close - 1)?.to_string()
+        } else {
+            unescape(text.get(1..close)?)?
+        };
+        Some(StrLit { value, range })
     }
 }
 
-/// `f(..)`'s path segments; `<T>::f` and `<T as Trait>::f` become `[T, f]`.
-pub(crate) fn call_path(call: &ExprCall) -> Option<Vec<String>> {
-    let Expr::Path(p) = &*call.func else { return None };
-    let mut segments: Vec<String> = Vec::with_capacity(p.path.segments.len() + 1);
-    if let Some(qself) = &p.qself {
-        segments.push(ty_ref(&qself.ty).and_then(|t| t.last().map(str::to_string)).unwrap_or_else(|| "_".into()));
-        segments.extend(p.path.segments.iter().skip(qself.position).map(|s| s.ident.to_string()));
-    } else {
-        segments.extend(p.path.segments.iter().map(|s| s.ident.to_string()));
+/// Resolves a string literal's escapes (`\n`, `\u{..}`, line continuations).
+fn unescape(body: &str) -> Option<String> {
+    if !body.contains('\\') {
+        return Some(body.to_string());
     }
-    (!segments.is_empty()).then_some(segments)
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            '\\' => out.push('\\'),
+            '0' => out.push('\0'),
+            '\'' => out.push('\''),
+            '"' => out.push('"'),
+            'x' => {
+                let hex: String = chars.by_ref().take(2).collect();
+                out.push(u8::from_str_radix(&hex, 16).ok()? as char);
+            }
+            'u' => {
+                if chars.next()? != '{' {
+                    return None;
+                }
+                let mut hex = String::new();
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        break;
+                    }
+                    if c != '_' {
+                        hex.push(c);
+                    }
+                }
+                out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+            }
+            '\n' => {
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+            }
+            '\r' if chars.peek() == Some(&'\n') => {
+                chars.next();
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 /// How a `for` loop's items relate to the collection it walks.
@@ -785,120 +914,86 @@ enum Items {
 
 /// The collection a `for` loop walks (`&self.layers`, `self.layers.iter().enumerate()`), and
 /// where its elements sit in each item.
-fn iterated(expr: &Expr) -> (&Expr, Items) {
-    match expr {
-        Expr::MethodCall(m) if m.method == "enumerate" => (iterated(&m.receiver).0, Items::Second),
-        Expr::MethodCall(m) if m.method == "zip" => (iterated(&m.receiver).0, Items::First),
-        Expr::MethodCall(m) if matches!(m.method.to_string().as_str(), "iter" | "iter_mut" | "into_iter") => {
-            iterated(&m.receiver)
-        }
-        Expr::Reference(r) => iterated(&r.expr),
-        Expr::Paren(p) => iterated(&p.expr),
-        other => (other, Items::Element),
+fn iterated<'e, 's>(expr: &'e Expr<'s>) -> (&'e Expr<'s>, Items) {
+    match &expr.kind {
+        ExprKind::MethodCall { receiver, method: "enumerate", .. } => (iterated(receiver).0, Items::Second),
+        ExprKind::MethodCall { receiver, method: "zip", .. } => (iterated(receiver).0, Items::First),
+        ExprKind::MethodCall { receiver, method: "iter" | "iter_mut" | "into_iter", .. } => iterated(receiver),
+        ExprKind::Reference(inner) | ExprKind::Paren(inner) => iterated(inner),
+        _ => (expr, Items::Element),
     }
 }
 
 /// The byte range of an expression: from its first token to its last.
 pub(crate) fn expr_range(expr: &Expr) -> Range<usize> {
-    let mut tokens = quote::ToTokens::to_token_stream(expr).into_iter();
-    let Some(first) = tokens.next() else { return 0..0 };
-    let last = tokens.last().unwrap_or_else(|| first.clone());
-    let start = first.span().byte_range().start;
-    start..last.span().byte_range().end.max(start)
+    expr.start as usize..expr.end.max(expr.start) as usize
 }
 
-fn pat_idents(pat: &Pat, names: &mut Vec<String>) {
+fn pat_idents<'s>(pat: &Pat<'s>, names: &mut Vec<&'s str>) {
     match pat {
-        Pat::Ident(p) => names.push(p.ident.to_string()),
-        Pat::Tuple(t) => t.elems.iter().for_each(|p| pat_idents(p, names)),
-        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| pat_idents(p, names)),
-        Pat::Struct(s) => s.fields.iter().for_each(|f| pat_idents(&f.pat, names)),
-        Pat::Slice(s) => s.elems.iter().for_each(|p| pat_idents(p, names)),
-        Pat::Reference(r) => pat_idents(&r.pat, names),
-        Pat::Type(t) => pat_idents(&t.pat, names),
-        Pat::Paren(p) => pat_idents(&p.pat, names),
-        Pat::Or(o) => o.cases.iter().for_each(|p| pat_idents(p, names)),
-        _ => {}
-    }
-}
-
-fn struct_fields(fields: &syn::Fields) -> Vec<(String, TyRef)> {
-    fields
-        .iter()
-        .enumerate()
-        .filter_map(|(index, field)| {
-            let name = field.ident.as_ref().map_or_else(|| index.to_string(), |i| i.to_string());
-            Some((name, ty_ref(&field.ty)?))
-        })
-        .collect()
-}
-
-fn return_ty(sig: &syn::Signature) -> Option<TyRef> {
-    match &sig.output {
-        syn::ReturnType::Type(_, ty) => ty_ref(ty),
-        syn::ReturnType::Default => None,
-    }
-}
-
-/// `#[test]`, `#[bench]`, `#[tokio::test]`, `#[cfg(test)]`.
-fn is_test_attr(attr: &Attribute) -> bool {
-    let path = attr.path();
-    if path.segments.last().is_some_and(|s| s.ident == "test" || s.ident == "bench") {
-        return true;
-    }
-    if path.is_ident("cfg") {
-        if let syn::Meta::List(list) = &attr.meta {
-            let text = list.tokens.to_string();
-            return text.trim() == "test";
+        Pat::Ident { name, .. } => names.push(name),
+        Pat::Tuple(elems) | Pat::TupleStruct(elems) | Pat::Struct(elems) | Pat::Slice(elems) | Pat::Or(elems) => {
+            elems.iter().for_each(|p| pat_idents(p, names))
         }
+        Pat::Reference(inner) | Pat::Paren(inner) => pat_idents(inner, names),
+        Pat::Type { pat, .. } => pat_idents(pat, names),
+        Pat::Other => {}
     }
-    false
 }
 
-fn use_root(tree: &syn::UseTree) -> Option<&'static str> {
+fn use_root(tree: &UseTree) -> Option<&'static str> {
     let name = match tree {
-        syn::UseTree::Path(p) => p.ident.to_string(),
-        syn::UseTree::Name(n) => n.ident.to_string(),
-        syn::UseTree::Rename(r) => r.ident.to_string(),
-        syn::UseTree::Group(g) => return g.items.iter().find_map(use_root),
-        syn::UseTree::Glob(_) => return None,
+        UseTree::Path(name, _) | UseTree::Name(name) | UseTree::Rename(name, _) => *name,
+        UseTree::Group(trees) => return trees.iter().find_map(use_root),
+        UseTree::Glob => return None,
     };
-    match name.as_str() {
+    match name {
         "tch" => Some("tch"),
         "cudarc" => Some("cudarc"),
         _ => None,
     }
 }
 
-fn collect_uses(tree: &syn::UseTree, prefix: &mut Vec<String>, module: ModIdx, out: &mut Vec<UseDef>) {
+fn collect_uses(tree: &UseTree, prefix: &mut Vec<String>, module: ModIdx, out: &mut Vec<UseDef>) {
     match tree {
-        syn::UseTree::Path(p) => {
-            prefix.push(p.ident.to_string());
-            collect_uses(&p.tree, prefix, module, out);
+        UseTree::Path(name, rest) => {
+            prefix.push(name.to_string());
+            collect_uses(rest, prefix, module, out);
             prefix.pop();
         }
-        syn::UseTree::Name(n) => {
-            let name = n.ident.to_string();
-            if name == "self" {
+        UseTree::Name(name) => {
+            if *name == "self" {
                 if let Some(last) = prefix.last() {
                     out.push(UseDef { module, alias: last.clone(), path: prefix.clone() });
                 }
             } else {
                 let mut path = prefix.clone();
-                path.push(name.clone());
-                out.push(UseDef { module, alias: name, path });
+                path.push(name.to_string());
+                out.push(UseDef { module, alias: name.to_string(), path });
             }
         }
-        syn::UseTree::Rename(r) => {
+        UseTree::Rename(name, alias) => {
             let mut path = prefix.clone();
-            path.push(r.ident.to_string());
-            out.push(UseDef { module, alias: r.rename.to_string(), path });
+            path.push(name.to_string());
+            out.push(UseDef { module, alias: alias.to_string(), path });
         }
-        syn::UseTree::Glob(_) => out.push(UseDef { module, alias: "*".into(), path: prefix.clone() }),
-        syn::UseTree::Group(g) => {
-            for item in &g.items {
-                collect_uses(item, prefix, module, out);
+        UseTree::Glob => out.push(UseDef { module, alias: "*".into(), path: prefix.clone() }),
+        UseTree::Group(trees) => {
+            for tree in trees {
+                collect_uses(tree, prefix, module, out);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literal_values() {
+        assert_eq!(StrLit::new(r#""a{}\u{7b}b\n""#, 0).unwrap().value, "a{}{b\n");
+        assert_eq!(StrLit::new(r###"r#"x{y}"#"###, 0).unwrap().value, "x{y}");
+        assert_eq!(StrLit::new(r#""x""#, 5).unwrap().range, 5..8);
     }
 }

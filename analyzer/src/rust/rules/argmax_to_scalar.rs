@@ -46,7 +46,7 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) -> bool {
     }
     let receiver = call.receiver_text(visitor);
     let name = call.name;
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(
         &RULE,
         range,

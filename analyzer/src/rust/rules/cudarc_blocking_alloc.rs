@@ -51,6 +51,6 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
         }
         _ => return,
     };
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(&RULE, range, message, "allocate once outside the hot path and reuse the buffer");
 }

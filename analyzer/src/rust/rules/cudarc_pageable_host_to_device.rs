@@ -52,7 +52,7 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
             visitor.expr_text(source)
         ),
     };
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(
         &RULE,
         range,

@@ -36,7 +36,7 @@ declare_rule! {
 const HELP: &str = "order work with events (`record_event` + `wait`) instead of blocking the host; synchronize once where the host needs the result";
 
 pub(crate) fn check_method(visitor: &mut FileVisitor, call: &MethodCall) {
-    if call.name != "synchronize" || !call.call.args.is_empty() {
+    if call.name != "synchronize" || !call.args.is_empty() {
         return;
     }
     let what = match call.kind {
@@ -53,7 +53,7 @@ pub(crate) fn check_method(visitor: &mut FileVisitor, call: &MethodCall) {
     } else {
         format!("`{receiver}.synchronize()` blocks the host until the {what}'s queued work has finished")
     };
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(&RULE, range, message, HELP);
 }
 
@@ -68,6 +68,6 @@ pub(crate) fn check_path(visitor: &mut FileVisitor, call: &PathCall) {
         "ctx" if visitor.cudarc => "`ctx::synchronize` blocks the host until the context is idle",
         _ => return,
     };
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(&RULE, range, what.to_string(), HELP);
 }

@@ -36,7 +36,7 @@ declare_rule! {
 }
 
 pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
-    if call.name != "synchronize" || !call.call.args.is_empty() || visitor.tch {
+    if call.name != "synchronize" || !call.args.is_empty() || visitor.tch {
         return;
     }
     let proven = match call.kind {
@@ -51,7 +51,7 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
     } else {
         format!("`{receiver}.synchronize()`: the receiver's type was not proven; on a candle device this blocks the host until the device is idle")
     };
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(
         &RULE,
         range,

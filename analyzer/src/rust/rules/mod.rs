@@ -20,43 +20,49 @@ pub mod to_device_cpu;
 
 use std::ops::Range;
 
-use syn::{Expr, ExprCall, ExprMethodCall};
-
+use super::ast::{Expr, ExprKind};
 use super::summary::{Callee, Sym};
 use super::types::Kind;
 use super::visitor::{FileVisitor, MacroArg};
 
 /// `receiver.name(args)`, with what the visitor knows about the receiver.
-pub(crate) struct MethodCall<'a> {
-    pub call: &'a ExprMethodCall,
+pub(crate) struct MethodCall<'a, 's> {
+    pub receiver: &'a Expr<'s>,
+    pub args: &'a [Expr<'s>],
     pub name: &'a str,
     pub recv: &'a Sym,
     pub kind: Kind,
+    /// Where the method name starts and the closing parenthesis ends.
+    pub method_start: u32,
+    pub close_end: u32,
 }
 
-impl MethodCall<'_> {
+impl MethodCall<'_, '_> {
     /// From the method name to the closing parenthesis.
-    pub fn range(&self, visitor: &FileVisitor) -> Range<usize> {
-        visitor.span_range(self.call.method.span(), self.call.paren_token.span.close())
+    pub fn range(&self) -> Range<usize> {
+        self.method_start as usize..self.close_end as usize
     }
 
     /// The receiver's source text, for messages.
     pub fn receiver_text<'s>(&self, visitor: &FileVisitor<'s>) -> &'s str {
-        visitor.expr_text(&self.call.receiver)
+        visitor.expr_text(self.receiver)
     }
 
-    pub fn arg(&self, index: usize) -> Option<&Expr> {
-        self.call.args.iter().nth(index)
+    pub fn arg(&self, index: usize) -> Option<&Expr<'_>> {
+        self.args.get(index)
     }
 }
 
 /// `a::b::f(args)`, with the path's segments (generic arguments dropped).
-pub(crate) struct PathCall<'a> {
-    pub call: &'a ExprCall,
+pub(crate) struct PathCall<'a, 's> {
+    pub args: &'a [Expr<'s>],
     pub segments: &'a [String],
+    /// Where the path's first segment starts and the closing parenthesis ends.
+    pub start: u32,
+    pub close_end: u32,
 }
 
-impl PathCall<'_> {
+impl PathCall<'_, '_> {
     /// The last two segments (`["Tensor", "new"]`), or the only one.
     pub fn tail(&self) -> (&str, &str) {
         let n = self.segments.len();
@@ -65,13 +71,8 @@ impl PathCall<'_> {
         (owner, last)
     }
 
-    pub fn range(&self, visitor: &FileVisitor) -> Range<usize> {
-        let start = match &*self.call.func {
-            Expr::Path(p) => p.path.segments.first().map(|s| s.ident.span()),
-            _ => None,
-        };
-        let close = self.call.paren_token.span.close();
-        visitor.span_range(start.unwrap_or(close), close)
+    pub fn range(&self) -> Range<usize> {
+        self.start as usize..self.close_end as usize
     }
 }
 
@@ -128,6 +129,11 @@ pub(crate) fn on_format_macro(visitor: &mut FileVisitor, name: &str, args: &[Mac
 /// bound to it.
 pub(crate) fn is_cpu_device(visitor: &FileVisitor, expr: &Expr) -> bool {
     visitor.expr_kind(expr) == Kind::CpuDevice
+}
+
+/// Whether an expression is a path ending in `Device::Cpu`.
+pub(crate) fn is_cpu_device_path(expr: &Expr) -> bool {
+    matches!(&expr.kind, ExprKind::Path(p) if p.segments.ends_with(&["Device", "Cpu"]))
 }
 
 /// Whether a value is the result of `argmax`/`argmax_keepdim` (directly or through a local).

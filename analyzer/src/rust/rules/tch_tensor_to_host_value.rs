@@ -38,7 +38,7 @@ pub(crate) fn check_method(visitor: &mut FileVisitor, call: &MethodCall) {
         return;
     }
     let receiver = call.receiver_text(visitor);
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(
         &RULE,
         range,
@@ -53,11 +53,11 @@ pub(crate) fn check_path(visitor: &mut FileVisitor, call: &PathCall) {
     if !matches!(name, "try_from" | "from") || !(is_number || owner == "Vec") {
         return;
     }
-    let Some(arg) = call.call.args.first() else { return };
+    let Some(arg) = call.args.first() else { return };
     if visitor.expr_kind(arg) != Kind::TchTensor {
         return;
     }
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(
         &RULE,
         range,

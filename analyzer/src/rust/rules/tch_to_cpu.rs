@@ -34,18 +34,12 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
         return;
     }
     let Some(device) = call.arg(0) else { return };
-    let is_cpu = match device {
-        syn::Expr::Path(p) => {
-            let segments: Vec<_> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
-            segments.ends_with(&["Device".to_string(), "Cpu".to_string()])
-        }
-        _ => false,
-    };
+    let is_cpu = super::is_cpu_device_path(device);
     if !is_cpu {
         return;
     }
     let receiver = call.receiver_text(visitor);
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(
         &RULE,
         range,

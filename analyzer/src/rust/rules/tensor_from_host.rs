@@ -46,11 +46,11 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &PathCall) {
     if owner != "Tensor" || visitor.tch {
         return;
     }
-    let Some(device) = call.call.args.iter().nth(device_index) else { return };
+    let Some(device) = call.args.get(device_index) else { return };
     if is_cpu_device(visitor, device) || visitor.expr_kind(device) == Kind::Other {
         return;
     }
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(
         &RULE,
         range,

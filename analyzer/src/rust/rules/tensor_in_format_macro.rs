@@ -46,14 +46,14 @@ pub(crate) fn check(visitor: &mut FileVisitor, name: &str, args: &[MacroArg]) {
     let rest = &args[format_at + 1..];
     let positional: Vec<&MacroArg> = rest.iter().filter(|a| a.name.is_none()).collect();
     let mut next = 0;
-    for placeholder in placeholders(&literal.value()) {
+    for placeholder in placeholders(&literal.value) {
         let debug = placeholder.spec.contains('?');
         let (expr, captured) = if placeholder.arg.is_empty() {
             next += 1;
             (positional.get(next - 1).and_then(|a| a.expr.as_ref()), None)
         } else if let Ok(index) = placeholder.arg.parse::<usize>() {
             (positional.get(index).and_then(|a| a.expr.as_ref()), None)
-        } else if let Some(named) = rest.iter().find(|a| a.name.as_deref() == Some(placeholder.arg.as_str())) {
+        } else if let Some(named) = rest.iter().find(|a| a.name == Some(placeholder.arg.as_str())) {
             (named.expr.as_ref(), None)
         } else {
             (None, Some(placeholder.arg.clone()))
@@ -65,7 +65,7 @@ pub(crate) fn check(visitor: &mut FileVisitor, name: &str, args: &[MacroArg]) {
         } else if let Some(ident) = captured {
             let kind = visitor.lookup(&ident).map_or(Kind::Unknown, |sym| visitor.kind(sym));
             if kind == Kind::Tensor {
-                let range = visitor.span_range(literal.span(), literal.span());
+                let range = literal.range.clone();
                 report(visitor, name, range, &ident, debug);
             }
         }

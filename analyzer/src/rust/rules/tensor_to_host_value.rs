@@ -46,7 +46,7 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
     } else {
         format!("`{receiver}.{name}()`: the receiver's type was not proven; on a candle tensor this copies its values to the host and waits for the device")
     };
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(
         &RULE,
         range,

@@ -32,12 +32,12 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
         return;
     }
     let Some(device) = call.arg(0) else { return };
-    if !matches!(device, syn::Expr::Reference(_)) || !is_cpu_device(visitor, device) {
+    if !matches!(device.kind, crate::rust::ast::ExprKind::Reference(_)) || !is_cpu_device(visitor, device) {
         return;
     }
     let receiver = call.receiver_text(visitor);
     let device = visitor.expr_text(device);
-    let range = call.range(visitor);
+    let range = call.range();
     visitor.report(
         &RULE,
         range,

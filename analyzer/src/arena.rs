@@ -1,4 +1,4 @@
-//! A bump arena for the parser.
+//! A bump arena for the parsers.
 //!
 //! Parsing a file makes many small allocations (the syntax tree, the token buffer, scratch
 //! vectors) that all die together when the per-file pass drops the tree. Served one by one by
@@ -11,20 +11,21 @@
 //! The binary installs it (`#[global_allocator]`); without it (the library's unit tests)
 //! claiming a slot fails and parsing uses the ordinary allocator.
 //!
-//! Safety rests on one rule, kept by [`super::adapter::ParsedModule`] (hence [`Slot::run`] is
-//! `unsafe`): a slot is released only once nothing allocated in it is reachable any more (the
-//! tree is forgotten or dropped first, and cannot be moved out), and a slot whose run panicked
-//! is never reused. Frees of arena memory are no-ops, so dropping the tree normally is always
-//! sound too.
+//! Safety rests on one rule, kept by the owners of what a run builds (`python::adapter::
+//! ParsedModule`, `rust::parser::ParsedFile`; hence [`Slot::run`] is `unsafe`): a slot is
+//! released only once nothing allocated in it is reachable any more (the tree is forgotten or
+//! dropped first, and cannot be moved out), and a slot whose run panicked is never reused.
+//! Frees of arena memory are no-ops, so dropping the tree normally is always sound too.
 //!
 //! The rule covers *every* allocation the thread makes during a run, not only the tree's. A
 //! lazily initialised static or thread-local with heap contents, first touched inside a run,
 //! would be carved from the slot and overwritten by the next parse. The code run in a slot is
-//! the parser alone (ruff_python_parser =0.0.10 and its dependencies, checked for such state:
-//! the only heap-owning lazy static, ruff_python_ast's string-prefix matcher, is not reached
-//! by parsing; stacker's thread-local holds a plain integer). Re-check this when the parser
-//! is upgraded. The run must also not hand control to other work (no rayon `join`/`scope`
-//! inside it), since that work's allocations would land in the slot too.
+//! a parser alone: ruff_python_parser =0.0.10 and its dependencies, checked for such state (the
+//! only heap-owning lazy static, ruff_python_ast's string-prefix matcher, is not reached by
+//! parsing; stacker's thread-local holds a plain integer; re-check this when the parser is
+//! upgraded), or graphlint's own Rust lexer and parser, which keep no state outside the
+//! tree. The run must also not hand control to other work (no rayon `join`/`scope` inside
+//! it), since that work's allocations would land in the slot too.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
