@@ -195,11 +195,14 @@ pub struct Parser<'s, 't> {
     end: usize,
     /// Where the innermost failing group stopped, for the caller's diagnostics.
     failed_at: Option<usize>,
+    /// Statements and arguments being collected, innermost list last.
+    stmt_stack: Vec<Stmt<'s>>,
+    expr_stack: Vec<Expr<'s>>,
 }
 
 impl<'s, 't> Parser<'s, 't> {
     fn new(src: &'s str, toks: &'t [Token], pos: usize, end: usize) -> Self {
-        Parser { src, toks, pos, end, failed_at: None }
+        Parser { src, toks, pos, end, failed_at: None, stmt_stack: Vec::new(), expr_stack: Vec::new() }
     }
 
     // ----- token helpers ----------------------------------------------------------------------
@@ -425,8 +428,7 @@ impl<'s, 't> Parser<'s, 't> {
 
     fn outer_attrs(&mut self) -> PResult<Vec<Attr>> {
         let mut attrs = Vec::new();
-        loop {
-            let Some(token) = self.tok(0) else { break };
+        while let Some(token) = self.tok(0) {
             if token.kind == Kind::DocOuter {
                 attrs.push(Attr { start: token.start, is_test: false });
                 self.pos += 1;
@@ -602,36 +604,10 @@ impl<'s, 't> Parser<'s, 't> {
                 Ok(Item::Use(tree))
             }
             "struct" => self.struct_item(),
-            "enum" => {
-                self.pos += 1;
-                let name = self.ident(0).ok_or(ParseError)?;
-                self.pos += 1;
-                self.skip_until_body()?;
-                self.group(Delim::Brace, |p| {
-                    while !p.at_end() {
-                        p.outer_attrs()?;
-                        p.visibility();
-                        p.ident(0).ok_or(ParseError)?;
-                        p.pos += 1;
-                        if p.is_open(0, Delim::Paren) {
-                            p.tuple_fields()?;
-                        } else if p.is_open(0, Delim::Brace) {
-                            p.named_fields()?;
-                        }
-                        if p.eat_op("=") {
-                            p.expr(true)?;
-                        }
-                        if !p.eat_op(",") {
-                            break;
-                        }
-                    }
-                    Ok(())
-                })?;
-                Ok(Item::Enum { name })
-            }
+            "enum" => self.enum_item(),
             "union" => {
                 self.pos += 1;
-                self.skip_until_body()?;
+                self.skip_to_body()?;
                 self.skip_group()?;
                 Ok(Item::Other)
             }
@@ -678,22 +654,6 @@ impl<'s, 't> Parser<'s, 't> {
             }
             _ => Err(ParseError),
         }
-    }
-
-    /// Skips generics and a where clause up to the `{` of a body (not taking it).
-    fn skip_until_body(&mut self) -> PResult<()> {
-        while let Some(token) = self.tok(0) {
-            match token.kind {
-                Kind::Open(Delim::Brace) => return Ok(()),
-                Kind::Open(_) => {
-                    self.skip_group()?;
-                }
-                Kind::Punct if self.is_punct(0, b'<') => self.skip_angles()?,
-                Kind::Punct if self.is_punct(0, b';') => return Err(ParseError),
-                _ => self.pos += 1,
-            }
-        }
-        Err(ParseError)
     }
 
     /// A `const` or `static` after its keyword: `NAME: Type (= value)?;`.
@@ -776,6 +736,34 @@ impl<'s, 't> Parser<'s, 't> {
         })
     }
 
+    fn enum_item(&mut self) -> PResult<Item<'s>> {
+        self.pos += 1;
+        let name = self.ident(0).ok_or(ParseError)?;
+        self.pos += 1;
+        self.skip_to_body()?;
+        self.group(Delim::Brace, |p| {
+            while !p.at_end() {
+                p.outer_attrs()?;
+                p.visibility();
+                p.ident(0).ok_or(ParseError)?;
+                p.pos += 1;
+                if p.is_open(0, Delim::Paren) {
+                    p.tuple_fields()?;
+                } else if p.is_open(0, Delim::Brace) {
+                    p.named_fields()?;
+                }
+                if p.eat_op("=") {
+                    p.expr(true)?;
+                }
+                if !p.eat_op(",") {
+                    break;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(Item::Enum { name })
+    }
+
     fn struct_item(&mut self) -> PResult<Item<'s>> {
         self.pos += 1;
         let name = self.ident(0).ok_or(ParseError)?;
@@ -792,7 +780,7 @@ impl<'s, 't> Parser<'s, 't> {
             self.expect_op(";")?;
         } else {
             if self.is_word(0, "where") {
-                self.skip_until_body_or_semi()?;
+                self.skip_to_body()?;
             }
             if !self.eat_op(";") {
                 fields = self.named_fields()?;
@@ -801,7 +789,8 @@ impl<'s, 't> Parser<'s, 't> {
         Ok(Item::Struct { name, fields })
     }
 
-    fn skip_until_body_or_semi(&mut self) -> PResult<()> {
+    /// Skips generics and a where clause up to the `{` of a body or a `;` (not taking it).
+    fn skip_to_body(&mut self) -> PResult<()> {
         while let Some(token) = self.tok(0) {
             match token.kind {
                 Kind::Open(Delim::Brace) => return Ok(()),
@@ -868,7 +857,7 @@ impl<'s, 't> Parser<'s, 't> {
             (first, None)
         };
         if self.is_word(0, "where") {
-            self.skip_until_body()?;
+            self.skip_to_body()?;
         }
         let items = self.group(Delim::Brace, |p| p.assoc_items())?;
         Ok(Item::Impl { attrs, self_ty, trait_name, items })
@@ -905,7 +894,7 @@ impl<'s, 't> Parser<'s, 't> {
             self.bounds(true)?;
         }
         if self.is_word(0, "where") {
-            self.skip_until_body_or_semi()?;
+            self.skip_to_body()?;
         }
         if self.eat_op(";") {
             return Ok(Item::Other);
@@ -973,7 +962,7 @@ impl<'s, 't> Parser<'s, 't> {
         let inputs = self.group(Delim::Paren, |p| p.params())?;
         let ret = if self.eat_op("->") { self.ty(true)? } else { None };
         if self.is_word(0, "where") {
-            self.skip_until_body_or_semi()?;
+            self.skip_to_body()?;
         }
         let body = if self.eat_op(";") { None } else { Some(self.block()?) };
         Ok(Func { attrs, fn_at, name, inputs, ret, body })
@@ -1224,14 +1213,12 @@ impl<'s, 't> Parser<'s, 't> {
             }
             if self.is_lifetime(0) {
                 self.pos += 1;
-            } else if self.ident(0).is_some()
-                && (self.is_punct(1, b'=') && !self.is_op_at(1, "==")
-                    || self.is_punct(1, b':') && !self.is_op_at(1, "::")
-                    || self.is_punct(1, b'<'))
-                && self.assoc_binding_ahead()
+            } else if self.is_assoc_binding()
+                || self.is_lit(0)
+                || self.is_punct(0, b'-')
+                || self.is_open(0, Delim::Brace)
             {
-                self.skip_until(b",>")?;
-            } else if self.is_lit(0) || self.is_punct(0, b'-') || self.is_open(0, Delim::Brace) {
+                // An associated type binding or a const argument: nothing to keep.
                 self.skip_until(b",>")?;
             } else {
                 let ty = self.ty(true)?;
@@ -1247,7 +1234,10 @@ impl<'s, 't> Parser<'s, 't> {
     }
 
     /// `Name = T`, `Name: Bound` or `Name<'a> = T` (an associated type binding, not a type).
-    fn assoc_binding_ahead(&self) -> bool {
+    fn is_assoc_binding(&self) -> bool {
+        if self.ident(0).is_none() {
+            return false;
+        }
         if self.is_punct(1, b'<') {
             // `Item<'a> = T`: generic arguments on an associated type, then `=` or `:`.
             let mut probe = Parser::new(self.src, self.toks, self.pos + 1, self.end);
@@ -1256,7 +1246,7 @@ impl<'s, 't> Parser<'s, 't> {
             }
             return probe.is_punct(0, b'=') && !probe.is_op("==") || probe.is_punct(0, b':') && !probe.is_op("::");
         }
-        true
+        self.is_punct(1, b'=') && !self.is_op_at(1, "==") || self.is_punct(1, b':') && !self.is_op_at(1, "::")
     }
 
     /// Trait bounds after `impl`/`dyn`: `A + B + 'a + ?Sized`.
@@ -1372,9 +1362,7 @@ impl<'s, 't> Parser<'s, 't> {
             Kind::Open(Delim::Bracket) => Ok(Pat::Slice(self.group(Delim::Bracket, |p| p.pat_list())?.0)),
             Kind::Punct if self.is_op("..") => {
                 self.pos += 2;
-                if self.eat_op("=") || self.eat_op(".") {
-                    self.pat_range_end()?;
-                } else if self.is_lit(0) || self.is_punct(0, b'-') {
+                if self.eat_op("=") || self.eat_op(".") || self.is_lit(0) || self.is_punct(0, b'-') {
                     self.pat_range_end()?;
                 }
                 Ok(Pat::Other)
@@ -1412,12 +1400,17 @@ impl<'s, 't> Parser<'s, 't> {
             return Err(ParseError);
         }
         self.pos += 1;
-        if self.eat_op("..=") || self.eat_op("...") {
-            self.pat_range_end()?;
-        } else if self.eat_op("..") && (self.is_lit(0) || self.is_punct(0, b'-') || self.ident(0).is_some()) {
+        self.pat_range_rest()?;
+        Ok(Pat::Other)
+    }
+
+    /// After a range pattern's start: `..= end`, `... end`, `.. end`, or a half-open `..`.
+    fn pat_range_rest(&mut self) -> PResult<()> {
+        let closed = self.eat_op("..=") || self.eat_op("...");
+        if closed || self.eat_op("..") && (self.is_lit(0) || self.is_punct(0, b'-') || self.ident(0).is_some()) {
             self.pat_range_end()?;
         }
-        Ok(Pat::Other)
+        Ok(())
     }
 
     fn pat_range_end(&mut self) -> PResult<()> {
@@ -1467,11 +1460,7 @@ impl<'s, 't> Parser<'s, 't> {
                 Ok(Pat::Struct(fields))
             });
         }
-        if self.eat_op("..=") || self.eat_op("...") {
-            self.pat_range_end()?;
-        } else if self.eat_op("..") && (self.is_lit(0) || self.is_punct(0, b'-') || self.ident(0).is_some()) {
-            self.pat_range_end()?;
-        }
+        self.pat_range_rest()?;
         Ok(Pat::Other)
     }
 
@@ -1487,14 +1476,22 @@ impl<'s, 't> Parser<'s, 't> {
     }
 
     fn stmts(&mut self) -> PResult<Vec<Stmt<'s>>> {
-        let mut stmts = Vec::new();
+        // Collected on a shared stack, then moved into a vector of the right size: growing a
+        // vector per block would copy it each time nested nodes were allocated after it.
+        let base = self.stmt_stack.len();
+        let result = self.stmts_onto_stack();
+        let stmts = self.stmt_stack.split_off(base);
+        result.map(|()| stmts)
+    }
+
+    fn stmts_onto_stack(&mut self) -> PResult<()> {
         self.skip_inner_attrs()?;
         loop {
             while self.eat_op(";") {
-                stmts.push(Stmt::Empty);
+                self.stmt_stack.push(Stmt::Empty);
             }
             if self.at_end() {
-                return Ok(stmts);
+                return Ok(());
             }
             let stmt = self.stmt()?;
             // An expression that is not block-like needs a `;` unless it ends the block.
@@ -1503,7 +1500,7 @@ impl<'s, 't> Parser<'s, 't> {
                     return Err(ParseError);
                 }
             }
-            stmts.push(stmt);
+            self.stmt_stack.push(stmt);
         }
     }
 
@@ -1662,10 +1659,6 @@ impl<'s, 't> Parser<'s, 't> {
         })
     }
 
-    fn is_range_op(&self) -> bool {
-        self.is_op("..")
-    }
-
     /// Takes `..`, `..=` or `...`.
     fn range_op(&mut self) {
         self.pos += 2;
@@ -1683,7 +1676,7 @@ impl<'s, 't> Parser<'s, 't> {
             prec
         } else if self.is_assign() {
             Prec::Assign
-        } else if self.is_range_op() {
+        } else if self.is_op("..") {
             Prec::Range
         } else if self.is_word(0, "as") {
             Prec::Cast
@@ -1709,7 +1702,7 @@ impl<'s, 't> Parser<'s, 't> {
                 self.pos += 1;
                 let right = self.binop_rhs(allow_struct, Prec::Assign)?;
                 lhs = self.mk(ExprKind::Assign { left: Box::new(lhs), right: Box::new(right) }, start);
-            } else if Prec::Range >= base && self.is_range_op() {
+            } else if Prec::Range >= base && self.is_op("..") {
                 let closed = self.is_op("..=");
                 self.range_op();
                 let end = self.range_end(closed, allow_struct)?;
@@ -1858,14 +1851,23 @@ impl<'s, 't> Parser<'s, 't> {
 
     /// Comma-separated expressions filling a group.
     fn expr_list(&mut self) -> PResult<Vec<Expr<'s>>> {
-        let mut list = Vec::new();
+        // As for statements: a shared stack, then one vector of the right size.
+        let base = self.expr_stack.len();
+        let mut result = Ok(());
         while !self.at_end() {
-            list.push(self.expr(true)?);
+            match self.expr(true) {
+                Ok(expr) => self.expr_stack.push(expr),
+                Err(error) => {
+                    result = Err(error);
+                    break;
+                }
+            }
             if !self.eat_op(",") {
                 break;
             }
         }
-        Ok(list)
+        let list = self.expr_stack.split_off(base);
+        result.map(|()| list)
     }
 
     fn atom(&mut self, allow_struct: bool) -> PResult<Expr<'s>> {
