@@ -3,8 +3,9 @@
 //! for the crate pass. The traversal order is `syn::visit`'s (children in source order, a call
 //! after its receiver and arguments), which fixes the order of calls and regions.
 
+use std::borrow::Cow;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use rustc_hash::FxHashMap;
 
@@ -270,57 +271,61 @@ impl<'a> FileVisitor<'a> {
         }
     }
 
-    /// The type of a symbolic value, as far as this file alone tells.
-    pub(crate) fn local_ty(&self, sym: &Sym) -> Option<TyRef> {
+    /// The type of a symbolic value, as far as this file alone tells (borrowed where it can be:
+    /// this runs for every call's receiver).
+    pub(crate) fn local_ty<'t>(&'t self, sym: &'t Sym) -> Option<Cow<'t, TyRef>> {
         match sym {
-            Sym::Ty(ty) if ty.last() == Some("Self") => self.impl_self().cloned(),
-            Sym::Ty(ty) => Some(ty.clone()),
-            Sym::SelfValue => self.impl_self().cloned(),
+            Sym::Ty(ty) if ty.last() == Some("Self") => self.impl_self().map(Cow::Borrowed),
+            Sym::Ty(ty) => Some(Cow::Borrowed(ty)),
+            Sym::SelfValue => self.impl_self().map(Cow::Borrowed),
             Sym::Field(base, field) => {
                 let base = self.local_ty(base)?;
                 let fields = self.local_structs.get(base.last()?)?;
-                let ty = fields.iter().find(|(name, _)| name == field)?.1.clone();
+                let ty = &fields.iter().find(|(name, _)| name == field)?.1;
                 if ty.last() == Some("Self") {
                     return Some(base);
                 }
-                Some(ty)
+                Some(Cow::Borrowed(ty))
             }
             Sym::Elem(inner) => match self.local_ty(inner)? {
-                TyRef::Elem(elem) => Some(*elem),
-                TyRef::Path(_) => None,
+                Cow::Borrowed(TyRef::Elem(elem)) => Some(Cow::Borrowed(elem)),
+                Cow::Owned(TyRef::Elem(elem)) => Some(Cow::Owned(*elem)),
+                _ => None,
             },
             Sym::Ret(callee) => self.ret_ty(callee),
             Sym::Unknown => None,
         }
     }
 
-    fn ret_ty(&self, callee: &Callee) -> Option<TyRef> {
-        let tensor = || Some(TyRef::path(&["Tensor"]));
+    fn ret_ty<'t>(&'t self, callee: &'t Callee) -> Option<Cow<'t, TyRef>> {
+        static TENSOR: LazyLock<TyRef> = LazyLock::new(|| TyRef::path(&["Tensor"]));
+        let tensor = || Some(Cow::Borrowed(&*TENSOR));
+        let owned = |ty: TyRef| Some(Cow::Owned(ty));
         match callee {
             Callee::Method(recv, method) => {
                 let method = method.as_str();
                 // Computed once: a builder chain `a.b().c()...` nests receivers, and evaluating
                 // each twice would take exponential time.
                 let recv_ty = self.local_ty(recv);
-                match (Kind::of(recv_ty.as_ref(), self.tch), method) {
-                    (Kind::Tensor, "chunk") => Some(TyRef::Elem(Box::new(TyRef::path(&["Tensor"])))),
-                    (Kind::Tensor, "device") => Some(TyRef::path(&["Device"])),
+                match (Kind::of(recv_ty.as_deref(), self.tch), method) {
+                    (Kind::Tensor, "chunk") => owned(TyRef::Elem(Box::new(TyRef::path(&["Tensor"])))),
+                    (Kind::Tensor, "device") => owned(TyRef::path(&["Device"])),
                     (Kind::Tensor | Kind::TchTensor, m) if tensor_method_returns_tensor(m) => tensor(),
                     (
                         Kind::CudaStream | Kind::CudaDevice,
                         "alloc" | "alloc_zeros" | "clone_htod" | "memcpy_stod" | "htod_copy" | "htod_sync_copy",
-                    ) => Some(TyRef::path(&["CudaSlice"])),
-                    (_, "alloc_pinned" | "alloc_pinned_with_flags") => Some(TyRef::path(&["PinnedHostSlice"])),
+                    ) => owned(TyRef::path(&["CudaSlice"])),
+                    (_, "alloc_pinned" | "alloc_pinned_with_flags") => owned(TyRef::path(&["PinnedHostSlice"])),
                     (Kind::CudaStream | Kind::CudaDevice, "clone_dtoh" | "memcpy_dtov" | "dtoh_sync_copy") => {
-                        Some(TyRef::Elem(Box::new(TyRef::path(&["_"]))))
+                        owned(TyRef::Elem(Box::new(TyRef::path(&["_"]))))
                     }
-                    (Kind::CudaContext, "default_stream" | "new_stream") => Some(TyRef::path(&["CudaStream"])),
-                    (Kind::CudaStream, "fork") => Some(TyRef::path(&["CudaStream"])),
+                    (Kind::CudaContext, "default_stream" | "new_stream") => owned(TyRef::path(&["CudaStream"])),
+                    (Kind::CudaStream, "fork") => owned(TyRef::path(&["CudaStream"])),
                     (Kind::CudaStream | Kind::CudaContext, "record_event" | "new_event") => {
-                        Some(TyRef::path(&["CudaEvent"]))
+                        owned(TyRef::path(&["CudaEvent"]))
                     }
-                    (Kind::Device, "as_cuda_device") => Some(TyRef::path(&["CudaDevice"])),
-                    (Kind::CudaDevice, "cuda_stream") => Some(TyRef::path(&["CudaStream"])),
+                    (Kind::Device, "as_cuda_device") => owned(TyRef::path(&["CudaDevice"])),
+                    (Kind::CudaDevice, "cuda_stream") => owned(TyRef::path(&["CudaStream"])),
                     _ => self.local_return(recv_ty?.last()?, method),
                 }
             }
@@ -340,27 +345,28 @@ impl<'a> FileVisitor<'a> {
                 match (owner.as_str(), last) {
                     ("Tensor", _) => tensor(),
                     ("Device", "new_cuda" | "new_cuda_with_stream" | "cuda_if_available") => {
-                        Some(TyRef::path(&["Device"]))
+                        owned(TyRef::path(&["Device"]))
                     }
-                    ("CudaContext", "new") => Some(TyRef::path(&["CudaContext"])),
-                    ("Vec", _) => Some(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
+                    ("CudaContext", "new") => owned(TyRef::path(&["CudaContext"])),
+                    ("Vec", _) => owned(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
                     _ => self.local_return(&owner, last).or_else(|| {
                         // Constructor convention: `Type::new(..)` and friends return the type.
                         let is_constructor =
                             last.starts_with("new") || last.starts_with("load") || last.starts_with("from");
-                        (is_constructor && owner.starts_with(char::is_uppercase)).then(|| TyRef::Path(vec![owner]))
+                        (is_constructor && owner.starts_with(char::is_uppercase))
+                            .then(|| Cow::Owned(TyRef::Path(vec![owner])))
                     }),
                 }
             }
         }
     }
 
-    fn local_return(&self, owner: &str, name: &str) -> Option<TyRef> {
-        self.local_returns.get(owner)?.get(name).cloned()
+    fn local_return(&self, owner: &str, name: &str) -> Option<Cow<'_, TyRef>> {
+        self.local_returns.get(owner)?.get(name).map(Cow::Borrowed)
     }
 
     pub(crate) fn kind(&self, sym: &Sym) -> Kind {
-        Kind::of(self.local_ty(sym).as_ref(), self.tch)
+        Kind::of(self.local_ty(sym).as_deref(), self.tch)
     }
 
     pub(crate) fn expr_kind(&self, expr: &Expr) -> Kind {
