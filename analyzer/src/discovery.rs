@@ -138,9 +138,9 @@ fn is_explicit_path_excluded(path: &Path, is_dir: bool, exclude: &Exclusion) -> 
         return Ok(true);
     }
     let absolute = crate::config::absolute(path);
-    let Ok(cwd) = std::env::current_dir() else { return Ok(false) };
-    let Ok(relative) = absolute.strip_prefix(&cwd) else { return Ok(false) };
-    let mut dir = cwd.clone();
+    let Some(cwd) = crate::config::current_dir() else { return Ok(false) };
+    let Ok(relative) = absolute.strip_prefix(cwd) else { return Ok(false) };
+    let mut dir = cwd.to_path_buf();
     let components: Vec<_> = relative.components().collect();
     for component in components.iter().take(components.len().saturating_sub(1)) {
         dir.push(component);

@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 
 pub use self::error::ConfigError;
 pub use self::options::{Options, PerFileIgnore, KEYS};
-pub use self::pattern::{absolute, PathPattern};
+pub use self::pattern::{absolute, current_dir, PathPattern};
 use crate::registry::prefix_matches;
 use crate::settings::{RootPatterns, RuleSelection, SelectionLayer, Settings};
 

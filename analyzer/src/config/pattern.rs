@@ -6,6 +6,7 @@
 //! `/`, so `tests/*` covers everything under `tests/`.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -50,13 +51,19 @@ impl PathPattern {
     }
 }
 
+/// The working directory, read once: paths are made absolute and shown relative to it for
+/// every file and finding, and graphlint never changes it.
+pub fn current_dir() -> Option<&'static Path> {
+    static CWD: OnceLock<Option<PathBuf>> = OnceLock::new();
+    CWD.get_or_init(|| std::env::current_dir().ok()).as_deref()
+}
+
 /// `path` made absolute against the current directory, with `.` and `..` resolved lexically
 /// (symlinks are left alone, so paths keep the spelling the user sees).
 pub fn absolute(path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().map(|cwd| cwd.join(path)).unwrap_or_else(|_| path.to_path_buf())
+    let joined = match current_dir() {
+        Some(cwd) if !path.is_absolute() => cwd.join(path),
+        _ => path.to_path_buf(),
     };
     let mut out = PathBuf::new();
     for component in joined.components() {

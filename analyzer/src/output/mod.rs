@@ -87,8 +87,8 @@ pub fn write_statistics(out: &mut dyn Write, diagnostics: &[Diagnostic], format:
 
 /// A path as shown to the user: relative to the working directory when it is inside it.
 pub fn display_path(path: &Path) -> String {
-    let relative = std::env::current_dir().ok().and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf));
-    let shown = relative.as_deref().unwrap_or(path);
+    let relative = crate::config::current_dir().and_then(|cwd| path.strip_prefix(cwd).ok());
+    let shown = relative.unwrap_or(path);
     let text = shown.to_string_lossy();
     text.strip_prefix("./").unwrap_or(&text).to_string()
 }

@@ -247,7 +247,7 @@ impl<'s> Project<'s> {
         let mut absolutes = Vec::with_capacity(files.len());
         let mut dir_index: FxHashMap<PathBuf, u32> = FxHashMap::default();
         for (index, file) in files.iter().enumerate() {
-            let absolute = absolute(&file.path);
+            let absolute = crate::config::absolute(&file.path);
             let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
             let name = module_name(&absolute, &mut package_cache);
             project.by_path.insert(path_key(&absolute).into(), index);
@@ -1179,26 +1179,6 @@ fn push_component(path: &mut Vec<u8>, name: &str) {
         path.extend_from_slice(std::path::MAIN_SEPARATOR_STR.as_bytes());
     }
     path.extend_from_slice(name.as_bytes());
-}
-
-/// An absolute, lexically normalised path (no syscalls per component, unlike `canonicalize`).
-fn absolute(path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().map(|cwd| cwd.join(path)).unwrap_or_else(|_| path.to_path_buf())
-    };
-    let mut normal = PathBuf::new();
-    for component in joined.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                normal.pop();
-            }
-            other => normal.push(other),
-        }
-    }
-    normal
 }
 
 /// The dotted module name of a file: its stem, prefixed by every enclosing directory that is a

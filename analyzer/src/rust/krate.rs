@@ -136,9 +136,9 @@ impl<'s> Crate<'s> {
             model_memo: FxHashMap::default(),
         };
         let mut crate_ids: FxHashMap<PathBuf, u32> = FxHashMap::default();
-        let mut manifest_cache: FxHashMap<PathBuf, Option<PathBuf>> = FxHashMap::default();
+        let mut dirs = DirCache::default();
         for file in files {
-            let (crate_key, module_path) = crate_and_module(&file.path, &mut manifest_cache);
+            let (crate_key, module_path) = crate_and_module(&file.path, &mut dirs);
             let next = crate_ids.len() as u32;
             let crate_id = *crate_ids.entry(crate_key).or_insert(next);
             let mut ids = Vec::with_capacity(file.summary.modules.len());
@@ -632,8 +632,9 @@ impl hotpath::Graph for Crate<'_> {
 /// A file under `<dir with Cargo.toml>/src/` belongs to that crate: `src/lib.rs` and
 /// `src/main.rs` are its root, `src/a/b.rs` and `src/a/b/mod.rs` are module `a::b`. Any other file
 /// (tests, examples, benches, `src/bin/*`, loose files) is a crate of its own.
-fn crate_and_module(path: &Path, manifests: &mut FxHashMap<PathBuf, Option<PathBuf>>) -> (PathBuf, Vec<String>) {
-    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+fn crate_and_module(path: &Path, dirs: &mut DirCache) -> (PathBuf, Vec<String>) {
+    let absolute = dirs.canonical_file(path);
+    let manifests = &mut dirs.manifests;
     let alone = (absolute.clone(), Vec::new());
     let Some(crate_dir) = manifest_dir(absolute.parent(), manifests) else { return alone };
     let Ok(relative) = absolute.strip_prefix(crate_dir.join("src")) else { return alone };
@@ -648,6 +649,28 @@ fn crate_and_module(path: &Path, manifests: &mut FxHashMap<PathBuf, Option<PathB
         parts.push(stem.to_string());
     }
     (crate_dir, parts)
+}
+
+/// What `crate_and_module` learns about directories, kept for the next file.
+#[derive(Default)]
+struct DirCache {
+    /// Canonical paths of directories.
+    canonical: FxHashMap<PathBuf, PathBuf>,
+    /// The nearest directory with a `Cargo.toml` at or above each directory.
+    manifests: FxHashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl DirCache {
+    /// `path` with symlinks resolved: its directory's canonical path (resolved once per
+    /// directory), then its name, unless the file itself is a link.
+    fn canonical_file(&mut self, path: &Path) -> PathBuf {
+        let resolve = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return resolve(path) };
+        if path.is_symlink() || dir.as_os_str().is_empty() {
+            return resolve(path);
+        }
+        self.canonical.entry(dir.to_path_buf()).or_insert_with(|| resolve(dir)).join(name)
+    }
 }
 
 fn manifest_dir(dir: Option<&Path>, cache: &mut FxHashMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
