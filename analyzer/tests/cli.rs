@@ -51,6 +51,17 @@ fn exit_codes() {
 }
 
 #[test]
+fn a_file_left_unchecked_is_not_all_checks_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Valid Rust (`builtin #`) that graphlint's parser cannot read.
+    write(dir.path(), "builtin.rs", "fn f() { let x = builtin # offset_of(S, a); }\n");
+    let output = graphlint(&["builtin.rs"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stdout(&output).contains("Not every file could be checked"), "{}", stdout(&output));
+    assert!(!stdout(&output).contains("All checks passed"), "{}", stdout(&output));
+}
+
+#[test]
 fn usage_errors_exit_2_without_a_backtrace() {
     let dir = tempfile::tempdir().unwrap();
     for args in [

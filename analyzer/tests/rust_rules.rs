@@ -172,6 +172,15 @@ fn bad_input_never_panics() {
 }
 
 #[test]
+fn valid_rust_the_parser_cannot_read_is_an_internal_error_not_a_pass() {
+    // `builtin #` syntax: `syn` parses it, graphlint's parser does not.
+    let result = check_text("builtin.rs", b"fn f() {\n    let x = builtin # offset_of(S, a);\n}\n");
+    assert!(result.internal_error);
+    assert!(result.diagnostics.is_empty(), "not a syntax error: {:?}", result.diagnostics);
+    assert!(result.warnings.iter().any(|w| w.contains("could not read line 2")), "{:?}", result.warnings);
+}
+
+#[test]
 fn malformed_directives_are_warnings() {
     let result = check_text("typo.rs", b"// graphlint: ignroe[GL801]\nfn f() {}\n");
     assert_eq!(result.warnings.len(), 1, "{:?}", result.warnings);
