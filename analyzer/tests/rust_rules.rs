@@ -172,6 +172,19 @@ fn bad_input_never_panics() {
 }
 
 #[test]
+fn inner_attributes_belong_to_the_item_around_them() {
+    // `#![cfg(test)]` at the top of a module makes it test code, never hot.
+    let test_module = "mod helpers {\n    #![cfg(test)]\n    // graphlint: hot\n    pub fn step(t: &candle_core::Tensor) -> f32 {\n        t.to_scalar::<f32>().unwrap()\n    }\n}\n";
+    assert!(check_text("test_module.rs", test_module.as_bytes()).diagnostics.is_empty());
+    // A marker goes on the line above a function's first attribute, which may be an inner one
+    // (as `syn` orders them: outer, then inner).
+    let marked = "fn step(t: &candle_core::Tensor) -> f32 {\n    // graphlint: hot\n    #![allow(unused_variables)]\n    t.to_scalar::<f32>().unwrap()\n}\n";
+    let marked = check_text("marked.rs", marked.as_bytes());
+    assert_eq!(marked.diagnostics.len(), 1, "{:?}", marked.diagnostics);
+    assert!(marked.diagnostics[0].is_hot());
+}
+
+#[test]
 fn valid_rust_the_parser_cannot_read_is_an_internal_error_not_a_pass() {
     // `builtin #` syntax: `syn` parses it, graphlint's parser does not.
     let result = check_text("builtin.rs", b"fn f() {\n    let x = builtin # offset_of(S, a);\n}\n");

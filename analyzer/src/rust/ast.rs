@@ -78,7 +78,11 @@ pub enum Stmt<'s> {
         diverge: Option<Block<'s>>,
     },
     Item(Item<'s>),
-    Expr(Expr<'s>, bool),
+    /// An expression statement; `semi`: it ends with `;`.
+    Expr {
+        expr: Expr<'s>,
+        semi: bool,
+    },
     /// A macro in statement position (`m!(..);`, `m! { .. }`).
     Macro(Macro<'s>),
     /// A lone `;`.
@@ -142,9 +146,11 @@ pub enum ExprKind<'s> {
     Deref(Box<Expr<'s>>),
     /// `!x`, `-x`, `&raw const x`.
     Unary(Box<Expr<'s>>),
+    /// `compare`: a comparison (`==`, `<`…), which cannot be chained.
     Binary {
         left: Box<Expr<'s>>,
         right: Box<Expr<'s>>,
+        compare: bool,
     },
     Assign {
         left: Box<Expr<'s>>,
@@ -208,7 +214,7 @@ pub enum ExprKind<'s> {
         pat: Pat<'s>,
         expr: Box<Expr<'s>>,
     },
-    /// `return`, `break` and `yield`, with their value.
+    /// `return`, `break`, `yield` and `become`, with their value.
     Jump(Option<Box<Expr<'s>>>),
     /// `continue`, `_`.
     Other,

@@ -4,7 +4,8 @@
 //! can split `>>` where generics close. Delimiters are matched here: an opening token knows the
 //! index of its closing one.
 //!
-//! The lexer rejects what it does not understand; the caller then asks `syn` for the error.
+//! The lexer rejects unbalanced delimiters, unterminated literals, unknown escapes and characters
+//! that are not Rust; the caller then asks `syn` for the error.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delim {
@@ -73,6 +74,16 @@ const IS_IDENT: [bool; 256] = {
     }
     table
 };
+
+/// The length of the Unicode Pattern_White_Space character at the start of `bytes` (U+0085,
+/// U+200E, U+200F, U+2028, U+2029), or 0: whitespace to Rust, not part of an identifier.
+fn unicode_space_len(bytes: &[u8]) -> usize {
+    match bytes {
+        [0xc2, 0x85, ..] => 2,
+        [0xe2, 0x80, 0x8e | 0x8f | 0xa8 | 0xa9, ..] => 3,
+        _ => 0,
+    }
+}
 
 fn is_ident_start(c: u8) -> bool {
     IS_IDENT[c as usize] && !c.is_ascii_digit()
@@ -182,6 +193,9 @@ impl Lexer<'_> {
                     self.suffix();
                     self.push(Kind::Lit, start);
                 }
+                0x80.. if unicode_space_len(&self.bytes[start..]) > 0 => {
+                    self.pos += unicode_space_len(&self.bytes[start..]);
+                }
                 c if is_ident_start(c) => {
                     self.ident_tail();
                     self.push(Kind::Ident, start);
@@ -190,9 +204,10 @@ impl Lexer<'_> {
                     self.pos += 1;
                     let next = self.peek(0);
                     self.push(Kind::Punct, start);
-                    // As proc-macro2: joint when punctuation follows directly (a comment's
-                    // slash included).
-                    self.tokens.last_mut().unwrap().joint = IS_PUNCT[next as usize];
+                    // As proc-macro2: joint when punctuation follows directly; the slash of a
+                    // comment is not punctuation.
+                    let comment = next == b'/' && matches!(self.peek(1), b'/' | b'*');
+                    self.tokens.last_mut().unwrap().joint = IS_PUNCT[next as usize] && !comment;
                 }
                 _ => return Err(LexError { at: self.pos }),
             }
@@ -203,6 +218,9 @@ impl Lexer<'_> {
     fn ident_tail(&mut self) {
         let mut pos = self.pos;
         while pos < self.bytes.len() && IS_IDENT[self.bytes[pos] as usize] {
+            if self.bytes[pos] >= 0x80 && unicode_space_len(&self.bytes[pos..]) > 0 {
+                break;
+            }
             pos += 1;
         }
         self.pos = pos;
@@ -263,6 +281,13 @@ impl Lexer<'_> {
             }
             self.pos += 1;
             if c == b'\\' {
+                // proc-macro2 rejects an unknown escape; so does the Rust lexer.
+                if !matches!(
+                    self.peek(0),
+                    b'n' | b'r' | b't' | b'\\' | b'0' | b'\'' | b'"' | b'x' | b'u' | b'\n' | b'\r'
+                ) {
+                    return Err(LexError { at: self.pos });
+                }
                 self.pos += 1;
             } else if c == quote {
                 return Ok(());

@@ -1,8 +1,9 @@
 //! A recursive-descent parser from [`lexer`](super::lexer) tokens to the [`ast`](super::ast),
 //! following `syn` 2's grammar decisions (precedence, statement boundaries, where struct
 //! literals are allowed, how macros in statement position are classified), so that the tree has
-//! the shape `syn` would give. It does not check everything `syn` checks: on anything it does not
-//! understand it fails, and the caller asks `syn` why.
+//! the shape `syn` would give. On what it cannot parse it fails, and the caller asks `syn` why.
+//! It checks less than `syn`: generic bounds, `where` clauses, attribute arguments and macro
+//! bodies are skipped as balanced tokens, so a syntax error there goes unnoticed.
 
 use super::ast::*;
 use super::lexer::{self, Delim, Kind, Token};
@@ -77,19 +78,37 @@ fn is_path_keyword(word: &str) -> bool {
     matches!(word, "self" | "Self" | "super" | "crate")
 }
 
-/// What ends a statement without `;` (`syn`'s `requires_semi_to_be_stmt` is false).
-fn is_block_like(expr: &Expr) -> bool {
-    match &expr.kind {
-        ExprKind::If { .. }
-        | ExprKind::Match { .. }
-        | ExprKind::Block(_)
-        | ExprKind::OtherBlock(_)
-        | ExprKind::While { .. }
-        | ExprKind::Loop { .. }
-        | ExprKind::ForLoop { .. } => true,
-        ExprKind::Macro(mac) => mac.brace,
-        _ => false,
+/// A type written as a path without generic arguments (a struct literal's), reduced as
+/// [`Parser::path_type`] reduces types: a wrapper says nothing, a collection holds `_`.
+fn path_ty_without_args(segments: &[&str]) -> Option<TyRef> {
+    let name = *segments.last()?;
+    if TRANSPARENT.contains(&name) {
+        return None;
     }
+    if COLLECTIONS.contains(&name) {
+        return Some(TyRef::Elem(Box::new(TyRef::path(&["_"]))));
+    }
+    Some(TyRef::Path(segments.iter().map(|s| s.to_string()).collect()))
+}
+
+/// A match arm whose body needs no `,` (`syn`'s `requires_comma_to_be_match_arm` is false).
+fn ends_arm_without_comma(expr: &Expr) -> bool {
+    matches!(
+        expr.kind,
+        ExprKind::If { .. }
+            | ExprKind::Match { .. }
+            | ExprKind::Block(_)
+            | ExprKind::OtherBlock(_)
+            | ExprKind::While { .. }
+            | ExprKind::Loop { .. }
+            | ExprKind::ForLoop { .. }
+    )
+}
+
+/// What ends a statement without `;` (`syn`'s `requires_semi_to_be_stmt` is false): the
+/// same, and a macro in braces.
+fn is_block_like(expr: &Expr) -> bool {
+    ends_arm_without_comma(expr) || matches!(&expr.kind, ExprKind::Macro(mac) if mac.brace)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -169,7 +188,7 @@ fn lex_and_parse(source: &str) -> (Vec<Token>, Option<File<'_>>, Option<usize>) 
         Err(error) => return (Vec::new(), None, Some(error.at)),
     };
     let mut parser = Parser::new(source, &tokens, 0, tokens.len());
-    let result = parser.items();
+    let result = parser.items().map(|(_, items)| items);
     let failed_at = parser.failed_at.unwrap_or(parser.pos);
     match result {
         Ok(items) => (tokens, Some(File { items }), None),
@@ -413,17 +432,32 @@ impl<'s, 't> Parser<'s, 't> {
 
     // ----- attributes and items ---------------------------------------------------------------
 
-    fn skip_inner_attrs(&mut self) -> PResult<()> {
-        loop {
-            if self.tok(0).is_some_and(|t| t.kind == Kind::DocInner) {
+    /// `#![..]` and `//!` at the start of a file, module, `impl` or block: as in `syn`, they
+    /// are attributes of what encloses them, after its outer ones.
+    fn inner_attrs(&mut self) -> PResult<Vec<Attr>> {
+        let mut attrs = Vec::new();
+        while let Some(token) = self.tok(0) {
+            if token.kind == Kind::DocInner {
+                attrs.push(Attr { start: token.start, is_test: false });
                 self.pos += 1;
             } else if self.is_punct(0, b'#') && self.is_punct(1, b'!') && self.is_open(2, Delim::Bracket) {
                 self.pos += 2;
-                self.skip_group()?;
+                let is_test = self.attr_body()?;
+                attrs.push(Attr { start: token.start, is_test });
             } else {
-                return Ok(());
+                break;
             }
         }
+        Ok(attrs)
+    }
+
+    /// The `[..]` of an attribute; whether it marks test code.
+    fn attr_body(&mut self) -> PResult<bool> {
+        self.group(Delim::Bracket, |p| {
+            let test = p.is_test_attr();
+            p.attr_rest()?;
+            Ok(test)
+        })
     }
 
     fn outer_attrs(&mut self) -> PResult<Vec<Attr>> {
@@ -433,14 +467,9 @@ impl<'s, 't> Parser<'s, 't> {
                 attrs.push(Attr { start: token.start, is_test: false });
                 self.pos += 1;
             } else if self.is_punct(0, b'#') && self.is_open(1, Delim::Bracket) {
-                let start = token.start;
                 self.pos += 1;
-                let is_test = self.group(Delim::Bracket, |p| {
-                    let test = p.is_test_attr();
-                    p.attr_rest()?;
-                    Ok(test)
-                })?;
-                attrs.push(Attr { start, is_test });
+                let is_test = self.attr_body()?;
+                attrs.push(Attr { start: token.start, is_test });
             } else {
                 break;
             }
@@ -497,15 +526,14 @@ impl<'s, 't> Parser<'s, 't> {
         }
     }
 
-    fn items(&mut self) -> PResult<Vec<Item<'s>>> {
+    /// A file's or module's content: its inner attributes, then its items.
+    fn items(&mut self) -> PResult<(Vec<Attr>, Vec<Item<'s>>)> {
+        let inner = self.inner_attrs()?;
         let mut items = Vec::new();
-        loop {
-            self.skip_inner_attrs()?;
-            if self.at_end() {
-                return Ok(items);
-            }
+        while !self.at_end() {
             items.push(self.item()?);
         }
+        Ok((inner, items))
     }
 
     /// `path!` (a mod-style path, then `!` that is not `!=`): how many tokens the path takes.
@@ -529,7 +557,7 @@ impl<'s, 't> Parser<'s, 't> {
         (self.is_punct(at, b'!') && !self.is_op_at(at, "!=")).then_some(at)
     }
 
-    /// A macro invocation from its path: `path ! [name] (group)`, with an optional `;`.
+    /// A macro invocation from its path: `path ! [name] (group)`.
     fn macro_call(&mut self, path_len: usize) -> PResult<Macro<'s>> {
         let leading = self.is_op("::");
         let words: Vec<&'s str> = (0..path_len).filter_map(|i| self.ident(i)).collect();
@@ -544,13 +572,20 @@ impl<'s, 't> Parser<'s, 't> {
         Ok(Macro { name, is_vec: !leading && words == ["vec"], open, close, brace })
     }
 
+    /// A macro in item position: `m! { .. }`, or `m!(..);` and `m![..];` with their `;`.
+    fn item_macro(&mut self, path_len: usize) -> PResult<Item<'s>> {
+        let mac = self.macro_call(path_len)?;
+        if !mac.brace {
+            self.expect_op(";")?;
+        }
+        Ok(Item::Macro(mac))
+    }
+
     fn item(&mut self) -> PResult<Item<'s>> {
         let attrs = self.outer_attrs()?;
         self.visibility();
         if let Some(path_len) = self.macro_path_len() {
-            let mac = self.macro_call(path_len)?;
-            self.eat_op(";");
-            return Ok(Item::Macro(mac));
+            return self.item_macro(path_len);
         }
         // Qualifiers before `fn`, `impl`, `trait` or an extern block.
         let mut at = 0;
@@ -618,7 +653,9 @@ impl<'s, 't> Parser<'s, 't> {
                 if self.eat_op(";") {
                     return Ok(Item::Mod { attrs, name, items: None });
                 }
-                let items = self.group(Delim::Brace, |p| p.items())?;
+                let (inner, items) = self.group(Delim::Brace, |p| p.items())?;
+                let mut attrs = attrs;
+                attrs.extend(inner);
                 Ok(Item::Mod { attrs, name, items: Some(items) })
             }
             "const" | "static" => {
@@ -859,7 +896,9 @@ impl<'s, 't> Parser<'s, 't> {
         if self.is_word(0, "where") {
             self.skip_to_body()?;
         }
-        let items = self.group(Delim::Brace, |p| p.assoc_items())?;
+        let (inner, items) = self.group(Delim::Brace, |p| p.assoc_items())?;
+        let mut attrs = attrs;
+        attrs.extend(inner);
         Ok(Item::Impl { attrs, self_ty, trait_name, items })
     }
 
@@ -899,24 +938,22 @@ impl<'s, 't> Parser<'s, 't> {
         if self.eat_op(";") {
             return Ok(Item::Other);
         }
-        let items = self.group(Delim::Brace, |p| p.assoc_items())?;
+        let (_, items) = self.group(Delim::Brace, |p| p.assoc_items())?;
         Ok(Item::Trait { name, items })
     }
 
     /// The items of an `impl` or `trait` block.
-    fn assoc_items(&mut self) -> PResult<Vec<Item<'s>>> {
+    fn assoc_items(&mut self) -> PResult<(Vec<Attr>, Vec<Item<'s>>)> {
+        let inner = self.inner_attrs()?;
         let mut items = Vec::new();
         loop {
-            self.skip_inner_attrs()?;
             if self.at_end() {
-                return Ok(items);
+                return Ok((inner, items));
             }
             let attrs = self.outer_attrs()?;
             self.visibility();
             if let Some(path_len) = self.macro_path_len() {
-                let mac = self.macro_call(path_len)?;
-                self.eat_op(";");
-                items.push(Item::Macro(mac));
+                items.push(self.item_macro(path_len)?);
                 continue;
             }
             let mut at = 0;
@@ -964,7 +1001,14 @@ impl<'s, 't> Parser<'s, 't> {
         if self.is_word(0, "where") {
             self.skip_to_body()?;
         }
-        let body = if self.eat_op(";") { None } else { Some(self.block()?) };
+        let mut attrs = attrs;
+        let body = if self.eat_op(";") {
+            None
+        } else {
+            let (inner, body) = self.block_with_attrs()?;
+            attrs.extend(inner);
+            Some(body)
+        };
         Ok(Func { attrs, fn_at, name, inputs, ret, body })
     }
 
@@ -1192,7 +1236,7 @@ impl<'s, 't> Parser<'s, 't> {
         if self.is_op("::") && self.is_punct(2, b'<') {
             self.pos += 2;
         }
-        if self.is_punct(0, b'<') && !self.is_op("<=") && !self.is_op("<-") {
+        if self.is_punct(0, b'<') && !self.is_op("<=") {
             return self.generic_args();
         }
         if self.is_open(0, Delim::Paren) {
@@ -1211,7 +1255,11 @@ impl<'s, 't> Parser<'s, 't> {
             if self.eat_op(">") {
                 return Ok(first);
             }
-            if self.is_lifetime(0) {
+            if self.is_lifetime(0) && self.is_punct(1, b'+') {
+                // `'a + Trait`: a trait object (2018 style), which says nothing.
+                self.bounds(true)?;
+                first.get_or_insert(None);
+            } else if self.is_lifetime(0) {
                 self.pos += 1;
             } else if self.is_assoc_binding()
                 || self.is_lit(0)
@@ -1361,10 +1409,7 @@ impl<'s, 't> Parser<'s, 't> {
             }
             Kind::Open(Delim::Bracket) => Ok(Pat::Slice(self.group(Delim::Bracket, |p| p.pat_list())?.0)),
             Kind::Punct if self.is_op("..") => {
-                self.pos += 2;
-                if self.eat_op("=") || self.eat_op(".") || self.is_lit(0) || self.is_punct(0, b'-') {
-                    self.pat_range_end()?;
-                }
+                self.pat_range_rest()?;
                 Ok(Pat::Other)
             }
             _ => Err(ParseError),
@@ -1407,10 +1452,15 @@ impl<'s, 't> Parser<'s, 't> {
     /// After a range pattern's start: `..= end`, `... end`, `.. end`, or a half-open `..`.
     fn pat_range_rest(&mut self) -> PResult<()> {
         let closed = self.eat_op("..=") || self.eat_op("...");
-        if closed || self.eat_op("..") && (self.is_lit(0) || self.is_punct(0, b'-') || self.ident(0).is_some()) {
+        if closed || self.eat_op("..") && self.starts_range_end() {
             self.pat_range_end()?;
         }
         Ok(())
+    }
+
+    /// A literal or a path that can end a range pattern (not `if` or `=>` after a half-open one).
+    fn starts_range_end(&self) -> bool {
+        self.is_lit(0) || self.is_punct(0, b'-') || self.is_op("::") || self.ident(0).is_some_and(|w| !is_keyword(w))
     }
 
     fn pat_range_end(&mut self) -> PResult<()> {
@@ -1471,8 +1521,14 @@ impl<'s, 't> Parser<'s, 't> {
     }
 
     fn block(&mut self) -> PResult<Block<'s>> {
-        let stmts = self.group(Delim::Brace, |p| p.stmts())?;
-        Ok(Block { stmts })
+        Ok(self.block_with_attrs()?.1)
+    }
+
+    fn block_with_attrs(&mut self) -> PResult<(Vec<Attr>, Block<'s>)> {
+        self.group(Delim::Brace, |p| {
+            let inner = p.inner_attrs()?;
+            Ok((inner, Block { stmts: p.stmts()? }))
+        })
     }
 
     fn stmts(&mut self) -> PResult<Vec<Stmt<'s>>> {
@@ -1485,7 +1541,6 @@ impl<'s, 't> Parser<'s, 't> {
     }
 
     fn stmts_onto_stack(&mut self) -> PResult<()> {
-        self.skip_inner_attrs()?;
         loop {
             while self.eat_op(";") {
                 self.stmt_stack.push(Stmt::Empty);
@@ -1495,7 +1550,7 @@ impl<'s, 't> Parser<'s, 't> {
             }
             let stmt = self.stmt()?;
             // An expression that is not block-like needs a `;` unless it ends the block.
-            if let Stmt::Expr(expr, false) = &stmt {
+            if let Stmt::Expr { expr, semi: false } = &stmt {
                 if !self.at_end() && !is_block_like(expr) {
                     return Err(ParseError);
                 }
@@ -1537,9 +1592,9 @@ impl<'s, 't> Parser<'s, 't> {
             if semi || mac.brace {
                 return Ok(Stmt::Macro(mac));
             }
-            return Ok(Stmt::Expr(Expr { kind: ExprKind::Macro(mac), ..expr }, false));
+            return Ok(Stmt::Expr { expr: Expr { kind: ExprKind::Macro(mac), ..expr }, semi: false });
         }
-        Ok(Stmt::Expr(expr, semi))
+        Ok(Stmt::Expr { expr, semi })
     }
 
     /// `syn`'s test for an item in statement position.
@@ -1695,9 +1750,14 @@ impl<'s, 't> Parser<'s, 't> {
                 if prec < base {
                     return Ok(lhs);
                 }
+                if prec == Prec::Compare && matches!(lhs.kind, ExprKind::Binary { compare: true, .. }) {
+                    // `a < b < c`: comparison operators cannot be chained.
+                    return Err(ParseError);
+                }
                 self.pos += width;
                 let right = self.binop_rhs(allow_struct, prec)?;
-                lhs = self.mk(ExprKind::Binary { left: Box::new(lhs), right: Box::new(right) }, start);
+                let compare = prec == Prec::Compare;
+                lhs = self.mk(ExprKind::Binary { left: Box::new(lhs), right: Box::new(right), compare }, start);
             } else if Prec::Assign >= base && self.is_assign() {
                 self.pos += 1;
                 let right = self.binop_rhs(allow_struct, Prec::Assign)?;
@@ -1710,6 +1770,14 @@ impl<'s, 't> Parser<'s, 't> {
             } else if Prec::Cast >= base && self.is_word(0, "as") {
                 self.pos += 1;
                 self.ty(false)?;
+                // `x as T.f()`, `x as T?`, `x as T[0]`, `x as T(..)` need parentheses.
+                let postfix = self.is_punct(0, b'.') && !self.is_op("..")
+                    || self.is_punct(0, b'?')
+                    || self.is_open(0, Delim::Bracket)
+                    || self.is_open(0, Delim::Paren);
+                if postfix {
+                    return Err(ParseError);
+                }
                 lhs = self.mk(ExprKind::Cast(Box::new(lhs)), start);
             } else {
                 return Ok(lhs);
@@ -1784,9 +1852,10 @@ impl<'s, 't> Parser<'s, 't> {
             let kind = if deref { ExprKind::Deref(inner) } else { ExprKind::Unary(inner) };
             return Ok(self.mk(kind, start));
         }
-        let atom = self.atom(allow_struct)?;
-        let atom = Expr { start, ..atom };
-        self.trailers(atom)
+        // As in `syn`, outer attributes belong to the whole postfix chain, not to its first atom.
+        let expr = self.atom(allow_struct)?;
+        let expr = self.trailers(expr)?;
+        Ok(Expr { start, ..expr })
     }
 
     fn trailers(&mut self, mut expr: Expr<'s>) -> PResult<Expr<'s>> {
@@ -1810,6 +1879,25 @@ impl<'s, 't> Parser<'s, 't> {
                         }
                         self.pos += 1;
                         expr = self.mk(ExprKind::Field { base: Box::new(expr), member }, start);
+                    }
+                    Kind::Float => {
+                        // `x. 0.1` (the lexer splits `x.0.1` itself): two tuple indices.
+                        let text = self.text_of(token);
+                        let (first, second) = text.split_once('.').ok_or(ParseError)?;
+                        if first.is_empty() || !(first.bytes().chain(second.bytes())).all(|b| b.is_ascii_digit()) {
+                            return Err(ParseError);
+                        }
+                        self.pos += 1;
+                        let inner = Expr {
+                            kind: ExprKind::Field { base: Box::new(expr), member: first },
+                            start,
+                            end: token.start + first.len() as u32,
+                        };
+                        expr = if second.is_empty() {
+                            inner
+                        } else {
+                            self.mk(ExprKind::Field { base: Box::new(inner), member: second }, start)
+                        };
                     }
                     Kind::Ident if self.text_of(token) == "await" => {
                         self.pos += 1;
@@ -2109,14 +2197,14 @@ impl<'s, 't> Parser<'s, 't> {
 
     fn arms(&mut self) -> PResult<Vec<Arm<'s>>> {
         let mut arms = Vec::new();
-        self.skip_inner_attrs()?;
+        self.inner_attrs()?;
         while !self.at_end() {
             self.outer_attrs()?;
             let pat = self.pat_multi_leading_vert()?;
             let guard = if self.eat_word("if") { Some(self.expr(true)?) } else { None };
             self.expect_op("=>")?;
             let body = self.expr_early()?;
-            if !self.eat_op(",") && !self.at_end() && !is_block_like(&body) {
+            if !self.eat_op(",") && !self.at_end() && !ends_arm_without_comma(&body) {
                 return Err(ParseError);
             }
             arms.push(Arm { pat, guard, body });
@@ -2167,11 +2255,15 @@ impl<'s, 't> Parser<'s, 't> {
         let mut qself = None;
         let mut segments = Vec::new();
         let mut generics = false;
+        let mut first_at = None;
         if self.is_punct(0, b'<') {
             self.pos += 1;
             let ty = self.ty(true)?;
             let mut position = 0;
             if self.eat_word("as") {
+                // `syn` keeps the trait's segments in the path: the call's range starts there.
+                self.eat_op("::");
+                first_at = Some(self.start());
                 let (trait_segments, _) = self.type_path()?;
                 position = trait_segments.len();
                 segments.extend(trait_segments);
@@ -2182,7 +2274,7 @@ impl<'s, 't> Parser<'s, 't> {
         } else {
             self.eat_op("::");
         }
-        let first_at = self.start();
+        let first_at = first_at.unwrap_or_else(|| self.start());
         let mut last_at;
         loop {
             let token = self.tok(0).ok_or(ParseError)?;
@@ -2220,7 +2312,7 @@ impl<'s, 't> Parser<'s, 't> {
             return Ok(self.mk(ExprKind::Macro(Macro { name, is_vec, open, close, brace }), start));
         }
         if allow_struct && self.is_open(0, Delim::Brace) {
-            let ty = Some(TyRef::Path(path.segments.iter().map(|s| s.to_string()).collect()));
+            let ty = path_ty_without_args(&path.segments);
             let (fields, rest) = self.group(Delim::Brace, |p| {
                 let mut fields = Vec::new();
                 let mut rest = None;
@@ -2300,6 +2392,11 @@ mod tests {
         "fn f() { let v = 0..5.0; let w = ..=3; let x = a..; let y = vec![0; n]; }",
         "fn f() { let s = r#\"a\"b\"#; let c = '\\''; let b = b'x'; let l: &'a str = \"\\u{7b}\"; }",
         "fn f() -> impl Iterator<Item = u8> + use<'a> { async move { x.await? }; }",
+        "fn f() { let t = &p. 0.1; match x { 5.. if flag => 1, ..LIMIT => 2, _ => 3 } }",
+        "struct S { f: Box<'static + Fn(&u8) -> f32> }",
+        "fn\u{2028}f() { #![allow(unused)] let s = \"\\x7b\\u{7d}\"; }",
+        "mod m { #![cfg(test)] //! doc\n fn f() {} }",
+        "macro_rules! m { () => {} } m!(); m![]; m! {}",
     ];
 
     const INVALID: &[&str] = &[
@@ -2315,6 +2412,13 @@ mod tests {
         "#[rustfmt:skip] fn f() {}",
         "fn f() { (]",
         "fn f() { \"open }",
+        "fn f() { match x { A => m! {} B => 1 } }",
+        "fn f() { let s = \"\\q\"; }",
+        "macro_rules! m { () => {} };",
+        "m!() fn f() {}",
+        "fn a() {} //! misplaced",
+        "fn f() { a < b < c; }",
+        "fn f() { x as i64 <- y; x as u8.f(); }",
     ];
 
     #[test]

@@ -66,7 +66,6 @@ pub(crate) struct FileVisitor<'a> {
     bindings: Vec<(&'a str, Sym)>,
     regions: Vec<RegionIdx>,
     test_depth: u32,
-    error_path: u32,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -87,7 +86,6 @@ impl<'a> FileVisitor<'a> {
             bindings: Vec::new(),
             regions: Vec::new(),
             test_depth: 0,
-            error_path: 0,
             summary,
             candidates: Vec::new(),
         }
@@ -247,7 +245,7 @@ impl<'a> FileVisitor<'a> {
             ExprKind::Struct { ty, .. } => ty.clone().map_or(Sym::Unknown, Sym::Ty),
             ExprKind::Array(_) | ExprKind::Repeat { .. } => Sym::Ty(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
             ExprKind::Macro(m) if m.is_vec => Sym::Ty(TyRef::Elem(Box::new(TyRef::path(&["_"])))),
-            ExprKind::Binary { left, right } => {
+            ExprKind::Binary { left, right, .. } => {
                 let left = self.sym_of(left);
                 if matches!(self.kind(&left), Kind::Tensor | Kind::TchTensor) {
                     return left;
@@ -266,7 +264,7 @@ impl<'a> FileVisitor<'a> {
     /// The value of a block: its tail expression.
     fn tail_sym(&self, block: &Block) -> Sym {
         match block.stmts.last() {
-            Some(Stmt::Expr(expr, false)) => self.sym_of(expr),
+            Some(Stmt::Expr { expr, semi: false }) => self.sym_of(expr),
             _ => Sym::Unknown,
         }
     }
@@ -469,9 +467,6 @@ impl<'a> FileVisitor<'a> {
         }
         let name = mac.name;
         let error_path = ERROR_PATH_MACROS.contains(&name);
-        if error_path {
-            self.error_path += 1;
-        }
         let args = self.macro_args(mac);
         if rules::is_format_macro(name) && !error_path {
             rules::on_format_macro(self, name, &args);
@@ -480,9 +475,6 @@ impl<'a> FileVisitor<'a> {
             if let Some(expr) = &arg.expr {
                 self.visit_expr(expr);
             }
-        }
-        if error_path {
-            self.error_path -= 1;
         }
     }
 
@@ -644,7 +636,7 @@ impl<'a> FileVisitor<'a> {
                 self.bind_pat(pat, sym);
             }
             Stmt::Item(item) => self.visit_item(item),
-            Stmt::Expr(expr, _) => self.visit_expr(expr),
+            Stmt::Expr { expr, .. } => self.visit_expr(expr),
             Stmt::Macro(mac) => self.check_macro(mac),
             Stmt::Empty => {}
         }
@@ -720,7 +712,7 @@ impl<'a> FileVisitor<'a> {
             | ExprKind::Deref(inner)
             | ExprKind::Unary(inner)
             | ExprKind::Cast(inner) => self.visit_expr(inner),
-            ExprKind::Binary { left, right } | ExprKind::Assign { left, right } => {
+            ExprKind::Binary { left, right, .. } | ExprKind::Assign { left, right } => {
                 self.visit_expr(left);
                 self.visit_expr(right);
             }
