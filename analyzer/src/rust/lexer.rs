@@ -14,6 +14,17 @@ pub enum Delim {
     Brace,
 }
 
+impl Delim {
+    /// The delimiter an opening or closing character belongs to.
+    fn of(c: u8) -> Delim {
+        match c {
+            b'(' | b')' => Delim::Paren,
+            b'[' | b']' => Delim::Bracket,
+            _ => Delim::Brace,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Ident,
@@ -136,21 +147,12 @@ impl Lexer<'_> {
                 b'/' if self.peek(1) == b'*' => self.block_comment()?,
                 b'(' | b'[' | b'{' => {
                     self.pos += 1;
-                    let delim = match c {
-                        b'(' => Delim::Paren,
-                        b'[' => Delim::Bracket,
-                        _ => Delim::Brace,
-                    };
                     self.open.push(self.tokens.len());
-                    self.push(Kind::Open(delim), start);
+                    self.push(Kind::Open(Delim::of(c)), start);
                 }
                 b')' | b']' | b'}' => {
                     self.pos += 1;
-                    let delim = match c {
-                        b')' => Delim::Paren,
-                        b']' => Delim::Bracket,
-                        _ => Delim::Brace,
-                    };
+                    let delim = Delim::of(c);
                     let open = self.open.pop().ok_or(LexError { at: self.pos })?;
                     if self.tokens[open].kind != Kind::Open(delim) {
                         return Err(LexError { at: self.pos });

@@ -435,13 +435,26 @@ impl<'s, 't> Parser<'s, 't> {
     /// `#![..]` and `//!` at the start of a file, module, `impl` or block: as in `syn`, they
     /// are attributes of what encloses them, after its outer ones.
     fn inner_attrs(&mut self) -> PResult<Vec<Attr>> {
+        self.attrs(true)
+    }
+
+    /// `#[..]` and `///` before an item, statement or expression.
+    fn outer_attrs(&mut self) -> PResult<Vec<Attr>> {
+        self.attrs(false)
+    }
+
+    fn attrs(&mut self, inner: bool) -> PResult<Vec<Attr>> {
+        let (doc, bang) = if inner { (Kind::DocInner, 1) } else { (Kind::DocOuter, 0) };
         let mut attrs = Vec::new();
         while let Some(token) = self.tok(0) {
-            if token.kind == Kind::DocInner {
+            if token.kind == doc {
                 attrs.push(Attr { start: token.start, is_test: false });
                 self.pos += 1;
-            } else if self.is_punct(0, b'#') && self.is_punct(1, b'!') && self.is_open(2, Delim::Bracket) {
-                self.pos += 2;
+            } else if self.is_punct(0, b'#')
+                && (!inner || self.is_punct(1, b'!'))
+                && self.is_open(1 + bang, Delim::Bracket)
+            {
+                self.pos += 1 + bang;
                 let is_test = self.attr_body()?;
                 attrs.push(Attr { start: token.start, is_test });
             } else {
@@ -458,23 +471,6 @@ impl<'s, 't> Parser<'s, 't> {
             p.attr_rest()?;
             Ok(test)
         })
-    }
-
-    fn outer_attrs(&mut self) -> PResult<Vec<Attr>> {
-        let mut attrs = Vec::new();
-        while let Some(token) = self.tok(0) {
-            if token.kind == Kind::DocOuter {
-                attrs.push(Attr { start: token.start, is_test: false });
-                self.pos += 1;
-            } else if self.is_punct(0, b'#') && self.is_open(1, Delim::Bracket) {
-                self.pos += 1;
-                let is_test = self.attr_body()?;
-                attrs.push(Attr { start: token.start, is_test });
-            } else {
-                break;
-            }
-        }
-        Ok(attrs)
     }
 
     /// Inside `#[..]`: `test`, `bench`, `tokio::test`, or `cfg(test)`.
