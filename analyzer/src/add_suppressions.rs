@@ -21,7 +21,7 @@ use rustc_hash::FxHashMap;
 
 use crate::diagnostic::{Diagnostic, Heat};
 use crate::engine::Fingerprint;
-use crate::registry::prefix_matches;
+use crate::rule::prefix_matches;
 use crate::source::LineIndex;
 use crate::suppression::Directive;
 
@@ -82,7 +82,7 @@ pub fn add_suppressions(diagnostics: &[Diagnostic], fingerprints: &FxHashMap<Pat
     let mut report = Report::default();
     for (path, targets) in by_file {
         let targets: Vec<Target> = targets.into_iter().collect();
-        let shown = crate::output::display_path(path);
+        let shown = crate::paths::display_path(path);
         let Some(bytes) = std::fs::read(path).ok() else {
             report.warnings.push(format!("{shown}: cannot read the file any more; not modified"));
             report.not_suppressed += targets.len();

@@ -140,7 +140,7 @@ fn rule_command(code: Option<&str>, all: bool, markdown: bool) -> ExitCode {
     }
     if all {
         let mut family = None;
-        for rule in registry::RULES {
+        for rule in registry::RULES.iter() {
             if family != Some(rule.family) {
                 family = Some(rule.family);
                 let _ = writeln!(out, "\n{}", rule.family.title());

@@ -2,15 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::registry::Rule;
+use crate::rule::Rule;
+pub use crate::source::Location;
 use crate::suppression::Suppressed;
-
-/// A 1-based line and 1-based column (in characters), as ruff reports them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Location {
-    pub row: u32,
-    pub column: u32,
-}
 
 /// One step of a hot path: a function and where it is defined.
 #[derive(Debug, Clone, PartialEq, Eq)]

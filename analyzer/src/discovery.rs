@@ -9,22 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// The languages graphlint has a frontend for, told apart by file extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SourceKind {
-    Python,
-    Rust,
-}
-
-impl SourceKind {
-    pub fn from_path(path: &Path) -> Option<SourceKind> {
-        match path.extension()?.to_str()? {
-            "py" | "pyi" => Some(SourceKind::Python),
-            "rs" => Some(SourceKind::Rust),
-            _ => None,
-        }
-    }
-}
+use crate::paths::io_reason;
+pub use crate::source::{SourceFile, SourceKind};
 
 /// Directory names not descended into, unless a configuration's `exclude` replaces this list.
 pub const DEFAULT_EXCLUDED_DIRS: &[&str] = &[
@@ -50,12 +36,6 @@ pub const DEFAULT_EXCLUDED_DIRS: &[&str] = &[
     "node_modules",
     "target",
 ];
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SourceFile {
-    pub path: PathBuf,
-    pub kind: SourceKind,
-}
 
 #[derive(Debug)]
 pub struct DiscoveryError(pub String);
@@ -137,8 +117,8 @@ fn is_explicit_path_excluded(path: &Path, is_dir: bool, exclude: &Exclusion) -> 
     if exclude(path, is_dir)? {
         return Ok(true);
     }
-    let absolute = crate::config::absolute(path);
-    let Some(cwd) = crate::config::current_dir() else { return Ok(false) };
+    let absolute = crate::paths::absolute(path);
+    let Some(cwd) = crate::paths::current_dir() else { return Ok(false) };
     let Ok(relative) = absolute.strip_prefix(cwd) else { return Ok(false) };
     let mut dir = cwd.to_path_buf();
     let components: Vec<_> = relative.components().collect();
@@ -162,12 +142,4 @@ pub fn is_default_excluded_dir(path: &Path) -> bool {
 /// `site-packages` is third-party code.
 pub fn is_virtualenv(dir: &Path) -> bool {
     dir.join("pyvenv.cfg").is_file()
-}
-
-pub(crate) fn io_reason(err: &std::io::Error) -> String {
-    match err.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => err.to_string(),
-    }
 }

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxHashMap;
 
 use crate::diagnostic::{Diagnostic, Heat, HotFunction};
-use crate::discovery::io_reason;
 use crate::meta;
-use crate::registry::Rule;
+use crate::paths::io_reason;
+use crate::rule::Rule;
 use crate::settings::Settings;
 use crate::source::LineIndex;
 use crate::suppression::{Directive, Suppressions};
@@ -175,7 +175,7 @@ pub fn read_directives<'t>(
             }
             Ok(Some(directive)) => suppressions.add(row, &directive),
             Ok(None) => {}
-            Err(err) => warnings.push(format!("{}:{row}: {}", crate::output::display_path(path), err.0)),
+            Err(err) => warnings.push(format!("{}:{row}: {}", crate::paths::display_path(path), err.0)),
         }
     }
     (suppressions, markers)

@@ -1,6 +1,10 @@
 //! Rules about the input itself rather than about the code in it. They apply to every language.
 
 use crate::declare_rule;
+use crate::rule::Rule;
+
+/// The meta rules, ordered by code.
+pub static RULES: &[&Rule] = &[&SYNTAX_ERROR, &UNREADABLE_FILE, &UNUSED_SUPPRESSION];
 
 declare_rule! {
     /// ## What it does

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::registry::{self, prefix_matches, RULES};
+use crate::rule::{prefix_matches, selector_matches_any, CODES};
 
 /// One layer of `select` / `extend-select` / `ignore`: a config file, a file it extends, or the
 /// command line. Layers apply in order, like ruff's: a layer that sets `select` starts over from
@@ -26,13 +26,13 @@ pub struct SelectionLayer {
 /// (`GL201` beats `GL2` beats `ALL`), and on a tie `ignore` wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSelection {
-    /// Indexed like [`RULES`] (which is sorted by code).
+    /// Indexed like [`CODES`] (which is sorted).
     enabled: Vec<bool>,
 }
 
 impl Default for RuleSelection {
     fn default() -> Self {
-        RuleSelection { enabled: vec![true; RULES.len()] }
+        RuleSelection { enabled: vec![true; CODES.len()] }
     }
 }
 
@@ -63,16 +63,16 @@ impl RuleSelection {
         for selector in all {
             validate_selector(selector)?;
         }
-        let enabled = RULES
+        let enabled = CODES
             .iter()
             .zip(&self.enabled)
-            .map(|(rule, &was_enabled)| {
-                let mut selected = specificity(layer.select.iter().flatten().chain(&layer.extend_select), rule.code);
+            .map(|(&code, &was_enabled)| {
+                let mut selected = specificity(layer.select.iter().flatten().chain(&layer.extend_select), code);
                 if layer.select.is_none() && was_enabled {
                     // Inherited from an earlier layer: as weak as `ALL`.
                     selected = selected.max(0);
                 }
-                selected >= 0 && selected > specificity(layer.ignore.iter(), rule.code)
+                selected >= 0 && selected > specificity(layer.ignore.iter(), code)
             })
             .collect();
         Ok(RuleSelection { enabled })
@@ -80,7 +80,7 @@ impl RuleSelection {
 
     /// The rules enabled by any of `selections`.
     pub fn union<'a>(selections: impl IntoIterator<Item = &'a RuleSelection>) -> RuleSelection {
-        let mut enabled = vec![false; RULES.len()];
+        let mut enabled = vec![false; CODES.len()];
         for selection in selections {
             for (out, on) in enabled.iter_mut().zip(&selection.enabled) {
                 *out |= on;
@@ -90,13 +90,13 @@ impl RuleSelection {
     }
 
     pub fn is_enabled(&self, code: &str) -> bool {
-        RULES.binary_search_by(|rule| rule.code.cmp(code)).is_ok_and(|index| self.enabled[index])
+        CODES.binary_search(&code).is_ok_and(|index| self.enabled[index])
     }
 }
 
 /// The error for a selector that names no rule.
 pub fn validate_selector(selector: &str) -> Result<(), String> {
-    if registry::selector_matches_any(selector) {
+    if selector_matches_any(selector) {
         Ok(())
     } else {
         Err(format!("unknown rule selector `{selector}` (see `graphlint rule --all`)"))

@@ -1,6 +1,37 @@
-//! Byte offsets to 1-based rows and character columns.
+//! Source files: which language a path holds, and byte offsets to 1-based rows and character
+//! columns.
 
-use crate::diagnostic::Location;
+use std::path::{Path, PathBuf};
+
+/// The languages graphlint has a frontend for, told apart by file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceKind {
+    Python,
+    Rust,
+}
+
+impl SourceKind {
+    pub fn from_path(path: &Path) -> Option<SourceKind> {
+        match path.extension()?.to_str()? {
+            "py" | "pyi" => Some(SourceKind::Python),
+            "rs" => Some(SourceKind::Rust),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub kind: SourceKind,
+}
+
+/// A 1-based line and 1-based column (in characters), as ruff reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Location {
+    pub row: u32,
+    pub column: u32,
+}
 
 /// The start offset of every line of a source text.
 pub struct LineIndex {

@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 
 use smallvec::SmallVec;
 
-use crate::registry::{self, prefix_matches};
+use crate::rule::{prefix_matches, selector_matches_any, CODES};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Directive {
@@ -235,9 +235,9 @@ impl Suppressions {
                 if hits.iter().any(|h| h.entry == entry && h.selector == selector && enabled(h.code)) {
                     continue;
                 }
-                let reason = if !registry::selector_matches_any(text) {
+                let reason = if !selector_matches_any(text) {
                     UnusedReason::UnknownCode
-                } else if !registry::RULES.iter().any(|rule| prefix_matches(text, rule.code) && enabled(rule.code)) {
+                } else if !CODES.iter().any(|&code| prefix_matches(text, code) && enabled(code)) {
                     UnusedReason::NotEnabled
                 } else {
                     UnusedReason::NoFinding

@@ -168,7 +168,7 @@ fn rule_prints_the_doc_comment() {
     snapshot("rule_GL203", &text);
 
     let all = stdout(&graphlint(&["rule", "--all"], repo()));
-    for rule in graphlint::registry::RULES {
+    for rule in graphlint::registry::RULES.iter() {
         assert!(all.contains(rule.code) && all.contains(rule.name), "{} missing from --all", rule.code);
     }
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use graphlint::output::{write_diagnostics, OutputFormat, Style};
-use graphlint::registry::{Family, Language, RULES};
+use graphlint::registry::RULES;
+use graphlint::rule::{Family, Language};
 use graphlint::settings::Settings;
 
 fn fixtures() -> Vec<PathBuf> {

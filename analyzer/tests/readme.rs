@@ -35,7 +35,7 @@ fn readme_rules_table_matches_the_registry() {
 #[test]
 fn every_rule_is_in_the_table() {
     let table = graphlint::registry::markdown_table();
-    for rule in graphlint::registry::RULES {
+    for rule in graphlint::registry::RULES.iter() {
         assert!(table.contains(&format!("[`{}`]", rule.code)), "{} is missing", rule.code);
         assert!(
             Path::new(env!("CARGO_MANIFEST_DIR")).join(rule.source_file).is_file(),

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use graphlint::output::{write_diagnostics, OutputFormat, Style};
-use graphlint::registry::{Family, Language, RULES};
+use graphlint::registry::RULES;
+use graphlint::rule::{Family, Language};
 use graphlint::settings::{RootPatterns, Settings};
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

@@ -36,7 +36,7 @@ impl ConfigError {
         message: impl Into<String>,
         label: impl Into<String>,
     ) -> Self {
-        let name = crate::output::display_path(path);
+        let name = crate::paths::display_path(path);
         ConfigError {
             message: message.into(),
             location: Some(Box::new(ErrorLocation {

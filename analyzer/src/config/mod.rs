@@ -19,8 +19,9 @@ use rustc_hash::FxHashMap;
 
 pub use self::error::ConfigError;
 pub use self::options::{Options, PerFileIgnore, KEYS};
-pub use self::pattern::{absolute, current_dir, PathPattern};
-use crate::registry::prefix_matches;
+pub use self::pattern::PathPattern;
+use crate::paths::absolute;
+use crate::rule::prefix_matches;
 use crate::settings::{RootPatterns, RuleSelection, SelectionLayer, Settings};
 
 /// The configuration file names, in the order they win within one directory.
@@ -167,7 +168,7 @@ impl Resolver {
                 let Some(options) = Options::read(&path)? else {
                     return Err(ConfigError::plain(format!(
                         "`{}` has no `[tool.graphlint]` table",
-                        crate::output::display_path(&path)
+                        crate::paths::display_path(&path)
                     )));
                 };
                 load_chain(options, &overrides)?
@@ -254,7 +255,7 @@ fn load_chain(options: Options, overrides: &Overrides) -> Result<Configuration, 
     while let Some((base, span)) = chain.last().and_then(|o| o.extend.clone()) {
         let child = chain.last().unwrap();
         let at = |message: String, label: &str| ConfigError::at(&child.path, &child.text, span.clone(), message, label);
-        let shown = crate::output::display_path(&base);
+        let shown = crate::paths::display_path(&base);
         if !base.is_file() {
             return Err(at(format!("cannot extend `{shown}`: no such file"), "this file does not exist"));
         }

@@ -8,7 +8,8 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::error::ConfigError;
-use super::pattern::{absolute, PathPattern};
+use super::pattern::PathPattern;
+use crate::paths::absolute;
 use crate::settings::validate_selector;
 
 /// Every key graphlint reads, in the order the reference documents them.
@@ -60,15 +61,12 @@ impl Options {
         let bytes = std::fs::read(&path).map_err(|err| {
             ConfigError::plain(format!(
                 "cannot read configuration file `{}`: {}",
-                crate::output::display_path(&path),
-                crate::discovery::io_reason(&err)
+                crate::paths::display_path(&path),
+                crate::paths::io_reason(&err)
             ))
         })?;
         let text = String::from_utf8(bytes).map_err(|_| {
-            ConfigError::plain(format!(
-                "configuration file `{}` is not valid UTF-8",
-                crate::output::display_path(&path)
-            ))
+            ConfigError::plain(format!("configuration file `{}` is not valid UTF-8", crate::paths::display_path(&path)))
         })?;
         Self::parse(&path, text.into())
     }

@@ -5,8 +5,7 @@
 //! to its anchor) or, for a pattern without a `/`, the path's last component. `*` also matches
 //! `/`, so `tests/*` covers everything under `tests/`.
 
-use std::path::{Component, Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -51,33 +50,6 @@ impl PathPattern {
     }
 }
 
-/// The working directory, read once: paths are made absolute and shown relative to it for
-/// every file and finding, and graphlint never changes it.
-pub fn current_dir() -> Option<&'static Path> {
-    static CWD: OnceLock<Option<PathBuf>> = OnceLock::new();
-    CWD.get_or_init(|| std::env::current_dir().ok()).as_deref()
-}
-
-/// `path` made absolute against the current directory, with `.` and `..` resolved lexically
-/// (symlinks are left alone, so paths keep the spelling the user sees).
-pub fn absolute(path: &Path) -> PathBuf {
-    let joined = match current_dir() {
-        Some(cwd) if !path.is_absolute() => cwd.join(path),
-        _ => path.to_path_buf(),
-    };
-    let mut out = PathBuf::new();
-    for component in joined.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,10 +71,5 @@ mod tests {
         assert!(PathPattern::new("src/[a-", root).is_err());
         assert!(PathPattern::new("{a,b", root).is_err());
         assert!(PathPattern::new("", root).is_err());
-    }
-
-    #[test]
-    fn absolute_resolves_dots() {
-        assert_eq!(absolute(Path::new("/a/b/../c/./d")), PathBuf::from("/a/c/d"));
     }
 }

@@ -1,7 +1,7 @@
 use std::io::{self, Write};
 
-use super::display_path;
 use crate::diagnostic::{Diagnostic, Heat};
+use crate::paths::display_path;
 
 /// `path:row:col: CODE message`, with ` [cold]` appended to findings off the hot path.
 pub(super) fn write(out: &mut dyn Write, diagnostics: &[Diagnostic]) -> io::Result<()> {

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity, SourceCode};
 
-use super::{display_path, Style};
+use super::Style;
 use crate::diagnostic::{Diagnostic, Heat};
-use crate::registry::Family;
+use crate::paths::display_path;
+use crate::rule::Family;
 
 /// One diagnostic in miette's terms: the snippet, a primary label and the help line.
 struct Report<'a> {

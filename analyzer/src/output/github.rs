@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
-use super::display_path;
 use crate::diagnostic::{Diagnostic, Heat};
+use crate::paths::display_path;
 
 pub(super) fn write(out: &mut dyn Write, diagnostics: &[Diagnostic]) -> io::Result<()> {
     for d in diagnostics {

@@ -2,8 +2,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::display_path;
 use crate::diagnostic::{Diagnostic, Heat};
+use crate::paths::display_path;
 
 /// ruff's `--output-format json` object, plus `hot_path` and `hot`.
 #[derive(Serialize)]

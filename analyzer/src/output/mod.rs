@@ -8,7 +8,6 @@ mod json;
 mod sarif;
 
 use std::io::{self, Write};
-use std::path::Path;
 
 use crate::diagnostic::Diagnostic;
 
@@ -62,7 +61,7 @@ pub fn write_diagnostics(
 
 /// One line per code, most frequent first (`--statistics`).
 pub fn write_statistics(out: &mut dyn Write, diagnostics: &[Diagnostic], format: OutputFormat) -> io::Result<()> {
-    let mut counts: Vec<(&'static crate::registry::Rule, usize)> = Vec::new();
+    let mut counts: Vec<(&'static crate::rule::Rule, usize)> = Vec::new();
     for diagnostic in diagnostics {
         match counts.iter_mut().find(|(rule, _)| rule.code == diagnostic.rule.code) {
             Some((_, count)) => *count += 1,
@@ -83,12 +82,4 @@ pub fn write_statistics(out: &mut dyn Write, diagnostics: &[Diagnostic], format:
         writeln!(out, "{count:>width$}\t{}\t{}", rule.code, rule.name)?;
     }
     Ok(())
-}
-
-/// A path as shown to the user: relative to the working directory when it is inside it.
-pub fn display_path(path: &Path) -> String {
-    let relative = crate::config::current_dir().and_then(|cwd| path.strip_prefix(cwd).ok());
-    let shown = relative.unwrap_or(path);
-    let text = shown.to_string_lossy();
-    text.strip_prefix("./").unwrap_or(&text).to_string()
 }

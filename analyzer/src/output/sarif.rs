@@ -6,9 +6,10 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::display_path;
 use crate::diagnostic::{Diagnostic, Heat, Location};
-use crate::registry::{Family, Rule, RULES};
+use crate::paths::display_path;
+use crate::registry::RULES;
+use crate::rule::{Family, Rule};
 
 pub(super) fn write(out: &mut dyn Write, diagnostics: &[Diagnostic]) -> io::Result<()> {
     let rules: Vec<Value> = RULES.iter().map(|rule| rule_descriptor(rule)).collect();

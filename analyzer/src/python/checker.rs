@@ -15,7 +15,7 @@ use super::rules::{self, CallInfo, TestContext};
 use super::summary::*;
 use super::types::{self, Ty};
 use crate::frontend::{Candidate, FileContext};
-use crate::registry::Rule;
+use crate::rule::Rule;
 
 /// A qualified name, segment by segment (`["torch", "cuda", "synchronize"]`).
 pub(crate) type QualName<'a> = SmallVec<[&'a str; 8]>;

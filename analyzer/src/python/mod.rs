@@ -14,10 +14,10 @@ use rayon::prelude::*;
 
 use self::checker::Checker;
 use self::summary::FileSummary;
-use crate::discovery::SourceFile;
 use crate::frontend::{self, FileContext, Outcome, SourceText};
 use crate::settings::Settings;
 use crate::source::LineIndex;
+use crate::source::SourceFile;
 
 /// What the per-file pass keeps of a file once its AST is gone.
 pub type FileAnalysis = frontend::FileAnalysis<FileSummary>;

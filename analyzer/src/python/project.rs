@@ -20,8 +20,9 @@ use super::summary::*;
 use super::types::returns_self_module;
 use super::FileAnalysis;
 use crate::diagnostic::{ChainLink, Diagnostic, HotFunction};
+use crate::glob::glob_match;
 use crate::hotpath::{self, Reach};
-use crate::output::display_path;
+use crate::paths::display_path;
 use crate::settings::Settings;
 
 type FileIdx = usize;
@@ -247,7 +248,7 @@ impl<'s> Project<'s> {
         let mut absolutes = Vec::with_capacity(files.len());
         let mut dir_index: FxHashMap<PathBuf, u32> = FxHashMap::default();
         for (index, file) in files.iter().enumerate() {
-            let absolute = crate::config::absolute(&file.path);
+            let absolute = crate::paths::absolute(&file.path);
             let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
             let name = module_name(&absolute, &mut package_cache);
             project.by_path.insert(path_key(&absolute).into(), index);
@@ -1143,31 +1144,6 @@ impl hotpath::Graph for Project<'_> {
     }
 }
 
-/// `*` matches any run of characters; everything else matches itself.
-pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let mut rest = text;
-    for (index, part) in parts.iter().enumerate() {
-        if index == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if index == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
-}
-
 /// The bytes of a path, the key of [`Project::by_path`].
 fn path_key(path: &Path) -> &[u8] {
     path.as_os_str().as_encoded_bytes()
@@ -1208,14 +1184,6 @@ fn module_name(path: &Path, package_cache: &mut FxHashMap<PathBuf, bool>) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("*.generate*", "Model.generate_tokens"));
-        assert!(glob_match("pkg.mod:Class.method", "pkg.mod:Class.method"));
-        assert!(!glob_match("*.generate*", "generate"));
-        assert!(glob_match("*", "anything"));
-    }
 
     #[test]
     fn module_bases() {

@@ -19,9 +19,9 @@ use super::summary::*;
 use super::types::tensor_method_returns_tensor;
 use super::FileAnalysis;
 use crate::diagnostic::{ChainLink, Diagnostic, HotFunction};
+use crate::glob::glob_match;
 use crate::hotpath::{self, Reach};
-use crate::output::display_path;
-use crate::python::project::glob_match;
+use crate::paths::display_path;
 use crate::settings::Settings;
 
 type FileIdx = usize;

@@ -22,10 +22,10 @@ use rayon::prelude::*;
 
 use self::summary::FileSummary;
 use self::visitor::FileVisitor;
-use crate::discovery::SourceFile;
 use crate::frontend::{self, FileContext, Outcome, SourceText};
 use crate::settings::Settings;
 use crate::source::LineIndex;
+use crate::source::SourceFile;
 
 /// What the per-file pass keeps of a file once its syntax tree is gone.
 pub type FileAnalysis = frontend::FileAnalysis<FileSummary>;

@@ -16,7 +16,7 @@ use super::rules::{self, MethodCall, PathCall};
 use super::summary::*;
 use super::types::{tensor_method_returns_tensor, Kind};
 use crate::frontend::{Candidate, FileContext};
-use crate::registry::Rule;
+use crate::rule::Rule;
 
 /// A function being visited: its bindings start at `bindings_base` (a nested function does
 /// not see its parent's locals).

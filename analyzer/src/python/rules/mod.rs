@@ -35,6 +35,39 @@ pub mod to_cpu;
 pub mod tolist_call;
 pub mod unique_call;
 
+/// This frontend's rules, ordered by code (the registry assembles every frontend's list).
+pub static RULES: &[&crate::rule::Rule] = &[
+    &cuda_synchronize::RULE,
+    &stream_synchronize::RULE,
+    &stream_query::RULE,
+    &distributed_barrier::RULE,
+    &item_call::RULE,
+    &tolist_call::RULE,
+    &scalar_conversion::RULE,
+    &tensor_as_index::RULE,
+    &cpu_call::RULE,
+    &to_cpu::RULE,
+    &numpy_call::RULE,
+    &tensor_equality_bool::RULE,
+    &tensor_condition::RULE,
+    &tensor_bool_operator::RULE,
+    &tensor_assert::RULE,
+    &builtin_tensor_compare::RULE,
+    &nonzero_like::RULE,
+    &boolean_mask_read::RULE,
+    &unique_call::RULE,
+    &bincount_call::RULE,
+    &repeat_interleave_size::RULE,
+    &one_hot_num_classes::RULE,
+    &boolean_mask_assign::RULE,
+    &tensor_creation_on_device::RULE,
+    &host_index_of_device_tensor::RULE,
+    &host_to_device_move::RULE,
+    &print_tensor::RULE,
+    &format_tensor::RULE,
+    &log_tensor::RULE,
+];
+
 use super::adapter::{ast, string_value, Expr};
 use super::checker::Checker;
 use super::types::Ty;

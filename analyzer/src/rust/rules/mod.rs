@@ -18,6 +18,22 @@ pub mod tensor_in_format_macro;
 pub mod tensor_to_host_value;
 pub mod to_device_cpu;
 
+/// This frontend's rules, ordered by code (the registry assembles every frontend's list).
+pub static RULES: &[&crate::rule::Rule] = &[
+    &tensor_to_host_value::RULE,
+    &to_device_cpu::RULE,
+    &device_synchronize::RULE,
+    &tensor_from_host::RULE,
+    &tensor_in_format_macro::RULE,
+    &argmax_to_scalar::RULE,
+    &cudarc_synchronize::RULE,
+    &cudarc_device_to_host::RULE,
+    &cudarc_pageable_host_to_device::RULE,
+    &cudarc_blocking_alloc::RULE,
+    &tch_tensor_to_host_value::RULE,
+    &tch_to_cpu::RULE,
+];
+
 use std::ops::Range;
 
 use super::ast::{Expr, ExprKind};
