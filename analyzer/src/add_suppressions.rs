@@ -22,7 +22,7 @@ use rustc_hash::FxHashMap;
 use crate::diagnostic::{Diagnostic, Heat};
 use crate::engine::Fingerprint;
 use crate::rule::prefix_matches;
-use crate::source::LineIndex;
+use crate::source::{is_python_stub, Language, LineIndex};
 use crate::suppression::Directive;
 
 /// What `--add-suppressions` did.
@@ -43,29 +43,6 @@ pub struct Target {
     pub start_row: u32,
     pub end_row: u32,
     pub code: &'static str,
-}
-
-/// The comment syntax and parser of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
-    Python { stub: bool },
-    Rust,
-}
-
-impl Language {
-    pub fn of(path: &Path) -> Language {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("rs") => Language::Rust,
-            extension => Language::Python { stub: extension == Some("pyi") },
-        }
-    }
-
-    fn marker(self) -> &'static str {
-        match self {
-            Language::Python { .. } => "#",
-            Language::Rust => "//",
-        }
-    }
 }
 
 /// Suppresses `diagnostics` in their files. Findings about a whole file (syntax errors,
@@ -95,7 +72,7 @@ pub fn add_suppressions(diagnostics: &[Diagnostic], fingerprints: &FxHashMap<Pat
             continue;
         }
         let Ok(text) = String::from_utf8(bytes) else { continue };
-        let plan = plan(&text, Language::of(path), &targets);
+        let plan = plan(&text, path, &targets);
         for failure in &plan.failed {
             report.warnings.push(format!(
                 "{shown}:{}: cannot place a suppression for {}: {}",
@@ -136,20 +113,20 @@ pub struct Failure {
 }
 
 /// Plans the comments for `targets` in `text`.
-pub fn plan(text: &str, language: Language, targets: &[Target]) -> Plan {
+pub fn plan(text: &str, path: &Path, targets: &[Target]) -> Plan {
     let (bom, body) = match text.strip_prefix('\u{feff}') {
         Some(body) => ("\u{feff}", body),
         None => ("", text),
     };
-    let original = Checked::new(body, language);
-    let mut plan = plan_all_at_once(body, language, &original, targets)
-        .unwrap_or_else(|| plan_one_by_one(body, language, &original, targets));
+    let original = Checked::new(body, path);
+    let mut plan = plan_all_at_once(body, path, &original, targets)
+        .unwrap_or_else(|| plan_one_by_one(body, path, &original, targets));
     plan.text.insert_str(0, bom);
     plan
 }
 
 /// The fast path: every code on its finding's first row, one parse to check them all.
-fn plan_all_at_once(text: &str, language: Language, original: &Checked, targets: &[Target]) -> Option<Plan> {
+fn plan_all_at_once(text: &str, path: &Path, original: &Checked, targets: &[Target]) -> Option<Plan> {
     let mut rows: BTreeMap<u32, Vec<&'static str>> = BTreeMap::new();
     for target in targets {
         rows.entry(target.start_row).or_default().push(target.code);
@@ -158,20 +135,20 @@ fn plan_all_at_once(text: &str, language: Language, original: &Checked, targets:
     let mut added = 0;
     // Bottom-up, so earlier rows' offsets stay valid (no edit adds a line).
     for (&row, codes) in rows.iter().rev() {
-        let (edited, count) = edit_row(&new, language, original, row, codes).ok()?;
+        let (edited, count) = edit_row(&new, original, row, codes).ok()?;
         new = edited;
         added += count;
     }
-    let checked = Checked::new(&new, language);
+    let checked = Checked::new(&new, path);
     let ok =
         checked.same_code_as(original) && rows.iter().all(|(&row, codes)| checked.row_suppresses(&new, row, codes));
     ok.then_some(Plan { text: new, added, failed: Vec::new() })
 }
 
 /// The careful path: one finding at a time, each edit checked before the next.
-fn plan_one_by_one(text: &str, language: Language, original: &Checked, targets: &[Target]) -> Plan {
+fn plan_one_by_one(text: &str, path: &Path, original: &Checked, targets: &[Target]) -> Plan {
     let mut current = text.to_string();
-    let mut checked = Checked::new(&current, language);
+    let mut checked = Checked::new(&current, path);
     let mut added = 0;
     let mut failed = Vec::new();
     for target in targets {
@@ -187,9 +164,9 @@ fn plan_one_by_one(text: &str, language: Language, original: &Checked, targets: 
                 placed = true;
                 break;
             }
-            match edit_row(&current, language, &checked, row, &[target.code]) {
+            match edit_row(&current, &checked, row, &[target.code]) {
                 Ok((candidate, count)) => {
-                    let after = Checked::new(&candidate, language);
+                    let after = Checked::new(&candidate, path);
                     if after.same_code_as(original) && after.row_suppresses(&candidate, row, &[target.code]) {
                         current = candidate;
                         checked = after;
@@ -211,19 +188,13 @@ fn plan_one_by_one(text: &str, language: Language, original: &Checked, targets: 
 
 /// Adds `codes` to the suppression on `row`: into an existing `ignore[...]`, or as a new comment
 /// at the end of the line. Returns the new text and how many codes were written.
-fn edit_row(
-    text: &str,
-    language: Language,
-    checked: &Checked,
-    row: u32,
-    codes: &[&'static str],
-) -> Result<(String, usize), String> {
+fn edit_row(text: &str, checked: &Checked, row: u32, codes: &[&'static str]) -> Result<(String, usize), String> {
     let lines = LineIndex::new(text);
     let line = lines.line_range(text, row);
     let existing = checked.comment_on_row(row).filter(|c| text[c.clone()].contains("graphlint:"));
     let (insert_at, insertion, count) = match existing {
         Some(comment) => {
-            let body = &text[comment.clone()][language.marker().len()..];
+            let body = &text[comment.clone()][checked.language.comment_marker().len()..];
             let present = match Directive::parse(body) {
                 Ok(Some(Directive::Ignore(present))) => present,
                 _ => return Err("the line already has another `graphlint:` comment".into()),
@@ -241,7 +212,11 @@ fn edit_row(
             let codes = dedup(codes);
             let content = &text[line.clone()];
             let gap = if content.trim().is_empty() || content.ends_with(' ') { " " } else { "  " };
-            (line.end, format!("{gap}{} graphlint: ignore[{}]", language.marker(), codes.join(", ")), codes.len())
+            (
+                line.end,
+                format!("{gap}{} graphlint: ignore[{}]", checked.language.comment_marker(), codes.join(", ")),
+                codes.len(),
+            )
         }
     };
     let mut new = String::with_capacity(text.len() + insertion.len());
@@ -271,11 +246,12 @@ struct Checked {
 }
 
 impl Checked {
-    fn new(text: &str, language: Language) -> Self {
+    fn new(text: &str, path: &Path) -> Self {
         let lines = LineIndex::new(text);
+        let language = Language::from_path(path).unwrap_or(Language::Python);
         match language {
-            Language::Python { stub } => {
-                let parsed = crate::python::adapter::parse(text, stub, true);
+            Language::Python => {
+                let parsed = crate::python::adapter::parse(text, is_python_stub(path), true);
                 let comments = parsed.comments().iter().map(|c| (lines.row(c.start), c.clone())).collect();
                 // Python's code tokens: the text with every comment blanked out.
                 let mut code = String::with_capacity(text.len());
@@ -311,7 +287,7 @@ impl Checked {
         let Some(comment) = self.comments.get(&row) else { return false };
         let body = &text[comment.clone()];
         let body = match self.language {
-            Language::Python { .. } => body.strip_prefix('#').unwrap_or(body),
+            Language::Python => body.strip_prefix('#').unwrap_or(body),
             // The Rust frontend finds its directives line by line; it must see this one too.
             Language::Rust => {
                 let lines = LineIndex::new(text);
@@ -444,19 +420,18 @@ mod tests {
         Target { start_row, end_row, code }
     }
 
-    const PY: Language = Language::Python { stub: false };
-
     #[test]
     fn python_appends_merges_and_is_idempotent() {
         let text =
             "import torch\nx = t.item()\ny = t.cpu()  # keep on host\nz = t.tolist()  # graphlint: ignore[GL201]\n";
-        let plan = plan(text, PY, &[t(2, 2, "GL201"), t(2, 2, "GL203"), t(3, 3, "GL301"), t(4, 4, "GL202")]);
+        let plan =
+            plan(text, Path::new("t.py"), &[t(2, 2, "GL201"), t(2, 2, "GL203"), t(3, 3, "GL301"), t(4, 4, "GL202")]);
         assert_eq!(
             plan.text,
             "import torch\nx = t.item()  # graphlint: ignore[GL201, GL203]\ny = t.cpu()  # keep on host  # graphlint: ignore[GL301]\nz = t.tolist()  # graphlint: ignore[GL201, GL202]\n"
         );
         assert_eq!((plan.added, plan.failed.len()), (4, 0));
-        let again = super::plan(&plan.text, PY, &[t(2, 2, "GL201"), t(3, 3, "GL301")]);
+        let again = super::plan(&plan.text, Path::new("t.py"), &[t(2, 2, "GL201"), t(3, 3, "GL301")]);
         assert_eq!(again.text, plan.text, "already suppressed: nothing to add");
     }
 
@@ -464,11 +439,11 @@ mod tests {
     fn python_never_writes_into_a_string_or_after_a_continuation() {
         // Row 2 ends inside a triple-quoted string: the suppression goes on the last row.
         let text = "s = f\"\"\"{t.item()}\n{t.cpu()}\"\"\"\ny = a + \\\n    t.item()\n";
-        let plan = plan(text, PY, &[t(1, 2, "GL201"), t(3, 4, "GL201")]);
+        let plan = plan(text, Path::new("t.py"), &[t(1, 2, "GL201"), t(3, 4, "GL201")]);
         assert_eq!(plan.text, "s = f\"\"\"{t.item()}\n{t.cpu()}\"\"\"  # graphlint: ignore[GL201]\ny = a + \\\n    t.item()  # graphlint: ignore[GL201]\n");
         // A finding whose both rows end inside the string cannot be suppressed by a line comment.
         let text = "s = f\"\"\"\n{t.item()}\n\"\"\"\n";
-        let plan = super::plan(text, PY, &[t(2, 2, "GL201")]);
+        let plan = super::plan(text, Path::new("t.py"), &[t(2, 2, "GL201")]);
         assert_eq!(plan.text, text);
         assert_eq!(plan.failed.len(), 1);
     }
@@ -476,7 +451,7 @@ mod tests {
     #[test]
     fn crlf_bom_and_other_directives() {
         let text = "\u{feff}x = t.item()\r\ndef f(a=t.item()):  # graphlint: hot\r\n    pass\r\n";
-        let plan = super::plan(text, PY, &[t(1, 1, "GL201"), t(2, 2, "GL201")]);
+        let plan = super::plan(text, Path::new("t.py"), &[t(1, 1, "GL201"), t(2, 2, "GL201")]);
         assert_eq!(
             plan.text,
             "\u{feff}x = t.item()  # graphlint: ignore[GL201]\r\ndef f(a=t.item()):  # graphlint: hot\r\n    pass\r\n"
@@ -490,7 +465,7 @@ mod tests {
     #[test]
     fn rust_comments() {
         let text = "fn f(t: &Tensor) -> Result<()> {\n    let s = \"// not a comment\"; let v = t.to_scalar::<f32>()?;\n    let w = t.to_vec1::<f32>()?; // note\n    let r = r#\"\n\"#; t.to_vec1::<f32>()?;\n    Ok(())\n}\n";
-        let plan = plan(text, Language::Rust, &[t(2, 2, "GL801"), t(3, 3, "GL801"), t(5, 5, "GL801")]);
+        let plan = plan(text, Path::new("t.rs"), &[t(2, 2, "GL801"), t(3, 3, "GL801"), t(5, 5, "GL801")]);
         assert_eq!(
             plan.text,
             "fn f(t: &Tensor) -> Result<()> {\n    let s = \"// not a comment\"; let v = t.to_scalar::<f32>()?;  // graphlint: ignore[GL801]\n    let w = t.to_vec1::<f32>()?; // note  // graphlint: ignore[GL801]\n    let r = r#\"\n\"#; t.to_vec1::<f32>()?;\n    Ok(())\n}\n"

@@ -158,7 +158,7 @@ fn rule_command(code: Option<&str>, all: bool, markdown: bool) -> ExitCode {
                 rule.name,
                 rule.code,
                 rule.family.title(),
-                rule.language,
+                rule.language_name(),
                 rule.doc()
             );
             ExitCode::SUCCESS

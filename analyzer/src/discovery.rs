@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::paths::io_reason;
-pub use crate::source::{SourceFile, SourceKind};
+pub use crate::source::{Language, SourceFile};
 
 /// Directory names not descended into, unless a configuration's `exclude` replaces this list.
 pub const DEFAULT_EXCLUDED_DIRS: &[&str] = &[
@@ -65,8 +65,8 @@ pub fn discover_with(
         }
         if metadata.is_file() {
             // Named explicitly: checked whatever its extension, as Python unless we know better.
-            let kind = SourceKind::from_path(root).unwrap_or(SourceKind::Python);
-            files.push(SourceFile { path: root.clone(), kind });
+            let language = Language::from_path(root).unwrap_or(Language::Python);
+            files.push(SourceFile { path: root.clone(), language });
             continue;
         }
         // The filter cannot return an error; keep the first and stop descending.
@@ -97,8 +97,8 @@ pub fn discover_with(
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 continue;
             }
-            if let Some(kind) = SourceKind::from_path(entry.path()) {
-                files.push(SourceFile { path: entry.into_path(), kind });
+            if let Some(language) = Language::from_path(entry.path()) {
+                files.push(SourceFile { path: entry.into_path(), language });
             }
         }
         let failed = failure.lock().unwrap().take();

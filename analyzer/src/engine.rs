@@ -9,8 +9,9 @@ use rustc_hash::FxHashMap;
 
 use crate::config::{ConfigError, Configuration, FileRules, Resolver};
 use crate::diagnostic::{Diagnostic, Heat, HotFunction};
-use crate::discovery::{self, DiscoveryError, SourceKind};
+use crate::discovery::{self, DiscoveryError};
 use crate::settings::{RuleSelection, Settings};
+use crate::source::Language;
 use crate::source::LineIndex;
 use crate::suppression::{selector_span, Suppressions, UnusedReason};
 
@@ -123,8 +124,8 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         .stack_size(WORKER_STACK_BYTES)
         .build()
         .map_err(|e| RunError::Message(format!("cannot start worker threads: {e}")))?;
-    let python: Vec<_> = files.iter().filter(|f| f.kind == SourceKind::Python).cloned().collect();
-    let rust: Vec<_> = files.iter().filter(|f| f.kind == SourceKind::Rust).cloned().collect();
+    let python: Vec<_> = files.iter().filter(|f| f.language == Language::Python).cloned().collect();
+    let rust: Vec<_> = files.iter().filter(|f| f.language == Language::Rust).cloned().collect();
     let (mut outcome, rust_outcome) = pool
         .install(|| rayon::join(|| crate::python::check(&python, &settings), || crate::rust::check(&rust, &settings)));
     outcome.diagnostics.extend(rust_outcome.diagnostics);

@@ -131,7 +131,7 @@ pub struct SourceText {
 }
 
 impl SourceText {
-    /// Reads `path`; when it cannot be read or is not UTF-8, the GL000 finding that says so
+    /// Reads `path`; when it cannot be read or is not UTF-8, the GL001 finding that says so
     /// (boxed: it is rare, and large beside a `SourceText`).
     pub fn read(path: &Path) -> Result<SourceText, Box<Diagnostic>> {
         let bytes = std::fs::read(path).map_err(|err| {
@@ -224,8 +224,8 @@ impl FileContext<'_> {
         })
     }
 
-    /// The GL001 finding for a syntax error at `range` (of [`Self::source`]; `bom` is the
-    /// byte-order mark's length); `None` when GL001 is not selected or is suppressed there.
+    /// The GL000 finding for a syntax error at `range` (of [`Self::source`]; `bom` is the
+    /// byte-order mark's length); `None` when GL000 is not selected or is suppressed there.
     pub fn syntax_error(&self, message: String, range: Range<usize>, bom: usize) -> Option<Diagnostic> {
         if !self.is_enabled(&meta::SYNTAX_ERROR) {
             return None;

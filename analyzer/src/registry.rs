@@ -32,7 +32,7 @@ pub fn markdown_table() -> String {
             rule.source_file,
             rule.name,
             rule.family.title(),
-            rule.language,
+            rule.language_name(),
             rule.summary().replace('|', "\\|")
         ));
     }

@@ -7,26 +7,7 @@
 //! never reused. A frontend declares each rule next to its check with [`declare_rule!`], whose doc
 //! comment becomes the text that `graphlint rule CODE` prints.
 
-use std::fmt;
-
-/// The language a rule applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
-    /// Meta rules (parse errors, unreadable files) apply to every language.
-    Any,
-    Python,
-    Rust,
-}
-
-impl fmt::Display for Language {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Language::Any => "any",
-            Language::Python => "python",
-            Language::Rust => "rust",
-        })
-    }
-}
+use crate::source::Language;
 
 /// A rule family: the hundreds digit of its code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +58,8 @@ pub struct Rule {
     /// kebab-case name, as in ruff (`item-call`).
     pub name: &'static str,
     pub family: Family,
-    pub language: Language,
+    /// The language the rule checks; `None` for the meta rules, which apply to every file.
+    pub language: Option<Language>,
     /// The rule's doc comment, one `#[doc]` line per line (each keeps rustdoc's leading space).
     pub raw_doc: &'static str,
     /// The source file that declares the rule (what the JSON `url` points at).
@@ -116,6 +98,11 @@ impl Rule {
         summary
     }
 
+    /// `any`, `python` or `rust`: the language as `graphlint rule` and the outputs name it.
+    pub fn language_name(&self) -> &'static str {
+        self.language.map_or("any", Language::name)
+    }
+
     pub fn url(&self) -> String {
         format!("{}/blob/main/{}", env!("CARGO_PKG_REPOSITORY"), self.source_file)
     }
@@ -146,10 +133,16 @@ macro_rules! declare_rule {
             code: $code,
             name: $name,
             family: $crate::rule::Family::$family,
-            language: $crate::rule::Language::$language,
+            language: $crate::declare_rule!(@language $language),
             raw_doc: concat!($($doc, "\n"),*),
             source_file: file!(),
         };
+    };
+    (@language Any) => {
+        None
+    };
+    (@language $language:ident) => {
+        Some($crate::source::Language::$language)
     };
 }
 

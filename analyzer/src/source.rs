@@ -3,27 +3,48 @@
 
 use std::path::{Path, PathBuf};
 
-/// The languages graphlint has a frontend for, told apart by file extension.
+/// The languages graphlint has a frontend for, told apart by file extension. The one language
+/// type: source files, rules (`None` there for the meta rules) and suppression comments use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SourceKind {
+pub enum Language {
     Python,
     Rust,
 }
 
-impl SourceKind {
-    pub fn from_path(path: &Path) -> Option<SourceKind> {
+impl Language {
+    pub fn from_path(path: &Path) -> Option<Language> {
         match path.extension()?.to_str()? {
-            "py" | "pyi" => Some(SourceKind::Python),
-            "rs" => Some(SourceKind::Rust),
+            "py" | "pyi" => Some(Language::Python),
+            "rs" => Some(Language::Rust),
             _ => None,
         }
     }
+
+    /// How a line comment starts.
+    pub fn comment_marker(self) -> &'static str {
+        match self {
+            Language::Python => "#",
+            Language::Rust => "//",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::Rust => "rust",
+        }
+    }
+}
+
+/// Whether a Python path is a type stub (`.pyi`), which ruff's parser reads in stub mode.
+pub fn is_python_stub(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "pyi")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SourceFile {
     pub path: PathBuf,
-    pub kind: SourceKind,
+    pub language: Language,
 }
 
 /// A 1-based line and 1-based column (in characters), as ruff reports them.

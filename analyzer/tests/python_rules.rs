@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use graphlint::output::{write_diagnostics, OutputFormat, Style};
 use graphlint::registry::RULES;
-use graphlint::rule::{Family, Language};
+use graphlint::rule::Family;
 use graphlint::settings::Settings;
+use graphlint::source::Language;
 
 fn fixtures() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir("fixtures/python")
@@ -36,7 +37,7 @@ fn expectations(path: &Path) -> BTreeMap<(u32, String), usize> {
 #[test]
 fn every_python_rule_has_a_fixture() {
     let names: Vec<String> = fixtures().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    for rule in RULES.iter().filter(|r| r.language == Language::Python && r.family != Family::Meta) {
+    for rule in RULES.iter().filter(|r| r.language == Some(Language::Python) && r.family != Family::Meta) {
         let expected = format!("{}_{}.py", rule.code, rule.name.replace('-', "_"));
         assert!(names.contains(&expected), "missing fixture {expected}");
     }

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use graphlint::output::{write_diagnostics, OutputFormat, Style};
 use graphlint::registry::RULES;
-use graphlint::rule::{Family, Language};
+use graphlint::rule::Family;
 use graphlint::settings::{RootPatterns, Settings};
+use graphlint::source::Language;
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -62,7 +63,7 @@ fn render(diagnostics: &[graphlint::diagnostic::Diagnostic]) -> String {
 fn every_rust_rule_has_a_fixture() {
     let names: Vec<String> = cases().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     let rust_rules: Vec<_> =
-        RULES.iter().filter(|r| r.language == Language::Rust && r.family != Family::Meta).collect();
+        RULES.iter().filter(|r| r.language == Some(Language::Rust) && r.family != Family::Meta).collect();
     assert!(rust_rules.len() >= 12, "the Rust rules are registered");
     for rule in rust_rules {
         let expected = format!("{}_{}.rs", rule.code, rule.name.replace('-', "_"));

@@ -47,7 +47,7 @@ fn rule_descriptor(rule: &Rule) -> Value {
         "help": { "text": doc, "markdown": doc },
         "helpUri": rule.url(),
         "defaultConfiguration": { "level": if rule.family == Family::Meta { "error" } else { "warning" } },
-        "properties": { "tags": [rule.family.title(), rule.language.to_string()] },
+        "properties": { "tags": [rule.family.title(), rule.language_name().to_string()] },
     })
 }
 
