@@ -28,9 +28,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check files or directories (what `graphlint PATH...` does too).
+    Check(CheckArgs),
     /// Print a rule's documentation, or list every rule.
     Rule {
-        /// A rule code, e.g. GL201.
+        /// A rule code or name, e.g. GL201 or item-call.
         #[arg(required_unless_present = "all")]
         code: Option<String>,
         /// List every rule.
@@ -59,6 +61,9 @@ struct CheckArgs {
     ignore: Vec<String>,
     #[arg(long, value_enum, default_value_t = FormatArg::Full)]
     output_format: FormatArg,
+    /// Colour in the output: `auto` when writing to a terminal (and `NO_COLOR` is unset).
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
     /// Print the number of findings per rule instead of the findings.
     #[arg(long)]
     statistics: bool,
@@ -95,6 +100,24 @@ struct CheckArgs {
     add_suppressions: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorArg {
+    /// Whether to colour what goes to a stream that is (`terminal`) or is not a terminal.
+    fn enabled(self, terminal: bool) -> bool {
+        match self {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => terminal && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum FormatArg {
     Full,
@@ -128,6 +151,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::Rule { code, all, markdown }) => rule_command(code.as_deref(), all, markdown),
+        Some(Command::Check(args)) => check_command(args),
         None => check_command(cli.check),
     }
 }
@@ -150,7 +174,7 @@ fn rule_command(code: Option<&str>, all: bool, markdown: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let code = code.unwrap_or_default();
-    match registry::by_code(code) {
+    match registry::by_code_or_name(code) {
         Some(rule) => {
             let _ = writeln!(
                 out,
@@ -171,7 +195,7 @@ fn rule_command(code: Option<&str>, all: bool, markdown: bool) -> ExitCode {
 }
 
 fn check_command(args: CheckArgs) -> ExitCode {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = args.color.enabled(std::io::stderr().is_terminal());
     for selector in args.select.iter().chain(&args.extend_select).chain(&args.ignore) {
         if let Err(message) = validate_selector(selector) {
             eprintln!("graphlint: error: {message}");
@@ -234,7 +258,7 @@ fn check_command(args: CheckArgs) -> ExitCode {
         FormatArg::Github => OutputFormat::Github,
     };
     let stdout = std::io::stdout();
-    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = args.color.enabled(stdout.is_terminal());
     let mut out = std::io::BufWriter::new(stdout.lock());
     if args.show_hot {
         for hot in &result.hot_functions {
@@ -255,7 +279,7 @@ fn check_command(args: CheckArgs) -> ExitCode {
         return if result.internal_error { ExitCode::from(2) } else { ExitCode::SUCCESS };
     }
     let written = if args.statistics {
-        output::write_statistics(&mut out, &result.diagnostics, format)
+        output::write_statistics(&mut out, &result.diagnostics, format, !args.quiet)
     } else {
         output::write_diagnostics(&mut out, &result.diagnostics, format, Style { color, ..Style::default() })
     };
@@ -267,7 +291,7 @@ fn check_command(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if result.internal_error {
+    if result.internal_error || result.unreadable_paths > 0 {
         ExitCode::from(2)
     } else if result.diagnostics.is_empty() || args.exit_zero {
         ExitCode::SUCCESS
@@ -297,20 +321,26 @@ fn add_suppressions_command(result: &crate::engine::RunResult) -> ExitCode {
 }
 
 fn write_summary(out: &mut dyn Write, result: &crate::engine::RunResult) -> std::io::Result<()> {
-    let files = match result.files_checked {
-        1 => "1 file".to_string(),
-        n => format!("{n} files"),
-    };
+    let plural = |n: usize, noun: &str| if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") };
+    let checked = plural(result.files_checked, "file");
     // An internal error left a file unchecked: "all checks passed" would not be true.
     let unchecked = " Not every file could be checked: see the warnings above.";
     match result.diagnostics.len() {
-        0 if result.internal_error => writeln!(out, "No findings in {files}.{unchecked}"),
-        0 => writeln!(out, "All checks passed ({files} checked)."),
+        0 if result.internal_error => writeln!(out, "No findings in {checked}.{unchecked}"),
+        0 => writeln!(out, "All checks passed ({checked} checked)."),
         n => {
             let hot = result.diagnostics.iter().filter(|d| d.is_hot()).count();
-            let noun = if n == 1 { "finding" } else { "findings" };
+            let mut with_findings: Vec<&std::path::Path> =
+                result.diagnostics.iter().map(|d| d.file.as_path()).collect();
+            with_findings.sort();
+            with_findings.dedup();
             let unchecked = if result.internal_error { unchecked } else { "" };
-            writeln!(out, "Found {n} {noun} in {files} ({hot} on hot paths).{unchecked}")
+            writeln!(
+                out,
+                "Found {} in {} ({hot} on hot paths; {checked} checked).{unchecked}",
+                plural(n, "finding"),
+                plural(with_findings.len(), "file"),
+            )
         }
     }
 }

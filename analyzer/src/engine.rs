@@ -10,6 +10,8 @@ use rustc_hash::FxHashMap;
 use crate::config::{ConfigError, Configuration, FileRules, Resolver};
 use crate::diagnostic::{Diagnostic, Heat, HotFunction};
 use crate::discovery::{self, DiscoveryError};
+use crate::meta;
+use crate::paths::{display_path, io_reason};
 use crate::settings::{RuleSelection, Settings};
 use crate::source::Language;
 use crate::source::LineIndex;
@@ -24,6 +26,9 @@ pub struct RunResult {
     /// With `RunOptions::list_hot`: every hot function and loop, with its chain.
     pub hot_functions: Vec<HotFunction>,
     pub files_checked: usize,
+    /// Paths named on the command line that could not be read: each is a GL001 finding, and
+    /// the run exits 2 once the other paths are checked.
+    pub unreadable_paths: usize,
     /// Warnings for stderr (malformed directives, internal errors).
     pub warnings: Vec<String>,
     /// A file's analysis failed unexpectedly: exit code 2.
@@ -96,7 +101,18 @@ pub fn run(paths: &[PathBuf], settings: &Settings) -> Result<RunResult, RunError
 
 /// Checks `paths`, each file with the configuration `resolver` finds for it.
 pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Result<RunResult, RunError> {
-    let files = discover(paths, resolver, options.force_exclude)?;
+    // A path that cannot be read is a finding, as ruff reports one; the others are still checked.
+    let (readable, unreadable): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.iter().cloned().partition(|path| std::fs::metadata(path).is_ok());
+    let unreadable: Vec<Diagnostic> = unreadable
+        .iter()
+        .map(|path| {
+            let reason = std::fs::metadata(path).err().map_or_else(|| "unreadable".into(), |e| io_reason(&e));
+            let message = format!("cannot read `{}`: {reason}", display_path(path));
+            Diagnostic::file_level(&meta::UNREADABLE_FILE, path, message, None, 0..0)
+        })
+        .collect();
+    let files = discover(&readable, resolver, options.force_exclude)?;
     let mut rules: FxHashMap<PathBuf, FileRules> = FxHashMap::default();
     for file in &files {
         rules.insert(file.path.clone(), resolver.rules_for(&file.path).map_err(RunError::Config)?);
@@ -147,6 +163,8 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
             diagnostics.extend(unused_suppressions(path, suppressions, file));
         }
     }
+    let unreadable_paths = unreadable.len();
+    diagnostics.extend(unreadable);
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let mut hot_functions = outcome.hot_functions;
     hot_functions.sort_by(|a, b| {
@@ -157,6 +175,7 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         diagnostics,
         hot_functions,
         files_checked: files.len(),
+        unreadable_paths,
         warnings: outcome.warnings,
         internal_error: outcome.internal_error,
         fingerprints,

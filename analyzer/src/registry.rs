@@ -15,6 +15,11 @@ pub static RULES: LazyLock<Vec<&'static Rule>> = LazyLock::new(|| {
     rules
 });
 
+/// Looks a rule up by its code (case-insensitive) or its name (`item-call`).
+pub fn by_code_or_name(text: &str) -> Option<&'static Rule> {
+    by_code(text).or_else(|| RULES.iter().copied().find(|rule| rule.name == text))
+}
+
 /// Looks a rule up by its exact code (case-insensitive).
 pub fn by_code(code: &str) -> Option<&'static Rule> {
     RULES.iter().copied().find(|rule| rule.code.eq_ignore_ascii_case(code))
@@ -87,6 +92,9 @@ mod tests {
     #[test]
     fn by_code_ignores_case() {
         assert_eq!(by_code("gl201").map(|r| r.name), Some("item-call"));
+        assert_eq!(by_code_or_name("item-call").map(|r| r.code), Some("GL201"));
+        assert_eq!(by_code_or_name("GL201").map(|r| r.code), Some("GL201"));
+        assert!(by_code_or_name("no-such-rule").is_none());
     }
 
     #[test]

@@ -69,7 +69,6 @@ fn usage_errors_exit_2_without_a_backtrace() {
         vec!["--select", "GL999"],
         vec!["--ignore", "E501"],
         vec!["--no-such-flag"],
-        vec!["does/not/exist.py"],
         vec!["rule", "GL999"],
         vec!["rule"],
     ] {
@@ -79,8 +78,46 @@ fn usage_errors_exit_2_without_a_backtrace() {
         assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{args:?}: {err}");
         assert!(!err.trim().is_empty(), "{args:?} printed no error");
     }
-    let missing = graphlint(&["does/not/exist.py"], dir.path());
-    assert!(stderr(&missing).contains("does/not/exist.py"), "{}", stderr(&missing));
+}
+
+/// As in ruff, a path that does not exist is a finding, the other paths are still checked, and
+/// the run exits 2 at the end.
+#[test]
+fn a_missing_path_is_a_finding_and_the_rest_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.py"),
+        "import torch\nclass M(torch.nn.Module):\n    def forward(self, x):\n        return x.item()\n",
+    )
+    .unwrap();
+    let output = graphlint(&["does/not/exist.py", "m.py", "--output-format", "concise"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("does/not/exist.py:1:1: GL001 cannot read `does/not/exist.py`"), "{out}");
+    assert!(out.contains("m.py:4:16: GL201"), "{out}");
+    assert!(out.contains("Found 2 findings in 2 files (1 on hot paths; 1 file checked)."), "{out}");
+}
+
+/// ruff's habits: `check` as the primary form, rules by name, `--color`, a total in
+/// `--statistics`.
+#[test]
+fn check_subcommand_rule_names_color_and_totals() {
+    let bare = graphlint(&[SAMPLE, "--output-format", "concise"], repo());
+    let check = graphlint(&["check", SAMPLE, "--output-format", "concise"], repo());
+    assert_eq!(check.status.code(), Some(1));
+    assert_eq!(stdout(&check), stdout(&bare));
+
+    let by_name = graphlint(&["rule", "item-call"], repo());
+    assert_eq!(by_name.status.code(), Some(0));
+    assert_eq!(stdout(&by_name), stdout(&graphlint(&["rule", "GL201"], repo())));
+
+    let never = stdout(&graphlint(&["check", SAMPLE, "--color", "never"], repo()));
+    let always = stdout(&graphlint(&["check", SAMPLE, "--color", "always"], repo()));
+    assert!(!never.contains('\x1b') && always.contains("\x1b["), "--color always must colour a pipe");
+
+    let statistics = stdout(&graphlint(&["check", SAMPLE, "--statistics"], repo()));
+    let counted: usize = statistics.lines().filter_map(|l| l.split('\t').next()?.trim().parse::<usize>().ok()).sum();
+    assert!(statistics.ends_with(&format!("Found {counted} findings.\n")), "{statistics}");
 }
 
 #[test]

@@ -59,8 +59,14 @@ pub fn write_diagnostics(
     }
 }
 
-/// One line per code, most frequent first (`--statistics`).
-pub fn write_statistics(out: &mut dyn Write, diagnostics: &[Diagnostic], format: OutputFormat) -> io::Result<()> {
+/// One line per code, most frequent first (`--statistics`), then the total (unless `total` is
+/// false; JSON gets none: its rows add up).
+pub fn write_statistics(
+    out: &mut dyn Write,
+    diagnostics: &[Diagnostic],
+    format: OutputFormat,
+    total: bool,
+) -> io::Result<()> {
     let mut counts: Vec<(&'static crate::rule::Rule, usize)> = Vec::new();
     for diagnostic in diagnostics {
         match counts.iter_mut().find(|(rule, _)| rule.code == diagnostic.rule.code) {
@@ -80,6 +86,10 @@ pub fn write_statistics(out: &mut dyn Write, diagnostics: &[Diagnostic], format:
     let width = counts.iter().map(|(_, c)| c.to_string().len()).max().unwrap_or(1);
     for (rule, count) in &counts {
         writeln!(out, "{count:>width$}\t{}\t{}", rule.code, rule.name)?;
+    }
+    if total {
+        let noun = if diagnostics.len() == 1 { "finding" } else { "findings" };
+        writeln!(out, "Found {} {noun}.", diagnostics.len())?;
     }
     Ok(())
 }
