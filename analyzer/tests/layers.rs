@@ -30,7 +30,7 @@ fn read_layers(readme: &str) -> Layers {
     layers
 }
 
-/// The crate-level module a source file belongs to (`python/checker.rs` → `python`).
+/// The crate-level module a source file belongs to (`python/checker/mod.rs` → `python`).
 fn module_of(src: &Path, file: &Path) -> String {
     let relative = file.strip_prefix(src).unwrap();
     let first = relative.components().next().unwrap().as_os_str().to_string_lossy().to_string();

@@ -1,0 +1,468 @@
+//! The traversal of expressions: conditions, attributes, subscripts and calls, each handed to the
+//! rules that care about it and recorded for the hot-path pass.
+
+use smallvec::SmallVec;
+
+use super::inference::binop_ty;
+use super::Checker;
+use crate::python::adapter::{ast, CmpOp, Expr, ExprContext, InterpolatedStringElement, Number, Operator, UnaryOp};
+use crate::python::rules::{self, CallInfo, TestContext};
+use crate::python::summary::*;
+use crate::python::types::{self, Ty};
+
+impl<'a> Checker<'a> {
+    /// Visits a condition: `and`/`or`/`not` are looked through, every operand is truth-tested.
+    pub(super) fn test(&mut self, expr: &'a Expr, context: TestContext) -> Ty {
+        match expr {
+            Expr::BoolOp(boolop) => {
+                for value in &boolop.values {
+                    self.test(value, context);
+                }
+                Ty::Bool
+            }
+            Expr::UnaryOp(unary) if unary.op == UnaryOp::Not => {
+                self.test(&unary.operand, context);
+                Ty::Bool
+            }
+            _ => {
+                let ty = self.expr(expr);
+                if ty.is_device_tensor() {
+                    rules::on_truth_test(self, expr, context);
+                }
+                ty
+            }
+        }
+    }
+
+    pub(crate) fn expr(&mut self, expr: &'a Expr) -> Ty {
+        // Deeply nested expressions recurse deeply: grow the stack instead of overflowing it.
+        // Checked every 16 levels (a level takes well under 2 KiB, the red zone is 128 KiB).
+        self.expr_depth += 1;
+        let ty = if self.expr_depth.is_multiple_of(16) {
+            stacker::maybe_grow(128 * 1024, 8 * 1024 * 1024, || self.expr_inner(expr))
+        } else {
+            self.expr_inner(expr)
+        };
+        self.expr_depth -= 1;
+        ty
+    }
+
+    fn expr_inner(&mut self, expr: &'a Expr) -> Ty {
+        match expr {
+            Expr::Name(name) => match name.ctx {
+                ExprContext::Load => self.lookup(name.id.as_str()),
+                _ => Ty::Unknown,
+            },
+            Expr::Attribute(attribute) => self.attribute(attribute),
+            Expr::Call(call) => self.call(call),
+            Expr::Subscript(subscript) => self.subscript(subscript, None),
+            Expr::BinOp(binop) => {
+                let left = self.expr(&binop.left);
+                let right = self.expr(&binop.right);
+                if binop.op == Operator::Mod && matches!(left, Ty::Str) {
+                    rules::format_tensor::check_percent(self, binop, right);
+                }
+                binop_ty(binop.op, left, right)
+            }
+            Expr::UnaryOp(unary) => {
+                let operand = self.expr(&unary.operand);
+                match unary.op {
+                    UnaryOp::Not => {
+                        if operand.is_device_tensor() {
+                            rules::tensor_bool_operator::check_not(self, unary);
+                        }
+                        Ty::Bool
+                    }
+                    _ => match operand {
+                        Ty::Tensor { .. } | Ty::Int | Ty::Float => operand,
+                        Ty::Bool => Ty::Int,
+                        _ => Ty::Unknown,
+                    },
+                }
+            }
+            Expr::BoolOp(boolop) => {
+                let mut result: Option<Ty> = None;
+                let last = boolop.values.len().saturating_sub(1);
+                for (index, value) in boolop.values.iter().enumerate() {
+                    let ty = self.expr(value);
+                    if index < last && ty.is_device_tensor() {
+                        rules::tensor_bool_operator::check_operand(self, boolop.op, value);
+                    }
+                    result = Some(result.map_or(ty, |r| r.join(ty)));
+                }
+                result.unwrap_or(Ty::Unknown)
+            }
+            Expr::Compare(compare) => {
+                let mut tensor: Option<bool> = None;
+                let left = self.expr(&compare.left);
+                let mut operands = vec![left];
+                for comparator in compare.comparators.iter() {
+                    operands.push(self.expr(comparator));
+                }
+                let identity =
+                    compare.ops.iter().any(|op| matches!(op, CmpOp::Is | CmpOp::IsNot | CmpOp::In | CmpOp::NotIn));
+                for ty in &operands {
+                    if let Ty::Tensor { host, .. } = ty {
+                        tensor = Some(tensor.unwrap_or(true) && *host);
+                    }
+                }
+                match tensor {
+                    Some(host) if !identity => Ty::Tensor { boolean: true, host },
+                    _ => Ty::Bool,
+                }
+            }
+            Expr::If(ternary) => {
+                self.test(&ternary.test, TestContext::Ternary);
+                let body = self.expr(&ternary.body);
+                let orelse = self.expr(&ternary.orelse);
+                match (body, orelse) {
+                    (Ty::Val(a), Ty::Val(b)) => {
+                        let items = self.summary.add_items([a, b]);
+                        Ty::Val(self.summary.add_val(Val::Union(items)))
+                    }
+                    (Ty::Val(a), Ty::None | Ty::Unknown) | (Ty::None | Ty::Unknown, Ty::Val(a)) => Ty::Val(a),
+                    _ => body.join(orelse),
+                }
+            }
+            Expr::Lambda(lambda) => {
+                self.expr(&lambda.body);
+                Ty::Unknown
+            }
+            Expr::Named(named) => {
+                let ty = self.expr(&named.value);
+                self.assign(&named.target, ty);
+                ty
+            }
+            Expr::Tuple(ast::ExprTuple { elts, .. })
+            | Expr::List(ast::ExprList { elts, .. })
+            | Expr::Set(ast::ExprSet { elts, .. }) => {
+                let tys: SmallVec<[Ty; 8]> = elts.iter().map(|e| self.expr(e)).collect();
+                let items =
+                    self.summary.add_items(tys.iter().filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }));
+                if items.len > 0 {
+                    return Ty::Val(self.summary.add_val(Val::Collection(items)));
+                }
+                match expr {
+                    Expr::Tuple(_) if !tys.is_empty() && tys.iter().all(|t| *t == Ty::Int) => Ty::Shape,
+                    Expr::Tuple(_) if !tys.is_empty() && tys.iter().all(|t| t.is_tensor()) => Ty::Tensors,
+                    Expr::List(_) => Ty::List,
+                    _ => Ty::Unknown,
+                }
+            }
+            Expr::Dict(dict) => {
+                let mut vals: SmallVec<[ValId; 8]> = SmallVec::new();
+                for item in &dict.items {
+                    if let Some(key) = &item.key {
+                        self.expr(key);
+                    }
+                    if let Ty::Val(val) = self.expr(&item.value) {
+                        vals.push(val);
+                    }
+                }
+                if vals.is_empty() {
+                    Ty::Dict
+                } else {
+                    let items = self.summary.add_items(vals);
+                    Ty::Val(self.summary.add_val(Val::Collection(items)))
+                }
+            }
+            Expr::ListComp(comp) => {
+                self.comprehension(&comp.generators);
+                let element = self.expr(&comp.elt);
+                match element {
+                    Ty::Val(val) => {
+                        let items = self.summary.add_items([val]);
+                        Ty::Val(self.summary.add_val(Val::Collection(items)))
+                    }
+                    _ => Ty::List,
+                }
+            }
+            Expr::SetComp(comp) => {
+                self.comprehension(&comp.generators);
+                self.expr(&comp.elt);
+                Ty::Unknown
+            }
+            Expr::Generator(comp) => {
+                self.comprehension(&comp.generators);
+                self.expr(&comp.elt);
+                Ty::Unknown
+            }
+            Expr::DictComp(comp) => {
+                self.comprehension(&comp.generators);
+                if let Some(key) = &comp.key {
+                    self.expr(key);
+                }
+                self.expr(&comp.value);
+                Ty::Dict
+            }
+            Expr::Await(inner) => self.expr(&inner.value),
+            Expr::Yield(inner) => {
+                if let Some(value) = &inner.value {
+                    self.expr(value);
+                }
+                Ty::Unknown
+            }
+            Expr::YieldFrom(inner) => {
+                self.expr(&inner.value);
+                Ty::Unknown
+            }
+            Expr::Starred(starred) => self.expr(&starred.value),
+            Expr::FString(fstring) => {
+                for element in fstring.value.elements() {
+                    self.interpolated_element(element);
+                }
+                Ty::Str
+            }
+            Expr::TString(tstring) => {
+                for element in tstring.value.elements() {
+                    self.interpolated_element(element);
+                }
+                Ty::Unknown
+            }
+            Expr::StringLiteral(_) | Expr::BytesLiteral(_) => Ty::Str,
+            Expr::NumberLiteral(number) => match number.value {
+                Number::Int(_) => Ty::Int,
+                Number::Float(_) => Ty::Float,
+                Number::Complex { .. } => Ty::Unknown,
+            },
+            Expr::BooleanLiteral(_) => Ty::Bool,
+            Expr::NoneLiteral(_) => Ty::None,
+            Expr::EllipsisLiteral(_) | Expr::IpyEscapeCommand(_) => Ty::Unknown,
+            Expr::Slice(slice) => {
+                for bound in [&slice.lower, &slice.upper, &slice.step].into_iter().flatten() {
+                    self.expr(bound);
+                }
+                Ty::Unknown
+            }
+        }
+    }
+
+    fn interpolated_element(&mut self, element: &'a InterpolatedStringElement) {
+        if let InterpolatedStringElement::Interpolation(interpolation) = element {
+            let ty = self.expr(&interpolation.expression);
+            if ty.is_device_tensor() {
+                rules::format_tensor::check_interpolation(self, &interpolation.expression);
+            }
+            if let Some(spec) = &interpolation.format_spec {
+                for nested in spec.elements.iter() {
+                    self.interpolated_element(nested);
+                }
+            }
+        }
+    }
+
+    fn comprehension(&mut self, generators: &'a [ast::Comprehension]) {
+        for generator in generators {
+            if let Some(element) = self.iteration(&generator.iter, &generator.target) {
+                self.assign(&generator.target, element);
+            }
+            for condition in &generator.ifs {
+                self.test(condition, TestContext::Comprehension);
+            }
+        }
+    }
+
+    fn attribute(&mut self, attribute: &'a ast::ExprAttribute) -> Ty {
+        if let Some(q) = self.qualify(&attribute.value) {
+            // `torch.float32`, `torch.bool`: attributes of modules are dtypes, classes, submodules.
+            if q[0] == "torch" {
+                let name = attribute.attr.as_str();
+                let is_dtype = q.len() == 1
+                    && (name.starts_with("float")
+                        || name.starts_with("int")
+                        || name.starts_with("uint")
+                        || name.starts_with("bfloat")
+                        || name.starts_with("complex")
+                        || matches!(name, "bool" | "half" | "double" | "long" | "short"));
+                return if is_dtype { Ty::Dtype } else { Ty::Unknown };
+            }
+            if q[0] != "builtins" {
+                return self.lookup_dotted(attribute);
+            }
+        }
+        let receiver = self.expr(&attribute.value);
+        let name = attribute.attr.as_str();
+        match receiver {
+            Ty::Tensor { .. } => types::tensor_attribute(receiver, name),
+            Ty::Tensors if matches!(name, "values" | "indices") => Ty::TENSOR,
+            Ty::Val(val) => {
+                if let Some(class) = self.self_attribute_owner(&attribute.value) {
+                    let ty = self.self_attr_ty(class, name);
+                    if ty != Ty::Unknown {
+                        return ty;
+                    }
+                    return Ty::Val(self.self_attr_val(class, name));
+                }
+                Ty::Val(self.attr_val(val, name))
+            }
+            _ => Ty::Unknown,
+        }
+    }
+
+    /// `module.attr` of an import that is not torch (a project module or third-party package).
+    fn lookup_dotted(&mut self, attribute: &'a ast::ExprAttribute) -> Ty {
+        match self.expr(&attribute.value) {
+            Ty::Val(val) => Ty::Val(self.attr_val(val, attribute.attr.as_str())),
+            _ => Ty::Unknown,
+        }
+    }
+
+    pub(super) fn subscript(&mut self, subscript: &'a ast::ExprSubscript, stored: Option<Ty>) -> Ty {
+        let value = self.expr(&subscript.value);
+        let elements: &'a [Expr] = match &*subscript.slice {
+            Expr::Tuple(tuple) => &tuple.elts,
+            other => std::slice::from_ref(other),
+        };
+        let mut index_tys: SmallVec<[Ty; 4]> = SmallVec::new();
+        for element in elements {
+            match element {
+                Expr::Slice(slice) => {
+                    for bound in [&slice.lower, &slice.upper, &slice.step].into_iter().flatten() {
+                        let ty = self.expr(bound);
+                        if ty.is_device_tensor() {
+                            rules::tensor_as_index::check_slice_bound(self, bound);
+                        }
+                    }
+                    index_tys.push(Ty::Int);
+                }
+                other => index_tys.push(self.expr(other)),
+            }
+        }
+        rules::on_subscript(self, subscript, value, elements, &index_tys, stored);
+        match value {
+            Ty::Tensor { boolean, host } => {
+                if stored.is_none() {
+                    Ty::Tensor { boolean, host }
+                } else {
+                    Ty::Unknown
+                }
+            }
+            Ty::Tensors => Ty::TENSOR,
+            Ty::Shape => {
+                if matches!(&*subscript.slice, Expr::Slice(_)) {
+                    Ty::Shape
+                } else {
+                    Ty::Int
+                }
+            }
+            Ty::NdArray => Ty::NdArray,
+            Ty::Val(val) if stored.is_none() => {
+                let call = CallSite {
+                    func: self.current_func(),
+                    region: self.regions.last().copied(),
+                    callee: val,
+                    kind: CallKind::GetItem,
+                    args: Items::default(),
+                    kwargs: Items::default(),
+                };
+                self.summary.calls.push(call);
+                Ty::Val(self.summary.add_val(Val::Elem(val)))
+            }
+            _ => Ty::Unknown,
+        }
+    }
+
+    fn call(&mut self, call: &'a ast::ExprCall) -> Ty {
+        let func = &*call.func;
+        let qualified = self.qualify(func);
+        let external = qualified.as_ref().is_some_and(|q| {
+            matches!(q[0], "builtins" | "torch" | "numpy" | "logging" | "einops" | "math" | "warnings" | "operator")
+        });
+        let mut method = None;
+        let mut receiver = Ty::Unknown;
+        let mut receiver_expr = None;
+        let mut callee = Ty::Unknown;
+        if !external {
+            match func {
+                Expr::Attribute(attribute) => {
+                    method = Some(attribute.attr.as_str());
+                    receiver_expr = Some(&*attribute.value);
+                    receiver = self.expr(&attribute.value);
+                    if let Ty::Val(val) = receiver {
+                        callee = Ty::Val(self.attr_val(val, attribute.attr.as_str()));
+                    }
+                }
+                other => callee = self.expr(other),
+            }
+        }
+
+        let mut args: SmallVec<[Ty; 6]> = SmallVec::new();
+        for arg in call.arguments.args.iter() {
+            args.push(self.expr(arg));
+        }
+        let mut keywords: SmallVec<[(Option<&'a str>, Ty); 4]> = SmallVec::new();
+        for keyword in call.arguments.keywords.iter() {
+            keywords.push((keyword.arg.as_ref().map(|a| a.as_str()), self.expr(&keyword.value)));
+        }
+
+        let info = CallInfo {
+            call,
+            qualified: if external { qualified.as_deref() } else { None },
+            method,
+            receiver,
+            receiver_expr,
+            args: &args,
+            keywords: &keywords,
+        };
+        rules::on_call(self, &info);
+        let result = self.call_result(&info, callee);
+
+        // What the hot-path pass needs to know about this call.
+        if let Some(q) = info.qualified {
+            match q {
+                ["torch", "compile"] | ["torch", "compiler", "compile"] => {
+                    if let Some(Ty::Val(val)) = args.first() {
+                        self.summary.root_sites.push(RootSite { value: *val, reason: "compiled with torch.compile" });
+                    }
+                }
+                ["torch", "cuda", "make_graphed_callables"] | ["torch", "cuda", "graphs", "make_graphed_callables"] => {
+                    if let Some(Ty::Val(val)) = args.first() {
+                        self.summary
+                            .root_sites
+                            .push(RootSite { value: *val, reason: "passed to torch.cuda.make_graphed_callables" });
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(name) = method {
+            let optimizer_step = name == "step"
+                && receiver_expr.is_some_and(|r| {
+                    let text = self.text(r).to_ascii_lowercase();
+                    text.contains("optim") || text.contains("sched") || text.contains("scaler")
+                });
+            if matches!(name, "backward" | "zero_grad") || optimizer_step {
+                self.mark_training();
+            }
+        }
+        if let Ty::Val(val) = callee {
+            let start = self.summary.call_args.len();
+            self.summary.call_args.extend(args.iter().map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }));
+            let call_args = Items { start: start as u32, len: args.len() as u32 };
+            let start = self.summary.call_kwargs.len();
+            for (name, ty) in &keywords {
+                if let (Some(name), Ty::Val(val)) = (name, ty) {
+                    let name = self.name(name);
+                    self.summary.call_kwargs.push((name, *val));
+                }
+            }
+            let call_kwargs = Items { start: start as u32, len: (self.summary.call_kwargs.len() - start) as u32 };
+            let call_site = CallSite {
+                func: self.current_func(),
+                region: self.regions.last().copied(),
+                callee: val,
+                kind: CallKind::Call,
+                args: call_args,
+                kwargs: call_kwargs,
+            };
+            self.summary.calls.push(call_site);
+        }
+        result
+    }
+
+    fn mark_training(&mut self) {
+        for region in &self.regions {
+            self.summary.regions[*region as usize].training = true;
+        }
+    }
+}

@@ -1,0 +1,598 @@
+//! The per-file pass: ONE traversal of the AST that infers types bottom-up, hands every node to
+//! the rules that care about it, and fills the file's [`FileSummary`] for the hot-path pass.
+//!
+//! This file holds the [`Checker`] and the traversal of statements, functions and classes; the
+//! other jobs live beside it: `expressions.rs` (the traversal of expressions and calls),
+//! `prescan.rs` (what is read before a module or class body is visited), `imports.rs` (imports
+//! and qualified names), `names.rs` (the summary's names and the symbolic values of names) and
+//! `inference.rs` (the types of annotations, operators and call results).
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
+
+use super::adapter::{ast, span, Expr, Ranged, Stmt};
+use super::rules::{self, TestContext};
+use super::summary::*;
+use super::types::Ty;
+use crate::frontend::{Candidate, FileContext};
+use crate::rule::Rule;
+
+mod expressions;
+mod imports;
+mod inference;
+mod names;
+mod prescan;
+
+use inference::binop_ty;
+
+/// A qualified name, segment by segment (`["torch", "cuda", "synchronize"]`).
+pub(crate) type QualName<'a> = SmallVec<[&'a str; 8]>;
+
+struct Import<'a> {
+    level: u32,
+    segments: SmallVec<[&'a str; 6]>,
+}
+
+struct Scope<'a> {
+    func: FuncIdx,
+    vars: FxHashMap<&'a str, Ty>,
+    /// The name of `self` and the class index, inside a method.
+    self_of: Option<(&'a str, u32)>,
+}
+
+/// Per-class knowledge gathered before the class body is visited.
+#[derive(Default)]
+struct ClassInfo<'a> {
+    /// (Owned only for an implicitly concatenated `register_buffer` name.)
+    attr_tys: FxHashMap<Cow<'a, str>, Ty>,
+    method_returns: FxHashMap<&'a str, Ty>,
+    local_bases: Vec<u32>,
+}
+
+pub(crate) struct Checker<'a> {
+    context: FileContext<'a>,
+    imports: FxHashMap<&'a str, Import<'a>>,
+    /// Names bound at module level (they shadow builtins).
+    module_names: FxHashSet<&'a str>,
+    function_returns: FxHashMap<&'a str, Ty>,
+    type_aliases: FxHashMap<&'a str, Ty>,
+    has_star_import: bool,
+    scopes: Vec<Scope<'a>>,
+    /// Emptied variable maps of finished scopes, reused so they need not grow again.
+    spare_vars: Vec<FxHashMap<&'a str, Ty>>,
+    classes: Vec<ClassInfo<'a>>,
+    regions: Vec<RegionIdx>,
+    /// Inside an `assert` message or a `raise`: formatting there only runs on the error path.
+    error_path: u32,
+    /// Nesting of [`Self::expr`] calls, to check the stack only now and then.
+    expr_depth: u32,
+    global_vals: FxHashMap<&'a str, ValId>,
+    attr_vals: FxHashMap<(ValId, &'a str), ValId>,
+    self_attr_vals: FxHashMap<(u32, &'a str), ValId>,
+    /// The summary's names, each stored once.
+    name_ids: FxHashMap<&'a str, NameId>,
+    pub summary: FileSummary,
+    pub candidates: Vec<Candidate>,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(context: FileContext<'a>) -> Self {
+        let source_len = context.source.len();
+        let mut summary = FileSummary::default();
+        summary.funcs.push(FuncSummary {
+            name: "<module>".into(),
+            qualname: "<module>".into(),
+            class: None,
+            row: 1,
+            params: Vec::new(),
+            compiled: false,
+            marker: None,
+            is_static: true,
+        });
+        Checker {
+            context,
+            imports: FxHashMap::default(),
+            module_names: FxHashSet::default(),
+            function_returns: FxHashMap::default(),
+            type_aliases: FxHashMap::default(),
+            has_star_import: false,
+            scopes: vec![Scope { func: MODULE_FUNC, vars: FxHashMap::default(), self_of: None }],
+            spare_vars: Vec::new(),
+            classes: Vec::new(),
+            regions: Vec::new(),
+            error_path: 0,
+            expr_depth: 0,
+            global_vals: FxHashMap::default(),
+            // Sized from the file (about one entry per 150 bytes on the transformers corpus), so
+            // that they do not rehash while they grow.
+            attr_vals: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
+            self_attr_vals: FxHashMap::default(),
+            name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
+            summary,
+            candidates: Vec::new(),
+        }
+    }
+
+    pub fn check_module(&mut self, body: &'a [Stmt]) {
+        self.prescan_module(body);
+        for stmt in body {
+            self.stmt(stmt);
+        }
+    }
+
+    // ----- reporting -------------------------------------------------------------------------
+
+    pub(crate) fn report(&mut self, rule: &'static Rule, range: Range<usize>, message: String, help: &str) {
+        let Some(diagnostic) = self.context.finding(rule, range, message, help) else { return };
+        self.candidates.push(Candidate { diagnostic, func: self.current_func(), region: self.regions.last().copied() });
+    }
+
+    /// The source text of a node for messages: on one line, and shortened when long.
+    pub(crate) fn text(&self, node: &impl Ranged) -> std::borrow::Cow<'a, str> {
+        const MAX_CHARS: usize = 60;
+        let text = &self.context.source[span(node)];
+        if !text.contains('\n') && text.chars().count() <= MAX_CHARS {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        let mut flat = String::with_capacity(text.len().min(4 * MAX_CHARS));
+        for word in text.split_whitespace() {
+            if !(flat.is_empty() || flat.ends_with(['(', '[', '{', '.']) || word.starts_with([')', ']', '}', '.', ',']))
+            {
+                flat.push(' ');
+            }
+            flat.push_str(word);
+            if flat.chars().count() > MAX_CHARS {
+                break;
+            }
+        }
+        if flat.chars().count() > MAX_CHARS {
+            flat = flat.chars().take(MAX_CHARS - 1).collect::<String>() + "…";
+        }
+        std::borrow::Cow::Owned(flat)
+    }
+
+    pub(crate) fn in_error_path(&self) -> bool {
+        self.error_path > 0
+    }
+
+    fn current_func(&self) -> FuncIdx {
+        self.scopes.last().map_or(MODULE_FUNC, |s| s.func)
+    }
+
+    fn row(&self, offset: usize) -> u32 {
+        self.context.lines.row(offset)
+    }
+
+    // ----- statements -------------------------------------------------------------------------
+
+    fn body(&mut self, body: &'a [Stmt]) {
+        for stmt in body {
+            self.stmt(stmt);
+        }
+    }
+
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                let func = self.function(def, None);
+                let ty = Ty::Val(self.summary.add_val(Val::Func(func)));
+                self.bind(def.name.as_str(), ty);
+            }
+            Stmt::ClassDef(def) => self.class(def),
+            Stmt::Return(ret) => {
+                if let Some(value) = &ret.value {
+                    self.expr(value);
+                }
+            }
+            Stmt::Delete(delete) => {
+                for target in &delete.targets {
+                    self.expr(target);
+                }
+            }
+            Stmt::Assign(assign) => {
+                if let (Expr::Tuple(value), [Expr::Tuple(target)]) = (&*assign.value, assign.targets.as_slice()) {
+                    if value.elts.len() == target.elts.len() && !value.elts.iter().any(Expr::is_starred_expr) {
+                        let tys: Vec<Ty> = value.elts.iter().map(|e| self.expr(e)).collect();
+                        for (target, ty) in target.elts.iter().zip(tys) {
+                            self.assign(target, ty);
+                        }
+                        return;
+                    }
+                }
+                let ty = self.expr(&assign.value);
+                for target in &assign.targets {
+                    self.assign(target, ty);
+                }
+            }
+            Stmt::AugAssign(aug) => {
+                let target = self.expr(&aug.target);
+                let value = self.expr(&aug.value);
+                let ty = binop_ty(aug.op, target, value);
+                if let Expr::Name(name) = &*aug.target {
+                    self.bind(name.id.as_str(), ty);
+                }
+            }
+            Stmt::AnnAssign(assign) => {
+                let annotated = self.annotation_ty(&assign.annotation);
+                let value = assign.value.as_ref().map(|v| self.expr(v));
+                let ty = if annotated != Ty::Unknown { annotated } else { value.unwrap_or(Ty::Unknown) };
+                if assign.value.is_some() || annotated != Ty::Unknown {
+                    self.assign(&assign.target, ty);
+                }
+            }
+            Stmt::For(stmt_for) => {
+                let element = self.iteration(&stmt_for.iter, &stmt_for.target);
+                self.push_region(RegionKind::Loop, stmt.range().start().to_usize());
+                if let Some(element) = element {
+                    self.assign(&stmt_for.target, element);
+                }
+                self.body(&stmt_for.body);
+                self.regions.pop();
+                self.body(&stmt_for.orelse);
+            }
+            Stmt::While(stmt_while) => {
+                self.push_region(RegionKind::Loop, stmt.range().start().to_usize());
+                self.test(&stmt_while.test, TestContext::While);
+                self.body(&stmt_while.body);
+                self.regions.pop();
+                self.body(&stmt_while.orelse);
+            }
+            Stmt::If(stmt_if) => {
+                self.test(&stmt_if.test, TestContext::If);
+                self.body(&stmt_if.body);
+                for clause in &stmt_if.elif_else_clauses {
+                    if let Some(test) = &clause.test {
+                        self.test(test, TestContext::If);
+                    }
+                    self.body(&clause.body);
+                }
+            }
+            Stmt::With(with) => {
+                let mut graph = false;
+                for item in &with.items {
+                    let ty = self.expr(&item.context_expr);
+                    if let Expr::Call(call) = &item.context_expr {
+                        if let Some(q) = self.qualify(&call.func) {
+                            graph |= matches!(
+                                q.as_slice(),
+                                ["torch", "cuda", "graph"] | ["torch", "cuda", "graphs", "graph"]
+                            );
+                        }
+                    }
+                    if let Some(vars) = &item.optional_vars {
+                        self.assign(vars, if ty.is_tensor() { ty } else { Ty::Unknown });
+                    }
+                }
+                if graph {
+                    self.push_region(RegionKind::CudaGraph, stmt.range().start().to_usize());
+                    self.body(&with.body);
+                    self.regions.pop();
+                } else {
+                    self.body(&with.body);
+                }
+            }
+            Stmt::Match(stmt_match) => {
+                self.expr(&stmt_match.subject);
+                for case in &stmt_match.cases {
+                    if let Some(guard) = &case.guard {
+                        self.test(guard, TestContext::If);
+                    }
+                    self.body(&case.body);
+                }
+            }
+            Stmt::Raise(raise) => {
+                self.error_path += 1;
+                if let Some(exc) = &raise.exc {
+                    self.expr(exc);
+                }
+                if let Some(cause) = &raise.cause {
+                    self.expr(cause);
+                }
+                self.error_path -= 1;
+            }
+            Stmt::Try(stmt_try) => {
+                self.body(&stmt_try.body);
+                for handler in &stmt_try.handlers {
+                    let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                    if let Some(name) = &handler.name {
+                        self.bind(name.as_str(), Ty::Unknown);
+                    }
+                    self.body(&handler.body);
+                }
+                self.body(&stmt_try.orelse);
+                self.body(&stmt_try.finalbody);
+            }
+            Stmt::Assert(assert) => {
+                self.test(&assert.test, TestContext::Assert);
+                if let Some(msg) = &assert.msg {
+                    self.error_path += 1;
+                    self.expr(msg);
+                    self.error_path -= 1;
+                }
+            }
+            Stmt::Import(import) => {
+                if self.scopes.len() > 1 {
+                    self.add_import(import)
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                if self.scopes.len() > 1 {
+                    self.add_import_from(import)
+                }
+            }
+            Stmt::Expr(expr) => {
+                self.expr(&expr.value);
+            }
+            Stmt::TypeAlias(_)
+            | Stmt::Global(_)
+            | Stmt::Nonlocal(_)
+            | Stmt::Pass(_)
+            | Stmt::Break(_)
+            | Stmt::Continue(_)
+            | Stmt::IpyEscapeCommand(_) => {}
+        }
+    }
+
+    fn push_region(&mut self, kind: RegionKind, offset: usize) {
+        let region = Region {
+            kind,
+            func: self.current_func(),
+            parent: self.regions.last().copied(),
+            row: self.row(offset),
+            training: false,
+        };
+        self.summary.regions.push(region);
+        self.regions.push((self.summary.regions.len() - 1) as RegionIdx);
+    }
+
+    /// The element type of `for target in iter`, binding `enumerate`/`zip` targets itself.
+    fn iteration(&mut self, iter: &'a Expr, target: &'a Expr) -> Option<Ty> {
+        if let Expr::Call(call) = iter {
+            let builtin = self.qualify(&call.func).and_then(|q| (q[0] == "builtins").then(|| q[1]));
+            match (builtin, target) {
+                (Some("range"), _) => {
+                    for arg in &call.arguments.args {
+                        let ty = self.expr(arg);
+                        rules::tensor_as_index::check_range_arg(self, arg, ty);
+                    }
+                    return Some(Ty::Int);
+                }
+                (Some("enumerate"), Expr::Tuple(tuple)) if tuple.elts.len() == 2 && call.arguments.args.len() == 1 => {
+                    let element = self.element_of(&call.arguments.args[0]);
+                    self.assign(&tuple.elts[0], Ty::Int);
+                    self.assign(&tuple.elts[1], element);
+                    return None;
+                }
+                (Some("zip"), Expr::Tuple(tuple)) if tuple.elts.len() == call.arguments.args.len() => {
+                    for (target, arg) in tuple.elts.iter().zip(call.arguments.args.iter()) {
+                        let element = self.element_of(arg);
+                        self.assign(target, element);
+                    }
+                    return None;
+                }
+                _ => {}
+            }
+        }
+        Some(self.element_of(iter))
+    }
+
+    fn element_of(&mut self, iterable: &'a Expr) -> Ty {
+        match self.expr(iterable) {
+            Ty::Tensor { host, .. } => Ty::Tensor { boolean: false, host },
+            Ty::Tensors => Ty::TENSOR,
+            Ty::Shape => Ty::Int,
+            Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Elem(val))),
+            _ => Ty::Unknown,
+        }
+    }
+
+    fn assign(&mut self, target: &'a Expr, ty: Ty) {
+        match target {
+            Expr::Name(name) => self.bind(name.id.as_str(), ty),
+            Expr::Attribute(attribute) => {
+                self.expr(&attribute.value);
+                if let Some(class) = self.self_attribute_owner(&attribute.value) {
+                    if let Ty::Val(val) = ty {
+                        let name = self.name(attribute.attr.as_str());
+                        self.summary.classes[class as usize].attrs.push((name, val));
+                    }
+                }
+            }
+            Expr::Subscript(subscript) => {
+                self.subscript(subscript, Some(ty));
+            }
+            Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
+                let element = match ty {
+                    Ty::Tensors | Ty::Tensor { .. } => Ty::TENSOR,
+                    Ty::Shape => Ty::Int,
+                    Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Elem(val))),
+                    _ => Ty::Unknown,
+                };
+                for elt in elts {
+                    self.assign(elt, element);
+                }
+            }
+            Expr::Starred(starred) => self.assign(&starred.value, Ty::List),
+            other => {
+                self.expr(other);
+            }
+        }
+    }
+
+    /// When `value` is `self` inside a method, the class index.
+    fn self_attribute_owner(&self, value: &Expr) -> Option<u32> {
+        let Expr::Name(name) = value else { return None };
+        let scope = self.scopes.iter().rev().find(|s| s.self_of.is_some())?;
+        let (self_name, class) = scope.self_of?;
+        (self_name == name.id.as_str()).then_some(class)
+    }
+
+    // ----- functions and classes --------------------------------------------------------------
+
+    fn function(&mut self, def: &'a ast::StmtFunctionDef, class: Option<u32>) -> FuncIdx {
+        let mut compiled = false;
+        let mut is_static = false;
+        let mut is_classmethod = false;
+        for decorator in &def.decorator_list {
+            let expr = &decorator.expression;
+            let head = match expr {
+                Expr::Call(call) => &*call.func,
+                other => other,
+            };
+            match self.qualify(head).as_deref() {
+                Some(["torch", "compile"]) | Some(["torch", "compiler", "compile"]) => compiled = true,
+                Some(["builtins", ..]) | None => {
+                    let text = self.text(head);
+                    is_static |= text == "staticmethod";
+                    is_classmethod |= text == "classmethod";
+                }
+                _ => {}
+            }
+            self.expr(expr);
+        }
+        // Defaults are evaluated in the enclosing scope.
+        for param in def.parameters.iter_non_variadic_params() {
+            if let Some(default) = &param.default {
+                self.expr(default);
+            }
+        }
+        let name_row = self.row(def.name.range.start().to_usize());
+        let qualname = match (class, self.scopes.len() > 1) {
+            (Some(class), _) => format!("{}.{}", self.summary.classes[class as usize].name, def.name.as_str()),
+            (None, true) => {
+                format!("{}.{}", self.summary.funcs[self.current_func() as usize].qualname, def.name.as_str())
+            }
+            (None, false) => def.name.to_string(),
+        };
+        let func = self.summary.funcs.len() as FuncIdx;
+        self.summary.funcs.push(FuncSummary {
+            name: def.name.to_string(),
+            qualname,
+            class,
+            row: name_row,
+            params: Vec::new(),
+            compiled,
+            // On the `def` line, or on its own line right above the `def` (or its decorators).
+            marker: self
+                .context
+                .markers
+                .get(&name_row)
+                .or_else(|| self.context.markers.get(&(self.row(def.range.start().to_usize()).saturating_sub(1))))
+                .copied(),
+            is_static: is_static || class.is_none(),
+        });
+
+        let vars = self.spare_vars.pop().unwrap_or_default();
+        let mut scope = Scope { func, vars, self_of: None };
+        let mut params = Vec::new();
+        let parameters = &def.parameters;
+        let all = parameters
+            .posonlyargs
+            .iter()
+            .chain(parameters.args.iter())
+            .map(|p| &p.parameter)
+            .chain(parameters.vararg.as_deref())
+            .chain(parameters.kwonlyargs.iter().map(|p| &p.parameter))
+            .chain(parameters.kwarg.as_deref());
+        for (index, param) in all.enumerate() {
+            let name = param.name.as_str();
+            let is_receiver = index == 0 && class.is_some() && !is_static;
+            let annotated = param.annotation.as_deref().map_or(Ty::Unknown, |a| self.annotation_ty(a));
+            let annotation_val =
+                if is_receiver { None } else { param.annotation.as_deref().and_then(|a| self.annotation_val(a)) };
+            params.push((self.name(name), annotation_val));
+            let ty = if is_receiver {
+                if !is_classmethod {
+                    scope.self_of = Some((name, class.unwrap_or(0)));
+                }
+                let val = self.summary.add_val(Val::Param { func, index: 0 });
+                Ty::Val(val)
+            } else if annotated != Ty::Unknown {
+                annotated
+            } else {
+                Ty::Val(self.summary.add_val(Val::Param { func, index: index as u32 }))
+            };
+            scope.vars.insert(name, ty);
+        }
+        self.summary.funcs[func as usize].params = params;
+
+        let saved_regions = std::mem::take(&mut self.regions);
+        self.scopes.push(scope);
+        self.body(&def.body);
+        if let Some(mut scope) = self.scopes.pop() {
+            scope.vars.clear();
+            self.spare_vars.push(scope.vars);
+        }
+        self.regions = saved_regions;
+        func
+    }
+
+    fn class(&mut self, def: &'a ast::StmtClassDef) {
+        let mut bases = Vec::new();
+        let mut local_bases = Vec::new();
+        if let Some(arguments) = &def.arguments {
+            for base in arguments.args.iter() {
+                if let Some(val) = self.expr_val(base) {
+                    bases.push(val);
+                }
+                if let Expr::Name(name) = base {
+                    if let Some(index) = self.summary.classes.iter().position(|c| c.name == name.id.as_str()) {
+                        local_bases.push(index as u32);
+                    }
+                }
+            }
+            for keyword in arguments.keywords.iter() {
+                self.expr(&keyword.value);
+            }
+        }
+        for decorator in &def.decorator_list {
+            self.expr(&decorator.expression);
+        }
+        let index = self.summary.classes.len() as u32;
+        self.summary.classes.push(ClassSummary {
+            name: def.name.to_string(),
+            row: self.row(def.name.range.start().to_usize()),
+            bases,
+            attrs: Vec::new(),
+            methods: Vec::new(),
+        });
+        let info = self.prescan_class(def, local_bases);
+        self.classes.push(info);
+
+        for stmt in &def.body {
+            match stmt {
+                Stmt::FunctionDef(method) => {
+                    let func = self.function(method, Some(index));
+                    let name = self.name(method.name.as_str());
+                    self.summary.classes[index as usize].methods.push((name, func));
+                }
+                Stmt::Assign(assign) => {
+                    let ty = self.expr(&assign.value);
+                    for target in &assign.targets {
+                        if let (Expr::Name(name), Ty::Val(val)) = (target, ty) {
+                            let name = self.name(name.id.as_str());
+                            self.summary.classes[index as usize].attrs.push((name, val));
+                        }
+                    }
+                }
+                Stmt::AnnAssign(assign) => {
+                    if let Some(value) = &assign.value {
+                        self.expr(value);
+                    }
+                    if let Expr::Name(name) = &*assign.target {
+                        if let Some(val) = self.annotation_val(&assign.annotation) {
+                            let name = self.name(name.id.as_str());
+                            self.summary.classes[index as usize].attrs.push((name, val));
+                        }
+                    }
+                }
+                other => self.stmt(other),
+            }
+        }
+        let ty = Ty::Val(self.summary.add_val(Val::Class(index)));
+        self.bind(def.name.as_str(), ty);
+    }
+}

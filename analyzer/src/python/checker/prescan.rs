@@ -1,0 +1,250 @@
+//! What the traversal needs before it visits a body: module-level bindings, imports and type
+//! aliases, and per class the types of `self.x` attributes and of methods' return annotations.
+
+use rustc_hash::FxHashMap;
+
+use super::{Checker, ClassInfo};
+use crate::python::adapter::{ast, string_value, Expr, Stmt};
+use crate::python::types::{self, Ty};
+
+impl<'a> Checker<'a> {
+    pub(super) fn prescan_module(&mut self, body: &'a [Stmt]) {
+        for stmt in body {
+            self.prescan_stmt(stmt);
+        }
+    }
+
+    /// Module-level bindings, imports and type aliases, before the traversal (statements only).
+    fn prescan_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::Import(import) => self.add_import(import),
+            Stmt::ImportFrom(import) => self.add_import_from(import),
+            Stmt::FunctionDef(def) => {
+                self.module_names.insert(def.name.as_str());
+                if let Some(returns) = &def.returns {
+                    let ty = self.annotation_ty(returns);
+                    if ty != Ty::Unknown {
+                        self.function_returns.insert(def.name.as_str(), ty);
+                    }
+                }
+            }
+            Stmt::ClassDef(def) => {
+                self.module_names.insert(def.name.as_str());
+            }
+            Stmt::Assign(assign) => {
+                for target in &assign.targets {
+                    if let Expr::Name(name) = target {
+                        self.module_names.insert(name.id.as_str());
+                    }
+                }
+            }
+            Stmt::AnnAssign(assign) => {
+                if let Expr::Name(name) = &*assign.target {
+                    self.module_names.insert(name.id.as_str());
+                    // `K: TypeAlias = Float[torch.Tensor, "..."]`
+                    if let Some(value) = &assign.value {
+                        if self.text(&*assign.annotation).ends_with("TypeAlias") {
+                            let ty = self.annotation_ty(value);
+                            if ty != Ty::Unknown {
+                                self.type_aliases.insert(name.id.as_str(), ty);
+                            }
+                        }
+                    }
+                }
+            }
+            Stmt::If(stmt_if) => {
+                self.prescan_module(&stmt_if.body);
+                for clause in &stmt_if.elif_else_clauses {
+                    self.prescan_module(&clause.body);
+                }
+            }
+            Stmt::Try(stmt_try) => {
+                self.prescan_module(&stmt_try.body);
+                for handler in &stmt_try.handlers {
+                    let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                    self.prescan_module(&handler.body);
+                }
+                self.prescan_module(&stmt_try.orelse);
+                self.prescan_module(&stmt_try.finalbody);
+            }
+            _ => {}
+        }
+    }
+
+    /// Types of `self.x` attributes (assigned anywhere in the class, or annotated on the class)
+    /// and of methods' return annotations, gathered from statements before the body is visited.
+    pub(super) fn prescan_class(&mut self, def: &'a ast::StmtClassDef, local_bases: Vec<u32>) -> ClassInfo<'a> {
+        let mut info = ClassInfo { local_bases, ..Default::default() };
+        // One map for every method's locals, emptied between them.
+        let mut locals: FxHashMap<&'a str, Ty> = FxHashMap::default();
+        for stmt in &def.body {
+            match stmt {
+                Stmt::AnnAssign(assign) => {
+                    if let Expr::Name(name) = &*assign.target {
+                        let ty = self.annotation_ty(&assign.annotation);
+                        if ty != Ty::Unknown {
+                            info.attr_tys.insert(name.id.as_str().into(), ty);
+                        }
+                    }
+                }
+                Stmt::FunctionDef(method) => {
+                    if let Some(returns) = &method.returns {
+                        let ty = self.annotation_ty(returns);
+                        if ty != Ty::Unknown {
+                            info.method_returns.insert(method.name.as_str(), ty);
+                        }
+                    }
+                    let Some(receiver) = method.parameters.args.first().or(method.parameters.posonlyargs.first())
+                    else {
+                        continue;
+                    };
+                    locals.clear();
+                    for param in method.parameters.iter_non_variadic_params() {
+                        if let Some(annotation) = &param.parameter.annotation {
+                            let ty = self.annotation_ty(annotation);
+                            if ty != Ty::Unknown {
+                                locals.insert(param.parameter.name.as_str(), ty);
+                            }
+                        }
+                    }
+                    self.prescan_self_assignments(
+                        &method.body,
+                        receiver.parameter.name.as_str(),
+                        &mut locals,
+                        &mut info,
+                    );
+                }
+                _ => {}
+            }
+        }
+        info
+    }
+
+    fn prescan_self_assignments(
+        &self,
+        body: &'a [Stmt],
+        receiver: &str,
+        locals: &mut FxHashMap<&'a str, Ty>,
+        info: &mut ClassInfo<'a>,
+    ) {
+        for stmt in body {
+            let (targets, value, annotation): (&[Expr], Option<&Expr>, Option<&Expr>) = match stmt {
+                Stmt::Assign(assign) => (&assign.targets, Some(&assign.value), None),
+                Stmt::AnnAssign(assign) => {
+                    (std::slice::from_ref(&*assign.target), assign.value.as_deref(), Some(&*assign.annotation))
+                }
+                Stmt::Expr(expr) => {
+                    // self.register_buffer("name", tensor)
+                    if let Expr::Call(call) = &*expr.value {
+                        if let Expr::Attribute(attribute) = &*call.func {
+                            let on_self = matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == receiver);
+                            if on_self && matches!(attribute.attr.as_str(), "register_buffer" | "register_parameter") {
+                                if let Some(Expr::StringLiteral(name)) = call.arguments.args.first() {
+                                    info.attr_tys.insert(string_value(&name.value), Ty::TENSOR);
+                                }
+                            }
+                        }
+                    }
+                    continue;
+                }
+                Stmt::If(stmt_if) => {
+                    self.prescan_self_assignments(&stmt_if.body, receiver, locals, info);
+                    for clause in &stmt_if.elif_else_clauses {
+                        self.prescan_self_assignments(&clause.body, receiver, locals, info);
+                    }
+                    continue;
+                }
+                Stmt::For(stmt_for) => {
+                    self.prescan_self_assignments(&stmt_for.body, receiver, locals, info);
+                    continue;
+                }
+                Stmt::With(with) => {
+                    self.prescan_self_assignments(&with.body, receiver, locals, info);
+                    continue;
+                }
+                Stmt::Try(stmt_try) => {
+                    self.prescan_self_assignments(&stmt_try.body, receiver, locals, info);
+                    continue;
+                }
+                _ => continue,
+            };
+            let mut ty = annotation.map_or(Ty::Unknown, |a| self.annotation_ty(a));
+            if ty == Ty::Unknown {
+                if let Some(value) = value {
+                    ty = self.quick_ty(value, receiver, locals, info);
+                }
+            }
+            for target in targets {
+                match target {
+                    Expr::Name(name) => {
+                        locals.insert(name.id.as_str(), ty);
+                    }
+                    Expr::Attribute(attribute) if matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == receiver) =>
+                    {
+                        let name = attribute.attr.as_str();
+                        match (info.attr_tys.get(name).copied(), ty) {
+                            (_, Ty::Unknown | Ty::None) => {}
+                            (None, ty) => {
+                                info.attr_tys.insert(name.into(), ty);
+                            }
+                            (Some(previous), ty) if previous != ty => {
+                                info.attr_tys.insert(name.into(), previous.join(ty));
+                            }
+                            _ => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// A cheap, side-effect-free typing of an attribute's assigned value.
+    fn quick_ty(&self, value: &'a Expr, receiver: &str, locals: &FxHashMap<&'a str, Ty>, info: &ClassInfo<'a>) -> Ty {
+        match value {
+            Expr::Call(call) => {
+                if let Some(q) = self.qualify(&call.func) {
+                    if q[0] == "torch" {
+                        let has_device = call
+                            .arguments
+                            .keywords
+                            .iter()
+                            .any(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == "device"));
+                        return types::torch_call_result(&q[1..], call.arguments.args.len(), has_device, false);
+                    }
+                    return Ty::Unknown;
+                }
+                if let Expr::Attribute(attribute) = &*call.func {
+                    let receiver_ty = self.quick_ty(&attribute.value, receiver, locals, info);
+                    if receiver_ty.is_tensor() {
+                        return types::tensor_method_result(
+                            receiver_ty,
+                            attribute.attr.as_str(),
+                            call.arguments.args.len(),
+                            false,
+                        );
+                    }
+                }
+                Ty::Unknown
+            }
+            Expr::Name(name) => locals.get(name.id.as_str()).copied().unwrap_or(Ty::Unknown),
+            Expr::Attribute(attribute) => {
+                if matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == receiver) {
+                    info.attr_tys.get(attribute.attr.as_str()).copied().unwrap_or(Ty::Unknown)
+                } else {
+                    Ty::Unknown
+                }
+            }
+            Expr::BinOp(binop) => {
+                let left = self.quick_ty(&binop.left, receiver, locals, info);
+                let right = self.quick_ty(&binop.right, receiver, locals, info);
+                if left.is_tensor() || right.is_tensor() {
+                    Ty::TENSOR
+                } else {
+                    Ty::Unknown
+                }
+            }
+            _ => Ty::Unknown,
+        }
+    }
+}

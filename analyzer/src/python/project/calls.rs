@@ -1,0 +1,148 @@
+//! Call edges: what each call site invokes, with the classes callers pass flowing into
+//! unannotated parameters until nothing new flows.
+
+use smallvec::SmallVec;
+
+use super::{Entity, FileIdx, Project};
+use crate::python::process_cpu_seconds;
+use crate::python::summary::*;
+
+impl Project<'_> {
+    /// What a call site invokes, and the index of its first positional argument's parameter.
+    fn targets(&mut self, file: FileIdx, call: &CallSite) -> SmallVec<[(FileIdx, FuncIdx, u32); 4]> {
+        let mut targets = SmallVec::new();
+        for entity in self.eval(file, call.callee) {
+            self.targets_of(entity, call.kind, &mut targets, 0);
+        }
+        targets
+    }
+
+    pub(super) fn targets_of(
+        &mut self,
+        entity: Entity,
+        kind: CallKind,
+        targets: &mut SmallVec<[(FileIdx, FuncIdx, u32); 4]>,
+        depth: u32,
+    ) {
+        let mut push = |t: (FileIdx, FuncIdx, u32)| {
+            if !targets.contains(&t) {
+                targets.push(t);
+            }
+        };
+        match (entity, kind) {
+            (Entity::Func(f, m), CallKind::Call) => push((f, m, 0)),
+            (Entity::Bound(f, m), CallKind::Call) => push((f, m, 1)),
+            (Entity::Class(f, c), CallKind::Call) => {
+                if let Some((mf, m)) = self.find_method_named(f, c, self.sym_init) {
+                    push((mf, m, 1));
+                }
+            }
+            (Entity::Instance(f, c), CallKind::Call) => {
+                let method = if self.is_module_class(f, c) { self.sym_forward } else { self.sym_call };
+                if let Some((mf, m)) = self.find_method_named(f, c, method) {
+                    push((mf, m, 1));
+                }
+            }
+            (Entity::Instance(f, c), CallKind::GetItem) => {
+                if let Some((mf, m)) = self.find_method_named(f, c, self.sym_getitem) {
+                    push((mf, m, 1));
+                }
+            }
+            // Calling an `nn.Sequential` calls each of its modules.
+            (Entity::Container(id), CallKind::Call) if depth < 4 => {
+                for element in self.containers[id as usize].clone() {
+                    self.targets_of(element, kind, targets, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Resolves every call site; unannotated parameters learn the classes their callers pass,
+    /// which can resolve more calls, so this repeats until nothing new flows.
+    pub(super) fn resolve_calls(&mut self) -> Vec<Vec<usize>> {
+        let mut settled: Vec<Vec<bool>> = self.files.iter().map(|f| vec![false; f.summary.calls.len()]).collect();
+        for round in 0..4 {
+            if std::env::var_os("GRAPHLINT_TIMINGS").is_some() {
+                eprintln!("graphlint:   argument-flow round {round} at {:.3} CPU-s", process_cpu_seconds());
+            }
+            let mut changed = false;
+            for (file, settled) in settled.iter_mut().enumerate() {
+                let summary = &self.files[file].summary;
+                for (call_index, call) in summary.calls.iter().enumerate() {
+                    let (args, kwargs) = (summary.args(call), summary.kwargs(call));
+                    if settled[call_index] || (args.iter().all(Option::is_none) && kwargs.is_empty()) {
+                        continue;
+                    }
+                    // A call site whose callee and arguments read no flowed-in parameter passes
+                    // the same values in every round: it is settled after its first one.
+                    let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
+                    for (tf, tm, first) in self.targets(file, call) {
+                        let files = self.files;
+                        let params = &files[tf].summary.funcs[tm as usize].params;
+                        let mut flows: SmallVec<[(u32, ValId); 4]> = SmallVec::new();
+                        for (position, arg) in args.iter().enumerate() {
+                            if let Some(arg) = arg {
+                                let index = position as u32 + first;
+                                if params.get(index as usize).is_some_and(|(_, annotation)| annotation.is_none()) {
+                                    flows.push((index, *arg));
+                                }
+                            }
+                        }
+                        for &(name, arg) in kwargs {
+                            let name = self.sym(file, name);
+                            if let Some(index) =
+                                params.iter().position(|&(n, a)| self.sym(tf, n) == name && a.is_none())
+                            {
+                                flows.push((index as u32, arg));
+                            }
+                        }
+                        for (index, arg) in flows {
+                            for entity in self.eval(file, arg) {
+                                if matches!(entity, Entity::External(_) | Entity::Module(_)) {
+                                    continue;
+                                }
+                                let slot = self.param_flow.entry((tf, tm, index)).or_default();
+                                if !slot.contains(&entity) && slot.len() < 16 {
+                                    slot.push(entity);
+                                    changed = true;
+                                }
+                            }
+                        }
+                    }
+                    settled[call_index] = !self.read_flow;
+                    self.read_flow = outer_read_flow;
+                }
+            }
+            if !changed {
+                break;
+            }
+            self.forget_volatile_values();
+        }
+
+        let mut edges = vec![Vec::new(); self.node_count];
+        for file in 0..self.files.len() {
+            for call in &self.files[file].summary.calls {
+                let targets: Vec<usize> =
+                    self.targets(file, call).into_iter().map(|(f, m, _)| self.func_base[f] + m as usize).collect();
+                if targets.is_empty() {
+                    continue;
+                }
+                let mut sources = vec![self.func_base[file] + call.func as usize];
+                let mut region = call.region;
+                while let Some(r) = region {
+                    sources.push(self.region_base[file] + r as usize);
+                    region = self.files[file].summary.regions[r as usize].parent;
+                }
+                for source in sources {
+                    for &target in &targets {
+                        if !edges[source].contains(&target) {
+                            edges[source].push(target);
+                        }
+                    }
+                }
+            }
+        }
+        edges
+    }
+}

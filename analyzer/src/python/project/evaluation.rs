@@ -1,0 +1,339 @@
+//! The evaluator: the summaries' symbolic values as entities (classes, instances, functions,
+//! bound methods), through classes' MROs, attributes and methods.
+
+use smallvec::SmallVec;
+
+use super::{is_module_base, Entities, Entity, FileIdx, Project, Sym, IN_PROGRESS, NOTHING, NOTHING_VOLATILE, UNSEEN};
+use crate::python::summary::*;
+use crate::python::types::returns_self_module;
+
+impl Project<'_> {
+    // ----- classes ----------------------------------------------------------------------------
+
+    /// The class and its project bases, depth first, left to right (a simplified MRO), as a
+    /// range of `mro_classes` (which only grows, so the range stays valid).
+    fn mro(&mut self, file: FileIdx, class: u32) -> std::ops::Range<usize> {
+        if let Some(&(start, len)) = self.mro_memo.get(&(file as u32, class)) {
+            return start as usize..(start + len) as usize;
+        }
+        let order = self.compute_mro(file, class);
+        let start = self.mro_classes.len();
+        self.mro_classes.extend_from_slice(&order);
+        self.mro_memo.insert((file as u32, class), (start as u32, order.len() as u32));
+        start..start + order.len()
+    }
+
+    fn compute_mro(&mut self, file: FileIdx, class: u32) -> SmallVec<[(FileIdx, u32); 8]> {
+        let mut order: SmallVec<[(FileIdx, u32); 8]> = SmallVec::new();
+        let mut stack = vec![(file, class)];
+        while let Some((f, c)) = stack.pop() {
+            if order.contains(&(f, c)) || order.len() > 32 {
+                continue;
+            }
+            order.push((f, c));
+            let files = self.files;
+            for &base in files[f].summary.classes[c as usize].bases.iter().rev() {
+                for entity in self.eval(f, base) {
+                    if let Entity::Class(bf, bc) = entity {
+                        stack.push((bf, bc));
+                    }
+                }
+            }
+        }
+        order
+    }
+
+    pub(super) fn is_module_class(&mut self, file: FileIdx, class: u32) -> bool {
+        if let Some(known) = self.module_memo.get(&(file, class)) {
+            return *known;
+        }
+        self.module_memo.insert((file, class), false);
+        let files = self.files;
+        let mut result = false;
+        for &base in &files[file].summary.classes[class as usize].bases {
+            for entity in self.eval(file, base) {
+                result |= match entity {
+                    Entity::External(id) => is_module_base(&self.externals[id as usize]),
+                    Entity::Class(f, c) => self.is_module_class(f, c),
+                    _ => false,
+                };
+            }
+        }
+        self.module_memo.insert((file, class), result);
+        result
+    }
+
+    /// A method by name (`None` when no file names such a method at all).
+    pub(super) fn find_method_named(
+        &mut self,
+        file: FileIdx,
+        class: u32,
+        name: Option<Sym>,
+    ) -> Option<(FileIdx, FuncIdx)> {
+        self.find_method(file, class, name?)
+    }
+
+    fn find_method(&mut self, file: FileIdx, class: u32, name: Sym) -> Option<(FileIdx, FuncIdx)> {
+        let key = ((file as u32, class), name);
+        if let Some(known) = self.method_memo.get(&key) {
+            return *known;
+        }
+        let found = self.find_method_uncached(file, class, name);
+        self.method_memo.insert(key, found);
+        found
+    }
+
+    fn find_method_uncached(&mut self, file: FileIdx, class: u32, name: Sym) -> Option<(FileIdx, FuncIdx)> {
+        for index in self.mro(file, class) {
+            let (f, c) = self.mro_classes[index];
+            if let Some(&method) = self.class_methods.get(&((f as u32, c), name)) {
+                return Some((f, method));
+            }
+        }
+        None
+    }
+
+    /// `instance.name`: attributes assigned on the instance or the class, then methods.
+    fn instance_attribute(&mut self, file: FileIdx, class: u32, name: Sym) -> Entities {
+        let key = ((file as u32, class), name);
+        if let Some((entities, volatile)) = self.attr_memo.get(&key) {
+            self.read_flow |= *volatile;
+            return entities.clone();
+        }
+        let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
+        let found = self.instance_attribute_uncached(file, class, name);
+        let volatile = self.read_flow;
+        self.read_flow |= outer_read_flow;
+        self.attr_memo.insert(key, (found.clone(), volatile));
+        found
+    }
+
+    fn instance_attribute_uncached(&mut self, file: FileIdx, class: u32, name: Sym) -> Entities {
+        let mut found = Entities::new();
+        for index in self.mro(file, class) {
+            let (f, c) = self.mro_classes[index];
+            let attrs = self.class_attrs.get(&((f as u32, c), name)).cloned().unwrap_or_default();
+            for val in attrs {
+                for entity in self.eval(f, val) {
+                    if !found.contains(&entity) {
+                        found.push(entity);
+                    }
+                }
+            }
+            if !found.is_empty() {
+                return found;
+            }
+        }
+        if let Some((f, method)) = self.find_method(file, class, name) {
+            found.push(Entity::Bound(f, method));
+        }
+        found
+    }
+
+    pub(super) fn attribute(&mut self, entity: Entity, name: Sym) -> Entities {
+        match entity {
+            Entity::Module(file) => self.module_attribute(file, name, 0),
+            Entity::Class(file, class) => match self.find_method(file, class, name) {
+                Some((f, method)) => smallvec::smallvec![Entity::Func(f, method)],
+                None => self.instance_attribute(file, class, name),
+            },
+            Entity::Instance(file, class) => self.instance_attribute(file, class, name),
+            Entity::Super(file, class) => {
+                for index in self.mro(file, class).skip(1) {
+                    let (f, c) = self.mro_classes[index];
+                    if let Some(&method) = self.class_methods.get(&((f as u32, c), name)) {
+                        return smallvec::smallvec![Entity::Bound(f, method)];
+                    }
+                }
+                Entities::new()
+            }
+            Entity::External(id) => {
+                let path = format!("{}.{}", self.externals[id as usize], self.sym_names[name as usize]);
+                smallvec::smallvec![Entity::External(self.intern(path))]
+            }
+            Entity::ExternalInstance(_) | Entity::Func(..) | Entity::Bound(..) | Entity::Container(_) => {
+                Entities::new()
+            }
+        }
+    }
+
+    // ----- the evaluator ----------------------------------------------------------------------
+
+    pub(super) fn eval(&mut self, file: FileIdx, val: ValId) -> Entities {
+        match self.memo[file][val as usize] {
+            UNSEEN => {}
+            IN_PROGRESS | NOTHING => return Entities::new(),
+            NOTHING_VOLATILE => {
+                self.read_flow = true;
+                return Entities::new();
+            }
+            known => {
+                let (start, len, volatile) = self.results[known as usize];
+                self.read_flow |= volatile;
+                return Entities::from_slice(&self.result_entities[start as usize..(start + len) as usize]);
+            }
+        }
+        if self.depth > 200 {
+            return Entities::new();
+        }
+        self.memo[file][val as usize] = IN_PROGRESS;
+        self.depth += 1;
+        let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
+        let result = self.eval_uncached(file, val);
+        let volatile = self.read_flow;
+        if volatile {
+            self.volatile.push((file, val));
+        }
+        self.read_flow |= outer_read_flow;
+        self.depth -= 1;
+        self.memo[file][val as usize] = match (result.is_empty(), volatile) {
+            (true, false) => NOTHING,
+            (true, true) => NOTHING_VOLATILE,
+            (false, _) => {
+                let start = self.result_entities.len() as u32;
+                self.result_entities.extend_from_slice(&result);
+                self.results.push((start, result.len() as u32, volatile));
+                (self.results.len() - 1) as u32
+            }
+        };
+        result
+    }
+
+    /// Forgets what depended on flowed-in parameters (everything else cannot change).
+    pub(super) fn forget_volatile_values(&mut self) {
+        for (file, val) in std::mem::take(&mut self.volatile) {
+            self.memo[file][val as usize] = UNSEEN;
+        }
+        self.attr_memo.retain(|_, (_, volatile)| !*volatile);
+    }
+
+    fn eval_uncached(&mut self, file: FileIdx, val: ValId) -> Entities {
+        let files = self.files;
+        match files[file].summary.vals[val as usize] {
+            Val::Global(name) => self.module_attribute(file, self.sym(file, name), 0),
+            Val::Import(import) => self.resolve_import(file, import),
+            Val::Func(func) => smallvec::smallvec![Entity::Func(file, func)],
+            Val::Class(class) => smallvec::smallvec![Entity::Class(file, class)],
+            Val::Param { func, index } => {
+                let summary = &self.files[file].summary;
+                let function = &summary.funcs[func as usize];
+                if index == 0 && !function.is_static {
+                    return match function.class {
+                        Some(class) => smallvec::smallvec![Entity::Instance(file, class)],
+                        None => Entities::new(),
+                    };
+                }
+                let annotation = function.params.get(index as usize).and_then(|(_, a)| *a);
+                if annotation.is_none() {
+                    self.read_flow = true;
+                }
+                let mut entities = match annotation {
+                    Some(annotation) => self.eval(file, annotation),
+                    None => Entities::new(),
+                };
+                if let Some(flowed) = self.param_flow.get(&(file, func, index)) {
+                    for entity in flowed.clone() {
+                        if !entities.contains(&entity) {
+                            entities.push(entity);
+                        }
+                    }
+                }
+                entities
+            }
+            Val::SelfAttr { class, name } => self.instance_attribute(file, class, self.sym(file, name)),
+            Val::Attr(base, name) => {
+                let name = self.sym(file, name);
+                let bases = self.eval(file, base);
+                let mut out = Entities::new();
+                for entity in bases {
+                    for found in self.attribute(entity, name) {
+                        if !out.contains(&found) {
+                            out.push(found);
+                        }
+                    }
+                }
+                out
+            }
+            Val::Call(callee) => self.eval_call(file, callee),
+            Val::Elem(container) => {
+                let mut out = Entities::new();
+                for entity in self.eval(file, container) {
+                    if let Entity::Container(id) = entity {
+                        out.extend(self.containers[id as usize].iter().copied());
+                    }
+                }
+                out
+            }
+            Val::Super { class } => smallvec::smallvec![Entity::Super(file, class)],
+            Val::Collection(items) => {
+                let mut elements = Entities::new();
+                for &item in files[file].summary.items(items) {
+                    for entity in self.eval(file, item) {
+                        let flattened = match entity {
+                            Entity::Container(id) => self.containers[id as usize].clone(),
+                            other => smallvec::smallvec![other],
+                        };
+                        for e in flattened {
+                            if !elements.contains(&e) {
+                                elements.push(e);
+                            }
+                        }
+                    }
+                }
+                if elements.is_empty() {
+                    return Entities::new();
+                }
+                self.containers.push(elements);
+                smallvec::smallvec![Entity::Container((self.containers.len() - 1) as u32)]
+            }
+            Val::Union(items) => {
+                let mut out = Entities::new();
+                for &item in files[file].summary.items(items) {
+                    for entity in self.eval(file, item) {
+                        if !out.contains(&entity) {
+                            out.push(entity);
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// The value of calling `callee`: instances of classes, containers for `nn.ModuleList(...)`.
+    fn eval_call(&mut self, file: FileIdx, callee: ValId) -> Entities {
+        // `Cls.from_pretrained(...)` returns a `Cls`; `module.to(...)`/`.eval()` return the module.
+        let files = self.files;
+        if let Val::Attr(base, name) = files[file].summary.vals[callee as usize] {
+            let name = files[file].summary.names.get(name);
+            let factory = matches!(name, "from_pretrained" | "from_config" | "_from_config" | "load_from_checkpoint");
+            if factory || returns_self_module(name) {
+                let mut out = Entities::new();
+                for entity in self.eval(file, base) {
+                    match (entity, factory) {
+                        (Entity::Class(f, c), true) => out.push(Entity::Instance(f, c)),
+                        (Entity::Instance(..) | Entity::ExternalInstance(_), false) => out.push(entity),
+                        _ => {}
+                    }
+                }
+                if !out.is_empty() {
+                    return out;
+                }
+            }
+        }
+        let mut out = Entities::new();
+        for entity in self.eval(file, callee) {
+            match entity {
+                Entity::Class(f, c) => out.push(Entity::Instance(f, c)),
+                Entity::External(id) => {
+                    let path = &self.externals[id as usize];
+                    if path.rsplit('.').next().is_some_and(|last| last.starts_with(char::is_uppercase)) {
+                        out.push(Entity::ExternalInstance(id));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,585 @@
+//! The project-level hot-path pass. It runs over the per-file summaries only:
+//!
+//! 1. a module table (dotted names from `__init__.py` packages and `src/` layouts, and paths for
+//!    relative imports), in this file;
+//! 2. a small evaluator that turns the summaries' symbolic values into entities (classes,
+//!    instances, functions, bound methods), following imports, re-exports, `self.x` attributes
+//!    assigned in any method, `super()`, `nn.ModuleList`/`nn.Sequential` and annotations
+//!    (`evaluation.rs`);
+//! 3. call edges, with argument-to-parameter flow for unannotated parameters, to a fixed point
+//!    (`calls.rs`);
+//! 4. roots, then breadth-first propagation (shortest chain per function), then decode loops
+//!    (loops that drive a model and do not train it), until nothing changes (`roots.rs`).
+//!
+//! Unknown receivers stay unresolved: an edge exists only where the evaluator proves the callee.
+
+use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+use super::summary::*;
+use super::FileAnalysis;
+use crate::diagnostic::{ChainLink, Diagnostic, HotFunction};
+use crate::hotpath;
+use crate::paths::display_path;
+use crate::settings::Settings;
+
+mod calls;
+mod evaluation;
+mod roots;
+
+type FileIdx = usize;
+/// A name interned project-wide (the summaries' [`NameId`]s are per file).
+type Sym = u32;
+/// A class, as (file, class index), in the keys of the per-class tables.
+type ClassKey = (u32, u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Entity {
+    Module(FileIdx),
+    Class(FileIdx, u32),
+    Instance(FileIdx, u32),
+    /// A function object: a module function, or a method reached through its class.
+    Func(FileIdx, FuncIdx),
+    /// A method reached through an instance (`self.m`, `obj.m`).
+    Bound(FileIdx, FuncIdx),
+    /// `super()` inside a method of the class.
+    Super(FileIdx, u32),
+    /// A name outside the project (interned dotted path).
+    External(u32),
+    /// An instance of an external class (e.g. `torch.nn.Linear`).
+    ExternalInstance(u32),
+    /// A list, tuple, dict, `nn.ModuleList` or `nn.Sequential` (interned element list).
+    Container(u32),
+}
+
+type Entities = SmallVec<[Entity; 2]>;
+
+/// What an import's dotted path names: a project module (with the number of segments its name
+/// took; the rest are attributes), something outside the project, or nothing.
+#[derive(Debug, Clone, Copy)]
+enum ImportTarget {
+    Module(FileIdx, usize),
+    External(u32),
+    Nothing,
+}
+
+/// The base directory of an absolute import in `import_targets`' keys (no directory has it).
+const ABSOLUTE: u32 = u32::MAX;
+const UNSEEN: u32 = u32::MAX;
+const IN_PROGRESS: u32 = u32::MAX - 1;
+/// Most values resolve to nothing: those are not stored in the arena.
+const NOTHING: u32 = u32::MAX - 2;
+const NOTHING_VOLATILE: u32 = u32::MAX - 3;
+
+/// External base classes whose subclasses are `nn.Module`s.
+fn is_module_base(path: &str) -> bool {
+    path == "torch.nn.Module"
+        || path == "torch.nn.modules.module.Module"
+        || path.ends_with(".LightningModule")
+        || path.ends_with(".PreTrainedModel")
+        || path.ends_with(".ModelMixin")
+        || (path.starts_with("torch.nn.") && {
+            let last = path.rsplit('.').next().unwrap_or("");
+            last.starts_with(char::is_uppercase) && !matches!(last, "Parameter" | "Buffer")
+        })
+}
+
+struct Project<'s> {
+    files: &'s [FileAnalysis],
+    settings: &'s Settings,
+    modules: FxHashMap<String, FileIdx>,
+    /// Files by absolute path, keyed by the path's bytes: hashing a `Path` walks its components,
+    /// which made relative-import lookups the costliest part of the pass.
+    by_path: FxHashMap<Box<[u8]>, FileIdx>,
+    /// Per file, the id of its directory in `dir_paths`; with each directory's parent's id, so
+    /// that relative imports find their base directory without path operations.
+    dir_ids: Vec<u32>,
+    dir_paths: Vec<PathBuf>,
+    dir_parents: Vec<u32>,
+    /// Resolved import targets by (base directory id, or [`ABSOLUTE`] for absolute imports, text).
+    import_targets: FxHashMap<(u32, Sym), ImportTarget>,
+    module_names: Vec<String>,
+    externals: Vec<String>,
+    external_ids: FxHashMap<String, u32>,
+    containers: Vec<Entities>,
+    /// Per file, per value: an index into `results`, or `UNSEEN` / `IN_PROGRESS`.
+    memo: Vec<Vec<u32>>,
+    /// Evaluated values that found something: a range of `result_entities`, and whether the
+    /// value read a flowed parameter. (Almost every value resolves to one entity or none, so
+    /// they are stored flat rather than as one small vector each.)
+    results: Vec<(u32, u32, bool)>,
+    result_entities: Vec<Entity>,
+    depth: u32,
+    /// Every file's names, interned: `syms[file][name]` is the project-wide id of a file's name.
+    syms: Vec<Vec<Sym>>,
+    sym_names: Vec<&'s str>,
+    sym_ids: FxHashMap<&'s str, Sym>,
+    /// The methods calls resolve to, when some file has them.
+    sym_forward: Option<Sym>,
+    sym_init: Option<Sym>,
+    sym_call: Option<Sym>,
+    sym_getitem: Option<Sym>,
+    /// Module-level bindings per (file, name).
+    globals: FxHashMap<(u32, Sym), ValId>,
+    /// Attribute values and methods per class and name.
+    class_attrs: FxHashMap<(ClassKey, Sym), SmallVec<[ValId; 2]>>,
+    class_methods: FxHashMap<(ClassKey, Sym), FuncIdx>,
+    /// Set while evaluating when a parameter with flowed-in values was read.
+    read_flow: bool,
+    /// Memo entries that read flowed parameters: forgotten when the flow grows.
+    volatile: Vec<(FileIdx, ValId)>,
+    /// Entities flowing into each function's parameters from resolved call sites.
+    param_flow: FxHashMap<(FileIdx, FuncIdx, u32), Entities>,
+    module_memo: FxHashMap<(FileIdx, u32), bool>,
+    /// Per class, a range of `mro_classes`.
+    mro_memo: FxHashMap<ClassKey, (u32, u32)>,
+    mro_classes: Vec<(FileIdx, u32)>,
+    method_memo: FxHashMap<(ClassKey, Sym), Option<(FileIdx, FuncIdx)>>,
+    module_attr_memo: FxHashMap<(u32, Sym), Entities>,
+    /// `instance.name` per class, and whether it read a flowed-in parameter.
+    attr_memo: FxHashMap<(ClassKey, Sym), (Entities, bool)>,
+    /// Per file and region: the call sites inside the region (nested regions included).
+    region_calls: Vec<Vec<Vec<u32>>>,
+    func_base: Vec<usize>,
+    region_base: Vec<usize>,
+    node_count: usize,
+}
+
+pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Diagnostic>, Vec<HotFunction>) {
+    let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
+    let mut clock = super::process_cpu_seconds();
+    // Peak RSS too: touching fresh memory costs page faults, a large part of the run's time.
+    let mut lap = |what: &str| {
+        if timings {
+            let now = super::process_cpu_seconds();
+            eprintln!("graphlint:   {what}: {:.3} CPU-s (peak RSS {} MB)", now - clock, super::peak_rss_mb());
+            clock = now;
+        }
+    };
+    if timings {
+        eprintln!("graphlint:   after the per-file pass: peak RSS {} MB", super::peak_rss_mb());
+    }
+    let mut project = Project::new(&files, settings);
+    lap("module table");
+    let edges = project.resolve_calls();
+    lap("call resolution");
+    let (reach, region_roots) = project.propagate(&edges);
+    lap("roots and propagation");
+    let diagnostics = hotpath::classify(&files, &project, &reach, &region_roots, settings.all_paths);
+    lap("classification");
+    let hot = if settings.list_hot { hotpath::hot_functions(&project, &reach) } else { Vec::new() };
+    (diagnostics, hot)
+}
+
+impl<'s> Project<'s> {
+    fn new(files: &'s [FileAnalysis], settings: &'s Settings) -> Self {
+        let mut project = Project {
+            files,
+            settings,
+            modules: FxHashMap::default(),
+            by_path: FxHashMap::default(),
+            dir_ids: Vec::with_capacity(files.len()),
+            dir_paths: Vec::new(),
+            dir_parents: Vec::new(),
+            import_targets: FxHashMap::default(),
+            module_names: Vec::with_capacity(files.len()),
+            externals: Vec::new(),
+            external_ids: FxHashMap::default(),
+            containers: Vec::new(),
+            memo: files.iter().map(|f| vec![UNSEEN; f.summary.vals.len()]).collect(),
+            results: Vec::new(),
+            result_entities: Vec::new(),
+            depth: 0,
+            syms: Vec::with_capacity(files.len()),
+            sym_names: Vec::new(),
+            sym_ids: FxHashMap::default(),
+            sym_forward: None,
+            sym_init: None,
+            sym_call: None,
+            sym_getitem: None,
+            globals: FxHashMap::default(),
+            class_attrs: FxHashMap::default(),
+            class_methods: FxHashMap::default(),
+            read_flow: false,
+            volatile: Vec::new(),
+            param_flow: FxHashMap::default(),
+            module_memo: FxHashMap::default(),
+            mro_memo: FxHashMap::default(),
+            mro_classes: Vec::new(),
+            method_memo: FxHashMap::default(),
+            module_attr_memo: FxHashMap::default(),
+            attr_memo: FxHashMap::default(),
+            region_calls: Vec::with_capacity(files.len()),
+            func_base: Vec::with_capacity(files.len()),
+            region_base: Vec::with_capacity(files.len()),
+            node_count: 0,
+        };
+        project.sym_ids.reserve(files.iter().map(|f| f.summary.names.len()).sum::<usize>() / 4);
+        for file in files {
+            let names = &file.summary.names;
+            let syms = (0..names.len() as NameId).map(|id| project.intern_name(names.get(id))).collect();
+            project.syms.push(syms);
+        }
+        [project.sym_forward, project.sym_init, project.sym_call, project.sym_getitem] =
+            ["forward", "__init__", "__call__", "__getitem__"].map(|name| project.sym_ids.get(name).copied());
+        // Sized up front: growing a table rehashes it and touches memory twice.
+        fn with_capacity<K, V>(n: usize) -> FxHashMap<K, V> {
+            FxHashMap::with_capacity_and_hasher(n, Default::default())
+        }
+        project.globals = with_capacity(files.iter().map(|f| f.summary.globals.len()).sum());
+        project.class_attrs = with_capacity(files.iter().flat_map(|f| &f.summary.classes).map(|c| c.attrs.len()).sum());
+        project.class_methods =
+            with_capacity(files.iter().flat_map(|f| &f.summary.classes).map(|c| c.methods.len()).sum());
+        for (index, file) in files.iter().enumerate() {
+            let syms = &project.syms[index];
+            let summary = &file.summary;
+            for &(name, val) in &summary.globals {
+                project.globals.insert((index as u32, syms[name as usize]), val);
+            }
+            for (class, info) in summary.classes.iter().enumerate() {
+                let key = (index as u32, class as u32);
+                for &(name, val) in &info.attrs {
+                    project.class_attrs.entry((key, syms[name as usize])).or_default().push(val);
+                }
+                for &(name, func) in &info.methods {
+                    project.class_methods.insert((key, syms[name as usize]), func);
+                }
+            }
+        }
+        let mut package_cache: FxHashMap<PathBuf, bool> = FxHashMap::default();
+        let mut absolutes = Vec::with_capacity(files.len());
+        let mut dir_index: FxHashMap<PathBuf, u32> = FxHashMap::default();
+        for (index, file) in files.iter().enumerate() {
+            let absolute = crate::paths::absolute(&file.path);
+            let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+            let name = module_name(&absolute, &mut package_cache);
+            project.by_path.insert(path_key(&absolute).into(), index);
+            absolutes.push(absolute);
+            project.modules.entry(name.clone()).or_insert(index);
+            let dir_id = project.dir_id(&dir, &mut dir_index);
+            project.dir_ids.push(dir_id);
+            project.module_names.push(name);
+            project.func_base.push(project.node_count);
+            project.node_count += file.summary.funcs.len();
+        }
+        // Namespace packages (directories without `__init__.py`, PEP 420) still import by path:
+        // every file also answers to the dotted suffixes of its path, unless a package name
+        // already claimed them.
+        let mut by_index: Vec<Option<&PathBuf>> = vec![None; files.len()];
+        for path in &absolutes {
+            by_index[project.by_path[path_key(path)]] = Some(path);
+        }
+        for (index, absolute) in by_index.into_iter().enumerate() {
+            let Some(absolute) = absolute else { continue };
+            let mut parts: Vec<&str> = absolute
+                .components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(part) => part.to_str(),
+                    _ => None,
+                })
+                .collect();
+            if let Some(last) = parts.last_mut() {
+                *last = last.trim_end_matches(".pyi").trim_end_matches(".py");
+                if *last == "__init__" {
+                    parts.pop();
+                }
+            }
+            for start in (0..parts.len()).rev().take(12) {
+                project.modules.entry(parts[start..].join(".")).or_insert(index);
+            }
+        }
+        for file in files {
+            project.region_base.push(project.node_count);
+            project.node_count += file.summary.regions.len();
+            let summary = &file.summary;
+            let mut region_calls = vec![Vec::new(); summary.regions.len()];
+            for (index, call) in summary.calls.iter().enumerate() {
+                let mut region = call.region;
+                while let Some(r) = region {
+                    region_calls[r as usize].push(index as u32);
+                    region = summary.regions[r as usize].parent;
+                }
+            }
+            project.region_calls.push(region_calls);
+        }
+        project
+    }
+
+    /// The id of directory `dir`, giving ids to it and its ancestors as needed.
+    fn dir_id(&mut self, dir: &Path, index: &mut FxHashMap<PathBuf, u32>) -> u32 {
+        if let Some(&id) = index.get(dir) {
+            return id;
+        }
+        let id = self.dir_paths.len() as u32;
+        index.insert(dir.to_path_buf(), id);
+        self.dir_paths.push(dir.to_path_buf());
+        self.dir_parents.push(id);
+        // The root is its own parent, as `Path::parent` leaves it (see `resolve_import`).
+        if let Some(parent) = dir.parent() {
+            let parent = self.dir_id(parent, index);
+            self.dir_parents[id as usize] = parent;
+        }
+        id
+    }
+
+    fn intern_name(&mut self, name: &'s str) -> Sym {
+        if let Some(&sym) = self.sym_ids.get(name) {
+            return sym;
+        }
+        let sym = self.sym_names.len() as Sym;
+        self.sym_names.push(name);
+        self.sym_ids.insert(name, sym);
+        sym
+    }
+
+    /// The project-wide id of a name of `file`.
+    fn sym(&self, file: FileIdx, name: NameId) -> Sym {
+        self.syms[file][name as usize]
+    }
+
+    fn intern(&mut self, path: String) -> u32 {
+        if let Some(id) = self.external_ids.get(&path) {
+            return *id;
+        }
+        let id = self.externals.len() as u32;
+        self.externals.push(path.clone());
+        self.external_ids.insert(path, id);
+        id
+    }
+
+    // ----- modules and imports ----------------------------------------------------------------
+
+    /// The module at `path` (without extension): `path.py`, `path.pyi` or `path/__init__.py`.
+    fn module_file(&self, path: &Path) -> Option<FileIdx> {
+        let mut key = path_key(path).to_vec();
+        self.module_file_at(&mut key)
+    }
+
+    /// [`Self::module_file`] for a path given as bytes (restored before returning).
+    fn module_file_at(&self, key: &mut Vec<u8>) -> Option<FileIdx> {
+        let len = key.len();
+        let mut found = None;
+        for suffix in [".py", ".pyi"] {
+            key.extend_from_slice(suffix.as_bytes());
+            found = self.by_path.get(&key[..]).copied();
+            key.truncate(len);
+            if found.is_some() {
+                return found;
+            }
+        }
+        push_component(key, "__init__.py");
+        found = found.or_else(|| self.by_path.get(&key[..]).copied());
+        key.truncate(len);
+        found
+    }
+
+    fn resolve_import(&mut self, from: FileIdx, import: ImportPath) -> Entities {
+        let files = self.files;
+        let dotted: &'s str = files[from].summary.names.get(import.dotted);
+        // Which module an import names depends only on its text (and, for a relative one, on
+        // the importing directory): found once per text, not once per importing file.
+        let base = if import.level > 0 {
+            let mut base = self.dir_ids[from];
+            for _ in 1..import.level {
+                base = self.dir_parents[base as usize];
+            }
+            base
+        } else {
+            ABSOLUTE
+        };
+        let key = (base, self.sym(from, import.dotted));
+        let target = match self.import_targets.get(&key) {
+            Some(&target) => target,
+            None => {
+                let target = self.import_target(base, dotted);
+                self.import_targets.insert(key, target);
+                target
+            }
+        };
+        match target {
+            ImportTarget::Module(module, split) => {
+                let rest: SmallVec<[&'s str; 8]> =
+                    if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').skip(split).collect() };
+                self.attr_chain(smallvec::smallvec![Entity::Module(module)], &rest)
+            }
+            ImportTarget::External(id) => smallvec::smallvec![Entity::External(id)],
+            ImportTarget::Nothing => Entities::new(),
+        }
+    }
+
+    /// The module an import names, and how many of its dotted segments that module took: from
+    /// directory `base` for a relative import, or absolute (`base` is [`ABSOLUTE`]).
+    fn import_target(&mut self, base: u32, dotted: &str) -> ImportTarget {
+        let segments: SmallVec<[&str; 8]> =
+            if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').collect() };
+        if base != ABSOLUTE {
+            let base = path_key(&self.dir_paths[base as usize]);
+            let mut path = Vec::with_capacity(base.len() + dotted.len() + 16);
+            for split in (0..=segments.len()).rev() {
+                path.clear();
+                path.extend_from_slice(base);
+                for segment in &segments[..split] {
+                    push_component(&mut path, segment);
+                }
+                let module = if split == 0 {
+                    push_component(&mut path, "__init__.py");
+                    self.by_path.get(&path[..]).copied()
+                } else {
+                    self.module_file_at(&mut path)
+                };
+                if let Some(module) = module {
+                    return ImportTarget::Module(module, split);
+                }
+            }
+            return ImportTarget::Nothing;
+        }
+        // `a.b.c`, then `a.b`, then `a`: prefixes of the dotted path, without joining segments.
+        let mut prefix_end = dotted.len();
+        for split in (1..=segments.len()).rev() {
+            if let Some(&module) = self.modules.get(&dotted[..prefix_end]) {
+                return ImportTarget::Module(module, split);
+            }
+            prefix_end = prefix_end.saturating_sub(segments[split - 1].len() + 1);
+        }
+        ImportTarget::External(self.intern(dotted.to_string()))
+    }
+
+    fn attr_chain(&mut self, mut entities: Entities, names: &[&'s str]) -> Entities {
+        for name in names {
+            let name = self.intern_name(name);
+            entities = entities.into_iter().flat_map(|e| self.attribute(e, name)).collect();
+        }
+        entities
+    }
+
+    /// A module-level name of `file`: its globals, then its star imports, then a submodule.
+    fn module_attribute(&mut self, file: FileIdx, name: Sym, depth: u32) -> Entities {
+        if depth > 16 {
+            return Entities::new();
+        }
+        // Module-level names do not depend on parameters: computed once for the whole pass.
+        if let Some(known) = self.module_attr_memo.get(&(file as u32, name)) {
+            return known.clone();
+        }
+        let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
+        let found = self.module_attribute_uncached(file, name, depth);
+        if !self.read_flow {
+            self.module_attr_memo.insert((file as u32, name), found.clone());
+        }
+        self.read_flow |= outer_read_flow;
+        found
+    }
+
+    fn module_attribute_uncached(&mut self, file: FileIdx, name: Sym, depth: u32) -> Entities {
+        let files = self.files;
+        let summary = &files[file].summary;
+        if let Some(&val) = self.globals.get(&(file as u32, name)) {
+            return self.eval(file, val);
+        }
+        for &star in &summary.star_imports {
+            for entity in self.resolve_import(file, star) {
+                if let Entity::Module(module) = entity {
+                    let found = self.module_attribute(module, name, depth + 1);
+                    if !found.is_empty() {
+                        return found;
+                    }
+                }
+            }
+        }
+        let name = self.sym_names[name as usize];
+        let submodule = format!("{}.{name}", self.module_names[file]);
+        if let Some(&module) = self.modules.get(&submodule) {
+            return smallvec::smallvec![Entity::Module(module)];
+        }
+        if self.files[file].path.file_name().is_some_and(|n| n == "__init__.py") {
+            let dir = &self.dir_paths[self.dir_ids[file] as usize];
+            if let Some(module) = self.module_file(&dir.join(name)) {
+                return smallvec::smallvec![Entity::Module(module)];
+            }
+        }
+        Entities::new()
+    }
+}
+
+impl hotpath::Graph for Project<'_> {
+    fn func_node(&self, file: usize, func: u32) -> usize {
+        self.func_base[file] + func as usize
+    }
+
+    fn region_node(&self, file: usize, region: u32) -> usize {
+        self.region_base[file] + region as usize
+    }
+
+    fn enclosing_region(&self, file: usize, region: u32) -> Option<u32> {
+        self.files[file].summary.regions[region as usize].parent
+    }
+
+    fn link(&self, node: usize) -> ChainLink {
+        if let Some((file, index)) = self.region_of(node) {
+            let region = &self.files[file].summary.regions[index];
+            let func = &self.files[file].summary.funcs[region.func as usize];
+            return ChainLink {
+                function: func.qualname.clone(),
+                filename: display_path(&self.files[file].path),
+                row: region.row,
+            };
+        }
+        let file = self.func_base.partition_point(|&base| base <= node).saturating_sub(1);
+        let func = &self.files[file].summary.funcs[node - self.func_base[file]];
+        ChainLink { function: func.qualname.clone(), filename: display_path(&self.files[file].path), row: func.row }
+    }
+}
+
+/// The bytes of a path, the key of [`Project::by_path`].
+fn path_key(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
+
+/// `PathBuf::push` of one plain component, on path bytes.
+fn push_component(path: &mut Vec<u8>, name: &str) {
+    if !path.last().is_some_and(|&b| std::path::is_separator(b as char)) {
+        path.extend_from_slice(std::path::MAIN_SEPARATOR_STR.as_bytes());
+    }
+    path.extend_from_slice(name.as_bytes());
+}
+
+/// The dotted module name of a file: its stem, prefixed by every enclosing directory that is a
+/// package (has `__init__.py`); a `src` directory ends the walk.
+fn module_name(path: &Path, package_cache: &mut FxHashMap<PathBuf, bool>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    if stem != "__init__" {
+        parts.push(stem.to_string());
+    }
+    let mut dir = path.parent();
+    while let Some(current) = dir {
+        let is_package = *package_cache
+            .entry(current.to_path_buf())
+            .or_insert_with(|| current.join("__init__.py").is_file() || current.join("__init__.pyi").is_file());
+        let name = current.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !is_package || name == "src" || name.is_empty() {
+            break;
+        }
+        parts.push(name.to_string());
+        dir = current.parent();
+    }
+    parts.reverse();
+    parts.join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_bases() {
+        assert!(is_module_base("torch.nn.Module"));
+        assert!(is_module_base("torch.nn.Linear"));
+        assert!(is_module_base("lightning.LightningModule"));
+        assert!(is_module_base("transformers.modeling_utils.PreTrainedModel"));
+        assert!(!is_module_base("torch.nn.Parameter"));
+        assert!(!is_module_base("gluonts.torch.scaler.Scaler"));
+    }
+}

@@ -1,0 +1,162 @@
+//! Roots (markers, `hot`/`cold` patterns, `torch.compile`, `forward` of modules, CUDA graphs),
+//! then propagation along the call edges, growing with decode loops until nothing changes.
+
+use rustc_hash::FxHashSet;
+use smallvec::SmallVec;
+
+use super::{is_module_base, Entity, FileIdx, Project};
+use crate::glob::glob_match;
+use crate::hotpath::{self, Reach};
+use crate::python::summary::*;
+
+impl Project<'_> {
+    pub(super) fn propagate(&mut self, edges: &[Vec<usize>]) -> (Vec<Reach>, FxHashSet<usize>) {
+        let mut roots: Vec<(usize, String)> = Vec::new();
+        let mut blocked = vec![false; self.node_count];
+        for file in 0..self.files.len() {
+            let summary = &self.files[file].summary;
+            let patterns = self.settings.roots_for(&self.files[file].path);
+            for (index, func) in summary.funcs.iter().enumerate() {
+                let node = self.func_base[file] + index;
+                match func.marker {
+                    Some(Marker::Cold) => blocked[node] = true,
+                    Some(Marker::Hot) => roots.push((node, "marked `# graphlint: hot`".into())),
+                    None => {}
+                }
+                if self.matches_pattern(file, func, &patterns.cold) {
+                    blocked[node] = true;
+                }
+                if func.compiled {
+                    roots.push((node, "decorated with `@torch.compile`".into()));
+                }
+                if self.matches_pattern(file, func, &patterns.hot) {
+                    roots.push((node, "matches a `hot` pattern".into()));
+                }
+            }
+            for class in 0..summary.classes.len() as u32 {
+                let forward =
+                    self.sym_forward.and_then(|name| self.class_methods.get(&((file as u32, class), name)).copied());
+                if let Some(forward) = forward {
+                    if self.is_module_class(file, class) {
+                        let name = &self.files[file].summary.classes[class as usize].name;
+                        roots.push((
+                            self.func_base[file] + forward as usize,
+                            format!("`forward` of nn.Module subclass `{name}`"),
+                        ));
+                    }
+                }
+            }
+            let files = self.files;
+            for site in &files[file].summary.root_sites {
+                for entity in self.eval(file, site.value) {
+                    let mut targets = SmallVec::new();
+                    match entity {
+                        Entity::Func(..) | Entity::Bound(..) | Entity::Instance(..) | Entity::Container(_) => {
+                            self.targets_of(entity, CallKind::Call, &mut targets, 0)
+                        }
+                        _ => {}
+                    }
+                    for (f, m, _) in targets {
+                        roots.push((self.func_base[f] + m as usize, site.reason.to_string()));
+                    }
+                }
+            }
+            for (index, region) in self.files[file].summary.regions.iter().enumerate() {
+                if region.kind == RegionKind::CudaGraph {
+                    roots.push((self.region_base[file] + index, "captured by `torch.cuda.graph`".into()));
+                }
+            }
+        }
+
+        let mut region_roots: FxHashSet<usize> =
+            roots.iter().map(|(n, _)| *n).filter(|n| self.region_of(*n).is_some()).collect();
+
+        // Loops that may be decode loops, with what they call (computed once).
+        let mut candidates = Vec::new();
+        for file in 0..self.files.len() {
+            for (index, region) in self.files[file].summary.regions.iter().enumerate() {
+                if region.kind != RegionKind::Loop || region.training {
+                    continue;
+                }
+                let function = &self.files[file].summary.funcs[region.func as usize];
+                if function.name.contains("train") || function.name == "fit" {
+                    continue;
+                }
+                let (calls_model, callees) = self.loop_calls(file, index as RegionIdx);
+                if calls_model || !callees.is_empty() {
+                    let node = self.region_base[file] + index;
+                    let func_node = self.func_base[file] + region.func as usize;
+                    candidates.push((node, func_node, calls_model, callees, function.qualname.clone()));
+                }
+            }
+        }
+        loop {
+            let reach = hotpath::propagate(edges, &roots, &blocked);
+            let mut added = false;
+            for (node, func_node, calls_model, callees, qualname) in &candidates {
+                // A loop inside a hot function is hot already; a cold marker wins.
+                if region_roots.contains(node) || !matches!(reach[*func_node], Reach::Unreached) || blocked[*func_node]
+                {
+                    continue;
+                }
+                if *calls_model || callees.iter().any(|c| !matches!(reach[*c], Reach::Unreached)) {
+                    region_roots.insert(*node);
+                    roots.push((*node, format!("decode loop in `{qualname}`")));
+                    added = true;
+                }
+            }
+            if !added {
+                return (reach, region_roots);
+            }
+        }
+    }
+
+    /// Whether a loop calls a Module (or a method of one), and the project functions it calls
+    /// (which make it a decode loop once they are hot).
+    fn loop_calls(&mut self, file: FileIdx, region: RegionIdx) -> (bool, Vec<usize>) {
+        let files = self.files;
+        let mut calls_model = false;
+        let mut callees = Vec::new();
+        for &call in &self.region_calls[file][region as usize].clone() {
+            let call = &files[file].summary.calls[call as usize];
+            for entity in self.eval(file, call.callee) {
+                match entity {
+                    Entity::Instance(f, c) => calls_model |= self.is_module_class(f, c),
+                    Entity::ExternalInstance(id) => calls_model |= is_module_base(&self.externals[id as usize]),
+                    Entity::Bound(f, m) => {
+                        let class = files[f].summary.funcs[m as usize].class;
+                        calls_model |= class.is_some_and(|c| self.is_module_class(f, c));
+                        callees.push(self.func_base[f] + m as usize);
+                    }
+                    Entity::Func(f, m) => callees.push(self.func_base[f] + m as usize),
+                    _ => {}
+                }
+            }
+        }
+        (calls_model, callees)
+    }
+
+    /// Whether a function matches one of `patterns` (`hot` or `cold`, from `--hot` or a config).
+    fn matches_pattern(&self, file: FileIdx, func: &FuncSummary, patterns: &[String]) -> bool {
+        if patterns.is_empty() || func.qualname == "<module>" {
+            return false;
+        }
+        let full = format!("{}:{}", self.module_names[file], func.qualname);
+        patterns.iter().any(|pattern| {
+            if pattern.contains(':') {
+                glob_match(pattern, &full)
+            } else {
+                glob_match(pattern, &func.qualname) || glob_match(pattern, &full.replace(':', "."))
+            }
+        })
+    }
+
+    pub(super) fn region_of(&self, node: usize) -> Option<(FileIdx, usize)> {
+        if self.region_base.first().is_none_or(|&first| node < first) {
+            return None;
+        }
+        let file = self.region_base.partition_point(|&base| base <= node) - 1;
+        let index = node - self.region_base[file];
+        (index < self.files[file].summary.regions.len()).then_some((file, index))
+    }
+}
