@@ -51,7 +51,7 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
         }
     };
     let source = text.source();
-    let is_stub = path.extension().is_some_and(|e| e == "pyi");
+    let is_stub = crate::source::is_python_stub(path);
     let has_directives = memchr::memmem::find(source.as_bytes(), b"graphlint").is_some();
     let parsed = adapter::parse(source, is_stub, has_directives);
     let lines = LineIndex::new(source);
