@@ -3,6 +3,7 @@
 //! into cargo's target tmpdir; nothing downloaded is committed. Each finding is reviewed in
 //! `snapshots/projects/real/*_review.md`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,6 +25,20 @@ const KRONOS: Wheel = Wheel {
     sha256: "6b94d6a81b55f6ff0f1c66b58c4c01291cdbfb0f92af21adee363338387ac88a",
 };
 
+/// toto-ts's dependencies that ship Python packages named like other libraries (gluonts has a
+/// `gluonts/torch/` subpackage).
+const GLUONTS: Wheel = Wheel {
+    spec: "gluonts==0.16.2",
+    file: "gluonts-0.16.2-py3-none-any.whl",
+    sha256: "351497c37bd0dd13776310f132b7f110f45821559cbc1a03c24908051fcf8155",
+};
+
+const ROTARY: Wheel = Wheel {
+    spec: "rotary-embedding-torch==0.8.6",
+    file: "rotary_embedding_torch-0.8.6-py3-none-any.whl",
+    sha256: "1e92c09401af861dca768026af771885d51309ddf13a6028fce53e11801016de",
+};
+
 fn python(args: &[&str]) -> String {
     let output = Command::new("python3")
         .args(args)
@@ -35,12 +50,28 @@ fn python(args: &[&str]) -> String {
 
 /// Downloads (once) and unpacks a wheel; returns the unpacked directory.
 fn fetch(wheel: &Wheel) -> PathBuf {
+    fetch_side_by_side(wheel.file.trim_end_matches(".whl"), &[wheel])
+}
+
+/// Downloads (once) `wheels` and unpacks them into one directory, as site-packages holds them.
+fn fetch_side_by_side(name: &str, wheels: &[&Wheel]) -> PathBuf {
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-code");
-    let unpacked = cache.join(wheel.file.trim_end_matches(".whl"));
+    let unpacked = cache.join(name);
     if unpacked.join(".complete").is_file() {
         return unpacked;
     }
     std::fs::create_dir_all(&cache).unwrap();
+    let _ = std::fs::remove_dir_all(&unpacked);
+    for wheel in wheels {
+        let path = download(&cache, wheel);
+        python(&["-m", "zipfile", "-e", path.to_str().unwrap(), unpacked.to_str().unwrap()]);
+    }
+    std::fs::write(unpacked.join(".complete"), "").unwrap();
+    unpacked
+}
+
+/// The wheel file in `cache`, downloaded if missing, its sha256 checked.
+fn download(cache: &Path, wheel: &Wheel) -> PathBuf {
     let path = cache.join(wheel.file);
     if !path.is_file() {
         python(&[
@@ -62,10 +93,7 @@ fn fetch(wheel: &Wheel) -> PathBuf {
         path.to_str().unwrap(),
     ]);
     assert_eq!(digest.trim(), wheel.sha256, "{} is not the wheel this test was reviewed against", wheel.file);
-    let _ = std::fs::remove_dir_all(&unpacked);
-    python(&["-m", "zipfile", "-e", path.to_str().unwrap(), unpacked.to_str().unwrap()]);
-    std::fs::write(unpacked.join(".complete"), "").unwrap();
-    unpacked
+    path
 }
 
 fn graphlint(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -195,4 +223,25 @@ fn kronos() {
     assert_eq!(found.len(), 3, "every finding is reviewed in kronos_review.md:\n{text}");
     snapshot("kronos", &text);
     snapshot("kronos_hot_functions", &hot);
+}
+
+/// The seed's own case (issue 13): toto-ts unzipped beside gluonts and rotary-embedding-torch, as
+/// `pip install toto-ts` lays them out. gluonts' `gluonts/torch/` once claimed the name `torch`
+/// and `graphlint .` there said "All checks passed"; toto's findings must be the same whether
+/// `toto/` is checked alone or with its neighbours.
+#[test]
+fn toto_beside_its_dependencies() {
+    let dir = fetch_side_by_side("toto-site-packages", &[&TOTO, &GLUONTS, &ROTARY]);
+    let key = |f: &Finding| (f.file.clone(), f.line.lines().next().unwrap_or("").to_string());
+    let (alone, _) = findings(&dir, "toto");
+    let (together, _) = findings(&dir, ".");
+    let alone: BTreeSet<_> = alone.iter().map(key).collect();
+    let together: BTreeSet<_> = together.iter().filter(|f| f.file.starts_with("toto/")).map(key).collect();
+    assert_eq!(count_in(&together, "toto/model/util.py"), count_in(&alone, "toto/model/util.py"));
+    assert!(count_in(&alone, "toto/model/util.py") >= 5, "the KV cache's syncs: {alone:?}");
+    assert_eq!(together, alone, "toto/'s findings depend on what is checked beside it");
+}
+
+fn count_in(findings: &BTreeSet<(String, String)>, file: &str) -> usize {
+    findings.iter().filter(|(f, _)| f == file).count()
 }

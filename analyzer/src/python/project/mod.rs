@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
 use super::summary::*;
@@ -101,6 +101,10 @@ struct Project<'s> {
     /// Resolved import targets by (base directory id, or [`ABSOLUTE`] for absolute imports, text).
     import_targets: FxHashMap<(u32, Sym), ImportTarget>,
     module_names: Vec<String>,
+    /// Per file: see [`ModuleNames::is_script`].
+    is_script: Vec<bool>,
+    /// Absolute imports a script resolves from its own directory, by (directory id, text).
+    script_targets: FxHashMap<(u32, Sym), ImportTarget>,
     externals: Vec<String>,
     external_ids: FxHashMap<String, u32>,
     containers: Vec<Entities>,
@@ -138,6 +142,8 @@ struct Project<'s> {
     mro_classes: Vec<(FileIdx, u32)>,
     method_memo: FxHashMap<(ClassKey, Sym), Option<(FileIdx, FuncIdx)>>,
     module_attr_memo: FxHashMap<(u32, Sym), Entities>,
+    /// Module attributes being looked up right now (see [`Self::module_attribute`]).
+    module_attr_active: FxHashSet<(u32, Sym)>,
     /// `instance.name` per class, and whether it read a flowed-in parameter.
     attr_memo: FxHashMap<(ClassKey, Sym), (Entities, bool)>,
     /// Per file and region: the call sites inside the region (nested regions included).
@@ -185,6 +191,8 @@ impl<'s> Project<'s> {
             dir_parents: Vec::new(),
             import_targets: FxHashMap::default(),
             module_names: Vec::with_capacity(files.len()),
+            is_script: Vec::with_capacity(files.len()),
+            script_targets: FxHashMap::default(),
             externals: Vec::new(),
             external_ids: FxHashMap::default(),
             containers: Vec::new(),
@@ -210,6 +218,7 @@ impl<'s> Project<'s> {
             mro_classes: Vec::new(),
             method_memo: FxHashMap::default(),
             module_attr_memo: FxHashMap::default(),
+            module_attr_active: FxHashSet::default(),
             attr_memo: FxHashMap::default(),
             region_calls: Vec::with_capacity(files.len()),
             func_base: Vec::with_capacity(files.len()),
@@ -248,46 +257,26 @@ impl<'s> Project<'s> {
                 }
             }
         }
-        let mut package_cache: FxHashMap<PathBuf, bool> = FxHashMap::default();
-        let mut absolutes = Vec::with_capacity(files.len());
+        let absolutes: Vec<PathBuf> = files.iter().map(|file| crate::paths::absolute(&file.path)).collect();
+        let names = ModuleNames::new(&absolutes);
         let mut dir_index: FxHashMap<PathBuf, u32> = FxHashMap::default();
-        for (index, file) in files.iter().enumerate() {
-            let absolute = crate::paths::absolute(&file.path);
+        for (index, (file, absolute)) in files.iter().zip(&absolutes).enumerate() {
             let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
-            let name = module_name(&absolute, &mut package_cache);
-            project.by_path.insert(path_key(&absolute).into(), index);
-            absolutes.push(absolute);
-            project.modules.entry(name.clone()).or_insert(index);
+            project.by_path.insert(path_key(absolute).into(), index);
+            project.is_script.push(names.is_script[index]);
             let dir_id = project.dir_id(&dir, &mut dir_index);
             project.dir_ids.push(dir_id);
-            project.module_names.push(name);
+            project.module_names.push(names.own[index].clone());
             project.func_base.push(project.node_count);
             project.node_count += file.summary.funcs.len();
         }
-        // Namespace packages (directories without `__init__.py`, PEP 420) still import by path:
-        // every file also answers to the dotted suffixes of its path, unless a package name
-        // already claimed them.
-        let mut by_index: Vec<Option<&PathBuf>> = vec![None; files.len()];
-        for path in &absolutes {
-            by_index[project.by_path[path_key(path)]] = Some(path);
-        }
-        for (index, absolute) in by_index.into_iter().enumerate() {
-            let Some(absolute) = absolute else { continue };
-            let mut parts: Vec<&str> = absolute
-                .components()
-                .filter_map(|c| match c {
-                    std::path::Component::Normal(part) => part.to_str(),
-                    _ => None,
-                })
-                .collect();
-            if let Some(last) = parts.last_mut() {
-                *last = last.trim_end_matches(".pyi").trim_end_matches(".py");
-                if *last == "__init__" {
-                    parts.pop();
+        // Of two files claiming one name, the name from the nearest root wins, then the first path
+        // (files are sorted, so `m.py` comes before its stub `m.pyi`).
+        for rank in 0..2 {
+            for (index, own) in names.names.iter().enumerate() {
+                if let Some(name) = own.get(rank) {
+                    project.modules.entry(name.clone()).or_insert(index);
                 }
-            }
-            for start in (0..parts.len()).rev().take(12) {
-                project.modules.entry(parts[start..].join(".")).or_insert(index);
             }
         }
         for file in files {
@@ -390,7 +379,7 @@ impl<'s> Project<'s> {
             ABSOLUTE
         };
         let key = (base, self.sym(from, import.dotted));
-        let target = match self.import_targets.get(&key) {
+        let mut target = match self.import_targets.get(&key) {
             Some(&target) => target,
             None => {
                 let target = self.import_target(base, dotted);
@@ -398,6 +387,21 @@ impl<'s> Project<'s> {
                 target
             }
         };
+        if matches!(target, ImportTarget::External(_)) && self.is_script[from] {
+            // A script also imports from its own directory (the first entry of `sys.path`).
+            let key = (self.dir_ids[from], key.1);
+            let local = match self.script_targets.get(&key) {
+                Some(&local) => local,
+                None => {
+                    let local = self.module_under(key.0, dotted, 1);
+                    self.script_targets.insert(key, local);
+                    local
+                }
+            };
+            if matches!(local, ImportTarget::Module(..)) {
+                target = local;
+            }
+        }
         match target {
             ImportTarget::Module(module, split) => {
                 let rest: SmallVec<[&'s str; 8]> =
@@ -415,25 +419,7 @@ impl<'s> Project<'s> {
         let segments: SmallVec<[&str; 8]> =
             if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').collect() };
         if base != ABSOLUTE {
-            let base = path_key(&self.dir_paths[base as usize]);
-            let mut path = Vec::with_capacity(base.len() + dotted.len() + 16);
-            for split in (0..=segments.len()).rev() {
-                path.clear();
-                path.extend_from_slice(base);
-                for segment in &segments[..split] {
-                    push_component(&mut path, segment);
-                }
-                let module = if split == 0 {
-                    push_component(&mut path, "__init__.py");
-                    self.by_path.get(&path[..]).copied()
-                } else {
-                    self.module_file_at(&mut path)
-                };
-                if let Some(module) = module {
-                    return ImportTarget::Module(module, split);
-                }
-            }
-            return ImportTarget::Nothing;
+            return self.module_under(base, dotted, 0);
         }
         // `a.b.c`, then `a.b`, then `a`: prefixes of the dotted path, without joining segments.
         let mut prefix_end = dotted.len();
@@ -444,6 +430,32 @@ impl<'s> Project<'s> {
             prefix_end = prefix_end.saturating_sub(segments[split - 1].len() + 1);
         }
         ImportTarget::External(self.intern(dotted.to_string()))
+    }
+
+    /// The module `dotted` names under directory `dir`, and how many of its segments that module
+    /// took (at least `min_split`; 0 means the directory's own `__init__.py`).
+    fn module_under(&self, dir: u32, dotted: &str, min_split: usize) -> ImportTarget {
+        let segments: SmallVec<[&str; 8]> =
+            if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').collect() };
+        let base = path_key(&self.dir_paths[dir as usize]);
+        let mut path = Vec::with_capacity(base.len() + dotted.len() + 16);
+        for split in (min_split..=segments.len()).rev() {
+            path.clear();
+            path.extend_from_slice(base);
+            for segment in &segments[..split] {
+                push_component(&mut path, segment);
+            }
+            let module = if split == 0 {
+                push_component(&mut path, "__init__.py");
+                self.by_path.get(&path[..]).copied()
+            } else {
+                self.module_file_at(&mut path)
+            };
+            if let Some(module) = module {
+                return ImportTarget::Module(module, split);
+            }
+        }
+        ImportTarget::Nothing
     }
 
     fn attr_chain(&mut self, mut entities: Entities, names: &[&'s str]) -> Entities {
@@ -463,8 +475,15 @@ impl<'s> Project<'s> {
         if let Some(known) = self.module_attr_memo.get(&(file as u32, name)) {
             return known.clone();
         }
+        // A name asked again while it is being looked up (star imports or re-exports in a cycle,
+        // `from .a import *` naming the package itself) has no answer down that path.
+        if !self.module_attr_active.insert((file as u32, name)) {
+            self.read_flow = true; // so the partial answer above it is not memoised
+            return Entities::new();
+        }
         let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
         let found = self.module_attribute_uncached(file, name, depth);
+        self.module_attr_active.remove(&(file as u32, name));
         if !self.read_flow {
             self.module_attr_memo.insert((file as u32, name), found.clone());
         }
@@ -545,28 +564,98 @@ fn push_component(path: &mut Vec<u8>, name: &str) {
     path.extend_from_slice(name.as_bytes());
 }
 
-/// The dotted module name of a file: its stem, prefixed by every enclosing directory that is a
-/// package (has `__init__.py`); a `src` directory ends the walk.
-fn module_name(path: &Path, package_cache: &mut FxHashMap<PathBuf, bool>) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    if stem != "__init__" {
-        parts.push(stem.to_string());
-    }
-    let mut dir = path.parent();
-    while let Some(current) = dir {
-        let is_package = *package_cache
-            .entry(current.to_path_buf())
-            .or_insert_with(|| current.join("__init__.py").is_file() || current.join("__init__.pyi").is_file());
-        let name = current.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if !is_package || name == "src" || name.is_empty() {
-            break;
+/// Every file's dotted module names, as Python's import system gives them.
+///
+/// Names are relative to *import roots*, never to a nested package: `gluonts/torch/__init__.py`
+/// is `gluonts.torch`, never `torch`. The roots are the top of the analysed tree (the files'
+/// common directory, or the first non-package directory above it: a site-packages-like tree, or
+/// the directory a given package sits on), `src` directories, and every directory on which a
+/// package sits (the first non-package directory above a package, unless that directory is itself
+/// inside a package, which makes it a namespace package). Packages have an `__init__.py`; a
+/// directory without one under a root is a namespace package (PEP 420), named by its path. A
+/// plain module outside any package is named from the top only; its siblings find it through
+/// [`ModuleNames::is_script`]. Components that are not identifiers give no name.
+struct ModuleNames {
+    /// Per file: the name `--hot`/`cold` patterns and submodule look-ups use: from the nearest
+    /// root, or for a plain module from its own directory (`model` for `scripts/model.py`).
+    own: Vec<String>,
+    /// Per file: the names other files import it by, the one from the nearest root first.
+    names: Vec<SmallVec<[String; 2]>>,
+    /// Whether the file sits in a directory that is not a package: run as a script, its own
+    /// directory is the first entry of `sys.path`, so its absolute imports also look there.
+    is_script: Vec<bool>,
+}
+
+impl ModuleNames {
+    fn new(paths: &[PathBuf]) -> Self {
+        let mut packages: FxHashMap<PathBuf, bool> = FxHashMap::default();
+        let mut is_package = |dir: &Path| {
+            *packages.entry(dir.to_path_buf()).or_insert_with(|| {
+                let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                !name.is_empty()
+                    && name != "src"
+                    && (dir.join("__init__.py").is_file() || dir.join("__init__.pyi").is_file())
+            })
+        };
+        let parent = |dir: &Path| dir.parent().unwrap_or(Path::new("")).to_path_buf();
+        // The top of the tree: the files' common directory, above any package it is in.
+        let mut top = paths.first().map(|p| parent(p)).unwrap_or_default();
+        for path in paths {
+            while !path.starts_with(&top) {
+                top = parent(&top);
+            }
         }
-        parts.push(name.to_string());
-        dir = current.parent();
+        while is_package(&top) {
+            top = parent(&top);
+        }
+        // Per file: the first non-package directory above it, and whether the file is in a package.
+        let chains: Vec<(PathBuf, bool)> = paths
+            .iter()
+            .map(|path| {
+                let mut dir = parent(path);
+                let in_package = is_package(&dir);
+                while is_package(&dir) {
+                    dir = parent(&dir);
+                }
+                (dir, in_package)
+            })
+            .collect();
+        let mut names = Vec::with_capacity(paths.len());
+        let mut own = Vec::with_capacity(paths.len());
+        for (path, (chain_top, in_package)) in paths.iter().zip(&chains) {
+            let sits_on_root = chain_top.starts_with(&top)
+                && (chain_top.file_name().is_some_and(|n| n == "src")
+                    || (*in_package && !is_package(&parent(chain_top))));
+            let mut imported_as: SmallVec<[String; 2]> = SmallVec::new();
+            let nearest = if sits_on_root { chain_top.as_path() } else { top.as_path() };
+            imported_as.extend(dotted_name(path, nearest));
+            if nearest != top {
+                imported_as.extend(dotted_name(path, &top));
+            }
+            let first = if *in_package { imported_as.first().cloned() } else { dotted_name(path, chain_top) };
+            own.push(first.unwrap_or_default());
+            names.push(imported_as);
+        }
+        let is_script = chains.iter().map(|(_, in_package)| !in_package).collect();
+        ModuleNames { own, names, is_script }
     }
-    parts.reverse();
-    parts.join(".")
+}
+
+/// The dotted name of `path` relative to the import root `root`.
+fn dotted_name(path: &Path, root: &Path) -> Option<String> {
+    let relative = path.strip_prefix(root).ok()?;
+    let mut parts: Vec<&str> = relative.iter().map(|c| c.to_str()).collect::<Option<_>>()?;
+    let last = parts.pop()?;
+    let stem = last.strip_suffix(".pyi").or_else(|| last.strip_suffix(".py")).unwrap_or(last);
+    if stem != "__init__" {
+        parts.push(stem);
+    }
+    (!parts.is_empty() && parts.iter().all(|p| is_identifier(p))).then(|| parts.join("."))
+}
+
+fn is_identifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic()) && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
 #[cfg(test)]
