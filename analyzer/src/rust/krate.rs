@@ -235,7 +235,7 @@ impl<'s> Crate<'s> {
         (file, (node - self.func_base[file]) as FuncIdx)
     }
 
-    fn func(&self, node: Node) -> &FuncDef {
+    fn func(&self, node: Node) -> &FuncSummary {
         let (file, index) = self.node_file(node);
         &self.files[file].summary.funcs[index as usize]
     }
@@ -492,7 +492,7 @@ impl<'s> Crate<'s> {
     /// Whether a function matches one of `patterns` (`hot` or `cold`, from `--hot` or a config):
     /// its `Type::method` (or `function`) name, its `Trait::method` name for trait impls, or its
     /// full `module::path::Type::method` path.
-    fn matches_pattern(&self, file: FileIdx, func: &FuncDef, patterns: &[String]) -> bool {
+    fn matches_pattern(&self, file: FileIdx, func: &FuncSummary, patterns: &[String]) -> bool {
         if patterns.is_empty() {
             return false;
         }

@@ -8,20 +8,20 @@
 //! `syn::parse_file`, whose error (or success) decides what the user sees.
 
 mod ast;
+mod checker;
 mod krate;
 mod lexer;
 mod parser;
 pub mod rules;
 pub mod summary;
 mod types;
-mod visitor;
 
 use std::path::Path;
 
 use rayon::prelude::*;
 
+use self::checker::Checker;
 use self::summary::FileSummary;
-use self::visitor::FileVisitor;
 use crate::frontend::{self, FileContext, Outcome, SourceText};
 use crate::settings::Settings;
 use crate::source::LineIndex;
@@ -78,11 +78,11 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
         }
     };
 
-    let mut visitor = FileVisitor::new(context, parsed.tokens(), Vec::new());
-    visitor.check_file(file);
-    analysis.summary = std::mem::take(&mut visitor.summary);
-    analysis.candidates = std::mem::take(&mut visitor.candidates);
-    drop(visitor);
+    let mut checker = Checker::new(context, parsed.tokens(), Vec::new());
+    checker.check_file(file);
+    analysis.summary = std::mem::take(&mut checker.summary);
+    analysis.candidates = std::mem::take(&mut checker.candidates);
+    drop(checker);
     drop(parsed);
     analysis.suppressions = Some(suppressions);
     analysis.shift_past_bom(text.bom);

@@ -67,7 +67,7 @@ pub enum Callee {
 }
 
 #[derive(Debug, Clone)]
-pub struct FuncDef {
+pub struct FuncSummary {
     pub name: String,
     /// `Type::method` or `function`, as shown in chains.
     pub qualname: String,
@@ -125,7 +125,7 @@ pub struct CallSite {
 pub struct FileSummary {
     /// Module paths inside the crate; index 0 is the file's own module, inline `mod`s follow.
     pub modules: Vec<Vec<String>>,
-    pub funcs: Vec<FuncDef>,
+    pub funcs: Vec<FuncSummary>,
     pub types: Vec<TypeDef>,
     pub uses: Vec<UseDef>,
     pub regions: Vec<Region>,

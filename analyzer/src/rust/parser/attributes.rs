@@ -2,7 +2,7 @@
 
 use super::{PResult, ParseError, Parser};
 use crate::rust::ast::Attr;
-use crate::rust::lexer::{Delim, Kind};
+use crate::rust::lexer::{Delim, TokenKind};
 
 impl<'s, 't> Parser<'s, 't> {
     /// `#![..]` and `//!` at the start of a file, module, `impl` or block: as in `syn`, they
@@ -17,7 +17,7 @@ impl<'s, 't> Parser<'s, 't> {
     }
 
     fn attrs(&mut self, inner: bool) -> PResult<Vec<Attr>> {
-        let (doc, bang) = if inner { (Kind::DocInner, 1) } else { (Kind::DocOuter, 0) };
+        let (doc, bang) = if inner { (TokenKind::DocInner, 1) } else { (TokenKind::DocOuter, 0) };
         let mut attrs = Vec::new();
         while let Some(token) = self.tok(0) {
             if token.kind == doc {
@@ -73,7 +73,7 @@ impl<'s, 't> Parser<'s, 't> {
     fn attr_rest(&mut self) -> PResult<()> {
         if self.eat_op("=") {
             self.pos = self.end;
-        } else if matches!(self.tok(0).map(|t| t.kind), Some(Kind::Open(_))) {
+        } else if matches!(self.tok(0).map(|t| t.kind), Some(TokenKind::Open(_))) {
             self.skip_group()?;
         }
         if self.at_end() {

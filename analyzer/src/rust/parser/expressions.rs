@@ -4,7 +4,7 @@
 use super::types::path_ty_without_args;
 use super::{is_keyword, PResult, ParseError, Parser};
 use crate::rust::ast::*;
-use crate::rust::lexer::{Delim, Kind};
+use crate::rust::lexer::{Delim, TokenKind};
 
 /// A match arm whose body needs no `,` (`syn`'s `requires_comma_to_be_match_arm` is false).
 fn ends_arm_without_comma(expr: &Expr) -> bool {
@@ -249,7 +249,7 @@ impl<'s, 't> Parser<'s, 't> {
                 self.pos += 1;
                 let token = self.tok(0).ok_or(ParseError)?;
                 match token.kind {
-                    Kind::Lit => {
+                    TokenKind::Lit => {
                         // A tuple index.
                         let member = self.text_of(token);
                         if !member.bytes().all(|b| b.is_ascii_digit()) {
@@ -258,7 +258,7 @@ impl<'s, 't> Parser<'s, 't> {
                         self.pos += 1;
                         expr = self.mk(ExprKind::Field { base: Box::new(expr), member }, start);
                     }
-                    Kind::Float => {
+                    TokenKind::Float => {
                         // `x. 0.1` (the lexer splits `x.0.1` itself): two tuple indices.
                         let text = self.text_of(token);
                         let (first, second) = text.split_once('.').ok_or(ParseError)?;
@@ -277,11 +277,11 @@ impl<'s, 't> Parser<'s, 't> {
                             self.mk(ExprKind::Field { base: Box::new(inner), member: second }, start)
                         };
                     }
-                    Kind::Ident if self.text_of(token) == "await" => {
+                    TokenKind::Ident if self.text_of(token) == "await" => {
                         self.pos += 1;
                         expr = self.mk(ExprKind::Await(Box::new(expr)), start);
                     }
-                    Kind::Ident => {
+                    TokenKind::Ident => {
                         let method = self.text_of(token);
                         let method_at = (token.start, token.end);
                         self.pos += 1;
@@ -340,12 +340,12 @@ impl<'s, 't> Parser<'s, 't> {
         let start = self.start();
         let token = self.tok(0).ok_or(ParseError)?;
         match token.kind {
-            Kind::Str | Kind::Lit | Kind::Float => {
+            TokenKind::Str | TokenKind::Lit | TokenKind::Float => {
                 self.pos += 1;
                 return Ok(self.mk(ExprKind::Lit, start));
             }
-            Kind::Lifetime => return self.labeled(),
-            Kind::Open(Delim::Paren) => {
+            TokenKind::Lifetime => return self.labeled(),
+            TokenKind::Open(Delim::Paren) => {
                 let (mut elems, trailing) = self.group(Delim::Paren, |p| {
                     let mut elems = Vec::new();
                     let mut trailing = false;
@@ -365,7 +365,7 @@ impl<'s, 't> Parser<'s, 't> {
                 };
                 return Ok(self.mk(kind, start));
             }
-            Kind::Open(Delim::Bracket) => {
+            TokenKind::Open(Delim::Bracket) => {
                 let kind = self.group(Delim::Bracket, |p| {
                     if p.at_end() {
                         return Ok(ExprKind::Array(Vec::new()));
@@ -383,11 +383,11 @@ impl<'s, 't> Parser<'s, 't> {
                 })?;
                 return Ok(self.mk(kind, start));
             }
-            Kind::Open(Delim::Brace) => {
+            TokenKind::Open(Delim::Brace) => {
                 let block = self.block()?;
                 return Ok(self.mk(ExprKind::Block(block), start));
             }
-            Kind::Punct => {
+            TokenKind::Punct => {
                 if self.is_punct(0, b'|') {
                     return self.closure(allow_struct);
                 }
@@ -402,7 +402,7 @@ impl<'s, 't> Parser<'s, 't> {
                 }
                 return Err(ParseError);
             }
-            Kind::Ident => {}
+            TokenKind::Ident => {}
             _ => return Err(ParseError),
         }
         let word = self.text_of(token);
@@ -510,7 +510,7 @@ impl<'s, 't> Parser<'s, 't> {
     fn can_begin_expr(&self) -> bool {
         let Some(token) = self.tok(0) else { return false };
         match token.kind {
-            Kind::Ident => {
+            TokenKind::Ident => {
                 let word = self.text_of(token);
                 !matches!(
                     word,
@@ -529,8 +529,8 @@ impl<'s, 't> Parser<'s, 't> {
                         | "extern"
                 )
             }
-            Kind::Lifetime | Kind::Str | Kind::Lit | Kind::Float | Kind::Open(_) => true,
-            Kind::Punct => {
+            TokenKind::Lifetime | TokenKind::Str | TokenKind::Lit | TokenKind::Float | TokenKind::Open(_) => true,
+            TokenKind::Punct => {
                 matches!(self.punct(0), Some(b'&' | b'*' | b'!' | b'-' | b'|' | b'<' | b'#'))
                     || self.is_op("::")
                     || self.is_op("..")
@@ -668,7 +668,7 @@ impl<'s, 't> Parser<'s, 't> {
                 self.skip_angles()?;
                 generics = true;
             }
-            if self.is_op("::") && self.tok(2).is_some_and(|t| t.kind == Kind::Ident) {
+            if self.is_op("::") && self.tok(2).is_some_and(|t| t.kind == TokenKind::Ident) {
                 self.pos += 2;
                 continue;
             }
@@ -686,7 +686,7 @@ impl<'s, 't> Parser<'s, 't> {
             let (open, close) = self.skip_group()?;
             let name = *path.segments.last().ok_or(ParseError)?;
             let is_vec = !leading && path.segments == ["vec"];
-            let brace = self.toks[open as usize].kind == Kind::Open(Delim::Brace);
+            let brace = self.toks[open as usize].kind == TokenKind::Open(Delim::Brace);
             return Ok(self.mk(ExprKind::Macro(Macro { name, is_vec, open, close, brace }), start));
         }
         if allow_struct && self.is_open(0, Delim::Brace) {
@@ -707,7 +707,7 @@ impl<'s, 't> Parser<'s, 't> {
                     if p.is_punct(1, b':') && !p.is_op_at(1, "::") {
                         p.pos += 2;
                         fields.push(p.expr(true)?);
-                    } else if member.kind == Kind::Ident {
+                    } else if member.kind == TokenKind::Ident {
                         let name = p.text_of(member);
                         p.pos += 1;
                         let path = Path {

@@ -3,7 +3,7 @@
 
 use super::{is_keyword, PResult, ParseError, Parser};
 use crate::rust::ast::*;
-use crate::rust::lexer::{Delim, Kind};
+use crate::rust::lexer::{Delim, TokenKind};
 use crate::rust::summary::TyRef;
 
 impl<'s, 't> Parser<'s, 't> {
@@ -61,7 +61,7 @@ impl<'s, 't> Parser<'s, 't> {
         }
         let (open, close) = self.skip_group()?;
         let name = words.last().copied().ok_or(ParseError)?;
-        let brace = self.toks[open as usize].kind == Kind::Open(Delim::Brace);
+        let brace = self.toks[open as usize].kind == TokenKind::Open(Delim::Brace);
         Ok(Macro { name, is_vec: !leading && words == ["vec"], open, close, brace })
     }
 
@@ -93,7 +93,7 @@ impl<'s, 't> Parser<'s, 't> {
                 Some("extern") if !self.is_word(at + 1, "crate") => {
                     saw_extern = true;
                     at += 1;
-                    if self.tok(at).is_some_and(|t| t.kind == Kind::Str) {
+                    if self.tok(at).is_some_and(|t| t.kind == TokenKind::Str) {
                         at += 1;
                     }
                 }
@@ -323,12 +323,12 @@ impl<'s, 't> Parser<'s, 't> {
     fn skip_to_body(&mut self) -> PResult<()> {
         while let Some(token) = self.tok(0) {
             match token.kind {
-                Kind::Open(Delim::Brace) => return Ok(()),
-                Kind::Open(_) => {
+                TokenKind::Open(Delim::Brace) => return Ok(()),
+                TokenKind::Open(_) => {
                     self.skip_group()?;
                 }
-                Kind::Punct if self.is_punct(0, b';') => return Ok(()),
-                Kind::Punct if self.is_punct(0, b'<') => self.skip_angles()?,
+                TokenKind::Punct if self.is_punct(0, b';') => return Ok(()),
+                TokenKind::Punct if self.is_punct(0, b'<') => self.skip_angles()?,
                 _ => self.pos += 1,
             }
         }
@@ -402,8 +402,8 @@ impl<'s, 't> Parser<'s, 't> {
         while at < end {
             let token = &self.toks[at];
             match token.kind {
-                Kind::Ident => last = Some(self.text_of(token)),
-                Kind::Punct if self.src.as_bytes()[token.start as usize] == b':' => {}
+                TokenKind::Ident => last = Some(self.text_of(token)),
+                TokenKind::Punct if self.src.as_bytes()[token.start as usize] == b':' => {}
                 _ => break,
             }
             at += 1;
@@ -454,7 +454,7 @@ impl<'s, 't> Parser<'s, 't> {
                 && !(self.is_word(at, "const") && (self.is_name(at + 1) || self.is_word(at + 1, "_")))
             {
                 at += 1;
-                if self.tok(at).is_some_and(|t| t.kind == Kind::Str) {
+                if self.tok(at).is_some_and(|t| t.kind == TokenKind::Str) {
                     at += 1;
                 }
             }

@@ -10,7 +10,7 @@
 //! [`statements`] and [`expressions`], each adding methods to [`Parser`].
 
 use super::ast::*;
-use super::lexer::{self, Delim, Kind, Token};
+use super::lexer::{self, Delim, Token, TokenKind};
 use crate::arena::Slot;
 
 mod attributes;
@@ -201,7 +201,7 @@ impl<'s, 't> Parser<'s, 't> {
 
     fn ident(&self, ahead: usize) -> Option<&'s str> {
         let token = self.tok(ahead)?;
-        (token.kind == Kind::Ident).then(|| self.text_of(token))
+        (token.kind == TokenKind::Ident).then(|| self.text_of(token))
     }
 
     fn is_word(&self, ahead: usize, word: &str) -> bool {
@@ -215,7 +215,7 @@ impl<'s, 't> Parser<'s, 't> {
 
     fn punct(&self, ahead: usize) -> Option<u8> {
         let token = self.tok(ahead)?;
-        (token.kind == Kind::Punct).then(|| self.src.as_bytes()[token.start as usize])
+        (token.kind == TokenKind::Punct).then(|| self.src.as_bytes()[token.start as usize])
     }
 
     fn is_punct(&self, ahead: usize, c: u8) -> bool {
@@ -227,7 +227,7 @@ impl<'s, 't> Parser<'s, 't> {
         let bytes = op.as_bytes();
         for (i, &c) in bytes.iter().enumerate() {
             let Some(token) = self.tok(ahead + i) else { return false };
-            if token.kind != Kind::Punct || self.src.as_bytes()[token.start as usize] != c {
+            if token.kind != TokenKind::Punct || self.src.as_bytes()[token.start as usize] != c {
                 return false;
             }
             if i + 1 < bytes.len() && !token.joint {
@@ -268,17 +268,17 @@ impl<'s, 't> Parser<'s, 't> {
     }
 
     fn is_open(&self, ahead: usize, delim: Delim) -> bool {
-        self.tok(ahead).is_some_and(|t| t.kind == Kind::Open(delim))
+        self.tok(ahead).is_some_and(|t| t.kind == TokenKind::Open(delim))
     }
 
     fn is_lit(&self, ahead: usize) -> bool {
-        self.tok(ahead).is_some_and(|t| matches!(t.kind, Kind::Str | Kind::Lit | Kind::Float))
+        self.tok(ahead).is_some_and(|t| matches!(t.kind, TokenKind::Str | TokenKind::Lit | TokenKind::Float))
             || self.is_word(ahead, "true")
             || self.is_word(ahead, "false")
     }
 
     fn is_lifetime(&self, ahead: usize) -> bool {
-        self.tok(ahead).is_some_and(|t| t.kind == Kind::Lifetime)
+        self.tok(ahead).is_some_and(|t| t.kind == TokenKind::Lifetime)
     }
 
     /// The end offset of the last token taken.
@@ -293,7 +293,7 @@ impl<'s, 't> Parser<'s, 't> {
     /// Runs `inner` on the content of the group that opens here, which it must consume whole.
     fn group<T>(&mut self, delim: Delim, inner: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
         let token = self.tok(0).ok_or(ParseError)?;
-        if token.kind != Kind::Open(delim) {
+        if token.kind != TokenKind::Open(delim) {
             return Err(ParseError);
         }
         let close = token.close as usize;
@@ -318,7 +318,7 @@ impl<'s, 't> Parser<'s, 't> {
     /// Skips a delimited group, returning the indices of its delimiters.
     fn skip_group(&mut self) -> PResult<(u32, u32)> {
         let token = self.tok(0).ok_or(ParseError)?;
-        if !matches!(token.kind, Kind::Open(_)) {
+        if !matches!(token.kind, TokenKind::Open(_)) {
             return Err(ParseError);
         }
         let open = self.pos as u32;
@@ -334,11 +334,11 @@ impl<'s, 't> Parser<'s, 't> {
         let mut depth = 0usize;
         while let Some(token) = self.tok(0) {
             match token.kind {
-                Kind::Open(_) => {
+                TokenKind::Open(_) => {
                     self.skip_group()?;
                     continue;
                 }
-                Kind::Punct => match self.src.as_bytes()[token.start as usize] {
+                TokenKind::Punct => match self.src.as_bytes()[token.start as usize] {
                     b'<' => depth += 1,
                     b'-' | b'=' if self.is_punct(1, b'>') && token.joint => self.pos += 1,
                     b'>' => {
@@ -363,11 +363,11 @@ impl<'s, 't> Parser<'s, 't> {
         let mut depth = 0usize;
         while let Some(token) = self.tok(0) {
             match token.kind {
-                Kind::Open(_) => {
+                TokenKind::Open(_) => {
                     self.skip_group()?;
                     continue;
                 }
-                Kind::Punct => {
+                TokenKind::Punct => {
                     let c = self.src.as_bytes()[token.start as usize];
                     if depth == 0 && stops.contains(&c) {
                         return Ok(());

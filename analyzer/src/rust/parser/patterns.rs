@@ -2,7 +2,7 @@
 
 use super::{is_keyword, is_path_keyword, PResult, ParseError, Parser};
 use crate::rust::ast::*;
-use crate::rust::lexer::{Delim, Kind};
+use crate::rust::lexer::{Delim, TokenKind};
 
 impl<'s, 't> Parser<'s, 't> {
     /// A pattern with top-level `|` alternatives, and an optional leading `|`.
@@ -71,12 +71,12 @@ impl<'s, 't> Parser<'s, 't> {
             return self.pat_lit_or_range();
         }
         match token.kind {
-            Kind::Punct if self.is_punct(0, b'&') => {
+            TokenKind::Punct if self.is_punct(0, b'&') => {
                 self.pos += 1;
                 self.eat_word("mut");
                 Ok(Pat::Reference(Box::new(self.pat_single()?)))
             }
-            Kind::Open(Delim::Paren) => {
+            TokenKind::Open(Delim::Paren) => {
                 let (mut elems, trailing) = self.group(Delim::Paren, |p| p.pat_list())?;
                 if elems.len() == 1 && !trailing {
                     Ok(Pat::Paren(Box::new(elems.pop().unwrap())))
@@ -84,8 +84,8 @@ impl<'s, 't> Parser<'s, 't> {
                     Ok(Pat::Tuple(elems))
                 }
             }
-            Kind::Open(Delim::Bracket) => Ok(Pat::Slice(self.group(Delim::Bracket, |p| p.pat_list())?.0)),
-            Kind::Punct if self.is_op("..") => {
+            TokenKind::Open(Delim::Bracket) => Ok(Pat::Slice(self.group(Delim::Bracket, |p| p.pat_list())?.0)),
+            TokenKind::Punct if self.is_op("..") => {
                 self.pat_range_rest()?;
                 Ok(Pat::Other)
             }
@@ -172,7 +172,7 @@ impl<'s, 't> Parser<'s, 't> {
                     let by_ref = p.is_word(0, "ref");
                     let by_mut = p.is_word(by_ref as usize, "mut");
                     let member = p.tok(0).ok_or(ParseError)?;
-                    let named = member.kind == Kind::Ident;
+                    let named = member.kind == TokenKind::Ident;
                     if !boxed && !by_ref && !by_mut && p.is_punct(1, b':') && !p.is_op_at(1, "::") || !named {
                         p.pos += 2;
                         fields.push(p.pat_multi_leading_vert()?);

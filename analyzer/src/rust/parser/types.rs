@@ -1,7 +1,7 @@
 //! Types, reduced to what the rules read ([`TyRef`]), and the generic bounds that are skipped.
 
 use super::{is_keyword, PResult, ParseError, Parser};
-use crate::rust::lexer::{Delim, Kind};
+use crate::rust::lexer::{Delim, TokenKind};
 use crate::rust::summary::TyRef;
 
 /// Wrappers whose first generic argument is what the value really is, for our purposes.
@@ -26,7 +26,7 @@ impl<'s, 't> Parser<'s, 't> {
     pub(super) fn ty(&mut self, allow_plus: bool) -> PResult<Option<TyRef>> {
         let token = self.tok(0).ok_or(ParseError)?;
         match token.kind {
-            Kind::Punct => match self.src.as_bytes()[token.start as usize] {
+            TokenKind::Punct => match self.src.as_bytes()[token.start as usize] {
                 b'&' => {
                     self.pos += 1;
                     if self.is_lifetime(0) {
@@ -54,7 +54,7 @@ impl<'s, 't> Parser<'s, 't> {
                 b':' if self.is_op("::") => self.path_type(allow_plus),
                 _ => Err(ParseError),
             },
-            Kind::Open(Delim::Paren) => {
+            TokenKind::Open(Delim::Paren) => {
                 let (inner, single) = self.group(Delim::Paren, |p| {
                     let mut count = 0;
                     let mut first = None;
@@ -78,7 +78,7 @@ impl<'s, 't> Parser<'s, 't> {
                 }
                 Ok(if single { inner } else { None })
             }
-            Kind::Open(Delim::Bracket) => {
+            TokenKind::Open(Delim::Bracket) => {
                 let elem = self.group(Delim::Bracket, |p| {
                     let elem = p.ty(true)?;
                     if p.eat_op(";") {
@@ -88,7 +88,7 @@ impl<'s, 't> Parser<'s, 't> {
                 })?;
                 Ok(elem.map(|e| TyRef::Elem(Box::new(e))))
             }
-            Kind::Ident => {
+            TokenKind::Ident => {
                 let word = self.text_of(token);
                 match word {
                     "_" => {
@@ -125,7 +125,7 @@ impl<'s, 't> Parser<'s, 't> {
     fn fn_pointer(&mut self) -> PResult<()> {
         self.eat_word("unsafe");
         self.eat_word("safe");
-        if self.eat_word("extern") && self.tok(0).is_some_and(|t| t.kind == Kind::Str) {
+        if self.eat_word("extern") && self.tok(0).is_some_and(|t| t.kind == TokenKind::Str) {
             self.pos += 1;
         }
         if !self.eat_word("fn") {
@@ -188,7 +188,7 @@ impl<'s, 't> Parser<'s, 't> {
             segments.push(word);
             self.pos += 1;
             first_arg = self.generic_args_if_any()?;
-            if self.is_op("::") && self.tok(2).is_some_and(|t| t.kind == Kind::Ident) {
+            if self.is_op("::") && self.tok(2).is_some_and(|t| t.kind == TokenKind::Ident) {
                 self.pos += 2;
                 continue;
             }
