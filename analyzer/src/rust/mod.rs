@@ -9,9 +9,9 @@
 
 mod ast;
 mod checker;
-mod krate;
 mod lexer;
 mod parser;
+mod project;
 pub mod rules;
 pub mod summary;
 mod types;
@@ -33,7 +33,7 @@ pub type FileAnalysis = frontend::FileAnalysis<FileSummary>;
 /// Checks `files` (in parallel, one traversal each) and returns their diagnostics, unsorted.
 pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
     let analyses: Vec<FileAnalysis> = files.par_iter().map(|file| analyze_file_guarded(&file.path, settings)).collect();
-    frontend::outcome(analyses, |analyses| krate::classify(analyses, settings))
+    frontend::outcome(analyses, |analyses| project::classify(analyses, settings))
 }
 
 fn analyze_file_guarded(path: &Path, settings: &Settings) -> FileAnalysis {
