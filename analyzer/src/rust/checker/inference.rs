@@ -45,7 +45,7 @@ impl<'a> Checker<'a> {
         self.impls.last().and_then(|i| i.self_ty.as_ref())
     }
 
-    /// A value as the crate pass will see it.
+    /// A value as the project pass will see it.
     pub(crate) fn sym_of(&self, expr: &Expr) -> Sym {
         match &expr.kind {
             ExprKind::Path(p) if p.qself.is_none() => {

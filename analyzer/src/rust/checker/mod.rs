@@ -1,6 +1,6 @@
 //! The per-file pass: ONE traversal of the [`ast`](super::ast) that tracks the few types the
 //! rules need, hands every call and macro to the rules, and fills the file's [`FileSummary`]
-//! for the crate pass. The traversal order is `syn::visit`'s (children in source order, a call
+//! for the project pass. The traversal order is `syn::visit`'s (children in source order, a call
 //! after its receiver and arguments), which fixes the order of calls and regions.
 //!
 //! [`Checker`] holds the state and reports; [`inference`] knows what values are, [`traversal`]

@@ -22,7 +22,7 @@ pub(super) fn path_ty_without_args(segments: &[&str]) -> Option<TyRef> {
 }
 
 impl<'s, 't> Parser<'s, 't> {
-    /// A type, reduced as `types::ty_ref` did for `syn` types: `None` for what says nothing.
+    /// A type, reduced to the [`TyRef`] the rules read: `None` for what says nothing.
     pub(super) fn ty(&mut self, allow_plus: bool) -> PResult<Option<TyRef>> {
         let token = self.tok(0).ok_or(ParseError)?;
         match token.kind {
