@@ -1,5 +1,5 @@
 //! The syntax tree the Rust rules read: the shape `syn` gives a file, reduced to what the
-//! visitor uses. Names borrow the source; types are already reduced to [`TyRef`]s; every
+//! checker uses. Names borrow the source; types are already reduced to [`TyRef`]s; every
 //! expression keeps the byte range of its tokens (what `syn` calls its span, outer attributes
 //! included), for messages and locations.
 

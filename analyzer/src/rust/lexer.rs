@@ -26,7 +26,7 @@ impl Delim {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum TokenKind {
     Ident,
     Lifetime,
     /// A string literal (`"…"` or `r#"…"#`), the only literal kind whose value the rules read.
@@ -46,7 +46,7 @@ pub enum Kind {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Token {
-    pub kind: Kind,
+    pub kind: TokenKind,
     /// The next character is punctuation too (only meaningful for `Punct`).
     pub joint: bool,
     pub start: u32,
@@ -126,7 +126,7 @@ impl Lexer<'_> {
         self.bytes.get(self.pos + ahead).copied().unwrap_or(0)
     }
 
-    fn push(&mut self, kind: Kind, start: usize) {
+    fn push(&mut self, kind: TokenKind, start: usize) {
         self.tokens.push(Token { kind, joint: false, start: start as u32, end: self.pos as u32, close: 0 });
     }
 
@@ -148,64 +148,64 @@ impl Lexer<'_> {
                 b'(' | b'[' | b'{' => {
                     self.pos += 1;
                     self.open.push(self.tokens.len());
-                    self.push(Kind::Open(Delim::of(c)), start);
+                    self.push(TokenKind::Open(Delim::of(c)), start);
                 }
                 b')' | b']' | b'}' => {
                     self.pos += 1;
                     let delim = Delim::of(c);
                     let open = self.open.pop().ok_or(LexError { at: self.pos })?;
-                    if self.tokens[open].kind != Kind::Open(delim) {
+                    if self.tokens[open].kind != TokenKind::Open(delim) {
                         return Err(LexError { at: self.pos });
                     }
                     self.tokens[open].close = self.tokens.len() as u32;
-                    self.push(Kind::Close(delim), start);
+                    self.push(TokenKind::Close(delim), start);
                 }
                 b'"' => {
                     self.pos += 1;
                     self.quoted(b'"')?;
                     self.suffix();
-                    self.push(Kind::Str, start);
+                    self.push(TokenKind::Str, start);
                 }
                 b'\'' => self.quote()?,
                 b'0'..=b'9' => self.number(),
                 b'r' if self.peek(1) == b'#' && is_ident_start(self.peek(2)) => {
                     self.pos += 2;
                     self.ident_tail();
-                    self.push(Kind::Ident, start);
+                    self.push(TokenKind::Ident, start);
                 }
                 b'r' if matches!(self.peek(1), b'"' | b'#') => {
                     self.pos += 1;
                     self.raw_string()?;
-                    self.push(Kind::Str, start);
+                    self.push(TokenKind::Str, start);
                 }
                 b'b' | b'c' if self.peek(1) == b'r' && matches!(self.peek(2), b'"' | b'#') => {
                     self.pos += 2;
                     self.raw_string()?;
-                    self.push(Kind::Lit, start);
+                    self.push(TokenKind::Lit, start);
                 }
                 b'b' | b'c' if self.peek(1) == b'"' => {
                     self.pos += 2;
                     self.quoted(b'"')?;
                     self.suffix();
-                    self.push(Kind::Lit, start);
+                    self.push(TokenKind::Lit, start);
                 }
                 b'b' if self.peek(1) == b'\'' => {
                     self.pos += 2;
                     self.quoted(b'\'')?;
                     self.suffix();
-                    self.push(Kind::Lit, start);
+                    self.push(TokenKind::Lit, start);
                 }
                 0x80.. if unicode_space_len(&self.bytes[start..]) > 0 => {
                     self.pos += unicode_space_len(&self.bytes[start..]);
                 }
                 c if is_ident_start(c) => {
                     self.ident_tail();
-                    self.push(Kind::Ident, start);
+                    self.push(TokenKind::Ident, start);
                 }
                 c if IS_PUNCT[c as usize] => {
                     self.pos += 1;
                     let next = self.peek(0);
-                    self.push(Kind::Punct, start);
+                    self.push(TokenKind::Punct, start);
                     // As proc-macro2: joint when punctuation follows directly; the slash of a
                     // comment is not punctuation.
                     let comment = next == b'/' && matches!(self.peek(1), b'/' | b'*');
@@ -241,9 +241,9 @@ impl Lexer<'_> {
         self.pos = end;
         let text = &self.bytes[start..end];
         if text.starts_with(b"///") && !text.starts_with(b"////") {
-            self.push(Kind::DocOuter, start);
+            self.push(TokenKind::DocOuter, start);
         } else if text.starts_with(b"//!") {
-            self.push(Kind::DocInner, start);
+            self.push(TokenKind::DocInner, start);
         }
     }
 
@@ -267,9 +267,9 @@ impl Lexer<'_> {
         }
         let text = &self.bytes[start..self.pos];
         if text.starts_with(b"/**") && !text.starts_with(b"/***") && text != b"/**/" {
-            self.push(Kind::DocOuter, start);
+            self.push(TokenKind::DocOuter, start);
         } else if text.starts_with(b"/*!") {
-            self.push(Kind::DocInner, start);
+            self.push(TokenKind::DocInner, start);
         }
         Ok(())
     }
@@ -326,7 +326,7 @@ impl Lexer<'_> {
         if self.peek(0) == b'\\' {
             self.quoted(b'\'')?;
             self.suffix();
-            self.push(Kind::Lit, start);
+            self.push(TokenKind::Lit, start);
             return Ok(());
         }
         // One character, which may take several bytes.
@@ -339,7 +339,7 @@ impl Lexer<'_> {
         if self.peek(width) == b'\'' {
             self.pos += width + 1;
             self.suffix();
-            self.push(Kind::Lit, start);
+            self.push(TokenKind::Lit, start);
             return Ok(());
         }
         if self.peek(0) == b'r' && self.peek(1) == b'#' {
@@ -349,7 +349,7 @@ impl Lexer<'_> {
             return Err(LexError { at: self.pos });
         }
         self.ident_tail();
-        self.push(Kind::Lifetime, start);
+        self.push(TokenKind::Lifetime, start);
         Ok(())
     }
 
@@ -365,7 +365,7 @@ impl Lexer<'_> {
             self.digits();
             // `1.0` and `1.` are floats; `1..2`, `1.max(2)` and `x.0.1`'s inner index are not.
             let after_dot = self.peek(1);
-            let is_dot = |t: &Token| t.kind == Kind::Punct && self.bytes[t.start as usize] == b'.';
+            let is_dot = |t: &Token| t.kind == TokenKind::Punct && self.bytes[t.start as usize] == b'.';
             let n = self.tokens.len();
             let after_field_dot = n >= 1
                 && is_dot(&self.tokens[n - 1])
@@ -386,7 +386,7 @@ impl Lexer<'_> {
             }
         }
         self.suffix();
-        self.push(if float { Kind::Float } else { Kind::Lit }, start);
+        self.push(if float { TokenKind::Float } else { TokenKind::Lit }, start);
     }
 
     fn digits(&mut self) {
@@ -400,7 +400,7 @@ impl Lexer<'_> {
 mod tests {
     use super::*;
 
-    fn kinds(source: &str) -> Vec<(Kind, &str)> {
+    fn kinds(source: &str) -> Vec<(TokenKind, &str)> {
         tokenize(source).unwrap().iter().map(|t| (t.kind, &source[t.start as usize..t.end as usize])).collect()
     }
 
@@ -416,10 +416,10 @@ mod tests {
                 "{", "}", "r#\"s\"#", "'c'", "b'\\n'", "1", ".", ".", "2", "x", ".", "0", ".", "1", "1e-3", "}"
             ]
         );
-        assert_eq!(found[0].0, Kind::DocOuter);
-        assert_eq!(found[3].0, Kind::Punct);
-        assert_eq!(found[14].0, Kind::Lifetime);
-        assert_eq!(found[19].0, Kind::Str);
+        assert_eq!(found[0].0, TokenKind::DocOuter);
+        assert_eq!(found[3].0, TokenKind::Punct);
+        assert_eq!(found[14].0, TokenKind::Lifetime);
+        assert_eq!(found[19].0, TokenKind::Str);
     }
 
     #[test]

@@ -8,20 +8,20 @@
 //! `syn::parse_file`, whose error (or success) decides what the user sees.
 
 mod ast;
-mod krate;
+mod checker;
 mod lexer;
 mod parser;
+mod project;
 pub mod rules;
 pub mod summary;
 mod types;
-mod visitor;
 
 use std::path::Path;
 
 use rayon::prelude::*;
 
+use self::checker::Checker;
 use self::summary::FileSummary;
-use self::visitor::FileVisitor;
 use crate::frontend::{self, FileContext, Outcome, SourceText};
 use crate::settings::Settings;
 use crate::source::LineIndex;
@@ -33,7 +33,7 @@ pub type FileAnalysis = frontend::FileAnalysis<FileSummary>;
 /// Checks `files` (in parallel, one traversal each) and returns their diagnostics, unsorted.
 pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
     let analyses: Vec<FileAnalysis> = files.par_iter().map(|file| analyze_file_guarded(&file.path, settings)).collect();
-    frontend::outcome(analyses, |analyses| krate::classify(analyses, settings))
+    frontend::outcome(analyses, |analyses| project::classify(analyses, settings))
 }
 
 fn analyze_file_guarded(path: &Path, settings: &Settings) -> FileAnalysis {
@@ -78,11 +78,11 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
         }
     };
 
-    let mut visitor = FileVisitor::new(context, parsed.tokens(), Vec::new());
-    visitor.check_file(file);
-    analysis.summary = std::mem::take(&mut visitor.summary);
-    analysis.candidates = std::mem::take(&mut visitor.candidates);
-    drop(visitor);
+    let mut checker = Checker::new(context, parsed.tokens(), Vec::new());
+    checker.check_file(file);
+    analysis.summary = std::mem::take(&mut checker.summary);
+    analysis.candidates = std::mem::take(&mut checker.candidates);
+    drop(checker);
     drop(parsed);
     analysis.suppressions = Some(suppressions);
     analysis.shift_past_bom(text.bom);

@@ -1,9 +1,9 @@
-//! The compact per-file summary the crate-level hot-path pass works on.
+//! The compact per-file summary the project-wide hot-path pass (`project/`) works on.
 //!
-//! The per-file pass (one `syn::visit` traversal) records the file's functions, types, `use`
-//! items, loops and capture regions, and every call it could describe symbolically. Types and
-//! receivers stay symbolic ([`TyRef`], [`Sym`]) until the crate pass, which knows every file,
-//! resolves them. The syntax tree is dropped after the per-file pass.
+//! The per-file pass (the checker's one traversal of the syntax tree) records the file's
+//! functions, types, `use` items, loops and capture regions, and every call it could describe
+//! symbolically. Types and receivers stay symbolic ([`TyRef`], [`Sym`]) until the project pass,
+//! which knows every file, resolves them. The syntax tree is dropped after the per-file pass.
 
 use std::sync::Arc;
 
@@ -40,7 +40,7 @@ impl TyRef {
     }
 }
 
-/// A value whose type the crate pass may resolve. Shared parts are behind `Arc`s: a local's
+/// A value whose type the project pass may resolve. Shared parts are behind `Arc`s: a local's
 /// value is copied into every use of the local.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sym {
@@ -67,7 +67,7 @@ pub enum Callee {
 }
 
 #[derive(Debug, Clone)]
-pub struct FuncDef {
+pub struct FuncSummary {
     pub name: String,
     /// `Type::method` or `function`, as shown in chains.
     pub qualname: String,
@@ -125,7 +125,7 @@ pub struct CallSite {
 pub struct FileSummary {
     /// Module paths inside the crate; index 0 is the file's own module, inline `mod`s follow.
     pub modules: Vec<Vec<String>>,
-    pub funcs: Vec<FuncDef>,
+    pub funcs: Vec<FuncSummary>,
     pub types: Vec<TypeDef>,
     pub uses: Vec<UseDef>,
     pub regions: Vec<Region>,

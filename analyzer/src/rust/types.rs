@@ -1,10 +1,10 @@
-//! The handful of library types whose methods sync ([`Kind`]), as the rules see them.
+//! The handful of library types whose methods sync ([`Ty`]), as the rules see them.
 
 use super::summary::TyRef;
 
 /// The library types the rules care about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum Ty {
     /// candle's `Tensor` (or `Var`, which derefs to one).
     Tensor,
     /// tch's `Tensor`.
@@ -30,32 +30,32 @@ pub enum Kind {
     Unknown,
 }
 
-impl Kind {
-    pub fn of(ty: Option<&TyRef>, tch: bool) -> Kind {
-        let Some(ty) = ty else { return Kind::Unknown };
-        let TyRef::Path(segments) = ty else { return Kind::HostVec };
+impl Ty {
+    pub fn of(ty: Option<&TyRef>, tch: bool) -> Ty {
+        let Some(ty) = ty else { return Ty::Unknown };
+        let TyRef::Path(segments) = ty else { return Ty::HostVec };
         let last = segments.last().map(String::as_str).unwrap_or("");
         if segments.len() >= 2 && segments[segments.len() - 2] == "Device" && last == "Cpu" {
-            return Kind::CpuDevice;
+            return Ty::CpuDevice;
         }
         match last {
-            "Tensor" if tch || segments.first().is_some_and(|s| s == "tch") => Kind::TchTensor,
-            "Tensor" | "Var" => Kind::Tensor,
-            "Device" if !tch => Kind::Device,
-            "CudaDevice" => Kind::CudaDevice,
-            "CudaStream" => Kind::CudaStream,
-            "CudaContext" => Kind::CudaContext,
-            "CudaEvent" => Kind::CudaEvent,
-            "CudaSlice" | "CudaView" | "CudaViewMut" => Kind::DeviceSlice,
-            "PinnedHostSlice" => Kind::PinnedHost,
-            "_" => Kind::Unknown,
-            _ => Kind::Other,
+            "Tensor" if tch || segments.first().is_some_and(|s| s == "tch") => Ty::TchTensor,
+            "Tensor" | "Var" => Ty::Tensor,
+            "Device" if !tch => Ty::Device,
+            "CudaDevice" => Ty::CudaDevice,
+            "CudaStream" => Ty::CudaStream,
+            "CudaContext" => Ty::CudaContext,
+            "CudaEvent" => Ty::CudaEvent,
+            "CudaSlice" | "CudaView" | "CudaViewMut" => Ty::DeviceSlice,
+            "PinnedHostSlice" => Ty::PinnedHost,
+            "_" => Ty::Unknown,
+            _ => Ty::Other,
         }
     }
 
     /// Unknown, or a candle tensor: what a tensor-only method name may be called on.
     pub fn may_be_tensor(self) -> bool {
-        matches!(self, Kind::Tensor | Kind::Unknown)
+        matches!(self, Ty::Tensor | Ty::Unknown)
     }
 }
 

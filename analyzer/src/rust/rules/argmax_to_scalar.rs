@@ -1,4 +1,4 @@
-use super::{is_argmax_result, FileVisitor, MethodCall};
+use super::{is_argmax_result, Checker, MethodCall};
 use crate::declare_rule;
 
 declare_rule! {
@@ -40,14 +40,14 @@ declare_rule! {
 }
 
 /// Reports and returns `true` when the call is the argmax sampling pattern.
-pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) -> bool {
+pub(crate) fn check(checker: &mut Checker, call: &MethodCall) -> bool {
     if !matches!(call.name, "to_scalar" | "to_vec0" | "to_vec1") || !is_argmax_result(call.recv) {
         return false;
     }
-    let receiver = call.receiver_text(visitor);
+    let receiver = call.receiver_text(checker);
     let name = call.name;
     let range = call.range();
-    visitor.report(
+    checker.report(
         &RULE,
         range,
         format!(

@@ -1,6 +1,6 @@
-use super::{FileVisitor, MethodCall};
+use super::{Checker, MethodCall};
 use crate::declare_rule;
-use crate::rust::types::Kind;
+use crate::rust::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -37,20 +37,20 @@ declare_rule! {
     pub static RULE = Rule { code: "GL904", name: "cudarc-blocking-alloc", family: RustCuda, language: Rust }
 }
 
-pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
+pub(crate) fn check(checker: &mut Checker, call: &MethodCall) {
     let message = match call.name {
         "alloc_pinned" | "alloc_pinned_with_flags"
-            if !matches!(call.kind, Kind::Other | Kind::Tensor | Kind::HostVec) =>
+            if !matches!(call.receiver_ty, Ty::Other | Ty::Tensor | Ty::HostVec) =>
         {
             format!("`{}` page-locks new host memory with `cuMemHostAlloc`, which synchronizes the device", call.name)
         }
         "alloc" | "alloc_zeros"
-            if matches!(call.kind, Kind::CudaStream) || (call.kind == Kind::CudaDevice && visitor.cudarc) =>
+            if matches!(call.receiver_ty, Ty::CudaStream) || (call.receiver_ty == Ty::CudaDevice && checker.cudarc) =>
         {
             format!("`{}` falls back to the blocking `cuMemAlloc` when the context has no async allocator", call.name)
         }
         _ => return,
     };
     let range = call.range();
-    visitor.report(&RULE, range, message, "allocate once outside the hot path and reuse the buffer");
+    checker.report(&RULE, range, message, "allocate once outside the hot path and reuse the buffer");
 }

@@ -1,6 +1,6 @@
-use super::{FileVisitor, MethodCall};
+use super::{Checker, MethodCall};
 use crate::declare_rule;
-use crate::rust::types::Kind;
+use crate::rust::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -32,17 +32,17 @@ declare_rule! {
     pub static RULE = Rule { code: "GL902", name: "cudarc-device-to-host", family: RustCuda, language: Rust }
 }
 
-pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
+pub(crate) fn check(checker: &mut Checker, call: &MethodCall) {
     if !matches!(call.name, "clone_dtoh" | "memcpy_dtoh" | "memcpy_dtov" | "dtoh_sync_copy" | "dtoh_sync_copy_into") {
         return;
     }
-    if matches!(call.kind, Kind::Other | Kind::Tensor | Kind::TchTensor | Kind::HostVec) {
+    if matches!(call.receiver_ty, Ty::Other | Ty::Tensor | Ty::TchTensor | Ty::HostVec) {
         return;
     }
-    let receiver = call.receiver_text(visitor);
+    let receiver = call.receiver_text(checker);
     let name = call.name;
     let range = call.range();
-    visitor.report(
+    checker.report(
         &RULE,
         range,
         format!("`{receiver}.{name}(..)` copies device memory to the host and waits for the stream to produce it"),

@@ -1,6 +1,6 @@
-use super::{FileVisitor, MethodCall};
+use super::{Checker, MethodCall};
 use crate::declare_rule;
-use crate::rust::types::Kind;
+use crate::rust::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -34,26 +34,26 @@ declare_rule! {
     pub static RULE = Rule { code: "GL903", name: "cudarc-pageable-host-to-device", family: RustCuda, language: Rust }
 }
 
-pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
+pub(crate) fn check(checker: &mut Checker, call: &MethodCall) {
     if !matches!(
         call.name,
         "clone_htod" | "memcpy_htod" | "htod_copy" | "htod_sync_copy" | "htod_sync_copy_into" | "memcpy_stod"
-    ) || matches!(call.kind, Kind::Other | Kind::Tensor | Kind::TchTensor | Kind::HostVec)
+    ) || matches!(call.receiver_ty, Ty::Other | Ty::Tensor | Ty::TchTensor | Ty::HostVec)
     {
         return;
     }
     let Some(source) = call.arg(0) else { return };
-    let message = match visitor.expr_kind(source) {
-        Kind::PinnedHost | Kind::DeviceSlice | Kind::Other => return,
-        Kind::HostVec => format!("`{}(..)` copies from pageable host memory, which the driver stages synchronously", call.name),
+    let message = match checker.expr_ty(source) {
+        Ty::PinnedHost | Ty::DeviceSlice | Ty::Other => return,
+        Ty::HostVec => format!("`{}(..)` copies from pageable host memory, which the driver stages synchronously", call.name),
         _ => format!(
             "`{}(..)` copies from `{}`, not proven to be pinned memory; from a `Vec` or slice the driver stages the copy synchronously",
             call.name,
-            visitor.expr_text(source)
+            checker.expr_text(source)
         ),
     };
     let range = call.range();
-    visitor.report(
+    checker.report(
         &RULE,
         range,
         message,

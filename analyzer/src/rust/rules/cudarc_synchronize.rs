@@ -1,6 +1,6 @@
-use super::{FileVisitor, MethodCall, PathCall};
+use super::{Checker, MethodCall, PathCall};
 use crate::declare_rule;
-use crate::rust::types::Kind;
+use crate::rust::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -35,39 +35,39 @@ declare_rule! {
 
 const HELP: &str = "order work with events (`record_event` + `wait`) instead of blocking the host; synchronize once where the host needs the result";
 
-pub(crate) fn check_method(visitor: &mut FileVisitor, call: &MethodCall) {
+pub(crate) fn check_method(checker: &mut Checker, call: &MethodCall) {
     if call.name != "synchronize" || !call.args.is_empty() {
         return;
     }
-    let what = match call.kind {
-        Kind::CudaStream => "stream",
-        Kind::CudaContext => "context",
-        Kind::CudaEvent => "event",
-        Kind::CudaDevice if visitor.cudarc => "device",
-        Kind::Unknown if visitor.cudarc => "",
+    let what = match call.receiver_ty {
+        Ty::CudaStream => "stream",
+        Ty::CudaContext => "context",
+        Ty::CudaEvent => "event",
+        Ty::CudaDevice if checker.cudarc => "device",
+        Ty::Unknown if checker.cudarc => "",
         _ => return,
     };
-    let receiver = call.receiver_text(visitor);
+    let receiver = call.receiver_text(checker);
     let message = if what.is_empty() {
         format!("`{receiver}.synchronize()`: the receiver's type was not proven; on a cudarc stream, context or event this blocks the host until its work is done")
     } else {
         format!("`{receiver}.synchronize()` blocks the host until the {what}'s queued work has finished")
     };
     let range = call.range();
-    visitor.report(&RULE, range, message, HELP);
+    checker.report(&RULE, range, message, HELP);
 }
 
-pub(crate) fn check_path(visitor: &mut FileVisitor, call: &PathCall) {
+pub(crate) fn check_path(checker: &mut Checker, call: &PathCall) {
     let (owner, name) = call.tail();
     if name != "synchronize" {
         return;
     }
     let what = match owner {
-        "Cuda" if visitor.tch => "`Cuda::synchronize` blocks the host until the device is idle",
-        "stream" if visitor.cudarc => "`stream::synchronize` blocks the host until the stream's work has finished",
-        "ctx" if visitor.cudarc => "`ctx::synchronize` blocks the host until the context is idle",
+        "Cuda" if checker.tch => "`Cuda::synchronize` blocks the host until the device is idle",
+        "stream" if checker.cudarc => "`stream::synchronize` blocks the host until the stream's work has finished",
+        "ctx" if checker.cudarc => "`ctx::synchronize` blocks the host until the context is idle",
         _ => return,
     };
     let range = call.range();
-    visitor.report(&RULE, range, what.to_string(), HELP);
+    checker.report(&RULE, range, what.to_string(), HELP);
 }

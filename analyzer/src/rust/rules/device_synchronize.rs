@@ -1,6 +1,6 @@
-use super::{FileVisitor, MethodCall};
+use super::{Checker, MethodCall};
 use crate::declare_rule;
-use crate::rust::types::Kind;
+use crate::rust::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -35,24 +35,24 @@ declare_rule! {
     pub static RULE = Rule { code: "GL803", name: "device-synchronize", family: Candle, language: Rust }
 }
 
-pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
-    if call.name != "synchronize" || !call.args.is_empty() || visitor.tch {
+pub(crate) fn check(checker: &mut Checker, call: &MethodCall) {
+    if call.name != "synchronize" || !call.args.is_empty() || checker.tch {
         return;
     }
-    let proven = match call.kind {
-        Kind::Device => true,
-        Kind::CudaDevice if !visitor.cudarc => true,
-        Kind::Unknown if !visitor.cudarc => false,
+    let proven = match call.receiver_ty {
+        Ty::Device => true,
+        Ty::CudaDevice if !checker.cudarc => true,
+        Ty::Unknown if !checker.cudarc => false,
         _ => return,
     };
-    let receiver = call.receiver_text(visitor);
+    let receiver = call.receiver_text(checker);
     let message = if proven {
         format!("`{receiver}.synchronize()` blocks the host until every queued kernel on the device has finished")
     } else {
         format!("`{receiver}.synchronize()`: the receiver's type was not proven; on a candle device this blocks the host until the device is idle")
     };
     let range = call.range();
-    visitor.report(
+    checker.report(
         &RULE,
         range,
         message,

@@ -2,7 +2,7 @@
 //! rule (code, name, family and the documentation `graphlint rule` prints) and the check the
 //! single traversal calls.
 //!
-//! Dispatch is by node kind: the visitor calls [`on_method_call`], [`on_path_call`] and
+//! Dispatch is by node kind: the checker calls [`on_method_call`], [`on_path_call`] and
 //! [`on_format_macro`] once per node, with the receiver's type as far as it is known.
 
 pub mod argmax_to_scalar;
@@ -37,17 +37,17 @@ pub static RULES: &[&crate::rule::Rule] = &[
 use std::ops::Range;
 
 use super::ast::{Expr, ExprKind};
+use super::checker::{Checker, MacroArg};
 use super::summary::{Callee, Sym};
-use super::types::Kind;
-use super::visitor::{FileVisitor, MacroArg};
+use super::types::Ty;
 
-/// `receiver.name(args)`, with what the visitor knows about the receiver.
+/// `receiver.name(args)`, with what the checker knows about the receiver.
 pub(crate) struct MethodCall<'a, 's> {
     pub receiver: &'a Expr<'s>,
     pub args: &'a [Expr<'s>],
     pub name: &'a str,
     pub recv: &'a Sym,
-    pub kind: Kind,
+    pub receiver_ty: Ty,
     /// Where the method name starts and the closing parenthesis ends.
     pub method_start: u32,
     pub close_end: u32,
@@ -60,8 +60,8 @@ impl MethodCall<'_, '_> {
     }
 
     /// The receiver's source text, for messages.
-    pub fn receiver_text<'s>(&self, visitor: &FileVisitor<'s>) -> &'s str {
-        visitor.expr_text(self.receiver)
+    pub fn receiver_text<'s>(&self, checker: &Checker<'s>) -> &'s str {
+        checker.expr_text(self.receiver)
     }
 
     pub fn arg(&self, index: usize) -> Option<&Expr<'_>> {
@@ -92,26 +92,26 @@ impl PathCall<'_, '_> {
     }
 }
 
-pub(crate) fn on_method_call(visitor: &mut FileVisitor, call: &MethodCall) {
-    if argmax_to_scalar::check(visitor, call) {
+pub(crate) fn on_method_call(checker: &mut Checker, call: &MethodCall) {
+    if argmax_to_scalar::check(checker, call) {
         // The sampling pattern is the more specific report for the same read.
         return;
     }
-    tensor_to_host_value::check(visitor, call);
-    to_device_cpu::check(visitor, call);
-    device_synchronize::check(visitor, call);
-    cudarc_synchronize::check_method(visitor, call);
-    cudarc_device_to_host::check(visitor, call);
-    cudarc_pageable_host_to_device::check(visitor, call);
-    cudarc_blocking_alloc::check(visitor, call);
-    tch_tensor_to_host_value::check_method(visitor, call);
-    tch_to_cpu::check(visitor, call);
+    tensor_to_host_value::check(checker, call);
+    to_device_cpu::check(checker, call);
+    device_synchronize::check(checker, call);
+    cudarc_synchronize::check_method(checker, call);
+    cudarc_device_to_host::check(checker, call);
+    cudarc_pageable_host_to_device::check(checker, call);
+    cudarc_blocking_alloc::check(checker, call);
+    tch_tensor_to_host_value::check_method(checker, call);
+    tch_to_cpu::check(checker, call);
 }
 
-pub(crate) fn on_path_call(visitor: &mut FileVisitor, call: &PathCall) {
-    tensor_from_host::check(visitor, call);
-    cudarc_synchronize::check_path(visitor, call);
-    tch_tensor_to_host_value::check_path(visitor, call);
+pub(crate) fn on_path_call(checker: &mut Checker, call: &PathCall) {
+    tensor_from_host::check(checker, call);
+    cudarc_synchronize::check_path(checker, call);
+    tch_tensor_to_host_value::check_path(checker, call);
 }
 
 /// Macros that format their arguments on every call (not only on an error path).
@@ -137,14 +137,14 @@ pub(crate) fn is_format_macro(name: &str) -> bool {
     )
 }
 
-pub(crate) fn on_format_macro(visitor: &mut FileVisitor, name: &str, args: &[MacroArg]) {
-    tensor_in_format_macro::check(visitor, name, args);
+pub(crate) fn on_format_macro(checker: &mut Checker, name: &str, args: &[MacroArg]) {
+    tensor_in_format_macro::check(checker, name, args);
 }
 
 /// Whether an expression names the CPU device: `&Device::Cpu`, `&candle::Device::Cpu`, or a local
 /// bound to it.
-pub(crate) fn is_cpu_device(visitor: &FileVisitor, expr: &Expr) -> bool {
-    visitor.expr_kind(expr) == Kind::CpuDevice
+pub(crate) fn is_cpu_device(checker: &Checker, expr: &Expr) -> bool {
+    checker.expr_ty(expr) == Ty::CpuDevice
 }
 
 /// Whether an expression is a path ending in `Device::Cpu`.

@@ -1,6 +1,6 @@
-use super::{FileVisitor, MethodCall, PathCall};
+use super::{Checker, MethodCall, PathCall};
 use crate::declare_rule;
-use crate::rust::types::Kind;
+use crate::rust::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -31,15 +31,15 @@ declare_rule! {
 const HELP: &str =
     "keep the value on the device and use it in tensor ops, or read results back once, outside the hot path";
 
-pub(crate) fn check_method(visitor: &mut FileVisitor, call: &MethodCall) {
+pub(crate) fn check_method(checker: &mut Checker, call: &MethodCall) {
     if !matches!(call.name, "double_value" | "int64_value" | "f_double_value" | "f_int64_value")
-        || !matches!(call.kind, Kind::TchTensor | Kind::Unknown)
+        || !matches!(call.receiver_ty, Ty::TchTensor | Ty::Unknown)
     {
         return;
     }
-    let receiver = call.receiver_text(visitor);
+    let receiver = call.receiver_text(checker);
     let range = call.range();
-    visitor.report(
+    checker.report(
         &RULE,
         range,
         format!("`{receiver}.{}(..)` copies a tensor value to the host and waits for the device", call.name),
@@ -47,18 +47,18 @@ pub(crate) fn check_method(visitor: &mut FileVisitor, call: &MethodCall) {
     );
 }
 
-pub(crate) fn check_path(visitor: &mut FileVisitor, call: &PathCall) {
+pub(crate) fn check_path(checker: &mut Checker, call: &PathCall) {
     let (owner, name) = call.tail();
     let is_number = matches!(owner, "f64" | "f32" | "i64" | "i32" | "i16" | "i8" | "u8" | "bool");
     if !matches!(name, "try_from" | "from") || !(is_number || owner == "Vec") {
         return;
     }
     let Some(arg) = call.args.first() else { return };
-    if visitor.expr_kind(arg) != Kind::TchTensor {
+    if checker.expr_ty(arg) != Ty::TchTensor {
         return;
     }
     let range = call.range();
-    visitor.report(
+    checker.report(
         &RULE,
         range,
         format!("`{owner}::{name}` of a tch tensor copies its values to the host and waits for the device"),

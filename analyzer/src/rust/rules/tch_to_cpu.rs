@@ -1,6 +1,6 @@
-use super::{FileVisitor, MethodCall};
+use super::{Checker, MethodCall};
 use crate::declare_rule;
-use crate::rust::types::Kind;
+use crate::rust::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -26,11 +26,11 @@ declare_rule! {
     pub static RULE = Rule { code: "GL906", name: "tch-to-cpu", family: RustCuda, language: Rust }
 }
 
-pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
-    if !matches!(call.name, "to_device" | "to") || !(visitor.tch || call.kind == Kind::TchTensor) {
+pub(crate) fn check(checker: &mut Checker, call: &MethodCall) {
+    if !matches!(call.name, "to_device" | "to") || !(checker.tch || call.receiver_ty == Ty::TchTensor) {
         return;
     }
-    if !matches!(call.kind, Kind::TchTensor | Kind::Unknown) {
+    if !matches!(call.receiver_ty, Ty::TchTensor | Ty::Unknown) {
         return;
     }
     let Some(device) = call.arg(0) else { return };
@@ -38,9 +38,9 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
     if !is_cpu {
         return;
     }
-    let receiver = call.receiver_text(visitor);
+    let receiver = call.receiver_text(checker);
     let range = call.range();
-    visitor.report(
+    checker.report(
         &RULE,
         range,
         format!("`{receiver}.{}(Device::Cpu)` copies the tensor to host memory and waits for the device", call.name),

@@ -1,6 +1,6 @@
-use super::{is_cpu_device, FileVisitor, PathCall};
+use super::{is_cpu_device, Checker, PathCall};
 use crate::declare_rule;
-use crate::rust::types::Kind;
+use crate::rust::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -35,7 +35,7 @@ declare_rule! {
     pub static RULE = Rule { code: "GL804", name: "tensor-from-host", family: Candle, language: Rust }
 }
 
-pub(crate) fn check(visitor: &mut FileVisitor, call: &PathCall) {
+pub(crate) fn check(checker: &mut Checker, call: &PathCall) {
     let (owner, name) = call.tail();
     let device_index = match name {
         "new" | "from_iter" => 1,
@@ -43,15 +43,15 @@ pub(crate) fn check(visitor: &mut FileVisitor, call: &PathCall) {
         "arange_step" => 3,
         _ => return,
     };
-    if owner != "Tensor" || visitor.tch {
+    if owner != "Tensor" || checker.tch {
         return;
     }
     let Some(device) = call.args.get(device_index) else { return };
-    if is_cpu_device(visitor, device) || visitor.expr_kind(device) == Kind::Other {
+    if is_cpu_device(checker, device) || checker.expr_ty(device) == Ty::Other {
         return;
     }
     let range = call.range();
-    visitor.report(
+    checker.report(
         &RULE,
         range,
         format!("`Tensor::{name}` on a device copies host data from pageable memory to the device on every call"),

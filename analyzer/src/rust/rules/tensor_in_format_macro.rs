@@ -1,7 +1,7 @@
-use super::FileVisitor;
+use super::Checker;
 use crate::declare_rule;
-use crate::rust::types::Kind;
-use crate::rust::visitor::{expr_range, MacroArg};
+use crate::rust::checker::{expr_range, MacroArg};
+use crate::rust::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -31,13 +31,13 @@ declare_rule! {
     pub static RULE = Rule { code: "GL805", name: "tensor-in-format-macro", family: Candle, language: Rust }
 }
 
-pub(crate) fn check(visitor: &mut FileVisitor, name: &str, args: &[MacroArg]) {
+pub(crate) fn check(checker: &mut Checker, name: &str, args: &[MacroArg]) {
     let format_at = args.iter().position(|a| a.literal.is_some() && a.name.is_none() && a.sigil.is_none());
     // tracing fields (`?x`, `%x`, `name = ?x`) come before the message.
     for arg in &args[..format_at.unwrap_or(args.len())] {
         if let (Some(sigil), Some(expr)) = (arg.sigil, &arg.expr) {
-            if visitor.expr_kind(expr) == Kind::Tensor {
-                report(visitor, name, expr_range(expr), visitor.expr_text(expr), sigil == '?');
+            if checker.expr_ty(expr) == Ty::Tensor {
+                report(checker, name, expr_range(expr), checker.expr_text(expr), sigil == '?');
             }
         }
     }
@@ -59,26 +59,26 @@ pub(crate) fn check(visitor: &mut FileVisitor, name: &str, args: &[MacroArg]) {
             (None, Some(placeholder.arg.clone()))
         };
         if let Some(expr) = expr {
-            if visitor.expr_kind(expr) == Kind::Tensor {
-                report(visitor, name, expr_range(expr), visitor.expr_text(expr), debug);
+            if checker.expr_ty(expr) == Ty::Tensor {
+                report(checker, name, expr_range(expr), checker.expr_text(expr), debug);
             }
         } else if let Some(ident) = captured {
-            let kind = visitor.lookup(&ident).map_or(Kind::Unknown, |sym| visitor.kind(sym));
-            if kind == Kind::Tensor {
+            let kind = checker.lookup(&ident).map_or(Ty::Unknown, |sym| checker.sym_ty(sym));
+            if kind == Ty::Tensor {
                 let range = literal.range.clone();
-                report(visitor, name, range, &ident, debug);
+                report(checker, name, range, &ident, debug);
             }
         }
     }
 }
 
-fn report(visitor: &mut FileVisitor, name: &str, range: std::ops::Range<usize>, text: &str, debug: bool) {
+fn report(checker: &mut Checker, name: &str, range: std::ops::Range<usize>, text: &str, debug: bool) {
     let message = if debug {
         format!("`{name}!` formats tensor `{text}` with `Debug`, which copies a scalar's or short vector's values to the host and waits for the device")
     } else {
         format!("`{name}!` formats tensor `{text}` with `Display`, which copies its values to the host and waits for the device")
     };
-    visitor.report(
+    checker.report(
         &RULE,
         range,
         message,

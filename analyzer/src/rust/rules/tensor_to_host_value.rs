@@ -1,6 +1,6 @@
-use super::{FileVisitor, MethodCall};
+use super::{Checker, MethodCall};
 use crate::declare_rule;
-use crate::rust::types::Kind;
+use crate::rust::types::Ty;
 
 declare_rule! {
     /// ## What it does
@@ -35,19 +35,21 @@ declare_rule! {
     pub static RULE = Rule { code: "GL801", name: "tensor-to-host-value", family: Candle, language: Rust }
 }
 
-pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
-    if !matches!(call.name, "to_scalar" | "to_vec0" | "to_vec1" | "to_vec2" | "to_vec3") || !call.kind.may_be_tensor() {
+pub(crate) fn check(checker: &mut Checker, call: &MethodCall) {
+    if !matches!(call.name, "to_scalar" | "to_vec0" | "to_vec1" | "to_vec2" | "to_vec3")
+        || !call.receiver_ty.may_be_tensor()
+    {
         return;
     }
-    let receiver = call.receiver_text(visitor);
+    let receiver = call.receiver_text(checker);
     let name = call.name;
-    let message = if call.kind == Kind::Tensor {
+    let message = if call.receiver_ty == Ty::Tensor {
         format!("`{receiver}.{name}()` copies the tensor's values to the host and waits for the device to produce them")
     } else {
         format!("`{receiver}.{name}()`: the receiver's type was not proven; on a candle tensor this copies its values to the host and waits for the device")
     };
     let range = call.range();
-    visitor.report(
+    checker.report(
         &RULE,
         range,
         message,

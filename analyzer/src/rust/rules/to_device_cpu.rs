@@ -1,4 +1,4 @@
-use super::{is_cpu_device, FileVisitor, MethodCall};
+use super::{is_cpu_device, Checker, MethodCall};
 use crate::declare_rule;
 
 declare_rule! {
@@ -27,18 +27,18 @@ declare_rule! {
     pub static RULE = Rule { code: "GL802", name: "to-device-cpu", family: Candle, language: Rust }
 }
 
-pub(crate) fn check(visitor: &mut FileVisitor, call: &MethodCall) {
-    if call.name != "to_device" || visitor.tch || !call.kind.may_be_tensor() {
+pub(crate) fn check(checker: &mut Checker, call: &MethodCall) {
+    if call.name != "to_device" || checker.tch || !call.receiver_ty.may_be_tensor() {
         return;
     }
     let Some(device) = call.arg(0) else { return };
-    if !matches!(device.kind, crate::rust::ast::ExprKind::Reference(_)) || !is_cpu_device(visitor, device) {
+    if !matches!(device.kind, crate::rust::ast::ExprKind::Reference(_)) || !is_cpu_device(checker, device) {
         return;
     }
-    let receiver = call.receiver_text(visitor);
-    let device = visitor.expr_text(device);
+    let receiver = call.receiver_text(checker);
+    let device = checker.expr_text(device);
     let range = call.range();
-    visitor.report(
+    checker.report(
         &RULE,
         range,
         format!("`{receiver}.to_device({device})` copies the tensor to host memory and waits for the device"),

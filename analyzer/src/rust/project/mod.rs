@@ -1,4 +1,4 @@
-//! The crate-level hot-path pass. It runs over the per-file summaries only:
+//! The project-wide hot-path pass, over every crate at once. It runs over the per-file summaries only:
 //!
 //! 1. a module table per crate (a crate is the nearest `Cargo.toml` above a file's `src/`; a file
 //!    elsewhere is a crate of its own), with each module's types, functions and `use` items;
@@ -9,6 +9,9 @@
 //!    shortest chain per function), then decode loops, until nothing changes.
 //!
 //! Unknown receivers stay unresolved: an edge exists only where the evaluator proves the callee.
+//!
+//! Steps 1 and 2's path resolution are here; the evaluator and the call edges are in [`calls`],
+//! the roots and the propagation in [`roots`].
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +26,9 @@ use crate::glob::glob_match;
 use crate::hotpath::{self, Reach};
 use crate::paths::display_path;
 use crate::settings::Settings;
+
+mod calls;
+mod roots;
 
 type FileIdx = usize;
 type GlobalMod = u32;
@@ -81,7 +87,7 @@ struct TypeInfo<'s> {
     fields: &'s [(String, TyRef)],
 }
 
-struct Crate<'s> {
+struct Project<'s> {
     files: &'s [FileAnalysis],
     settings: &'s Settings,
     modules: Vec<ModuleInfo>,
@@ -108,18 +114,18 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Di
     if files.is_empty() {
         return (Vec::new(), Vec::new());
     }
-    let mut krate = Crate::new(&files, settings);
-    let edges = krate.edges();
-    let (reach, region_roots) = krate.propagate(&edges);
+    let mut project = Project::new(&files, settings);
+    let edges = project.edges();
+    let (reach, region_roots) = project.propagate(&edges);
 
-    let diagnostics = hotpath::classify(&files, &krate, &reach, &region_roots, settings.all_paths);
-    let hot = if settings.list_hot { hotpath::hot_functions(&krate, &reach) } else { Vec::new() };
+    let diagnostics = hotpath::classify(&files, &project, &reach, &region_roots, settings.all_paths);
+    let hot = if settings.list_hot { hotpath::hot_functions(&project, &reach) } else { Vec::new() };
     (diagnostics, hot)
 }
 
-impl<'s> Crate<'s> {
+impl<'s> Project<'s> {
     fn new(files: &'s [FileAnalysis], settings: &'s Settings) -> Self {
-        let mut krate = Crate {
+        let mut project = Project {
             files,
             settings,
             modules: Vec::new(),
@@ -145,38 +151,38 @@ impl<'s> Crate<'s> {
             for relative in &file.summary.modules {
                 let mut path = module_path.clone();
                 path.extend(relative.iter().cloned());
-                ids.push(krate.module(crate_id, path));
+                ids.push(project.module(crate_id, path));
             }
-            krate.file_modules.push(ids);
-            krate.func_base.push(krate.node_count);
-            krate.node_count += file.summary.funcs.len();
+            project.file_modules.push(ids);
+            project.func_base.push(project.node_count);
+            project.node_count += file.summary.funcs.len();
         }
         // Each module's parent and children, so that lookups need not build paths.
-        for id in 0..krate.modules.len() {
-            let info = &krate.modules[id];
+        for id in 0..project.modules.len() {
+            let info = &project.modules[id];
             let Some((name, parent_path)) = info.path.split_last() else { continue };
             let name = name.clone();
-            if let Some(&parent) = krate.module_ids.get(&(info.krate, parent_path.to_vec())) {
-                krate.modules[id].parent = Some(parent);
-                krate.modules[parent as usize].children.insert(name, id as GlobalMod);
+            if let Some(&parent) = project.module_ids.get(&(info.krate, parent_path.to_vec())) {
+                project.modules[id].parent = Some(parent);
+                project.modules[parent as usize].children.insert(name, id as GlobalMod);
             }
         }
-        krate.lookup_memo = vec![FxHashMap::default(); krate.modules.len()];
+        project.lookup_memo = vec![FxHashMap::default(); project.modules.len()];
         for file in files {
-            krate.region_base.push(krate.node_count);
-            krate.node_count += file.summary.regions.len();
+            project.region_base.push(project.node_count);
+            project.node_count += file.summary.regions.len();
         }
         // Items: types, free functions and `use`s, per module.
         for (file_idx, file) in files.iter().enumerate() {
-            let modules = &krate.file_modules[file_idx];
+            let modules = &project.file_modules[file_idx];
             for ty in &file.summary.types {
                 let module = modules[ty.module as usize];
-                let id = krate.types.len() as TypeId;
-                krate.types.push(TypeInfo { module, fields: &ty.fields });
-                krate.modules[module as usize].types.insert(ty.name.clone(), id);
+                let id = project.types.len() as TypeId;
+                project.types.push(TypeInfo { module, fields: &ty.fields });
+                project.modules[module as usize].types.insert(ty.name.clone(), id);
             }
             for use_def in &file.summary.uses {
-                let module = &mut krate.modules[modules[use_def.module as usize] as usize];
+                let module = &mut project.modules[modules[use_def.module as usize] as usize];
                 if use_def.alias == "*" {
                     module.globs.push(use_def.path.clone());
                 } else {
@@ -186,29 +192,29 @@ impl<'s> Crate<'s> {
             for (index, func) in file.summary.funcs.iter().enumerate() {
                 if func.self_ty.is_none() && func.trait_name.is_none() && func.qualname == func.name {
                     let module = modules[func.module as usize];
-                    let node = krate.func_base[file_idx] + index;
-                    krate.modules[module as usize].funcs.entry(func.name.clone()).or_insert(node);
+                    let node = project.func_base[file_idx] + index;
+                    project.modules[module as usize].funcs.entry(func.name.clone()).or_insert(node);
                 }
             }
         }
         // Methods, by their impl's self type.
-        krate.self_tys = vec![None; krate.node_count];
+        project.self_tys = vec![None; project.node_count];
         for (file_idx, file) in files.iter().enumerate() {
             for (index, func) in file.summary.funcs.iter().enumerate() {
                 let Some(self_ty) = &func.self_ty else { continue };
-                let module = krate.file_modules[file_idx][func.module as usize];
-                let node = krate.func_base[file_idx] + index;
-                let resolved = krate.resolve_ty(module, self_ty, None, 0);
+                let module = project.file_modules[file_idx][func.module as usize];
+                let node = project.func_base[file_idx] + index;
+                let resolved = project.resolve_ty(module, self_ty, None, 0);
                 if let Some(TyVal::Crate(ty)) = resolved {
-                    krate.methods.entry(ty).or_default().entry(func.name.clone()).or_default().push(node);
+                    project.methods.entry(ty).or_default().entry(func.name.clone()).or_default().push(node);
                     if let Some(trait_name) = &func.trait_name {
-                        krate.trait_impls.insert((ty, trait_name.clone()));
+                        project.trait_impls.insert((ty, trait_name.clone()));
                     }
                 }
-                krate.self_tys[node] = resolved;
+                project.self_tys[node] = resolved;
             }
         }
-        krate
+        project
     }
 
     fn module(&mut self, krate: u32, path: Vec<String>) -> GlobalMod {
@@ -235,7 +241,7 @@ impl<'s> Crate<'s> {
         (file, (node - self.func_base[file]) as FuncIdx)
     }
 
-    fn func(&self, node: Node) -> &FuncDef {
+    fn func(&self, node: Node) -> &FuncSummary {
         let (file, index) = self.node_file(node);
         &self.files[file].summary.funcs[index as usize]
     }
@@ -340,264 +346,9 @@ impl<'s> Crate<'s> {
             },
         }
     }
-
-    // ----- receivers and call targets --------------------------------------------------------
-
-    fn eval(&mut self, node: Node, sym: &Sym, depth: u32) -> Option<TyVal> {
-        if depth > 8 {
-            return None;
-        }
-        match sym {
-            Sym::Ty(ty) => {
-                let self_ty = self.self_tys[node].clone();
-                self.resolve_ty(self.func_module(node), ty, self_ty.as_ref(), depth)
-            }
-            Sym::SelfValue => self.self_tys[node].clone(),
-            Sym::Field(base, name) => match self.eval(node, base, depth + 1)? {
-                TyVal::Crate(ty) => {
-                    let info = &self.types[ty as usize];
-                    let fields: &'s [(String, TyRef)] = info.fields;
-                    let module = info.module;
-                    let field = &fields.iter().find(|(n, _)| n == name)?.1;
-                    self.resolve_ty(module, field, Some(&TyVal::Crate(ty)), depth + 1)
-                }
-                _ => None,
-            },
-            Sym::Elem(inner) => match self.eval(node, inner, depth + 1)? {
-                TyVal::Elem(elem) => Some(*elem),
-                _ => None,
-            },
-            Sym::Ret(callee) => self.ret(node, callee, depth + 1),
-            Sym::Unknown => None,
-        }
-    }
-
-    fn ret(&mut self, node: Node, callee: &Callee, depth: u32) -> Option<TyVal> {
-        // The receiver is evaluated once, for both the method lookup and the fallback: a builder
-        // chain nests receivers, and evaluating each twice would take exponential time.
-        let recv = match callee {
-            Callee::Method(recv, _) => self.eval(node, recv, depth + 1),
-            Callee::Path(_) => None,
-        };
-        let target = match (callee, &recv) {
-            (Callee::Method(_, name), Some(TyVal::Crate(ty))) => {
-                self.method(*ty, name).and_then(|n| n.first().copied())
-            }
-            (Callee::Method(..), _) => None,
-            (Callee::Path(_), _) => self.targets(node, callee, depth).first().copied(),
-        };
-        if let Some(target) = target {
-            let ret = self.func(target).ret.clone()?;
-            let self_ty = self.self_tys[target].clone();
-            return self.resolve_ty(self.func_module(target), &ret, self_ty.as_ref(), depth + 1);
-        }
-        match callee {
-            Callee::Method(_, method) => match recv? {
-                TyVal::Ext(name) if name == "Tensor" && tensor_method_returns_tensor(method) => Some(TyVal::Ext(name)),
-                _ => None,
-            },
-            Callee::Path(segments) if segments.len() >= 2 => {
-                // Constructor convention: `Type::new(..)` and friends return the type.
-                let last = segments.last()?;
-                if !(last.starts_with("new") || last.starts_with("load") || last.starts_with("from")) {
-                    return None;
-                }
-                let owner = &segments[..segments.len() - 1];
-                if owner.len() == 1 && owner[0] == "Self" {
-                    return self.self_tys[node].clone();
-                }
-                self.resolve_ty(self.func_module(node), &TyRef::Path(owner.to_vec()), None, depth + 1)
-            }
-            Callee::Path(_) => None,
-        }
-    }
-
-    fn targets(&mut self, node: Node, callee: &Callee, depth: u32) -> SmallVec<[Node; 2]> {
-        match callee {
-            Callee::Path(segments) if segments.len() >= 2 && segments[0] == "Self" => match self.self_tys[node].clone()
-            {
-                Some(TyVal::Crate(ty)) => self.method(ty, &segments[1]).cloned().unwrap_or_default(),
-                _ => SmallVec::new(),
-            },
-            Callee::Path(segments) => match self.resolve_path(self.func_module(node), segments, depth) {
-                Item::Func(target) => smallvec::smallvec![target],
-                _ => SmallVec::new(),
-            },
-            Callee::Method(recv, name) => match self.eval(node, recv, depth + 1) {
-                Some(TyVal::Crate(ty)) => self.method(ty, name).cloned().unwrap_or_default(),
-                _ => SmallVec::new(),
-            },
-        }
-    }
-
-    fn edges(&mut self) -> Vec<Vec<Node>> {
-        let mut edges = vec![Vec::new(); self.node_count];
-        for file in 0..self.files.len() {
-            for call in &self.files[file].summary.calls {
-                let node = self.func_base[file] + call.func as usize;
-                let targets = self.targets(node, &call.callee, 0);
-                if targets.is_empty() {
-                    continue;
-                }
-                let mut sources: SmallVec<[Node; 4]> = smallvec::smallvec![node];
-                let mut region = call.region;
-                while let Some(r) = region {
-                    sources.push(self.region_base[file] + r as usize);
-                    region = self.files[file].summary.regions[r as usize].parent;
-                }
-                for source in sources {
-                    for &target in &targets {
-                        if !edges[source].contains(&target) {
-                            edges[source].push(target);
-                        }
-                    }
-                }
-            }
-        }
-        edges
-    }
-
-    // ----- roots and propagation --------------------------------------------------------------
-
-    /// Whether a crate type is a model: it implements `Module`/`ModuleT`, or one of its fields
-    /// (or their elements) is a candle tensor or module, or a crate type with a `forward`.
-    fn is_model_type(&mut self, ty: TypeId) -> bool {
-        if let Some(known) = self.model_memo.get(&ty) {
-            return *known;
-        }
-        let mut result = self.is_module(ty);
-        let module = self.types[ty as usize].module;
-        for (_, field) in self.types[ty as usize].fields {
-            if result {
-                break;
-            }
-            let mut resolved = self.resolve_ty(module, field, Some(&TyVal::Crate(ty)), 0);
-            while let Some(TyVal::Elem(inner)) = resolved {
-                resolved = Some(*inner);
-            }
-            result = match resolved {
-                Some(TyVal::Ext(name)) => CANDLE_MODEL_TYPES.contains(&name.as_str()),
-                Some(TyVal::Crate(inner)) => self.is_module(inner) || self.method(inner, "forward").is_some(),
-                _ => false,
-            };
-        }
-        self.model_memo.insert(ty, result);
-        result
-    }
-
-    fn is_module(&self, ty: TypeId) -> bool {
-        self.trait_impls.contains(&(ty, "Module".into())) || self.trait_impls.contains(&(ty, "ModuleT".into()))
-    }
-
-    /// Whether a function matches one of `patterns` (`hot` or `cold`, from `--hot` or a config):
-    /// its `Type::method` (or `function`) name, its `Trait::method` name for trait impls, or its
-    /// full `module::path::Type::method` path.
-    fn matches_pattern(&self, file: FileIdx, func: &FuncDef, patterns: &[String]) -> bool {
-        if patterns.is_empty() {
-            return false;
-        }
-        let module = &self.modules[self.file_modules[file][func.module as usize] as usize].path;
-        let full = module.iter().map(String::as_str).chain([func.qualname.as_str()]).collect::<Vec<_>>().join("::");
-        let via_trait =
-            func.trait_name.as_ref().filter(|_| func.self_ty.is_some()).map(|t| format!("{t}::{}", func.name));
-        patterns.iter().any(|pattern| {
-            glob_match(pattern, &func.qualname)
-                || glob_match(pattern, &full)
-                || via_trait.as_ref().is_some_and(|t| glob_match(pattern, t))
-        })
-    }
-
-    fn propagate(&mut self, edges: &[Vec<Node>]) -> (Vec<Reach>, FxHashSet<Node>) {
-        let mut roots: Vec<(Node, String)> = Vec::new();
-        let mut blocked = vec![false; self.node_count];
-        // Trait methods declared with a `hot` marker: every impl of them is a root.
-        let hot_trait_methods: FxHashSet<(String, String)> = self
-            .files
-            .iter()
-            .flat_map(|file| &file.summary.funcs)
-            .filter(|func| func.self_ty.is_none() && func.marker == Some(Marker::Hot))
-            .filter_map(|func| Some((func.trait_name.clone()?, func.name.clone())))
-            .collect();
-        for file in 0..self.files.len() {
-            let patterns = self.settings.roots_for(&self.files[file].path);
-            for (index, func) in self.files[file].summary.funcs.iter().enumerate() {
-                let node = self.func_base[file] + index;
-                if func.test_only
-                    || func.marker == Some(Marker::Cold)
-                    || self.matches_pattern(file, func, &patterns.cold)
-                {
-                    blocked[node] = true;
-                    continue;
-                }
-                if func.marker == Some(Marker::Hot) {
-                    roots.push((node, "marked `// graphlint: hot`".into()));
-                }
-                if self.matches_pattern(file, func, &patterns.hot) {
-                    roots.push((node, "matches a `hot` pattern".into()));
-                }
-                if let (Some(trait_name), Some(_)) = (&func.trait_name, &func.self_ty) {
-                    if hot_trait_methods.contains(&(trait_name.clone(), func.name.clone())) {
-                        roots.push((node, format!("`{trait_name}::{}` is marked `// graphlint: hot`", func.name)));
-                    }
-                }
-                if func.name != "forward" {
-                    continue;
-                }
-                let owner = func.self_ty.as_ref().and_then(|t| t.last()).unwrap_or("?").to_string();
-                match (&func.trait_name, self.self_tys[node].clone()) {
-                    (Some(t), _) if t == "Module" || t == "ModuleT" => {
-                        roots.push((node, format!("`forward` of `impl {t} for {owner}`")));
-                    }
-                    (None, Some(TyVal::Crate(ty))) if self.is_model_type(ty) => {
-                        roots.push((node, format!("`forward` of `{owner}`, which holds candle tensors or modules")));
-                    }
-                    _ => {}
-                }
-            }
-            for (index, region) in self.files[file].summary.regions.iter().enumerate() {
-                let func = &self.files[file].summary.funcs[region.func as usize];
-                if region.kind == RegionKind::Capture && !func.test_only {
-                    let node = self.region_base[file] + index;
-                    roots.push((node, "captured between `begin_capture` and `end_capture`".into()));
-                }
-            }
-        }
-        let mut region_roots: FxHashSet<Node> =
-            roots.iter().map(|(n, _)| *n).filter(|&n| n >= self.region_base[0]).collect();
-        loop {
-            let reach = hotpath::propagate(edges, &roots, &blocked);
-            let mut added = false;
-            for file in 0..self.files.len() {
-                for (index, region) in self.files[file].summary.regions.iter().enumerate() {
-                    let node = self.region_base[file] + index;
-                    let func_node = self.func_base[file] + region.func as usize;
-                    if region.kind != RegionKind::Loop
-                        || region_roots.contains(&node)
-                        || blocked[func_node]
-                        || !matches!(reach[func_node], Reach::Unreached)
-                    {
-                        continue;
-                    }
-                    let func = &self.files[file].summary.funcs[region.func as usize];
-                    if func.name.contains("train") || func.name == "fit" {
-                        continue;
-                    }
-                    // A decode loop calls a root or a function already on a hot path.
-                    if edges[node].iter().any(|&callee| !matches!(reach[callee], Reach::Unreached)) {
-                        region_roots.insert(node);
-                        roots.push((node, format!("decode loop in `{}`", func.qualname)));
-                        added = true;
-                    }
-                }
-            }
-            if !added {
-                return (reach, region_roots);
-            }
-        }
-    }
 }
 
-impl hotpath::Graph for Crate<'_> {
+impl hotpath::Graph for Project<'_> {
     fn func_node(&self, file: usize, func: u32) -> usize {
         self.func_base[file] + func as usize
     }
