@@ -49,6 +49,56 @@ pub fn propagate(edges: &[Vec<usize>], roots: &[(usize, RootReason)], blocked: &
     reach
 }
 
+/// A loop that may be a decode loop: it becomes a root once it runs a model (`calls_model`) or
+/// calls a function already on a hot path, unless the function holding it is hot already (then
+/// the loop is hot through it) or blocked.
+#[derive(Debug, Clone)]
+pub struct LoopCandidate {
+    pub node: usize,
+    /// The function holding the loop.
+    pub func_node: usize,
+    pub calls_model: bool,
+    /// The nodes the loop calls.
+    pub callees: Vec<usize>,
+    /// The holding function's name, for the root's reason.
+    pub qualname: String,
+}
+
+/// Whether a function's name says it trains: its loops are never decode loops.
+pub fn is_training_function(name: &str) -> bool {
+    name.contains("train") || name == "fit"
+}
+
+/// [`propagate`] from `roots`, then every candidate loop that now qualifies becomes a root, until
+/// nothing changes. Returns the reach and the regions that are roots (`region_roots` holds those
+/// the frontend found itself, such as capture blocks).
+pub fn propagate_with_decode_loops(
+    edges: &[Vec<usize>],
+    mut roots: Vec<(usize, RootReason)>,
+    blocked: &[bool],
+    candidates: &[LoopCandidate],
+    mut region_roots: FxHashSet<usize>,
+) -> (Vec<Reach>, FxHashSet<usize>) {
+    loop {
+        let reach = propagate(edges, &roots, blocked);
+        let mut added = false;
+        for candidate in candidates {
+            let reached = |node: usize| !matches!(reach[node], Reach::Unreached);
+            if region_roots.contains(&candidate.node) || reached(candidate.func_node) || blocked[candidate.func_node] {
+                continue;
+            }
+            if candidate.calls_model || candidate.callees.iter().any(|&callee| reached(callee)) {
+                region_roots.insert(candidate.node);
+                roots.push((candidate.node, format!("decode loop in `{}`", candidate.qualname)));
+                added = true;
+            }
+        }
+        if !added {
+            return (reach, region_roots);
+        }
+    }
+}
+
 /// The chain of function indices from the root to `node` (empty when unreached).
 pub fn chain(reach: &[Reach], node: usize) -> Vec<usize> {
     let mut chain = Vec::new();

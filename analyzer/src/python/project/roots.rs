@@ -6,7 +6,7 @@ use smallvec::SmallVec;
 
 use super::{is_module_base, Entity, FileIdx, Project};
 use crate::glob::glob_match;
-use crate::hotpath::{self, Reach};
+use crate::hotpath::{self, LoopCandidate, Reach};
 use crate::python::summary::*;
 
 impl Project<'_> {
@@ -68,7 +68,7 @@ impl Project<'_> {
             }
         }
 
-        let mut region_roots: FxHashSet<usize> =
+        let region_roots: FxHashSet<usize> =
             roots.iter().map(|(n, _)| *n).filter(|n| self.region_of(*n).is_some()).collect();
 
         // Loops that may be decode loops, with what they call (computed once).
@@ -79,36 +79,22 @@ impl Project<'_> {
                     continue;
                 }
                 let function = &self.files[file].summary.funcs[region.func as usize];
-                if function.name.contains("train") || function.name == "fit" {
+                if hotpath::is_training_function(&function.name) {
                     continue;
                 }
                 let (calls_model, callees) = self.loop_calls(file, index as RegionIdx);
                 if calls_model || !callees.is_empty() {
-                    let node = self.region_base[file] + index;
-                    let func_node = self.func_base[file] + region.func as usize;
-                    candidates.push((node, func_node, calls_model, callees, function.qualname.clone()));
+                    candidates.push(LoopCandidate {
+                        node: self.region_base[file] + index,
+                        func_node: self.func_base[file] + region.func as usize,
+                        calls_model,
+                        callees,
+                        qualname: function.qualname.clone(),
+                    });
                 }
             }
         }
-        loop {
-            let reach = hotpath::propagate(edges, &roots, &blocked);
-            let mut added = false;
-            for (node, func_node, calls_model, callees, qualname) in &candidates {
-                // A loop inside a hot function is hot already; a cold marker wins.
-                if region_roots.contains(node) || !matches!(reach[*func_node], Reach::Unreached) || blocked[*func_node]
-                {
-                    continue;
-                }
-                if *calls_model || callees.iter().any(|c| !matches!(reach[*c], Reach::Unreached)) {
-                    region_roots.insert(*node);
-                    roots.push((*node, format!("decode loop in `{qualname}`")));
-                    added = true;
-                }
-            }
-            if !added {
-                return (reach, region_roots);
-            }
-        }
+        hotpath::propagate_with_decode_loops(edges, roots, &blocked, &candidates, region_roots)
     }
 
     /// Whether a loop calls a Module (or a method of one), and the project functions it calls

@@ -23,7 +23,7 @@ use super::types::tensor_method_returns_tensor;
 use super::FileAnalysis;
 use crate::diagnostic::{ChainLink, Diagnostic, HotFunction};
 use crate::glob::glob_match;
-use crate::hotpath::{self, Reach};
+use crate::hotpath::{self, LoopCandidate, Reach};
 use crate::paths::display_path;
 use crate::settings::Settings;
 

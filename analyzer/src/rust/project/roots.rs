@@ -107,37 +107,26 @@ impl<'s> Project<'s> {
                 }
             }
         }
-        let mut region_roots: FxHashSet<Node> =
+        let region_roots: FxHashSet<Node> =
             roots.iter().map(|(n, _)| *n).filter(|&n| n >= self.region_base[0]).collect();
-        loop {
-            let reach = hotpath::propagate(edges, &roots, &blocked);
-            let mut added = false;
-            for file in 0..self.files.len() {
-                for (index, region) in self.files[file].summary.regions.iter().enumerate() {
-                    let node = self.region_base[file] + index;
-                    let func_node = self.func_base[file] + region.func as usize;
-                    if region.kind != RegionKind::Loop
-                        || region_roots.contains(&node)
-                        || blocked[func_node]
-                        || !matches!(reach[func_node], Reach::Unreached)
-                    {
-                        continue;
-                    }
-                    let func = &self.files[file].summary.funcs[region.func as usize];
-                    if func.name.contains("train") || func.name == "fit" {
-                        continue;
-                    }
-                    // A decode loop calls a root or a function already on a hot path.
-                    if edges[node].iter().any(|&callee| !matches!(reach[callee], Reach::Unreached)) {
-                        region_roots.insert(node);
-                        roots.push((node, format!("decode loop in `{}`", func.qualname)));
-                        added = true;
-                    }
+        // A decode loop calls a root or a function already on a hot path.
+        let mut candidates = Vec::new();
+        for file in 0..self.files.len() {
+            for (index, region) in self.files[file].summary.regions.iter().enumerate() {
+                let func = &self.files[file].summary.funcs[region.func as usize];
+                if region.kind != RegionKind::Loop || hotpath::is_training_function(&func.name) {
+                    continue;
                 }
-            }
-            if !added {
-                return (reach, region_roots);
+                let node = self.region_base[file] + index;
+                candidates.push(LoopCandidate {
+                    node,
+                    func_node: self.func_base[file] + region.func as usize,
+                    calls_model: false,
+                    callees: edges[node].clone(),
+                    qualname: func.qualname.clone(),
+                });
             }
         }
+        hotpath::propagate_with_decode_loops(edges, roots, &blocked, &candidates, region_roots)
     }
 }
