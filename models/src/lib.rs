@@ -2,6 +2,7 @@
 
 pub mod graph;
 pub mod kronos;
+pub mod nn;
 pub mod toto;
 
 pub use graph::{Forecast, GraphDecoder};

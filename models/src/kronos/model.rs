@@ -5,12 +5,13 @@
 use std::path::Path;
 
 use candle_core::{DType, Device, Module, Result, Tensor, D};
-use candle_nn::{Embedding, Init, Linear, VarBuilder};
+use candle_nn::{Embedding, Init, VarBuilder};
 
-use super::blocks::{attend, causal_mask, linear, Attention, LinearInit, RmsNorm, Rotary, Trace, TransformerBlock};
+use super::blocks::{attend, causal_mask, rms_norm, Attention, Rotary, Trace, TransformerBlock};
 use super::config::{KronosConfig, DEP_LAYER_HEADS};
 use super::weights::{param, Checkpoint, SeededInit};
 use super::{read_config, shared_rotary};
+use crate::nn::{Linear, LinearInit, RmsNorm};
 
 const INIT: LinearInit = LinearInit::XavierNormal;
 
@@ -33,7 +34,7 @@ impl HierarchicalEmbedding {
         Ok(Self {
             emb_s1: embedding(&vb.pp("emb_s1"), c.s1_vocab(), c.d_model)?,
             emb_s2: embedding(&vb.pp("emb_s2"), c.s2_vocab(), c.d_model)?,
-            fusion_proj: linear(&vb.pp("fusion_proj"), 2 * c.d_model, c.d_model, true, INIT)?,
+            fusion_proj: Linear::load(&vb.pp("fusion_proj"), 2 * c.d_model, c.d_model, true, INIT)?,
             scale: (c.d_model as f64).sqrt(),
         })
     }
@@ -102,7 +103,7 @@ impl DependencyAwareLayer {
     fn load(vb: &VarBuilder, c: &KronosConfig) -> Result<Self> {
         Ok(Self {
             cross_attn: Attention::load(&vb.pp("cross_attn"), c.d_model, DEP_LAYER_HEADS, INIT)?,
-            norm: RmsNorm::load(&vb.pp("norm"), c.d_model)?,
+            norm: rms_norm(&vb.pp("norm"), c.d_model)?,
         })
     }
 
@@ -171,10 +172,10 @@ impl Kronos {
         Ok(Self {
             embedding: HierarchicalEmbedding::load(&vb.pp("embedding"), c)?,
             time_emb: TemporalEmbedding::load(&vb.pp("time_emb"), c)?,
-            norm: RmsNorm::load(&vb.pp("norm"), c.d_model)?,
+            norm: rms_norm(&vb.pp("norm"), c.d_model)?,
             dep_layer: DependencyAwareLayer::load(&vb.pp("dep_layer"), c)?,
-            proj_s1: linear(&head.pp("proj_s1"), c.d_model, c.s1_vocab(), true, INIT)?,
-            proj_s2: linear(&head.pp("proj_s2"), c.d_model, c.s2_vocab(), true, INIT)?,
+            proj_s1: Linear::load(&head.pp("proj_s1"), c.d_model, c.s1_vocab(), true, INIT)?,
+            proj_s2: Linear::load(&head.pp("proj_s2"), c.d_model, c.s2_vocab(), true, INIT)?,
             transformer,
             rotary,
             dtype: vb.dtype(),

@@ -17,9 +17,10 @@ use candle_nn::VarBuilder;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::{Open01, StandardNormal};
 
-use super::layers::Linear;
+use super::layers::linear;
 use super::taps::Taps;
 use super::weights::splitmix64;
+use crate::nn::Linear;
 
 /// Marsaglia–Tsang proposals per gamma draw.
 pub const GAMMA_ROUNDS: usize = 8;
@@ -141,10 +142,10 @@ impl MixtureSampler {
 impl MixtureHead {
     pub fn load(vb: VarBuilder, dim: usize, k: usize, device: &Device) -> Result<Self> {
         Ok(Self {
-            df: Linear::load(vb.pp("df"), dim, k)?,
-            loc_proj: Linear::load(vb.pp("loc_proj"), dim, k)?,
-            scale_proj: Linear::load(vb.pp("scale_proj"), dim, k)?,
-            mixture_weights: Linear::load(vb.pp("mixture_weights"), dim, k)?,
+            df: linear(&vb.pp("df"), dim, k)?,
+            loc_proj: linear(&vb.pp("loc_proj"), dim, k)?,
+            scale_proj: linear(&vb.pp("scale_proj"), dim, k)?,
+            mixture_weights: linear(&vb.pp("mixture_weights"), dim, k)?,
             sampler: MixtureSampler::new(k, device)?,
         })
     }

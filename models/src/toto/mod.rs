@@ -18,7 +18,7 @@ pub mod distribution;
 pub mod forecast;
 pub mod graph;
 pub mod input;
-pub mod layers;
+mod layers;
 pub mod model;
 pub mod rope;
 pub mod scaler;
