@@ -28,7 +28,7 @@ use candle_core::{Error, Result};
 
 pub use blocks::{Rotary, Trace};
 pub use config::{KronosConfig, Preset, TokenizerConfig};
-pub use data::{ForecastInput, Normalizer, OhlcvFrame, Timestamp};
+pub use data::{ForecastInput, Normalizer};
 pub use generation::{Generation, GraphGenerator, GraphOptions, ReferenceGenerator, StepRecord};
 pub use model::{Kronos, Rows};
 pub use predictor::{Decoded, KronosPredictor};

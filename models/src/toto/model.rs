@@ -13,8 +13,9 @@ use super::layers::{linear, rms_norm, swiglu_mlp};
 use super::rope::{rotate_half_matrix, RopeRows, XPos};
 use super::scaler::{per_step, PatchScaler, ScaledSeries};
 use super::taps::Taps;
-use super::weights::{check_and_convert, random_weights, read_config, read_safetensors, LoadError};
+use super::weights::{check_and_convert, random_weights, read_config, read_safetensors};
 use crate::nn::{Linear, RmsNorm, SwiGlu};
+use crate::Error;
 
 /// One pre-norm transformer layer: `h = x + attn(norm1(x))`, `out = h + mlp(norm2(h))`.
 #[derive(Debug, Clone)]
@@ -95,7 +96,7 @@ impl Toto {
         cfg: &TotoConfig,
         tensors: HashMap<String, Tensor>,
         device: &Device,
-    ) -> std::result::Result<Self, LoadError> {
+    ) -> std::result::Result<Self, Error> {
         cfg.validate()?;
         let tensors = check_and_convert(cfg, tensors, device)?;
         let num_parameters = tensors.values().map(Tensor::elem_count).sum();
@@ -132,13 +133,13 @@ impl Toto {
 
     /// Loads an upstream checkpoint directory (`config.json` + `model.safetensors`), such as a
     /// download of `Datadog/Toto-Open-Base-1.0`.
-    pub fn load(dir: &Path, device: &Device) -> std::result::Result<Self, LoadError> {
+    pub fn load(dir: &Path, device: &Device) -> std::result::Result<Self, Error> {
         let cfg = read_config(&dir.join("config.json"))?;
         Self::from_tensors(&cfg, read_safetensors(&dir.join("model.safetensors"))?, device)
     }
 
     /// A randomly initialised model (torch's default distributions, deterministic in `seed`).
-    pub fn random(cfg: &TotoConfig, seed: u64, device: &Device) -> std::result::Result<Self, LoadError> {
+    pub fn random(cfg: &TotoConfig, seed: u64, device: &Device) -> std::result::Result<Self, Error> {
         cfg.validate()?;
         Self::from_tensors(cfg, random_weights(cfg, seed, device)?, device)
     }
