@@ -5,6 +5,7 @@ mod error;
 pub mod graph;
 pub mod kronos;
 pub mod nn;
+mod rng;
 pub mod toto;
 
 pub use error::Error;

@@ -17,7 +17,6 @@ pub mod data;
 pub mod generation;
 pub mod model;
 pub mod predictor;
-mod rng;
 pub mod sampling;
 pub mod tokenizer;
 pub mod weights;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{DType, Device, Error, Result, Shape, Tensor};
 use candle_nn::{var_builder::SimpleBackend, Init, VarBuilder};
 
-use super::rng::{hash_name, SplitMix64};
+use crate::rng::{hash_name, SplitMix64};
 
 /// Non-trainable buffers that upstream stores in its state dict next to the parameters.
 pub(crate) fn is_buffer(name: &str) -> bool {

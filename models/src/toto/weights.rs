@@ -7,6 +7,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 
 use super::config::TotoConfig;
+use crate::rng::SplitMix64;
 use crate::Error;
 
 /// One parameter of the checkpoint.
@@ -125,17 +126,9 @@ pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, Error> {
     Ok(candle_core::safetensors::load(path, &Device::Cpu)?)
 }
 
-/// SplitMix64's output function: a bijective 64-bit mixer.
-pub(crate) fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Random weights with torch's default distributions: `Linear` weights and biases uniform in
-/// `±1/sqrt(fan_in)`, norm scales 1. Deterministic in `seed` (a counter-based SplitMix64
-/// stream per tensor), not bit-equal to any torch run.
+/// `±1/sqrt(fan_in)`, norm scales 1. Deterministic in `seed` (a [`SplitMix64`] stream per tensor,
+/// keyed by its index in the schema), not bit-equal to any torch run.
 pub fn random_weights(cfg: &TotoConfig, seed: u64, device: &Device) -> Result<HashMap<String, Tensor>, Error> {
     let mut out = HashMap::new();
     for (index, spec) in checkpoint_schema(cfg).into_iter().enumerate() {
@@ -143,16 +136,9 @@ pub fn random_weights(cfg: &TotoConfig, seed: u64, device: &Device) -> Result<Ha
         let values: Vec<f32> = match spec.kind {
             ParamKind::NormScale => vec![1.0; numel],
             ParamKind::LinearWeight { fan_in } | ParamKind::LinearBias { fan_in } => {
-                let bound = 1.0 / (fan_in as f32).sqrt();
-                let stream = splitmix64(seed ^ splitmix64(index as u64));
-                (0..numel as u64)
-                    .map(|i| {
-                        let bits = splitmix64(stream.wrapping_add(i));
-                        // 24 random bits -> [-1, 1)
-                        let unit = (bits >> 40) as f32 * (1.0 / (1u64 << 24) as f32);
-                        (2.0 * unit - 1.0) * bound
-                    })
-                    .collect()
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                let mut rng = SplitMix64::for_stream(seed, &[index as u64]);
+                (0..numel).map(|_| (bound * (2.0 * rng.next_open01() - 1.0)) as f32).collect()
             }
         };
         out.insert(spec.key, Tensor::from_vec(values, spec.shape, device)?);
