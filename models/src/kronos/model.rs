@@ -9,7 +9,7 @@ use candle_nn::{Embedding, Init, VarBuilder};
 
 use super::blocks::{attend, causal_mask, rms_norm, Attention, Rotary, Trace, TransformerBlock};
 use super::config::{KronosConfig, DEP_LAYER_HEADS};
-use super::weights::{param, Checkpoint, SeededInit};
+use super::weights::{Checkpoint, SeededInit};
 use super::{read_config, shared_rotary};
 use crate::nn::{Linear, LinearInit, RmsNorm};
 
@@ -17,7 +17,8 @@ const INIT: LinearInit = LinearInit::XavierNormal;
 
 fn embedding(vb: &VarBuilder, n: usize, d_model: usize) -> Result<Embedding> {
     let init = Init::Randn { mean: 0.0, stdev: (d_model as f64).powf(-0.5) };
-    Ok(Embedding::new(param(vb, (n, d_model), "weight", init)?, d_model))
+    // The init hint is what a random-init source draws; a checkpoint ignores it.
+    Ok(Embedding::new(vb.get_with_hints((n, d_model), "weight", init)?, d_model))
 }
 
 /// Upstream's `HierarchicalEmbedding`: `fusion_proj(cat(emb_s1(s1)·√d, emb_s2(s2)·√d))`.
