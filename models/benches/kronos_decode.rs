@@ -11,7 +11,8 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device};
-use models::kronos::{ForecastInput, GraphOptions, KronosPredictor, OhlcvFrame, Preset, SamplingParams};
+use models::data::OhlcvFrame;
+use models::kronos::{ForecastInput, GraphOptions, KronosPredictor, Preset, SamplingParams};
 use models::GraphDecoder;
 
 struct Args {

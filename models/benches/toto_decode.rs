@@ -11,8 +11,9 @@
 use std::time::Instant;
 
 use candle_core::Device;
+use models::data::OhlcvFrame;
 use models::toto::{
-    DecodeOptions, Decoding, ForecastOptions, SampleData, Toto, TotoConfig, TotoGraphDecoder, TotoPreset,
+    DecodeOptions, Decoding, ForecastOptions, Toto, TotoConfig, TotoGraphDecoder, TotoInput, TotoPreset,
 };
 use models::GraphDecoder;
 
@@ -41,7 +42,7 @@ fn main() {
         }
     };
     let device = Device::Cpu;
-    let input = SampleData::embedded().input(0, CONTEXT);
+    let input = TotoInput::from_frame(&OhlcvFrame::embedded(), 0, CONTEXT);
     println!("Toto per-patch decode latency on CPU, context {CONTEXT} steps x 4 variates, {PATCHES} patches, median of {RUNS}");
     println!("| preset | params | patch | recompute (ms/patch) | kv cache (ms/patch) | graph path, eager (ms/step) | graph prefill (ms) |");
     println!("|---|---|---|---|---|---|---|");

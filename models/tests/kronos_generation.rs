@@ -7,7 +7,8 @@ mod kronos_support;
 mod kronos {
     use super::kronos_support::*;
     use candle_core::Tensor;
-    use models::kronos::{ForecastInput, GraphOptions, KronosPredictor, OhlcvFrame, SamplingParams};
+    use models::data::OhlcvFrame;
+    use models::kronos::{ForecastInput, GraphOptions, KronosPredictor, SamplingParams};
     use models::{Forecast, GraphDecoder};
 
     /// Logit tolerance between the two paths (absolute): they differ only in matmul shapes.

@@ -9,9 +9,10 @@ mod kronos {
 
     use super::kronos_support::*;
     use candle_core::{DType, Device, Tensor};
+    use models::data::OhlcvFrame;
     use models::kronos::{
-        Checkpoint, ForecastInput, GraphOptions, Kronos, KronosConfig, KronosPredictor, KronosTokenizer, OhlcvFrame,
-        Preset, Rows, SamplingParams, ShapeRecorder, TokenizerConfig,
+        Checkpoint, ForecastInput, GraphOptions, Kronos, KronosConfig, KronosPredictor, KronosTokenizer, Preset, Rows,
+        SamplingParams, ShapeRecorder, TokenizerConfig,
     };
     use models::GraphDecoder;
     use serde_json::Value;

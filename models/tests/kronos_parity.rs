@@ -8,7 +8,8 @@ mod kronos {
 
     use super::kronos_support::*;
     use candle_core::{DType, Device, Tensor};
-    use models::kronos::{ForecastInput, Normalizer, OhlcvFrame, Rows};
+    use models::data::OhlcvFrame;
+    use models::kronos::{ForecastInput, Normalizer, Rows};
 
     #[test]
     fn input_pipeline_matches_predict() {

@@ -1,21 +1,14 @@
-//! Input series: a CSV of timestamped numeric columns, split into the context the model sees and the
-//! real future values its forecast is scored against.
+//! Input series: a CSV read by [`models::data::Table`] (the reader both ports use), split into the
+//! context the model sees and the real future values its forecast is scored against.
 
 use std::path::Path;
 
-/// The real five-minute OHLCV bars shipped in `fixtures/data/` (see its README), embedded so that
-/// `probe run` works from any directory and without `--data`.
-pub const EMBEDDED_OHLCV: &str = include_str!("../../fixtures/data/ohlcv_5min.csv");
-
-/// Column names accepted as the timestamp column (it is kept as text; models parse what they need).
-const TIMESTAMP_COLUMNS: &[&str] = &["timestamps", "timestamp", "date", "datetime", "time"];
+use models::data::Table;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error("{origin}: {message}")]
-    Parse { origin: String, message: String },
+    #[error(transparent)]
+    Csv(#[from] models::Error),
     #[error("{origin} has no column `{column}` (it has: {available})")]
     MissingColumn { origin: String, column: String, available: String },
     #[error(
@@ -25,15 +18,10 @@ pub enum DataError {
     TooShort { origin: String, rows: usize, context: usize, steps: usize, needed: usize },
 }
 
-/// A parsed CSV: one optional timestamp column and numeric value columns.
+/// A parsed CSV: `--data PATH` or the embedded real five-minute OHLCV bars.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
-    /// Where it came from (a path, or `embedded:ohlcv_5min.csv`), for messages and the report.
-    pub origin: String,
-    pub timestamps: Option<Vec<String>>,
-    pub columns: Vec<String>,
-    /// `rows[r][c]`: the value of column `c` in data row `r`.
-    pub rows: Vec<Vec<f32>>,
+    pub table: Table,
 }
 
 /// The slice of a series that one forecast uses: the last `context + steps` rows, of the columns a
@@ -53,96 +41,47 @@ pub struct Window {
 impl Series {
     /// The embedded sample data.
     pub fn embedded() -> Self {
-        Self::parse_csv(EMBEDDED_OHLCV, "embedded:ohlcv_5min.csv").expect("the embedded CSV parses")
+        Self { table: Table::embedded() }
     }
 
     /// `--data PATH`, or the embedded sample when `None`.
     pub fn load(path: Option<&Path>) -> Result<Self, DataError> {
         let Some(path) = path else { return Ok(Self::embedded()) };
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| DataError::Read { path: path.display().to_string(), source })?;
-        Self::parse_csv(&text, &path.display().to_string())
+        Ok(Self { table: Table::read(path)? })
     }
 
-    /// Parses a header line and comma-separated rows. Quoted fields are not supported (numeric data
-    /// has none); a bad cell is reported with its line and column.
     pub fn parse_csv(text: &str, origin: &str) -> Result<Self, DataError> {
-        let parse_err = |line: usize, message: String| DataError::Parse {
-            origin: origin.to_string(),
-            message: format!("line {line}: {message}"),
-        };
-        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-        let Some((header_idx, header)) = lines.next() else {
-            return Err(DataError::Parse { origin: origin.into(), message: "the file is empty".into() });
-        };
-        if header.contains('"') {
-            return Err(parse_err(header_idx + 1, "quoted fields are not supported".into()));
-        }
-        let names: Vec<String> = header.split(',').map(|s| s.trim().to_string()).collect();
-        let ts_col = names.iter().position(|n| TIMESTAMP_COLUMNS.contains(&n.to_lowercase().as_str()));
-        let columns: Vec<String> =
-            names.iter().enumerate().filter(|(i, _)| Some(*i) != ts_col).map(|(_, n)| n.clone()).collect();
-        if columns.is_empty() {
-            return Err(parse_err(header_idx + 1, "no value columns in the header".into()));
-        }
-        let mut timestamps = ts_col.map(|_| Vec::new());
-        let mut rows = Vec::new();
-        for (idx, line) in lines {
-            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-            if cells.len() != names.len() {
-                return Err(parse_err(idx + 1, format!("{} fields, the header has {}", cells.len(), names.len())));
-            }
-            let mut row = Vec::with_capacity(columns.len());
-            for (c, cell) in cells.iter().enumerate() {
-                if Some(c) == ts_col {
-                    timestamps.as_mut().expect("set with ts_col").push(cell.to_string());
-                    continue;
-                }
-                let value: f32 = cell
-                    .parse()
-                    .map_err(|_| parse_err(idx + 1, format!("column `{}`: `{cell}` is not a number", names[c])))?;
-                row.push(value);
-            }
-            rows.push(row);
-        }
-        if rows.is_empty() {
-            return Err(DataError::Parse { origin: origin.into(), message: "no data rows".into() });
-        }
-        Ok(Self { origin: origin.to_string(), timestamps, columns, rows })
+        Ok(Self { table: Table::parse(text, origin)? })
     }
 
     /// The last `context + steps` rows of `channels` (all columns when empty).
     pub fn window(&self, channels: &[&str], context: usize, steps: usize) -> Result<Window, DataError> {
+        let t = &self.table;
         let wanted: Vec<&str> =
-            if channels.is_empty() { self.columns.iter().map(String::as_str).collect() } else { channels.to_vec() };
+            if channels.is_empty() { t.columns.iter().map(String::as_str).collect() } else { channels.to_vec() };
         let idx = wanted
             .iter()
             .map(|name| {
-                self.columns.iter().position(|c| c == name).ok_or_else(|| DataError::MissingColumn {
-                    origin: self.origin.clone(),
+                t.column(name).ok_or_else(|| DataError::MissingColumn {
+                    origin: t.origin.clone(),
                     column: name.to_string(),
-                    available: self.columns.join(", "),
+                    available: t.columns.join(", "),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let needed = context + steps;
-        if needed > self.rows.len() {
-            return Err(DataError::TooShort {
-                origin: self.origin.clone(),
-                rows: self.rows.len(),
-                context,
-                steps,
-                needed,
-            });
+        if needed > t.rows.len() {
+            return Err(DataError::TooShort { origin: t.origin.clone(), rows: t.rows.len(), context, steps, needed });
         }
-        let start = self.rows.len() - needed;
-        let pick = |r: &Vec<f32>| idx.iter().map(|&i| r[i]).collect::<Vec<f32>>();
+        let start = t.rows.len() - needed;
+        // The models run in f32; the table keeps what the CSV says (f64, as pandas reads it).
+        let pick = |r: &Vec<f64>| idx.iter().map(|&i| r[i] as f32).collect::<Vec<f32>>();
         Ok(Window {
-            origin: self.origin.clone(),
+            origin: t.origin.clone(),
             channels: wanted.iter().map(|s| s.to_string()).collect(),
-            timestamps: self.timestamps.as_ref().map(|t| t[start..].to_vec()),
-            context: self.rows[start..start + context].iter().map(pick).collect(),
-            future: self.rows[start + context..].iter().map(pick).collect(),
+            timestamps: t.timestamps.as_ref().map(|ts| ts[start..].to_vec()),
+            context: t.rows[start..start + context].iter().map(pick).collect(),
+            future: t.rows[start + context..].iter().map(pick).collect(),
         })
     }
 }
@@ -153,7 +92,7 @@ mod tests {
 
     #[test]
     fn embedded_sample_has_the_documented_columns_and_rows() {
-        let s = Series::embedded();
+        let s = Series::embedded().table;
         assert_eq!(s.columns, ["open", "high", "low", "close", "volume", "amount"]);
         assert_eq!(s.rows.len(), 2500);
         assert_eq!(s.timestamps.as_ref().unwrap()[0], "2024-06-18 11:15:00");

@@ -1,14 +1,15 @@
-//! The building blocks shared by the tokenizer and the predictor: RMSNorm, SwiGLU feed-forward,
-//! rotary self-attention and the pre-norm transformer block, each in two forms:
+//! The building blocks shared by the tokenizer and the predictor: upstream's RMSNorm and SwiGLU
+//! feed-forward (on [`crate::nn`]'s layers), rotary self-attention and the pre-norm transformer
+//! block, the last two in two forms:
 //! - a full-sequence forward (causal, as upstream's `forward`), used by the tokenizer, by the
 //!   reference generation path and by the graph path's prefill;
 //! - a one-token step against preallocated KV buffers, used by the graph path's decode step. Its
 //!   shapes and kernel arguments are the same at every step (see `generation::graph`).
 
-use candle_core::{DType, Device, Module, Result, Tensor, D};
-use candle_nn::{Init, Linear, VarBuilder};
+use candle_core::{DType, Device, Result, Tensor, D};
+use candle_nn::{Init, VarBuilder};
 
-use super::weights::param;
+use crate::nn::{Linear, LinearInit, RmsNorm, SwiGlu};
 
 /// Named intermediate tensors of a forward pass, for parity tests and debugging.
 #[derive(Debug, Default)]
@@ -43,68 +44,17 @@ impl Trace {
     }
 }
 
-/// How upstream initialises a module's `nn.Linear` (only used by random init).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum LinearInit {
-    /// torch's default: weight and bias uniform in ±1/√fan_in (the tokenizer keeps it).
-    TorchDefault,
-    /// The predictor's `_init_weights`: Xavier-normal weight, zero bias.
-    XavierNormal,
-}
-
-pub(crate) fn linear(vb: &VarBuilder, d_in: usize, d_out: usize, bias: bool, init: LinearInit) -> Result<Linear> {
-    let bound = 1.0 / (d_in as f64).sqrt();
-    let (w_init, b_init) = match init {
-        LinearInit::TorchDefault => (Init::Uniform { lo: -bound, up: bound }, Init::Uniform { lo: -bound, up: bound }),
-        LinearInit::XavierNormal => {
-            (Init::Randn { mean: 0.0, stdev: (2.0 / (d_in + d_out) as f64).sqrt() }, Init::Const(0.0))
-        }
-    };
-    let weight = param(vb, (d_out, d_in), "weight", w_init)?;
-    let bias = if bias { Some(param(vb, d_out, "bias", b_init)?) } else { None };
-    Ok(Linear::new(weight, bias))
-}
-
-/// Upstream's `RMSNorm`: `x * rsqrt(mean(x²) + 1e-5) * weight`.
-#[derive(Debug, Clone)]
-pub struct RmsNorm {
-    weight: Tensor,
-}
-
-impl RmsNorm {
-    const EPS: f32 = 1e-5;
-
-    pub(crate) fn load(vb: &VarBuilder, dim: usize) -> Result<Self> {
-        Ok(Self { weight: param(vb, dim, "weight", Init::Const(1.0))? })
-    }
-
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        // candle's fused kernel accumulates in f32 for half types, as upstream's `x.float()`.
-        candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, Self::EPS)
-    }
+/// Upstream's `RMSNorm`: eps 1e-5, weight named `weight`.
+pub(crate) fn rms_norm(vb: &VarBuilder, dim: usize) -> Result<RmsNorm> {
+    RmsNorm::load(vb, dim, "weight", 1e-5)
 }
 
 /// Upstream's `FeedForward`: `w2(silu(w1 x) * w3 x)`, no biases.
-#[derive(Debug, Clone)]
-pub struct FeedForward {
-    w1: Linear,
-    w2: Linear,
-    w3: Linear,
-}
-
-impl FeedForward {
-    pub(crate) fn load(vb: &VarBuilder, d_model: usize, ff_dim: usize, init: LinearInit) -> Result<Self> {
-        Ok(Self {
-            w1: linear(&vb.pp("w1"), d_model, ff_dim, false, init)?,
-            w2: linear(&vb.pp("w2"), ff_dim, d_model, false, init)?,
-            w3: linear(&vb.pp("w3"), d_model, ff_dim, false, init)?,
-        })
-    }
-
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = candle_nn::ops::silu(&self.w1.forward(x)?)?;
-        self.w2.forward(&(gate * self.w3.forward(x)?)?)
-    }
+fn feed_forward(vb: &VarBuilder, d_model: usize, ff_dim: usize, init: LinearInit) -> Result<SwiGlu> {
+    let w1 = Linear::load(&vb.pp("w1"), d_model, ff_dim, false, init)?;
+    let w2 = Linear::load(&vb.pp("w2"), ff_dim, d_model, false, init)?;
+    let w3 = Linear::load(&vb.pp("w3"), d_model, ff_dim, false, init)?;
+    Ok(SwiGlu::separate(w1, w3, w2))
 }
 
 /// The rotary embedding of one attention module: `inv_freq` as upstream computes it
@@ -189,10 +139,10 @@ impl Attention {
     pub(crate) fn load(vb: &VarBuilder, d_model: usize, n_heads: usize, init: LinearInit) -> Result<Self> {
         let head_dim = d_model / n_heads;
         Ok(Self {
-            q_proj: linear(&vb.pp("q_proj"), d_model, d_model, true, init)?,
-            k_proj: linear(&vb.pp("k_proj"), d_model, d_model, true, init)?,
-            v_proj: linear(&vb.pp("v_proj"), d_model, d_model, true, init)?,
-            out_proj: linear(&vb.pp("out_proj"), d_model, d_model, true, init)?,
+            q_proj: Linear::load(&vb.pp("q_proj"), d_model, d_model, true, init)?,
+            k_proj: Linear::load(&vb.pp("k_proj"), d_model, d_model, true, init)?,
+            v_proj: Linear::load(&vb.pp("v_proj"), d_model, d_model, true, init)?,
+            out_proj: Linear::load(&vb.pp("out_proj"), d_model, d_model, true, init)?,
             rotary: Rotary::load(&vb.pp("rotary"), head_dim)?,
             n_heads,
             head_dim,
@@ -270,7 +220,7 @@ pub struct TransformerBlock {
     norm1: RmsNorm,
     pub(crate) self_attn: Attention,
     norm2: RmsNorm,
-    ffn: FeedForward,
+    ffn: SwiGlu,
 }
 
 impl TransformerBlock {
@@ -282,10 +232,10 @@ impl TransformerBlock {
         init: LinearInit,
     ) -> Result<Self> {
         Ok(Self {
-            norm1: RmsNorm::load(&vb.pp("norm1"), d_model)?,
+            norm1: rms_norm(&vb.pp("norm1"), d_model)?,
             self_attn: Attention::load(&vb.pp("self_attn"), d_model, n_heads, init)?,
-            norm2: RmsNorm::load(&vb.pp("norm2"), d_model)?,
-            ffn: FeedForward::load(&vb.pp("ffn"), d_model, ff_dim, init)?,
+            norm2: rms_norm(&vb.pp("norm2"), d_model)?,
+            ffn: feed_forward(&vb.pp("ffn"), d_model, ff_dim, init)?,
         })
     }
 

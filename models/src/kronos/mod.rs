@@ -17,7 +17,6 @@ pub mod data;
 pub mod generation;
 pub mod model;
 pub mod predictor;
-mod rng;
 pub mod sampling;
 pub mod tokenizer;
 pub mod weights;
@@ -28,7 +27,7 @@ use candle_core::{Error, Result};
 
 pub use blocks::{Rotary, Trace};
 pub use config::{KronosConfig, Preset, TokenizerConfig};
-pub use data::{ForecastInput, Normalizer, OhlcvFrame, Timestamp};
+pub use data::{ForecastInput, Normalizer};
 pub use generation::{Generation, GraphGenerator, GraphOptions, ReferenceGenerator, StepRecord};
 pub use model::{Kronos, Rows};
 pub use predictor::{Decoded, KronosPredictor};

@@ -5,18 +5,20 @@
 use std::path::Path;
 
 use candle_core::{DType, Device, Module, Result, Tensor, D};
-use candle_nn::{Embedding, Init, Linear, VarBuilder};
+use candle_nn::{Embedding, Init, VarBuilder};
 
-use super::blocks::{attend, causal_mask, linear, Attention, LinearInit, RmsNorm, Rotary, Trace, TransformerBlock};
+use super::blocks::{attend, causal_mask, rms_norm, Attention, Rotary, Trace, TransformerBlock};
 use super::config::{KronosConfig, DEP_LAYER_HEADS};
-use super::weights::{param, Checkpoint, SeededInit};
+use super::weights::{Checkpoint, SeededInit};
 use super::{read_config, shared_rotary};
+use crate::nn::{Linear, LinearInit, RmsNorm};
 
 const INIT: LinearInit = LinearInit::XavierNormal;
 
 fn embedding(vb: &VarBuilder, n: usize, d_model: usize) -> Result<Embedding> {
     let init = Init::Randn { mean: 0.0, stdev: (d_model as f64).powf(-0.5) };
-    Ok(Embedding::new(param(vb, (n, d_model), "weight", init)?, d_model))
+    // The init hint is what a random-init source draws; a checkpoint ignores it.
+    Ok(Embedding::new(vb.get_with_hints((n, d_model), "weight", init)?, d_model))
 }
 
 /// Upstream's `HierarchicalEmbedding`: `fusion_proj(cat(emb_s1(s1)·√d, emb_s2(s2)·√d))`.
@@ -33,7 +35,7 @@ impl HierarchicalEmbedding {
         Ok(Self {
             emb_s1: embedding(&vb.pp("emb_s1"), c.s1_vocab(), c.d_model)?,
             emb_s2: embedding(&vb.pp("emb_s2"), c.s2_vocab(), c.d_model)?,
-            fusion_proj: linear(&vb.pp("fusion_proj"), 2 * c.d_model, c.d_model, true, INIT)?,
+            fusion_proj: Linear::load(&vb.pp("fusion_proj"), 2 * c.d_model, c.d_model, true, INIT)?,
             scale: (c.d_model as f64).sqrt(),
         })
     }
@@ -102,7 +104,7 @@ impl DependencyAwareLayer {
     fn load(vb: &VarBuilder, c: &KronosConfig) -> Result<Self> {
         Ok(Self {
             cross_attn: Attention::load(&vb.pp("cross_attn"), c.d_model, DEP_LAYER_HEADS, INIT)?,
-            norm: RmsNorm::load(&vb.pp("norm"), c.d_model)?,
+            norm: rms_norm(&vb.pp("norm"), c.d_model)?,
         })
     }
 
@@ -171,10 +173,10 @@ impl Kronos {
         Ok(Self {
             embedding: HierarchicalEmbedding::load(&vb.pp("embedding"), c)?,
             time_emb: TemporalEmbedding::load(&vb.pp("time_emb"), c)?,
-            norm: RmsNorm::load(&vb.pp("norm"), c.d_model)?,
+            norm: rms_norm(&vb.pp("norm"), c.d_model)?,
             dep_layer: DependencyAwareLayer::load(&vb.pp("dep_layer"), c)?,
-            proj_s1: linear(&head.pp("proj_s1"), c.d_model, c.s1_vocab(), true, INIT)?,
-            proj_s2: linear(&head.pp("proj_s2"), c.d_model, c.s2_vocab(), true, INIT)?,
+            proj_s1: Linear::load(&head.pp("proj_s1"), c.d_model, c.s1_vocab(), true, INIT)?,
+            proj_s2: Linear::load(&head.pp("proj_s2"), c.d_model, c.s2_vocab(), true, INIT)?,
             transformer,
             rotary,
             dtype: vb.dtype(),

@@ -15,7 +15,7 @@
 
 use candle_core::{DType, Device, Result, Tensor, D};
 
-use super::rng::SplitMix64;
+use crate::rng::SplitMix64;
 
 /// Upstream's sampling arguments of `KronosPredictor.predict`, plus a seed.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,13 +3,14 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Module, Result, Tensor, D};
-use candle_nn::{Linear, VarBuilder};
+use candle_core::{DType, Device, Result, Tensor, D};
+use candle_nn::VarBuilder;
 
-use super::blocks::{causal_mask, linear, LinearInit, Rotary, Trace, TransformerBlock};
+use super::blocks::{causal_mask, Rotary, Trace, TransformerBlock};
 use super::config::TokenizerConfig;
 use super::weights::{Checkpoint, SeededInit};
 use super::{read_config, shared_rotary};
+use crate::nn::{Linear, LinearInit};
 
 #[derive(Debug, Clone)]
 pub struct KronosTokenizer {
@@ -38,11 +39,11 @@ impl KronosTokenizer {
         let decoder = (0..c.num_decoder_blocks()).map(|i| block(vb.pp("decoder").pp(i))).collect::<Result<Vec<_>>>()?;
         let rotary = shared_rotary(encoder.iter().chain(&decoder), c.head_dim(), "tokenizer")?;
         Ok(Self {
-            embed: linear(&vb.pp("embed"), c.d_in, c.d_model, true, init)?,
-            head: linear(&vb.pp("head"), c.d_model, c.d_in, true, init)?,
-            quant_embed: linear(&vb.pp("quant_embed"), c.d_model, c.codebook_dim(), true, init)?,
-            post_quant_embed_pre: linear(&vb.pp("post_quant_embed_pre"), c.s1_bits, c.d_model, true, init)?,
-            post_quant_embed: linear(&vb.pp("post_quant_embed"), c.codebook_dim(), c.d_model, true, init)?,
+            embed: Linear::load(&vb.pp("embed"), c.d_in, c.d_model, true, init)?,
+            head: Linear::load(&vb.pp("head"), c.d_model, c.d_in, true, init)?,
+            quant_embed: Linear::load(&vb.pp("quant_embed"), c.d_model, c.codebook_dim(), true, init)?,
+            post_quant_embed_pre: Linear::load(&vb.pp("post_quant_embed_pre"), c.s1_bits, c.d_model, true, init)?,
+            post_quant_embed: Linear::load(&vb.pp("post_quant_embed"), c.codebook_dim(), c.d_model, true, init)?,
             encoder,
             decoder,
             rotary,

@@ -9,18 +9,11 @@ use std::sync::{Arc, Mutex};
 use candle_core::{DType, Device, Error, Result, Shape, Tensor};
 use candle_nn::{var_builder::SimpleBackend, Init, VarBuilder};
 
-use super::rng::{hash_name, SplitMix64};
+use crate::rng::{hash_name, SplitMix64};
 
 /// Non-trainable buffers that upstream stores in its state dict next to the parameters.
 pub(crate) fn is_buffer(name: &str) -> bool {
     name.ends_with("rotary.inv_freq") || name.ends_with("bsq.basis") || name.ends_with("bsq.group_basis")
-}
-
-/// Reads parameter `name` of `shape` under `vb`'s prefix.
-///
-/// `init` tells a random-init source how upstream initialises this tensor; a checkpoint ignores it.
-pub(crate) fn param(vb: &VarBuilder, shape: impl Into<Shape>, name: &str, init: Init) -> Result<Tensor> {
-    vb.get_with_hints(shape, name, init)
 }
 
 /// A set of named tensors, for instance an upstream `model.safetensors`, held on the CPU until a

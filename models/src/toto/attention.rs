@@ -7,9 +7,10 @@
 use candle_core::{Device, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::layers::Linear;
+use super::layers::linear;
 use super::rope::{apply_xpos, RopeRows};
 use super::taps::Taps;
+use crate::nn::Linear;
 
 /// One time-wise layer's key/value buffers, `[batch·variates, heads, capacity, head_dim]`.
 #[derive(Debug, Clone)]
@@ -58,8 +59,8 @@ fn attend(q: &Tensor, k: &Tensor, v: &Tensor, bias: Option<&Tensor>) -> Result<T
 impl Attention {
     pub fn load(vb: VarBuilder, dim: usize, heads: usize) -> Result<Self> {
         Ok(Self {
-            wqkv: Linear::load(vb.pp("wQKV"), dim, 3 * dim)?,
-            wo: Linear::load(vb.pp("wO"), dim, dim)?,
+            wqkv: linear(&vb.pp("wQKV"), dim, 3 * dim)?,
+            wo: linear(&vb.pp("wO"), dim, dim)?,
             heads,
             head_dim: dim / heads,
         })

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::weights::LoadError;
+use crate::Error;
 
 /// The only scaler class string this port implements. Upstream builds the patch scaler with the
 /// model's patch size only when `scaler_cls` is exactly this string; any other value gives a
@@ -151,8 +151,8 @@ impl TotoConfig {
     }
 
     /// Refuses configurations this port does not implement, with the reason.
-    pub fn validate(&self) -> Result<(), LoadError> {
-        let unsupported = |msg: String| Err(LoadError::Unsupported(msg));
+    pub fn validate(&self) -> Result<(), Error> {
+        let unsupported = |msg: String| Err(Error::Unsupported(msg));
         if self.patch_size == 0 || self.patch_size != self.stride {
             return unsupported(format!(
                 "patch_size ({}) must equal stride ({}) and be positive",

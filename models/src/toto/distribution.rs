@@ -14,12 +14,11 @@
 
 use candle_core::{DType, Device, Result, Tensor, D};
 use candle_nn::VarBuilder;
-use rand::{rngs::StdRng, Rng, SeedableRng};
-use rand_distr::{Open01, StandardNormal};
 
-use super::layers::Linear;
+use super::layers::linear;
 use super::taps::Taps;
-use super::weights::splitmix64;
+use crate::nn::Linear;
+use crate::rng::SplitMix64;
 
 /// Marsaglia–Tsang proposals per gamma draw.
 pub const GAMMA_ROUNDS: usize = 8;
@@ -141,10 +140,10 @@ impl MixtureSampler {
 impl MixtureHead {
     pub fn load(vb: VarBuilder, dim: usize, k: usize, device: &Device) -> Result<Self> {
         Ok(Self {
-            df: Linear::load(vb.pp("df"), dim, k)?,
-            loc_proj: Linear::load(vb.pp("loc_proj"), dim, k)?,
-            scale_proj: Linear::load(vb.pp("scale_proj"), dim, k)?,
-            mixture_weights: Linear::load(vb.pp("mixture_weights"), dim, k)?,
+            df: linear(&vb.pp("df"), dim, k)?,
+            loc_proj: linear(&vb.pp("loc_proj"), dim, k)?,
+            scale_proj: linear(&vb.pp("scale_proj"), dim, k)?,
+            mixture_weights: linear(&vb.pp("mixture_weights"), dim, k)?,
             sampler: MixtureSampler::new(k, device)?,
         })
     }
@@ -197,11 +196,10 @@ impl MixtureParams {
 /// The noise for `draws` mixture draws at decode call `call`: `[NOISE_ROWS, draws]` values, a
 /// deterministic function of `(seed, call)`, so an eager run and a graph replay see the same.
 pub fn mixture_noise(seed: u64, call: usize, draws: usize) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(splitmix64(seed ^ splitmix64(call as u64 + 1)));
+    let mut rng = SplitMix64::for_stream(seed, &[call as u64]);
     let mut out = Vec::with_capacity(NOISE_ROWS * draws);
-    let uniforms = |rng: &mut StdRng, out: &mut Vec<f32>| out.extend((0..draws).map(|_| rng.sample::<f32, _>(Open01)));
-    let normals =
-        |rng: &mut StdRng, out: &mut Vec<f32>| out.extend((0..draws).map(|_| rng.sample::<f32, _>(StandardNormal)));
+    let uniforms = |rng: &mut SplitMix64, out: &mut Vec<f32>| out.extend((0..draws).map(|_| rng.next_open01_f32()));
+    let normals = |rng: &mut SplitMix64, out: &mut Vec<f32>| out.extend((0..draws).map(|_| rng.next_normal() as f32));
     uniforms(&mut rng, &mut out);
     normals(&mut rng, &mut out);
     for _ in 0..GAMMA_ROUNDS {

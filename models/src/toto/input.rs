@@ -1,7 +1,8 @@
-//! Forecast inputs on the host, upstream's left padding to whole patches, and the embedded
-//! sample data (`fixtures/data/ohlcv_5min.csv`: real 5-minute bars, see its README).
+//! Forecast inputs on the host and upstream's left padding to whole patches.
 
 use candle_core::{Device, Result, Tensor};
+
+use crate::data::OhlcvFrame;
 
 /// A batch of multivariate series `[batch, variates, time]`, row-major, with upstream's masks.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +27,9 @@ pub struct InputTensors {
     pub ids: Tensor,
 }
 
+/// The variates Toto reads from an [`OhlcvFrame`], in order.
+pub const SAMPLE_CHANNELS: [&str; 4] = ["open", "high", "low", "close"];
+
 impl TotoInput {
     /// One series of `variates[v][t]`, unpadded, all variates in group 0.
     pub fn from_variates(variates: &[Vec<f32>], names: &[&str]) -> Self {
@@ -43,6 +47,14 @@ impl TotoInput {
                 .map(|i| names.get(i).map_or_else(|| format!("variate{i}"), |s| s.to_string()))
                 .collect(),
         }
+    }
+
+    /// Rows `start..start + len` of `frame`'s open, high, low and close as one series of four
+    /// variates.
+    pub fn from_frame(frame: &OhlcvFrame, start: usize, len: usize) -> Self {
+        let rows = &frame.rows[start..start + len];
+        let variates: Vec<Vec<f32>> = (0..SAMPLE_CHANNELS.len()).map(|c| rows.iter().map(|r| r[c]).collect()).collect();
+        TotoInput::from_variates(&variates, &SAMPLE_CHANNELS)
     }
 
     /// Sets one group id per variate (repeated over time and batch).
@@ -109,73 +121,19 @@ impl TotoInput {
     }
 }
 
-/// The embedded sample data: 2,500 five-minute bars, columns open, high, low, close.
-#[derive(Debug, Clone)]
-pub struct SampleData {
-    pub timestamps: Vec<String>,
-    /// `rows[t] = [open, high, low, close]`.
-    pub rows: Vec<[f32; 4]>,
-}
-
-/// The variate names of [`SampleData`], in order.
-pub const SAMPLE_CHANNELS: [&str; 4] = ["open", "high", "low", "close"];
-
-const SAMPLE_CSV: &str = include_str!("../../../fixtures/data/ohlcv_5min.csv");
-
-impl SampleData {
-    /// Parses the embedded CSV (`timestamps,open,high,low,close,volume,amount`).
-    pub fn embedded() -> Self {
-        Self::parse(SAMPLE_CSV).expect("the embedded sample CSV is well-formed")
-    }
-
-    /// Parses CSV text with that header; the error names the offending line.
-    pub fn parse(text: &str) -> std::result::Result<Self, String> {
-        let mut lines = text.lines();
-        let header: Vec<&str> = lines.next().ok_or("empty CSV")?.split(',').collect();
-        let column = |name: &str| header.iter().position(|h| h.trim() == name).ok_or(format!("no `{name}` column"));
-        let cols = [column("open")?, column("high")?, column("low")?, column("close")?];
-        let ts = column("timestamps")?;
-        let mut data = Self { timestamps: vec![], rows: vec![] };
-        for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let fields: Vec<&str> = line.split(',').collect();
-            let value = |c: usize| -> std::result::Result<f32, String> {
-                fields
-                    .get(c)
-                    .and_then(|f| f.trim().parse().ok())
-                    .ok_or(format!("line {}: bad value in column {c}", i + 2))
-            };
-            data.rows.push([value(cols[0])?, value(cols[1])?, value(cols[2])?, value(cols[3])?]);
-            data.timestamps.push(fields.get(ts).unwrap_or(&"").to_string());
-        }
-        Ok(data)
-    }
-
-    /// Rows `start..start + len` as a single-series input with four variates.
-    pub fn input(&self, start: usize, len: usize) -> TotoInput {
-        let rows = &self.rows[start..start + len];
-        let variates: Vec<Vec<f32>> = (0..4).map(|c| rows.iter().map(|r| r[c]).collect()).collect();
-        TotoInput::from_variates(&variates, &SAMPLE_CHANNELS)
-    }
-
-    /// `values[t][c]` for rows `start..start + len`: the actual values to score a forecast against.
-    pub fn values(&self, start: usize, len: usize) -> Vec<Vec<f32>> {
-        self.rows[start..start + len].iter().map(|r| r.to_vec()).collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn embedded_sample_data_has_every_row() {
-        let data = SampleData::embedded();
-        assert_eq!(data.rows.len(), 2500);
-        assert_eq!(data.timestamps[0], "2024-06-18 11:15:00");
-        assert_eq!(data.rows[0], [11.27, 11.28, 11.26, 11.27]);
-        let input = data.input(10, 64);
+    fn frame_rows_become_four_variates() {
+        let frame = OhlcvFrame::embedded();
+        let input = TotoInput::from_frame(&frame, 10, 64);
         assert_eq!((input.batch, input.variates, input.len), (1, 4, 64));
-        assert_eq!(input.series[64], data.rows[10][1]); // variate 1 (high) starts at offset 64
+        // Row 10 is 2024-06-18 13:35 (open 11.32, high 11.33), row 73 closes at 11.18.
+        assert_eq!(input.series[0], 11.32);
+        assert_eq!(input.series[64], 11.33); // variate 1 (high) starts at offset 64
+        assert_eq!(input.series[4 * 64 - 1], 11.18);
         assert_eq!(input.channel_names, SAMPLE_CHANNELS);
     }
 
@@ -190,11 +148,5 @@ mod tests {
         assert_eq!(padded.id_mask, [0, 0, 0, 0, 7, 7, 7, 7]);
         padded.validate(4).unwrap();
         assert!(input.validate(4).is_err());
-    }
-
-    #[test]
-    fn bad_csv_lines_are_named() {
-        let err = SampleData::parse("timestamps,open,high,low,close\nx,1,2,3,4\ny,1,oops,3,4\n").unwrap_err();
-        assert!(err.contains("line 3"), "{err}");
     }
 }

@@ -18,17 +18,18 @@ pub mod distribution;
 pub mod forecast;
 pub mod graph;
 pub mod input;
-pub mod layers;
+mod layers;
 pub mod model;
 pub mod rope;
 pub mod scaler;
 pub mod taps;
 pub mod weights;
 
+/// The crate's [`crate::Error`] under the name Toto's loading API has had (the probe matches on it).
+pub use crate::Error as LoadError;
 pub use config::{AttentionAxis, TotoConfig, TotoPreset};
 pub use forecast::{CallRecord, Decoding, ForecastOptions, ForecastOutput};
 pub use graph::{DecodeOptions, SampledForecast, TotoGraphDecoder};
-pub use input::{SampleData, TotoInput, SAMPLE_CHANNELS};
+pub use input::{TotoInput, SAMPLE_CHANNELS};
 pub use model::{FullForward, Toto};
 pub use taps::Taps;
-pub use weights::LoadError;

@@ -9,11 +9,13 @@ use candle_nn::VarBuilder;
 use super::attention::{Attention, KvLayer, TimeContext};
 use super::config::{AttentionAxis, TotoConfig};
 use super::distribution::{MixtureHead, MixtureParams};
-use super::layers::{Linear, RmsNorm, SwiGluMlp};
+use super::layers::{linear, rms_norm, swiglu_mlp};
 use super::rope::{rotate_half_matrix, RopeRows, XPos};
 use super::scaler::{per_step, PatchScaler, ScaledSeries};
 use super::taps::Taps;
-use super::weights::{check_and_convert, random_weights, read_config, read_safetensors, LoadError};
+use super::weights::{check_and_convert, random_weights, read_config, read_safetensors};
+use crate::nn::{Linear, RmsNorm, SwiGlu};
+use crate::Error;
 
 /// One pre-norm transformer layer: `h = x + attn(norm1(x))`, `out = h + mlp(norm2(h))`.
 #[derive(Debug, Clone)]
@@ -21,7 +23,7 @@ pub struct TransformerLayer {
     norm1: RmsNorm,
     norm2: RmsNorm,
     attention: Attention,
-    mlp: SwiGluMlp,
+    mlp: SwiGlu,
     axis: AttentionAxis,
 }
 
@@ -94,7 +96,7 @@ impl Toto {
         cfg: &TotoConfig,
         tensors: HashMap<String, Tensor>,
         device: &Device,
-    ) -> std::result::Result<Self, LoadError> {
+    ) -> std::result::Result<Self, Error> {
         cfg.validate()?;
         let tensors = check_and_convert(cfg, tensors, device)?;
         let num_parameters = tensors.values().map(Tensor::elem_count).sum();
@@ -107,10 +109,10 @@ impl Toto {
             .map(|(i, axis)| {
                 let vb = vb.pp("transformer").pp("layers").pp(i);
                 Ok(TransformerLayer {
-                    norm1: RmsNorm::load(vb.pp("norm1"), d)?,
-                    norm2: RmsNorm::load(vb.pp("norm2"), d)?,
+                    norm1: rms_norm(&vb.pp("norm1"), d)?,
+                    norm2: rms_norm(&vb.pp("norm2"), d)?,
                     attention: Attention::load(vb.pp("attention"), d, cfg.num_heads)?,
-                    mlp: SwiGluMlp::load(vb.pp("mlp"), d, cfg.mlp_hidden_dim)?,
+                    mlp: swiglu_mlp(&vb.pp("mlp"), d, cfg.mlp_hidden_dim)?,
                     axis,
                 })
             })
@@ -118,9 +120,9 @@ impl Toto {
         Ok(Self {
             config: cfg.clone(),
             scaler: PatchScaler::new(cfg, device)?,
-            patch_embed: Linear::load(vb.pp("patch_embed").pp("projection"), p, d)?,
+            patch_embed: linear(&vb.pp("patch_embed").pp("projection"), p, d)?,
             layers,
-            unembed: Linear::load(vb.pp("unembed"), d, d * p)?,
+            unembed: linear(&vb.pp("unembed"), d, d * p)?,
             head: MixtureHead::load(vb.pp("output_distribution"), d, cfg.k_components(), device)?,
             xpos: XPos::new(cfg.head_dim()),
             rotate_half: rotate_half_matrix(cfg.head_dim(), device)?,
@@ -131,13 +133,13 @@ impl Toto {
 
     /// Loads an upstream checkpoint directory (`config.json` + `model.safetensors`), such as a
     /// download of `Datadog/Toto-Open-Base-1.0`.
-    pub fn load(dir: &Path, device: &Device) -> std::result::Result<Self, LoadError> {
+    pub fn load(dir: &Path, device: &Device) -> std::result::Result<Self, Error> {
         let cfg = read_config(&dir.join("config.json"))?;
         Self::from_tensors(&cfg, read_safetensors(&dir.join("model.safetensors"))?, device)
     }
 
     /// A randomly initialised model (torch's default distributions, deterministic in `seed`).
-    pub fn random(cfg: &TotoConfig, seed: u64, device: &Device) -> std::result::Result<Self, LoadError> {
+    pub fn random(cfg: &TotoConfig, seed: u64, device: &Device) -> std::result::Result<Self, Error> {
         cfg.validate()?;
         Self::from_tensors(cfg, random_weights(cfg, seed, device)?, device)
     }

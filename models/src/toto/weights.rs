@@ -2,28 +2,13 @@
 //! deterministic random initialisation behind `Toto::random`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
 use super::config::TotoConfig;
-
-/// Why a checkpoint or config could not be turned into a model.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("cannot parse Toto config {path}: {source}")]
-    Config { path: PathBuf, source: serde_json::Error },
-    #[error("unsupported Toto config: {0}")]
-    Unsupported(String),
-    #[error("checkpoint has no tensor `{key}` (expected shape {expected:?})")]
-    MissingKey { key: String, expected: Vec<usize> },
-    #[error("checkpoint tensor `{key}` has shape {found:?}, expected {expected:?}")]
-    ShapeMismatch { key: String, expected: Vec<usize>, found: Vec<usize> },
-    #[error(transparent)]
-    Candle(#[from] candle_core::Error),
-}
+use crate::rng::SplitMix64;
+use crate::Error;
 
 /// One parameter of the checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,19 +77,15 @@ pub fn check_and_convert(
     cfg: &TotoConfig,
     mut tensors: HashMap<String, Tensor>,
     device: &Device,
-) -> Result<HashMap<String, Tensor>, LoadError> {
+) -> Result<HashMap<String, Tensor>, Error> {
     let mut checked = HashMap::new();
     for spec in checkpoint_schema(cfg) {
         let tensor = tensors
             .remove(&spec.key)
             .or_else(|| unfused_mlp_name(&spec.key).and_then(|alias| tensors.remove(&alias)))
-            .ok_or_else(|| LoadError::MissingKey { key: spec.key.clone(), expected: spec.shape.clone() })?;
+            .ok_or_else(|| Error::MissingKey { key: spec.key.clone(), expected: spec.shape.clone() })?;
         if tensor.dims() != spec.shape.as_slice() {
-            return Err(LoadError::ShapeMismatch {
-                key: spec.key,
-                expected: spec.shape,
-                found: tensor.dims().to_vec(),
-            });
+            return Err(Error::ShapeMismatch { key: spec.key, expected: spec.shape, found: tensor.dims().to_vec() });
         }
         let tensor = tensor.to_dtype(DType::F32)?.to_device(device)?;
         checked.insert(spec.key, tensor);
@@ -126,18 +107,18 @@ fn unfused_mlp_name(key: &str) -> Option<String> {
 }
 
 /// Reads a `config.json` in upstream's format.
-pub fn read_config(path: &Path) -> Result<TotoConfig, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+pub fn read_config(path: &Path) -> Result<TotoConfig, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let cfg: TotoConfig =
-        serde_json::from_str(&text).map_err(|source| LoadError::Config { path: path.to_path_buf(), source })?;
+        serde_json::from_str(&text).map_err(|source| Error::Config { path: path.to_path_buf(), source })?;
     cfg.validate()?;
     Ok(cfg)
 }
 
 /// Reads a safetensors file into host tensors, naming the file on failure.
-pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, LoadError> {
+pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, Error> {
     if !path.is_file() {
-        return Err(LoadError::Io {
+        return Err(Error::Io {
             path: path.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         });
@@ -145,34 +126,19 @@ pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, LoadErro
     Ok(candle_core::safetensors::load(path, &Device::Cpu)?)
 }
 
-/// SplitMix64's output function: a bijective 64-bit mixer.
-pub(crate) fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Random weights with torch's default distributions: `Linear` weights and biases uniform in
-/// `±1/sqrt(fan_in)`, norm scales 1. Deterministic in `seed` (a counter-based SplitMix64
-/// stream per tensor), not bit-equal to any torch run.
-pub fn random_weights(cfg: &TotoConfig, seed: u64, device: &Device) -> Result<HashMap<String, Tensor>, LoadError> {
+/// `±1/sqrt(fan_in)`, norm scales 1. Deterministic in `seed` (a [`SplitMix64`] stream per tensor,
+/// keyed by its index in the schema), not bit-equal to any torch run.
+pub fn random_weights(cfg: &TotoConfig, seed: u64, device: &Device) -> Result<HashMap<String, Tensor>, Error> {
     let mut out = HashMap::new();
     for (index, spec) in checkpoint_schema(cfg).into_iter().enumerate() {
         let numel: usize = spec.shape.iter().product();
         let values: Vec<f32> = match spec.kind {
             ParamKind::NormScale => vec![1.0; numel],
             ParamKind::LinearWeight { fan_in } | ParamKind::LinearBias { fan_in } => {
-                let bound = 1.0 / (fan_in as f32).sqrt();
-                let stream = splitmix64(seed ^ splitmix64(index as u64));
-                (0..numel as u64)
-                    .map(|i| {
-                        let bits = splitmix64(stream.wrapping_add(i));
-                        // 24 random bits -> [-1, 1)
-                        let unit = (bits >> 40) as f32 * (1.0 / (1u64 << 24) as f32);
-                        (2.0 * unit - 1.0) * bound
-                    })
-                    .collect()
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                let mut rng = SplitMix64::for_stream(seed, &[index as u64]);
+                (0..numel).map(|_| (bound * (2.0 * rng.next_open01() - 1.0)) as f32).collect()
             }
         };
         out.insert(spec.key, Tensor::from_vec(values, spec.shape, device)?);

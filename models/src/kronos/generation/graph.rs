@@ -39,7 +39,7 @@
 //! the cache holds them. `index_select` uploads its index dims and strides in all cases, likewise
 //! cached. cuBLAS matmuls allocate workspace inside the capture, which is allowed.
 
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::{DType, Device, Result, Tensor};
 
 use crate::graph::{Forecast, GraphDecoder};
 use crate::kronos::blocks::{StepKv, Visible};

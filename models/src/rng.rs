@@ -1,29 +1,39 @@
-//! A small seeded generator (SplitMix64) for random init and sampling noise.
+//! The seeded generator (SplitMix64) behind both ports' random init and sampling noise.
 //!
 //! Written out here rather than taken from `rand` so that a seed means the same numbers on every
-//! platform and crate version: a forecast made with seed 7 today is the same forecast next year.
+//! platform and crate version (`rand` documents `StdRng` as non-portable: a later release may
+//! replace its algorithm): a forecast made with seed 7 today is the same forecast next year.
 
 #[derive(Debug, Clone)]
 pub struct SplitMix64(u64);
+
+const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl SplitMix64 {
     /// A generator for one named stream of a seed (one tensor, one decode step…).
     pub fn for_stream(seed: u64, stream: &[u64]) -> Self {
         let mut state = seed ^ 0x6a09_e667_f3bc_c908;
         for &s in stream {
-            state = mix(state ^ mix(s.wrapping_add(0x9e37_79b9_7f4a_7c15)));
+            state = mix(state ^ mix(s.wrapping_add(GOLDEN_GAMMA)));
         }
         Self(state)
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        self.0 = self.0.wrapping_add(GOLDEN_GAMMA);
         mix(self.0)
     }
 
-    /// Uniform in the open interval (0, 1), with 24 bits of resolution (exact in f32).
+    /// Uniform in the open interval (0, 1), with 24 bits of resolution. Exact in f64; use
+    /// [`Self::next_open01_f32`] where the value is needed as an f32.
     pub fn next_open01(&mut self) -> f64 {
         ((self.next_u64() >> 40) as f64 + 0.5) / (1u64 << 24) as f64
+    }
+
+    /// Uniform in the open interval (0, 1) as an f32, with 23 bits of resolution so that every
+    /// value is exact (24 bits would round the top half, and its last value to 1.0).
+    pub fn next_open01_f32(&mut self) -> f32 {
+        open01_f32(self.next_u64() >> 41)
     }
 
     /// Standard normal (Box-Muller).
@@ -32,6 +42,11 @@ impl SplitMix64 {
         let u2 = self.next_open01();
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }
+}
+
+/// `(k + 0.5) / 2²³` for a 23-bit `k`: exact in f32, strictly inside (0, 1).
+fn open01_f32(k: u64) -> f32 {
+    (k as f32 + 0.5) / (1u32 << 23) as f32
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -78,5 +93,13 @@ mod tests {
         assert!((var - 1.0).abs() < 0.05, "var {var}");
         let mut r = SplitMix64::for_stream(4, &[]);
         assert!((0..10_000).map(|_| r.next_open01()).all(|u| u > 0.0 && u < 1.0));
+    }
+
+    #[test]
+    fn f32_uniforms_stay_open_at_both_ends() {
+        assert!(open01_f32(0) > 0.0);
+        assert!(open01_f32((1 << 23) - 1) < 1.0);
+        let mut r = SplitMix64::for_stream(5, &[]);
+        assert!((0..10_000).map(|_| r.next_open01_f32()).all(|u| u > 0.0 && u < 1.0));
     }
 }
