@@ -148,3 +148,18 @@ fn import_cycle_terminates() {
 fn cold_marker() {
     check_project("cold_marker");
 }
+
+/// Issue 13's roots that mean per-step: loops in setup code (merging, loading), a loss module's
+/// `forward`, an optimizer's `step` and tests are not hot; the generation loop is.
+#[test]
+fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
+    check_project("not_per_step");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/not_per_step");
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    let cold = |file: &str, row: u64| {
+        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
+    };
+    for (file, row) in [("pkg/model.py", 11), ("pkg/model.py", 18), ("pkg/model.py", 24), ("pkg/tests/test_model.py", 11)] {
+        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
+    }
+}

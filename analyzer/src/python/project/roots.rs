@@ -16,6 +16,7 @@ impl Project<'_> {
         for file in 0..self.files.len() {
             let summary = &self.files[file].summary;
             let patterns = self.settings.roots_for(&self.files[file].path);
+            let test_file = is_test_file(&self.files[file].path);
             for (index, func) in summary.funcs.iter().enumerate() {
                 let node = self.func_base[file] + index;
                 match func.marker {
@@ -26,6 +27,13 @@ impl Project<'_> {
                 if self.matches_pattern(file, func, &patterns.cold) {
                     blocked[node] = true;
                 }
+                // Tests are cold unless a marker or a `hot` pattern says otherwise.
+                if (test_file || func.name.starts_with("test_"))
+                    && func.marker.is_none()
+                    && !self.matches_pattern(file, func, &patterns.hot)
+                {
+                    blocked[node] = true;
+                }
                 if func.compiled {
                     roots.push((node, "decorated with `@torch.compile`".into()));
                 }
@@ -34,9 +42,19 @@ impl Project<'_> {
                 }
             }
             for class in 0..summary.classes.len() as u32 {
+                // An optimizer's methods run once per training step: never per inference step.
+                if self.derives_from_external(file, class, &|path| path.starts_with("torch.optim."), 0) {
+                    for &(_, method) in &self.files[file].summary.classes[class as usize].methods {
+                        blocked[self.func_base[file] + method as usize] = true;
+                    }
+                    continue;
+                }
                 let forward =
                     self.sym_forward.and_then(|name| self.class_methods.get(&((file as u32, class), name)).copied());
-                if let Some(forward) = forward {
+                // A loss module computes a training objective: its `forward` is no model step.
+                let is_loss = self.files[file].summary.classes[class as usize].name.ends_with("Loss")
+                    || self.derives_from_external(file, class, &|path| path.ends_with("Loss"), 0);
+                if let Some(forward) = forward.filter(|_| !is_loss) {
                     if self.is_module_class(file, class) {
                         let name = &self.files[file].summary.classes[class as usize].name;
                         roots.push((
@@ -79,7 +97,7 @@ impl Project<'_> {
                     continue;
                 }
                 let function = &self.files[file].summary.funcs[region.func as usize];
-                if hotpath::is_training_function(&function.name) {
+                if hotpath::is_training_function(&function.name) || is_setup_function(&function.name) {
                     continue;
                 }
                 let (calls_model, callees) = self.loop_calls(file, index as RegionIdx);
@@ -95,6 +113,28 @@ impl Project<'_> {
             }
         }
         hotpath::propagate_with_decode_loops(edges, roots, &blocked, &candidates, region_roots)
+    }
+
+    /// Whether class `class` of `file`, or a project class it derives from, names an external base
+    /// for which `matches` holds (`torch.optim.Optimizer`, `torch.nn.CrossEntropyLoss`).
+    fn derives_from_external(&mut self, file: FileIdx, class: u32, matches: &dyn Fn(&str) -> bool, depth: u32) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        let files = self.files;
+        for &base in &files[file].summary.classes[class as usize].bases {
+            for entity in self.eval(file, base) {
+                let found = match entity {
+                    Entity::External(id) => matches(&self.externals[id as usize]),
+                    Entity::Class(f, c) => self.derives_from_external(f, c, matches, depth + 1),
+                    _ => false,
+                };
+                if found {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Whether a loop calls a Module (or a method of one), and the project functions it calls
@@ -145,4 +185,44 @@ impl Project<'_> {
         let index = node - self.region_base[file];
         (index < self.files[file].summary.regions.len()).then_some((file, index))
     }
+}
+
+/// Whether a function's name says it sets a model up rather than runs it: constructing, loading,
+/// saving or converting weights, merging adapters or re-parameterising layers, warming up,
+/// autotuning, calibrating, profiling or benchmarking. Its loops run a model once per setup,
+/// not once per step, so they are never decode loops.
+fn is_setup_function(name: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "init",
+        "setup",
+        "build",
+        "load",
+        "save",
+        "convert",
+        "export",
+        "merge",
+        "reparam",
+        "replace",
+        "register",
+        "warmup",
+        "warm_up",
+        "autotune",
+        "calibrat",
+        "profil",
+        "benchmark",
+    ];
+    let name = name.to_ascii_lowercase();
+    WORDS.iter().any(|word| name.contains(word))
+}
+
+/// Whether a file holds tests: `test_*.py`, `*_test.py`, `conftest.py`, or a file under a `test`
+/// or `tests` directory (pytest's layouts).
+fn is_test_file(path: &std::path::Path) -> bool {
+    // Only the part below the working directory: a checkout inside `~/tests/` is no test.
+    let path = crate::paths::current_dir().and_then(|cwd| path.strip_prefix(cwd).ok()).unwrap_or(path);
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    stem.starts_with("test_")
+        || stem.ends_with("_test")
+        || stem == "conftest"
+        || path.parent().is_some_and(|dir| dir.iter().any(|c| c == "tests" || c == "test"))
 }
