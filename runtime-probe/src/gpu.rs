@@ -16,7 +16,7 @@ use crate::progress::Progress;
 use crate::report::*;
 use crate::runner::{decode, eager_step, error_text, Parts, RunConfig, StepTimer};
 use crate::trace::cupti::Cupti;
-use crate::trace::{self, Phase, SyncClass, SyncEvent, Trace};
+use crate::trace::{self, Stage, SyncClass, SyncEvent, Trace};
 
 const NO_GPU_HINT: &str = "run on a machine with an NVIDIA GPU and driver (with libcublas and libcurand on \
                            LD_LIBRARY_PATH), or pass --device cpu to run the eager phases only";
@@ -166,7 +166,7 @@ fn capture_step(model: &mut dyn GraphDecoder, cuda: &CudaDevice, stream: &Arc<Cu
     let guard = cuda.enable_cuda_graph_htod_cache();
     // The warm-up fills candle's parameter cache, so that the captured step uploads nothing. Its
     // calls are kept out of phase 1's counts.
-    trace::set_position(Phase::Warmup, Some(0));
+    trace::set_position(Stage::Warmup, Some(0));
     let warmup = (|| -> candle_core::Result<()> {
         model.reset()?;
         model.prepare_step(0)?;
@@ -175,7 +175,7 @@ fn capture_step(model: &mut dyn GraphDecoder, cuda: &CudaDevice, stream: &Arc<Cu
         model.prepare_step(0)?;
         stream.synchronize().map_err(candle_core::Error::wrap)
     })();
-    trace::set_position(Phase::Probe, None);
+    trace::set_position(Stage::Probe, None);
     if let Err(e) = warmup {
         return attempt(CaptureOutcome::WarmupFailed(e.to_string()));
     }
@@ -188,9 +188,9 @@ fn capture_step(model: &mut dyn GraphDecoder, cuda: &CudaDevice, stream: &Arc<Cu
     if let Err(e) = capture::begin(stream) {
         return attempt(CaptureOutcome::Invalidated(format!("cuStreamBeginCapture failed: {e}")));
     }
-    trace::set_position(Phase::Capture, Some(0));
+    trace::set_position(Stage::Capture, Some(0));
     let step = model.step();
-    trace::set_position(Phase::Probe, None);
+    trace::set_position(Stage::Probe, None);
     let status = stream.capture_status();
     // cudarc returns an error stored by an earlier Drop from the next call, before doing it:
     // clear it now, or end_capture could fail without ending the capture.
@@ -263,8 +263,8 @@ fn capture_step(model: &mut dyn GraphDecoder, cuda: &CudaDevice, stream: &Arc<Cu
 
 /// The tracer's syncs, split into phase 1's and the capture's.
 fn split_events(events: Vec<SyncEvent>) -> (Vec<SyncEvent>, Vec<SyncEvent>) {
-    let (capture, rest): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.phase == Phase::Capture);
-    let eager = rest.into_iter().filter(|e| e.phase != Phase::Warmup && e.phase != Phase::Probe).collect();
+    let (capture, rest): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.phase == Stage::Capture);
+    let eager = rest.into_iter().filter(|e| e.phase != Stage::Warmup && e.phase != Stage::Probe).collect();
     (eager, capture)
 }
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::metrics::{Accuracy, Comparison, LatencyStats, Verdict};
-use crate::trace::{CaptureFailure, Phase, Site, SiteSummary, SyncEvent};
+use crate::trace::{CaptureFailure, Site, SiteSummary, Stage, SyncEvent};
 
 /// Bumped on any change that can break a reader of the JSON.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -87,10 +87,10 @@ pub struct TracerInfo {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EagerSection {
-    /// Syncs of the decode step itself, per step index (phase `step`).
+    /// Syncs of the decode step itself, per step index (stage `step`).
     pub syncs_per_step: Vec<usize>,
-    /// All syncs of phase 1, per phase (setup, reset, prepare, step, finish).
-    pub syncs_per_phase: BTreeMap<Phase, usize>,
+    /// All syncs of phase 1, per stage (setup, reset, prepare, step, finish).
+    pub syncs_per_phase: BTreeMap<Stage, usize>,
     pub sites: Vec<SiteSummary>,
 }
 

@@ -14,7 +14,7 @@ use crate::metrics;
 use crate::progress::Progress;
 use crate::registry::{self, BuildError, ModelEntry, ModelOptions};
 use crate::report::*;
-use crate::trace::{self, Phase, SyncEvent};
+use crate::trace::{self, Stage, SyncEvent};
 
 /// Everything a run needs, resolved and checked from the command line.
 pub struct RunConfig {
@@ -92,9 +92,9 @@ impl RunConfig {
     }
 
     pub(crate) fn build(&self, device: &Device) -> Result<Box<dyn GraphDecoder>, ProbeError> {
-        trace::set_position(Phase::Setup, None);
+        trace::set_position(Stage::Setup, None);
         let built = (self.entry.build)(device, &self.opts, &self.window);
-        trace::set_position(Phase::Probe, None);
+        trace::set_position(Stage::Probe, None);
         built.map_err(|e| match e {
             BuildError::Weights(m) => ProbeError::Weights(m),
             BuildError::Config(m) => ProbeError::Usage(m),
@@ -176,29 +176,29 @@ pub(crate) fn decode(
     what: &str,
 ) -> Result<Decoded, ProbeError> {
     let fail = |phase: &str, step: Option<usize>, e: candle_core::Error| {
-        trace::set_position(Phase::Probe, None);
+        trace::set_position(Stage::Probe, None);
         let at = step.map_or_else(String::new, |s| format!(" of step {s}"));
         ProbeError::Model(format!("{what}: {phase}{at} failed: {}", error_text(&e)))
     };
-    trace::set_position(Phase::Reset, None);
+    trace::set_position(Stage::Reset, None);
     model.reset().map_err(|e| fail("reset", None, e))?;
     let mut step_us = Vec::new();
     for i in 0..model.num_steps() {
-        trace::set_position(Phase::Prepare, Some(i));
+        trace::set_position(Stage::Prepare, Some(i));
         model.prepare_step(i).map_err(|e| fail("prepare_step", Some(i), e))?;
         if let Some(t) = timer.as_deref_mut() {
             t.start().map_err(|e| fail("timer start", Some(i), e))?;
         }
-        trace::set_position(Phase::Step, Some(i));
+        trace::set_position(Stage::Step, Some(i));
         run_step(model).map_err(|e| fail("the step", Some(i), e))?;
         if let Some(t) = timer.as_deref_mut() {
             step_us.push(t.stop().map_err(|e| fail("timer stop", Some(i), e))?);
         }
         progress.inc();
     }
-    trace::set_position(Phase::Finish, None);
+    trace::set_position(Stage::Finish, None);
     let forecast = model.finish().map_err(|e| fail("finish", None, e))?;
-    trace::set_position(Phase::Probe, None);
+    trace::set_position(Stage::Probe, None);
     Ok(Decoded { forecast, step_us })
 }
 

@@ -10,7 +10,7 @@ use runtime_probe::crosscheck::{
 use runtime_probe::metrics;
 use runtime_probe::report::*;
 use runtime_probe::runner;
-use runtime_probe::trace::{CaptureFailure, Phase, Site, SiteSummary, SyncClass, SyncEvent};
+use runtime_probe::trace::{CaptureFailure, Site, SiteSummary, Stage, SyncClass, SyncEvent};
 use serde_json::Value;
 
 fn shape(v: &Value) -> Value {
@@ -40,7 +40,7 @@ fn report_schema() {
     let event = SyncEvent {
         class: SyncClass::DeviceToHostPageable,
         api: "cuMemcpyDtoHAsync_v2".into(),
-        phase: Phase::Step,
+        phase: Stage::Step,
         step: Some(0),
         bytes: Some(4),
         host_ptr: None,
@@ -48,13 +48,13 @@ fn report_schema() {
         site: Some(site()),
     };
     r.eager.syncs_per_step = vec![1];
-    r.eager.syncs_per_phase.insert(Phase::Step, 1);
+    r.eager.syncs_per_phase.insert(Stage::Step, 1);
     r.eager.sites = vec![SiteSummary {
         class: event.class,
         api: event.api.clone(),
         site: Some(site()),
         total: 1,
-        per_phase: [(Phase::Step, 1)].into(),
+        per_phase: [(Stage::Step, 1)].into(),
         steps_seen: 1,
     }];
     r.capture = CaptureSection {

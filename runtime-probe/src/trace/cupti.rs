@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use candle_core::cuda::cudarc::driver::sys;
 
 use super::cbid::{self, CallKind, Memory, DOMAIN_DRIVER, DOMAIN_RUNTIME, SITE_ENTER, SITE_EXIT};
-use super::{current_phase, record_capture_call, record_sync, Phase};
+use super::{current_stage, record_capture_call, record_sync, Stage};
 
 /// `CUpti_CallbackData` (cupti_callbacks.h), the data of a driver or runtime API callback.
 #[repr(C)]
@@ -250,7 +250,7 @@ unsafe fn handle(domain: u32, cbid: u32, data: *const c_void) {
         // unloaded, so it lives for the process.
         unsafe { CStr::from_ptr(d.function_name) }.to_str().unwrap_or("?")
     };
-    if current_phase() == Phase::Capture {
+    if current_stage() == Stage::Capture {
         record_capture_call(api, result);
     }
     // Driver calls made inside a runtime call are that runtime call's business.
