@@ -26,3 +26,13 @@ impl ProbeError {
         2
     }
 }
+
+/// A candle error's message without the backtrace candle attaches when `RUST_BACKTRACE` is set:
+/// the probe names source lines itself.
+pub(crate) fn error_text(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => error_text(inner),
+        candle_core::Error::Context { inner, context } => format!("{context}: {}", error_text(inner)),
+        other => other.to_string(),
+    }
+}

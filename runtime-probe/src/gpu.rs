@@ -10,11 +10,11 @@ use candle_core::{CudaDevice, Device};
 use models::GraphDecoder;
 
 use crate::capture::{self, GraphExec, GraphScan};
-use crate::error::ProbeError;
+use crate::error::{error_text, ProbeError};
 use crate::metrics;
 use crate::progress::Progress;
 use crate::report::*;
-use crate::runner::{decode, eager_step, error_text, Parts, RunConfig, StepTimer};
+use crate::runner::{decode, eager_step, Parts, RunConfig, StepTimer};
 use crate::trace::cupti::Cupti;
 use crate::trace::{self, Stage, SyncClass, SyncEvent, Trace};
 

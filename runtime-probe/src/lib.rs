@@ -11,6 +11,7 @@ pub mod crosscheck;
 pub mod data;
 pub mod error;
 pub mod metrics;
+pub mod model;
 pub mod plot;
 pub mod ports;
 pub mod progress;

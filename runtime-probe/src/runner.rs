@@ -9,10 +9,11 @@ use models::{Forecast, GraphDecoder};
 
 use crate::cli::{DeviceArg, RunArgs};
 use crate::data::{Series, Window};
-use crate::error::ProbeError;
+use crate::error::{error_text, ProbeError};
 use crate::metrics;
+use crate::model::{BuildError, ModelEntry, ModelOptions};
 use crate::progress::Progress;
-use crate::registry::{self, BuildError, ModelEntry, ModelOptions};
+use crate::registry;
 use crate::report::*;
 use crate::trace::{self, Stage, SyncEvent};
 
@@ -102,16 +103,6 @@ impl RunConfig {
                 ProbeError::Model(format!("building `{}` failed: {}", self.entry.name, error_text(&e)))
             }
         })
-    }
-}
-
-/// A candle error's message without the backtrace candle attaches when `RUST_BACKTRACE` is set:
-/// the probe names source lines itself.
-pub(crate) fn error_text(e: &candle_core::Error) -> String {
-    match e {
-        candle_core::Error::WithBacktrace { inner, .. } => error_text(inner),
-        candle_core::Error::Context { inner, context } => format!("{context}: {}", error_text(inner)),
-        other => other.to_string(),
     }
 }
 
