@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::data::Window;
-use crate::report::ForecastSection;
+use crate::phases::report::ForecastSection;
 
 /// Context rows shown before the forecast: enough to see the trend, not so many that the
 /// forecast is a sliver.

@@ -4,12 +4,12 @@
 
 use clap::Parser;
 use runtime_probe::cli::{Cli, Command};
-use runtime_probe::crosscheck::{
+use runtime_probe::driver;
+use runtime_probe::metrics;
+use runtime_probe::phases::report::*;
+use runtime_probe::phases::static_check::{
     runtime_sites, ChainLink, Finding, MatchedOn, SiteCheck, SiteStatus, StaticCheck, Summary,
 };
-use runtime_probe::metrics;
-use runtime_probe::report::*;
-use runtime_probe::runner;
 use runtime_probe::trace::{CaptureFailure, Site, SiteSummary, Stage, SyncClass, SyncEvent};
 use serde_json::Value;
 
@@ -24,10 +24,10 @@ fn shape(v: &Value) -> Value {
     }
 }
 
-fn cpu_report() -> runner::Outcome {
+fn cpu_report() -> driver::Outcome {
     let cli = Cli::parse_from(["probe", "run", "--model", "toy", "--device", "cpu", "--steps", "4", "--repeats", "1"]);
     let Command::Run(args) = cli.command else { unreachable!() };
-    runner::run(&args).expect("a cpu run")
+    driver::run(&args).expect("a cpu run")
 }
 
 fn site() -> Site {
