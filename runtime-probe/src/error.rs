@@ -17,6 +17,9 @@ pub enum ProbeError {
     /// The model failed while the probe ran it.
     #[error("{0}")]
     Model(String),
+    /// CUPTI could not be loaded, subscribed or switched.
+    #[error("{0}")]
+    Tracer(String),
     #[error("cannot write {path}: {message}")]
     Output { path: String, message: String },
 }

@@ -7,15 +7,14 @@ use runtime_probe::phases::static_check::{self, SourceLocator};
 use runtime_probe::{driver, plot, registry, ProbeError};
 
 fn write_outputs(args: &runtime_probe::cli::RunArgs, outcome: &driver::Outcome) -> Result<(), ProbeError> {
-    let out_err =
-        |path: &std::path::Path, message: String| ProbeError::Output { path: path.display().to_string(), message };
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&outcome.report).expect("the report serialises");
-        std::fs::write(path, json + "\n").map_err(|e| out_err(path, e.to_string()))?;
+        std::fs::write(path, json + "\n")
+            .map_err(|e| ProbeError::Output { path: path.display().to_string(), message: e.to_string() })?;
     }
     if let Some(path) = &args.plot {
         let title = format!("probe {} ({})", outcome.report.model.name, outcome.report.device.name);
-        plot::write_svg(path, &outcome.window, &outcome.report.forecast, &title).map_err(|m| out_err(path, m))?;
+        plot::write_svg(path, &outcome.window, &outcome.report.forecast, &title)?;
     }
     Ok(())
 }

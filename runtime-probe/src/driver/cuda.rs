@@ -115,12 +115,12 @@ pub(crate) fn run(cfg: &RunConfig, ordinal: usize, progress: &Progress) -> Resul
         Ok(c) => TracerInfo { status: "cupti", detail: c.library.clone() },
         Err(e) => {
             progress.println(&format!("probe: CUPTI unavailable ({e}); syncs will not be traced"));
-            TracerInfo { status: "unavailable", detail: e.clone() }
+            TracerInfo { status: "unavailable", detail: e.to_string() }
         }
     };
     let set_tracing = |on: bool| -> Result<(), ProbeError> {
         match &cupti {
-            Ok(c) => c.set_enabled(on).map_err(ProbeError::Model),
+            Ok(c) => c.set_enabled(on),
             Err(_) => Ok(()),
         }
     };
