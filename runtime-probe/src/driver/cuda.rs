@@ -128,7 +128,7 @@ pub(crate) fn run(cfg: &RunConfig, ordinal: usize, progress: &Progress) -> Resul
     let device = open_device(ordinal)?;
     let cuda = device.as_cuda_device().map_err(|e| no_device(e.to_string()))?;
     // SAFETY: no tensor exists on this device yet; with event tracking on, the first op captured
-    // on an own stream fails with STREAM_CAPTURE_ISOLATION (shared/cuda/NOTES.md).
+    // on an own stream fails with STREAM_CAPTURE_ISOLATION (seen with candle 0.11.1, CUDA 13.0).
     unsafe { cuda.disable_event_tracking() };
     let stream = cuda.cuda_stream();
     let info = device_info(stream.context(), ordinal);

@@ -41,8 +41,8 @@ thread_local! {
     static RUNTIME_DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
-/// A subscribed CUPTI. The library stays loaded until the process exits: unloading it while
-/// subscribed crashed (see shared/cuda/NOTES.md).
+/// A subscribed CUPTI. The library stays loaded until the process exits: a run that unloaded it
+/// while still subscribed crashed (CUPTI 13.0).
 pub struct Cupti {
     subscriber: *mut c_void,
     enable_domain: EnableDomainFn,
