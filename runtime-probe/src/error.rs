@@ -17,6 +17,9 @@ pub enum ProbeError {
     /// The model failed while the probe ran it.
     #[error("{0}")]
     Model(String),
+    /// CUPTI could not be loaded, subscribed or switched.
+    #[error("{0}")]
+    Tracer(String),
     #[error("cannot write {path}: {message}")]
     Output { path: String, message: String },
 }
@@ -24,5 +27,15 @@ pub enum ProbeError {
 impl ProbeError {
     pub fn exit_code(&self) -> i32 {
         2
+    }
+}
+
+/// A candle error's message without the backtrace candle attaches when `RUST_BACKTRACE` is set:
+/// the probe names source lines itself.
+pub(crate) fn error_text(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => error_text(inner),
+        candle_core::Error::Context { inner, context } => format!("{context}: {}", error_text(inner)),
+        other => other.to_string(),
     }
 }

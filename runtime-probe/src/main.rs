@@ -2,25 +2,25 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use runtime_probe::cli::{Cli, Command, StaticCheckArgs};
-use runtime_probe::crosscheck::{self, SourceLocator};
-use runtime_probe::{plot, registry, report, runner, ProbeError};
+use runtime_probe::phases::report;
+use runtime_probe::phases::static_check::{self, SourceLocator};
+use runtime_probe::{driver, plot, registry, ProbeError};
 
-fn write_outputs(args: &runtime_probe::cli::RunArgs, outcome: &runner::Outcome) -> Result<(), ProbeError> {
-    let out_err =
-        |path: &std::path::Path, message: String| ProbeError::Output { path: path.display().to_string(), message };
+fn write_outputs(args: &runtime_probe::cli::RunArgs, outcome: &driver::Outcome) -> Result<(), ProbeError> {
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&outcome.report).expect("the report serialises");
-        std::fs::write(path, json + "\n").map_err(|e| out_err(path, e.to_string()))?;
+        std::fs::write(path, json + "\n")
+            .map_err(|e| ProbeError::Output { path: path.display().to_string(), message: e.to_string() })?;
     }
     if let Some(path) = &args.plot {
         let title = format!("probe {} ({})", outcome.report.model.name, outcome.report.device.name);
-        plot::write_svg(path, &outcome.window, &outcome.report.forecast, &title).map_err(|m| out_err(path, m))?;
+        plot::write_svg(path, &outcome.window, &outcome.report.forecast, &title)?;
     }
     Ok(())
 }
 
 /// `probe static-check REPORT`: the cross-check of `run --static-check`, on a saved report.
-fn static_check(args: &StaticCheckArgs) -> Result<(), ProbeError> {
+fn check_saved_report(args: &StaticCheckArgs) -> Result<(), ProbeError> {
     let input = args.input.display();
     let text =
         std::fs::read_to_string(&args.input).map_err(|e| ProbeError::Usage(format!("cannot read {input}: {e}")))?;
@@ -32,7 +32,7 @@ fn static_check(args: &StaticCheckArgs) -> Result<(), ProbeError> {
     if let Some(dir) = args.source_root.as_ref().filter(|d| !d.is_dir()) {
         return Err(ProbeError::Usage(format!("--source-root {}: not a directory", dir.display())));
     }
-    let check = crosscheck::check_report(&json, &SourceLocator::new(args.source_root.as_deref()));
+    let check = static_check::check_report(&json, &SourceLocator::new(args.source_root.as_deref()));
     let text_of = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
     println!(
         "probe static-check: {input}: model {}, device {}, built from commit {}",
@@ -40,7 +40,7 @@ fn static_check(args: &StaticCheckArgs) -> Result<(), ProbeError> {
         text_of(&json["device"]["name"]),
         text_of(&json["probe"]["commit"])
     );
-    print!("{}", crosscheck::render(&check));
+    print!("{}", static_check::render(&check));
     if let Some(path) = &args.report {
         json["static_check"] = serde_json::to_value(&check).expect("the cross-check serialises");
         let out = serde_json::to_string_pretty(&json).expect("the report serialises");
@@ -90,7 +90,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Doctor => doctor(),
-        Command::StaticCheck(args) => match static_check(&args) {
+        Command::StaticCheck(args) => match check_saved_report(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("probe: error: {e}");
@@ -98,7 +98,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(args) => {
-            let outcome = runner::run(&args).and_then(|o| {
+            let outcome = driver::run(&args).and_then(|o| {
                 print!("{}", report::render_text(&o.report));
                 write_outputs(&args, &o)?;
                 Ok(o)

@@ -6,7 +6,8 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::data::Window;
-use crate::report::ForecastSection;
+use crate::error::ProbeError;
+use crate::phases::report::ForecastSection;
 
 /// Context rows shown before the forecast: enough to see the trend, not so many that the
 /// forecast is a sliver.
@@ -14,12 +15,15 @@ fn context_shown(steps: usize, context: usize) -> usize {
     (3 * steps).max(32).min(context)
 }
 
-pub fn write_svg(path: &Path, window: &Window, f: &ForecastSection, title: &str) -> Result<(), String> {
+pub fn write_svg(path: &Path, window: &Window, f: &ForecastSection, title: &str) -> Result<(), ProbeError> {
     let channels = f.channels.len();
     let steps = f.actual.len();
     let shown = context_shown(steps, window.context.len());
     let root = SVGBackend::new(path, (960, 260 * channels.max(1) as u32)).into_drawing_area();
-    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let err = |e: &dyn std::fmt::Display| ProbeError::Output {
+        path: path.display().to_string(),
+        message: format!("{}: {e}", path.display()),
+    };
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let panels = root.split_evenly((channels.max(1), 1));
     for (c, panel) in panels.iter().enumerate() {

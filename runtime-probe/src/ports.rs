@@ -12,7 +12,7 @@ use models::toto::{self, DecodeOptions, Decoding, Toto, TotoConfig, TotoGraphDec
 use models::GraphDecoder;
 
 use crate::data::Window;
-use crate::registry::{BuildError, ModelOptions};
+use crate::model::{BuildError, ModelOptions};
 
 /// The data columns Kronos reads, in its forecast-channel order.
 pub const KRONOS_CHANNELS: &[&str] = &kronos::data::COLUMNS;
@@ -49,7 +49,7 @@ pub fn build_kronos(
     let predictor = match &opts.weights {
         // `DIR/tokenizer` and `DIR/predictor`, each an upstream folder (config.json + model.safetensors).
         Some(dir) => KronosPredictor::from_dir(dir, DType::F32, device, kronos::predictor::DEFAULT_MAX_CONTEXT)
-            .map_err(|e| BuildError::Weights(format!("{}: {}", dir.display(), crate::runner::error_text(&e))))?,
+            .map_err(|e| BuildError::Weights(format!("{}: {}", dir.display(), crate::error::error_text(&e))))?,
         None => KronosPredictor::random(preset, INIT_SEED, DType::F32, device)?,
     };
     let timestamps = window.timestamps.as_ref().ok_or_else(|| {

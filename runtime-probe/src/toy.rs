@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Result, Tensor};
 use models::{Forecast, GraphDecoder};
 
 use crate::data::Window;
-use crate::registry::{BuildError, ModelOptions};
+use crate::model::{BuildError, ModelOptions};
 
 /// The deliberate sync a variant adds to the step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,13 +4,13 @@
 
 use clap::Parser;
 use runtime_probe::cli::{Cli, Command};
-use runtime_probe::crosscheck::{
+use runtime_probe::driver;
+use runtime_probe::metrics;
+use runtime_probe::phases::report::*;
+use runtime_probe::phases::static_check::{
     runtime_sites, ChainLink, Finding, MatchedOn, SiteCheck, SiteStatus, StaticCheck, Summary,
 };
-use runtime_probe::metrics;
-use runtime_probe::report::*;
-use runtime_probe::runner;
-use runtime_probe::trace::{CaptureFailure, Phase, Site, SiteSummary, SyncClass, SyncEvent};
+use runtime_probe::trace::{CaptureFailure, Site, SiteSummary, Stage, SyncClass, SyncEvent};
 use serde_json::Value;
 
 fn shape(v: &Value) -> Value {
@@ -24,10 +24,10 @@ fn shape(v: &Value) -> Value {
     }
 }
 
-fn cpu_report() -> runner::Outcome {
+fn cpu_report() -> driver::Outcome {
     let cli = Cli::parse_from(["probe", "run", "--model", "toy", "--device", "cpu", "--steps", "4", "--repeats", "1"]);
     let Command::Run(args) = cli.command else { unreachable!() };
-    runner::run(&args).expect("a cpu run")
+    driver::run(&args).expect("a cpu run")
 }
 
 fn site() -> Site {
@@ -40,7 +40,7 @@ fn report_schema() {
     let event = SyncEvent {
         class: SyncClass::DeviceToHostPageable,
         api: "cuMemcpyDtoHAsync_v2".into(),
-        phase: Phase::Step,
+        phase: Stage::Step,
         step: Some(0),
         bytes: Some(4),
         host_ptr: None,
@@ -48,13 +48,13 @@ fn report_schema() {
         site: Some(site()),
     };
     r.eager.syncs_per_step = vec![1];
-    r.eager.syncs_per_phase.insert(Phase::Step, 1);
+    r.eager.syncs_per_phase.insert(Stage::Step, 1);
     r.eager.sites = vec![SiteSummary {
         class: event.class,
         api: event.api.clone(),
         site: Some(site()),
         total: 1,
-        per_phase: [(Phase::Step, 1)].into(),
+        per_phase: [(Stage::Step, 1)].into(),
         steps_seen: 1,
     }];
     r.capture = CaptureSection {

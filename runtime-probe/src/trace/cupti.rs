@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use candle_core::cuda::cudarc::driver::sys;
 
 use super::cbid::{self, CallKind, Memory, DOMAIN_DRIVER, DOMAIN_RUNTIME, SITE_ENTER, SITE_EXIT};
-use super::{current_phase, record_capture_call, record_sync, Phase};
+use super::{current_stage, record_capture_call, record_sync, Stage};
+use crate::error::ProbeError;
 
 /// `CUpti_CallbackData` (cupti_callbacks.h), the data of a driver or runtime API callback.
 #[repr(C)]
@@ -40,8 +41,8 @@ thread_local! {
     static RUNTIME_DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
-/// A subscribed CUPTI. The library stays loaded until the process exits: unloading it while
-/// subscribed crashed (see shared/cuda/NOTES.md).
+/// A subscribed CUPTI. The library stays loaded until the process exits: a run that unloaded it
+/// while still subscribed crashed (CUPTI 13.0).
 pub struct Cupti {
     subscriber: *mut c_void,
     enable_domain: EnableDomainFn,
@@ -64,7 +65,7 @@ fn candidates() -> Vec<String> {
 
 impl Cupti {
     /// Loads libcupti and subscribes the callback, with tracing off.
-    pub fn load() -> Result<Self, String> {
+    pub fn load() -> Result<Self, ProbeError> {
         let names = candidates();
         let (lib, library) = names
             .iter()
@@ -73,13 +74,13 @@ impl Cupti {
                 // CUDA driver; it has no Rust-side invariants to uphold.
                 unsafe { libloading::Library::new(name) }.ok().map(|l| (l, name.clone()))
             })
-            .ok_or_else(|| format!("libcupti not found (tried {})", names.join(", ")))?;
+            .ok_or_else(|| ProbeError::Tracer(format!("libcupti not found (tried {})", names.join(", "))))?;
         let lib: &'static libloading::Library = Box::leak(Box::new(lib));
         // SAFETY: the symbol types are the C signatures from cupti_callbacks.h / cupti_result.h,
         // and the library is leaked, so the function pointers stay valid for the process.
         let (subscribe, enable_domain, result_string) = unsafe {
             let get = |name: &[u8]| lib.get::<*const c_void>(name).map(|s| *s);
-            let sym_err = |e: libloading::Error| format!("{library}: {e}");
+            let sym_err = |e: libloading::Error| ProbeError::Tracer(format!("{library}: {e}"));
             (
                 std::mem::transmute::<*const c_void, SubscribeFn>(get(b"cuptiSubscribe\0").map_err(sym_err)?),
                 std::mem::transmute::<*const c_void, EnableDomainFn>(get(b"cuptiEnableDomain\0").map_err(sym_err)?),
@@ -92,10 +93,10 @@ impl Cupti {
         let rc = unsafe { subscribe(&mut subscriber, on_api, std::ptr::null_mut()) };
         let cupti = Self { subscriber, enable_domain, result_string, library };
         if rc != 0 {
-            return Err(format!(
+            return Err(ProbeError::Tracer(format!(
                 "cuptiSubscribe failed: {} (a profiler already attached, or no usable driver?)",
                 cupti.describe(rc)
-            ));
+            )));
         }
         Ok(cupti)
     }
@@ -111,13 +112,13 @@ impl Cupti {
     }
 
     /// Switches the driver and runtime callbacks on or off.
-    pub fn set_enabled(&self, on: bool) -> Result<(), String> {
+    pub fn set_enabled(&self, on: bool) -> Result<(), ProbeError> {
         ACTIVE.store(on, Ordering::SeqCst);
         for domain in [DOMAIN_DRIVER, DOMAIN_RUNTIME] {
             // SAFETY: `subscriber` came from a successful cuptiSubscribe and is never released.
             let rc = unsafe { (self.enable_domain)(u32::from(on), self.subscriber, domain) };
             if rc != 0 {
-                return Err(format!("cuptiEnableDomain({domain}) failed: {}", self.describe(rc)));
+                return Err(ProbeError::Tracer(format!("cuptiEnableDomain({domain}) failed: {}", self.describe(rc))));
             }
         }
         Ok(())
@@ -250,7 +251,7 @@ unsafe fn handle(domain: u32, cbid: u32, data: *const c_void) {
         // unloaded, so it lives for the process.
         unsafe { CStr::from_ptr(d.function_name) }.to_str().unwrap_or("?")
     };
-    if current_phase() == Phase::Capture {
+    if current_stage() == Stage::Capture {
         record_capture_call(api, result);
     }
     // Driver calls made inside a runtime call are that runtime call's business.

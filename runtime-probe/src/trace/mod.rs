@@ -56,10 +56,12 @@ impl SyncClass {
     }
 }
 
-/// Where in the probe's run a call happened.
+/// What the probe was running when a call happened: one of the decoder contract's calls, or the
+/// probe's own work around them. Not one of the README's numbered phases: phase 1 (the eager run)
+/// spans `Setup` to `Finish`, phase 2 is `Warmup` and `Capture`. The report keeps the key `phase`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Phase {
+pub enum Stage {
     /// Building the model, loading weights, prefill.
     Setup,
     Reset,
@@ -70,20 +72,20 @@ pub enum Phase {
     Warmup,
     /// The step run inside the stream capture.
     Capture,
-    /// The probe's own bookkeeping between phases.
+    /// The probe's own bookkeeping between stages.
     Probe,
 }
 
-impl Phase {
-    const ALL: [Phase; 8] = [
-        Phase::Setup,
-        Phase::Reset,
-        Phase::Prepare,
-        Phase::Step,
-        Phase::Finish,
-        Phase::Warmup,
-        Phase::Capture,
-        Phase::Probe,
+impl Stage {
+    const ALL: [Stage; 8] = [
+        Stage::Setup,
+        Stage::Reset,
+        Stage::Prepare,
+        Stage::Step,
+        Stage::Finish,
+        Stage::Warmup,
+        Stage::Capture,
+        Stage::Probe,
     ];
 }
 
@@ -93,7 +95,7 @@ pub struct SyncEvent {
     pub class: SyncClass,
     /// The CUDA API function (`cuMemcpyDtoHAsync_v2`, `cudaStreamSynchronize`…).
     pub api: String,
-    pub phase: Phase,
+    pub phase: Stage,
     /// The decode step, for `prepare`, `step` and `capture` records.
     pub step: Option<usize>,
     pub bytes: Option<u64>,
@@ -145,7 +147,7 @@ pub fn capture_error_name(code: i32) -> Option<&'static str> {
 struct RawEvent {
     class: SyncClass,
     api: &'static str,
-    phase: Phase,
+    phase: Stage,
     step: Option<usize>,
     bytes: Option<u64>,
     host_ptr: Option<usize>,
@@ -167,7 +169,7 @@ struct Buffer {
 }
 
 static BUFFER: Mutex<Buffer> = Mutex::new(Buffer { events: Vec::new(), failures: Vec::new(), last_capture_call: None });
-static PHASE: AtomicU8 = AtomicU8::new(Phase::Probe as u8);
+static STAGE: AtomicU8 = AtomicU8::new(Stage::Probe as u8);
 const NO_STEP: usize = usize::MAX;
 static STEP: AtomicUsize = AtomicUsize::new(NO_STEP);
 
@@ -177,14 +179,14 @@ fn buffer() -> std::sync::MutexGuard<'static, Buffer> {
 }
 
 /// Tells the collector where the probe is; every record until the next call carries this.
-pub fn set_position(phase: Phase, step: Option<usize>) {
-    PHASE.store(phase as u8, Ordering::Relaxed);
+pub fn set_position(stage: Stage, step: Option<usize>) {
+    STAGE.store(stage as u8, Ordering::Relaxed);
     STEP.store(step.unwrap_or(NO_STEP), Ordering::Relaxed);
 }
 
-pub fn current_phase() -> Phase {
-    let v = PHASE.load(Ordering::Relaxed);
-    Phase::ALL.into_iter().find(|p| *p as u8 == v).unwrap_or(Phase::Probe)
+pub fn current_stage() -> Stage {
+    let v = STAGE.load(Ordering::Relaxed);
+    Stage::ALL.into_iter().find(|p| *p as u8 == v).unwrap_or(Stage::Probe)
 }
 
 fn current_step() -> Option<usize> {
@@ -195,7 +197,7 @@ fn current_step() -> Option<usize> {
 /// reaches the user code that made it.
 pub fn record_sync(class: SyncClass, api: &'static str, bytes: Option<u64>, host_ptr: Option<usize>, result: i32) {
     let stack = backtrace::Backtrace::new_unresolved();
-    let event = RawEvent { class, api, phase: current_phase(), step: current_step(), bytes, host_ptr, result, stack };
+    let event = RawEvent { class, api, phase: current_stage(), step: current_step(), bytes, host_ptr, result, stack };
     buffer().events.push(event);
 }
 
@@ -271,20 +273,20 @@ pub struct SiteSummary {
     pub api: String,
     pub site: Option<Site>,
     pub total: usize,
-    /// Calls per phase (`step` is the decode step itself).
-    pub per_phase: BTreeMap<Phase, usize>,
-    /// How many decode steps made at least one such call in the `step` phase.
+    /// Calls per stage (`step` is the decode step itself).
+    pub per_phase: BTreeMap<Stage, usize>,
+    /// How many decode steps made at least one such call in the `step` stage.
     pub steps_seen: usize,
 }
 
 /// Groups events by (site, API), most frequent first.
 pub fn summarize(events: &[SyncEvent]) -> Vec<SiteSummary> {
     type Key = (Option<Site>, String, SyncClass);
-    let mut groups: BTreeMap<Key, (BTreeMap<Phase, usize>, Vec<usize>)> = BTreeMap::new();
+    let mut groups: BTreeMap<Key, (BTreeMap<Stage, usize>, Vec<usize>)> = BTreeMap::new();
     for e in events {
-        let (phases, steps) = groups.entry((e.site.clone(), e.api.clone(), e.class)).or_default();
-        *phases.entry(e.phase).or_default() += 1;
-        if e.phase == Phase::Step {
+        let (stages, steps) = groups.entry((e.site.clone(), e.api.clone(), e.class)).or_default();
+        *stages.entry(e.phase).or_default() += 1;
+        if e.phase == Stage::Step {
             steps.extend(e.step);
         }
     }
@@ -300,10 +302,10 @@ pub fn summarize(events: &[SyncEvent]) -> Vec<SiteSummary> {
     out
 }
 
-/// Syncs made by the decode step itself (phase `step`), per step index.
+/// Syncs made by the decode step itself (stage `step`), per step index.
 pub fn per_step_counts(events: &[SyncEvent], num_steps: usize) -> Vec<usize> {
     let mut counts = vec![0; num_steps];
-    for e in events.iter().filter(|e| e.phase == Phase::Step) {
+    for e in events.iter().filter(|e| e.phase == Stage::Step) {
         if let Some(c) = e.step.and_then(|s| counts.get_mut(s)) {
             *c += 1;
         }
@@ -315,7 +317,7 @@ pub fn per_step_counts(events: &[SyncEvent], num_steps: usize) -> Vec<usize> {
 mod tests {
     use super::*;
 
-    fn event(phase: Phase, step: Option<usize>, line: u32) -> SyncEvent {
+    fn event(phase: Stage, step: Option<usize>, line: u32) -> SyncEvent {
         SyncEvent {
             class: SyncClass::DeviceToHostPageable,
             api: "cuMemcpyDtoHAsync_v2".into(),
@@ -329,19 +331,19 @@ mod tests {
     }
 
     #[test]
-    fn summaries_group_by_site_and_count_steps_and_phases() {
+    fn summaries_group_by_site_and_count_steps_and_stages() {
         let events = vec![
-            event(Phase::Step, Some(0), 10),
-            event(Phase::Step, Some(1), 10),
-            event(Phase::Step, Some(1), 10),
-            event(Phase::Finish, None, 10),
-            event(Phase::Step, Some(0), 20),
+            event(Stage::Step, Some(0), 10),
+            event(Stage::Step, Some(1), 10),
+            event(Stage::Step, Some(1), 10),
+            event(Stage::Finish, None, 10),
+            event(Stage::Step, Some(0), 20),
         ];
         let s = summarize(&events);
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].total, s[0].steps_seen), (4, 2));
-        assert_eq!(s[0].per_phase[&Phase::Step], 3);
-        assert_eq!(s[0].per_phase[&Phase::Finish], 1);
+        assert_eq!(s[0].per_phase[&Stage::Step], 3);
+        assert_eq!(s[0].per_phase[&Stage::Finish], 1);
         assert_eq!(s[1].site.as_ref().unwrap().line, 20);
         assert_eq!(per_step_counts(&events, 3), vec![2, 2, 0]);
     }

@@ -1,13 +1,19 @@
-//! The run's report: one serde type written as JSON (`--report`, schema in `REPORT.md`) and
-//! rendered as the terminal table.
+//! Phase 6, the report: what the device driver measured, with parity (phase 4) and the verdict,
+//! as one serde type written as JSON (`--report`, schema in `REPORT.md`) and rendered as the
+//! terminal table.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use models::Forecast;
 use serde::Serialize;
 
-use crate::metrics::{Accuracy, Comparison, LatencyStats, Verdict};
-use crate::trace::{CaptureFailure, Phase, Site, SiteSummary, SyncEvent};
+use super::parity::{self, AccuracySection, ParitySection};
+use super::static_check::{self, StaticCheck};
+use crate::error::ProbeError;
+use crate::metrics::{self, Accuracy, LatencyStats};
+use crate::runner::RunConfig;
+use crate::trace::{self, CaptureFailure, Site, SiteSummary, Stage, SyncEvent};
 
 /// Bumped on any change that can break a reader of the JSON.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -28,7 +34,7 @@ pub struct Report {
     pub timing: TimingSection,
     pub memory: Option<MemorySection>,
     /// `--static-check`: the runtime sync sites against graphlint's findings on their sources.
-    pub static_check: Option<crate::crosscheck::StaticCheck>,
+    pub static_check: Option<StaticCheck>,
     pub verdict: VerdictSection,
 }
 
@@ -87,10 +93,10 @@ pub struct TracerInfo {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EagerSection {
-    /// Syncs of the decode step itself, per step index (phase `step`).
+    /// Syncs of the decode step itself, per step index (stage `step`).
     pub syncs_per_step: Vec<usize>,
-    /// All syncs of phase 1, per phase (setup, reset, prepare, step, finish).
-    pub syncs_per_phase: BTreeMap<Phase, usize>,
+    /// All syncs of phase 1, per stage (setup, reset, prepare, step, finish).
+    pub syncs_per_phase: BTreeMap<Stage, usize>,
     pub sites: Vec<SiteSummary>,
 }
 
@@ -159,6 +165,23 @@ pub struct CaptureSection {
     pub cleared_errors: Vec<String>,
 }
 
+impl CaptureSection {
+    /// The section of a run that does not capture (CPU).
+    pub(crate) fn skipped(detail: &str) -> Self {
+        Self {
+            status: CaptureStatus::Skipped,
+            detail: Some(detail.into()),
+            syncs_during_capture: Vec::new(),
+            capture_errors: Vec::new(),
+            failing_call: None,
+            silent_syncs: Vec::new(),
+            nodes: None,
+            context_usable_after_failure: None,
+            cleared_errors: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ForecastSection {
     pub channels: Vec<String>,
@@ -169,21 +192,6 @@ pub struct ForecastSection {
     pub eager_rerun: Option<Vec<Vec<f32>>>,
     pub actual: Vec<Vec<f32>>,
     pub baseline_last_value: Vec<Vec<f32>>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ParitySection {
-    /// `eager_vs_graph`, or `eager_vs_eager_rerun` when no graph ran.
-    pub compared: &'static str,
-    pub comparison: Comparison,
-    pub verdict: Verdict,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AccuracySection {
-    pub eager: Accuracy,
-    pub graph: Option<Accuracy>,
-    pub baseline_last_value: Accuracy,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -228,7 +236,7 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 }
 
 /// Scientific notation for errors, so that 0 and 1e-7 both read clearly.
-pub(crate) fn fmt_err(v: f64) -> String {
+fn fmt_err(v: f64) -> String {
     if v == 0.0 {
         "0".to_string()
     } else {
@@ -405,7 +413,7 @@ pub fn render_text(r: &Report) -> String {
     }
 
     if let Some(c) = &r.static_check {
-        o.push_str(&crate::crosscheck::render(c));
+        o.push_str(&static_check::render(c));
     }
 
     let _ = writeln!(o);
@@ -414,4 +422,196 @@ pub fn render_text(r: &Report) -> String {
     }
     let _ = writeln!(o, "{}", r.verdict.line);
     o
+}
+
+/// Everything a device path measured, for [`assemble`].
+pub(crate) struct Parts {
+    pub device: DeviceInfo,
+    pub tracer: TracerInfo,
+    pub decode_steps: usize,
+    /// Syncs of phase 1 (setup, reset, prepare, step, finish).
+    pub eager_events: Vec<SyncEvent>,
+    pub capture: CaptureSection,
+    pub eager: Forecast,
+    pub graph: Option<Forecast>,
+    pub rerun: Option<Forecast>,
+    pub timing: TimingSection,
+    pub memory: Option<MemorySection>,
+    pub notes: Vec<String>,
+}
+
+/// UTC now as RFC 3339, without a date library.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Builds the report from what a device path measured: parity, accuracy, verdict.
+pub(crate) fn assemble(cfg: &RunConfig, p: Parts) -> Result<Report, ProbeError> {
+    let w = &cfg.window;
+    let eager = parity::forecast_rows(&p.eager, w)?;
+    let graph = p.graph.as_ref().map(|f| parity::forecast_rows(f, w)).transpose()?;
+    let rerun = p.rerun.as_ref().map(|f| parity::forecast_rows(f, w)).transpose()?;
+    let baseline = metrics::last_value_forecast(&w.context, w.future.len());
+
+    let parity_section = parity::compare(&eager, graph.as_deref(), rerun.as_deref(), cfg.atol)?;
+    let accuracy = parity::accuracy(&eager, graph.as_deref(), &baseline, &w.future)?;
+
+    let mut syncs_per_phase = std::collections::BTreeMap::new();
+    for e in &p.eager_events {
+        *syncs_per_phase.entry(e.phase).or_insert(0) += 1;
+    }
+    let eager_section = EagerSection {
+        syncs_per_step: if p.tracer.status == "cupti" {
+            trace::per_step_counts(&p.eager_events, p.decode_steps)
+        } else {
+            Vec::new()
+        },
+        syncs_per_phase,
+        sites: trace::summarize(&p.eager_events),
+    };
+    let verdict = verdict(cfg, &p, parity_section.as_ref());
+    let m = &cfg.opts;
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        probe: ProbeInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            commit: env!("PROBE_GIT_COMMIT"),
+            started_at: utc_now(),
+            command: cfg.command.clone(),
+        },
+        model: ModelInfo {
+            name: cfg.entry.name.to_string(),
+            preset: cfg.preset.clone(),
+            weights: m.weights.as_ref().map(|d| d.display().to_string()),
+            context: m.context,
+            steps: m.steps,
+            samples: m.samples,
+            seed: m.seed,
+            upstream_syncs: m.upstream_syncs,
+            decode_steps: p.decode_steps,
+        },
+        data: DataInfo {
+            origin: w.origin.clone(),
+            channels: w.channels.clone(),
+            context_rows: w.context.len(),
+            future_rows: w.future.len(),
+            first_timestamp: w.timestamps.as_ref().and_then(|t| t.first().cloned()),
+            last_timestamp: w.timestamps.as_ref().and_then(|t| t.last().cloned()),
+        },
+        device: p.device,
+        tracer: p.tracer,
+        eager: eager_section,
+        capture: p.capture,
+        forecast: ForecastSection {
+            channels: w.channels.clone(),
+            eager,
+            graph,
+            eager_rerun: rerun,
+            actual: w.future.clone(),
+            baseline_last_value: baseline,
+        },
+        parity: parity_section,
+        accuracy,
+        timing: p.timing,
+        memory: p.memory,
+        static_check: None,
+        verdict,
+    })
+}
+
+fn first_site(sites: impl Iterator<Item = Option<String>>) -> String {
+    let sites: Vec<String> = sites.map(|s| s.unwrap_or_else(|| "<unknown line>".into())).collect();
+    if sites.is_empty() {
+        String::new()
+    } else {
+        format!(" at {}", sites.join(", "))
+    }
+}
+
+fn verdict(cfg: &RunConfig, p: &Parts, parity: Option<&ParitySection>) -> VerdictSection {
+    let mut notes = p.notes.clone();
+    let c = &p.capture;
+    let parity_text = |par: &ParitySection| {
+        let v = &par.verdict;
+        if v.ok {
+            let exact = if par.comparison.bit_identical { ", bit-identical" } else { "" };
+            format!("PARITY OK within atol {} (max |diff| {}{exact})", v.atol, fmt_err(par.comparison.max_abs_diff))
+        } else {
+            let step = v.first_diverging_step.unwrap_or(0);
+            let d = par.comparison.per_step.get(step).map_or(f64::NAN, |s| s.max_abs_diff);
+            format!("PARITY FAIL: first diverging step {step} (max |diff| {} > atol {})", fmt_err(d), v.atol)
+        }
+    };
+    let parity_ok = parity.is_some_and(|par| par.verdict.ok);
+    let (ok, line) = match c.status {
+        CaptureStatus::Skipped => {
+            let what = parity.map_or_else(|| "no parity check".to_string(), parity_text);
+            (parity_ok, format!("CPU RUN (eager only): {what} between two eager runs"))
+        }
+        CaptureStatus::Captured => {
+            let syncs = c.syncs_during_capture.len();
+            let what = parity.map_or_else(|| "no graph forecast".to_string(), parity_text);
+            (
+                parity_ok && syncs == 0,
+                format!("{what}; {syncs} sync(s) per decode step under capture; {} graph replays", p.decode_steps),
+            )
+        }
+        CaptureStatus::Refused => {
+            let sites = first_site(c.silent_syncs.iter().map(|s| s.site.as_ref().map(|x| x.to_string())));
+            (
+                false,
+                format!("GRAPH REFUSED: {} silent sync(s) captured as host memcpy nodes{sites}", c.silent_syncs.len()),
+            )
+        }
+        CaptureStatus::StepFailed => {
+            let at =
+                c.failing_call.as_ref().and_then(|f| f.site.as_ref()).map(|s| format!(" at {s}")).unwrap_or_default();
+            (false, format!("CAPTURE FAILED: the step returned an error inside the capture{at}"))
+        }
+        CaptureStatus::Invalidated => {
+            let by = c.capture_errors.first().map_or_else(String::new, |f| {
+                format!(" by {} at {}", f.api, f.site.as_ref().map_or("<unknown line>".into(), |s| s.to_string()))
+            });
+            (false, format!("CAPTURE INVALIDATED{by}"))
+        }
+        CaptureStatus::WarmupFailed => {
+            (false, "CAPTURE NOT ATTEMPTED: the eager warm-up under the H2D cache guard failed".into())
+        }
+    };
+    if !matches!(c.status, CaptureStatus::Captured | CaptureStatus::Skipped) {
+        if let Some(par) = parity {
+            notes.push(format!("the run finished eagerly: eager rerun vs phase 1: {}", parity_text(par)));
+        }
+    }
+    let m = &cfg.opts;
+    if m.samples > 1 {
+        notes.push(format!(
+            "--samples {}: sampled decoding (seed {}); prepare_step refills the noise before every step and \
+             every graph launch, so eager and replayed steps draw the same values and parity stays exact",
+            m.samples, m.seed
+        ));
+    }
+    if m.upstream_syncs {
+        notes.push(
+            "--upstream-syncs: every decode step reads its KV length / position back to the host, as \
+                    upstream does; the step is not expected to capture"
+                .into(),
+        );
+    }
+    if cfg.atol > 0.0 {
+        notes.push(format!("--atol {} allows differences; the default 0 demands equality", cfg.atol));
+    }
+    VerdictSection { ok, exit_code: if ok { 0 } else { 1 }, line, notes }
 }
