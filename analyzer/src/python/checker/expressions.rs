@@ -101,8 +101,11 @@ impl<'a> Checker<'a> {
                 for comparator in compare.comparators.iter() {
                     operands.push(self.expr(comparator));
                 }
-                for ((op, container), ty) in compare.ops.iter().zip(compare.comparators.iter()).zip(&operands[1..]) {
-                    if matches!(op, CmpOp::In | CmpOp::NotIn) && ty.is_device_tensor() {
+                // `Tensor.__contains__` raises for anything but a tensor or a number, so a string
+                // tested with `in` proves that the container is not a tensor after all.
+                for (index, (op, container)) in compare.ops.iter().zip(compare.comparators.iter()).enumerate() {
+                    let (element, ty) = (operands[index], operands[index + 1]);
+                    if matches!(op, CmpOp::In | CmpOp::NotIn) && ty.is_device_tensor() && element != Ty::Str {
                         rules::tensor_membership::check(self, compare, container);
                     }
                 }

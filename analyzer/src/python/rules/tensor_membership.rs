@@ -26,7 +26,11 @@ declare_rule! {
     ///
     /// ## Known false positives
     /// Only containers proven to be tensors are reported, so `x in some_list` is not. A tensor
-    /// known to live on the host (created without a device in the same function) is not reported.
+    /// known to live on the host (created without a device in the same function) is not reported,
+    /// nor is a string tested against a value inferred as a tensor (`Tensor.__contains__` would
+    /// raise, so the value must be something else, such as a dict). A tensor that in fact lives on
+    /// the host without graphlint knowing (token ids from a tokenizer) is reported; its test does
+    /// not wait for the device.
     pub static RULE = Rule { code: "GL405", name: "tensor-membership", family: ControlFlow, language: Python }
 }
 
