@@ -9,7 +9,7 @@ declare_rule! {
     ///
     /// ## Why is this bad?
     /// A Python sequence is not a tensor, so PyTorch builds the result element by element on the
-    /// host: each element is stored through the Python number protocol (`__float__`/`__int__`),
+    /// host: each element is stored through the Python number protocol (`__float__`/`__index__`),
     /// which for a tensor means one `.item()`, that is one copy to the host and one wait for the
     /// device per element. The new tensor is then built in host memory and, with `device=`, copied
     /// back to the device.
