@@ -147,7 +147,9 @@ impl<'a> Checker<'a> {
             | Expr::List(ast::ExprList { elts, .. })
             | Expr::Set(ast::ExprSet { elts, .. }) => {
                 let tys: SmallVec<[Ty; 8]> = elts.iter().map(|e| self.expr(e)).collect();
-                if elts.iter().zip(&tys).any(|(e, t)| t.is_device_tensor() || self.holds_device_tensors(e)) {
+                let sequence = !matches!(expr, Expr::Set(_));
+                if sequence && elts.iter().zip(&tys).any(|(e, t)| t.is_device_tensor() || self.holds_device_tensors(e))
+                {
                     self.device_tensor_literals.insert(span(expr).start as u32);
                 }
                 let items =
