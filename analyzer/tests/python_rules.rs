@@ -86,3 +86,20 @@ fn keep_suppressed_marks_silenced_python_findings() {
         .collect();
     assert_eq!(rows, vec![7]);
 }
+
+/// GL406 is silenced by a file-wide `set_default_validate_args(False)`, which a fixture cannot
+/// show beside its positive cases.
+#[test]
+fn distribution_validation_respects_the_global_opt_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "import torch\n\n\n# graphlint: hot\ndef step(x: torch.Tensor):\n    return torch.distributions.Categorical(logits=x).sample()\n";
+    let count = |name: &str, source: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, source).unwrap();
+        let result = graphlint::engine::run(&[path], &Settings::default()).unwrap();
+        result.diagnostics.iter().filter(|d| d.code() == "GL406").count()
+    };
+    assert_eq!(count("on.py", body.to_string()), 1);
+    let off = format!("{body}\ntorch.distributions.Distribution.set_default_validate_args(False)\n");
+    assert_eq!(count("off.py", off), 0);
+}

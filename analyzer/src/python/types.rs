@@ -170,7 +170,7 @@ fn torch_function_result(name: &str, n_args: usize, has_device_kw: bool, has_dim
         | "are_deterministic_algorithms_enabled"
         | "is_autocast_enabled"
         | "is_storage" => Ty::Bool,
-        "numel" => Ty::Int,
+        "numel" | "get_num_threads" | "get_num_interop_threads" => Ty::Int,
         "device" => Ty::Device,
         "Size" | "broadcast_shapes" => Ty::Shape,
         "finfo"

@@ -5,7 +5,9 @@ use smallvec::SmallVec;
 
 use super::inference::binop_ty;
 use super::Checker;
-use crate::python::adapter::{ast, CmpOp, Expr, ExprContext, InterpolatedStringElement, Number, Operator, UnaryOp};
+use crate::python::adapter::{
+    ast, span, CmpOp, Expr, ExprContext, InterpolatedStringElement, Number, Operator, UnaryOp,
+};
 use crate::python::rules::{self, CallInfo, TestContext};
 use crate::python::summary::*;
 use crate::python::types::{self, Ty};
@@ -99,6 +101,14 @@ impl<'a> Checker<'a> {
                 for comparator in compare.comparators.iter() {
                     operands.push(self.expr(comparator));
                 }
+                // `Tensor.__contains__` raises for anything but a tensor or a number, so a string
+                // tested with `in` proves that the container is not a tensor after all.
+                for (index, (op, container)) in compare.ops.iter().zip(compare.comparators.iter()).enumerate() {
+                    let (element, ty) = (operands[index], operands[index + 1]);
+                    if matches!(op, CmpOp::In | CmpOp::NotIn) && ty.is_device_tensor() && element != Ty::Str {
+                        rules::tensor_membership::check(self, compare, container);
+                    }
+                }
                 let identity =
                     compare.ops.iter().any(|op| matches!(op, CmpOp::Is | CmpOp::IsNot | CmpOp::In | CmpOp::NotIn));
                 for ty in &operands {
@@ -137,6 +147,11 @@ impl<'a> Checker<'a> {
             | Expr::List(ast::ExprList { elts, .. })
             | Expr::Set(ast::ExprSet { elts, .. }) => {
                 let tys: SmallVec<[Ty; 8]> = elts.iter().map(|e| self.expr(e)).collect();
+                let sequence = !matches!(expr, Expr::Set(_));
+                if sequence && elts.iter().zip(&tys).any(|(e, t)| t.is_device_tensor() || self.holds_device_tensors(e))
+                {
+                    self.device_tensor_literals.insert(span(expr).start as u32);
+                }
                 let items =
                     self.summary.add_items(tys.iter().filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }));
                 if items.len > 0 {
@@ -169,6 +184,9 @@ impl<'a> Checker<'a> {
             Expr::ListComp(comp) => {
                 self.comprehension(&comp.generators);
                 let element = self.expr(&comp.elt);
+                if element.is_device_tensor() || self.holds_device_tensors(&comp.elt) {
+                    self.device_tensor_literals.insert(span(expr).start as u32);
+                }
                 match element {
                     Ty::Val(val) => {
                         let items = self.summary.add_items([val]);

@@ -74,6 +74,9 @@ pub(crate) struct Checker<'a> {
     self_attr_vals: FxHashMap<(u32, &'a str), ValId>,
     /// The summary's names, each stored once.
     name_ids: FxHashMap<&'a str, NameId>,
+    /// Start offsets of list/tuple literals and list comprehensions that hold a device tensor
+    /// (directly or in a nested literal), for the rules that look at a call's literal argument.
+    device_tensor_literals: FxHashSet<u32>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -111,6 +114,7 @@ impl<'a> Checker<'a> {
             attr_vals: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             self_attr_vals: FxHashMap::default(),
             name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
+            device_tensor_literals: FxHashSet::default(),
             summary,
             candidates: Vec::new(),
         }
@@ -152,6 +156,18 @@ impl<'a> Checker<'a> {
             flat = flat.chars().take(MAX_CHARS - 1).collect::<String>() + "…";
         }
         std::borrow::Cow::Owned(flat)
+    }
+
+    /// Whether `expr` is a list/tuple literal or list comprehension with device tensors among its
+    /// elements (already visited).
+    pub(crate) fn holds_device_tensors(&self, expr: &Expr) -> bool {
+        matches!(expr, Expr::List(_) | Expr::Tuple(_) | Expr::ListComp(_))
+            && self.device_tensor_literals.contains(&(span(expr).start as u32))
+    }
+
+    /// Whether the file's text contains `needle` (file-wide switches such as a global opt-out).
+    pub(crate) fn source_contains(&self, needle: &str) -> bool {
+        self.context.source.contains(needle)
     }
 
     pub(crate) fn in_error_path(&self) -> bool {

@@ -3,7 +3,7 @@
 //!
 //! Dispatch is by node kind: the checker calls [`on_call`], [`on_truth_test`] and
 //! [`on_subscript`] once per node with the types it has already inferred; f-strings, `%`
-//! formatting, `and`/`or`/`not` and `range()` call their rule directly.
+//! formatting, `and`/`or`/`not`, `in` and `range()` call their rule directly.
 
 pub mod bincount_call;
 pub mod boolean_mask_assign;
@@ -12,6 +12,7 @@ pub mod builtin_tensor_compare;
 pub mod cpu_call;
 pub mod cuda_synchronize;
 pub mod distributed_barrier;
+pub mod distribution_validation;
 pub mod format_tensor;
 pub mod host_index_of_device_tensor;
 pub mod host_to_device_move;
@@ -31,6 +32,8 @@ pub mod tensor_bool_operator;
 pub mod tensor_condition;
 pub mod tensor_creation_on_device;
 pub mod tensor_equality_bool;
+pub mod tensor_from_tensor_list;
+pub mod tensor_membership;
 pub mod to_cpu;
 pub mod tolist_call;
 pub mod unique_call;
@@ -45,6 +48,7 @@ pub static RULES: &[&crate::rule::Rule] = &[
     &tolist_call::RULE,
     &scalar_conversion::RULE,
     &tensor_as_index::RULE,
+    &tensor_from_tensor_list::RULE,
     &cpu_call::RULE,
     &to_cpu::RULE,
     &numpy_call::RULE,
@@ -53,6 +57,8 @@ pub static RULES: &[&crate::rule::Rule] = &[
     &tensor_bool_operator::RULE,
     &tensor_assert::RULE,
     &builtin_tensor_compare::RULE,
+    &tensor_membership::RULE,
+    &distribution_validation::RULE,
     &nonzero_like::RULE,
     &boolean_mask_read::RULE,
     &unique_call::RULE,
@@ -197,11 +203,13 @@ pub(crate) fn on_call(checker: &mut Checker, call: &CallInfo) {
     tolist_call::check(checker, call);
     scalar_conversion::check(checker, call);
     tensor_as_index::check_call(checker, call);
+    tensor_from_tensor_list::check(checker, call);
     cpu_call::check(checker, call);
     to_cpu::check(checker, call);
     numpy_call::check(checker, call);
     tensor_equality_bool::check(checker, call);
     builtin_tensor_compare::check(checker, call);
+    distribution_validation::check(checker, call);
     nonzero_like::check(checker, call);
     boolean_mask_read::check_call(checker, call);
     unique_call::check(checker, call);
@@ -233,6 +241,11 @@ pub(crate) fn on_subscript(
     stored: Option<Ty>,
 ) {
     if !value.is_device_tensor() {
+        if let ([element], [index]) = (elements, index_tys) {
+            if !matches!(element, Expr::Slice(_)) {
+                tensor_as_index::check_sequence_index(checker, subscript, value, *index);
+            }
+        }
         return;
     }
     match stored {

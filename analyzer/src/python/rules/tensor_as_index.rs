@@ -1,16 +1,20 @@
 use super::{CallInfo, Checker};
 use crate::declare_rule;
-use crate::python::adapter::{span, Expr};
+use crate::python::adapter::{ast, span, Expr};
 use crate::python::types::Ty;
 
 declare_rule! {
     /// ## What it does
     /// Flags tensors used where Python needs an integer: `range(t)`, slice bounds `x[a:b]` with
-    /// tensor `a` or `b`, and `operator.index(t)`.
+    /// tensor `a` or `b`, `operator.index(t)`, and a Python list or tuple (or a `torch.Size`)
+    /// indexed by a tensor, `items[t]`.
     ///
     /// ## Why is this bad?
     /// Python calls the tensor's `__index__`, which copies its value to the host and waits for the
-    /// device. A KV cache sliced with a tensor position syncs on every decode step.
+    /// device. A KV cache sliced with a tensor position syncs on every decode step. A list indexed
+    /// by a tensor works only when the tensor holds one integer (any other tensor raises), so
+    /// every such index is a read-back. Iterating over a tensor (`for row in t:`) is not reported:
+    /// it calls `unbind`, which makes views without reading values.
     ///
     /// ## Example
     /// ```python
@@ -26,7 +30,9 @@ declare_rule! {
     /// Or write with an index tensor that stays on the device (`index_copy_`, `scatter_`).
     ///
     /// ## Known false positives
-    /// Only bounds proven to be tensors are reported.
+    /// Only bounds and indices proven to be tensors are reported, and only on containers known to
+    /// be Python lists, tuples or shapes: a dict keyed by tensors (hashed by identity, no sync) is
+    /// not reported, nor is a container whose type is not known.
     pub static RULE = Rule { code: "GL204", name: "tensor-as-index", family: TensorToHost, language: Python }
 }
 
@@ -65,4 +71,19 @@ pub(crate) fn check_call(checker: &mut Checker, call: &CallInfo) {
             check_range_arg(checker, arg, *ty);
         }
     }
+}
+
+/// `items[t]` on a Python list or tuple (or a shape), read or assigned.
+pub(crate) fn check_sequence_index(checker: &mut Checker, subscript: &ast::ExprSubscript, value: Ty, index: Ty) {
+    if !matches!(value, Ty::List | Ty::Tensors | Ty::Shape) || !index.is_device_tensor() {
+        return;
+    }
+    let text = checker.text(&*subscript.slice);
+    let container = if value == Ty::Shape { "a shape" } else { "a Python sequence" };
+    checker.report(
+        &RULE,
+        span(subscript),
+        format!("indexing {container} with tensor `{text}` calls `__index__`, which copies it to the host and waits for the device"),
+        "keep the index as a Python int tracked on the host, or stack the items into a tensor and index that on the device",
+    );
 }

@@ -37,6 +37,10 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if !is_accelerator_device(device, call.keyword_ty("device").unwrap_or(Ty::Unknown)) {
         return;
     }
+    // A literal of device tensors is GL205's finding (the elements are read back first).
+    if call.arg(0).is_some_and(|data| checker.holds_device_tensors(data)) {
+        return;
+    }
     // `torch.as_tensor(t, device=...)` of a tensor already on the device is a no-op.
     if name != "tensor" && call.args.first().is_some_and(|t| t.is_tensor() && !t.is_host_tensor()) {
         return;
