@@ -10,6 +10,7 @@ pub mod cli;
 pub mod crosscheck;
 pub mod data;
 pub mod error;
+pub mod exec;
 pub mod metrics;
 pub mod plot;
 pub mod ports;
