@@ -340,7 +340,7 @@ fn seq_of(record: &Record) -> u64 {
         Record::Process { .. } | Record::Tracer { .. } => 0,
         Record::Sync(c) => c.seq,
         Record::CaptureBegin(c) | Record::CaptureEnd(c) => c.seq,
-        Record::Stack(c) => c.seq,
+        Record::Stack(v) => v["seq"].as_u64().unwrap_or(0),
         Record::Step { seq, .. } | Record::Exit { seq } => *seq,
     }
 }

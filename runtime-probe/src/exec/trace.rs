@@ -47,7 +47,8 @@ pub enum Record {
         tid: i64,
         seq: u64,
     },
-    Stack(Call<()>),
+    /// The injection's stack probe (its tests); carries no sync.
+    Stack(serde_json::Value),
     Exit {
         seq: u64,
     },
