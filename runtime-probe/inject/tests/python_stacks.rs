@@ -13,13 +13,13 @@ fn python() -> String {
     std::env::var("PROBE_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-/// The cdylib cargo built beside this test's `deps/` folder.
-fn library() -> PathBuf {
+/// The cdylib: cargo builds it into `deps/` beside this test (and copies it one folder up on
+/// `cargo build`).
+pub fn library() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let lib = dir.join("libprobe_inject.so");
-    assert!(lib.is_file(), "{} not built", lib.display());
-    lib
+    let deps = exe.parent().unwrap();
+    let lib = [deps, deps.parent().unwrap()].map(|d| d.join("libprobe_inject.so")).into_iter().find(|p| p.is_file());
+    lib.expect("libprobe_inject.so built beside the tests")
 }
 
 const PROGRAM: &str = r#"
