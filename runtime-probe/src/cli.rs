@@ -29,6 +29,9 @@ pub enum Command {
     Models,
     /// Check this machine and binary: line tables for source lines, CUPTI, CUDA devices.
     Doctor,
+    /// Run any CUDA program (`-- python script.py`) with the sync tracer injected, and report its
+    /// host syncs at their Python lines (exit status: 0 none where it counts, 1 found, 2 no verdict).
+    Exec(Box<crate::exec::ExecArgs>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

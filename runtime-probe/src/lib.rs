@@ -13,6 +13,7 @@ pub mod cli;
 pub mod data;
 pub mod driver;
 pub mod error;
+pub mod exec;
 pub mod metrics;
 pub mod model;
 pub mod phases;

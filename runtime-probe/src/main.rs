@@ -90,6 +90,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Doctor => doctor(),
+        Command::Exec(args) => match runtime_probe::exec::run(&args) {
+            Ok(code) => ExitCode::from(code as u8),
+            Err(e) => {
+                eprintln!("probe: error: {e}");
+                ExitCode::from(e.exit_code() as u8)
+            }
+        },
         Command::StaticCheck(args) => match check_saved_report(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

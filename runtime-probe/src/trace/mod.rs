@@ -4,8 +4,11 @@
 //! The collector is plain Rust so that attribution and aggregation are tested on CPU: a record
 //! carries an unresolved backtrace, taken inside the CUDA call, and is symbolised only after the run.
 
-pub mod cbid;
 pub mod frames;
+
+/// The catalogue of sync-class calls lives in its own crate: `probe exec`'s injection library
+/// (runtime-probe/inject) classifies with the same table.
+pub use sync_catalogue::{cbid, SyncClass};
 
 #[cfg(feature = "cuda")]
 pub mod cupti;
@@ -17,44 +20,6 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 pub use frames::{select_user_frame, workspace_root, FrameInfo, Site};
-
-/// The sync classes the probe records (issue 8, phase 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncClass {
-    StreamSynchronize,
-    ContextSynchronize,
-    EventSynchronize,
-    StreamQuery,
-    EventQuery,
-    /// A synchronous device-to-host copy (the host waits for it and for the stream).
-    DeviceToHost,
-    /// An "async" device-to-host copy into pageable memory: the driver makes the host wait.
-    DeviceToHostPageable,
-    /// A host-to-device copy from pageable memory (staged through a driver buffer).
-    HostToDevicePageable,
-    /// A blocking allocation (`cuMemAlloc`/`cudaMalloc`, not the stream-ordered ones).
-    MemAlloc,
-    /// A blocking free (`cuMemFree`/`cudaFree`), which waits for the device.
-    MemFree,
-}
-
-impl SyncClass {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::StreamSynchronize => "stream sync",
-            Self::ContextSynchronize => "context sync",
-            Self::EventSynchronize => "event sync",
-            Self::StreamQuery => "stream query",
-            Self::EventQuery => "event query",
-            Self::DeviceToHost => "D2H copy",
-            Self::DeviceToHostPageable => "D2H to pageable",
-            Self::HostToDevicePageable => "H2D from pageable",
-            Self::MemAlloc => "blocking alloc",
-            Self::MemFree => "blocking free",
-        }
-    }
-}
 
 /// What the probe was running when a call happened: one of the decoder contract's calls, or the
 /// probe's own work around them. Not one of the README's numbered phases: phase 1 (the eager run)

@@ -5,7 +5,7 @@
 //! `CUpti_runtime_api_trace_cbid`) as shipped with CUPTI 13.0.85; they are stable across CUPTI
 //! releases (new calls get new numbers). Only the calls the probe needs are listed.
 
-use super::SyncClass;
+use crate::SyncClass;
 
 /// What a traced call does, as far as host syncs go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +82,45 @@ pub fn runtime_call(cbid: u32) -> Option<CallKind> {
     RUNTIME.iter().find(|(id, _)| *id == cbid).map(|(_, k)| *k)
 }
 
+/// The driver and runtime callback ids of every sync-class call: a tracer that enables callbacks
+/// one by one (`probe exec`'s injection) enables these and nothing else on the hot path.
+pub fn sync_ids(domain: u32) -> impl Iterator<Item = u32> {
+    let table = match domain {
+        DOMAIN_DRIVER => DRIVER,
+        DOMAIN_RUNTIME => RUNTIME,
+        _ => &[],
+    };
+    table.iter().map(|(id, _)| *id)
+}
+
+/// The start or the end of a stream capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureBoundary {
+    Begin,
+    End,
+}
+
+/// Stream-capture calls, by CUPTI callback name (`cuStreamBeginCapture_v2`,
+/// `cudaStreamEndCapture_v10000`, `cuStreamBeginCaptureToGraph`…). Matched by name because their
+/// ids differ between driver releases' variants and CUPTI names every id at run time
+/// (`cuptiGetCallbackName`).
+pub fn capture_boundary(callback_name: &str) -> Option<CaptureBoundary> {
+    let call = callback_name.strip_prefix("cuda").or_else(|| callback_name.strip_prefix("cu"))?;
+    if call.starts_with("StreamBeginCapture") {
+        Some(CaptureBoundary::Begin)
+    } else if call.starts_with("StreamEndCapture") {
+        Some(CaptureBoundary::End)
+    } else {
+        None
+    }
+}
+
+/// CUDA's stream-capture errors (driver and runtime share the numbers 900-908): a call that
+/// returns one broke, or was refused by, a capture.
+pub fn is_capture_error(code: i32) -> bool {
+    (900..=908).contains(&code)
+}
+
 /// Where a copy's pointer lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Memory {
@@ -122,6 +161,75 @@ pub fn copy_class(blocking: bool, dst: Memory, src: Memory) -> Option<SyncClass>
     }
 }
 
+/// The copy parameters shared by the driver layouts in [`CallKind`]: two pointers and a byte count.
+#[repr(C)]
+struct CopyParams {
+    dst: usize,
+    src: usize,
+    bytes: usize,
+}
+
+/// `cudaMemcpy(Async)_v3020_params`.
+#[repr(C)]
+struct RuntimeCopyParams {
+    dst: usize,
+    src: usize,
+    bytes: usize,
+    kind: i32,
+}
+
+/// A classified sync: its class, and for a copy its byte count and host pointer.
+pub type Classified = (SyncClass, Option<u64>, Option<usize>);
+
+/// Classifies one call from CUPTI's parameter struct; `host_memory` says where a host-side pointer
+/// lives (the driver's `cuPointerGetAttribute`; memory it does not know is pageable). `None`: the
+/// call does not make the host wait (a copy from pinned memory, say).
+///
+/// # Safety
+/// `params` is null or points to the parameter struct CUPTI passes for the call `kind` came from.
+pub unsafe fn classify(
+    kind: CallKind,
+    params: *const std::ffi::c_void,
+    host_memory: impl Fn(usize) -> Memory,
+) -> Option<Classified> {
+    if let Sync(class) = kind {
+        return Some((class, None, None));
+    }
+    if params.is_null() {
+        return None;
+    }
+    // SAFETY: every driver copy layout in `CallKind` starts with two pointer-sized fields and a
+    // size_t, which is `CopyParams`.
+    let copy = || unsafe { &*params.cast::<CopyParams>() };
+    let (class, bytes, host) = match kind {
+        Sync(_) => unreachable!("returned above"),
+        DriverDtoH { blocking } => {
+            let p = copy();
+            (copy_class(blocking, host_memory(p.dst), Memory::Device)?, p.bytes, p.dst)
+        }
+        DriverHtoD { blocking } => {
+            let p = copy();
+            (copy_class(blocking, Memory::Device, host_memory(p.src))?, p.bytes, p.src)
+        }
+        DriverUnified { blocking } => {
+            let p = copy();
+            let (dst, src) = (host_memory(p.dst), host_memory(p.src));
+            (copy_class(blocking, dst, src)?, p.bytes, if dst == Memory::Device { p.src } else { p.dst })
+        }
+        RuntimeCopy { blocking } => {
+            // SAFETY: the runtime copy ids pass cudaMemcpy(Async)_v3020_params.
+            let p = unsafe { &*params.cast::<RuntimeCopyParams>() };
+            let side = |is_host: bool, ptr: usize| if is_host { host_memory(ptr) } else { Memory::Device };
+            let (dst, src) = match runtime_kind_sides(p.kind) {
+                Some((dh, sh)) => (side(dh, p.dst), side(sh, p.src)),
+                None => (host_memory(p.dst), host_memory(p.src)),
+            };
+            (copy_class(blocking, dst, src)?, p.bytes, if dst == Memory::Device { p.src } else { p.dst })
+        }
+    };
+    Some((class, Some(bytes as u64), Some(host)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +262,43 @@ mod tests {
         }
         assert_eq!(runtime_kind_sides(2), Some((true, false)));
         assert_eq!(runtime_kind_sides(4), None);
+    }
+
+    #[test]
+    fn capture_boundaries_are_named_in_both_apis_and_nothing_else_matches() {
+        assert_eq!(capture_boundary("cuStreamBeginCapture_v2"), Some(CaptureBoundary::Begin));
+        assert_eq!(capture_boundary("cudaStreamBeginCapture_v10000"), Some(CaptureBoundary::Begin));
+        assert_eq!(capture_boundary("cuStreamEndCapture_ptsz"), Some(CaptureBoundary::End));
+        assert_eq!(capture_boundary("cudaStreamEndCapture_v10000"), Some(CaptureBoundary::End));
+        assert_eq!(capture_boundary("cuStreamGetCaptureInfo_v3"), None);
+        assert_eq!(capture_boundary("cudaStreamIsCapturing_v10000"), None);
+        assert!(sync_ids(DOMAIN_DRIVER).any(|id| id == 279));
+        assert_eq!(sync_ids(7).count(), 0);
+        assert!(is_capture_error(901) && !is_capture_error(0) && !is_capture_error(909));
+    }
+
+    #[test]
+    fn classify_reads_the_copy_parameters_and_asks_where_host_pointers_live() {
+        let params = RuntimeCopyParams { dst: 0x1000, src: 0xd000, bytes: 4, kind: 2 };
+        let pageable = |_| Memory::PageableHost;
+        // SAFETY: `params` is the runtime copy layout.
+        let got = unsafe {
+            classify(RuntimeCopy { blocking: false }, (&params as *const RuntimeCopyParams).cast(), pageable)
+        };
+        assert_eq!(got, Some((DeviceToHostPageable, Some(4), Some(0x1000))));
+        let pinned = |_| Memory::PinnedHost;
+        // SAFETY: as above.
+        let got =
+            unsafe { classify(RuntimeCopy { blocking: false }, (&params as *const RuntimeCopyParams).cast(), pinned) };
+        assert_eq!(got, None);
+        let copy = CopyParams { dst: 0xd000, src: 0x2000, bytes: 8 };
+        // SAFETY: the driver host-to-device layout.
+        let got = unsafe { classify(DriverHtoD { blocking: false }, (&copy as *const CopyParams).cast(), pageable) };
+        assert_eq!(got, Some((HostToDevicePageable, Some(8), Some(0x2000))));
+        // SAFETY: a plain sync reads no parameters.
+        assert_eq!(
+            unsafe { classify(Sync(StreamSynchronize), std::ptr::null(), pageable) },
+            Some((StreamSynchronize, None, None))
+        );
     }
 }
