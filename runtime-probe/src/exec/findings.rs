@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use graphlint::diagnostic::{ChainLink, Diagnostic, Heat, Location};
-use graphlint::registry::Rule;
+use graphlint::rule::Rule;
 
 use super::analyze::{Analysis, Capture, LineSummary};
 use super::frames::Site;

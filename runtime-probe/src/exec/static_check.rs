@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::analyze::Analysis;
 use super::findings::duration;
-use crate::crosscheck::{self, ChainLink, Finding, RuntimeSite, SiteCheck, SiteStatus};
+use crate::phases::static_check::{self as crosscheck, ChainLink, Finding, RuntimeSite, SiteCheck, SiteStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExecStaticCheck {
