@@ -32,7 +32,7 @@ run threads 60 "$P" exec --report "$R/threads.json" --output-format concise --tr
 run kineto 60 "$P" exec --report "$R/kineto.json" -- python3 $D/kineto.py
 run capture-sarif 40 "$P" exec --output-format sarif -- python3 $D/capture_item.py
 TIMEFORMAT=%R
-for rep in 1 2 3; do
+for rep in $(seq 1 "${REPS:-3}"); do
   for mode in clean sync; do
     for how in bare probe; do
       if [ $how = bare ]; then cmd=(python3 $D/overhead.py); else cmd=("$P" exec --step __main__:step -- python3 $D/overhead.py); fi
