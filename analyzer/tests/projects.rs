@@ -159,7 +159,9 @@ fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
     let cold = |file: &str, row: u64| {
         all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
     };
-    for (file, row) in [("pkg/model.py", 11), ("pkg/model.py", 18), ("pkg/model.py", 24), ("pkg/tests/test_model.py", 11)] {
+    for (file, row) in
+        [("pkg/model.py", 11), ("pkg/model.py", 18), ("pkg/model.py", 24), ("pkg/tests/test_model.py", 11)]
+    {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }
 }

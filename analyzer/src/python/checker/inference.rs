@@ -42,6 +42,8 @@ impl<'a> Checker<'a> {
                     ["torch", "dtype"] => Ty::Dtype,
                     ["torch", "Size"] => Ty::Shape,
                     ["torch", "cuda", "Stream" | "Event"] | ["torch", "Stream" | "Event"] => Ty::Stream,
+                    // `m: nn.Module`, `layer: nn.Linear`: a module, not a tensor.
+                    ["torch", "nn", name] if name.starts_with(char::is_uppercase) => Ty::Layer,
                     _ => Ty::Unknown,
                 }
             }

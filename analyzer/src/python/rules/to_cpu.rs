@@ -33,18 +33,20 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.receiver.is_host_tensor() {
         return;
     }
-    let target = call.keyword("device").or_else(|| call.arg(0));
-    if !target.is_some_and(is_cpu_device) {
+    let Some(target) = call.keyword("device").or_else(|| call.arg(0)).filter(|t| is_cpu_device(t)) else {
         return;
-    }
+    };
     if call.keyword("non_blocking").is_some_and(|v| matches!(v, Expr::BooleanLiteral(b) if b.value)) {
         return;
     }
     let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor".into());
+    // The device as written (`"cpu"`, `torch.device("cpu")`, `device="cpu"`).
+    let device = checker.text(target);
+    let device = if call.keyword("device").is_some() { format!("device={device}") } else { device.to_string() };
     checker.report(
         &RULE,
         call.range(),
-        format!("`{receiver}.to(cpu)` copies the tensor to host memory and waits for the device"),
+        format!("`{receiver}.to({device})` copies the tensor to host memory and waits for the device"),
         "keep the tensor on the device, or copy into pinned memory with `non_blocking=True` and wait only when the data is used",
     );
 }
