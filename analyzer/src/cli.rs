@@ -327,6 +327,14 @@ fn write_summary(out: &mut dyn Write, result: &crate::engine::RunResult) -> std:
     let unchecked = " Not every file could be checked: see the warnings above.";
     match result.diagnostics.len() {
         0 if result.internal_error => writeln!(out, "No findings in {checked}.{unchecked}"),
+        // Nothing to analyse, or nothing hot: "all checks passed" would claim what was not checked.
+        0 if result.files_checked == 0 => writeln!(out, "No Python or Rust files to check."),
+        0 if result.roots == 0 && !result.all_paths => writeln!(
+            out,
+            "No findings on hot paths, but no root either: nothing in the {checked} checked is hot \
+             (no nn.Module `forward`, decode loop, compiled or captured function). Name the \
+             per-step entry points with `--hot`, or see every sync with `--all-paths`."
+        ),
         0 => writeln!(out, "All checks passed ({checked} checked)."),
         n => {
             let hot = result.diagnostics.iter().filter(|d| d.is_hot()).count();

@@ -29,6 +29,10 @@ pub struct RunResult {
     /// Paths named on the command line that could not be read: each is a GL001 finding, and
     /// the run exits 2 once the other paths are checked.
     pub unreadable_paths: usize,
+    /// How many hot-path roots the frontends found (0: nothing is hot, whatever the code holds).
+    pub roots: usize,
+    /// Whether any file's configuration (or `--all-paths`) reports cold findings too.
+    pub all_paths: bool,
     /// Warnings for stderr (malformed directives, internal errors).
     pub warnings: Vec<String>,
     /// A file's analysis failed unexpectedly: exit code 2.
@@ -149,6 +153,7 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
     outcome.warnings.extend(rust_outcome.warnings);
     outcome.internal_error |= rust_outcome.internal_error;
     outcome.suppressions.extend(rust_outcome.suppressions);
+    outcome.roots += rust_outcome.roots;
 
     let mut diagnostics: Vec<Diagnostic> = outcome
         .diagnostics
@@ -176,6 +181,8 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         hot_functions,
         files_checked: files.len(),
         unreadable_paths,
+        roots: outcome.roots,
+        all_paths: settings.all_paths,
         warnings: outcome.warnings,
         internal_error: outcome.internal_error,
         fingerprints,

@@ -101,13 +101,15 @@ pub struct Outcome {
     pub internal_error: bool,
     /// Each checked file's suppressions, for the unused-suppression rule.
     pub suppressions: Vec<(PathBuf, Suppressions)>,
+    /// How many hot-path roots the project pass found.
+    pub roots: usize,
 }
 
 /// Takes each file's suppressions, warnings and internal error out of `analyses`, then lets
 /// `classify` (the frontend's project-wide pass) turn the rest into findings and hot functions.
 pub fn outcome<S>(
     mut analyses: Vec<FileAnalysis<S>>,
-    classify: impl FnOnce(Vec<FileAnalysis<S>>) -> (Vec<Diagnostic>, Vec<HotFunction>),
+    classify: impl FnOnce(Vec<FileAnalysis<S>>) -> crate::hotpath::Classified,
 ) -> Outcome {
     let suppressions = analyses
         .iter_mut()
@@ -119,8 +121,15 @@ pub fn outcome<S>(
         warnings.extend(analysis.warnings.iter().cloned());
         internal_error |= analysis.internal_error;
     }
-    let (diagnostics, hot_functions) = classify(analyses);
-    Outcome { diagnostics, hot_functions, warnings, internal_error, suppressions }
+    let classified = classify(analyses);
+    Outcome {
+        diagnostics: classified.diagnostics,
+        hot_functions: classified.hot_functions,
+        warnings,
+        internal_error,
+        suppressions,
+        roots: classified.roots,
+    }
 }
 
 /// A file's text, as read from disk.

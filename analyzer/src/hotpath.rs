@@ -99,6 +99,21 @@ pub fn propagate_with_decode_loops(
     }
 }
 
+/// What a frontend's project pass found.
+#[derive(Debug, Default)]
+pub struct Classified {
+    pub diagnostics: Vec<Diagnostic>,
+    /// With `--show-hot`: every hot function and region, with its chain.
+    pub hot_functions: Vec<HotFunction>,
+    /// How many functions and regions are roots: none means nothing in the tree is hot.
+    pub roots: usize,
+}
+
+/// The number of roots in a propagation's result.
+pub fn root_count(reach: &[Reach]) -> usize {
+    reach.iter().filter(|r| matches!(r, Reach::Root(_))).count()
+}
+
 /// The chain of function indices from the root to `node` (empty when unreached).
 pub fn chain(reach: &[Reach], node: usize) -> Vec<usize> {
     let mut chain = Vec::new();

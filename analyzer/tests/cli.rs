@@ -41,7 +41,8 @@ fn exit_codes() {
     write(dir.path(), "clean.py", "def f(x):\n    return x + 1\n");
     let clean = graphlint(&["clean.py"], dir.path());
     assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
-    assert!(stdout(&clean).contains("All checks passed"));
+    // No root in that file: the summary says nothing is hot rather than "All checks passed".
+    assert!(stdout(&clean).contains("no root either"), "{}", stdout(&clean));
 
     write(dir.path(), "hot.py", HOT_ITEM);
     assert_eq!(graphlint(&["hot.py"], dir.path()).status.code(), Some(1));
@@ -256,4 +257,27 @@ fn suppression_comments() {
     write(dir.path(), "bad.py", "x = 1  # graphlint: ignroe[GL201]\n");
     let bad = graphlint(&["bad.py"], dir.path());
     assert!(stderr(&bad).contains("unknown directive"), "{}", stderr(&bad));
+}
+
+/// A run that found nothing to analyse, or nothing hot, says so instead of "All checks passed".
+#[test]
+fn nothing_to_check_and_nothing_hot_are_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = graphlint(&[], dir.path());
+    assert_eq!(empty.status.code(), Some(0));
+    assert!(stdout(&empty).contains("No Python or Rust files to check."), "{}", stdout(&empty));
+
+    write(dir.path(), "helpers.py", "def f(x):\n    return x.item()\n");
+    let no_root = graphlint(&[], dir.path());
+    assert_eq!(no_root.status.code(), Some(0));
+    let out = stdout(&no_root);
+    assert!(out.contains("no root either") && !out.contains("All checks passed"), "{out}");
+
+    write(
+        dir.path(),
+        "model.py",
+        "import torch\nclass M(torch.nn.Module):\n    def forward(self, x):\n        return x\n",
+    );
+    let clean = graphlint(&[], dir.path());
+    assert!(stdout(&clean).contains("All checks passed (2 files checked)."), "{}", stdout(&clean));
 }

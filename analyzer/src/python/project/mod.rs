@@ -20,7 +20,7 @@ use smallvec::SmallVec;
 
 use super::summary::*;
 use super::FileAnalysis;
-use crate::diagnostic::{ChainLink, Diagnostic, HotFunction};
+use crate::diagnostic::ChainLink;
 use crate::hotpath;
 use crate::paths::display_path;
 use crate::settings::Settings;
@@ -153,7 +153,7 @@ struct Project<'s> {
     node_count: usize,
 }
 
-pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Diagnostic>, Vec<HotFunction>) {
+pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> hotpath::Classified {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let mut clock = super::process_cpu_seconds();
     // Peak RSS too: touching fresh memory costs page faults, a large part of the run's time.
@@ -175,8 +175,8 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Di
     lap("roots and propagation");
     let diagnostics = hotpath::classify(&files, &project, &reach, &region_roots, settings.all_paths);
     lap("classification");
-    let hot = if settings.list_hot { hotpath::hot_functions(&project, &reach) } else { Vec::new() };
-    (diagnostics, hot)
+    let hot_functions = if settings.list_hot { hotpath::hot_functions(&project, &reach) } else { Vec::new() };
+    hotpath::Classified { diagnostics, hot_functions, roots: hotpath::root_count(&reach) }
 }
 
 impl<'s> Project<'s> {

@@ -21,7 +21,7 @@ use smallvec::SmallVec;
 use super::summary::*;
 use super::types::tensor_method_returns_tensor;
 use super::FileAnalysis;
-use crate::diagnostic::{ChainLink, Diagnostic, HotFunction};
+use crate::diagnostic::ChainLink;
 use crate::glob::glob_match;
 use crate::hotpath::{self, LoopCandidate, Reach};
 use crate::paths::display_path;
@@ -110,17 +110,17 @@ struct Project<'s> {
 
 /// The hot findings (and, with `--all-paths`, the cold ones), plus every hot function and region
 /// with its chain when `--show-hot` asks for them.
-pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> (Vec<Diagnostic>, Vec<HotFunction>) {
+pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> hotpath::Classified {
     if files.is_empty() {
-        return (Vec::new(), Vec::new());
+        return hotpath::Classified::default();
     }
     let mut project = Project::new(&files, settings);
     let edges = project.edges();
     let (reach, region_roots) = project.propagate(&edges);
 
     let diagnostics = hotpath::classify(&files, &project, &reach, &region_roots, settings.all_paths);
-    let hot = if settings.list_hot { hotpath::hot_functions(&project, &reach) } else { Vec::new() };
-    (diagnostics, hot)
+    let hot_functions = if settings.list_hot { hotpath::hot_functions(&project, &reach) } else { Vec::new() };
+    hotpath::Classified { diagnostics, hot_functions, roots: hotpath::root_count(&reach) }
 }
 
 impl<'s> Project<'s> {
