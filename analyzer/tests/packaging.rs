@@ -118,7 +118,8 @@ fn pre_commit_hook_from_this_repository() {
     // graphlint crate itself, the dependencies coming from the shared target directory.
     let (code, out) = try_repo(&["clean.py"]);
     assert_eq!(code, Some(0), "{}", tail(&out));
-    assert!(out.contains("Passed") && out.contains("All checks passed"), "{}", tail(&out));
+    // clean.py has no hot-path root: the hook passes, and the summary says nothing is hot.
+    assert!(out.contains("Passed") && out.contains("no root either"), "{}", tail(&out));
     let installed = started.elapsed();
 
     // The syncing files fail the hook with graphlint's report; the clean one is not in it.
@@ -185,7 +186,7 @@ fn pip_installs_the_maturin_wheel() {
     assert_eq!(
         String::from_utf8_lossy(&lint.stdout),
         "syncing.py:6:12: GL201 `x.item()` copies the tensor's value to the host and waits for the device to produce it\n\
-         Found 1 finding in 2 files (1 on hot paths).\n"
+         Found 1 finding in 1 file (1 on hot paths; 2 files checked).\n"
     );
     eprintln!(
         "pip: wheel built in {:.0} s; installed and run in {:.0} s more",
