@@ -31,6 +31,9 @@ pub struct Candidate {
     pub region: Option<u32>,
 }
 
+/// Starts a warning that is only a note (valid code read a slower way): printed with `--verbose`.
+pub const NOTE_PREFIX: &str = "note: ";
+
 /// What the per-file pass keeps of a file once its syntax tree is gone; `S` is the frontend's
 /// summary of the file.
 pub struct FileAnalysis<S> {
@@ -39,7 +42,7 @@ pub struct FileAnalysis<S> {
     pub candidates: Vec<Candidate>,
     /// GL000/GL001: reported whatever the hot paths.
     pub file_diagnostics: Vec<Diagnostic>,
-    /// Malformed `graphlint:` comments and internal errors, for stderr.
+    /// Malformed `graphlint:` comments, internal errors and notes ([`NOTE_PREFIX`]), for stderr.
     pub warnings: Vec<String>,
     pub internal_error: bool,
     /// The file's suppressions and what they matched; `None` when the file was not checked

@@ -110,6 +110,10 @@ impl<'s, 't> Parser<'s, 't> {
                 self.pos += at;
                 return self.trait_block();
             }
+            // `safe static`/`unsafe static` in an `unsafe extern` block.
+            Some("static") if at > 0 && (0..at).all(|i| matches!(self.ident(i), Some("safe" | "unsafe"))) => {
+                self.pos += at;
+            }
             Some("auto") if self.is_word(at + 1, "trait") => {
                 self.pos += at + 1;
                 return self.trait_block();
@@ -186,13 +190,20 @@ impl<'s, 't> Parser<'s, 't> {
         }
     }
 
-    /// A `const` or `static` after its keyword: `NAME: Type (= value)?;`.
+    /// A `const` or `static` after its keyword: `NAME<..>: Type (= value)? (where ..)?;` (generic
+    /// const items are nightly).
     fn const_rest(&mut self) -> PResult<Option<Expr<'s>>> {
         self.ident(0).ok_or(ParseError)?;
         self.pos += 1;
+        if self.is_punct(0, b'<') {
+            self.skip_angles()?;
+        }
         self.expect_op(":")?;
         self.ty(true)?;
         let value = if self.eat_op("=") { Some(self.expr(true)?) } else { None };
+        if self.is_word(0, "where") {
+            self.skip_until(b";")?;
+        }
         self.expect_op(";")?;
         Ok(value)
     }
@@ -421,8 +432,8 @@ impl<'s, 't> Parser<'s, 't> {
         if self.eat_op(":") && !self.is_word(0, "where") && !self.is_open(0, Delim::Brace) {
             self.bounds(true)?;
         }
-        // A trait alias: `trait A = B;`
-        if self.eat_op("=") {
+        // A trait alias: `trait A = B;` (or only `where` bounds).
+        if self.eat_op("=") && !self.is_word(0, "where") {
             self.bounds(true)?;
         }
         if self.is_word(0, "where") {
