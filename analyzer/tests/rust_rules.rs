@@ -142,6 +142,18 @@ fn syntax_errors_become_gl000_and_the_run_goes_on() {
 }
 
 #[test]
+fn a_syntax_error_after_a_shebang_is_where_syn_says() {
+    let result = check_text("script.rs", b"#!/usr/bin/env run-cargo-script\nfn f() { a b }\n");
+    let at: Vec<(&str, u32, u32)> =
+        result.diagnostics.iter().map(|d| (d.code(), d.start.row, d.start.column)).collect();
+    assert_eq!(at, vec![("GL000", 2, 12)]);
+    // The fallback's blanked lines count from the file's start too.
+    let result = check_text("script.rs", b"#!/usr/bin/env run-cargo-script\n\nunsafe mod m {}\n");
+    assert!(!result.internal_error && result.diagnostics.is_empty(), "{:?}", result.warnings);
+    assert!(result.warnings.iter().any(|w| w.contains("lines 3-3 were not checked")), "{:?}", result.warnings);
+}
+
+#[test]
 fn bad_input_never_panics() {
     let empty = check_text("empty.rs", b"");
     assert!(empty.diagnostics.is_empty() && !empty.internal_error);

@@ -16,10 +16,12 @@ use super::parser;
 const MAX_TRIES: usize = 64;
 
 /// `source` with the code that our parser cannot read blanked out, and the byte ranges blanked;
-/// `None` if no item or statement of `tree` holds the failure (a bug of ours, then).
+/// `None` if no item or statement of `tree` holds the failure (a bug of ours, then). `tree`'s spans
+/// count from `shebang` bytes in, past the shebang line that `syn` strips.
 pub(super) fn blank_unreadable(
     source: &str,
     tree: &syn::File,
+    shebang: usize,
     mut failed_at: usize,
 ) -> Option<(String, Vec<Range<usize>>)> {
     let mut ranges = Vec::new();
@@ -28,6 +30,9 @@ pub(super) fn blank_unreadable(
     }
     for item in &tree.items {
         item_ranges(item, &mut ranges);
+    }
+    for range in &mut ranges {
+        *range = range.start + shebang..range.end + shebang;
     }
     let mut text = source.as_bytes().to_vec();
     let mut blanked: Vec<Range<usize>> = Vec::new();

@@ -62,10 +62,13 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     let readable: String;
     let mut parsed = parser::parse(source);
     if let Err(at) = parsed.file() {
+        // `syn`'s spans count from after the shebang line it strips.
+        let shebang = lexer::shebang_len(source);
         let tree = match syn::parse_file(source) {
             Ok(tree) => tree,
             Err(error) => {
                 let range = error.span().byte_range();
+                let range = range.start + shebang..range.end + shebang;
                 analysis.file_diagnostics.extend(context.syntax_error(
                     format!("syntax error: {error}"),
                     range,
@@ -76,7 +79,7 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
                 return analysis;
             }
         };
-        let blanked = fallback::blank_unreadable(source, &tree, at);
+        let blanked = fallback::blank_unreadable(source, &tree, shebang, at);
         drop(tree);
         proc_macro2::extra::invalidate_current_thread_spans();
         drop(parsed);

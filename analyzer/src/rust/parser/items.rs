@@ -520,8 +520,13 @@ impl<'s, 't> Parser<'s, 't> {
         let mut inputs = Vec::new();
         while !self.at_end() {
             self.outer_attrs()?;
-            if self.is_receiver() || self.is_op("...") {
-                self.skip_until(b",")?;
+            if let Some((len, by_ref)) = self.receiver() {
+                self.pos += len;
+                if !by_ref && self.eat_op(":") {
+                    self.ty(true)?;
+                }
+            } else if self.is_op("...") {
+                self.pos += 3;
             } else {
                 let pat = self.pat_single()?;
                 self.expect_op(":")?;
@@ -545,9 +550,12 @@ impl<'s, 't> Parser<'s, 't> {
     }
 
     /// `self`, `mut self`, `&self`, `&'a mut self`, `self: Type`.
-    fn is_receiver(&self) -> bool {
+    /// `self`, `mut self`, `&'a mut self`: how many tokens it takes, and whether it is a reference
+    /// (which may not have a `: Type`).
+    fn receiver(&self) -> Option<(usize, bool)> {
         let mut at = 0;
-        if self.is_punct(0, b'&') {
+        let by_ref = self.is_punct(0, b'&');
+        if by_ref {
             at = 1;
             if self.is_lifetime(at) {
                 at += 1;
@@ -556,6 +564,6 @@ impl<'s, 't> Parser<'s, 't> {
         if self.is_word(at, "mut") {
             at += 1;
         }
-        self.is_word(at, "self") && !self.is_op_at(at + 1, "::")
+        (self.is_word(at, "self") && !self.is_op_at(at + 1, "::")).then_some((at + 1, by_ref))
     }
 }
