@@ -278,3 +278,36 @@ fn json_output_carries_the_chain() {
         sample["url"]
     );
 }
+
+#[test]
+fn modules_nested_past_the_path_depth_keep_their_paths_and_parents() {
+    // 40 nested modules (inline modules past 32 keep no path of their own): `--hot` on the full
+    // path still matches, and `super::` still reaches the parent's function.
+    let names: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+    let mut text = String::new();
+    for name in &names {
+        text.push_str(&format!("mod {name} {{\n"));
+    }
+    text.push_str("pub fn helper(t: &candle_core::Tensor) -> f32 { t.to_scalar::<f32>().unwrap() }\n");
+    text.push_str("pub mod inner { pub fn step(t: &candle_core::Tensor) -> f32 { super::helper(t) } }\n");
+    text.push_str(&"}\n".repeat(names.len()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.rs");
+    std::fs::write(&path, text).unwrap();
+    let pattern = format!("{}::inner::step", names.join("::"));
+    let roots = RootPatterns { hot: vec![pattern], ..RootPatterns::default() };
+    let result = graphlint::engine::run(&[path], &Settings { roots, ..Settings::default() }).unwrap();
+    assert_eq!(result.diagnostics.len(), 1, "{:?}", result.diagnostics);
+    assert_eq!(result.diagnostics[0].chain_text(), "step (deep.rs:42) → helper (deep.rs:41)");
+}
+
+#[test]
+fn long_receivers_are_quoted_with_an_ellipsis_in_the_middle() {
+    let chain = ".f()?".repeat(200);
+    let text = format!("// graphlint: hot\nfn f(t: &candle_core::Tensor) -> candle_core::Result<f32> {{\n    t.exp()?{chain}.to_scalar::<f32>()\n}}\n");
+    let result = check_text("chain.rs", text.as_bytes());
+    let message = &result.diagnostics.iter().find(|d| d.code() == "GL801").expect("GL801").message;
+    assert!(message.starts_with("`t.exp()?.f()?"), "{message}");
+    assert!(message.contains("?.…") && message.contains(".f()?.f()?.to_scalar()` copies"), "{message}");
+    assert!(message.len() < 300, "{message}");
+}

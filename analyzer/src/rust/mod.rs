@@ -106,7 +106,7 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     }
     let Ok(file) = parsed.file() else { unreachable!("the fallback returns only text our parser reads") };
 
-    let mut checker = Checker::new(context, parsed.tokens(), Vec::new());
+    let mut checker = Checker::new(context, parsed.tokens());
     checker.check_file(file);
     analysis.summary = std::mem::take(&mut checker.summary);
     analysis.candidates = std::mem::take(&mut checker.candidates);

@@ -7,6 +7,15 @@ impl<'a> Checker<'a> {
     pub(super) fn bind(&mut self, name: &'a str, sym: Sym) {
         if !self.frames.is_empty() {
             self.bindings.push((name, sym));
+            self.scope_changed();
+        }
+    }
+
+    /// Forgets the described values, which depend on the bindings and the `impl` in scope.
+    pub(super) fn scope_changed(&mut self) {
+        let memo = self.sym_memo.get_mut();
+        if !memo.is_empty() {
+            *memo = FxHashMap::default();
         }
     }
 
@@ -47,6 +56,19 @@ impl<'a> Checker<'a> {
 
     /// A value as the project pass will see it.
     pub(crate) fn sym_of(&self, expr: &Expr) -> Sym {
+        if !matches!(expr.kind, ExprKind::MethodCall { .. } | ExprKind::Field { .. }) {
+            return self.sym_of_uncached(expr);
+        }
+        let key = (expr.start, expr.end);
+        if let Some(sym) = self.sym_memo.borrow().get(&key) {
+            return sym.clone();
+        }
+        let sym = self.sym_of_uncached(expr);
+        self.sym_memo.borrow_mut().insert(key, sym.clone());
+        sym
+    }
+
+    fn sym_of_uncached(&self, expr: &Expr) -> Sym {
         match &expr.kind {
             ExprKind::Path(p) if p.qself.is_none() => {
                 let segments = &p.segments;
