@@ -311,3 +311,40 @@ fn long_receivers_are_quoted_with_an_ellipsis_in_the_middle() {
     assert!(message.contains("?.…") && message.contains(".f()?.f()?.to_scalar()` copies"), "{message}");
     assert!(message.len() < 300, "{message}");
 }
+
+#[test]
+fn candle_nn_layers_return_proven_tensors() {
+    fn write_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+    // `proj: candle_nn::Linear`: its `forward` returns a tensor (candle-nn's signature), so
+    // formatting the result is GL805 and reading it back is GL801 with a proven receiver.
+    let text = "use candle_core::{Result, Tensor};\nuse candle_nn::{embedding, Embedding, Module};\n\
+        struct Block { proj: candle_nn::Linear, emb: Embedding }\n\
+        impl Block {\n    fn forward(&self, xs: &Tensor) -> Result<Tensor> {\n        let h = self.proj.forward(xs)?;\n        println!(\"{h}\");\n        let e = self.emb.forward(xs)?.to_scalar::<f32>()?;\n        Ok(h)\n    }\n}\n\
+        fn build(vb: candle_nn::VarBuilder, xs: &Tensor) -> Result<()> {\n    let layer = embedding(4, 4, vb)?;\n    let y = layer.forward(xs)?;\n    println!(\"{y:?}\");\n    Ok(())\n}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("block.rs");
+    std::fs::write(&path, text).unwrap();
+    let settings = Settings { all_paths: true, ..Settings::default() };
+    let result = graphlint::engine::run(&[path], &settings).unwrap();
+    let found: Vec<(&str, u32)> = result.diagnostics.iter().map(|d| (d.code(), d.start.row)).collect();
+    assert_eq!(found, vec![("GL805", 7), ("GL801", 8), ("GL805", 15)], "{:?}", result.diagnostics);
+    let gl801 = &result.diagnostics[1].message;
+    assert!(!gl801.contains("not proven"), "{gl801}");
+
+    // `candle_nn::ops::rms_norm` is a tensor op that returns a tensor, not the `RmsNorm` layer.
+    let op = "fn f(t: &candle_core::Tensor, a: &candle_core::Tensor) -> candle_core::Result<()> {\n    let y = candle_nn::ops::rms_norm(t, a, 1e-5)?;\n    println!(\"{y}\");\n    Ok(())\n}\n";
+    let result = graphlint::engine::run(&[write_file(&dir, "op.rs", op)], &settings).unwrap();
+    let found: Vec<(&str, u32)> = result.diagnostics.iter().map(|d| (d.code(), d.start.row)).collect();
+    assert_eq!(found, vec![("GL805", 3)], "{:?}", result.diagnostics);
+
+    // A `Linear` of the crate's own, not candle-nn's, proves nothing.
+    let own = "struct Linear;\nimpl Linear { fn forward(&self, x: u32) -> u32 { x } }\n\
+        struct Block { proj: Linear }\n\
+        impl Block {\n    fn run(&self) {\n        let h = self.proj.forward(1);\n        println!(\"{h}\");\n    }\n}\n";
+    let result = check_text("own.rs", own.as_bytes());
+    assert!(result.diagnostics.is_empty(), "{:?}", result.diagnostics);
+}

@@ -18,7 +18,7 @@ use super::lexer::{Token, TokenKind};
 use super::parser;
 use super::rules::{self, MethodCall, PathCall};
 use super::summary::*;
-use super::types::{tensor_method_returns_tensor, Ty};
+use super::types::{candle_nn_layer_built_by, is_candle_nn_layer, tensor_method_returns_tensor, Ty};
 use crate::frontend::{self, Candidate, FileContext};
 use crate::rule::Rule;
 
