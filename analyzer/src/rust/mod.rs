@@ -83,7 +83,7 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
         drop(tree);
         proc_macro2::extra::invalidate_current_thread_spans();
         drop(parsed);
-        let Some((text, skipped)) = blanked else {
+        let Some((blanked_text, skipped)) = blanked else {
             // Valid Rust that not even the fallback follows: say so rather than pass silently.
             analysis.warnings.push(format!(
                 "internal error while checking {}: graphlint's Rust parser could not read line {}, which is valid Rust; the file was not checked",
@@ -101,7 +101,7 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
             path.display(),
             rows.join(", ")
         ));
-        readable = text;
+        readable = blanked_text;
         parsed = parser::parse(&readable);
     }
     let Ok(file) = parsed.file() else { unreachable!("the fallback returns only text our parser reads") };
