@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigMode, Overrides, Resolver};
 use crate::engine::{RunError, RunOptions};
+use crate::frontend::NOTE_PREFIX;
 use crate::output::{self, OutputFormat, Style};
 use crate::registry;
 use crate::settings::{validate_selector, SelectionLayer};
@@ -73,6 +74,9 @@ struct CheckArgs {
     /// Print findings only: no summary line, no warnings.
     #[arg(short, long)]
     quiet: bool,
+    /// Also print notes on stderr (e.g. a file partly read a slower way).
+    #[arg(short, long, conflicts_with = "quiet")]
+    verbose: bool,
     /// Also report findings outside hot paths (marked cold).
     #[arg(long)]
     all_paths: bool,
@@ -238,7 +242,11 @@ fn check_command(args: CheckArgs) -> ExitCode {
     };
     if !args.quiet {
         for warning in &result.warnings {
-            eprintln!("graphlint: warning: {warning}");
+            match warning.strip_prefix(NOTE_PREFIX) {
+                Some(note) if args.verbose => eprintln!("graphlint: note: {note}"),
+                Some(_) => {}
+                None => eprintln!("graphlint: warning: {warning}"),
+            }
         }
     } else if result.internal_error {
         for warning in result.warnings.iter().filter(|w| w.starts_with("internal error")) {

@@ -2,6 +2,7 @@
 //! file, its `graphlint:` comments, the findings a traversal reports before anything is known to
 //! be hot, and gathering the per-file results for the project-wide pass.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,27 @@ pub struct Candidate {
     pub region: Option<u32>,
 }
 
+/// The most characters of source text a message quotes (a receiver, an argument).
+pub const MAX_SNIPPET_CHARS: usize = 60;
+
+/// Source text quoted in a message, capped at [`MAX_SNIPPET_CHARS`]: longer text keeps its start
+/// and its end with `…` between them, so that a 10,000-call chain's message stays one line and
+/// still shows where the chain starts and which call it ends with.
+pub fn snippet(text: &str) -> Cow<'_, str> {
+    let chars = text.chars().count();
+    if chars <= MAX_SNIPPET_CHARS {
+        return Cow::Borrowed(text);
+    }
+    let head = (MAX_SNIPPET_CHARS - 1) / 2;
+    let tail = MAX_SNIPPET_CHARS - 1 - head;
+    let head_end = text.char_indices().nth(head).map_or(text.len(), |(at, _)| at);
+    let tail_start = text.char_indices().nth(chars - tail).map_or(text.len(), |(at, _)| at);
+    Cow::Owned(format!("{}…{}", &text[..head_end], &text[tail_start..]))
+}
+
+/// Starts a warning that is only a note (valid code read a slower way): printed with `--verbose`.
+pub const NOTE_PREFIX: &str = "note: ";
+
 /// What the per-file pass keeps of a file once its syntax tree is gone; `S` is the frontend's
 /// summary of the file.
 pub struct FileAnalysis<S> {
@@ -39,7 +61,7 @@ pub struct FileAnalysis<S> {
     pub candidates: Vec<Candidate>,
     /// GL000/GL001: reported whatever the hot paths.
     pub file_diagnostics: Vec<Diagnostic>,
-    /// Malformed `graphlint:` comments and internal errors, for stderr.
+    /// Malformed `graphlint:` comments, internal errors and notes ([`NOTE_PREFIX`]), for stderr.
     pub warnings: Vec<String>,
     pub internal_error: bool,
     /// The file's suppressions and what they matched; `None` when the file was not checked
@@ -249,5 +271,23 @@ impl FileContext<'_> {
             end: self.lines.location(self.source, range.end),
             ..Diagnostic::file_level(&meta::SYNTAX_ERROR, self.path, message, help, range.start + bom..range.end + bom)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_keep_both_ends_of_long_text() {
+        assert_eq!(snippet("t.argmax(0)?"), "t.argmax(0)?");
+        let chain = format!("t{}", ".f()?".repeat(1000));
+        let capped = snippet(&chain);
+        assert_eq!(capped.chars().count(), MAX_SNIPPET_CHARS);
+        assert!(capped.starts_with("t.f()?.f()?") && capped.ends_with(".f()?.f()?"), "{capped}");
+        assert_eq!(capped.matches('…').count(), 1);
+        // Characters, not bytes: no slice inside a multi-byte character.
+        let wide = "é".repeat(100);
+        assert_eq!(snippet(&wide).chars().count(), MAX_SNIPPET_CHARS);
     }
 }

@@ -142,6 +142,18 @@ fn syntax_errors_become_gl000_and_the_run_goes_on() {
 }
 
 #[test]
+fn a_syntax_error_after_a_shebang_is_where_syn_says() {
+    let result = check_text("script.rs", b"#!/usr/bin/env run-cargo-script\nfn f() { a b }\n");
+    let at: Vec<(&str, u32, u32)> =
+        result.diagnostics.iter().map(|d| (d.code(), d.start.row, d.start.column)).collect();
+    assert_eq!(at, vec![("GL000", 2, 12)]);
+    // The fallback's blanked lines count from the file's start too.
+    let result = check_text("script.rs", b"#!/usr/bin/env run-cargo-script\n\nunsafe mod m {}\n");
+    assert!(!result.internal_error && result.diagnostics.is_empty(), "{:?}", result.warnings);
+    assert!(result.warnings.iter().any(|w| w.contains("lines 3-3 were not checked")), "{:?}", result.warnings);
+}
+
+#[test]
 fn bad_input_never_panics() {
     let empty = check_text("empty.rs", b"");
     assert!(empty.diagnostics.is_empty() && !empty.internal_error);
@@ -187,12 +199,23 @@ fn inner_attributes_belong_to_the_item_around_them() {
 }
 
 #[test]
-fn valid_rust_the_parser_cannot_read_is_an_internal_error_not_a_pass() {
-    // `builtin #` syntax: `syn` parses it, graphlint's parser does not.
-    let result = check_text("builtin.rs", b"fn f() {\n    let x = builtin # offset_of(S, a);\n}\n");
-    assert!(result.internal_error);
-    assert!(result.diagnostics.is_empty(), "not a syntax error: {:?}", result.diagnostics);
-    assert!(result.warnings.iter().any(|w| w.contains("could not read line 2")), "{:?}", result.warnings);
+fn valid_rust_the_parser_cannot_read_is_still_checked() {
+    // `unsafe mod` (which `syn` reads, and our parser does not) at the top and inside a module:
+    // only those items are left out, with the same findings elsewhere as without them.
+    let text = "unsafe mod a {}\nmod outer {\n    unsafe mod b {}\n    // graphlint: hot\n    fn f(t: &candle_core::Tensor) -> f32 {\n        t.to_scalar::<f32>().unwrap()\n    }\n}\n";
+    let result = check_text("unsafe_mod.rs", text.as_bytes());
+    assert!(!result.internal_error, "{:?}", result.warnings);
+    let findings = |r: &graphlint::engine::RunResult| -> Vec<(String, u32, u32)> {
+        r.diagnostics.iter().map(|d| (d.code().to_string(), d.start.row, d.start.column)).collect()
+    };
+    assert_eq!(findings(&result), vec![("GL801".to_string(), 6, 11)]);
+    let readable = check_text("unsafe_mod.rs", text.replace("unsafe mod", "mod").as_bytes());
+    assert_eq!(findings(&result), findings(&readable));
+    assert!(
+        result.warnings.iter().any(|w| w.starts_with("note: ") && w.contains("lines 1-1, 3-3 were not checked")),
+        "{:?}",
+        result.warnings
+    );
 }
 
 #[test]
@@ -254,4 +277,74 @@ fn json_output_carries_the_chain() {
         "{}",
         sample["url"]
     );
+}
+
+#[test]
+fn modules_nested_past_the_path_depth_keep_their_paths_and_parents() {
+    // 40 nested modules (inline modules past 32 keep no path of their own): `--hot` on the full
+    // path still matches, and `super::` still reaches the parent's function.
+    let names: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+    let mut text = String::new();
+    for name in &names {
+        text.push_str(&format!("mod {name} {{\n"));
+    }
+    text.push_str("pub fn helper(t: &candle_core::Tensor) -> f32 { t.to_scalar::<f32>().unwrap() }\n");
+    text.push_str("pub mod inner { pub fn step(t: &candle_core::Tensor) -> f32 { super::helper(t) } }\n");
+    text.push_str(&"}\n".repeat(names.len()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.rs");
+    std::fs::write(&path, text).unwrap();
+    let pattern = format!("{}::inner::step", names.join("::"));
+    let roots = RootPatterns { hot: vec![pattern], ..RootPatterns::default() };
+    let result = graphlint::engine::run(&[path], &Settings { roots, ..Settings::default() }).unwrap();
+    assert_eq!(result.diagnostics.len(), 1, "{:?}", result.diagnostics);
+    assert_eq!(result.diagnostics[0].chain_text(), "step (deep.rs:42) → helper (deep.rs:41)");
+}
+
+#[test]
+fn long_receivers_are_quoted_with_an_ellipsis_in_the_middle() {
+    let chain = ".f()?".repeat(200);
+    let text = format!("// graphlint: hot\nfn f(t: &candle_core::Tensor) -> candle_core::Result<f32> {{\n    t.exp()?{chain}.to_scalar::<f32>()\n}}\n");
+    let result = check_text("chain.rs", text.as_bytes());
+    let message = &result.diagnostics.iter().find(|d| d.code() == "GL801").expect("GL801").message;
+    assert!(message.starts_with("`t.exp()?.f()?"), "{message}");
+    assert!(message.contains("?.…") && message.contains(".f()?.f()?.to_scalar()` copies"), "{message}");
+    assert!(message.len() < 300, "{message}");
+}
+
+#[test]
+fn candle_nn_layers_return_proven_tensors() {
+    fn write_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+    // `proj: candle_nn::Linear`: its `forward` returns a tensor (candle-nn's signature), so
+    // formatting the result is GL805 and reading it back is GL801 with a proven receiver.
+    let text = "use candle_core::{Result, Tensor};\nuse candle_nn::{embedding, Embedding, Module};\n\
+        struct Block { proj: candle_nn::Linear, emb: Embedding }\n\
+        impl Block {\n    fn forward(&self, xs: &Tensor) -> Result<Tensor> {\n        let h = self.proj.forward(xs)?;\n        println!(\"{h}\");\n        let e = self.emb.forward(xs)?.to_scalar::<f32>()?;\n        Ok(h)\n    }\n}\n\
+        fn build(vb: candle_nn::VarBuilder, xs: &Tensor) -> Result<()> {\n    let layer = embedding(4, 4, vb)?;\n    let y = layer.forward(xs)?;\n    println!(\"{y:?}\");\n    Ok(())\n}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("block.rs");
+    std::fs::write(&path, text).unwrap();
+    let settings = Settings { all_paths: true, ..Settings::default() };
+    let result = graphlint::engine::run(&[path], &settings).unwrap();
+    let found: Vec<(&str, u32)> = result.diagnostics.iter().map(|d| (d.code(), d.start.row)).collect();
+    assert_eq!(found, vec![("GL805", 7), ("GL801", 8), ("GL805", 15)], "{:?}", result.diagnostics);
+    let gl801 = &result.diagnostics[1].message;
+    assert!(!gl801.contains("not proven"), "{gl801}");
+
+    // `candle_nn::ops::rms_norm` is a tensor op that returns a tensor, not the `RmsNorm` layer.
+    let op = "fn f(t: &candle_core::Tensor, a: &candle_core::Tensor) -> candle_core::Result<()> {\n    let y = candle_nn::ops::rms_norm(t, a, 1e-5)?;\n    println!(\"{y}\");\n    Ok(())\n}\n";
+    let result = graphlint::engine::run(&[write_file(&dir, "op.rs", op)], &settings).unwrap();
+    let found: Vec<(&str, u32)> = result.diagnostics.iter().map(|d| (d.code(), d.start.row)).collect();
+    assert_eq!(found, vec![("GL805", 3)], "{:?}", result.diagnostics);
+
+    // A `Linear` of the crate's own, not candle-nn's, proves nothing.
+    let own = "struct Linear;\nimpl Linear { fn forward(&self, x: u32) -> u32 { x } }\n\
+        struct Block { proj: Linear }\n\
+        impl Block {\n    fn run(&self) {\n        let h = self.proj.forward(1);\n        println!(\"{h}\");\n    }\n}\n";
+    let result = check_text("own.rs", own.as_bytes());
+    assert!(result.diagnostics.is_empty(), "{:?}", result.diagnostics);
 }

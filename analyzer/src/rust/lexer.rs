@@ -100,13 +100,57 @@ fn is_ident_start(c: u8) -> bool {
     IS_IDENT[c as usize] && !c.is_ascii_digit()
 }
 
+/// The length of a shebang line (`#!` not followed by `[`, past whitespace and comments: then it
+/// is an inner attribute), without its newline, as `syn::parse_file` strips it; 0 if none. `syn`'s
+/// spans count from after it.
+pub fn shebang_len(source: &str) -> usize {
+    let bytes = source.as_bytes();
+    if !bytes.starts_with(b"#!") {
+        return 0;
+    }
+    // Past whitespace and plain comments (a doc comment is an attribute, so it ends the search).
+    let mut rest = source[2..].trim_start();
+    while rest.starts_with("//") || rest.starts_with("/*") {
+        let mut lexer = Lexer { bytes: rest.as_bytes(), pos: 0, tokens: Vec::new(), open: Vec::new() };
+        if rest.starts_with("//") {
+            lexer.line_comment();
+        } else if lexer.block_comment().is_err() {
+            break;
+        }
+        if !lexer.tokens.is_empty() {
+            break;
+        }
+        rest = rest[lexer.pos..].trim_start();
+    }
+    if rest.starts_with('[') {
+        return 0;
+    }
+    memchr::memchr(b'\n', bytes).unwrap_or(bytes.len())
+}
+
+/// Which escapes a quoted literal takes: `"…"`/`'…'`, `b"…"`/`b'…'`, or `c"…"`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Escapes {
+    Text,
+    Byte,
+    C,
+}
+
+/// The length of the UTF-8 character that starts with `first`.
+fn utf8_width(first: u8) -> usize {
+    match first {
+        0..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    }
+}
+
 pub fn tokenize(source: &str) -> Result<Vec<Token>, LexError> {
     let bytes = source.as_bytes();
     let mut lexer = Lexer { bytes, pos: 0, tokens: Vec::with_capacity(source.len() / 4), open: Vec::new() };
     // A shebang line is not Rust; `#![attr]` is.
-    if bytes.starts_with(b"#!") && !source[2..].trim_start().starts_with('[') {
-        lexer.pos = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
-    }
+    lexer.pos = shebang_len(source);
     lexer.run()?;
     if let Some(&open) = lexer.open.last() {
         return Err(LexError { at: lexer.tokens[open].start as usize });
@@ -162,12 +206,12 @@ impl Lexer<'_> {
                 }
                 b'"' => {
                     self.pos += 1;
-                    self.quoted(b'"')?;
+                    self.quoted(b'"', Escapes::Text)?;
                     self.suffix();
                     self.push(TokenKind::Str, start);
                 }
                 b'\'' => self.quote()?,
-                b'0'..=b'9' => self.number(),
+                b'0'..=b'9' => self.number()?,
                 b'r' if self.peek(1) == b'#' && is_ident_start(self.peek(2)) => {
                     self.pos += 2;
                     self.ident_tail();
@@ -184,14 +228,15 @@ impl Lexer<'_> {
                     self.push(TokenKind::Lit, start);
                 }
                 b'b' | b'c' if self.peek(1) == b'"' => {
+                    let escapes = if c == b'b' { Escapes::Byte } else { Escapes::C };
                     self.pos += 2;
-                    self.quoted(b'"')?;
+                    self.quoted(b'"', escapes)?;
                     self.suffix();
                     self.push(TokenKind::Lit, start);
                 }
                 b'b' if self.peek(1) == b'\'' => {
                     self.pos += 2;
-                    self.quoted(b'\'')?;
+                    self.char_body(Escapes::Byte)?;
                     self.suffix();
                     self.push(TokenKind::Lit, start);
                 }
@@ -275,7 +320,7 @@ impl Lexer<'_> {
     }
 
     /// The rest of a quoted literal, after its opening quote.
-    fn quoted(&mut self, quote: u8) -> Result<(), LexError> {
+    fn quoted(&mut self, quote: u8, escapes: Escapes) -> Result<(), LexError> {
         loop {
             let c = self.peek(0);
             if self.pos >= self.bytes.len() {
@@ -283,17 +328,76 @@ impl Lexer<'_> {
             }
             self.pos += 1;
             if c == b'\\' {
-                // proc-macro2 rejects an unknown escape; so does the Rust lexer.
-                if !matches!(
-                    self.peek(0),
-                    b'n' | b'r' | b't' | b'\\' | b'0' | b'\'' | b'"' | b'x' | b'u' | b'\n' | b'\r'
-                ) {
-                    return Err(LexError { at: self.pos });
-                }
-                self.pos += 1;
+                self.escape(escapes)?;
             } else if c == quote {
                 return Ok(());
             }
+        }
+    }
+
+    /// A character or byte literal after its opening quote: one character or escape, then `'`.
+    fn char_body(&mut self, escapes: Escapes) -> Result<(), LexError> {
+        match self.peek(0) {
+            b'\\' => {
+                self.pos += 1;
+                self.escape(escapes)?;
+            }
+            b'\'' | b'\n' | b'\r' | b'\t' => return Err(LexError { at: self.pos }),
+            c => self.pos += utf8_width(c),
+        }
+        if self.peek(0) != b'\'' {
+            return Err(LexError { at: self.pos });
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// An escape after its backslash, checked as proc-macro2 checks it: known letters only,
+    /// `\x` with two hex digits (at most `7f` outside byte and C strings), `\u{..}` with one to
+    /// six hex digits naming a character (not in byte literals).
+    fn escape(&mut self, escapes: Escapes) -> Result<(), LexError> {
+        let bad = |at| Err(LexError { at });
+        let c = self.peek(0);
+        self.pos += 1;
+        match c {
+            b'n' | b'r' | b't' | b'\\' | b'0' | b'\'' | b'"' => Ok(()),
+            // A line continuation, in strings.
+            b'\n' | b'\r' => Ok(()),
+            b'x' => {
+                let (high, low) = (self.peek(0), self.peek(1));
+                let high_ok =
+                    if escapes == Escapes::Text { matches!(high, b'0'..=b'7') } else { high.is_ascii_hexdigit() };
+                if !high_ok || !low.is_ascii_hexdigit() {
+                    return bad(self.pos);
+                }
+                self.pos += 2;
+                Ok(())
+            }
+            b'u' if escapes != Escapes::Byte => {
+                if self.peek(0) != b'{' {
+                    return bad(self.pos);
+                }
+                self.pos += 1;
+                let (mut value, mut digits) = (0u32, 0);
+                loop {
+                    match self.peek(0) {
+                        b'_' if digits > 0 => {}
+                        c if c.is_ascii_hexdigit() && digits < 6 => {
+                            value = value * 16 + (c as char).to_digit(16).unwrap();
+                            digits += 1;
+                        }
+                        b'}' if digits > 0 => break,
+                        _ => return bad(self.pos),
+                    }
+                    self.pos += 1;
+                }
+                self.pos += 1;
+                if char::from_u32(value).is_none() {
+                    return bad(self.pos);
+                }
+                Ok(())
+            }
+            _ => bad(self.pos),
         }
     }
 
@@ -324,18 +428,13 @@ impl Lexer<'_> {
         let start = self.pos;
         self.pos += 1;
         if self.peek(0) == b'\\' {
-            self.quoted(b'\'')?;
+            self.char_body(Escapes::Text)?;
             self.suffix();
             self.push(TokenKind::Lit, start);
             return Ok(());
         }
         // One character, which may take several bytes.
-        let width = match self.peek(0) {
-            0..=0x7f => 1,
-            0xc0..=0xdf => 2,
-            0xe0..=0xef => 3,
-            _ => 4,
-        };
+        let width = utf8_width(self.peek(0));
         if self.peek(width) == b'\'' {
             self.pos += width + 1;
             self.suffix();
@@ -353,13 +452,19 @@ impl Lexer<'_> {
         Ok(())
     }
 
-    fn number(&mut self) {
+    fn number(&mut self) -> Result<(), LexError> {
         let start = self.pos;
         let mut float = false;
         if self.peek(0) == b'0' && matches!(self.peek(1), b'x' | b'o' | b'b') {
             self.pos += 2;
+            let mut digits = 0;
             while self.peek(0).is_ascii_hexdigit() || self.peek(0) == b'_' {
+                digits += usize::from(self.peek(0) != b'_');
                 self.pos += 1;
+            }
+            if digits == 0 {
+                // `0x;`: proc-macro2 takes no prefix without a digit.
+                return Err(LexError { at: start });
             }
         } else {
             self.digits();
@@ -387,6 +492,7 @@ impl Lexer<'_> {
         }
         self.suffix();
         self.push(if float { TokenKind::Float } else { TokenKind::Lit }, start);
+        Ok(())
     }
 
     fn digits(&mut self) {

@@ -5,10 +5,12 @@
 //! allocating token streams, which ran at about 8 MB per CPU-second on candle-transformers, a
 //! fifth of the speed the benchmark asks for. Ours follows `syn`'s grammar decisions and keeps only
 //! what the rules read. `syn` still reports syntax errors: a file our parser rejects is handed to
-//! `syn::parse_file`, whose error (or success) decides what the user sees.
+//! `syn::parse_file`; its error is the finding, and if it reads the file, [`fallback`] blanks out
+//! what our parser cannot read and checks the rest.
 
 mod ast;
 mod checker;
+mod fallback;
 mod lexer;
 mod parser;
 mod project;
@@ -56,29 +58,55 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     let (suppressions, markers) = frontend::read_directives(comments, path, &mut analysis.warnings);
     let context = FileContext { source, lines: &lines, path, settings, suppressions: &suppressions, markers: &markers };
 
-    let parsed = parser::parse(source);
-    let file = match parsed.file() {
-        Ok(file) => file,
-        Err(at) => {
-            match syn_error(source) {
-                Some((message, range)) => {
-                    analysis.file_diagnostics.extend(context.syntax_error(message, range, text.bom));
-                }
-                None => {
-                    // Valid Rust that our parser does not follow: say so rather than pass silently.
-                    let row = lines.row(at);
-                    analysis.warnings.push(format!(
-                        "internal error while checking {}: graphlint's Rust parser could not read line {row}, which is valid Rust; the file was not checked",
-                        path.display()
-                    ));
-                    analysis.internal_error = true;
-                }
+    // Declared before `parsed`, which may borrow it.
+    let readable: String;
+    let mut parsed = parser::parse(source);
+    if let Err(at) = parsed.file() {
+        // `syn`'s spans count from after the shebang line it strips.
+        let shebang = lexer::shebang_len(source);
+        let tree = match syn::parse_file(source) {
+            Ok(tree) => tree,
+            Err(error) => {
+                let range = error.span().byte_range();
+                let range = range.start + shebang..range.end + shebang;
+                analysis.file_diagnostics.extend(context.syntax_error(
+                    format!("syntax error: {error}"),
+                    range,
+                    text.bom,
+                ));
+                // Spans index a per-thread map of every text parsed so far; drop it after each file.
+                proc_macro2::extra::invalidate_current_thread_spans();
+                return analysis;
             }
+        };
+        let blanked = fallback::blank_unreadable(source, &tree, shebang, at);
+        drop(tree);
+        proc_macro2::extra::invalidate_current_thread_spans();
+        drop(parsed);
+        let Some((blanked_text, skipped)) = blanked else {
+            // Valid Rust that not even the fallback follows: say so rather than pass silently.
+            analysis.warnings.push(format!(
+                "internal error while checking {}: graphlint's Rust parser could not read line {}, which is valid Rust; the file was not checked",
+                path.display(),
+                lines.row(at)
+            ));
+            analysis.internal_error = true;
             return analysis;
-        }
-    };
+        };
+        let rows: Vec<String> =
+            skipped.iter().map(|r| format!("{}-{}", lines.row(r.start), lines.row(r.end.saturating_sub(1)))).collect();
+        analysis.warnings.push(format!(
+            "{}{}: graphlint's Rust parser does not read some valid Rust here; lines {} were not checked",
+            frontend::NOTE_PREFIX,
+            path.display(),
+            rows.join(", ")
+        ));
+        readable = blanked_text;
+        parsed = parser::parse(&readable);
+    }
+    let Ok(file) = parsed.file() else { unreachable!("the fallback returns only text our parser reads") };
 
-    let mut checker = Checker::new(context, parsed.tokens(), Vec::new());
+    let mut checker = Checker::new(context, parsed.tokens());
     checker.check_file(file);
     analysis.summary = std::mem::take(&mut checker.summary);
     analysis.candidates = std::mem::take(&mut checker.candidates);
@@ -87,16 +115,6 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     analysis.suppressions = Some(suppressions);
     analysis.shift_past_bom(text.bom);
     analysis
-}
-
-/// `syn`'s syntax error for a file our parser rejected, with its byte range; `None` if `syn`
-/// parses it.
-fn syn_error(source: &str) -> Option<(String, std::ops::Range<usize>)> {
-    let result = syn::parse_file(source);
-    // Spans index a per-thread map of every text parsed so far; drop it after each file.
-    let error = result.err().map(|error| (format!("syntax error: {error}"), error.span().byte_range()));
-    proc_macro2::extra::invalidate_current_thread_spans();
-    error
 }
 
 /// The text after `//` of every line comment that mentions `graphlint`, with its row. Doc

@@ -66,6 +66,14 @@ pub enum Callee {
     Method(Sym, String),
 }
 
+/// An inline `mod name { .. }` of a file (index 0 of [`FileSummary::modules`], the file's own
+/// module, has no name and is its own parent).
+#[derive(Debug, Clone, Default)]
+pub struct ModuleDef {
+    pub parent: ModIdx,
+    pub name: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct FuncSummary {
     pub name: String,
@@ -123,8 +131,9 @@ pub struct CallSite {
 
 #[derive(Debug, Clone, Default)]
 pub struct FileSummary {
-    /// Module paths inside the crate; index 0 is the file's own module, inline `mod`s follow.
-    pub modules: Vec<Vec<String>>,
+    /// The file's modules: index 0 is the file's own, inline `mod`s follow, each under its parent
+    /// (by name, not by path: a path per module would grow with the square of the nesting).
+    pub modules: Vec<ModuleDef>,
     pub funcs: Vec<FuncSummary>,
     pub types: Vec<TypeDef>,
     pub uses: Vec<UseDef>,

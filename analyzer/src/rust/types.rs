@@ -93,3 +93,50 @@ pub fn tensor_method_returns_tensor(method: &str) -> bool {
             | "save_safetensors"
     )
 }
+
+/// candle-nn 0.11.1's layers: each implements `Module` (or `ModuleT`), whose `forward` (or
+/// `forward_t`) returns `Result<Tensor>`. Written from candle-nn's sources (`impl .. Module for`).
+const CANDLE_NN_LAYERS: &[&str] = &[
+    "Activation",
+    "BatchNorm",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "Dropout",
+    "Embedding",
+    "Func",
+    "FuncT",
+    "GroupNorm",
+    "Identity",
+    "LayerNorm",
+    "Linear",
+    "PReLU",
+    "RmsNorm",
+    "Sequential",
+];
+
+/// Whether candle-nn's item `name` is a layer whose `forward`/`forward_t` returns a tensor.
+pub fn is_candle_nn_layer(name: &str) -> bool {
+    CANDLE_NN_LAYERS.contains(&name)
+}
+
+/// The layer that candle-nn 0.11.1's builder function `name` returns (`linear(..) ->
+/// Result<Linear>`), from its public signatures.
+pub fn candle_nn_layer_built_by(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "linear" | "linear_no_bias" | "linear_b" => "Linear",
+        "embedding" => "Embedding",
+        "layer_norm" | "layer_norm_no_bias" => "LayerNorm",
+        "rms_norm" => "RmsNorm",
+        "conv1d" | "conv1d_no_bias" => "Conv1d",
+        "conv2d" | "conv2d_no_bias" => "Conv2d",
+        "conv_transpose1d" | "conv_transpose1d_no_bias" => "ConvTranspose1d",
+        "conv_transpose2d" | "conv_transpose2d_no_bias" => "ConvTranspose2d",
+        "group_norm" => "GroupNorm",
+        "batch_norm" => "BatchNorm",
+        "prelu" => "PReLU",
+        "seq" => "Sequential",
+        _ => return None,
+    })
+}

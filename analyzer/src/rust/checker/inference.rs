@@ -7,6 +7,15 @@ impl<'a> Checker<'a> {
     pub(super) fn bind(&mut self, name: &'a str, sym: Sym) {
         if !self.frames.is_empty() {
             self.bindings.push((name, sym));
+            self.scope_changed();
+        }
+    }
+
+    /// Forgets the described values, which depend on the bindings and the `impl` in scope.
+    pub(super) fn scope_changed(&mut self) {
+        let memo = self.sym_memo.get_mut();
+        if !memo.is_empty() {
+            *memo = FxHashMap::default();
         }
     }
 
@@ -47,6 +56,19 @@ impl<'a> Checker<'a> {
 
     /// A value as the project pass will see it.
     pub(crate) fn sym_of(&self, expr: &Expr) -> Sym {
+        if !matches!(expr.kind, ExprKind::MethodCall { .. } | ExprKind::Field { .. }) {
+            return self.sym_of_uncached(expr);
+        }
+        let key = (expr.start, expr.end);
+        if let Some(sym) = self.sym_memo.borrow().get(&key) {
+            return sym.clone();
+        }
+        let sym = self.sym_of_uncached(expr);
+        self.sym_memo.borrow_mut().insert(key, sym.clone());
+        sym
+    }
+
+    fn sym_of_uncached(&self, expr: &Expr) -> Sym {
         match &expr.kind {
             ExprKind::Path(p) if p.qself.is_none() => {
                 let segments = &p.segments;
@@ -167,12 +189,25 @@ impl<'a> Checker<'a> {
                     }
                     (Ty::Device, "as_cuda_device") => owned(TyRef::path(&["CudaDevice"])),
                     (Ty::CudaDevice, "cuda_stream") => owned(TyRef::path(&["CudaStream"])),
+                    (Ty::Other, "forward" | "forward_t")
+                        if recv_ty
+                            .as_deref()
+                            .and_then(|ty| self.candle_nn_item(ty))
+                            .is_some_and(is_candle_nn_layer) =>
+                    {
+                        tensor()
+                    }
                     _ => self.local_return(recv_ty?.last()?, method),
                 }
             }
             Callee::Path(segments) => {
                 let n = segments.len();
                 let last = segments[n - 1].as_str();
+                // candle-nn's builders, at its root (`candle_nn::ops::rms_norm` is a tensor op).
+                let builder = self.candle_nn_path(segments).filter(|(len, _)| *len == 2);
+                if let Some(layer) = builder.and_then(|(_, name)| candle_nn_layer_built_by(name)) {
+                    return owned(TyRef::path(&["candle_nn", layer]));
+                }
                 if n == 1 {
                     return self.local_return("", last);
                 }
@@ -200,6 +235,27 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
+
+    /// The name of the candle-nn item `ty` is, if it is one: `candle_nn::Linear`, `nn::Linear`
+    /// after `use candle_nn as nn`, or `Linear` after `use candle_nn::Linear`.
+    fn candle_nn_item<'t>(&self, ty: &'t TyRef) -> Option<&'t str> {
+        match ty {
+            TyRef::Path(segments) => self.candle_nn_path(segments).map(|(_, name)| name),
+            TyRef::Elem(_) => None,
+        }
+    }
+
+    /// For a path into candle-nn (directly or through a `use`): the length of its full path
+    /// from `candle_nn`, and its last segment.
+    fn candle_nn_path<'t>(&self, segments: &'t [String]) -> Option<(usize, &'t str)> {
+        let first = segments.first()?;
+        let last = segments.last()?.as_str();
+        if first == "candle_nn" {
+            return Some((segments.len(), last));
+        }
+        let used = self.summary.uses.iter().find(|u| u.alias == *first)?;
+        (used.path.first()? == "candle_nn").then_some((used.path.len() + segments.len() - 1, last))
     }
 
     fn local_return(&self, owner: &str, name: &str) -> Option<Cow<'_, TyRef>> {

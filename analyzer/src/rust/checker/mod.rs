@@ -7,6 +7,7 @@
 //! walks the tree and records functions, regions and calls, [`macros`] reads macro arguments.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::{Arc, LazyLock};
 
@@ -17,8 +18,8 @@ use super::lexer::{Token, TokenKind};
 use super::parser;
 use super::rules::{self, MethodCall, PathCall};
 use super::summary::*;
-use super::types::{tensor_method_returns_tensor, Ty};
-use crate::frontend::{Candidate, FileContext};
+use super::types::{candle_nn_layer_built_by, is_candle_nn_layer, tensor_method_returns_tensor, Ty};
+use crate::frontend::{self, Candidate, FileContext};
 use crate::rule::Rule;
 
 mod inference;
@@ -55,6 +56,10 @@ pub(crate) struct Checker<'a> {
     /// The locals in scope, innermost last: a later binding shadows an earlier one, and a
     /// block's bindings are dropped at its end.
     bindings: Vec<(&'a str, Sym)>,
+    /// The values of method calls and fields already described, by span, while the bindings
+    /// stay the same: each call of a chain describes its receiver, which would otherwise be
+    /// built again for every link (quadratic in the chain's length).
+    sym_memo: RefCell<FxHashMap<(u32, u32), Sym>>,
     regions: Vec<RegionIdx>,
     test_depth: u32,
     pub summary: FileSummary,
@@ -62,8 +67,8 @@ pub(crate) struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    pub fn new(context: FileContext<'a>, tokens: &'a [Token], module: Vec<String>) -> Self {
-        let summary = FileSummary { modules: vec![module], ..FileSummary::default() };
+    pub fn new(context: FileContext<'a>, tokens: &'a [Token]) -> Self {
+        let summary = FileSummary { modules: vec![ModuleDef::default()], ..FileSummary::default() };
         Checker {
             context,
             tokens,
@@ -77,6 +82,7 @@ impl<'a> Checker<'a> {
             bindings: Vec::new(),
             regions: Vec::new(),
             test_depth: 0,
+            sym_memo: RefCell::default(),
             summary,
             candidates: Vec::new(),
         }
@@ -136,13 +142,14 @@ impl<'a> Checker<'a> {
         self.candidates.push(Candidate { diagnostic, func, region: self.regions.last().copied() });
     }
 
-    /// The first line of the source text in `range`, for messages.
-    pub(crate) fn text(&self, range: Range<usize>) -> &'a str {
+    /// The first line of the source text in `range`, for messages, capped as
+    /// [`frontend::snippet`] caps it.
+    pub(crate) fn text(&self, range: Range<usize>) -> Cow<'a, str> {
         let text = self.context.source.get(range).unwrap_or("");
-        text.split('\n').next().unwrap_or(text).trim_end()
+        frontend::snippet(text.split('\n').next().unwrap_or(text).trim_end())
     }
 
-    pub(crate) fn expr_text(&self, expr: &Expr) -> &'a str {
+    pub(crate) fn expr_text(&self, expr: &Expr) -> Cow<'a, str> {
         self.text(expr_range(expr))
     }
 

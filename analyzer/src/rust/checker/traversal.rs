@@ -38,6 +38,7 @@ impl<'a> Checker<'a> {
         });
         let bindings_base = self.bindings.len();
         self.frames.push(Frame { func, bindings_base });
+        self.scope_changed();
         for (name, ty) in &func_item.inputs {
             if let Some(name) = name {
                 self.bind(name, ty.clone().map_or(Sym::Unknown, Sym::Ty));
@@ -50,6 +51,7 @@ impl<'a> Checker<'a> {
         }
         self.frames.pop();
         self.bindings.truncate(bindings_base);
+        self.scope_changed();
         self.regions = saved_regions;
     }
 
@@ -87,6 +89,7 @@ impl<'a> Checker<'a> {
         let start = self.bindings.len();
         body(self);
         self.bindings.truncate(start);
+        self.scope_changed();
     }
 
     pub(super) fn visit_item(&mut self, item: &Item<'a>) {
@@ -94,24 +97,30 @@ impl<'a> Checker<'a> {
             Item::Fn(f) => {
                 // A free function, even inside an impl's method: no self type.
                 self.impls.push(ImplCtx { self_ty: None, trait_name: None });
+                self.scope_changed();
                 self.enter_fn(f);
                 self.impls.pop();
+                self.scope_changed();
             }
             Item::Impl { attrs, self_ty, trait_name, items } => {
                 self.impls.push(ImplCtx { self_ty: self_ty.clone(), trait_name: trait_name.map(str::to_string) });
+                self.scope_changed();
                 let is_test = attrs.iter().any(|a| a.is_test);
                 self.test_depth += is_test as u32;
                 self.visit_assoc_items(items);
                 self.test_depth -= is_test as u32;
                 self.impls.pop();
+                self.scope_changed();
             }
             Item::Trait { name, items } => {
                 // Methods declared by the trait: no self type, the trait's name.
                 self.impls.push(ImplCtx { self_ty: None, trait_name: Some(name.to_string()) });
+                self.scope_changed();
                 // Declared even without a default body: a `hot` marker here makes every impl's
                 // method hot.
                 self.visit_assoc_items(items);
                 self.impls.pop();
+                self.scope_changed();
             }
             Item::Struct { name, fields } => {
                 let module = *self.modules.last().unwrap_or(&0);
@@ -128,10 +137,8 @@ impl<'a> Checker<'a> {
             }
             Item::Mod { attrs, name, items } => {
                 let is_test = attrs.iter().any(|a| a.is_test);
-                let parent = self.summary.modules[*self.modules.last().unwrap_or(&0) as usize].clone();
-                let mut path = parent;
-                path.push(name.to_string());
-                self.summary.modules.push(path);
+                let parent = *self.modules.last().unwrap_or(&0);
+                self.summary.modules.push(ModuleDef { parent, name: name.to_string() });
                 self.modules.push((self.summary.modules.len() - 1) as ModIdx);
                 self.test_depth += is_test as u32;
                 for item in items.iter().flatten() {

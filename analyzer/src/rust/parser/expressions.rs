@@ -411,6 +411,12 @@ impl<'s, 't> Parser<'s, 't> {
                 self.pos += 1;
                 Ok(self.mk(ExprKind::Lit, start))
             }
+            "builtin" if self.is_punct(1, b'#') && self.ident(2).is_some() && self.is_open(3, Delim::Paren) => {
+                // `builtin # offset_of(..)` (nightly): its arguments are not expressions.
+                self.pos += 3;
+                self.skip_group()?;
+                Ok(self.mk(ExprKind::Lit, start))
+            }
             "async" if self.is_open(1, Delim::Brace) || self.is_word(1, "move") && self.is_open(2, Delim::Brace) => {
                 self.pos += 1;
                 self.eat_word("move");

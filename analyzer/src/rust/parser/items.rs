@@ -110,6 +110,10 @@ impl<'s, 't> Parser<'s, 't> {
                 self.pos += at;
                 return self.trait_block();
             }
+            // `safe static`/`unsafe static` in an `unsafe extern` block.
+            Some("static") if at > 0 && (0..at).all(|i| matches!(self.ident(i), Some("safe" | "unsafe"))) => {
+                self.pos += at;
+            }
             Some("auto") if self.is_word(at + 1, "trait") => {
                 self.pos += at + 1;
                 return self.trait_block();
@@ -186,13 +190,20 @@ impl<'s, 't> Parser<'s, 't> {
         }
     }
 
-    /// A `const` or `static` after its keyword: `NAME: Type (= value)?;`.
+    /// A `const` or `static` after its keyword: `NAME<..>: Type (= value)? (where ..)?;` (generic
+    /// const items are nightly).
     fn const_rest(&mut self) -> PResult<Option<Expr<'s>>> {
         self.ident(0).ok_or(ParseError)?;
         self.pos += 1;
+        if self.is_punct(0, b'<') {
+            self.skip_angles()?;
+        }
         self.expect_op(":")?;
         self.ty(true)?;
         let value = if self.eat_op("=") { Some(self.expr(true)?) } else { None };
+        if self.is_word(0, "where") {
+            self.skip_until(b";")?;
+        }
         self.expect_op(";")?;
         Ok(value)
     }
@@ -421,8 +432,8 @@ impl<'s, 't> Parser<'s, 't> {
         if self.eat_op(":") && !self.is_word(0, "where") && !self.is_open(0, Delim::Brace) {
             self.bounds(true)?;
         }
-        // A trait alias: `trait A = B;`
-        if self.eat_op("=") {
+        // A trait alias: `trait A = B;` (or only `where` bounds).
+        if self.eat_op("=") && !self.is_word(0, "where") {
             self.bounds(true)?;
         }
         if self.is_word(0, "where") {
@@ -509,8 +520,13 @@ impl<'s, 't> Parser<'s, 't> {
         let mut inputs = Vec::new();
         while !self.at_end() {
             self.outer_attrs()?;
-            if self.is_receiver() || self.is_op("...") {
-                self.skip_until(b",")?;
+            if let Some((len, by_ref)) = self.receiver() {
+                self.pos += len;
+                if !by_ref && self.eat_op(":") {
+                    self.ty(true)?;
+                }
+            } else if self.is_op("...") {
+                self.pos += 3;
             } else {
                 let pat = self.pat_single()?;
                 self.expect_op(":")?;
@@ -534,9 +550,12 @@ impl<'s, 't> Parser<'s, 't> {
     }
 
     /// `self`, `mut self`, `&self`, `&'a mut self`, `self: Type`.
-    fn is_receiver(&self) -> bool {
+    /// `self`, `mut self`, `&'a mut self`: how many tokens it takes, and whether it is a reference
+    /// (which may not have a `: Type`).
+    fn receiver(&self) -> Option<(usize, bool)> {
         let mut at = 0;
-        if self.is_punct(0, b'&') {
+        let by_ref = self.is_punct(0, b'&');
+        if by_ref {
             at = 1;
             if self.is_lifetime(at) {
                 at += 1;
@@ -545,6 +564,6 @@ impl<'s, 't> Parser<'s, 't> {
         if self.is_word(at, "mut") {
             at += 1;
         }
-        self.is_word(at, "self") && !self.is_op_at(at + 1, "::")
+        (self.is_word(at, "self") && !self.is_op_at(at + 1, "::")).then_some((at + 1, by_ref))
     }
 }

@@ -54,6 +54,11 @@ impl<'s, 't> Parser<'s, 't> {
                 b':' if self.is_op("::") => self.path_type(allow_plus),
                 _ => Err(ParseError),
             },
+            // `'static + Trait`: a bare trait object starting with a lifetime (edition 2015).
+            TokenKind::Lifetime if allow_plus && self.is_punct(1, b'+') => {
+                self.bounds(true)?;
+                Ok(None)
+            }
             TokenKind::Open(Delim::Paren) => {
                 let (inner, single) = self.group(Delim::Paren, |p| {
                     let mut count = 0;
@@ -271,6 +276,13 @@ impl<'s, 't> Parser<'s, 't> {
                 self.skip_group()?;
             } else {
                 self.eat_op("?");
+                // `[const] Trait` (nightly): conditionally const.
+                if self.is_open(0, Delim::Bracket)
+                    && self.is_word(1, "const")
+                    && self.tok(0).unwrap().close as usize == self.pos + 2
+                {
+                    self.pos += 3;
+                }
                 if self.eat_op("~") {
                     self.eat_word("const");
                 }

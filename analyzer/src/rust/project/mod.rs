@@ -71,9 +71,15 @@ enum Item {
     External,
 }
 
+/// Inline modules nested deeper than this keep no path of their own (only their name, under their
+/// parent): a path per module grows with the square of the nesting. Files never nest this deep.
+const MAX_PATH_DEPTH: usize = 32;
+
 struct ModuleInfo {
     krate: u32,
-    path: Vec<String>,
+    /// The path inside the crate; `None` past [`MAX_PATH_DEPTH`].
+    path: Option<Vec<String>>,
+    name: String,
     types: FxHashMap<String, TypeId>,
     funcs: FxHashMap<String, Node>,
     uses: Vec<(String, Vec<String>)>,
@@ -148,10 +154,13 @@ impl<'s> Project<'s> {
             let next = crate_ids.len() as u32;
             let crate_id = *crate_ids.entry(crate_key).or_insert(next);
             let mut ids = Vec::with_capacity(file.summary.modules.len());
-            for relative in &file.summary.modules {
-                let mut path = module_path.clone();
-                path.extend(relative.iter().cloned());
-                ids.push(project.module(crate_id, path));
+            for (index, def) in file.summary.modules.iter().enumerate() {
+                let id = if index == 0 {
+                    project.module(crate_id, module_path.clone())
+                } else {
+                    project.inline_module(ids[def.parent as usize], &def.name)
+                };
+                ids.push(id);
             }
             project.file_modules.push(ids);
             project.func_base.push(project.node_count);
@@ -160,7 +169,7 @@ impl<'s> Project<'s> {
         // Each module's parent and children, so that lookups need not build paths.
         for id in 0..project.modules.len() {
             let info = &project.modules[id];
-            let Some((name, parent_path)) = info.path.split_last() else { continue };
+            let Some((name, parent_path)) = info.path.as_ref().and_then(|path| path.split_last()) else { continue };
             let name = name.clone();
             if let Some(&parent) = project.module_ids.get(&(info.krate, parent_path.to_vec())) {
                 project.modules[id].parent = Some(parent);
@@ -224,7 +233,8 @@ impl<'s> Project<'s> {
         let id = self.modules.len() as GlobalMod;
         self.modules.push(ModuleInfo {
             krate,
-            path: path.clone(),
+            name: path.last().cloned().unwrap_or_default(),
+            path: Some(path.clone()),
             types: FxHashMap::default(),
             funcs: FxHashMap::default(),
             uses: Vec::new(),
@@ -234,6 +244,54 @@ impl<'s> Project<'s> {
         });
         self.module_ids.insert((krate, path), id);
         id
+    }
+
+    /// An inline `mod name` inside `parent`: by path while paths are short, else under its parent.
+    fn inline_module(&mut self, parent: GlobalMod, name: &str) -> GlobalMod {
+        let info = &self.modules[parent as usize];
+        let krate = info.krate;
+        if let Some(path) = info.path.as_ref().filter(|path| path.len() < MAX_PATH_DEPTH) {
+            let mut path = path.clone();
+            path.push(name.to_string());
+            return self.module(krate, path);
+        }
+        if let Some(child) = self.child_module(parent, name) {
+            return child;
+        }
+        let id = self.modules.len() as GlobalMod;
+        self.modules.push(ModuleInfo {
+            krate,
+            path: None,
+            name: name.to_string(),
+            types: FxHashMap::default(),
+            funcs: FxHashMap::default(),
+            uses: Vec::new(),
+            globs: Vec::new(),
+            parent: Some(parent),
+            children: FxHashMap::default(),
+        });
+        self.modules[parent as usize].children.insert(name.to_string(), id);
+        id
+    }
+
+    /// A module's path inside its crate.
+    fn module_path(&self, mut module: GlobalMod) -> Vec<&str> {
+        let mut names = Vec::new();
+        loop {
+            let info = &self.modules[module as usize];
+            match (&info.path, info.parent) {
+                (Some(path), _) => {
+                    let mut full: Vec<&str> = path.iter().map(String::as_str).collect();
+                    full.extend(names.into_iter().rev());
+                    return full;
+                }
+                (None, Some(parent)) => {
+                    names.push(info.name.as_str());
+                    module = parent;
+                }
+                (None, None) => unreachable!("a module without a path has a parent"),
+            }
+        }
     }
 
     fn node_file(&self, node: Node) -> (FileIdx, FuncIdx) {

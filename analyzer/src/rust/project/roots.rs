@@ -41,8 +41,8 @@ impl<'s> Project<'s> {
         if patterns.is_empty() {
             return false;
         }
-        let module = &self.modules[self.file_modules[file][func.module as usize] as usize].path;
-        let full = module.iter().map(String::as_str).chain([func.qualname.as_str()]).collect::<Vec<_>>().join("::");
+        let module = self.module_path(self.file_modules[file][func.module as usize]);
+        let full = module.into_iter().chain([func.qualname.as_str()]).collect::<Vec<_>>().join("::");
         let via_trait =
             func.trait_name.as_ref().filter(|_| func.self_ty.is_some()).map(|t| format!("{t}::{}", func.name));
         patterns.iter().any(|pattern| {

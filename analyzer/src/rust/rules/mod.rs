@@ -34,6 +34,7 @@ pub static RULES: &[&crate::rule::Rule] = &[
     &tch_to_cpu::RULE,
 ];
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use super::ast::{Expr, ExprKind};
@@ -60,7 +61,7 @@ impl MethodCall<'_, '_> {
     }
 
     /// The receiver's source text, for messages.
-    pub fn receiver_text<'s>(&self, checker: &Checker<'s>) -> &'s str {
+    pub fn receiver_text<'s>(&self, checker: &Checker<'s>) -> Cow<'s, str> {
         checker.expr_text(self.receiver)
     }
 

@@ -37,7 +37,7 @@ pub(crate) fn check(checker: &mut Checker, name: &str, args: &[MacroArg]) {
     for arg in &args[..format_at.unwrap_or(args.len())] {
         if let (Some(sigil), Some(expr)) = (arg.sigil, &arg.expr) {
             if checker.expr_ty(expr) == Ty::Tensor {
-                report(checker, name, expr_range(expr), checker.expr_text(expr), sigil == '?');
+                report(checker, name, expr_range(expr), &checker.expr_text(expr), sigil == '?');
             }
         }
     }
@@ -60,7 +60,7 @@ pub(crate) fn check(checker: &mut Checker, name: &str, args: &[MacroArg]) {
         };
         if let Some(expr) = expr {
             if checker.expr_ty(expr) == Ty::Tensor {
-                report(checker, name, expr_range(expr), checker.expr_text(expr), debug);
+                report(checker, name, expr_range(expr), &checker.expr_text(expr), debug);
             }
         } else if let Some(ident) = captured {
             let kind = checker.lookup(&ident).map_or(Ty::Unknown, |sym| checker.sym_ty(sym));
