@@ -109,6 +109,43 @@ pub struct Classified {
     pub roots: usize,
 }
 
+/// [`classify`] and, with `--show-hot`, [`hot_functions`]: what a frontend's project pass returns.
+pub fn classified<S>(
+    files: &[FileAnalysis<S>],
+    graph: &impl Graph,
+    reach: &[Reach],
+    region_roots: &FxHashSet<usize>,
+    settings: &crate::settings::Settings,
+) -> Classified {
+    let diagnostics = classify(files, graph, reach, region_roots, settings.all_paths);
+    let hot_functions = if settings.list_hot { hot_functions(graph, reach) } else { Vec::new() };
+    Classified { diagnostics, hot_functions, roots: root_count(reach) }
+}
+
+/// Records a call made in function `func` of `file`, inside `region` if any, to each of
+/// `targets`: the function and every region enclosing the call get the edges, so a loop or a
+/// capture block reaches what it calls.
+pub fn add_call_edges(
+    edges: &mut [Vec<usize>],
+    graph: &impl Graph,
+    file: usize,
+    func: u32,
+    region: Option<u32>,
+    targets: &[usize],
+) {
+    let mut source = Some(graph.func_node(file, func));
+    let mut region = region;
+    while let Some(node) = source {
+        for &target in targets {
+            if !edges[node].contains(&target) {
+                edges[node].push(target);
+            }
+        }
+        source = region.map(|r| graph.region_node(file, r));
+        region = region.and_then(|r| graph.enclosing_region(file, r));
+    }
+}
+
 /// The number of roots in a propagation's result.
 pub fn root_count(reach: &[Reach]) -> usize {
     reach.iter().filter(|r| matches!(r, Reach::Root(_))).count()

@@ -4,6 +4,7 @@
 use smallvec::SmallVec;
 
 use super::{Entity, FileIdx, Project};
+use crate::hotpath;
 use crate::python::process_cpu_seconds;
 use crate::python::summary::*;
 
@@ -128,19 +129,7 @@ impl Project<'_> {
                 if targets.is_empty() {
                     continue;
                 }
-                let mut sources = vec![self.func_base[file] + call.func as usize];
-                let mut region = call.region;
-                while let Some(r) = region {
-                    sources.push(self.region_base[file] + r as usize);
-                    region = self.files[file].summary.regions[r as usize].parent;
-                }
-                for source in sources {
-                    for &target in &targets {
-                        if !edges[source].contains(&target) {
-                            edges[source].push(target);
-                        }
-                    }
-                }
+                hotpath::add_call_edges(&mut edges, self, file, call.func, call.region, &targets);
             }
         }
         edges

@@ -173,10 +173,9 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> hotpath
     lap("call resolution");
     let (reach, region_roots) = project.propagate(&edges);
     lap("roots and propagation");
-    let diagnostics = hotpath::classify(&files, &project, &reach, &region_roots, settings.all_paths);
+    let classified = hotpath::classified(&files, &project, &reach, &region_roots, settings);
     lap("classification");
-    let hot_functions = if settings.list_hot { hotpath::hot_functions(&project, &reach) } else { Vec::new() };
-    hotpath::Classified { diagnostics, hot_functions, roots: hotpath::root_count(&reach) }
+    classified
 }
 
 impl<'s> Project<'s> {

@@ -100,19 +100,7 @@ impl<'s> Project<'s> {
                 if targets.is_empty() {
                     continue;
                 }
-                let mut sources: SmallVec<[Node; 4]> = smallvec::smallvec![node];
-                let mut region = call.region;
-                while let Some(r) = region {
-                    sources.push(self.region_base[file] + r as usize);
-                    region = self.files[file].summary.regions[r as usize].parent;
-                }
-                for source in sources {
-                    for &target in &targets {
-                        if !edges[source].contains(&target) {
-                            edges[source].push(target);
-                        }
-                    }
-                }
+                hotpath::add_call_edges(&mut edges, self, file, call.func, call.region, &targets);
             }
         }
         edges

@@ -123,10 +123,7 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> hotpath
     let mut project = Project::new(&files, settings);
     let edges = project.edges();
     let (reach, region_roots) = project.propagate(&edges);
-
-    let diagnostics = hotpath::classify(&files, &project, &reach, &region_roots, settings.all_paths);
-    let hot_functions = if settings.list_hot { hotpath::hot_functions(&project, &reach) } else { Vec::new() };
-    hotpath::Classified { diagnostics, hot_functions, roots: hotpath::root_count(&reach) }
+    hotpath::classified(&files, &project, &reach, &region_roots, settings)
 }
 
 impl<'s> Project<'s> {
