@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::analyze::Analysis;
 use super::findings::duration;
-use crate::phases::static_check::{self as crosscheck, ChainLink, Finding, RuntimeSite, SiteCheck, SiteStatus};
+use crate::phases::static_check::{self as crosscheck, Finding, RuntimeSite, SiteCheck, SiteStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExecStaticCheck {
@@ -46,27 +46,7 @@ fn analysis_target(file: &Path) -> PathBuf {
 }
 
 fn finding_of(d: &Diagnostic) -> Finding {
-    let (hot, hot_reason) = match &d.heat {
-        Heat::Hot { reason } => (true, Some(reason.clone())),
-        _ => (false, None),
-    };
-    Finding {
-        file: canonical(&d.file),
-        line: d.start.row,
-        end_line: d.end.row.max(d.start.row),
-        code: d.code().to_string(),
-        name: d.rule.name.to_string(),
-        message: d.message.clone(),
-        hot,
-        hot_reason,
-        chain: d
-            .hot_path
-            .iter()
-            .map(|l| ChainLink { function: l.function.clone(), file: l.filename.clone(), line: l.row })
-            .collect(),
-        suppressed: d.suppressed.is_some(),
-        suppression_reason: d.suppressed.as_ref().and_then(|s| s.reason.clone()),
-    }
+    crosscheck::finding_with_paths(d, canonical, str::to_string)
 }
 
 fn canonical(path: &Path) -> String {

@@ -371,12 +371,22 @@ fn display(path: &Path, roots: &[PathBuf]) -> String {
 
 fn finding_of(d: &Diagnostic, roots: &[PathBuf]) -> Finding {
     let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    finding_with_paths(d, |file| display(&canonical(file), roots), |file| display(&canonical(Path::new(file)), roots))
+}
+
+/// A graphlint finding as the report holds it; `file` shows its path and `chain_file` each chain
+/// link's (the in-process probe and `probe exec` show paths differently).
+pub(crate) fn finding_with_paths(
+    d: &Diagnostic,
+    file: impl Fn(&Path) -> String,
+    chain_file: impl Fn(&str) -> String,
+) -> Finding {
     let (hot, hot_reason) = match &d.heat {
         Heat::Hot { reason } => (true, Some(reason.clone())),
         Heat::Cold | Heat::File => (false, None),
     };
     Finding {
-        file: display(&canonical(&d.file), roots),
+        file: file(&d.file),
         line: d.start.row,
         end_line: d.end.row.max(d.start.row),
         code: d.code().to_string(),
@@ -387,11 +397,7 @@ fn finding_of(d: &Diagnostic, roots: &[PathBuf]) -> Finding {
         chain: d
             .hot_path
             .iter()
-            .map(|l| ChainLink {
-                function: l.function.clone(),
-                file: display(&canonical(Path::new(&l.filename)), roots),
-                line: l.row,
-            })
+            .map(|l| ChainLink { function: l.function.clone(), file: chain_file(&l.filename), line: l.row })
             .collect(),
         suppressed: d.suppressed.is_some(),
         suppression_reason: d.suppressed.as_ref().and_then(|s| s.reason.clone()),
