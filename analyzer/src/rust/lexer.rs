@@ -7,6 +7,8 @@
 //! The lexer rejects unbalanced delimiters, unterminated literals, unknown escapes and characters
 //! that are not Rust; the caller then asks `syn` for the error.
 
+use super::comments;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delim {
     Paren,
@@ -282,8 +284,8 @@ impl Lexer<'_> {
 
     fn line_comment(&mut self) {
         let start = self.pos;
-        let end = memchr::memchr(b'\n', &self.bytes[start..]).map_or(self.bytes.len(), |at| start + at);
-        self.pos = end;
+        self.pos = comments::line_comment_end(self.bytes, start);
+        let end = self.pos;
         let text = &self.bytes[start..end];
         if text.starts_with(b"///") && !text.starts_with(b"////") {
             self.push(TokenKind::DocOuter, start);
@@ -294,22 +296,7 @@ impl Lexer<'_> {
 
     fn block_comment(&mut self) -> Result<(), LexError> {
         let start = self.pos;
-        self.pos += 2;
-        let mut depth = 1;
-        while depth > 0 {
-            match (self.peek(0), self.peek(1)) {
-                (0, _) if self.pos >= self.bytes.len() => return Err(LexError { at: self.pos }),
-                (b'/', b'*') => {
-                    depth += 1;
-                    self.pos += 2;
-                }
-                (b'*', b'/') => {
-                    depth -= 1;
-                    self.pos += 2;
-                }
-                _ => self.pos += 1,
-            }
-        }
+        self.pos = comments::block_comment_end(self.bytes, start).ok_or(LexError { at: self.bytes.len() })?;
         let text = &self.bytes[start..self.pos];
         if text.starts_with(b"/**") && !text.starts_with(b"/***") && text != b"/**/" {
             self.push(TokenKind::DocOuter, start);

@@ -10,6 +10,7 @@
 
 mod ast;
 mod checker;
+mod comments;
 mod fallback;
 mod lexer;
 mod parser;
@@ -23,6 +24,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use self::checker::Checker;
+pub(crate) use self::comments::{directive_comments, line_comments};
 use self::summary::FileSummary;
 use crate::frontend::{self, FileContext, Outcome, SourceText};
 use crate::settings::Settings;
@@ -115,63 +117,4 @@ pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     analysis.suppressions = Some(suppressions);
     analysis.shift_past_bom(text.bom);
     analysis
-}
-
-/// The text after `//` of every line comment that mentions `graphlint`, with its row. Doc
-/// comments (`///`, `//!`) and mentions in backticks are documentation, not directives; a `//`
-/// inside a string literal on the same line is not a comment (a string spanning lines can still
-/// fool this, which at worst yields a warning).
-pub(crate) fn directive_comments<'s>(source: &'s str, lines: &LineIndex) -> Vec<(u32, &'s str)> {
-    let mut found = Vec::new();
-    let mut last_row = 0;
-    for at in memchr::memmem::find_iter(source.as_bytes(), b"graphlint") {
-        let row = lines.row(at);
-        if row == last_row {
-            continue;
-        }
-        last_row = row;
-        let line = &source[lines.line_range(source, row)];
-        let Some(comment) = line_comment_start(line) else { continue };
-        let text = &line[comment + 2..];
-        if text.starts_with(['/', '!']) || text.contains("`graphlint") {
-            continue;
-        }
-        found.push((row, text));
-    }
-    found
-}
-
-/// Where a line's `//` comment starts, skipping string and character literals.
-fn line_comment_start(line: &str) -> Option<usize> {
-    let bytes = line.as_bytes();
-    let mut in_string = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if in_string => i += 1,
-            b'"' => in_string = !in_string,
-            b'\'' if !in_string && bytes.get(i + 2) == Some(&b'\'') => i += 2,
-            b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => return Some(i),
-            _ => {}
-        }
-        i += 1;
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn directives_come_from_plain_line_comments_only() {
-        let source = "let s = \"// graphlint: ignroe[GL801]\";\n\
-                      /// Docs mention `graphlint: hot` markers.\n\
-                      let c = '\"'; t.to_scalar(); // graphlint: ignore[GL801] -- reason\n\
-                      // graphlint: hot\n\
-                      // prose about `graphlint: error` output\n";
-        let lines = LineIndex::new(source);
-        let rows: Vec<u32> = directive_comments(source, &lines).into_iter().map(|(row, _)| row).collect();
-        assert_eq!(rows, vec![3, 4]);
-    }
 }
