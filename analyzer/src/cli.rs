@@ -201,8 +201,8 @@ fn rule_command(code: Option<&str>, all: bool, markdown: bool) -> ExitCode {
 fn check_command(args: CheckArgs) -> ExitCode {
     let color = args.color.enabled(std::io::stderr().is_terminal());
     for selector in args.select.iter().chain(&args.extend_select).chain(&args.ignore) {
-        if let Err(message) = validate_selector(selector) {
-            eprintln!("graphlint: error: {message}");
+        if let Err(unknown) = validate_selector(selector) {
+            eprintln!("graphlint: error: {unknown}");
             return ExitCode::from(2);
         }
     }

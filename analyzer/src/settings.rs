@@ -39,7 +39,7 @@ impl Default for RuleSelection {
 impl RuleSelection {
     /// `--select` / `--ignore` over the default (every rule). Each selector is validated against
     /// the registry, so a typo is an error and not a silent no-op.
-    pub fn new(select: &[String], ignore: &[String]) -> Result<Self, String> {
+    pub fn new(select: &[String], ignore: &[String]) -> Result<Self, UnknownSelector> {
         let layer = SelectionLayer {
             select: (!select.is_empty()).then(|| select.to_vec()),
             extend_select: Vec::new(),
@@ -49,7 +49,7 @@ impl RuleSelection {
     }
 
     /// Applies `layers` in order over the default selection (every rule).
-    pub fn from_layers(layers: &[SelectionLayer]) -> Result<Self, String> {
+    pub fn from_layers(layers: &[SelectionLayer]) -> Result<Self, UnknownSelector> {
         let mut selection = RuleSelection::default();
         for layer in layers {
             selection = selection.with_layer(layer)?;
@@ -58,7 +58,7 @@ impl RuleSelection {
     }
 
     /// This selection with one more layer applied on top.
-    pub fn with_layer(&self, layer: &SelectionLayer) -> Result<Self, String> {
+    pub fn with_layer(&self, layer: &SelectionLayer) -> Result<Self, UnknownSelector> {
         let all = layer.select.iter().flatten().chain(&layer.extend_select).chain(&layer.ignore);
         for selector in all {
             validate_selector(selector)?;
@@ -94,12 +94,22 @@ impl RuleSelection {
     }
 }
 
-/// The error for a selector that names no rule.
-pub fn validate_selector(selector: &str) -> Result<(), String> {
+/// A `--select`/`--ignore`/configuration selector that names no rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownSelector(pub String);
+
+impl std::fmt::Display for UnknownSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown rule selector `{}` (see `graphlint rule --all`)", self.0)
+    }
+}
+
+/// Whether `selector` names a rule (`ALL`, a code or a code prefix).
+pub fn validate_selector(selector: &str) -> Result<(), UnknownSelector> {
     if selector_matches_any(selector) {
         Ok(())
     } else {
-        Err(format!("unknown rule selector `{selector}` (see `graphlint rule --all`)"))
+        Err(UnknownSelector(selector.to_string()))
     }
 }
 

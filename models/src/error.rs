@@ -17,6 +17,8 @@ pub enum Error {
     Timestamp { text: String, msg: String },
     #[error("cannot parse Toto config {path}: {source}")]
     Config { path: PathBuf, source: serde_json::Error },
+    #[error("unknown {model} preset `{name}` (expected mini, small or base)")]
+    UnknownPreset { model: &'static str, name: String },
     #[error("unsupported Toto config: {0}")]
     Unsupported(String),
     #[error("checkpoint has no tensor `{key}` (expected shape {expected:?})")]

@@ -45,7 +45,7 @@ pub fn build_kronos(
     window: &Window,
 ) -> Result<Box<dyn GraphDecoder>, BuildError> {
     let name = preset_name(opts, "small");
-    let preset: Preset = name.parse().map_err(BuildError::Config)?;
+    let preset: Preset = name.parse().map_err(|e: models::Error| BuildError::Config(e.to_string()))?;
     let predictor = match &opts.weights {
         // `DIR/tokenizer` and `DIR/predictor`, each an upstream folder (config.json + model.safetensors).
         Some(dir) => KronosPredictor::from_dir(dir, DType::F32, device, kronos::predictor::DEFAULT_MAX_CONTEXT)

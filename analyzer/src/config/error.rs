@@ -88,3 +88,9 @@ impl miette::Diagnostic for ConfigError {
         Some(Box::new(std::iter::once(span)))
     }
 }
+
+impl From<crate::settings::UnknownSelector> for ConfigError {
+    fn from(error: crate::settings::UnknownSelector) -> Self {
+        ConfigError::plain(error.to_string())
+    }
+}

@@ -66,7 +66,7 @@ pub struct Configuration {
 
 impl Configuration {
     /// The defaults (every rule, hot paths only), with the command line on top.
-    pub fn defaults(overrides: &Overrides) -> Result<Self, String> {
+    pub fn defaults(overrides: &Overrides) -> Result<Self, ConfigError> {
         Self::from_chain(&[], overrides)
     }
 
@@ -84,7 +84,7 @@ impl Configuration {
     }
 
     /// Layers `chain` (the most basic file first) and then `overrides`.
-    fn from_chain(chain: &[Options], overrides: &Overrides) -> Result<Self, String> {
+    fn from_chain(chain: &[Options], overrides: &Overrides) -> Result<Self, ConfigError> {
         let mut layers: Vec<SelectionLayer> = chain
             .iter()
             .map(|o| SelectionLayer {
@@ -173,9 +173,7 @@ impl Resolver {
                 };
                 load_chain(options, &overrides)?
             }
-            ConfigMode::Discover | ConfigMode::Isolated => {
-                Configuration::defaults(&overrides).map_err(ConfigError::plain)?
-            }
+            ConfigMode::Discover | ConfigMode::Isolated => Configuration::defaults(&overrides)?,
         };
         Ok(Resolver { mode, overrides, fallback: Arc::new(fallback), by_dir: Arc::default() })
     }
@@ -276,7 +274,7 @@ fn load_chain(options: Options, overrides: &Overrides) -> Result<Configuration, 
         chain.push(options);
     }
     chain.reverse();
-    Configuration::from_chain(&chain, overrides).map_err(ConfigError::plain)
+    Configuration::from_chain(&chain, overrides)
 }
 
 fn canonical(path: &Path) -> PathBuf {

@@ -8,7 +8,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::error::ConfigError;
-use super::pattern::PathPattern;
+use super::pattern::{InvalidPattern, PathPattern};
 use crate::paths::absolute;
 use crate::settings::validate_selector;
 
@@ -211,7 +211,7 @@ impl Parser<'_> {
     }
 
     fn pattern(&self, text: &str, span: Range<usize>) -> Result<PathPattern, ConfigError> {
-        PathPattern::new(text, self.dir()).map_err(|reason| {
+        PathPattern::new(text, self.dir()).map_err(|InvalidPattern(reason)| {
             self.error(span, format!("invalid glob `{text}`: {reason}"), reason.clone())
                 .with_help("globs use `*`, `**`, `?`, `[abc]` and `{a,b}`; a `/`-free pattern also matches file and directory names at any depth")
         })

@@ -9,6 +9,10 @@ use std::path::Path;
 
 use globset::{GlobBuilder, GlobMatcher};
 
+/// Why a pattern is not a glob, in words (globset's message without the glob it repeats).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidPattern(pub String);
+
 #[derive(Debug, Clone)]
 pub struct PathPattern {
     /// As written in the configuration.
@@ -18,19 +22,18 @@ pub struct PathPattern {
 }
 
 impl PathPattern {
-    /// Compiles `pattern` relative to `anchor` (an absolute directory). The error is the glob
-    /// syntax error, in words.
-    pub fn new(pattern: &str, anchor: &Path) -> Result<Self, String> {
+    /// Compiles `pattern` relative to `anchor` (an absolute directory).
+    pub fn new(pattern: &str, anchor: &Path) -> Result<Self, InvalidPattern> {
         let trimmed = pattern.trim_end_matches('/');
         let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
         if trimmed.is_empty() {
-            return Err("an empty pattern matches nothing".into());
+            return Err(InvalidPattern("an empty pattern matches nothing".into()));
         }
         let compile = |glob: &str| {
             GlobBuilder::new(glob).literal_separator(false).build().map(|g| g.compile_matcher()).map_err(|e| {
                 // globset's message repeats the glob; keep only the reason.
                 let reason = e.kind().to_string();
-                reason.strip_prefix("error parsing glob").map(str::trim).unwrap_or(&reason).to_string()
+                InvalidPattern(reason.strip_prefix("error parsing glob").map(str::trim).unwrap_or(&reason).to_string())
             })
         };
         let absolute = if Path::new(trimmed).is_absolute() {

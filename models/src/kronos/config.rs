@@ -228,12 +228,12 @@ impl Preset {
 }
 
 impl std::str::FromStr for Preset {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
         Preset::ALL
             .into_iter()
             .find(|p| p.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown Kronos preset `{s}` (expected mini, small or base)"))
+            .ok_or_else(|| crate::Error::UnknownPreset { model: "Kronos", name: s.to_string() })
     }
 }
 

@@ -76,14 +76,14 @@ pub enum TotoPreset {
 }
 
 impl std::str::FromStr for TotoPreset {
-    type Err = String;
+    type Err = crate::Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "mini" => Ok(Self::Mini),
             "small" => Ok(Self::Small),
             "base" => Ok(Self::Base),
-            other => Err(format!("unknown Toto preset `{other}` (expected mini, small or base)")),
+            other => Err(crate::Error::UnknownPreset { model: "Toto", name: other.to_string() }),
         }
     }
 }
