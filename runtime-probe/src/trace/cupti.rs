@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::cuda::cudarc::driver::sys;
 
-use super::cbid::{self, CallKind, Memory, DOMAIN_DRIVER, DOMAIN_RUNTIME, SITE_ENTER, SITE_EXIT};
+use super::cbid::{self, Memory, DOMAIN_DRIVER, DOMAIN_RUNTIME, SITE_ENTER, SITE_EXIT};
 use super::{current_stage, record_capture_call, record_sync, Stage};
 use crate::error::ProbeError;
 
@@ -144,70 +144,6 @@ fn host_memory(ptr: usize) -> Memory {
     }
 }
 
-/// The copy parameters shared by the layouts in `CallKind`: two pointers and a byte count.
-#[repr(C)]
-struct CopyParams {
-    dst: usize,
-    src: usize,
-    bytes: usize,
-}
-
-#[repr(C)]
-struct RuntimeCopyParams {
-    dst: usize,
-    src: usize,
-    bytes: usize,
-    kind: i32,
-}
-
-/// Classifies one exited call. Returns the class, the byte count and the host pointer of a copy.
-///
-/// # Safety
-/// `params` must point to the parameter struct CUPTI passes for this call's cbid.
-unsafe fn classify(kind: CallKind, params: *const c_void) -> Option<(super::SyncClass, Option<u64>, Option<usize>)> {
-    if params.is_null() {
-        return match kind {
-            CallKind::Sync(class) => Some((class, None, None)),
-            _ => None,
-        };
-    }
-    // SAFETY: every driver copy layout in `CallKind` starts with two pointer-sized fields and a
-    // size_t, which is `CopyParams`.
-    let copy = || unsafe { &*params.cast::<CopyParams>() };
-    match kind {
-        CallKind::Sync(class) => Some((class, None, None)),
-        CallKind::DriverDtoH { blocking } => {
-            let p = copy();
-            let class = cbid::copy_class(blocking, host_memory(p.dst), Memory::Device)?;
-            Some((class, Some(p.bytes as u64), Some(p.dst)))
-        }
-        CallKind::DriverHtoD { blocking } => {
-            let p = copy();
-            let class = cbid::copy_class(blocking, Memory::Device, host_memory(p.src))?;
-            Some((class, Some(p.bytes as u64), Some(p.src)))
-        }
-        CallKind::DriverUnified { blocking } => {
-            let p = copy();
-            let (dst, src) = (host_memory(p.dst), host_memory(p.src));
-            let class = cbid::copy_class(blocking, dst, src)?;
-            let host = if dst == Memory::Device { p.src } else { p.dst };
-            Some((class, Some(p.bytes as u64), Some(host)))
-        }
-        CallKind::RuntimeCopy { blocking } => {
-            // SAFETY: the runtime copy cbids pass cudaMemcpy(Async)_v3020_params.
-            let p = unsafe { &*params.cast::<RuntimeCopyParams>() };
-            let side = |is_host: bool, ptr: usize| if is_host { host_memory(ptr) } else { Memory::Device };
-            let (dst, src) = match cbid::runtime_kind_sides(p.kind) {
-                Some((dh, sh)) => (side(dh, p.dst), side(sh, p.src)),
-                None => (host_memory(p.dst), host_memory(p.src)),
-            };
-            let class = cbid::copy_class(blocking, dst, src)?;
-            let host = if dst == Memory::Device { p.src } else { p.dst };
-            Some((class, Some(p.bytes as u64), Some(host)))
-        }
-    }
-}
-
 unsafe extern "C" fn on_api(_user: *mut c_void, domain: u32, cbid: u32, data: *const c_void) {
     // A panic must not unwind into CUPTI; a lost record is better than an abort.
     let _ = std::panic::catch_unwind(|| {
@@ -263,7 +199,7 @@ unsafe fn handle(domain: u32, cbid: u32, data: *const c_void) {
     };
     if let Some(kind) = kind {
         // SAFETY: CUPTI passes this cbid's parameter struct in functionParams.
-        if let Some((class, bytes, host)) = unsafe { classify(kind, d.function_params) } {
+        if let Some((class, bytes, host)) = unsafe { cbid::classify(kind, d.function_params, host_memory) } {
             record_sync(class, api, bytes, host, result);
         }
     }
