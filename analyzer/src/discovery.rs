@@ -192,3 +192,38 @@ pub fn is_default_excluded_dir(path: &Path) -> bool {
 pub fn is_virtualenv(dir: &Path) -> bool {
     dir.join("pyvenv.cfg").is_file()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_root_is_the_outermost_configuration_inside_the_repository() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path().join("home");
+        let repo = top.join("repo");
+        std::fs::create_dir_all(repo.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(repo.join("d")).unwrap();
+        let file = repo.join("a/b/c/m.py");
+        std::fs::write(&file, "x = 1\n").unwrap();
+        // Configurations in `top` (above the repository), `repo/a` and `repo/a/b`.
+        let configs = [top.clone(), repo.join("a"), repo.join("a/b")];
+        let is_config = |dir: &Path| configs.iter().any(|c| c == dir);
+        let root = |paths: &[PathBuf]| find_project_root(paths, &is_config);
+
+        // No repository: the outermost configuration, however high.
+        assert_eq!(root(std::slice::from_ref(&file)), (top.clone(), RootMarker::Configuration));
+        std::fs::create_dir(repo.join(".git")).unwrap();
+        assert_eq!(root(std::slice::from_ref(&file)), (repo.join("a"), RootMarker::Configuration));
+        // Paths in two sub-trees: their common directory has no configuration above it in the
+        // repository, so the repository root is the project.
+        assert_eq!(root(&[file.clone(), repo.join("d")]), (repo.clone(), RootMarker::Repository));
+        let nothing = |_: &Path| false;
+        assert_eq!(find_project_root(std::slice::from_ref(&file), &nothing), (repo.clone(), RootMarker::Repository));
+        std::fs::remove_dir(repo.join(".git")).unwrap();
+        assert_eq!(
+            find_project_root(&[file.clone(), repo.join("a/b/c")], &nothing),
+            (repo.join("a/b/c"), RootMarker::CommonDirectory)
+        );
+    }
+}
