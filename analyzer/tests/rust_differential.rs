@@ -11,8 +11,8 @@
 //!    every inline module and at the end of the file, each placed after a `{` that ends its line
 //!    (or on a line of its own) so that no other code moves in rows or columns. Read through the
 //!    fallback, the rewritten crate must give the same findings (code, start, end, length, message,
-//!    help, heat, hot path) as the original read by the fast parser, and the `--verbose` note must
-//!    name exactly the inserted lines.
+//!    help, heat, hot path) as the original read by the fast parser, and the note that `--verbose`
+//!    prints must name exactly the inserted lines.
 //!
 //! The download is required: the test fails if it cannot fetch a crate, unless
 //! `GRAPHLINT_SKIP_DOWNLOAD_TESTS=1` explicitly opts out (for offline machines).
