@@ -62,15 +62,24 @@ impl miette::Diagnostic for Report<'_> {
     }
 }
 
+/// A finding further than this from both ends of its line shows no snippet: miette pads the label
+/// out to its column (and panics past column 65,535), and each finding on a one-line generated
+/// file would print that whole line again.
+const MAX_SNIPPET_LINE: usize = 1_000;
+
 pub(super) fn write(out: &mut dyn Write, diagnostics: &[Diagnostic], style: Style<'_>) -> io::Result<()> {
     let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
     let mut sources: HashMap<PathBuf, Arc<str>> = HashMap::new();
+    let no_snippet: Arc<str> = Arc::from("");
     for diagnostic in diagnostics {
-        let text = sources
+        let mut text = sources
             .entry(diagnostic.file.clone())
             .or_insert_with(|| read_for_display(&diagnostic.file, style.overlay))
             .clone();
+        if on_a_long_line(text.as_bytes(), &diagnostic.range) {
+            text = no_snippet.clone();
+        }
         let report = Report { diagnostic, source: NamedSource::new(display_path(&diagnostic.file), text) };
         let handler = match note(diagnostic) {
             Some(note) => handler.clone().with_footer(note),
@@ -81,6 +90,16 @@ pub(super) fn write(out: &mut dyn Write, diagnostics: &[Diagnostic], style: Styl
         writeln!(out, "{rendered}")?;
     }
     Ok(())
+}
+
+/// Whether `range` starts more than [`MAX_SNIPPET_LINE`] bytes into its line or ends that far
+/// from the line's end (only that many bytes either side are looked at).
+fn on_a_long_line(text: &[u8], range: &std::ops::Range<usize>) -> bool {
+    let start = range.start.min(text.len());
+    let end = range.end.clamp(start, text.len());
+    let far_from_start = start > MAX_SNIPPET_LINE && !text[start - MAX_SNIPPET_LINE..start].contains(&b'\n');
+    let far_from_end = text.len() - end > MAX_SNIPPET_LINE && !text[end..end + MAX_SNIPPET_LINE].contains(&b'\n');
+    far_from_start || far_from_end
 }
 
 /// The hot-path note under each finding.
@@ -101,5 +120,32 @@ fn read_for_display(path: &PathBuf, overlay: Option<&Overlay>) -> Arc<str> {
     match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into(),
         Err(_) => Arc::from(""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Location;
+
+    #[test]
+    fn a_finding_far_into_a_long_line_shows_no_snippet() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.rs");
+        let line = "x".repeat(100_000);
+        std::fs::write(&path, format!("fn f() {{}}\n{line}\n")).unwrap();
+        let at = 11 + 70_000;
+        let mut diagnostic =
+            Diagnostic::file_level(&crate::meta::UNUSED_SUPPRESSION, &path, "m".into(), None, at..at + 1);
+        diagnostic.start = Location { row: 2, column: 70_001 };
+        diagnostic.end = Location { row: 2, column: 70_002 };
+        let mut out = Vec::new();
+        write(&mut out, std::slice::from_ref(&diagnostic), Style { color: false, width: 100 }).unwrap();
+        assert!(out.len() < 1_000, "{} bytes", out.len());
+        // Near the start of a line, the snippet is shown.
+        diagnostic.range = 0..2;
+        let mut out = Vec::new();
+        write(&mut out, std::slice::from_ref(&diagnostic), Style { color: false, width: 100 }).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("fn f() {}"));
     }
 }

@@ -12,8 +12,10 @@ use syn::spanned::Spanned;
 
 use super::parser;
 
-/// At most this many blanked spans per file: each try parses the whole file again.
-const MAX_TRIES: usize = 64;
+/// Each try parses the whole file again: once this many bytes have been parsed again (about a
+/// second), the rest of the file from the top-level item that holds the failure is blanked in
+/// one go, so that a file full of syntax we do not read costs a bounded time, not an exit 2.
+const REPARSE_BUDGET: usize = 64 << 20;
 
 /// `source` with the code that our parser cannot read blanked out, and the byte ranges blanked;
 /// `None` if no item or statement of `tree` holds the failure (a bug of ours, then). `tree`'s spans
@@ -22,7 +24,17 @@ pub(super) fn blank_unreadable(
     source: &str,
     tree: &syn::File,
     shebang: usize,
+    failed_at: usize,
+) -> Option<(String, Vec<Range<usize>>)> {
+    blank_within(source, tree, shebang, failed_at, REPARSE_BUDGET)
+}
+
+fn blank_within(
+    source: &str,
+    tree: &syn::File,
+    shebang: usize,
     mut failed_at: usize,
+    budget: usize,
 ) -> Option<(String, Vec<Range<usize>>)> {
     let mut ranges = Vec::new();
     for attr in &tree.attrs {
@@ -36,13 +48,18 @@ pub(super) fn blank_unreadable(
     }
     let mut text = source.as_bytes().to_vec();
     let mut blanked: Vec<Range<usize>> = Vec::new();
-    for _ in 0..MAX_TRIES {
-        let range = ranges
+    let mut reparsed = 0;
+    loop {
+        let holding = ranges
             .iter()
             .filter(|r| r.start <= failed_at && failed_at < r.end)
-            .filter(|r| !blanked.iter().any(|b| b.start <= r.start && r.end <= b.end))
-            .min_by_key(|r| r.len())?
-            .clone();
+            .filter(|r| !blanked.iter().any(|b| b.start <= r.start && r.end <= b.end));
+        let one_by_one = reparsed < budget;
+        let range = if one_by_one {
+            holding.min_by_key(|r| r.len())?.clone()
+        } else {
+            holding.map(|r| r.start).min()?..text.len()
+        };
         for byte in &mut text[range.clone()] {
             if !matches!(*byte, b'\n' | b'\r') {
                 *byte = b' ';
@@ -50,6 +67,7 @@ pub(super) fn blank_unreadable(
         }
         blanked.retain(|b| !(range.start <= b.start && b.end <= range.end));
         blanked.push(range);
+        reparsed += text.len();
         // Only whole items and statements became spaces, and only ASCII bytes remain there.
         let reads = parser::parse(std::str::from_utf8(&text).ok()?).file().err();
         match reads {
@@ -57,10 +75,10 @@ pub(super) fn blank_unreadable(
                 blanked.sort_by_key(|r| r.start);
                 return Some((String::from_utf8(text).ok()?, blanked));
             }
-            Some(at) => failed_at = at,
+            Some(at) if one_by_one => failed_at = at,
+            Some(_) => return None,
         }
     }
-    None
 }
 
 fn item_ranges(item: &syn::Item, ranges: &mut Vec<Range<usize>>) {
@@ -100,5 +118,44 @@ fn block_ranges(block: &syn::Block, ranges: &mut Vec<Range<usize>>) {
             syn::Stmt::Item(item) => item_ranges(item, ranges),
             _ => ranges.push(stmt.span().byte_range()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hundred items our parser does not read (`unsafe mod`), each followed by one it reads.
+    fn unreadable_items() -> String {
+        (0..100).map(|i| format!("unsafe mod m{i} {{}}\nfn f{i}() {{}}\n")).collect()
+    }
+
+    fn blanked(source: &str, budget: usize) -> Vec<Range<usize>> {
+        let tree = syn::parse_file(source).unwrap();
+        let at = parser::parse(source).file().err().expect("our parser stops at `unsafe mod`");
+        let (text, blanked) = blank_within(source, &tree, 0, at, budget).expect("the fallback reads the file");
+        proc_macro2::extra::invalidate_current_thread_spans();
+        assert_eq!(text.len(), source.len());
+        blanked
+    }
+
+    #[test]
+    fn every_unreadable_item_is_left_out_however_many() {
+        let source = unreadable_items();
+        let blanked = blanked(&source, REPARSE_BUDGET);
+        assert_eq!(blanked.len(), 100);
+        assert!(blanked
+            .iter()
+            .all(|r| source[r.clone()].starts_with("unsafe mod") && source[r.clone()].ends_with('}')));
+    }
+
+    #[test]
+    fn past_the_budget_the_rest_of_the_file_is_left_out_at_once() {
+        let source = unreadable_items();
+        let blanked = blanked(&source, 10 * source.len());
+        // Ten tries one item at a time, then everything from the eleventh on.
+        assert_eq!(blanked.len(), 11);
+        assert!(source[blanked[10].clone()].starts_with("unsafe mod m10 {}"));
+        assert_eq!(blanked[10].end, source.len());
     }
 }
