@@ -1,8 +1,9 @@
 //! The `graphlint` command line.
 
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -12,6 +13,7 @@ use crate::frontend::NOTE_PREFIX;
 use crate::output::{self, OutputFormat, Style};
 use crate::registry;
 use crate::settings::{validate_selector, SelectionLayer};
+use crate::source::{LineIndex, Overlay};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,9 +51,14 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct CheckArgs {
-    /// Files or directories to check.
+    /// Files or directories to check; `-` reads one file's text from stdin (name it with
+    /// `--stdin-filename`).
     #[arg(default_value = ".")]
     paths: Vec<PathBuf>,
+    /// The path of the text read from stdin (`-`): its language, its configuration and its place
+    /// in the project come from it, and the text replaces that file's contents on disk.
+    #[arg(long, value_name = "PATH")]
+    stdin_filename: Option<PathBuf>,
     /// Rule codes or prefixes to enable, replacing the configuration's `select`, e.g.
     /// `--select GL2,GL301`.
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
@@ -223,15 +230,24 @@ fn check_command(args: CheckArgs) -> ExitCode {
         (None, true) => ConfigMode::Isolated,
         (None, false) => ConfigMode::Discover,
     };
+    let (paths, overlay) = match stdin_overlay(&args) {
+        Ok(Some((path, overlay))) => (vec![path], Some(Arc::new(overlay))),
+        Ok(None) => (args.paths.clone(), None),
+        Err(message) => {
+            eprintln!("graphlint: error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let options = RunOptions {
         list_hot: args.show_hot,
         force_exclude: args.force_exclude,
         fingerprint_files: args.add_suppressions,
         keep_suppressed: false,
+        overlay: overlay.clone(),
     };
     let result = Resolver::new(mode, overrides)
         .map_err(RunError::Config)
-        .and_then(|resolver| crate::engine::check(&args.paths, &resolver, options));
+        .and_then(|resolver| crate::engine::check(&paths, &resolver, options));
     let result = match result {
         Ok(result) => result,
         Err(RunError::Config(err)) => {
@@ -292,7 +308,8 @@ fn check_command(args: CheckArgs) -> ExitCode {
     let written = if args.statistics {
         output::write_statistics(&mut out, &result.diagnostics, format, !args.quiet)
     } else {
-        output::write_diagnostics(&mut out, &result.diagnostics, format, Style { color, ..Style::default() })
+        let style = Style { color, overlay: overlay.as_deref(), ..Style::default() };
+        output::write_diagnostics(&mut out, &result.diagnostics, format, style)
     };
     let summary =
         if args.quiet || !format.is_human() || args.statistics { Ok(()) } else { write_summary(&mut out, &result) };
@@ -309,6 +326,39 @@ fn check_command(args: CheckArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// With `-` among the paths: the path `--stdin-filename` names, and an overlay that gives it the
+/// text read from stdin. `None` when stdin is not read.
+fn stdin_overlay(args: &CheckArgs) -> Result<Option<(PathBuf, Overlay)>, String> {
+    let reads_stdin = args.paths.iter().any(|p| p == Path::new("-"));
+    if !reads_stdin {
+        return match &args.stdin_filename {
+            Some(_) => Err("`--stdin-filename` names the text read from stdin: pass `-` as the path".into()),
+            None => Ok(None),
+        };
+    }
+    if args.paths.len() > 1 {
+        return Err("`-` (stdin) cannot be combined with other paths".into());
+    }
+    if args.add_suppressions {
+        return Err("`--add-suppressions` edits files on disk; it cannot suppress text read from stdin".into());
+    }
+    let Some(name) = args.stdin_filename.clone() else {
+        return Err("reading stdin (`-`) needs `--stdin-filename PATH`: the path gives the text its language, \
+                    its configuration and its place in the project"
+            .into());
+    };
+    let mut bytes = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut bytes).map_err(|err| format!("cannot read stdin: {err}"))?;
+    let text = String::from_utf8(bytes).map_err(|err| {
+        let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+        let row = LineIndex::new(std::str::from_utf8(valid).unwrap_or("")).row(valid.len());
+        format!("stdin is not valid UTF-8 (invalid byte at line {row}); nothing was checked")
+    })?;
+    let mut overlay = Overlay::default();
+    overlay.insert(&name, text);
+    Ok(Some((name, overlay)))
 }
 
 /// `--add-suppressions`: exit 0 when every finding is now suppressed, 1 when some could not be

@@ -13,8 +13,7 @@ use crate::discovery::{self, DiscoveryError};
 use crate::meta;
 use crate::paths::{display_path, io_reason};
 use crate::settings::{RuleSelection, Settings};
-use crate::source::Language;
-use crate::source::LineIndex;
+use crate::source::{Language, LineIndex, Overlay};
 use crate::suppression::{selector_span, Suppressions, UnusedReason};
 
 /// Worker threads get a large stack: deeply nested expressions recurse in the parser, the
@@ -81,7 +80,7 @@ impl std::fmt::Display for RunError {
 }
 
 /// Run-wide options that no configuration file sets.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// List every hot function with its chain (`--show-hot`).
     pub list_hot: bool,
@@ -91,6 +90,9 @@ pub struct RunOptions {
     pub fingerprint_files: bool,
     /// See [`Settings::keep_suppressed`].
     pub keep_suppressed: bool,
+    /// Unsaved texts that replace files on disk (see [`Overlay`]). A path named in `paths` that
+    /// exists only in the overlay is checked as a file; so is one under a named directory.
+    pub overlay: Option<Arc<Overlay>>,
 }
 
 /// Checks `paths` with `settings` for every file, reading no configuration file.
@@ -99,15 +101,22 @@ pub fn run(paths: &[PathBuf], settings: &Settings) -> Result<RunResult, RunError
     check(
         paths,
         &resolver,
-        RunOptions { list_hot: settings.list_hot, keep_suppressed: settings.keep_suppressed, ..RunOptions::default() },
+        RunOptions {
+            list_hot: settings.list_hot,
+            keep_suppressed: settings.keep_suppressed,
+            overlay: settings.overlay.clone(),
+            ..RunOptions::default()
+        },
     )
 }
 
 /// Checks `paths`, each file with the configuration `resolver` finds for it.
 pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Result<RunResult, RunError> {
     // A path that cannot be read is a finding, as ruff reports one; the others are still checked.
+    let overlay = options.overlay.as_deref();
+    let in_overlay_only = |path: &Path| overlay.is_some_and(|o| o.contains(path)) && std::fs::metadata(path).is_err();
     let (readable, unreadable): (Vec<PathBuf>, Vec<PathBuf>) =
-        paths.iter().cloned().partition(|path| std::fs::metadata(path).is_ok());
+        paths.iter().cloned().partition(|path| std::fs::metadata(path).is_ok() || in_overlay_only(path));
     let unreadable: Vec<Diagnostic> = unreadable
         .iter()
         .map(|path| {
@@ -116,13 +125,22 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
             Diagnostic::file_level(&meta::UNREADABLE_FILE, path, message, None, 0..0)
         })
         .collect();
-    let files = discover(&readable, resolver, options.force_exclude)?;
+    let (unsaved, on_disk): (Vec<PathBuf>, Vec<PathBuf>) = readable.into_iter().partition(|p| in_overlay_only(p));
+    let mut files = discover(&on_disk, resolver, options.force_exclude)?;
+    if let Some(overlay) = overlay {
+        files.extend(unsaved_files(overlay, &unsaved, &on_disk, resolver)?);
+        files.sort();
+        files.dedup();
+    }
     let mut rules: FxHashMap<PathBuf, FileRules> = FxHashMap::default();
     for file in &files {
         rules.insert(file.path.clone(), resolver.rules_for(&file.path).map_err(RunError::Config)?);
     }
     let fingerprints = if options.fingerprint_files {
-        files.iter().map(|f| (f.path.clone(), Fingerprint::read(&f.path))).collect()
+        // A file with an unsaved text has no fingerprint: what was checked is not on disk.
+        let fingerprint =
+            |path: &Path| if overlay.is_some_and(|o| o.contains(path)) { None } else { Fingerprint::read(path) };
+        files.iter().map(|f| (f.path.clone(), fingerprint(&f.path))).collect()
     } else {
         FxHashMap::default()
     };
@@ -138,6 +156,7 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         file_roots: rules.iter().map(|(path, r)| (path.clone(), r.configuration.roots.clone())).collect(),
         list_hot: options.list_hot,
         keep_suppressed: options.keep_suppressed,
+        overlay: options.overlay.clone(),
     };
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -165,7 +184,7 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         .collect();
     for (path, suppressions) in &outcome.suppressions {
         if let Some(file) = rules.get(path) {
-            diagnostics.extend(unused_suppressions(path, suppressions, file));
+            diagnostics.extend(unused_suppressions(path, suppressions, file, overlay));
         }
     }
     let unreadable_paths = unreadable.len();
@@ -213,13 +232,49 @@ fn discover(
     })
 }
 
+/// The files that exist only in `overlay`: those named (`unsaved`), and those with a known
+/// language under a named directory (`dirs`) that the configuration does not exclude. A path on
+/// disk is found by discovery, and its unsaved text read in its place.
+fn unsaved_files(
+    overlay: &Overlay,
+    unsaved: &[PathBuf],
+    dirs: &[PathBuf],
+    resolver: &Resolver,
+) -> Result<Vec<discovery::SourceFile>, RunError> {
+    let mut files: Vec<discovery::SourceFile> = unsaved
+        .iter()
+        .map(|path| discovery::SourceFile {
+            path: path.clone(),
+            language: Language::from_path(path).unwrap_or(Language::Python),
+        })
+        .collect();
+    let dirs: Vec<(PathBuf, &PathBuf)> =
+        dirs.iter().filter(|d| d.is_dir()).map(|d| (crate::paths::absolute(d), d)).collect();
+    for path in overlay.paths().filter(|p| std::fs::metadata(p).is_err()) {
+        let Some(language) = Language::from_path(path) else { continue };
+        let Some((absolute_dir, shown_dir)) = dirs.iter().find(|(dir, _)| path.starts_with(dir)) else { continue };
+        if resolver.excludes(path, false).map_err(RunError::Config)? {
+            continue;
+        }
+        // Spelled as discovery spells the files under the named directory.
+        let relative = path.strip_prefix(absolute_dir).unwrap_or(path);
+        files.push(discovery::SourceFile { path: shown_dir.join(relative), language });
+    }
+    Ok(files)
+}
+
 /// GL002 findings for the selectors of `suppressions` that suppressed nothing enabled.
-fn unused_suppressions(path: &Path, suppressions: &Suppressions, rules: &FileRules) -> Vec<Diagnostic> {
+fn unused_suppressions(
+    path: &Path,
+    suppressions: &Suppressions,
+    rules: &FileRules,
+    overlay: Option<&Overlay>,
+) -> Vec<Diagnostic> {
     let unused = suppressions.unused(&|code| rules.is_enabled(code));
     if unused.is_empty() {
         return Vec::new();
     }
-    let text = std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let text = Overlay::read(overlay, path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
     let lines = LineIndex::new(&text);
     unused
         .iter()

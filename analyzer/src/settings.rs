@@ -11,6 +11,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::rule::{prefix_matches, selector_matches_any, CODES};
+use crate::source::Overlay;
 
 /// One layer of `select` / `extend-select` / `ignore`: a config file, a file it extends, or the
 /// command line. Layers apply in order, like ruff's: a layer that sets `select` starts over from
@@ -143,6 +144,8 @@ pub struct Settings {
     ///
     /// [`Diagnostic::suppressed`]: crate::diagnostic::Diagnostic::suppressed
     pub keep_suppressed: bool,
+    /// Unsaved texts read instead of the files on disk (stdin, an editor's buffers).
+    pub overlay: Option<Arc<Overlay>>,
 }
 
 impl Settings {

@@ -1,7 +1,10 @@
-//! Source files: which language a path holds, and byte offsets to 1-based rows and character
-//! columns.
+//! Source files: which language a path holds, unsaved texts that stand in for files on disk
+//! ([`Overlay`]), and byte offsets to 1-based rows and character columns.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The languages graphlint has a frontend for, told apart by file extension. The one language
 /// type: source files, rules (`None` there for the meta rules) and suppression comments use it.
@@ -45,6 +48,87 @@ pub fn is_python_stub(path: &Path) -> bool {
 pub struct SourceFile {
     pub path: PathBuf,
     pub language: Language,
+}
+
+/// Unsaved texts that replace files on disk for one run: what an editor holds in its buffers,
+/// or what `graphlint -` reads from stdin.
+///
+/// Every place that reads a source file goes through [`Overlay::read`] (the frontends, the
+/// unused-suppression rule, the code frames of the `full` output), so a text in the overlay is
+/// analysed, reported and shown as if the file held it. A path in the overlay need not exist on
+/// disk: the engine checks it as a file named on the command line.
+///
+/// How to use it: build one, insert each unsaved document under its path, and hand it to
+/// `engine::check` through `RunOptions::overlay` (shared, so that a long-lived caller such as a
+/// language server can keep one per version of its documents without copying the texts):
+///
+/// ```
+/// use std::path::Path;
+/// use std::sync::Arc;
+/// use graphlint::source::Overlay;
+///
+/// let mut overlay = Overlay::default();
+/// overlay.insert(Path::new("pkg/model.py"), "def forward(self, x):\n    return x.item()\n");
+/// assert!(overlay.get(Path::new("./pkg/model.py")).is_some());
+/// let options = graphlint::engine::RunOptions { overlay: Some(Arc::new(overlay)), ..Default::default() };
+/// # let _ = options;
+/// ```
+///
+/// Paths are keyed by [`crate::paths::absolute`] (lexical: `.` and `..` resolved against the
+/// working directory, symlinks left alone), so `pkg/model.py` and `./pkg/../pkg/model.py` name
+/// the same entry. Texts are UTF-8 by construction: a caller with bytes that are not UTF-8 must
+/// refuse them (the CLI does, for stdin).
+#[derive(Debug, Clone, Default)]
+pub struct Overlay {
+    texts: BTreeMap<PathBuf, Arc<str>>,
+}
+
+impl Overlay {
+    /// Sets the text of `path` (relative to the working directory, or absolute), replacing any
+    /// text it had in the overlay.
+    pub fn insert(&mut self, path: &Path, text: impl Into<Arc<str>>) {
+        self.texts.insert(crate::paths::absolute(path), text.into());
+    }
+
+    /// Drops the text of `path`: the file on disk is read again.
+    pub fn remove(&mut self, path: &Path) -> Option<Arc<str>> {
+        self.texts.remove(&crate::paths::absolute(path))
+    }
+
+    /// The unsaved text of `path`, if the overlay has one.
+    pub fn get(&self, path: &Path) -> Option<&Arc<str>> {
+        if self.texts.is_empty() {
+            return None;
+        }
+        self.texts.get(&crate::paths::absolute(path))
+    }
+
+    /// Whether the overlay has a text for `path`.
+    pub fn contains(&self, path: &Path) -> bool {
+        self.get(path).is_some()
+    }
+
+    /// The paths with an unsaved text (absolute, sorted).
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.texts.keys().map(PathBuf::as_path)
+    }
+
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
+    /// The bytes of `path`: its unsaved text from `overlay` when there is one, else the file on
+    /// disk. The one way graphlint reads a source file.
+    pub fn read<'a>(overlay: Option<&'a Overlay>, path: &Path) -> std::io::Result<Cow<'a, [u8]>> {
+        match overlay.and_then(|o| o.get(path)) {
+            Some(text) => Ok(Cow::Borrowed(text.as_bytes())),
+            None => std::fs::read(path).map(Cow::Owned),
+        }
+    }
 }
 
 /// A 1-based line and 1-based column (in characters), as ruff reports them.
@@ -110,5 +194,24 @@ mod tests {
         assert_eq!(index.location(text, 7), Location { row: 3, column: 1 });
         assert_eq!(index.location(text, 8), Location { row: 4, column: 1 });
         assert_eq!(index.line_range(text, 2), 3..6);
+    }
+
+    #[test]
+    fn overlay_texts_replace_the_disk_by_absolute_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.py");
+        std::fs::write(&path, "on disk\n").unwrap();
+        let mut overlay = Overlay::default();
+        assert_eq!(&*Overlay::read(Some(&overlay), &path).unwrap(), b"on disk\n");
+        overlay.insert(&dir.path().join("sub/../m.py"), "unsaved\n");
+        assert_eq!(&*Overlay::read(Some(&overlay), &path).unwrap(), b"unsaved\n");
+        assert_eq!(&*Overlay::read(None, &path).unwrap(), b"on disk\n");
+        // A path only in the overlay reads; one in neither is the disk's error.
+        overlay.insert(&dir.path().join("new.py"), "x = 1\n");
+        assert_eq!(&*Overlay::read(Some(&overlay), &dir.path().join("new.py")).unwrap(), b"x = 1\n");
+        assert!(Overlay::read(Some(&overlay), &dir.path().join("gone.py")).is_err());
+        assert_eq!(overlay.paths().count(), 2);
+        assert!(overlay.remove(&path).is_some());
+        assert_eq!(&*Overlay::read(Some(&overlay), &path).unwrap(), b"on disk\n");
     }
 }

@@ -293,3 +293,72 @@ fn nothing_to_check_and_nothing_hot_are_said() {
     let clean = graphlint(&[], dir.path());
     assert!(stdout(&clean).contains("All checks passed (2 files checked)."), "{}", stdout(&clean));
 }
+
+fn graphlint_stdin(args: &[&str], cwd: &Path, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_graphlint"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run graphlint");
+    // graphlint may refuse before it reads stdin (a usage error): the pipe is closed then.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    child.wait_with_output().unwrap()
+}
+
+/// `graphlint - --stdin-filename PATH` checks the text on stdin in place of the file on disk:
+/// the finding, its row, its code frame and the unused-suppression rule all follow stdin's text.
+#[test]
+fn stdin_text_replaces_the_file_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pkg/step.py", HOT_ITEM);
+    // On disk: a finding at line 6. On stdin: none there, one at line 8, and a stale suppression.
+    let unsaved = "import torch\n\n\n# graphlint: hot\ndef step(x: torch.Tensor):\n    y = x + 1  # graphlint: ignore[GL201]\n\n    return float(y)  # from stdin\n";
+    let from_disk = graphlint(&["pkg/step.py", "--output-format", "concise"], dir.path());
+    assert!(stdout(&from_disk).contains("pkg/step.py:6:12: GL201"), "{}", stdout(&from_disk));
+
+    let args = ["-", "--stdin-filename", "pkg/step.py", "--output-format", "concise"];
+    let output = graphlint_stdin(&args, dir.path(), unsaved.as_bytes());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("pkg/step.py:8:12: GL203"), "the finding follows stdin's text: {out}");
+    assert!(out.contains("pkg/step.py:6:36: GL002"), "the suppression is read from stdin's text: {out}");
+    assert!(!out.contains(":6:12: GL201"), "the disk's finding is gone: {out}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("pkg/step.py")).unwrap(), HOT_ITEM, "disk untouched");
+
+    // The code frame of the full output shows stdin's line, not the disk's.
+    let full = graphlint_stdin(&["-", "--stdin-filename", "pkg/step.py"], dir.path(), unsaved.as_bytes());
+    assert!(stdout(&full).contains("return float(y)  # from stdin"), "{}", stdout(&full));
+
+    // A name that is not on disk at all is checked too, as a new file.
+    let new = graphlint_stdin(
+        &["-", "--stdin-filename", "pkg/new.py", "--output-format", "concise"],
+        dir.path(),
+        HOT_ITEM.as_bytes(),
+    );
+    assert!(stdout(&new).contains("pkg/new.py:6:12: GL201"), "{}", stdout(&new));
+}
+
+#[test]
+fn stdin_without_a_name_or_not_utf8_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let unnamed = graphlint_stdin(&["-"], dir.path(), HOT_ITEM.as_bytes());
+    assert_eq!(unnamed.status.code(), Some(2));
+    assert!(stderr(&unnamed).contains("needs `--stdin-filename PATH`"), "{}", stderr(&unnamed));
+
+    let latin1 = graphlint_stdin(&["-", "--stdin-filename", "m.py"], dir.path(), b"x = 1\ns = '\xe9t\xe9'\n");
+    assert_eq!(latin1.status.code(), Some(2));
+    assert!(stderr(&latin1).contains("stdin is not valid UTF-8 (invalid byte at line 2)"), "{}", stderr(&latin1));
+    assert!(stdout(&latin1).is_empty());
+
+    let edit = graphlint_stdin(&["-", "--stdin-filename", "m.py", "--add-suppressions"], dir.path(), b"x = 1\n");
+    assert_eq!(edit.status.code(), Some(2));
+    assert!(stderr(&edit).contains("cannot suppress text read from stdin"), "{}", stderr(&edit));
+
+    let orphan = graphlint(&["m.py", "--stdin-filename", "m.py"], dir.path());
+    assert_eq!(orphan.status.code(), Some(2));
+    assert!(stderr(&orphan).contains("pass `-` as the path"), "{}", stderr(&orphan));
+}

@@ -10,6 +10,7 @@ use super::Style;
 use crate::diagnostic::{Diagnostic, Heat};
 use crate::paths::display_path;
 use crate::rule::Family;
+use crate::source::Overlay;
 
 /// One diagnostic in miette's terms: the snippet, a primary label and the help line.
 struct Report<'a> {
@@ -61,12 +62,15 @@ impl miette::Diagnostic for Report<'_> {
     }
 }
 
-pub(super) fn write(out: &mut dyn Write, diagnostics: &[Diagnostic], style: Style) -> io::Result<()> {
+pub(super) fn write(out: &mut dyn Write, diagnostics: &[Diagnostic], style: Style<'_>) -> io::Result<()> {
     let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
     let mut sources: HashMap<PathBuf, Arc<str>> = HashMap::new();
     for diagnostic in diagnostics {
-        let text = sources.entry(diagnostic.file.clone()).or_insert_with(|| read_for_display(&diagnostic.file)).clone();
+        let text = sources
+            .entry(diagnostic.file.clone())
+            .or_insert_with(|| read_for_display(&diagnostic.file, style.overlay))
+            .clone();
         let report = Report { diagnostic, source: NamedSource::new(display_path(&diagnostic.file), text) };
         let handler = match note(diagnostic) {
             Some(note) => handler.clone().with_footer(note),
@@ -88,8 +92,12 @@ fn note(diagnostic: &Diagnostic) -> Option<String> {
     }
 }
 
-/// The file's text for the snippet; a file that vanished or is not UTF-8 shows no snippet lines.
-fn read_for_display(path: &PathBuf) -> Arc<str> {
+/// The file's text for the snippet (its unsaved text when the overlay has one); a file that
+/// vanished shows no snippet lines.
+fn read_for_display(path: &PathBuf, overlay: Option<&Overlay>) -> Arc<str> {
+    if let Some(text) = overlay.and_then(|o| o.get(path)) {
+        return text.clone();
+    }
     match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into(),
         Err(_) => Arc::from(""),

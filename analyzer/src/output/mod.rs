@@ -10,6 +10,7 @@ mod sarif;
 use std::io::{self, Write};
 
 use crate::diagnostic::Diagnostic;
+use crate::source::Overlay;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
@@ -29,16 +30,18 @@ impl OutputFormat {
     }
 }
 
-/// How the `full` format looks.
+/// How the `full` format looks, and where its code frames read the files.
 #[derive(Debug, Clone, Copy)]
-pub struct Style {
+pub struct Style<'a> {
     pub color: bool,
     pub width: usize,
+    /// The run's unsaved texts: a code frame shows the text that was checked, not the disk's.
+    pub overlay: Option<&'a Overlay>,
 }
 
-impl Default for Style {
+impl Default for Style<'_> {
     fn default() -> Self {
-        Style { color: false, width: 100 }
+        Style { color: false, width: 100, overlay: None }
     }
 }
 
@@ -47,7 +50,7 @@ pub fn write_diagnostics(
     out: &mut dyn Write,
     diagnostics: &[Diagnostic],
     format: OutputFormat,
-    style: Style,
+    style: Style<'_>,
 ) -> io::Result<()> {
     match format {
         OutputFormat::Full => full::write(out, diagnostics, style),

@@ -43,7 +43,7 @@ pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
 
 pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
     let mut analysis = FileAnalysis::empty(path);
-    let text = match SourceText::read(path) {
+    let text = match SourceText::read(path, settings.overlay.as_deref()) {
         Ok(text) => text,
         Err(diagnostic) => {
             analysis.file_diagnostics.push(*diagnostic);
