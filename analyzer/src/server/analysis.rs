@@ -16,6 +16,7 @@ use crate::config::{ConfigMode, Overrides, Resolver, CONFIG_FILES};
 use crate::diagnostic::{Diagnostic, Heat, HotFunction};
 use crate::engine::{RunError, RunOptions, RunResult};
 use crate::paths::absolute;
+use crate::source::Overlay;
 
 use super::text::{path_to_uri, Text};
 
@@ -60,9 +61,12 @@ pub fn project_root(path: &Path, workspace_folders: &[PathBuf]) -> PathBuf {
 /// Checks the whole project at `root` with the configuration files the CLI reads, the open
 /// `documents` read from their unsaved texts.
 pub fn run_project(root: &Path, documents: &[Document]) -> Result<RunResult, RunError> {
-    let _ = documents;
     let resolver = Resolver::new(ConfigMode::Discover, Overrides::default()).map_err(RunError::Config)?;
-    let options = RunOptions { list_hot: true, ..RunOptions::default() };
+    let mut overlay = Overlay::default();
+    for document in documents {
+        overlay.insert(&document.path, document.text.clone());
+    }
+    let options = RunOptions { list_hot: true, overlay: Some(Arc::new(overlay)), ..RunOptions::default() };
     crate::engine::check(&[root.to_path_buf()], &resolver, options)
 }
 
