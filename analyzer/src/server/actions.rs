@@ -75,15 +75,21 @@ fn quick_fix(
     })
 }
 
-/// The text with a `graphlint: cold` comment at the end of row `row` (the `def`/`fn` line), or
-/// `None` where a comment there would not be read as the marker: the line already holds a
-/// `graphlint:` comment (a comment holds one directive) or continues with a `\`.
+/// The text with a `graphlint: cold` comment at the end of row `row`, or `None` where the
+/// marker would not be read there: the row is no `def`/`fn` line (a chain that ends in a loop
+/// names the loop's row), already holds a `graphlint:` comment (a comment holds one directive),
+/// or continues with a `\`.
 fn mark_cold(text: &str, path: &Path, row: u32) -> Option<String> {
     let language = Language::from_path(path)?;
     let document = Text::new(text);
     let line = document.line_range(row);
     let content = &text[line.clone()];
-    if content.trim().is_empty() || content.contains("graphlint:") || content.trim_end().ends_with('\\') {
+    let code = content.trim_start();
+    let defines = match language {
+        Language::Python => code.starts_with("def ") || code.starts_with("async def "),
+        Language::Rust => code.starts_with("fn ") || code.contains(" fn "),
+    };
+    if !defines || content.contains("graphlint:") || content.trim_end().ends_with('\\') {
         return None;
     }
     let comment = format!("{} graphlint: cold", language.comment_marker());
@@ -132,5 +138,7 @@ mod tests {
         assert_eq!(rust, "fn step() { // graphlint: cold\n}\n");
         assert_eq!(mark_cold("def f():  # graphlint: hot\n", Path::new("m.py"), 1), None);
         assert_eq!(mark_cold("x = 1\n", Path::new("m.txt"), 1), None);
+        // A chain that ends in a decode loop names the loop's row: no marker goes there.
+        assert_eq!(mark_cold("    for _ in range(n):\n", Path::new("m.py"), 1), None);
     }
 }

@@ -69,7 +69,6 @@ pub fn serve(connection: Connection) -> bool {
         dirty_since: None,
         running: false,
         hot: HashMap::new(),
-        published: HashMap::new(),
         config_error: None,
     };
     loop {
@@ -154,8 +153,6 @@ struct Server<'c> {
     running: bool,
     /// The hot functions of each project's last analysis, for hover.
     hot: HashMap<PathBuf, Vec<HotFunction>>,
-    /// The documents with diagnostics shown, and their project (to clear them).
-    published: HashMap<Uri, PathBuf>,
     /// The last configuration error shown, so that it is shown once, not on every keystroke.
     config_error: Option<String>,
 }
@@ -269,9 +266,7 @@ impl Server<'_> {
                 let Ok(params) = serde_json::from_value::<DidCloseTextDocumentParams>(params) else { return };
                 let uri = params.text_document.uri;
                 self.documents.remove(&uri);
-                if self.published.remove(&uri).is_some() {
-                    self.publish_for(uri, None, Vec::new());
-                }
+                self.publish_for(uri, None, Vec::new());
                 // Its saved text is what the project sees now.
                 self.changed();
             }
@@ -336,7 +331,6 @@ impl Server<'_> {
                     .filter(|d| absolute(&d.file) == document.path)
                     .map(|d| analysis::to_lsp(d, &text))
                     .collect();
-                self.published.insert(document.uri.clone(), root.clone());
                 self.publish_for(document.uri.clone(), Some(document.version), diagnostics);
             }
             self.hot.insert(root, result.hot_functions);
