@@ -163,9 +163,11 @@ mod tests {
     fn positions_count_utf16_units() {
         // '𝔵' is four bytes and two UTF-16 units; 'é' two bytes and one unit.
         let text = Text::new("é𝔵 = t.item()\nx\n");
+        // `item` starts after 7 characters, 8 UTF-16 units.
         let item = "é𝔵 = t.".len();
-        assert_eq!(text.position(item), Position { line: 0, character: 7 });
-        assert_eq!(text.position_of(Location { row: 1, column: 7 }), Position { line: 0, character: 7 });
+        assert_eq!(text.position(item), Position { line: 0, character: 8 });
+        assert_eq!(text.position_of(Location { row: 1, column: 8 }), Position { line: 0, character: 8 });
+        assert_eq!(text.position(text.text.len()), Position { line: 2, character: 0 });
     }
 
     #[test]
