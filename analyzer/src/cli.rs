@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigMode, Overrides, Resolver};
+use crate::discovery::{find_project_root, RootMarker};
 use crate::engine::{RunError, RunOptions};
 use crate::frontend::NOTE_PREFIX;
 use crate::output::{self, OutputFormat, Style};
@@ -108,6 +109,18 @@ struct CheckArgs {
     /// (for pre-commit, which names every file).
     #[arg(long)]
     force_exclude: bool,
+    /// Analyse every file under DIR for hot paths and report the named paths only, so that a
+    /// file's verdict is the one a run over DIR gives it. Without it, the directory of the
+    /// outermost configuration file above the paths (inside their repository) is used this way.
+    #[arg(long, value_name = "DIR")]
+    project_root: Option<PathBuf>,
+    /// Find the project of the paths even without a configuration file: the repository root
+    /// (`.git`, `.hg`), else the paths' common directory. What the pre-commit hook uses.
+    #[arg(long, overrides_with = "no_project_context")]
+    project_context: bool,
+    /// Analyse the named paths alone, as if nothing else existed.
+    #[arg(long, conflicts_with = "project_root")]
+    no_project_context: bool,
     /// Write a `graphlint: ignore[CODE]` comment for every current finding, then exit.
     #[arg(long, conflicts_with_all = ["statistics", "show_hot"])]
     add_suppressions: bool,
@@ -238,7 +251,15 @@ fn check_command(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let project_root = match project_root(&args, &mode, &paths) {
+        Ok(root) => root,
+        Err(message) => {
+            eprintln!("graphlint: error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let options = RunOptions {
+        project_root,
         list_hot: args.show_hot,
         force_exclude: args.force_exclude,
         fingerprint_files: args.add_suppressions,
@@ -328,6 +349,28 @@ fn check_command(args: CheckArgs) -> ExitCode {
     }
 }
 
+/// The project whose files are analysed as the context of `paths` (see `--project-root`), or
+/// `None` to analyse the paths alone. Without a flag, a configuration file marks the project:
+/// a repository alone does not, since it may hold several projects (this repository's fixtures
+/// are dozens of them), and without a marker a run keeps meaning what it always did.
+fn project_root(args: &CheckArgs, mode: &ConfigMode, paths: &[PathBuf]) -> Result<Option<PathBuf>, String> {
+    if args.no_project_context {
+        return Ok(None);
+    }
+    if let Some(dir) = &args.project_root {
+        if !dir.is_dir() {
+            return Err(format!("`--project-root {}` is not a directory", dir.display()));
+        }
+        return Ok(Some(dir.clone()));
+    }
+    let reads_configuration = *mode == ConfigMode::Discover;
+    let (root, marker) = find_project_root(paths, &|dir| reads_configuration && crate::config::is_config_dir(dir));
+    let wanted = args.project_context || marker == RootMarker::Configuration;
+    // A run that names the root itself already analyses the whole project.
+    let names_root = paths.iter().any(|path| crate::paths::absolute(path) == root);
+    Ok((wanted && !names_root).then_some(root))
+}
+
 /// With `-` among the paths: the path `--stdin-filename` names, and an overlay that gives it the
 /// text read from stdin. `None` when stdin is not read.
 fn stdin_overlay(args: &CheckArgs) -> Result<Option<(PathBuf, Overlay)>, String> {
@@ -384,6 +427,13 @@ fn add_suppressions_command(result: &crate::engine::RunResult) -> ExitCode {
 fn write_summary(out: &mut dyn Write, result: &crate::engine::RunResult) -> std::io::Result<()> {
     let plural = |n: usize, noun: &str| if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") };
     let checked = plural(result.files_checked, "file");
+    // A partial run says how much it analysed besides what it reports.
+    let project = result.project_files.map_or(String::new(), |n| format!(", {n} in project context"));
+    // What the hot paths were looked for in.
+    let searched = match result.project_files {
+        Some(n) => format!("{} of the project", plural(n, "file")),
+        None => format!("{checked} checked"),
+    };
     // An internal error left a file unchecked: "all checks passed" would not be true.
     let unchecked = " Not every file could be checked: see the warnings above.";
     match result.diagnostics.len() {
@@ -392,11 +442,11 @@ fn write_summary(out: &mut dyn Write, result: &crate::engine::RunResult) -> std:
         0 if result.files_checked == 0 => writeln!(out, "No Python or Rust files to check."),
         0 if result.roots == 0 && !result.all_paths => writeln!(
             out,
-            "No findings on hot paths, but no root either: nothing in the {checked} checked is hot \
+            "No findings on hot paths, but no root either: nothing in the {searched} is hot \
              (no nn.Module `forward`, decode loop, compiled or captured function). Name the \
              per-step entry points with `--hot`, or see every sync with `--all-paths`."
         ),
-        0 => writeln!(out, "All checks passed ({checked} checked)."),
+        0 => writeln!(out, "All checks passed ({checked} checked{project})."),
         n => {
             let hot = result.diagnostics.iter().filter(|d| d.is_hot()).count();
             let mut with_findings: Vec<&std::path::Path> =
@@ -406,7 +456,7 @@ fn write_summary(out: &mut dyn Write, result: &crate::engine::RunResult) -> std:
             let unchecked = if result.internal_error { unchecked } else { "" };
             writeln!(
                 out,
-                "Found {} in {} ({hot} on hot paths; {checked} checked).{unchecked}",
+                "Found {} in {} ({hot} on hot paths; {checked} checked{project}).{unchecked}",
                 plural(n, "finding"),
                 plural(with_findings.len(), "file"),
             )

@@ -131,6 +131,55 @@ fn is_explicit_path_excluded(path: &Path, is_dir: bool, exclude: &Exclusion) -> 
     Ok(false)
 }
 
+/// What makes a directory the project root of a partial run (see [`find_project_root`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootMarker {
+    /// It holds a configuration file.
+    Configuration,
+    /// It is a repository's root (`.git` or `.hg`).
+    Repository,
+    /// Neither was found: the paths' common directory.
+    CommonDirectory,
+}
+
+/// The project the files under `paths` belong to, as an absolute directory: the outermost
+/// directory holding a configuration file (`is_config_dir`) between the paths' common directory
+/// and the repository root, else the repository root, else the common directory.
+///
+/// The outermost configuration, not the nearest: a project's sub-directory may have its own
+/// settings (`legacy/graphlint.toml`), and its functions are still called from the rest of the
+/// project, which a run from the top analyses. The repository root bounds the search, so a
+/// configuration above the checkout (in a home directory) is never the project.
+pub fn find_project_root(paths: &[PathBuf], is_config_dir: &dyn Fn(&Path) -> bool) -> (PathBuf, RootMarker) {
+    let mut common: Option<PathBuf> = None;
+    for path in paths {
+        let absolute = crate::paths::absolute(path);
+        let dir =
+            if absolute.is_dir() { absolute } else { absolute.parent().map_or(absolute.clone(), Path::to_path_buf) };
+        common = Some(match common {
+            None => dir,
+            Some(common) => common.ancestors().find(|a| dir.starts_with(a)).unwrap_or(Path::new("/")).to_path_buf(),
+        });
+    }
+    let common = common.unwrap_or_else(|| crate::paths::absolute(Path::new(".")));
+    let mut outermost_config = None;
+    for dir in common.ancestors() {
+        if is_config_dir(dir) {
+            outermost_config = Some(dir.to_path_buf());
+        }
+        if dir.join(".git").exists() || dir.join(".hg").is_dir() {
+            return match outermost_config {
+                Some(config) => (config, RootMarker::Configuration),
+                None => (dir.to_path_buf(), RootMarker::Repository),
+            };
+        }
+    }
+    match outermost_config {
+        Some(config) => (config, RootMarker::Configuration),
+        None => (common, RootMarker::CommonDirectory),
+    }
+}
+
 /// Whether `path` is a directory skipped by default: a name in [`DEFAULT_EXCLUDED_DIRS`], or a
 /// virtualenv.
 pub fn is_default_excluded_dir(path: &Path) -> bool {
@@ -142,4 +191,39 @@ pub fn is_default_excluded_dir(path: &Path) -> bool {
 /// `site-packages` is third-party code.
 pub fn is_virtualenv(dir: &Path) -> bool {
     dir.join("pyvenv.cfg").is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_root_is_the_outermost_configuration_inside_the_repository() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path().join("home");
+        let repo = top.join("repo");
+        std::fs::create_dir_all(repo.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(repo.join("d")).unwrap();
+        let file = repo.join("a/b/c/m.py");
+        std::fs::write(&file, "x = 1\n").unwrap();
+        // Configurations in `top` (above the repository), `repo/a` and `repo/a/b`.
+        let configs = [top.clone(), repo.join("a"), repo.join("a/b")];
+        let is_config = |dir: &Path| configs.iter().any(|c| c == dir);
+        let root = |paths: &[PathBuf]| find_project_root(paths, &is_config);
+
+        // No repository: the outermost configuration, however high.
+        assert_eq!(root(std::slice::from_ref(&file)), (top.clone(), RootMarker::Configuration));
+        std::fs::create_dir(repo.join(".git")).unwrap();
+        assert_eq!(root(std::slice::from_ref(&file)), (repo.join("a"), RootMarker::Configuration));
+        // Paths in two sub-trees: their common directory has no configuration above it in the
+        // repository, so the repository root is the project.
+        assert_eq!(root(&[file.clone(), repo.join("d")]), (repo.clone(), RootMarker::Repository));
+        let nothing = |_: &Path| false;
+        assert_eq!(find_project_root(std::slice::from_ref(&file), &nothing), (repo.clone(), RootMarker::Repository));
+        std::fs::remove_dir(repo.join(".git")).unwrap();
+        assert_eq!(
+            find_project_root(&[file.clone(), repo.join("a/b/c")], &nothing),
+            (repo.join("a/b/c"), RootMarker::CommonDirectory)
+        );
+    }
 }

@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::config::{ConfigError, Configuration, FileRules, Resolver};
 use crate::diagnostic::{Diagnostic, Heat, HotFunction};
 use crate::discovery::{self, DiscoveryError};
 use crate::meta;
-use crate::paths::{display_path, io_reason};
+use crate::paths::{absolute, display_path, io_reason};
 use crate::settings::{RuleSelection, Settings};
 use crate::source::{Language, LineIndex, Overlay};
 use crate::suppression::{selector_span, Suppressions, UnusedReason};
@@ -24,7 +24,11 @@ pub struct RunResult {
     pub diagnostics: Vec<Diagnostic>,
     /// With `RunOptions::list_hot`: every hot function and loop, with its chain.
     pub hot_functions: Vec<HotFunction>,
+    /// The files whose findings are reported.
     pub files_checked: usize,
+    /// With `RunOptions::project_root`: how many files the project holds, all analysed for hot
+    /// paths (the checked ones among them).
+    pub project_files: Option<usize>,
     /// Paths named on the command line that could not be read: each is a GL001 finding, and
     /// the run exits 2 once the other paths are checked.
     pub unreadable_paths: usize,
@@ -93,6 +97,11 @@ pub struct RunOptions {
     /// Unsaved texts that replace files on disk (see [`Overlay`]). A path named in `paths` that
     /// exists only in the overlay is checked as a file; so is one under a named directory.
     pub overlay: Option<Arc<Overlay>>,
+    /// Analyse every file of the project under this directory for hot paths, and report the
+    /// findings of the files under `paths` only: a file's verdict is then the one a run over the
+    /// whole project gives it (a helper is hot through a caller in a file not named). Every path
+    /// must lie under it.
+    pub project_root: Option<PathBuf>,
 }
 
 /// Checks `paths` with `settings` for every file, reading no configuration file.
@@ -125,13 +134,33 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
             Diagnostic::file_level(&meta::UNREADABLE_FILE, path, message, None, 0..0)
         })
         .collect();
+    let root = options.project_root.as_deref().map(spelled_root);
+    let readable = match &root {
+        Some((spelled, absolute_root)) => {
+            readable.iter().map(|p| spelled_from_root(p, spelled, absolute_root)).collect::<Result<_, _>>()?
+        }
+        None => readable,
+    };
     let (unsaved, on_disk): (Vec<PathBuf>, Vec<PathBuf>) = readable.into_iter().partition(|p| in_overlay_only(p));
-    let mut files = discover(&on_disk, resolver, options.force_exclude)?;
+    // The files reported, then (with a project root) every file analysed.
+    let mut checked = discover(&on_disk, resolver, options.force_exclude)?;
     if let Some(overlay) = overlay {
-        files.extend(unsaved_files(overlay, &unsaved, &on_disk, resolver)?);
+        checked.extend(unsaved_files(overlay, &unsaved, &on_disk, resolver)?);
+        checked.sort();
+        checked.dedup();
+    }
+    let mut files = checked.clone();
+    if let Some((spelled, _)) = &root {
+        let project = std::slice::from_ref(spelled);
+        files.extend(discover(project, resolver, false)?);
+        if let Some(overlay) = overlay {
+            files.extend(unsaved_files(overlay, &[], project, resolver)?);
+        }
         files.sort();
         files.dedup();
     }
+    let reported: Option<FxHashSet<&Path>> = root.is_some().then(|| checked.iter().map(|f| f.path.as_path()).collect());
+    let is_reported = |path: &Path| reported.as_ref().is_none_or(|r| r.contains(path));
     let mut rules: FxHashMap<PathBuf, FileRules> = FxHashMap::default();
     for file in &files {
         rules.insert(file.path.clone(), resolver.rules_for(&file.path).map_err(RunError::Config)?);
@@ -140,7 +169,7 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         // A file with an unsaved text has no fingerprint: what was checked is not on disk.
         let fingerprint =
             |path: &Path| if overlay.is_some_and(|o| o.contains(path)) { None } else { Fingerprint::read(path) };
-        files.iter().map(|f| (f.path.clone(), fingerprint(&f.path))).collect()
+        checked.iter().map(|f| (f.path.clone(), fingerprint(&f.path))).collect()
     } else {
         FxHashMap::default()
     };
@@ -178,11 +207,14 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         .diagnostics
         .into_iter()
         .filter(|d| {
+            if !is_reported(&d.file) {
+                return false;
+            }
             let Some(file) = rules.get(&d.file) else { return true };
             file.is_enabled(d.code()) && (d.heat != Heat::Cold || file.configuration.all_paths)
         })
         .collect();
-    for (path, suppressions) in &outcome.suppressions {
+    for (path, suppressions) in outcome.suppressions.iter().filter(|(path, _)| is_reported(path)) {
         if let Some(file) = rules.get(path) {
             diagnostics.extend(unused_suppressions(path, suppressions, file, overlay));
         }
@@ -191,6 +223,11 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
     diagnostics.extend(unreadable);
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let mut hot_functions = outcome.hot_functions;
+    if let Some(reported) = &reported {
+        // Chains name files as they are shown.
+        let shown: FxHashSet<String> = reported.iter().map(|p| display_path(p)).collect();
+        hot_functions.retain(|h| h.chain.last().is_some_and(|l| shown.contains(&l.filename)));
+    }
     hot_functions.sort_by(|a, b| {
         let key = |h: &HotFunction| h.chain.last().map(|l| (l.filename.clone(), l.row));
         key(a).cmp(&key(b))
@@ -198,7 +235,8 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
     Ok(RunResult {
         diagnostics,
         hot_functions,
-        files_checked: files.len(),
+        files_checked: checked.len(),
+        project_files: root.is_some().then_some(files.len()),
         unreadable_paths,
         roots: outcome.roots,
         all_paths: settings.all_paths,
@@ -230,6 +268,34 @@ fn discover(
         Some(config) => RunError::Config(config),
         None => RunError::Message(err.0),
     })
+}
+
+/// How the files of a project are spelled: from the working directory when the root is inside
+/// it (`.` for the working directory itself, as a run there spells them), else absolute. Also
+/// the root made absolute.
+fn spelled_root(root: &Path) -> (PathBuf, PathBuf) {
+    let absolute_root = absolute(root);
+    let spelled = match crate::paths::current_dir().and_then(|cwd| absolute_root.strip_prefix(cwd).ok()) {
+        Some(relative) if relative.as_os_str().is_empty() => PathBuf::from("."),
+        Some(relative) => relative.to_path_buf(),
+        None => absolute_root.clone(),
+    };
+    (spelled, absolute_root)
+}
+
+/// `path` spelled from the project root (so that it is one file with the project's spelling of
+/// it), or the error for a path outside the root.
+fn spelled_from_root(path: &Path, spelled: &Path, absolute_root: &Path) -> Result<PathBuf, RunError> {
+    match absolute(path).strip_prefix(absolute_root) {
+        Ok(relative) if relative.as_os_str().is_empty() => Ok(spelled.to_path_buf()),
+        Ok(relative) => Ok(spelled.join(relative)),
+        Err(_) => Err(RunError::Message(format!(
+            "`{}` is outside the project root `{}`: name a `--project-root` that holds every path, or pass \
+             `--no-project-context`",
+            display_path(path),
+            display_path(absolute_root)
+        ))),
+    }
 }
 
 /// The files that exist only in `overlay`: those named (`unsaved`), and those with a known

@@ -235,6 +235,12 @@ impl Resolver {
     }
 }
 
+/// Whether `dir` holds a configuration file graphlint reads (a `pyproject.toml` counts only with
+/// a `[tool.graphlint]` table; an invalid one counts, so that the run reports it).
+pub fn is_config_dir(dir: &Path) -> bool {
+    config_in(dir).map_or(true, |options| options.is_some())
+}
+
 /// The configuration file in `dir`, if any.
 fn config_in(dir: &Path) -> Result<Option<Options>, ConfigError> {
     for name in CONFIG_FILES {
