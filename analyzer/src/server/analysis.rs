@@ -12,8 +12,9 @@ use lsp_types::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigMode, Overrides, Resolver, CONFIG_FILES};
+use crate::config::{is_config_dir, ConfigMode, Overrides, Resolver};
 use crate::diagnostic::{Diagnostic, Heat, HotFunction};
+use crate::discovery::find_project_root;
 use crate::engine::{RunError, RunOptions, RunResult};
 use crate::paths::absolute;
 use crate::source::Overlay;
@@ -31,31 +32,16 @@ pub struct Document {
 }
 
 /// The project a file belongs to: the innermost workspace folder holding it; outside every
-/// folder, the nearest directory with a configuration file, else the nearest repository root,
-/// else the file's own directory.
+/// folder, the project a CLI run on the file would analyse as its context (the outermost
+/// directory with a configuration file inside its repository, else the repository root, else
+/// the file's directory).
 pub fn project_root(path: &Path, workspace_folders: &[PathBuf]) -> PathBuf {
     if let Some(folder) =
         workspace_folders.iter().filter(|folder| path.starts_with(folder)).max_by_key(|f| f.components().count())
     {
         return folder.clone();
     }
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let has_config = |dir: &Path| {
-        CONFIG_FILES.iter().any(|name| {
-            let file = dir.join(name);
-            match *name {
-                // A pyproject.toml counts only with a graphlint table, as the CLI reads it.
-                "pyproject.toml" => std::fs::read_to_string(&file).is_ok_and(|t| t.contains("[tool.graphlint")),
-                _ => file.is_file(),
-            }
-        })
-    };
-    parent
-        .ancestors()
-        .find(|dir| has_config(dir))
-        .or_else(|| parent.ancestors().find(|dir| dir.join(".git").exists()))
-        .unwrap_or(parent)
-        .to_path_buf()
+    find_project_root(&[path.to_path_buf()], &is_config_dir).0
 }
 
 /// Checks the whole project at `root` with the configuration files the CLI reads, the open
@@ -142,4 +128,18 @@ pub fn hot_at<'h>(hot: &'h [HotFunction], path: &'h Path, row: u32) -> impl Iter
     hot.iter().filter(move |h| {
         h.chain.last().is_some_and(|last| last.row == row && absolute(Path::new(&last.filename)) == path)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_innermost_workspace_folder_is_the_project() {
+        let folders = [PathBuf::from("/work/a"), PathBuf::from("/work/a/b"), PathBuf::from("/work/c")];
+        assert_eq!(project_root(Path::new("/work/a/b/m.py"), &folders), PathBuf::from("/work/a/b"));
+        assert_eq!(project_root(Path::new("/work/a/m.py"), &folders), PathBuf::from("/work/a"));
+        // `/work/ab` is not inside `/work/a`: paths are compared by components.
+        assert_ne!(project_root(Path::new("/work/ab/m.py"), &folders), PathBuf::from("/work/a"));
+    }
 }
