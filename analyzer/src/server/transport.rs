@@ -54,7 +54,7 @@ fn read_loop(mut input: impl BufRead, incoming: &crossbeam_channel::Sender<Messa
         let frame = match read_frame(&mut input) {
             Ok(Some(frame)) => frame,
             Ok(None) => return,
-            Err(FrameError::Header(why)) => {
+            Err(why) => {
                 write_error(output, Value::Null, ErrorCode::ParseError, &why);
                 continue;
             }
@@ -95,13 +95,9 @@ fn read_loop(mut input: impl BufRead, incoming: &crossbeam_channel::Sender<Messa
     }
 }
 
-enum FrameError {
-    /// The header block was unusable; the stream goes on after it.
-    Header(String),
-}
-
-/// One frame's body; `None` at the end of the input (also mid-frame: nothing more can come).
-fn read_frame(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, FrameError> {
+/// One frame's body; `None` at the end of the input (also mid-frame: nothing more can come);
+/// an error when the header block was unusable (the stream goes on after it).
+fn read_frame(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, String> {
     let mut length: Option<Result<usize, String>> = None;
     let mut saw_header = false;
     let mut line = Vec::new();
@@ -128,7 +124,7 @@ fn read_frame(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, FrameError> {
         // next frame is read from its own first line.
         let Some((name, value)) = header else {
             let shown: String = text.chars().take(40).collect();
-            return Err(FrameError::Header(format!("expected a `Content-Length: N` header, found `{shown}`")));
+            return Err(format!("expected a `Content-Length: N` header, found `{shown}`"));
         };
         if name.eq_ignore_ascii_case("content-length") {
             let value = value.trim();
@@ -137,8 +133,8 @@ fn read_frame(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, FrameError> {
     }
     let length = match length {
         Some(Ok(length)) => length,
-        Some(Err(why)) => return Err(FrameError::Header(why)),
-        None => return Err(FrameError::Header("a header without Content-Length".into())),
+        Some(Err(why)) => return Err(why),
+        None => return Err("a header without Content-Length".into()),
     };
     let mut body = vec![0; length];
     match input.read_exact(&mut body) {
