@@ -46,6 +46,8 @@ enum Command {
         #[arg(long, requires = "all")]
         markdown: bool,
     },
+    /// Run the language server (LSP over stdio) that editors start.
+    Server,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +178,7 @@ fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::Rule { code, all, markdown }) => rule_command(code.as_deref(), all, markdown),
         Some(Command::Check(args)) => check_command(args),
+        Some(Command::Server) => crate::server::run_stdio(),
         None => check_command(cli.check),
     }
 }

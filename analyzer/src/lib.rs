@@ -21,6 +21,7 @@ pub mod python;
 pub mod registry;
 pub mod rule;
 pub mod rust;
+pub mod server;
 pub mod settings;
 pub mod source;
 pub mod suppression;
