@@ -17,7 +17,7 @@ use crate::source::LineIndex;
 use crate::suppression::{Directive, Suppressions};
 
 /// A `graphlint: hot` / `cold` marker on the line of a function definition (or the line above).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Marker {
     Hot,
     Cold,
@@ -165,7 +165,12 @@ impl SourceText {
     /// Reads `path`; when it cannot be read or is not UTF-8, the GL001 finding that says so
     /// (boxed: it is rare, and large beside a `SourceText`).
     pub fn read(path: &Path) -> Result<SourceText, Box<Diagnostic>> {
-        let bytes = std::fs::read(path).map_err(|err| {
+        Self::from_read(path, std::fs::read(path))
+    }
+
+    /// [`Self::read`] from what reading `path` gave (the cache reads a file once, to hash it).
+    pub fn from_read(path: &Path, bytes: std::io::Result<Vec<u8>>) -> Result<SourceText, Box<Diagnostic>> {
+        let bytes = bytes.map_err(|err| {
             let message = format!("cannot read file: {}", io_reason(&err));
             Box::new(Diagnostic::file_level(&meta::UNREADABLE_FILE, path, message, None, 0..0))
         })?;
