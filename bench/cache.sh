@@ -7,7 +7,8 @@
 #
 # TREE's Python and Rust sources are copied to a scratch directory first (files get changed
 # there, never in TREE); every variant runs on the copy, in it, with `.` as the path. Prints a
-# markdown table of the median and the minimum of RUNS runs (default 5).
+# markdown table of the median and minimum wall time and the median CPU time (user + sys: it
+# holds on a shared machine) of RUNS runs (default 5).
 set -euo pipefail
 base=$1; new=$2; tree=$3; runs=${4:-5}
 scratch=$(mktemp -d)
@@ -21,16 +22,14 @@ mb=$(du -sm . | cut -f1)
 # The file changed in the last variant: the largest Python (or Rust) source.
 changed=$(find . -type f \( -name '*.py' -o -name '*.rs' \) -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
 
-# seconds COMMAND...: the wall-clock time of one run, output discarded.
+# seconds COMMAND...: "wall cpu" of one run (cpu = user + sys), output discarded.
 seconds() {
-  local start end
-  start=$(date +%s.%N)
-  "$@" >/dev/null 2>&1 || true
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc
+  /usr/bin/time -f '%e %U %S' -o "$scratch/time" "$@" >/dev/null 2>&1 || true
+  tail -1 "$scratch/time" | awk '{printf "%s %.2f\n", $1, $2 + $3}'
 }
 
-# stats "SETUP" COMMAND...: median and minimum over $runs runs, SETUP evaluated before each.
+# stats "SETUP" COMMAND...: median and minimum wall, and median CPU, over $runs runs; SETUP is
+# evaluated before each.
 stats() {
   local setup=$1; shift
   local times=()
@@ -38,7 +37,9 @@ stats() {
     eval "$setup"
     times+=("$(seconds "$@")")
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.3f | %.3f", a[int((NR+1)/2)], a[1]}'
+  printf '%s\n' "${times[@]}" | sort -n | awk '{w[NR]=$1; c[NR]=$2} END {printf "%.2f | %.2f", w[int((NR+1)/2)], w[1]}'
+  printf ' | '
+  printf '%s\n' "${times[@]}" | awk '{print $2}' | sort -n | awk '{c[NR]=$1} END {printf "%.2f", c[int((NR+1)/2)]}'
 }
 
 cache="$scratch/cache"
@@ -48,8 +49,8 @@ touch_one() { counter=$((counter + 1)); printf '\n# changed %d\n' "$counter" >> 
 
 echo "Tree: $tree ($files source files, $mb MB), $runs runs each; changed file: $changed"
 echo
-echo "| variant | median s | min s |"
-echo "| --- | --- | --- |"
+echo "| variant | wall median s | wall min s | CPU median s |"
+echo "| --- | ---: | ---: | ---: |"
 echo "| baseline binary | $(stats : "$base" .) |"
 echo "| --no-cache | $(stats : "$new" --no-cache .) |"
 echo "| cold (empty cache) | $(stats "rm -rf '$cache'" "$new" --cache-dir "$cache" .) |"
