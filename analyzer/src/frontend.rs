@@ -162,13 +162,9 @@ pub struct SourceText {
 }
 
 impl SourceText {
-    /// Reads `path`; when it cannot be read or is not UTF-8, the GL001 finding that says so
-    /// (boxed: it is rare, and large beside a `SourceText`).
-    pub fn read(path: &Path) -> Result<SourceText, Box<Diagnostic>> {
-        Self::from_read(path, std::fs::read(path))
-    }
-
-    /// [`Self::read`] from what reading `path` gave (the cache reads a file once, to hash it).
+    /// The text of `path` from what reading it gave; when it could not be read or is not
+    /// UTF-8, the GL001 finding that says so (boxed: it is rare, and large beside a
+    /// `SourceText`).
     pub fn from_read(path: &Path, bytes: std::io::Result<Vec<u8>>) -> Result<SourceText, Box<Diagnostic>> {
         let bytes = bytes.map_err(|err| {
             let message = format!("cannot read file: {}", io_reason(&err));

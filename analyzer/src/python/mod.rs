@@ -27,7 +27,7 @@ pub fn check(files: &[SourceFile], settings: &Settings, cache: Option<&Cache>) -
     let started = process_cpu_seconds();
     let (analyses, pack) =
         cache::analyze_files(cache, Language::Python, rules::RULES, settings, files, |path, bytes| {
-            frontend::catch_panic(path, || analyze_source(path, bytes, settings))
+            frontend::catch_panic(path, || analyze_file(path, bytes, settings))
         });
     let per_file = process_cpu_seconds() - started;
     let vals: usize = analyses.iter().map(|a| a.summary.vals.len()).sum();
@@ -42,12 +42,9 @@ pub fn check(files: &[SourceFile], settings: &Settings, cache: Option<&Cache>) -
     outcome
 }
 
-pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
-    analyze_source(path, std::fs::read(path), settings)
-}
-
-/// [`analyze_file`] from what reading `path` gave.
-fn analyze_source(path: &Path, bytes: std::io::Result<Vec<u8>>, settings: &Settings) -> FileAnalysis {
+/// The per-file pass over `path`, from what reading it gave (read once by the caller, which
+/// may hash the bytes for the cache).
+pub fn analyze_file(path: &Path, bytes: std::io::Result<Vec<u8>>, settings: &Settings) -> FileAnalysis {
     let mut analysis = FileAnalysis::empty(path);
     let text = match SourceText::from_read(path, bytes) {
         Ok(text) => text,

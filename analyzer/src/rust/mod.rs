@@ -34,17 +34,14 @@ pub type FileAnalysis = frontend::FileAnalysis<FileSummary>;
 /// Per-file results come from `cache` where a file is unchanged.
 pub fn check(files: &[SourceFile], settings: &Settings, cache: Option<&Cache>) -> Outcome {
     let (analyses, pack) = cache::analyze_files(cache, Language::Rust, rules::RULES, settings, files, |path, bytes| {
-        frontend::catch_panic(path, || analyze_source(path, bytes, settings))
+        frontend::catch_panic(path, || analyze_file(path, bytes, settings))
     });
     pack.during(|| frontend::outcome(analyses, |analyses| project::classify(analyses, settings)))
 }
 
-pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
-    analyze_source(path, std::fs::read(path), settings)
-}
-
-/// [`analyze_file`] from what reading `path` gave.
-fn analyze_source(path: &Path, bytes: std::io::Result<Vec<u8>>, settings: &Settings) -> FileAnalysis {
+/// The per-file pass over `path`, from what reading it gave (read once by the caller, which
+/// may hash the bytes for the cache).
+pub fn analyze_file(path: &Path, bytes: std::io::Result<Vec<u8>>, settings: &Settings) -> FileAnalysis {
     let mut analysis = FileAnalysis::empty(path);
     let text = match SourceText::from_read(path, bytes) {
         Ok(text) => text,
