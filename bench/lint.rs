@@ -41,11 +41,11 @@ fn main() {
     let rows = [
         (
             "graphlint --output-format json",
-            best(graphlint, &["--output-format", "json", "--exit-zero", corpus_arg], RUNS),
+            best(graphlint, &["--no-cache", "--output-format", "json", "--exit-zero", corpus_arg], RUNS),
         ),
         (
             "graphlint --output-format json --all-paths",
-            best(graphlint, &["--output-format", "json", "--exit-zero", "--all-paths", corpus_arg], RUNS),
+            best(graphlint, &["--no-cache", "--output-format", "json", "--exit-zero", "--all-paths", corpus_arg], RUNS),
         ),
         (
             "ruff check --isolated --select E9",

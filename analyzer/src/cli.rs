@@ -121,6 +121,13 @@ struct CheckArgs {
     /// Analyse the named paths alone, as if nothing else existed.
     #[arg(long, conflicts_with = "project_root")]
     no_project_context: bool,
+    /// Neither read nor write the cache of per-file results.
+    #[arg(long)]
+    no_cache: bool,
+    /// Keep the cache of per-file results here instead of `.graphlint_cache` in the current
+    /// directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache_dir: Option<PathBuf>,
     /// Write a `graphlint: ignore[CODE]` comment for every current finding, then exit.
     #[arg(long, conflicts_with_all = ["statistics", "show_hot"])]
     add_suppressions: bool,
@@ -265,6 +272,8 @@ fn check_command(args: CheckArgs) -> ExitCode {
         fingerprint_files: args.add_suppressions,
         keep_suppressed: false,
         overlay: overlay.clone(),
+        cache_dir: (!args.no_cache)
+            .then(|| args.cache_dir.clone().unwrap_or_else(|| PathBuf::from(crate::cache::DEFAULT_DIR))),
     };
     let result = Resolver::new(mode, overrides)
         .map_err(RunError::Config)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::cache::Cache;
 use crate::config::{ConfigError, Configuration, FileRules, Resolver};
 use crate::diagnostic::{Diagnostic, Heat, HotFunction};
 use crate::discovery::{self, DiscoveryError};
@@ -102,6 +103,8 @@ pub struct RunOptions {
     /// whole project gives it (a helper is hot through a caller in a file not named). Every path
     /// must lie under it.
     pub project_root: Option<PathBuf>,
+    /// Keep per-file results in this directory (see [`crate::cache`]); `None`: no cache.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Checks `paths` with `settings` for every file, reading no configuration file.
@@ -194,8 +197,18 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         .map_err(|e| RunError::Message(format!("cannot start worker threads: {e}")))?;
     let python: Vec<_> = files.iter().filter(|f| f.language == Language::Python).cloned().collect();
     let rust: Vec<_> = files.iter().filter(|f| f.language == Language::Rust).cloned().collect();
-    let (mut outcome, rust_outcome) = pool
-        .install(|| rayon::join(|| crate::python::check(&python, &settings), || crate::rust::check(&rust, &settings)));
+    let (cache, cache_warning) = match options.cache_dir.as_deref().map(Cache::open) {
+        Some(Ok(cache)) => (Some(cache), None),
+        Some(Err(warning)) => (None, Some(warning)),
+        None => (None, None),
+    };
+    let (mut outcome, rust_outcome) = pool.install(|| {
+        rayon::join(
+            || crate::python::check(&python, &settings, cache.as_ref()),
+            || crate::rust::check(&rust, &settings, cache.as_ref()),
+        )
+    });
+    outcome.warnings.extend(cache_warning.into_iter().chain(cache.into_iter().flat_map(Cache::into_messages)));
     outcome.diagnostics.extend(rust_outcome.diagnostics);
     outcome.hot_functions.extend(rust_outcome.hot_functions);
     outcome.warnings.extend(rust_outcome.warnings);

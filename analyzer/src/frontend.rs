@@ -13,11 +13,11 @@ use crate::meta;
 use crate::paths::io_reason;
 use crate::rule::Rule;
 use crate::settings::Settings;
-use crate::source::{LineIndex, Overlay};
+use crate::source::LineIndex;
 use crate::suppression::{Directive, Suppressions};
 
 /// A `graphlint: hot` / `cold` marker on the line of a function definition (or the line above).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Marker {
     Hot,
     Cold,
@@ -162,14 +162,15 @@ pub struct SourceText {
 }
 
 impl SourceText {
-    /// Reads `path` (its unsaved text when `overlay` has one); when it cannot be read or is not
-    /// UTF-8, the GL001 finding that says so (boxed: it is rare, and large beside a `SourceText`).
-    pub fn read(path: &Path, overlay: Option<&Overlay>) -> Result<SourceText, Box<Diagnostic>> {
-        let bytes = Overlay::read(overlay, path).map_err(|err| {
+    /// The text of `path` from what reading it gave; when it could not be read or is not
+    /// UTF-8, the GL001 finding that says so (boxed: it is rare, and large beside a
+    /// `SourceText`).
+    pub fn from_read(path: &Path, bytes: std::io::Result<Vec<u8>>) -> Result<SourceText, Box<Diagnostic>> {
+        let bytes = bytes.map_err(|err| {
             let message = format!("cannot read file: {}", io_reason(&err));
             Box::new(Diagnostic::file_level(&meta::UNREADABLE_FILE, path, message, None, 0..0))
         })?;
-        let text = String::from_utf8(bytes.into_owned()).map_err(|err| {
+        let text = String::from_utf8(bytes).map_err(|err| {
             let offset = err.utf8_error().valid_up_to();
             let bytes = err.as_bytes();
             let row = LineIndex::new(std::str::from_utf8(&bytes[..offset]).unwrap_or("")).row(offset);

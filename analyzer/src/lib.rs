@@ -6,6 +6,7 @@
 
 pub mod add_suppressions;
 pub mod arena;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;

@@ -83,7 +83,7 @@ fn parse_reason(text: &str) -> Option<String> {
 }
 
 /// Why a finding was not reported: the directive that silenced it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Suppressed {
     /// The row of the directive's comment.
     pub row: u32,
@@ -109,7 +109,7 @@ pub struct Suppressions {
 }
 
 /// One `ignore[...]` or `ignore-file[...]` comment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// The row of the comment (1-based).
     pub row: u32,
@@ -149,13 +149,28 @@ impl Suppressions {
             Directive::IgnoreFile(ignore) => (true, ignore),
             Directive::Hot | Directive::Cold => return,
         };
+        self.push(Entry { row, whole_file, selectors: ignore.codes.clone(), reason: ignore.reason.clone() });
+    }
+
+    fn push(&mut self, entry: Entry) {
         let index = self.entries.len();
-        self.entries.push(Entry { row, whole_file, selectors: ignore.codes.clone(), reason: ignore.reason.clone() });
-        if whole_file {
+        if entry.whole_file {
             self.file.push(index);
         } else {
-            self.by_row.entry(row).or_default().push(index);
+            self.by_row.entry(entry.row).or_default().push(index);
         }
+        self.entries.push(entry);
+    }
+
+    /// A file's suppressions as a cache stored them: its [`Self::entries`] and the
+    /// [`Self::hits`] its check recorded.
+    pub fn restore(entries: Vec<Entry>, hits: Vec<Hit>) -> Self {
+        let mut suppressions = Suppressions::default();
+        for entry in entries {
+            suppressions.push(entry);
+        }
+        *suppressions.hits.get_mut() = hits;
+        suppressions
     }
 
     pub fn is_empty(&self) -> bool {

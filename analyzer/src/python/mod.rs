@@ -10,28 +10,29 @@ mod types;
 
 use std::path::Path;
 
-use rayon::prelude::*;
-
 use self::checker::Checker;
 use self::summary::FileSummary;
+use crate::cache::{self, Cache};
 use crate::frontend::{self, FileContext, Outcome, SourceText};
 use crate::settings::Settings;
-use crate::source::LineIndex;
-use crate::source::SourceFile;
+use crate::source::{Language, LineIndex, SourceFile};
 
 /// What the per-file pass keeps of a file once its AST is gone.
 pub type FileAnalysis = frontend::FileAnalysis<FileSummary>;
 
 /// Checks `files` and returns their diagnostics (unsorted) plus warnings.
-pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
+/// Per-file results come from `cache` where a file is unchanged.
+pub fn check(files: &[SourceFile], settings: &Settings, cache: Option<&Cache>) -> Outcome {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let started = process_cpu_seconds();
-    let analyses: Vec<FileAnalysis> =
-        files.par_iter().map(|file| frontend::catch_panic(&file.path, || analyze_file(&file.path, settings))).collect();
+    let (analyses, pack) =
+        cache::analyze_files(cache, Language::Python, rules::RULES, settings, files, |path, bytes| {
+            frontend::catch_panic(path, || analyze_file(path, bytes, settings))
+        });
     let per_file = process_cpu_seconds() - started;
     let vals: usize = analyses.iter().map(|a| a.summary.vals.len()).sum();
     let calls: usize = analyses.iter().map(|a| a.summary.calls.len()).sum();
-    let outcome = frontend::outcome(analyses, |analyses| project::classify(analyses, settings));
+    let outcome = pack.during(|| frontend::outcome(analyses, |analyses| project::classify(analyses, settings)));
     if timings {
         eprintln!(
             "graphlint: per-file pass {per_file:.3} CPU-s, project pass {:.3} CPU-s ({vals} values, {calls} call sites)",
@@ -41,9 +42,11 @@ pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
     outcome
 }
 
-pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
+/// The per-file pass over `path`, from what reading it gave (read once by the caller, which
+/// may hash the bytes for the cache).
+pub fn analyze_file(path: &Path, bytes: std::io::Result<Vec<u8>>, settings: &Settings) -> FileAnalysis {
     let mut analysis = FileAnalysis::empty(path);
-    let text = match SourceText::read(path, settings.overlay.as_deref()) {
+    let text = match SourceText::from_read(path, bytes) {
         Ok(text) => text,
         Err(diagnostic) => {
             analysis.file_diagnostics.push(*diagnostic);

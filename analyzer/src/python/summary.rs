@@ -9,6 +9,8 @@
 //! are ids into one per-file [`Names`] buffer, lists are ranges into shared vectors), because
 //! every megabyte of memory a run touches costs page faults.
 
+use serde::{Deserialize, Serialize};
+
 pub use crate::frontend::Marker;
 
 /// Index into [`FileSummary::vals`].
@@ -21,14 +23,14 @@ pub type RegionIdx = u32;
 pub type NameId = u32;
 
 /// A range of [`FileSummary::items`] (the elements of a collection or union).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Items {
     pub start: u32,
     pub len: u32,
 }
 
 /// The names (identifiers, dotted paths) a summary refers to, each stored once in one buffer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Names {
     text: String,
     ends: Vec<u32>,
@@ -70,14 +72,14 @@ impl Names {
 
 /// A dotted import target as written: `level` leading dots (0 for absolute imports) and the
 /// dotted rest (`torch.nn`, `model.util.KVCache`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ImportPath {
     pub level: u32,
     pub dotted: NameId,
 }
 
 /// A symbolic value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Val {
     /// A module-level name of this file (def, class, assignment or import).
     Global(NameId),
@@ -105,7 +107,7 @@ pub enum Val {
     Union(Items),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FuncSummary {
     pub name: String,
     /// `Class.method`, `function`, `outer.inner`, or `<module>` for module-level code.
@@ -121,7 +123,7 @@ pub struct FuncSummary {
     pub is_static: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClassSummary {
     pub name: String,
     pub row: u32,
@@ -132,7 +134,7 @@ pub struct ClassSummary {
     pub methods: Vec<(NameId, FuncIdx)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CallKind {
     /// `callee(...)`
     Call,
@@ -140,7 +142,7 @@ pub enum CallKind {
     GetItem,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallSite {
     pub func: FuncIdx,
     pub region: Option<RegionIdx>,
@@ -153,7 +155,7 @@ pub struct CallSite {
     pub kwargs: Items,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RegionKind {
     /// A `for` or `while` body: a decode loop if it drives a model and does not train it.
     Loop,
@@ -161,7 +163,7 @@ pub enum RegionKind {
     CudaGraph,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Region {
     pub kind: RegionKind,
     pub func: FuncIdx,
@@ -172,13 +174,29 @@ pub struct Region {
 }
 
 /// Special call sites that make roots: `torch.compile(x)` and `make_graphed_callables(x)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RootSite {
     pub value: ValId,
-    pub reason: &'static str,
+    pub reason: RootReason,
 }
 
-#[derive(Debug, Clone, Default)]
+/// Why a [`RootSite`]'s value is a root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RootReason {
+    Compiled,
+    Graphed,
+}
+
+impl RootReason {
+    pub fn text(self) -> &'static str {
+        match self {
+            RootReason::Compiled => "compiled with torch.compile",
+            RootReason::Graphed => "passed to torch.cuda.make_graphed_callables",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FileSummary {
     pub names: Names,
     pub funcs: Vec<FuncSummary>,

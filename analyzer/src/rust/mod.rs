@@ -21,32 +21,31 @@ mod types;
 
 use std::path::Path;
 
-use rayon::prelude::*;
-
 use self::checker::Checker;
 pub(crate) use self::comments::{directive_comments, line_comments};
 use self::summary::FileSummary;
+use crate::cache::{self, Cache};
 use crate::frontend::{self, FileContext, Outcome, SourceText};
 use crate::settings::Settings;
-use crate::source::LineIndex;
-use crate::source::SourceFile;
+use crate::source::{Language, LineIndex, SourceFile};
 
 /// What the per-file pass keeps of a file once its syntax tree is gone.
 pub type FileAnalysis = frontend::FileAnalysis<FileSummary>;
 
 /// Checks `files` (in parallel, one traversal each) and returns their diagnostics, unsorted.
-pub fn check(files: &[SourceFile], settings: &Settings) -> Outcome {
-    let analyses: Vec<FileAnalysis> = files.par_iter().map(|file| analyze_file_guarded(&file.path, settings)).collect();
-    frontend::outcome(analyses, |analyses| project::classify(analyses, settings))
+/// Per-file results come from `cache` where a file is unchanged.
+pub fn check(files: &[SourceFile], settings: &Settings, cache: Option<&Cache>) -> Outcome {
+    let (analyses, pack) = cache::analyze_files(cache, Language::Rust, rules::RULES, settings, files, |path, bytes| {
+        frontend::catch_panic(path, || analyze_file(path, bytes, settings))
+    });
+    pack.during(|| frontend::outcome(analyses, |analyses| project::classify(analyses, settings)))
 }
 
-fn analyze_file_guarded(path: &Path, settings: &Settings) -> FileAnalysis {
-    frontend::catch_panic(path, || analyze_file(path, settings))
-}
-
-pub fn analyze_file(path: &Path, settings: &Settings) -> FileAnalysis {
+/// The per-file pass over `path`, from what reading it gave (read once by the caller, which
+/// may hash the bytes for the cache).
+pub fn analyze_file(path: &Path, bytes: std::io::Result<Vec<u8>>, settings: &Settings) -> FileAnalysis {
     let mut analysis = FileAnalysis::empty(path);
-    let text = match SourceText::read(path, settings.overlay.as_deref()) {
+    let text = match SourceText::from_read(path, bytes) {
         Ok(text) => text,
         Err(diagnostic) => {
             analysis.file_diagnostics.push(*diagnostic);

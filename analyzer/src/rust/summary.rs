@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 pub use crate::frontend::Marker;
 
 /// Index into [`FileSummary::funcs`].
@@ -18,7 +20,7 @@ pub type ModIdx = u32;
 
 /// A type as written, reduced to what resolution needs: references and smart pointers
 /// (`&T`, `Box<T>`, `Arc<T>`, `Option<T>`, `Result<T, E>`…) are stripped to `T`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TyRef {
     /// A path (`Tensor`, `crate::models::llama::Cache`, `Self`), generic arguments dropped.
     Path(Vec<String>),
@@ -42,7 +44,7 @@ impl TyRef {
 
 /// A value whose type the project pass may resolve. Shared parts are behind `Arc`s: a local's
 /// value is copied into every use of the local.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Sym {
     /// A value of a written type (a parameter's or `let`'s annotation, a struct literal).
     Ty(TyRef),
@@ -58,7 +60,7 @@ pub enum Sym {
 }
 
 /// What a call site calls.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Callee {
     /// `f(..)`, `module::f(..)`, `Type::f(..)`, `Self::f(..)`.
     Path(Vec<String>),
@@ -68,13 +70,13 @@ pub enum Callee {
 
 /// An inline `mod name { .. }` of a file (index 0 of [`FileSummary::modules`], the file's own
 /// module, has no name and is its own parent).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ModuleDef {
     pub parent: ModIdx,
     pub name: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FuncSummary {
     pub name: String,
     /// `Type::method` or `function`, as shown in chains.
@@ -91,7 +93,7 @@ pub struct FuncSummary {
     pub test_only: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TypeDef {
     pub module: ModIdx,
     pub name: String,
@@ -99,14 +101,14 @@ pub struct TypeDef {
 }
 
 /// `use a::b::c as d;` in module `module`: alias `d`, path `[a, b, c]`; a glob has alias `*`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UseDef {
     pub module: ModIdx,
     pub alias: String,
     pub path: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RegionKind {
     /// A `for`, `while` or `loop` body: a decode loop if it calls a hot-path root.
     Loop,
@@ -114,7 +116,7 @@ pub enum RegionKind {
     Capture,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Region {
     pub kind: RegionKind,
     pub func: FuncIdx,
@@ -122,14 +124,14 @@ pub struct Region {
     pub row: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallSite {
     pub func: FuncIdx,
     pub region: Option<RegionIdx>,
     pub callee: Callee,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FileSummary {
     /// The file's modules: index 0 is the file's own, inline `mod`s follow, each under its parent
     /// (by name, not by path: a path per module would grow with the square of the nesting).

@@ -52,7 +52,13 @@ pub fn run_project(root: &Path, documents: &[Document]) -> Result<RunResult, Run
     for document in documents {
         overlay.insert(&document.path, document.text.clone());
     }
-    let options = RunOptions { list_hot: true, overlay: Some(Arc::new(overlay)), ..RunOptions::default() };
+    // The project's cache makes a re-analysis re-read only what changed (see `crate::cache`).
+    let options = RunOptions {
+        list_hot: true,
+        overlay: Some(Arc::new(overlay)),
+        cache_dir: Some(root.join(crate::cache::DEFAULT_DIR)),
+        ..RunOptions::default()
+    };
     crate::engine::check(&[root.to_path_buf()], &resolver, options)
 }
 

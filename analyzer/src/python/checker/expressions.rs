@@ -430,14 +430,12 @@ impl<'a> Checker<'a> {
             match q {
                 ["torch", "compile"] | ["torch", "compiler", "compile"] => {
                     if let Some(Ty::Val(val)) = args.first() {
-                        self.summary.root_sites.push(RootSite { value: *val, reason: "compiled with torch.compile" });
+                        self.summary.root_sites.push(RootSite { value: *val, reason: RootReason::Compiled });
                     }
                 }
                 ["torch", "cuda", "make_graphed_callables"] | ["torch", "cuda", "graphs", "make_graphed_callables"] => {
                     if let Some(Ty::Val(val)) = args.first() {
-                        self.summary
-                            .root_sites
-                            .push(RootSite { value: *val, reason: "passed to torch.cuda.make_graphed_callables" });
+                        self.summary.root_sites.push(RootSite { value: *val, reason: RootReason::Graphed });
                     }
                 }
                 _ => {}

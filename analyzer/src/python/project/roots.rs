@@ -75,7 +75,7 @@ impl Project<'_> {
                         _ => {}
                     }
                     for (f, m, _) in targets {
-                        roots.push((self.func_base[f] + m as usize, site.reason.to_string()));
+                        roots.push((self.func_base[f] + m as usize, site.reason.text().to_string()));
                     }
                 }
             }

@@ -1,0 +1,461 @@
+//! The persistent cache of per-file results: what a frontend's per-file pass keeps of a file (its
+//! summary for the project pass, its findings before anything is known to be hot, its
+//! suppressions and warnings), so that a run over unchanged files skips parsing and traversal.
+//! The project pass (roots, call graph, classification) depends on every file and always runs.
+//!
+//! Layout: `<cache dir>/<version>/<language>-<settings key>.pack`, with a `.gitignore` of `*` in
+//! the cache directory. `<version>` is graphlint's version and a hash of its sources taken at
+//! build time (`build.rs`): a cache written by any other build is never read. The settings key
+//! hashes what the per-file pass reads besides the file: the rule selection, whether suppressed
+//! findings are kept, and the working directory (paths in warnings are shown relative to it).
+//!
+//! One pack per language and settings holds every file's entry, written whole (a temporary file,
+//! then a rename) in a thread beside the project pass: one file per source file cost more to
+//! write than the analysis saves. Concurrent runs each read a complete pack and the last rename
+//! wins. An entry is the file's path, a hash of its bytes (the key: a changed file misses), and
+//! its result with a checksum; an entry that fails its checksum or does not decode is analysed
+//! again, and a truncated pack loses only its tail.
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::{Diagnostic, Heat, Location};
+use crate::frontend::{Candidate, FileAnalysis, NOTE_PREFIX};
+use crate::rule::{Rule, CODES};
+use crate::settings::Settings;
+use crate::source::{Language, SourceFile};
+use crate::suppression::{Entry, Hit, Suppressed, Suppressions};
+
+/// The default cache directory, in the directory graphlint runs in.
+pub const DEFAULT_DIR: &str = ".graphlint_cache";
+
+/// Which build wrote a cache: a pack from any other is ignored.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-", env!("GRAPHLINT_SOURCE_HASH"));
+
+const MAGIC: &[u8; 16] = b"graphlint cache\n";
+
+/// An open cache directory for one run.
+pub struct Cache {
+    /// The version's directory inside the cache directory.
+    dir: PathBuf,
+    /// Set once a warning was given: a run warns about its cache at most once.
+    warned: AtomicBool,
+    /// Warnings and notes for the run's stderr.
+    messages: Mutex<Vec<String>>,
+}
+
+impl Cache {
+    /// Opens (creating it if needed) the cache directory `root`; the error is the one warning
+    /// the run gives before going on without a cache.
+    pub fn open(root: &Path) -> Result<Cache, String> {
+        let dir = root.join(VERSION);
+        let fail = |what: &str, err: std::io::Error| {
+            format!(
+                "cannot use the cache directory `{}` ({what}: {}); running without a cache",
+                crate::paths::display_path(root),
+                crate::paths::io_reason(&err)
+            )
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| fail("cannot create it", e))?;
+        let gitignore = root.join(".gitignore");
+        if !gitignore.exists() {
+            write_atomically(root, &gitignore, b"# Created by graphlint: the whole cache is ignored.\n*\n")
+                .map_err(|e| fail("cannot write in it", e))?;
+        }
+        Ok(Cache { dir, warned: AtomicBool::new(false), messages: Mutex::default() })
+    }
+
+    /// The warnings and notes ([`NOTE_PREFIX`]) the cache gave during the run.
+    pub fn into_messages(self) -> Vec<String> {
+        self.messages.into_inner().unwrap_or_default()
+    }
+
+    fn warn_once(&self, warning: String) {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            self.messages.lock().unwrap().push(format!("{warning}; running without a cache"));
+        }
+    }
+
+    fn note(&self, note: String) {
+        self.messages.lock().unwrap().push(format!("{NOTE_PREFIX}{note}"));
+    }
+
+    /// The pack of `language`'s files checked with `settings`.
+    fn pack_path(&self, language: Language, settings: &Settings) -> PathBuf {
+        let mut key = xxhash_rust::xxh3::Xxh3::new();
+        // The selection's debug text names every rule's state; the version pins its format.
+        key.update(format!("{:?}", settings.selection).as_bytes());
+        key.update(&[settings.keep_suppressed as u8]);
+        if let Some(cwd) = crate::paths::current_dir() {
+            key.update(cwd.as_os_str().as_encoded_bytes());
+        }
+        self.dir.join(format!("{}-{:016x}.pack", language.name(), key.digest()))
+    }
+}
+
+/// A summary type the cache can store.
+pub trait Summary: Serialize + DeserializeOwned + Default + Send {}
+impl<S: Serialize + DeserializeOwned + Default + Send> Summary for S {}
+
+/// A source file's bytes: its unsaved text when the run's overlay has one, else the disk's.
+fn read_source(settings: &Settings, path: &Path) -> std::io::Result<Vec<u8>> {
+    crate::source::Overlay::read(settings.overlay.as_deref(), path).map(std::borrow::Cow::into_owned)
+}
+
+/// Runs the per-file pass over `files`: `analyze` a file from its bytes (as read once, so that
+/// what is stored is what was hashed), or take its result from `cache`. `rules` are the
+/// frontend's (the meta rules are added). The returned [`PackWrite`] stores the new results.
+pub fn analyze_files<'c, S: Summary>(
+    cache: Option<&'c Cache>,
+    language: Language,
+    rules: &[&'static Rule],
+    settings: &Settings,
+    files: &[SourceFile],
+    analyze: impl Fn(&Path, std::io::Result<Vec<u8>>) -> FileAnalysis<S> + Sync,
+) -> (Vec<FileAnalysis<S>>, PackWrite<'c>) {
+    let Some(cache) = cache.filter(|_| !files.is_empty()) else {
+        let analyses = files.par_iter().map(|file| analyze(&file.path, read_source(settings, &file.path))).collect();
+        return (analyses, PackWrite { job: None });
+    };
+    let path = cache.pack_path(language, settings);
+    let old = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(err) => {
+            cache.warn_once(format!("cannot read the cache `{}`: {}", path.display(), crate::paths::io_reason(&err)));
+            return analyze_files(None, language, rules, settings, files, analyze);
+        }
+    };
+    let index = Index::read(&old);
+    let results: Vec<(FileAnalysis<S>, Stored)> = files
+        .par_iter()
+        .map(|file| {
+            let bytes = match read_source(settings, &file.path) {
+                Ok(bytes) => bytes,
+                Err(err) => return (analyze(&file.path, Err(err)), Stored::Nothing),
+            };
+            let hash = xxhash_rust::xxh3::xxh3_128(&bytes);
+            let key = path_key(&file.path);
+            if let Some(entry) = index.entries.get(key).filter(|entry| entry.content == hash) {
+                if let Some(analysis) = entry.decode(&old, &file.path, rules) {
+                    return (analysis, Stored::Reused(entry.bytes.clone()));
+                }
+            }
+            // Payloads ran at about a fifth of the source's size on vllm: reserved up front, the
+            // entry is serialized in place without growing (and copying) its buffer.
+            let capacity = bytes.len() / 4 + 256;
+            let analysis = analyze(&file.path, Ok(bytes));
+            let stored = encode(&analysis, key, hash, capacity).map_or(Stored::Nothing, Stored::New);
+            (analysis, stored)
+        })
+        .collect();
+    let (analyses, stored): (Vec<_>, Vec<_>) = results.into_iter().unzip();
+    let reused = stored.iter().filter(|stored| matches!(stored, Stored::Reused(_))).count();
+    cache.note(format!("cache: {reused} of {} {} files reused", files.len(), language.name()));
+    // Rewrite the pack when an entry is new, or stale with nothing to replace it, or the pack
+    // was damaged; entries of files outside this run alone do not make it worth a write.
+    let rewrite = index.damaged
+        || files.iter().zip(&stored).any(|(file, stored)| match stored {
+            Stored::Reused(_) => false,
+            Stored::New(_) => true,
+            Stored::Nothing => index.entries.contains_key(path_key(&file.path)),
+        });
+    if !rewrite {
+        return (analyses, PackWrite { job: None });
+    }
+    // Entries of files this run did not check stay while the file exists (a run over part of
+    // the project keeps the rest's).
+    let checked: rustc_hash::FxHashSet<&[u8]> = files.iter().map(|file| path_key(&file.path)).collect();
+    let others = index
+        .entries
+        .iter()
+        .filter(|(path, _)| !checked.contains(*path))
+        .map(|(path, entry)| (String::from_utf8_lossy(path).into_owned(), entry.bytes.clone()))
+        .collect();
+    (analyses, PackWrite { job: Some(WriteJob { cache, path, old, stored, others }) })
+}
+
+/// A file's key in a pack: its path as discovered (findings and warnings show that spelling).
+fn path_key(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
+
+/// Where a file's entry in the next pack comes from.
+enum Stored {
+    /// The old pack's bytes at this range, unchanged.
+    Reused(Range<usize>),
+    New(Vec<u8>),
+    /// Not stored: unreadable, or its analysis failed.
+    Nothing,
+}
+
+/// The pack to write once the per-file pass is done.
+pub struct PackWrite<'c> {
+    job: Option<WriteJob<'c>>,
+}
+
+struct WriteJob<'c> {
+    cache: &'c Cache,
+    path: PathBuf,
+    old: Vec<u8>,
+    stored: Vec<Stored>,
+    /// Entries of the old pack (path, range) of files not checked in this run.
+    others: Vec<(String, Range<usize>)>,
+}
+
+impl PackWrite<'_> {
+    /// Runs `work` (the project pass) while the pack is written in a second thread.
+    pub fn during<R>(self, work: impl FnOnce() -> R) -> R {
+        let Some(job) = self.job else { return work() };
+        std::thread::scope(|scope| {
+            scope.spawn(move || job.write());
+            work()
+        })
+    }
+}
+
+impl WriteJob<'_> {
+    fn write(self) {
+        let mut pack = Vec::with_capacity(self.old.len().max(1 << 16));
+        pack.extend_from_slice(MAGIC);
+        pack.extend_from_slice(&(VERSION.len() as u32).to_le_bytes());
+        pack.extend_from_slice(VERSION.as_bytes());
+        for stored in &self.stored {
+            match stored {
+                Stored::Reused(range) => pack.extend_from_slice(&self.old[range.clone()]),
+                Stored::New(bytes) => pack.extend_from_slice(bytes),
+                Stored::Nothing => {}
+            }
+        }
+        for (path, range) in &self.others {
+            if Path::new(path).exists() {
+                pack.extend_from_slice(&self.old[range.clone()]);
+            }
+        }
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        if let Err(err) = write_atomically(dir, &self.path, &pack) {
+            let reason = crate::paths::io_reason(&err);
+            self.cache.warn_once(format!("cannot write the cache `{}`: {reason}", self.path.display()));
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in `dir` and a rename, so that a reader
+/// never sees a partial file.
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// An entry: `path length (u32) | path | content hash (u128) | payload length (u32) |
+/// checksum of the payload (u64) | payload`, integers little-endian.
+const ENTRY_FIXED_BYTES: usize = 4 + 16 + 4 + 8;
+
+/// The entries of a pack, by path; nothing when the pack is from another version.
+struct Index<'p> {
+    entries: FxHashMap<&'p [u8], IndexEntry>,
+    /// The pack was cut short or held duplicates: rewrite it.
+    damaged: bool,
+}
+
+struct IndexEntry {
+    content: u128,
+    checksum: u64,
+    payload: Range<usize>,
+    /// The whole entry.
+    bytes: Range<usize>,
+}
+
+impl<'p> Index<'p> {
+    fn read(pack: &'p [u8]) -> Self {
+        let mut index = Index { entries: FxHashMap::default(), damaged: false };
+        let header = MAGIC.len() + 4 + VERSION.len();
+        let version_ok = pack.len() >= header
+            && pack.starts_with(MAGIC)
+            && pack[MAGIC.len()..MAGIC.len() + 4] == (VERSION.len() as u32).to_le_bytes()
+            && &pack[MAGIC.len() + 4..header] == VERSION.as_bytes();
+        if !version_ok {
+            index.damaged = !pack.is_empty();
+            return index;
+        }
+        let mut at = header;
+        while at < pack.len() {
+            let Some(((path, entry), next)) = Index::read_entry(pack, at) else {
+                index.damaged = true;
+                break;
+            };
+            index.damaged |= index.entries.insert(path, entry).is_some();
+            at = next;
+        }
+        index
+    }
+
+    /// The entry at `at` (with its path) and where the next starts; `None` if it is cut short.
+    fn read_entry(pack: &'p [u8], at: usize) -> Option<((&'p [u8], IndexEntry), usize)> {
+        let mut cursor = at;
+        let mut take = |n: usize| -> Option<Range<usize>> {
+            let range = cursor..cursor.checked_add(n)?;
+            pack.get(range.clone())?;
+            cursor = range.end;
+            Some(range)
+        };
+        let u32_at = |r: Range<usize>| u32::from_le_bytes(pack[r].try_into().unwrap()) as usize;
+        let path_len = u32_at(take(4)?);
+        let path = take(path_len)?;
+        let content = u128::from_le_bytes(pack[take(16)?].try_into().unwrap());
+        let payload_len = u32_at(take(4)?);
+        let checksum = u64::from_le_bytes(pack[take(8)?].try_into().unwrap());
+        let payload = take(payload_len)?;
+        let entry = IndexEntry { content, checksum, payload, bytes: at..cursor };
+        Some(((&pack[path], entry), cursor))
+    }
+}
+
+impl IndexEntry {
+    /// The stored analysis of the file at `path`; `None` if the payload fails its checksum or
+    /// does not decode.
+    fn decode<S: Summary>(&self, pack: &[u8], path: &Path, rules: &[&'static Rule]) -> Option<FileAnalysis<S>> {
+        let payload = &pack[self.payload.clone()];
+        if xxhash_rust::xxh3::xxh3_64(payload) != self.checksum {
+            return None;
+        }
+        let (summary, rest): (S, StoredRest) = postcard::from_bytes(payload).ok()?;
+        let rule = |code: &str| rules.iter().chain(crate::meta::RULES).copied().find(|rule| rule.code == code);
+        let diagnostic = |d: StoredDiagnostic| -> Option<Diagnostic> {
+            Some(Diagnostic {
+                rule: rule(&d.code)?,
+                message: d.message.into_owned(),
+                help: d.help.map(Cow::into_owned),
+                file: path.to_path_buf(),
+                range: d.range.0..d.range.1,
+                start: Location { row: d.start.0, column: d.start.1 },
+                end: Location { row: d.end.0, column: d.end.1 },
+                hot_path: Vec::new(),
+                heat: if d.file_level { Heat::File } else { Heat::Cold },
+                suppressed: d.suppressed.map(Cow::into_owned),
+            })
+        };
+        let candidates = rest
+            .candidates
+            .into_iter()
+            .map(|(d, func, region)| Some(Candidate { diagnostic: diagnostic(d)?, func, region }))
+            .collect::<Option<_>>()?;
+        let file_diagnostics = rest.file_diagnostics.into_iter().map(diagnostic).collect::<Option<_>>()?;
+        let suppressions = match rest.suppressions {
+            None => None,
+            Some((entries, hits)) => {
+                let hits = hits
+                    .into_iter()
+                    .map(|(entry, selector, code)| {
+                        let code = CODES.iter().copied().find(|c| *c == code)?;
+                        Some(Hit { entry: entry as usize, selector: selector as usize, code })
+                    })
+                    .collect::<Option<_>>()?;
+                Some(Suppressions::restore(entries.into_owned(), hits))
+            }
+        };
+        Some(FileAnalysis {
+            path: path.to_path_buf(),
+            summary,
+            candidates,
+            file_diagnostics,
+            warnings: rest.warnings.into_owned(),
+            internal_error: false,
+            suppressions,
+        })
+    }
+}
+
+/// A finding of the per-file pass as stored: its rule by code, its file implied by the entry.
+/// (`Cow`s: one type stores borrowed text and reads back owned text.)
+#[derive(Serialize, Deserialize)]
+struct StoredDiagnostic<'a> {
+    code: Cow<'a, str>,
+    message: Cow<'a, str>,
+    help: Option<Cow<'a, str>>,
+    range: (usize, usize),
+    start: (u32, u32),
+    end: (u32, u32),
+    /// [`Heat::File`]; else [`Heat::Cold`], the only other heat before the project pass.
+    file_level: bool,
+    suppressed: Option<Cow<'a, Suppressed>>,
+}
+
+/// Everything of a [`FileAnalysis`] but its path and summary.
+#[derive(Serialize, Deserialize)]
+struct StoredRest<'a> {
+    candidates: Vec<(StoredDiagnostic<'a>, u32, Option<u32>)>,
+    file_diagnostics: Vec<StoredDiagnostic<'a>>,
+    warnings: Cow<'a, [String]>,
+    /// The entries and the recorded matches (entry, selector, code).
+    #[allow(clippy::type_complexity)]
+    suppressions: Option<(Cow<'a, [Entry]>, Vec<(u32, u32, Cow<'a, str>)>)>,
+}
+
+/// The entry of `analysis` (of a file at `path` whose bytes hash to `content`); `None` for what
+/// must not be stored: an analysis that failed, or one unlike what the per-file pass gives (a
+/// finding already hot, or in another file).
+fn encode<S: Summary>(analysis: &FileAnalysis<S>, path: &[u8], content: u128, capacity: usize) -> Option<Vec<u8>> {
+    if analysis.internal_error {
+        return None;
+    }
+    let diagnostic = |d| stored_diagnostic(d, &analysis.path);
+    let rest = StoredRest {
+        candidates: analysis
+            .candidates
+            .iter()
+            .map(|c| Some((diagnostic(&c.diagnostic)?, c.func, c.region)))
+            .collect::<Option<_>>()?,
+        file_diagnostics: analysis.file_diagnostics.iter().map(diagnostic).collect::<Option<_>>()?,
+        warnings: Cow::Borrowed(&analysis.warnings),
+        suppressions: analysis.suppressions.as_ref().map(|s| {
+            let hits =
+                s.hits().into_iter().map(|h| (h.entry as u32, h.selector as u32, Cow::Borrowed(h.code))).collect();
+            (Cow::Borrowed(s.entries()), hits)
+        }),
+    };
+    let mut entry = Vec::with_capacity(ENTRY_FIXED_BYTES + path.len() + capacity);
+    entry.extend_from_slice(&(path.len() as u32).to_le_bytes());
+    entry.extend_from_slice(path);
+    entry.extend_from_slice(&content.to_le_bytes());
+    let sizes = entry.len();
+    entry.extend_from_slice(&[0; 12]);
+    let mut entry = postcard::to_extend(&(&analysis.summary, &rest), entry).ok()?;
+    let payload = sizes + 12;
+    let length = u32::try_from(entry.len() - payload).ok()?;
+    let checksum = xxhash_rust::xxh3::xxh3_64(&entry[payload..]);
+    entry[sizes..sizes + 4].copy_from_slice(&length.to_le_bytes());
+    entry[sizes + 4..payload].copy_from_slice(&checksum.to_le_bytes());
+    Some(entry)
+}
+
+/// `d` as stored; `None` if it is not what the per-file pass gives: already hot, or in another
+/// file than `path`.
+fn stored_diagnostic<'a>(d: &'a Diagnostic, path: &Path) -> Option<StoredDiagnostic<'a>> {
+    let file_level = match d.heat {
+        Heat::File => true,
+        Heat::Cold => false,
+        Heat::Hot { .. } => return None,
+    };
+    (d.hot_path.is_empty() && d.file == path).then(|| StoredDiagnostic {
+        code: Cow::Borrowed(d.rule.code),
+        message: Cow::Borrowed(&d.message),
+        help: d.help.as_deref().map(Cow::Borrowed),
+        range: (d.range.start, d.range.end),
+        start: (d.start.row, d.start.column),
+        end: (d.end.row, d.end.column),
+        file_level,
+        suppressed: d.suppressed.as_ref().map(Cow::Borrowed),
+    })
+}

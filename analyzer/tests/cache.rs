@@ -1,0 +1,262 @@
+//! The persistent cache of per-file results (`analyzer/src/cache.rs`), through the binary: a warm
+//! run reports what a cold one does, a changed file misses alone, damaged or foreign packs are
+//! never trusted, an unusable cache directory costs one warning, and `--no-cache` writes nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn graphlint(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_graphlint")).args(args).current_dir(cwd).output().expect("run graphlint")
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A project whose findings depend on every part of a file's cached result: a hot chain across
+/// two files (summaries), a suppressed and an unused suppression (suppressions and their
+/// matches), a malformed directive (warnings), a syntax error (file-level findings), a cold
+/// finding (with `--all-paths`) and a Rust file.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pkg/__init__.py", "");
+    write(
+        dir.path(),
+        "pkg/model.py",
+        "import torch\nfrom torch import nn\n\nfrom .util import read_scale\n\n\n\
+         class Model(nn.Module):\n    def forward(self, x):\n        s = read_scale(x)\n        \
+         y = x.sum().item()  # graphlint: ignore[GL201] -- measured, once per call\n        \
+         z = x.max().item()  # graphlint: ignore[GL301]\n        return x * s + y + z\n",
+    );
+    write(
+        dir.path(),
+        "pkg/util.py",
+        "import torch\n\n\ndef read_scale(x):\n    if x.mean() > 0:  # graphlint: ignroe[GL401]\n        \
+         return x.cpu()\n    return x\n\n\ndef cold(x):\n    return x.item()\n",
+    );
+    write(dir.path(), "pkg/broken.py", "def f(:\n    pass\n");
+    write(
+        dir.path(),
+        "src/lib.rs",
+        "use candle_core::Tensor;\n\n// graphlint: hot\nfn step(t: &Tensor) -> f32 {\n    \
+         t.to_scalar::<f32>().unwrap()\n}\n",
+    );
+    dir
+}
+
+const FILES_PY: usize = 4;
+
+/// The findings and warnings of a run, without the cache's notes.
+fn report(output: &Output) -> (String, Vec<String>, Option<i32>) {
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    let warnings = stderr.lines().filter(|l| !l.contains("note: cache:")).map(str::to_string).collect();
+    (String::from_utf8(output.stdout.clone()).unwrap(), warnings, output.status.code())
+}
+
+/// How many Python files the run's cache note says were reused.
+fn reused_python(output: &Output) -> usize {
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    let line = stderr.lines().find(|l| l.contains("python files reused")).unwrap_or_else(|| panic!("{stderr}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "cache:").unwrap();
+    assert_eq!(words[at + 3], FILES_PY.to_string(), "{line}");
+    words[at + 1].parse().unwrap()
+}
+
+fn version_dir(cwd: &Path) -> PathBuf {
+    cwd.join(".graphlint_cache").join(graphlint::cache::VERSION)
+}
+
+fn packs(cwd: &Path) -> Vec<PathBuf> {
+    let mut packs: Vec<PathBuf> = std::fs::read_dir(version_dir(cwd))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pack"))
+        .collect();
+    packs.sort();
+    packs
+}
+
+fn python_pack(cwd: &Path) -> PathBuf {
+    packs(cwd).into_iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with("python-")).unwrap()
+}
+
+const ARGS: [&str; 4] = ["--all-paths", "--verbose", "--output-format", "json"];
+
+#[test]
+fn warm_runs_report_what_cold_runs_do() {
+    let dir = project();
+    let uncached = graphlint(&[&ARGS[..], &["--no-cache"]].concat(), dir.path());
+    let (findings, warnings, code) = report(&uncached);
+    for code in ["GL000", "GL002", "GL301", "GL201", "GL801"] {
+        assert!(findings.contains(&format!("\"code\": \"{code}\"")), "the fixture should report {code}:\n{findings}");
+    }
+    assert!(warnings.iter().any(|w| w.contains("graphlint: ignroe")), "{warnings:?}");
+    assert_eq!(code, Some(1));
+
+    let cold = graphlint(&ARGS, dir.path());
+    assert_eq!(reused_python(&cold), 0);
+    assert_eq!(report(&cold), report(&uncached));
+    let warm = graphlint(&ARGS, dir.path());
+    assert_eq!(reused_python(&warm), FILES_PY);
+    assert_eq!(report(&warm), report(&uncached));
+    // Another rule selection has packs of its own, and the text output agrees too.
+    let selected = ["--select", "GL0,GL3"];
+    let text = graphlint(&selected, dir.path());
+    assert_eq!(report(&graphlint(&selected, dir.path())), report(&text));
+    assert_eq!(report(&text), report(&graphlint(&[&selected[..], &["--no-cache"]].concat(), dir.path())));
+    assert!(!report(&text).0.contains("GL201("), "{}", report(&text).0);
+    assert!(report(&text).0.contains("GL301("), "{}", report(&text).0);
+    assert_eq!(packs(dir.path()).len(), 4, "python and rust, for two rule selections: {:?}", packs(dir.path()));
+
+    let gitignore = std::fs::read_to_string(dir.path().join(".graphlint_cache/.gitignore")).unwrap();
+    assert!(gitignore.lines().any(|l| l == "*"), "{gitignore}");
+}
+
+#[test]
+fn a_changed_file_misses_alone() {
+    let dir = project();
+    graphlint(&ARGS, dir.path());
+    assert_eq!(reused_python(&graphlint(&ARGS, dir.path())), FILES_PY);
+    // The helper no longer syncs: its entry misses, and the model's chain through it is gone.
+    write(dir.path(), "pkg/util.py", "def read_scale(x):\n    return x\n\n\ndef cold(x):\n    return x.item()\n");
+    let changed = graphlint(&ARGS, dir.path());
+    assert_eq!(reused_python(&changed), FILES_PY - 1);
+    let uncached = graphlint(&[&ARGS[..], &["--no-cache"]].concat(), dir.path());
+    assert_eq!(report(&changed), report(&uncached));
+    assert!(!report(&changed).0.contains("\"code\": \"GL301\""), "{}", report(&changed).0);
+    assert_eq!(reused_python(&graphlint(&ARGS, dir.path())), FILES_PY);
+}
+
+#[test]
+fn damaged_packs_are_rebuilt_never_trusted() {
+    let dir = project();
+    let expected = report(&graphlint(&[&ARGS[..], &["--no-cache"]].concat(), dir.path()));
+    graphlint(&ARGS, dir.path());
+    let pack = python_pack(dir.path());
+    let good = std::fs::read(&pack).unwrap();
+
+    // One byte of the last entry's payload: that entry fails its checksum, the others hold.
+    let mut flipped = good.clone();
+    *flipped.last_mut().unwrap() ^= 0x5a;
+    std::fs::write(&pack, &flipped).unwrap();
+    let run = graphlint(&ARGS, dir.path());
+    assert_eq!(reused_python(&run), FILES_PY - 1);
+    assert_eq!(report(&run), expected);
+    assert_eq!(reused_python(&graphlint(&ARGS, dir.path())), FILES_PY, "the entry was rewritten");
+
+    // Cut in the middle of an entry: what precedes it is kept, the rest is rebuilt.
+    std::fs::write(&pack, &good[..good.len() / 2]).unwrap();
+    let run = graphlint(&ARGS, dir.path());
+    assert!(reused_python(&run) < FILES_PY);
+    assert_eq!(report(&run), expected);
+    assert_eq!(reused_python(&graphlint(&ARGS, dir.path())), FILES_PY);
+
+    // Not a pack at all.
+    std::fs::write(&pack, b"not a pack").unwrap();
+    let run = graphlint(&ARGS, dir.path());
+    assert_eq!(reused_python(&run), 0);
+    assert_eq!(report(&run), expected);
+}
+
+#[test]
+fn another_versions_cache_is_ignored() {
+    let dir = project();
+    let expected = report(&graphlint(&[&ARGS[..], &["--no-cache"]].concat(), dir.path()));
+    graphlint(&ARGS, dir.path());
+    let pack = python_pack(dir.path());
+    let good = std::fs::read(&pack).unwrap();
+    // The header is a 16-byte magic, the version's length and the version: name another one.
+    let version = graphlint::cache::VERSION.as_bytes();
+    assert_eq!(&good[20..20 + version.len()], version);
+    let mut foreign = good.clone();
+    foreign[20] = if version[0] == b'9' { b'8' } else { b'9' };
+    std::fs::write(&pack, &foreign).unwrap();
+    // Another version's directory beside ours is neither read nor removed.
+    let other = dir.path().join(".graphlint_cache/0.0.0-0000000000000000");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join(pack.file_name().unwrap()), &good).unwrap();
+
+    let run = graphlint(&ARGS, dir.path());
+    assert_eq!(reused_python(&run), 0);
+    assert_eq!(report(&run), expected);
+    assert_eq!(&std::fs::read(&pack).unwrap()[20..20 + version.len()], version, "rewritten by this version");
+    assert_eq!(std::fs::read(other.join(pack.file_name().unwrap())).unwrap(), good);
+}
+
+#[test]
+fn an_unusable_cache_directory_warns_once_and_the_run_goes_on() {
+    let dir = project();
+    let (findings, warnings, code) = report(&graphlint(&["--no-cache"], dir.path()));
+    let cache_warnings = |output: &Output| {
+        let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+        stderr.lines().filter(|l| l.contains("warning") && l.contains("cache")).count()
+    };
+
+    // The directory cannot be created: a file is in the way.
+    write(dir.path(), "blocked", "a file, not a directory\n");
+    let run = graphlint(&["--cache-dir", "blocked"], dir.path());
+    assert_eq!(cache_warnings(&run), 1, "{}", String::from_utf8_lossy(&run.stderr));
+    let (run_findings, run_warnings, run_code) = report(&run);
+    assert_eq!((run_findings, run_code), (findings.clone(), code));
+    assert_eq!(run_warnings.len(), warnings.len() + 1);
+
+    // The directory exists, but neither pack can be written (a directory is where each goes):
+    // one warning for the run, not one per language.
+    graphlint(&["--cache-dir", "c"], dir.path());
+    let version = dir.path().join("c").join(graphlint::cache::VERSION);
+    for entry in std::fs::read_dir(&version).unwrap() {
+        let pack = entry.unwrap().path();
+        std::fs::remove_file(&pack).unwrap();
+        std::fs::create_dir(&pack).unwrap();
+        std::fs::write(pack.join("keep"), "").unwrap();
+    }
+    let run = graphlint(&["--cache-dir", "c"], dir.path());
+    assert_eq!(cache_warnings(&run), 1, "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!((report(&run).0, report(&run).2), (findings, code));
+}
+
+#[test]
+fn no_cache_writes_nothing() {
+    let dir = project();
+    graphlint(&["--no-cache"], dir.path());
+    graphlint(&["--no-cache", "--all-paths"], dir.path());
+    assert!(!dir.path().join(".graphlint_cache").exists());
+    graphlint(&[], dir.path());
+    assert!(dir.path().join(".graphlint_cache").is_dir(), "the default run does write its cache");
+    // `--cache-dir` puts it elsewhere, and nothing in the default place.
+    let elsewhere = project();
+    graphlint(&["--cache-dir", "../cache-elsewhere"], &elsewhere.path().join("pkg"));
+    assert!(elsewhere.path().join("cache-elsewhere").join(graphlint::cache::VERSION).is_dir());
+    assert!(!elsewhere.path().join("pkg/.graphlint_cache").exists());
+}
+
+#[test]
+fn concurrent_runs_agree_and_leave_a_whole_pack() {
+    let dir = project();
+    let expected = report(&graphlint(&[&ARGS[..], &["--no-cache"]].concat(), dir.path()));
+    // Cold and racing: each run reads whatever pack is there and renames a whole one in place.
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_graphlint"))
+            .args(ARGS)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let runs: Vec<_> = (0..6).map(|_| spawn()).collect();
+    for run in runs {
+        assert_eq!(report(&run.wait_with_output().unwrap()), expected);
+    }
+    let warm = graphlint(&ARGS, dir.path());
+    assert_eq!(reused_python(&warm), FILES_PY);
+    assert_eq!(report(&warm), expected);
+    let leftovers: Vec<_> = std::fs::read_dir(version_dir(dir.path())).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(
+        leftovers.iter().all(|p| p.extension().is_some_and(|e| e == "pack")),
+        "temporary files left: {leftovers:?}"
+    );
+}
