@@ -140,12 +140,12 @@ mod tests {
         diagnostic.start = Location { row: 2, column: 70_001 };
         diagnostic.end = Location { row: 2, column: 70_002 };
         let mut out = Vec::new();
-        write(&mut out, std::slice::from_ref(&diagnostic), Style { color: false, width: 100 }).unwrap();
+        write(&mut out, std::slice::from_ref(&diagnostic), Style { color: false, width: 100, overlay: None }).unwrap();
         assert!(out.len() < 1_000, "{} bytes", out.len());
         // Near the start of a line, the snippet is shown.
         diagnostic.range = 0..2;
         let mut out = Vec::new();
-        write(&mut out, std::slice::from_ref(&diagnostic), Style { color: false, width: 100 }).unwrap();
+        write(&mut out, std::slice::from_ref(&diagnostic), Style { color: false, width: 100, overlay: None }).unwrap();
         assert!(String::from_utf8(out).unwrap().contains("fn f() {}"));
     }
 }
