@@ -71,9 +71,12 @@ pub fn is_training_function(name: &str) -> bool {
 
 /// [`propagate`] from `roots`, then every candidate loop that now qualifies becomes a root, until
 /// nothing changes. Returns the reach and the regions that are roots (`region_roots` holds those
-/// the frontend found itself, such as capture blocks).
+/// the frontend found itself, such as capture blocks). A loop qualifies by calling a function
+/// that `exact_edges` (a subset of `edges`: Python's without dispatch to overrides) reach, so
+/// heat that only dispatch brings makes no new decode loop.
 pub fn propagate_with_decode_loops(
     edges: &[Vec<usize>],
+    exact_edges: &[Vec<usize>],
     mut roots: Vec<(usize, RootReason)>,
     blocked: &[bool],
     candidates: &[LoopCandidate],
@@ -81,13 +84,15 @@ pub fn propagate_with_decode_loops(
 ) -> (Vec<Reach>, FxHashSet<usize>) {
     loop {
         let reach = propagate(edges, &roots, blocked);
+        let exact = (!std::ptr::eq(edges, exact_edges)).then(|| propagate(exact_edges, &roots, blocked));
         let mut added = false;
         for candidate in candidates {
             let reached = |node: usize| !matches!(reach[node], Reach::Unreached);
+            let reached_exactly = |node: usize| !matches!(exact.as_ref().unwrap_or(&reach)[node], Reach::Unreached);
             if region_roots.contains(&candidate.node) || reached(candidate.func_node) || blocked[candidate.func_node] {
                 continue;
             }
-            if candidate.calls_model || candidate.callees.iter().any(|&callee| reached(callee)) {
+            if candidate.calls_model || candidate.callees.iter().any(|&callee| reached_exactly(callee)) {
                 region_roots.insert(candidate.node);
                 roots.push((candidate.node, format!("decode loop in `{}`", candidate.qualname)));
                 added = true;

@@ -165,3 +165,20 @@ fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }
 }
+
+/// Issue 13 item 2: a call on a receiver declared as a base class (`criteria: list[Criterion]`)
+/// reaches the subclasses' overrides; a `list` subclass holds what the tree appends to it and,
+/// named `ProcessorList`, `Processor`s. A method no hot code calls, and a same-named method of a
+/// class outside the hierarchy, stay cold.
+#[test]
+fn dispatch_to_overrides() {
+    check_project("dispatch");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/dispatch");
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    let cold = |file: &str, row: u64| {
+        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
+    };
+    for (file, row) in [("pkg/processors.py", 27), ("pkg/stopping.py", 23)] {
+        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
+    }
+}

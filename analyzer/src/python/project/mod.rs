@@ -40,6 +40,9 @@ enum Entity {
     Module(FileIdx),
     Class(FileIdx, u32),
     Instance(FileIdx, u32),
+    /// A value declared (annotated) as an instance of the class: that class or any subclass, so
+    /// its methods dispatch to the subclasses' overrides.
+    Declared(FileIdx, u32),
     /// A function object: a module function, or a method reached through its class.
     Func(FileIdx, FuncIdx),
     /// A method reached through an instance (`self.m`, `obj.m`).
@@ -146,6 +149,14 @@ struct Project<'s> {
     module_attr_active: FxHashSet<(u32, Sym)>,
     /// `instance.name` per class, and whether it read a flowed-in parameter.
     attr_memo: FxHashMap<(ClassKey, Sym), (Entities, bool)>,
+    /// Per class, the project classes that name it as a direct base.
+    subclasses: FxHashMap<ClassKey, SmallVec<[ClassKey; 2]>>,
+    /// The overrides a call on a declared instance dispatches to, per (declared class, method).
+    override_memo: FxHashMap<(ClassKey, Sym), SmallVec<[(FileIdx, FuncIdx); 4]>>,
+    /// Per class: whether it derives from the builtin `list`.
+    list_memo: FxHashMap<ClassKey, bool>,
+    /// Per `list` subclass: what the project appends to its instances (`for x in self` yields these).
+    class_elements: FxHashMap<ClassKey, Entities>,
     /// Per file and region: the call sites inside the region (nested regions included).
     region_calls: Vec<Vec<Vec<u32>>>,
     func_base: Vec<usize>,
@@ -169,9 +180,9 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> hotpath
     }
     let mut project = Project::new(&files, settings);
     lap("module table");
-    let edges = project.resolve_calls();
+    let (edges, exact_edges) = project.resolve_calls();
     lap("call resolution");
-    let (reach, region_roots) = project.propagate(&edges);
+    let (reach, region_roots) = project.propagate(&edges, &exact_edges);
     lap("roots and propagation");
     let classified = hotpath::classified(&files, &project, &reach, &region_roots, settings);
     lap("classification");
@@ -219,6 +230,10 @@ impl<'s> Project<'s> {
             module_attr_memo: FxHashMap::default(),
             module_attr_active: FxHashSet::default(),
             attr_memo: FxHashMap::default(),
+            subclasses: FxHashMap::default(),
+            override_memo: FxHashMap::default(),
+            list_memo: FxHashMap::default(),
+            class_elements: FxHashMap::default(),
             region_calls: Vec::with_capacity(files.len()),
             func_base: Vec::with_capacity(files.len()),
             region_base: Vec::with_capacity(files.len()),

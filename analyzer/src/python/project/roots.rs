@@ -10,7 +10,11 @@ use crate::hotpath::{self, LoopCandidate, Reach};
 use crate::python::summary::*;
 
 impl Project<'_> {
-    pub(super) fn propagate(&mut self, edges: &[Vec<usize>]) -> (Vec<Reach>, FxHashSet<usize>) {
+    pub(super) fn propagate(
+        &mut self,
+        edges: &[Vec<usize>],
+        exact_edges: &[Vec<usize>],
+    ) -> (Vec<Reach>, FxHashSet<usize>) {
         let mut roots: Vec<(usize, String)> = Vec::new();
         let mut blocked = vec![false; self.node_count];
         for file in 0..self.files.len() {
@@ -69,9 +73,11 @@ impl Project<'_> {
                 for entity in self.eval(file, site.value) {
                     let mut targets = SmallVec::new();
                     match entity {
-                        Entity::Func(..) | Entity::Bound(..) | Entity::Instance(..) | Entity::Container(_) => {
-                            self.targets_of(entity, CallKind::Call, &mut targets, 0)
-                        }
+                        Entity::Func(..)
+                        | Entity::Bound(..)
+                        | Entity::Instance(..)
+                        | Entity::Declared(..)
+                        | Entity::Container(_) => self.targets_of(entity, CallKind::Call, &mut targets, 0),
                         _ => {}
                     }
                     for (f, m, _) in targets {
@@ -112,7 +118,7 @@ impl Project<'_> {
                 }
             }
         }
-        hotpath::propagate_with_decode_loops(edges, roots, &blocked, &candidates, region_roots)
+        hotpath::propagate_with_decode_loops(edges, exact_edges, roots, &blocked, &candidates, region_roots)
     }
 
     /// Whether class `class` of `file`, or a project class it derives from, names an external base
@@ -147,7 +153,7 @@ impl Project<'_> {
             let call = &files[file].summary.calls[call as usize];
             for entity in self.eval(file, call.callee) {
                 match entity {
-                    Entity::Instance(f, c) => calls_model |= self.is_module_class(f, c),
+                    Entity::Instance(f, c) | Entity::Declared(f, c) => calls_model |= self.is_module_class(f, c),
                     Entity::ExternalInstance(id) => calls_model |= is_module_base(&self.externals[id as usize]),
                     Entity::Bound(f, m) => {
                         let class = files[f].summary.funcs[m as usize].class;
