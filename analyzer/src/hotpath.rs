@@ -197,11 +197,26 @@ pub trait Graph {
     fn enclosing_region(&self, file: usize, region: u32) -> Option<u32>;
     /// A node as one step of a chain shown to the user.
     fn link(&self, node: usize) -> ChainLink;
+    /// Whether code in region `region` of file `file` is never hot (a training-only branch).
+    fn is_cold_region(&self, _file: usize, _region: u32) -> bool {
+        false
+    }
+}
+
+/// Whether region `region` of `file`, or a region enclosing it, is never hot.
+pub fn in_cold_region(graph: &impl Graph, file: usize, mut region: Option<u32>) -> bool {
+    while let Some(r) = region {
+        if graph.is_cold_region(file, r) {
+            return true;
+        }
+        region = graph.enclosing_region(file, r);
+    }
+    false
 }
 
 /// Each file's file-level findings, then its candidates that are hot: in a reached function, or
-/// else inside a region that is a root (the innermost such region gives the chain). The others
-/// are kept, marked cold, only with `all_paths`.
+/// else inside a region that is a root (the innermost such region gives the chain), and not in a
+/// region that is never hot. The others are kept, marked cold, only with `all_paths`.
 pub fn classify<S>(
     files: &[FileAnalysis<S>],
     graph: &impl Graph,
@@ -215,7 +230,8 @@ pub fn classify<S>(
         for candidate in &file.candidates {
             let func_node = graph.func_node(file_idx, candidate.func);
             let mut node = None;
-            if !matches!(reach[func_node], Reach::Unreached) {
+            if in_cold_region(graph, file_idx, candidate.region) {
+            } else if !matches!(reach[func_node], Reach::Unreached) {
                 node = Some(func_node);
             } else {
                 let mut region = candidate.region;

@@ -182,3 +182,15 @@ fn dispatch_to_overrides() {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }
 }
+
+/// `if self.training:` bodies (and the rest of `self.training and ...`), and the other branches of
+/// `if not self.training:`, are never hot; neither is what only they call.
+#[test]
+fn training_only_branches_are_cold() {
+    check_project("training_branch");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/training_branch");
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    let cold_rows: Vec<u64> =
+        all.iter().filter(|f| f["hot"] == false).map(|f| f["location"]["row"].as_u64().unwrap()).collect();
+    assert_eq!(cold_rows, [6, 20, 25, 26], "{all:#?}");
+}

@@ -161,6 +161,8 @@ pub enum RegionKind {
     Loop,
     /// A `with torch.cuda.graph(...)` block: everything in it is captured.
     CudaGraph,
+    /// A branch that runs only in training mode (`if self.training:`): never on a hot path.
+    TrainingOnly,
 }
 
 #[derive(Debug, Clone)]

@@ -183,6 +183,10 @@ impl Project<'_> {
         let mut exact_edges = vec![Vec::new(); self.node_count];
         for file in 0..self.files.len() {
             for call in &self.files[file].summary.calls {
+                // A call in a training-only branch passes no heat on.
+                if super::training_only(&self.files[file].summary, call.region) {
+                    continue;
+                }
                 let mut targets = self.targets(file, call);
                 let exact = targets.len();
                 self.dispatch_targets(file, call, &mut targets);

@@ -299,6 +299,9 @@ impl<'s> Project<'s> {
             let summary = &file.summary;
             let mut region_calls = vec![Vec::new(); summary.regions.len()];
             for (index, call) in summary.calls.iter().enumerate() {
+                if training_only(summary, call.region) {
+                    continue;
+                }
                 let mut region = call.region;
                 while let Some(r) = region {
                     region_calls[r as usize].push(index as u32);
@@ -549,6 +552,10 @@ impl hotpath::Graph for Project<'_> {
         self.files[file].summary.regions[region as usize].parent
     }
 
+    fn is_cold_region(&self, file: usize, region: u32) -> bool {
+        self.files[file].summary.regions[region as usize].kind == RegionKind::TrainingOnly
+    }
+
     fn link(&self, node: usize) -> ChainLink {
         if let Some((file, index)) = self.region_of(node) {
             let region = &self.files[file].summary.regions[index];
@@ -563,6 +570,18 @@ impl hotpath::Graph for Project<'_> {
         let func = &self.files[file].summary.funcs[node - self.func_base[file]];
         ChainLink { function: func.qualname.clone(), filename: display_path(&self.files[file].path), row: func.row }
     }
+}
+
+/// Whether `region`, or a region enclosing it, is a training-only branch.
+fn training_only(summary: &FileSummary, mut region: Option<RegionIdx>) -> bool {
+    while let Some(r) = region {
+        let region_info = &summary.regions[r as usize];
+        if region_info.kind == RegionKind::TrainingOnly {
+            return true;
+        }
+        region = region_info.parent;
+    }
+    false
 }
 
 /// The bytes of a path, the key of [`Project::by_path`].
