@@ -6,7 +6,8 @@ use smallvec::SmallVec;
 use rustc_hash::FxHashSet;
 
 use super::{
-    is_module_base, ClassKey, Entities, Entity, FileIdx, Project, Sym, IN_PROGRESS, NOTHING, NOTHING_VOLATILE, UNSEEN,
+    is_module_base, ClassKey, Entities, Entity, FileIdx, Methods, Project, Sym, IN_PROGRESS, NOTHING, NOTHING_VOLATILE,
+    UNSEEN,
 };
 use crate::python::summary::*;
 use crate::python::types::returns_self_module;
@@ -71,13 +72,13 @@ impl Project<'_> {
     /// of the class reaches besides the class's own, i.e. the overrides in its project subclasses
     /// (transitively). None when the class itself has no such method, and none at all when there
     /// are more than [`MAX_OVERRIDES`]: the call then reaches the declared class's method only.
-    pub(super) fn overrides(&mut self, file: FileIdx, class: u32, name: Sym) -> SmallVec<[(FileIdx, FuncIdx); 4]> {
+    pub(super) fn overrides(&mut self, file: FileIdx, class: u32, name: Sym) -> Methods {
         let key = ((file as u32, class), name);
         if let Some(known) = self.override_memo.get(&key) {
             return known.clone();
         }
         self.override_memo.insert(key, SmallVec::new());
-        let mut found: SmallVec<[(FileIdx, FuncIdx); 4]> = SmallVec::new();
+        let mut found = Methods::new();
         if let Some(own) = self.find_method(file, class, name) {
             let mut queue: Vec<ClassKey> = vec![(file as u32, class)];
             let mut seen: FxHashSet<ClassKey> = queue.iter().copied().collect();

@@ -34,6 +34,8 @@ type FileIdx = usize;
 type Sym = u32;
 /// A class, as (file, class index), in the keys of the per-class tables.
 type ClassKey = (u32, u32);
+/// The methods a call dispatches to (see `Project::overrides`).
+type Methods = SmallVec<[(FileIdx, FuncIdx); 4]>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Entity {
@@ -152,7 +154,7 @@ struct Project<'s> {
     /// Per class, the project classes that name it as a direct base.
     subclasses: FxHashMap<ClassKey, SmallVec<[ClassKey; 2]>>,
     /// The overrides a call on a declared instance dispatches to, per (declared class, method).
-    override_memo: FxHashMap<(ClassKey, Sym), SmallVec<[(FileIdx, FuncIdx); 4]>>,
+    override_memo: FxHashMap<(ClassKey, Sym), Methods>,
     /// Per class: whether it derives from the builtin `list`.
     list_memo: FxHashMap<ClassKey, bool>,
     /// Per `list` subclass: what the project appends to its instances (`for x in self` yields these).
