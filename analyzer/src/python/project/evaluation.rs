@@ -283,7 +283,7 @@ impl Project<'_> {
                 Some((f, method)) => smallvec::smallvec![Entity::Func(f, method)],
                 None => self.instance_attribute(file, class, name),
             },
-            // The overrides a method call dispatches to are call edges only (see `targets`).
+            // The overrides a method call dispatches to are call edges only (`dispatch_targets`).
             Entity::Instance(file, class) | Entity::Declared(file, class) => self.instance_attribute(file, class, name),
             Entity::Super(file, class) => {
                 for index in self.mro(file, class).skip(1) {
