@@ -71,9 +71,12 @@ pub fn is_training_function(name: &str) -> bool {
 
 /// [`propagate`] from `roots`, then every candidate loop that now qualifies becomes a root, until
 /// nothing changes. Returns the reach and the regions that are roots (`region_roots` holds those
-/// the frontend found itself, such as capture blocks).
+/// the frontend found itself, such as capture blocks). A loop qualifies by calling a function
+/// that `exact_edges` (a subset of `edges`: Python's without dispatch to overrides) reach, so
+/// heat that only dispatch brings makes no new decode loop.
 pub fn propagate_with_decode_loops(
     edges: &[Vec<usize>],
+    exact_edges: &[Vec<usize>],
     mut roots: Vec<(usize, RootReason)>,
     blocked: &[bool],
     candidates: &[LoopCandidate],
@@ -81,13 +84,15 @@ pub fn propagate_with_decode_loops(
 ) -> (Vec<Reach>, FxHashSet<usize>) {
     loop {
         let reach = propagate(edges, &roots, blocked);
+        let exact = (!std::ptr::eq(edges, exact_edges)).then(|| propagate(exact_edges, &roots, blocked));
         let mut added = false;
         for candidate in candidates {
             let reached = |node: usize| !matches!(reach[node], Reach::Unreached);
+            let reached_exactly = |node: usize| !matches!(exact.as_ref().unwrap_or(&reach)[node], Reach::Unreached);
             if region_roots.contains(&candidate.node) || reached(candidate.func_node) || blocked[candidate.func_node] {
                 continue;
             }
-            if candidate.calls_model || candidate.callees.iter().any(|&callee| reached(callee)) {
+            if candidate.calls_model || candidate.callees.iter().any(|&callee| reached_exactly(callee)) {
                 region_roots.insert(candidate.node);
                 roots.push((candidate.node, format!("decode loop in `{}`", candidate.qualname)));
                 added = true;
@@ -192,11 +197,26 @@ pub trait Graph {
     fn enclosing_region(&self, file: usize, region: u32) -> Option<u32>;
     /// A node as one step of a chain shown to the user.
     fn link(&self, node: usize) -> ChainLink;
+    /// Whether code in region `region` of file `file` is never hot (a training-only branch).
+    fn is_cold_region(&self, _file: usize, _region: u32) -> bool {
+        false
+    }
+}
+
+/// Whether region `region` of `file`, or a region enclosing it, is never hot.
+pub fn in_cold_region(graph: &impl Graph, file: usize, mut region: Option<u32>) -> bool {
+    while let Some(r) = region {
+        if graph.is_cold_region(file, r) {
+            return true;
+        }
+        region = graph.enclosing_region(file, r);
+    }
+    false
 }
 
 /// Each file's file-level findings, then its candidates that are hot: in a reached function, or
-/// else inside a region that is a root (the innermost such region gives the chain). The others
-/// are kept, marked cold, only with `all_paths`.
+/// else inside a region that is a root (the innermost such region gives the chain), and not in a
+/// region that is never hot. The others are kept, marked cold, only with `all_paths`.
 pub fn classify<S>(
     files: &[FileAnalysis<S>],
     graph: &impl Graph,
@@ -210,7 +230,8 @@ pub fn classify<S>(
         for candidate in &file.candidates {
             let func_node = graph.func_node(file_idx, candidate.func);
             let mut node = None;
-            if !matches!(reach[func_node], Reach::Unreached) {
+            if in_cold_region(graph, file_idx, candidate.region) {
+            } else if !matches!(reach[func_node], Reach::Unreached) {
                 node = Some(func_node);
             } else {
                 let mut region = candidate.region;

@@ -150,7 +150,8 @@ fn cold_marker() {
 }
 
 /// Issue 13's roots that mean per-step: loops in setup code (merging, loading), a loss module's
-/// `forward`, an optimizer's `step` and tests are not hot; the generation loop is.
+/// `forward`, an optimizer's `step`, tests, and what a forward reaches only through `unmerge`, a
+/// `compute_loss` or a `*Training*` class are not hot; the generation loop is.
 #[test]
 fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
     check_project("not_per_step");
@@ -159,9 +160,44 @@ fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
     let cold = |file: &str, row: u64| {
         all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
     };
-    for (file, row) in
-        [("pkg/model.py", 11), ("pkg/model.py", 18), ("pkg/model.py", 24), ("pkg/tests/test_model.py", 11)]
-    {
+    for (file, row) in [
+        ("pkg/model.py", 11),
+        ("pkg/model.py", 25),
+        ("pkg/model.py", 29),
+        ("pkg/model.py", 34),
+        ("pkg/model.py", 41),
+        ("pkg/model.py", 47),
+        ("pkg/tests/test_model.py", 11),
+    ] {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }
+}
+
+/// Issue 13 item 2: a call on a receiver declared as a base class (`criteria: list[Criterion]`)
+/// reaches the subclasses' overrides; a `list` subclass holds what the tree appends to it and,
+/// named `ProcessorList`, `Processor`s. A method no hot code calls, and a same-named method of a
+/// class outside the hierarchy, stay cold.
+#[test]
+fn dispatch_to_overrides() {
+    check_project("dispatch");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/dispatch");
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    let cold = |file: &str, row: u64| {
+        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
+    };
+    for (file, row) in [("pkg/processors.py", 27), ("pkg/stopping.py", 23)] {
+        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
+    }
+}
+
+/// `if self.training:` bodies (and the rest of `self.training and ...`), and the other branches of
+/// `if not self.training:`, are never hot; neither is what only they call.
+#[test]
+fn training_only_branches_are_cold() {
+    check_project("training_branch");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/training_branch");
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    let cold_rows: Vec<u64> =
+        all.iter().filter(|f| f["hot"] == false).map(|f| f["location"]["row"].as_u64().unwrap()).collect();
+    assert_eq!(cold_rows, [6, 20, 25, 26], "{all:#?}");
 }

@@ -97,6 +97,8 @@ pub enum Val {
     Attr(ValId, NameId),
     /// The result of calling `value`: an instance for a class, the return value for a function.
     Call(ValId),
+    /// An instance of the class `value` names or of any subclass: a declared type (an annotation).
+    Declared(ValId),
     /// An element of a container (`for x in v`, `v[i]`).
     Elem(ValId),
     /// `super()` inside a method of class `class`.
@@ -114,7 +116,7 @@ pub struct FuncSummary {
     pub qualname: String,
     pub class: Option<u32>,
     pub row: u32,
-    /// The parameters' names and annotations (an annotation is an instance value of its class).
+    /// The parameters' names and annotations (an annotation is a [`Val::Declared`] value of its class).
     pub params: Vec<(NameId, Option<ValId>)>,
     /// Decorated with `torch.compile`.
     pub compiled: bool,
@@ -161,6 +163,8 @@ pub enum RegionKind {
     Loop,
     /// A `with torch.cuda.graph(...)` block: everything in it is captured.
     CudaGraph,
+    /// A branch that runs only in training mode (`if self.training:`): never on a hot path.
+    TrainingOnly,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

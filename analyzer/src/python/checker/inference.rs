@@ -111,7 +111,7 @@ impl<'a> Checker<'a> {
                     return None;
                 }
                 let class = self.expr_val(annotation)?;
-                Some(self.summary.add_val(Val::Call(class)))
+                Some(self.summary.add_val(Val::Declared(class)))
             }
             Expr::Subscript(subscript) => {
                 let last = match &*subscript.value {
@@ -119,6 +119,16 @@ impl<'a> Checker<'a> {
                     Expr::Attribute(attribute) => attribute.attr.as_str(),
                     _ => return None,
                 };
+                if let Some(elements) = container_elements(last, &subscript.slice) {
+                    // `list[B]`, `dict[str, B]`: a container whose elements are declared `B`s.
+                    let vals: SmallVec<[ValId; 4]> =
+                        elements.into_iter().filter_map(|e| self.annotation_val(e)).collect();
+                    if vals.is_empty() {
+                        return None;
+                    }
+                    let items = self.summary.add_items(vals);
+                    return Some(self.summary.add_val(Val::Collection(items)));
+                }
                 if !matches!(last, "Optional" | "Union" | "Annotated") {
                     return None;
                 }
@@ -354,5 +364,20 @@ pub(super) fn binop_ty(op: Operator, left: Ty, right: Ty) -> Ty {
         (Ty::Str, _) if matches!(op, Operator::Add | Operator::Mod) => Ty::Str,
         (Ty::List, Ty::List) => Ty::List,
         _ => Ty::Unknown,
+    }
+}
+
+/// The element annotations of a container annotation (`list[B]`, `Sequence[B]`, `tuple[B, C]`,
+/// `tuple[B, ...]`, `dict[K, B]`), or `None` when `head` is not a container.
+fn container_elements<'e>(head: &str, slice: &'e Expr) -> Option<Vec<&'e Expr>> {
+    let parts: Vec<&Expr> = match slice {
+        Expr::Tuple(tuple) => tuple.elts.iter().filter(|e| !matches!(e, Expr::EllipsisLiteral(_))).collect(),
+        other => vec![other],
+    };
+    match head {
+        "list" | "List" | "Sequence" | "MutableSequence" | "Iterable" | "Iterator" | "set" | "Set" | "frozenset"
+        | "deque" | "Deque" | "tuple" | "Tuple" => Some(parts),
+        "dict" | "Dict" | "Mapping" | "MutableMapping" | "OrderedDict" => Some(parts.into_iter().skip(1).collect()),
+        _ => None,
     }
 }

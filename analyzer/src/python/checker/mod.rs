@@ -13,7 +13,7 @@ use std::ops::Range;
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
-use super::adapter::{ast, span, Expr, Ranged, Stmt};
+use super::adapter::{ast, span, BoolOp, Expr, Ranged, Stmt, UnaryOp};
 use super::rules::{self, TestContext};
 use super::summary::*;
 use super::types::Ty;
@@ -257,13 +257,33 @@ impl<'a> Checker<'a> {
                 self.body(&stmt_while.orelse);
             }
             Stmt::If(stmt_if) => {
-                self.test(&stmt_if.test, TestContext::If);
-                self.body(&stmt_if.body);
+                // `if self.training:` runs its body only in training, `if not self.training:` its
+                // other branches: those are regions that are never hot (see README). So does the
+                // rest of `self.training and ...` (`and` stops at a false operand).
+                let training = training_test(&stmt_if.test);
+                let offset = stmt.range().start().to_usize();
+                if matches!(&*stmt_if.test, Expr::BoolOp(b) if training.is_some() && training_test(&b.values[0]).is_some())
+                {
+                    self.push_region(RegionKind::TrainingOnly, offset);
+                    self.test(&stmt_if.test, TestContext::If);
+                    self.regions.pop();
+                } else {
+                    self.test(&stmt_if.test, TestContext::If);
+                }
+                self.body_in(&stmt_if.body, (training == Some(true)).then_some(offset));
+                let rest = (training == Some(false)).then_some(offset);
+                if rest.is_some() {
+                    self.push_region(RegionKind::TrainingOnly, offset);
+                }
                 for clause in &stmt_if.elif_else_clauses {
                     if let Some(test) = &clause.test {
                         self.test(test, TestContext::If);
                     }
-                    self.body(&clause.body);
+                    let training = clause.test.as_ref().and_then(training_test);
+                    self.body_in(&clause.body, (training == Some(true)).then_some(offset));
+                }
+                if rest.is_some() {
+                    self.regions.pop();
                 }
             }
             Stmt::With(with) => {
@@ -349,6 +369,18 @@ impl<'a> Checker<'a> {
             | Stmt::Break(_)
             | Stmt::Continue(_)
             | Stmt::IpyEscapeCommand(_) => {}
+        }
+    }
+
+    /// A block, inside a training-only region when `training_only` gives the `if`'s offset.
+    fn body_in(&mut self, body: &'a [Stmt], training_only: Option<usize>) {
+        match training_only {
+            Some(offset) => {
+                self.push_region(RegionKind::TrainingOnly, offset);
+                self.body(body);
+                self.regions.pop();
+            }
+            None => self.body(body),
         }
     }
 
@@ -610,5 +642,19 @@ impl<'a> Checker<'a> {
         }
         let ty = Ty::Val(self.summary.add_val(Val::Class(index)));
         self.bind(def.name.as_str(), ty);
+    }
+}
+
+/// Whether an `if` test holds only in training (`Some(true)`: `m.training`, or a conjunction with
+/// it) or only outside training (`Some(false)`: `not m.training`, or a disjunction with it).
+fn training_test(test: &Expr) -> Option<bool> {
+    let is_training = |e: &Expr| matches!(e, Expr::Attribute(a) if a.attr.as_str() == "training");
+    let is_not_training = |e: &Expr| matches!(e, Expr::UnaryOp(u) if u.op == UnaryOp::Not && is_training(&u.operand));
+    match test {
+        e if is_training(e) => Some(true),
+        e if is_not_training(e) => Some(false),
+        Expr::BoolOp(b) if b.op == BoolOp::And && b.values.iter().any(is_training) => Some(true),
+        Expr::BoolOp(b) if b.op == BoolOp::Or && b.values.iter().any(is_not_training) => Some(false),
+        _ => None,
     }
 }

@@ -3,7 +3,7 @@
 
 use smallvec::SmallVec;
 
-use super::{Entity, FileIdx, Project};
+use super::{Entity, FileIdx, Project, Sym};
 use crate::hotpath;
 use crate::python::process_cpu_seconds;
 use crate::python::summary::*;
@@ -16,6 +16,46 @@ impl Project<'_> {
             self.targets_of(entity, call.kind, &mut targets, 0);
         }
         targets
+    }
+
+    /// What `obj.m(...)` on a receiver declared as a class reaches besides `targets`: the
+    /// overrides of `m` in the class's subclasses.
+    fn dispatch_targets(
+        &mut self,
+        file: FileIdx,
+        call: &CallSite,
+        targets: &mut SmallVec<[(FileIdx, FuncIdx, u32); 4]>,
+    ) {
+        let mut dispatched: SmallVec<[(FileIdx, u32, Sym); 2]> = SmallVec::new();
+        // `obj(...)`: the overrides of `forward` (modules) or `__call__`.
+        for entity in self.eval(file, call.callee) {
+            if let Entity::Declared(f, c) = entity {
+                let method = match call.kind {
+                    CallKind::GetItem => self.sym_getitem,
+                    CallKind::Call if self.is_module_class(f, c) => self.sym_forward,
+                    CallKind::Call => self.sym_call,
+                };
+                dispatched.extend(method.map(|m| (f, c, m)));
+            }
+        }
+        // `obj.m(...)`: the overrides of `m`.
+        if let (CallKind::Call, Val::Attr(base, name)) =
+            (call.kind, self.files[file].summary.vals[call.callee as usize])
+        {
+            let name = self.sym(file, name);
+            for entity in self.eval(file, base) {
+                if let Entity::Declared(f, c) = entity {
+                    dispatched.push((f, c, name));
+                }
+            }
+        }
+        for (f, c, name) in dispatched {
+            for (mf, m) in self.overrides(f, c, name) {
+                if !targets.contains(&(mf, m, 1)) {
+                    targets.push((mf, m, 1));
+                }
+            }
+        }
     }
 
     pub(super) fn targets_of(
@@ -49,6 +89,18 @@ impl Project<'_> {
                     push((mf, m, 1));
                 }
             }
+            // Declared only by its class: the class's method (and, in `dispatch_targets`, the
+            // subclasses' overrides).
+            (Entity::Declared(f, c), _) => {
+                let method = match kind {
+                    CallKind::GetItem => self.sym_getitem,
+                    CallKind::Call if self.is_module_class(f, c) => self.sym_forward,
+                    CallKind::Call => self.sym_call,
+                };
+                if let Some((mf, m)) = method.and_then(|method| self.find_method(f, c, method)) {
+                    push((mf, m, 1));
+                }
+            }
             // Calling an `nn.Sequential` calls each of its modules.
             (Entity::Container(id), CallKind::Call) if depth < 4 => {
                 for element in self.containers[id as usize].clone() {
@@ -61,7 +113,10 @@ impl Project<'_> {
 
     /// Resolves every call site; unannotated parameters learn the classes their callers pass,
     /// which can resolve more calls, so this repeats until nothing new flows.
-    pub(super) fn resolve_calls(&mut self) -> Vec<Vec<usize>> {
+    /// Returns every call edge, and the edges without dispatch to overrides (whose heat alone
+    /// makes no decode loop, see [`hotpath::propagate_with_decode_loops`]).
+    pub(super) fn resolve_calls(&mut self) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+        self.index_subclasses();
         let mut settled: Vec<Vec<bool>> = self.files.iter().map(|f| vec![false; f.summary.calls.len()]).collect();
         for round in 0..4 {
             if std::env::var_os("GRAPHLINT_TIMINGS").is_some() {
@@ -78,7 +133,10 @@ impl Project<'_> {
                     // A call site whose callee and arguments read no flowed-in parameter passes
                     // the same values in every round: it is settled after its first one.
                     let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
-                    for (tf, tm, first) in self.targets(file, call) {
+                    changed |= self.record_elements(file, call);
+                    let mut targets = self.targets(file, call);
+                    self.dispatch_targets(file, call, &mut targets);
+                    for (tf, tm, first) in targets {
                         let files = self.files;
                         let params = &files[tf].summary.funcs[tm as usize].params;
                         let mut flows: SmallVec<[(u32, ValId); 4]> = SmallVec::new();
@@ -122,16 +180,24 @@ impl Project<'_> {
         }
 
         let mut edges = vec![Vec::new(); self.node_count];
+        let mut exact_edges = vec![Vec::new(); self.node_count];
         for file in 0..self.files.len() {
             for call in &self.files[file].summary.calls {
-                let targets: Vec<usize> =
-                    self.targets(file, call).into_iter().map(|(f, m, _)| self.func_base[f] + m as usize).collect();
+                // A call in a training-only branch passes no heat on.
+                if super::training_only(&self.files[file].summary, call.region) {
+                    continue;
+                }
+                let mut targets = self.targets(file, call);
+                let exact = targets.len();
+                self.dispatch_targets(file, call, &mut targets);
                 if targets.is_empty() {
                     continue;
                 }
+                let targets: Vec<usize> = targets.into_iter().map(|(f, m, _)| self.func_base[f] + m as usize).collect();
                 hotpath::add_call_edges(&mut edges, self, file, call.func, call.region, &targets);
+                hotpath::add_call_edges(&mut exact_edges, self, file, call.func, call.region, &targets[..exact]);
             }
         }
-        edges
+        (edges, exact_edges)
     }
 }

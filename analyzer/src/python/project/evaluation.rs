@@ -3,7 +3,12 @@
 
 use smallvec::SmallVec;
 
-use super::{is_module_base, Entities, Entity, FileIdx, Project, Sym, IN_PROGRESS, NOTHING, NOTHING_VOLATILE, UNSEEN};
+use rustc_hash::FxHashSet;
+
+use super::{
+    is_module_base, ClassKey, Entities, Entity, FileIdx, Methods, Project, Sym, IN_PROGRESS, NOTHING, NOTHING_VOLATILE,
+    UNSEEN,
+};
 use crate::python::summary::*;
 use crate::python::types::returns_self_module;
 
@@ -43,6 +48,147 @@ impl Project<'_> {
         order
     }
 
+    /// Fills the direct-subclass table from every project class's bases (before calls resolve,
+    /// so that no base is read while its value is being evaluated).
+    pub(super) fn index_subclasses(&mut self) {
+        let files = self.files;
+        for (file, analysis) in files.iter().enumerate() {
+            for (class, info) in analysis.summary.classes.iter().enumerate() {
+                for &base in &info.bases {
+                    for entity in self.eval(file, base) {
+                        if let Entity::Class(bf, bc) = entity {
+                            let subclasses = self.subclasses.entry((bf as u32, bc)).or_default();
+                            if !subclasses.contains(&(file as u32, class as u32)) {
+                                subclasses.push((file as u32, class as u32));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Class hierarchy analysis: the methods a call of `name` on a value declared as an instance
+    /// of the class reaches besides the class's own, i.e. the overrides in its project subclasses
+    /// (transitively). None when the class itself has no such method, and none at all when there
+    /// are more than [`MAX_OVERRIDES`]: the call then reaches the declared class's method only.
+    pub(super) fn overrides(&mut self, file: FileIdx, class: u32, name: Sym) -> Methods {
+        let key = ((file as u32, class), name);
+        if let Some(known) = self.override_memo.get(&key) {
+            return known.clone();
+        }
+        self.override_memo.insert(key, SmallVec::new());
+        let mut found = Methods::new();
+        if let Some(own) = self.find_method(file, class, name) {
+            let mut queue: Vec<ClassKey> = vec![(file as u32, class)];
+            let mut seen: FxHashSet<ClassKey> = queue.iter().copied().collect();
+            while let Some(current) = queue.pop() {
+                for &sub in self.subclasses.get(&current).map_or(&[][..], |s| &s[..]) {
+                    if seen.insert(sub) {
+                        queue.push(sub);
+                    }
+                }
+                if current == (file as u32, class) {
+                    continue;
+                }
+                if let Some(method) = self.find_method(current.0 as FileIdx, current.1, name) {
+                    if method != own && !found.contains(&method) {
+                        found.push(method);
+                    }
+                }
+                if found.len() > MAX_OVERRIDES || seen.len() > 4 * MAX_OVERRIDES {
+                    found.clear();
+                    break;
+                }
+            }
+        }
+        self.override_memo.insert(key, found.clone());
+        found
+    }
+
+    /// Whether the class derives from the builtin `list` (a named list of processors, criteria…).
+    pub(super) fn is_list_class(&mut self, file: FileIdx, class: u32) -> bool {
+        if let Some(&known) = self.list_memo.get(&(file as u32, class)) {
+            return known;
+        }
+        let files = self.files;
+        let mut result = false;
+        for index in self.mro(file, class) {
+            let (f, c) = self.mro_classes[index];
+            let summary = &files[f].summary;
+            result |= summary.classes[c as usize].bases.iter().any(
+                |&base| matches!(summary.vals[base as usize], Val::Global(name) if summary.names.get(name) == "list"),
+            );
+        }
+        self.list_memo.insert((file as u32, class), result);
+        result
+    }
+
+    /// The elements a `list` subclass named `<B>List` declares by its name: `B`s, when its module
+    /// sees a project class `B` (transformers' `LogitsProcessorList` of `LogitsProcessor`s).
+    fn named_element_class(&mut self, file: FileIdx, class: u32) -> Option<Entity> {
+        let files = self.files;
+        let base = files[file].summary.classes[class as usize].name.strip_suffix("List")?;
+        let sym = *self.sym_ids.get(base)?;
+        self.module_attribute(file, sym, 0).into_iter().find_map(|entity| match entity {
+            Entity::Class(f, c) => Some(Entity::Declared(f, c)),
+            _ => None,
+        })
+    }
+
+    /// `xs.append(v)`, `xs.insert(i, v)`, `xs.extend([v, w])` and `Xs([v, w])` on a project
+    /// subclass of `list`: records the elements; returns whether any was new.
+    pub(super) fn record_elements(&mut self, file: FileIdx, call: &CallSite) -> bool {
+        let files = self.files;
+        let summary = &files[file].summary;
+        let args = summary.args(call);
+        let (receiver, added, spread) = match summary.vals[call.callee as usize] {
+            Val::Attr(base, name) => match summary.names.get(name) {
+                "append" => (base, args.first(), false),
+                "insert" => (base, args.get(1), false),
+                "extend" => (base, args.first(), true),
+                _ => return false,
+            },
+            _ => (call.callee, args.first(), true),
+        };
+        let Some(&Some(added)) = added else { return false };
+        let mut lists: SmallVec<[ClassKey; 2]> = SmallVec::new();
+        for entity in self.eval(file, receiver) {
+            let (f, c) = match entity {
+                Entity::Instance(f, c) | Entity::Declared(f, c) if receiver != call.callee => (f, c),
+                Entity::Class(f, c) if receiver == call.callee => (f, c),
+                _ => continue,
+            };
+            if self.is_list_class(f, c) {
+                lists.push((f as u32, c));
+            }
+        }
+        if lists.is_empty() {
+            return false;
+        }
+        let mut elements = Entities::new();
+        for entity in self.eval(file, added) {
+            match entity {
+                Entity::Container(id) if spread => elements.extend(self.containers[id as usize].iter().copied()),
+                Entity::Instance(..) | Entity::Declared(..) | Entity::Func(..) | Entity::Bound(..) if !spread => {
+                    elements.push(entity)
+                }
+                _ => {}
+            }
+        }
+        let mut changed = false;
+        for list in lists {
+            let slot = self.class_elements.entry(list).or_default();
+            for &element in &elements {
+                if !slot.contains(&element) && slot.len() < 4 * MAX_OVERRIDES {
+                    slot.push(element);
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
     pub(super) fn is_module_class(&mut self, file: FileIdx, class: u32) -> bool {
         if let Some(known) = self.module_memo.get(&(file, class)) {
             return *known;
@@ -73,7 +219,7 @@ impl Project<'_> {
         self.find_method(file, class, name?)
     }
 
-    fn find_method(&mut self, file: FileIdx, class: u32, name: Sym) -> Option<(FileIdx, FuncIdx)> {
+    pub(super) fn find_method(&mut self, file: FileIdx, class: u32, name: Sym) -> Option<(FileIdx, FuncIdx)> {
         let key = ((file as u32, class), name);
         if let Some(known) = self.method_memo.get(&key) {
             return *known;
@@ -137,7 +283,8 @@ impl Project<'_> {
                 Some((f, method)) => smallvec::smallvec![Entity::Func(f, method)],
                 None => self.instance_attribute(file, class, name),
             },
-            Entity::Instance(file, class) => self.instance_attribute(file, class, name),
+            // The overrides a method call dispatches to are call edges only (`dispatch_targets`).
+            Entity::Instance(file, class) | Entity::Declared(file, class) => self.instance_attribute(file, class, name),
             Entity::Super(file, class) => {
                 for index in self.mro(file, class).skip(1) {
                     let (f, c) = self.mro_classes[index];
@@ -255,11 +402,37 @@ impl Project<'_> {
                 out
             }
             Val::Call(callee) => self.eval_call(file, callee),
+            Val::Declared(class) => {
+                let mut out = Entities::new();
+                for entity in self.eval(file, class) {
+                    match entity {
+                        Entity::Class(f, c) => out.push(Entity::Declared(f, c)),
+                        Entity::External(id)
+                            if self.externals[id as usize].rsplit('.').next().is_some_and(is_class_name) =>
+                        {
+                            out.push(Entity::ExternalInstance(id))
+                        }
+                        _ => {}
+                    }
+                }
+                out
+            }
             Val::Elem(container) => {
                 let mut out = Entities::new();
                 for entity in self.eval(file, container) {
-                    if let Entity::Container(id) = entity {
-                        out.extend(self.containers[id as usize].iter().copied());
+                    match entity {
+                        Entity::Container(id) => out.extend(self.containers[id as usize].iter().copied()),
+                        Entity::Instance(f, c) | Entity::Declared(f, c) if self.is_list_class(f, c) => {
+                            // What is appended to such lists grows while calls resolve.
+                            self.read_flow = true;
+                            if let Some(elements) = self.class_elements.get(&(f as u32, c)) {
+                                out.extend(elements.iter().copied());
+                            }
+                            if let Some(element) = self.named_element_class(f, c) {
+                                out.push(element);
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 out
@@ -312,7 +485,9 @@ impl Project<'_> {
                 for entity in self.eval(file, base) {
                     match (entity, factory) {
                         (Entity::Class(f, c), true) => out.push(Entity::Instance(f, c)),
-                        (Entity::Instance(..) | Entity::ExternalInstance(_), false) => out.push(entity),
+                        (Entity::Instance(..) | Entity::Declared(..) | Entity::ExternalInstance(_), false) => {
+                            out.push(entity)
+                        }
                         _ => {}
                     }
                 }
@@ -327,7 +502,7 @@ impl Project<'_> {
                 Entity::Class(f, c) => out.push(Entity::Instance(f, c)),
                 Entity::External(id) => {
                     let path = &self.externals[id as usize];
-                    if path.rsplit('.').next().is_some_and(|last| last.starts_with(char::is_uppercase)) {
+                    if path.rsplit('.').next().is_some_and(is_class_name) {
                         out.push(Entity::ExternalInstance(id));
                     }
                 }
@@ -336,4 +511,13 @@ impl Project<'_> {
         }
         out
     }
+}
+
+/// The most overrides one call on a declared instance dispatches to (class hierarchy analysis);
+/// past that the call reaches the declared class's own method only.
+const MAX_OVERRIDES: usize = 64;
+
+/// Whether the last segment of a dotted path names a class (by convention, capitalised).
+fn is_class_name(last: &str) -> bool {
+    last.starts_with(char::is_uppercase)
 }

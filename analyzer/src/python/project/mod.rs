@@ -34,12 +34,17 @@ type FileIdx = usize;
 type Sym = u32;
 /// A class, as (file, class index), in the keys of the per-class tables.
 type ClassKey = (u32, u32);
+/// The methods a call dispatches to (see `Project::overrides`).
+type Methods = SmallVec<[(FileIdx, FuncIdx); 4]>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Entity {
     Module(FileIdx),
     Class(FileIdx, u32),
     Instance(FileIdx, u32),
+    /// A value declared (annotated) as an instance of the class: that class or any subclass, so
+    /// its methods dispatch to the subclasses' overrides.
+    Declared(FileIdx, u32),
     /// A function object: a module function, or a method reached through its class.
     Func(FileIdx, FuncIdx),
     /// A method reached through an instance (`self.m`, `obj.m`).
@@ -146,6 +151,14 @@ struct Project<'s> {
     module_attr_active: FxHashSet<(u32, Sym)>,
     /// `instance.name` per class, and whether it read a flowed-in parameter.
     attr_memo: FxHashMap<(ClassKey, Sym), (Entities, bool)>,
+    /// Per class, the project classes that name it as a direct base.
+    subclasses: FxHashMap<ClassKey, SmallVec<[ClassKey; 2]>>,
+    /// The overrides a call on a declared instance dispatches to, per (declared class, method).
+    override_memo: FxHashMap<(ClassKey, Sym), Methods>,
+    /// Per class: whether it derives from the builtin `list`.
+    list_memo: FxHashMap<ClassKey, bool>,
+    /// Per `list` subclass: what the project appends to its instances (`for x in self` yields these).
+    class_elements: FxHashMap<ClassKey, Entities>,
     /// Per file and region: the call sites inside the region (nested regions included).
     region_calls: Vec<Vec<Vec<u32>>>,
     func_base: Vec<usize>,
@@ -169,9 +182,9 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> hotpath
     }
     let mut project = Project::new(&files, settings);
     lap("module table");
-    let edges = project.resolve_calls();
+    let (edges, exact_edges) = project.resolve_calls();
     lap("call resolution");
-    let (reach, region_roots) = project.propagate(&edges);
+    let (reach, region_roots) = project.propagate(&edges, &exact_edges);
     lap("roots and propagation");
     let classified = hotpath::classified(&files, &project, &reach, &region_roots, settings);
     lap("classification");
@@ -219,6 +232,10 @@ impl<'s> Project<'s> {
             module_attr_memo: FxHashMap::default(),
             module_attr_active: FxHashSet::default(),
             attr_memo: FxHashMap::default(),
+            subclasses: FxHashMap::default(),
+            override_memo: FxHashMap::default(),
+            list_memo: FxHashMap::default(),
+            class_elements: FxHashMap::default(),
             region_calls: Vec::with_capacity(files.len()),
             func_base: Vec::with_capacity(files.len()),
             region_base: Vec::with_capacity(files.len()),
@@ -284,6 +301,9 @@ impl<'s> Project<'s> {
             let summary = &file.summary;
             let mut region_calls = vec![Vec::new(); summary.regions.len()];
             for (index, call) in summary.calls.iter().enumerate() {
+                if training_only(summary, call.region) {
+                    continue;
+                }
                 let mut region = call.region;
                 while let Some(r) = region {
                     region_calls[r as usize].push(index as u32);
@@ -534,6 +554,10 @@ impl hotpath::Graph for Project<'_> {
         self.files[file].summary.regions[region as usize].parent
     }
 
+    fn is_cold_region(&self, file: usize, region: u32) -> bool {
+        self.files[file].summary.regions[region as usize].kind == RegionKind::TrainingOnly
+    }
+
     fn link(&self, node: usize) -> ChainLink {
         if let Some((file, index)) = self.region_of(node) {
             let region = &self.files[file].summary.regions[index];
@@ -548,6 +572,18 @@ impl hotpath::Graph for Project<'_> {
         let func = &self.files[file].summary.funcs[node - self.func_base[file]];
         ChainLink { function: func.qualname.clone(), filename: display_path(&self.files[file].path), row: func.row }
     }
+}
+
+/// Whether `region`, or a region enclosing it, is a training-only branch.
+fn training_only(summary: &FileSummary, mut region: Option<RegionIdx>) -> bool {
+    while let Some(r) = region {
+        let region_info = &summary.regions[r as usize];
+        if region_info.kind == RegionKind::TrainingOnly {
+            return true;
+        }
+        region = region_info.parent;
+    }
+    false
 }
 
 /// The bytes of a path, the key of [`Project::by_path`].

@@ -10,7 +10,11 @@ use crate::hotpath::{self, LoopCandidate, Reach};
 use crate::python::summary::*;
 
 impl Project<'_> {
-    pub(super) fn propagate(&mut self, edges: &[Vec<usize>]) -> (Vec<Reach>, FxHashSet<usize>) {
+    pub(super) fn propagate(
+        &mut self,
+        edges: &[Vec<usize>],
+        exact_edges: &[Vec<usize>],
+    ) -> (Vec<Reach>, FxHashSet<usize>) {
         let mut roots: Vec<(usize, String)> = Vec::new();
         let mut blocked = vec![false; self.node_count];
         for file in 0..self.files.len() {
@@ -27,8 +31,9 @@ impl Project<'_> {
                 if self.matches_pattern(file, func, &patterns.cold) {
                     blocked[node] = true;
                 }
-                // Tests are cold unless a marker or a `hot` pattern says otherwise.
-                if (test_file || func.name.starts_with("test_"))
+                // Tests, losses and adapter merging are cold unless a marker or a `hot` pattern
+                // says otherwise.
+                if (test_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
                     && func.marker.is_none()
                     && !self.matches_pattern(file, func, &patterns.hot)
                 {
@@ -42,8 +47,15 @@ impl Project<'_> {
                 }
             }
             for class in 0..summary.classes.len() as u32 {
+                let class_name = &self.files[file].summary.classes[class as usize].name;
+                // A loss module computes a training objective, and a `*Training*` class (gluonts'
+                // `DeepARTrainingNetwork`) is the training-time twin of a prediction class.
+                let training_class = class_name.ends_with("Loss") || class_name.contains("Training");
                 // An optimizer's methods run once per training step: never per inference step.
-                if self.derives_from_external(file, class, &|path| path.starts_with("torch.optim."), 0) {
+                if training_class
+                    || self.derives_from_external(file, class, &|path| path.starts_with("torch.optim."), 0)
+                    || self.derives_from_external(file, class, &|path| path.ends_with("Loss"), 0)
+                {
                     for &(_, method) in &self.files[file].summary.classes[class as usize].methods {
                         blocked[self.func_base[file] + method as usize] = true;
                     }
@@ -51,10 +63,7 @@ impl Project<'_> {
                 }
                 let forward =
                     self.sym_forward.and_then(|name| self.class_methods.get(&((file as u32, class), name)).copied());
-                // A loss module computes a training objective: its `forward` is no model step.
-                let is_loss = self.files[file].summary.classes[class as usize].name.ends_with("Loss")
-                    || self.derives_from_external(file, class, &|path| path.ends_with("Loss"), 0);
-                if let Some(forward) = forward.filter(|_| !is_loss) {
+                if let Some(forward) = forward {
                     if self.is_module_class(file, class) {
                         let name = &self.files[file].summary.classes[class as usize].name;
                         roots.push((
@@ -69,9 +78,11 @@ impl Project<'_> {
                 for entity in self.eval(file, site.value) {
                     let mut targets = SmallVec::new();
                     match entity {
-                        Entity::Func(..) | Entity::Bound(..) | Entity::Instance(..) | Entity::Container(_) => {
-                            self.targets_of(entity, CallKind::Call, &mut targets, 0)
-                        }
+                        Entity::Func(..)
+                        | Entity::Bound(..)
+                        | Entity::Instance(..)
+                        | Entity::Declared(..)
+                        | Entity::Container(_) => self.targets_of(entity, CallKind::Call, &mut targets, 0),
                         _ => {}
                     }
                     for (f, m, _) in targets {
@@ -112,7 +123,7 @@ impl Project<'_> {
                 }
             }
         }
-        hotpath::propagate_with_decode_loops(edges, roots, &blocked, &candidates, region_roots)
+        hotpath::propagate_with_decode_loops(edges, exact_edges, roots, &blocked, &candidates, region_roots)
     }
 
     /// Whether class `class` of `file`, or a project class it derives from, names an external base
@@ -147,7 +158,7 @@ impl Project<'_> {
             let call = &files[file].summary.calls[call as usize];
             for entity in self.eval(file, call.callee) {
                 match entity {
-                    Entity::Instance(f, c) => calls_model |= self.is_module_class(f, c),
+                    Entity::Instance(f, c) | Entity::Declared(f, c) => calls_model |= self.is_module_class(f, c),
                     Entity::ExternalInstance(id) => calls_model |= is_module_base(&self.externals[id as usize]),
                     Entity::Bound(f, m) => {
                         let class = files[f].summary.funcs[m as usize].class;
@@ -202,6 +213,7 @@ fn is_setup_function(name: &str) -> bool {
         "export",
         "merge",
         "reparam",
+        "equivalent_kernel",
         "replace",
         "register",
         "warmup",
@@ -213,6 +225,16 @@ fn is_setup_function(name: &str) -> bool {
     ];
     let name = name.to_ascii_lowercase();
     WORDS.iter().any(|word| name.contains(word))
+}
+
+/// Whether a function's name says it computes a training loss (`compute_loss`,
+/// `load_balancing_loss_func`: a `loss`/`losses` word) or merges an adapter into the weights
+/// (`merge`, `unmerge`, `merge_adapter`, `merge_and_unload`): never per-step inference code.
+fn is_training_only_function(name: &str) -> bool {
+    let name = name.trim_start_matches('_').to_ascii_lowercase();
+    name.split('_').any(|word| word == "loss" || word == "losses")
+        || matches!(name.as_str(), "merge" | "unmerge")
+        || ["merge_adapter", "unmerge_adapter", "merge_and_unload"].iter().any(|p| name.starts_with(p))
 }
 
 /// Whether a file holds tests: `test_*.py`, `*_test.py`, `conftest.py`, or a file under a `test`

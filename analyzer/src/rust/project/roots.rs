@@ -127,6 +127,6 @@ impl<'s> Project<'s> {
                 });
             }
         }
-        hotpath::propagate_with_decode_loops(edges, roots, &blocked, &candidates, region_roots)
+        hotpath::propagate_with_decode_loops(edges, edges, roots, &blocked, &candidates, region_roots)
     }
 }
