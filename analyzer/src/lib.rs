@@ -18,6 +18,7 @@ pub mod hotpath;
 pub mod meta;
 pub mod output;
 pub mod paths;
+pub mod profiles;
 pub mod python;
 pub mod registry;
 pub mod rule;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use crate::profiles::{Profile, PROFILES};
 use crate::rule::{prefix_matches, selector_matches_any, CODES};
 use crate::source::Overlay;
 
@@ -126,10 +127,18 @@ fn specificity<'a>(selectors: impl Iterator<Item = &'a String>, code: &str) -> i
 
 /// Hot-path root patterns (`pkg.mod:Class.method`, or globs such as `*.generate*`): `hot` makes
 /// matching functions roots, `cold` keeps them (and what only they reach) off hot paths.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RootPatterns {
     pub hot: Vec<String>,
     pub cold: Vec<String>,
+    /// Framework profiles whose patterns are roots too (default: every built-in one).
+    pub profiles: Vec<&'static Profile>,
+}
+
+impl Default for RootPatterns {
+    fn default() -> Self {
+        RootPatterns { hot: Vec::new(), cold: Vec::new(), profiles: PROFILES.iter().collect() }
+    }
 }
 
 /// Everything the frontends need to know about a run.

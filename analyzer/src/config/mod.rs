@@ -98,6 +98,10 @@ impl Configuration {
         let mut roots = RootPatterns {
             hot: last(&|o| o.hot.is_some()).and_then(|o| o.hot.clone()).unwrap_or_default(),
             cold: last(&|o| o.cold.is_some()).and_then(|o| o.cold.clone()).unwrap_or_default(),
+            profiles: match last(&|o| o.profiles.is_some()) {
+                Some(options) => options.profiles.clone().unwrap_or_default(),
+                None => RootPatterns::default().profiles,
+            },
         };
         roots.hot.extend(overrides.hot.iter().cloned());
         Ok(Configuration {

@@ -10,6 +10,7 @@ use toml::Spanned;
 use super::error::ConfigError;
 use super::pattern::{InvalidPattern, PathPattern};
 use crate::paths::absolute;
+use crate::profiles::{self, Profile, PROFILES};
 use crate::settings::validate_selector;
 
 /// Every key graphlint reads, in the order the reference documents them.
@@ -23,6 +24,7 @@ pub const KEYS: &[&str] = &[
     "extend-exclude",
     "hot",
     "cold",
+    "profiles",
     "all-paths",
 ];
 
@@ -41,6 +43,8 @@ pub struct Options {
     pub extend_exclude: Vec<PathPattern>,
     pub hot: Option<Vec<String>>,
     pub cold: Option<Vec<String>>,
+    /// The framework profiles on (`[]`: none).
+    pub profiles: Option<Vec<&'static Profile>>,
     pub all_paths: Option<bool>,
     /// The file's text, for errors found after parsing (e.g. an `extend` cycle).
     pub text: Arc<str>,
@@ -158,6 +162,7 @@ impl Parser<'_> {
             "extend-exclude" => options.extend_exclude = self.patterns(value)?,
             "hot" => options.hot = Some(self.root_patterns(value)?),
             "cold" => options.cold = Some(self.root_patterns(value)?),
+            "profiles" => options.profiles = Some(self.profiles(value)?),
             "all-paths" => match value.get_ref() {
                 DeValue::Boolean(b) => options.all_paths = Some(*b),
                 _ => return Err(self.type_error(value, "`true` or `false`")),
@@ -219,6 +224,23 @@ impl Parser<'_> {
 
     fn patterns(&self, value: &Value<'_>) -> Result<Vec<PathPattern>, ConfigError> {
         self.strings(value)?.into_iter().map(|(text, span)| self.pattern(text, span)).collect()
+    }
+
+    /// Names of built-in profiles, each checked against the table.
+    fn profiles(&self, value: &Value<'_>) -> Result<Vec<&'static Profile>, ConfigError> {
+        let mut chosen: Vec<&'static Profile> = Vec::new();
+        for (text, span) in self.strings(value)? {
+            let Some(profile) = profiles::named(text) else {
+                let names: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
+                return Err(self
+                    .error(span, format!("unknown profile `{text}`"), "no built-in profile has this name")
+                    .with_help(format!("the built-in profiles are {}", names.join(", "))));
+            };
+            if !chosen.contains(&profile) {
+                chosen.push(profile);
+            }
+        }
+        Ok(chosen)
     }
 
     fn root_patterns(&self, value: &Value<'_>) -> Result<Vec<String>, ConfigError> {
@@ -300,6 +322,7 @@ exclude = ["legacy"]
 extend-exclude = ["gen/*.py"]
 hot = ["*.generate*"]
 cold = ["pkg.train:*"]
+profiles = ["vllm", "diffusers", "vllm"]
 all-paths = true
 [per-file-ignores]
 "tests/*" = ["ALL"]
@@ -314,6 +337,8 @@ all-paths = true
         assert_eq!(options.exclude.as_ref().unwrap()[0].text, "legacy");
         assert_eq!(options.hot, Some(vec!["*.generate*".to_string()]));
         assert_eq!(options.cold, Some(vec!["pkg.train:*".to_string()]));
+        let names: Vec<&str> = options.profiles.unwrap().iter().map(|p| p.name).collect();
+        assert_eq!(names, ["vllm", "diffusers"], "each once, in the order given");
         assert_eq!(options.all_paths, Some(true));
         let ignores = options.per_file_ignores.unwrap();
         assert!(ignores[0].pattern.matches(Path::new("/proj/tests/test_a.py")));
@@ -344,6 +369,7 @@ all-paths = true
         assert_eq!(error("graphlint.toml", "[per-file-ignores]\n\"a\" = [\"XX1\"]\n").1, "\"XX1\"");
         assert_eq!(error("graphlint.toml", "select = \"GL2\"\n").0, "expected an array of strings");
         assert_eq!(error("graphlint.toml", "all-paths = \"yes\"\n").1, "\"yes\"");
+        assert_eq!(error("graphlint.toml", "profiles = [\"vllm\", \"torch\"]\n").1, "\"torch\"");
         assert_eq!(error("graphlint.toml", "select = [\n").0.split(':').next(), Some("invalid TOML"));
         assert_eq!(error("pyproject.toml", "[tool]\ngraphlint = 3\n").1, "3");
         let err = parse("graphlint.toml", "extend_select = []\n").unwrap_err();

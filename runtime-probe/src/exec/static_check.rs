@@ -103,7 +103,7 @@ pub fn check(analysis: &Analysis) -> ExecStaticCheck {
     let settings = Settings {
         all_paths: true,
         keep_suppressed: true,
-        roots: RootPatterns { hot: hot_patterns.clone(), cold: Vec::new() },
+        roots: RootPatterns { hot: hot_patterns.clone(), ..RootPatterns::default() },
         ..Settings::default()
     };
     let mut by_file: BTreeMap<String, Vec<Finding>> = BTreeMap::new();

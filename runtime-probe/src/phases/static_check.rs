@@ -464,7 +464,7 @@ pub fn check_report(report: &Value, locator: &SourceLocator) -> StaticCheck {
     let settings = Settings {
         all_paths: true,
         keep_suppressed: true,
-        roots: RootPatterns { hot: HOT_PATTERNS.iter().map(|p| p.to_string()).collect(), cold: Vec::new() },
+        roots: RootPatterns { hot: HOT_PATTERNS.iter().map(|p| p.to_string()).collect(), ..RootPatterns::default() },
         ..Settings::default()
     };
     let mut by_file: BTreeMap<String, Vec<Finding>> = BTreeMap::new();

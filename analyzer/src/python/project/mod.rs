@@ -667,7 +667,12 @@ impl ModuleNames {
             if nearest != top {
                 imported_as.extend(dotted_name(path, &top));
             }
-            let first = if *in_package { imported_as.first().cloned() } else { dotted_name(path, chain_top) };
+            // A directory without `__init__.py` inside a package (`sglang/srt/`) is a namespace
+            // portion of it: its modules are named from the root like the package's, not as scripts.
+            let in_namespace = !*in_package
+                && chain_top.ancestors().skip(1).take_while(|dir| dir.starts_with(&top)).any(&mut is_package);
+            let first =
+                if *in_package || in_namespace { imported_as.first().cloned() } else { dotted_name(path, chain_top) };
             own.push(first.unwrap_or_default());
             names.push(imported_as);
         }

@@ -28,7 +28,9 @@ impl Project<'_> {
                     Some(Marker::Hot) => roots.push((node, "marked `# graphlint: hot`".into())),
                     None => {}
                 }
-                if self.matches_pattern(file, func, &patterns.cold) {
+                if self.matches_pattern(file, func, &patterns.cold)
+                    || patterns.profiles.iter().any(|p| self.matches_pattern(file, func, p.cold))
+                {
                     blocked[node] = true;
                 }
                 // Tests, losses and adapter merging are cold unless a marker or a `hot` pattern
@@ -44,6 +46,9 @@ impl Project<'_> {
                 }
                 if self.matches_pattern(file, func, &patterns.hot) {
                     roots.push((node, "matches a `hot` pattern".into()));
+                }
+                if let Some(profile) = patterns.profiles.iter().find(|p| self.matches_pattern(file, func, p.hot)) {
+                    roots.push((node, format!("{} (profile `{}`)", profile.why, profile.name)));
                 }
             }
             for class in 0..summary.classes.len() as u32 {
@@ -174,12 +179,12 @@ impl Project<'_> {
     }
 
     /// Whether a function matches one of `patterns` (`hot` or `cold`, from `--hot` or a config).
-    fn matches_pattern(&self, file: FileIdx, func: &FuncSummary, patterns: &[String]) -> bool {
+    fn matches_pattern(&self, file: FileIdx, func: &FuncSummary, patterns: &[impl AsRef<str>]) -> bool {
         if patterns.is_empty() || func.qualname == "<module>" {
             return false;
         }
         let full = format!("{}:{}", self.module_names[file], func.qualname);
-        patterns.iter().any(|pattern| {
+        patterns.iter().map(AsRef::as_ref).any(|pattern| {
             if pattern.contains(':') {
                 glob_match(pattern, &full)
             } else {

@@ -1,0 +1,112 @@
+//! Built-in framework profiles: the per-step entry points of frameworks whose steps are reached by
+//! dispatch that the hot-path pass cannot follow (a scheduler registered from a parameter typed by
+//! an enum, a processor taken out of a list, a model runner called from another process). A leaf
+//! module of data; the Python frontend treats each pattern like a `hot` (or `cold`) pattern, and
+//! the root's reason names the profile.
+//!
+//! Every pattern is module-qualified (`pkg.mod:Class.method`, `*` globs) and starts with the
+//! profile's package, so it matches only that framework's own code, never a user's function of the
+//! same name. Entries are per-step entry points, not set-up (`load_model`, capture, warm-up).
+
+/// One framework's per-step entry points.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// What `profiles = [...]` names.
+    pub name: &'static str,
+    /// The top-level package every pattern lies in.
+    pub package: &'static str,
+    /// Module-qualified `hot` patterns.
+    pub hot: &'static [&'static str],
+    /// Module-qualified `cold` patterns: maintenance that an entry point calls now and then, not
+    /// every step.
+    pub cold: &'static [&'static str],
+    /// Why these functions run once per step, for the root's reason.
+    pub why: &'static str,
+}
+
+/// Every built-in profile, all on by default.
+pub const PROFILES: &[Profile] = &[
+    Profile {
+        name: "vllm",
+        package: "vllm",
+        hot: &[
+            "vllm.v1.worker.gpu_model_runner:GPUModelRunner.execute_model",
+            "vllm.v1.worker.gpu_model_runner:GPUModelRunner.sample_tokens",
+            "vllm.v1.worker.gpu.model_runner:GPUModelRunner.execute_model",
+            "vllm.v1.worker.gpu.model_runner:GPUModelRunner.sample_tokens",
+            // The executor waits for each step's output through these, from its output thread.
+            "vllm.v1.worker.gpu_model_runner:Async*ModelRunnerOutput.get_output",
+            "vllm.v1.worker.gpu.async_utils:Async*Output.get_output",
+        ],
+        cold: &[],
+        why: "per-step entry point of vllm's GPU model runner",
+    },
+    Profile {
+        name: "sglang",
+        package: "sglang",
+        hot: &[
+            "sglang.srt.managers.scheduler:Scheduler.run_batch",
+            "sglang.srt.managers.scheduler_output_processor_mixin:SchedulerOutputProcessorMixin.process_batch_result_*",
+            "sglang.srt.model_executor.model_runner:ModelRunner.forward",
+            "sglang.srt.model_executor.model_runner:ModelRunner.sample",
+        ],
+        // Expert rebalancing runs every `eplb_rebalance_num_iterations` passes (1,000 by default) or after
+        // a rank fault.
+        cold: &["sglang.srt.eplb.eplb_manager:EPLBManager.rebalance"],
+        why: "per-batch step of sglang's scheduler and model runner",
+    },
+    Profile {
+        name: "diffusers",
+        package: "diffusers",
+        hot: &["diffusers.schedulers.scheduling_*:*.step", "diffusers.schedulers.scheduling_*:*.scale_model_input"],
+        cold: &[],
+        why: "a diffusers scheduler's step, called once per denoising step",
+    },
+    Profile {
+        name: "transformers",
+        package: "transformers",
+        hot: &[
+            "transformers.generation.logits_process:*.__call__",
+            "transformers.generation.stopping_criteria:*.__call__",
+            "transformers.generation.candidate_generator:*.get_candidates",
+            "transformers.generation.candidate_generator:*.update_candidate_strategy",
+        ],
+        cold: &[],
+        why: "called once per generated token by transformers' generation loop",
+    },
+];
+
+/// The profile called `name`.
+pub fn named(name: &str) -> Option<&'static Profile> {
+    PROFILES.iter().find(|profile| profile.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_are_qualified_by_their_package() {
+        for profile in PROFILES {
+            assert!(!profile.hot.is_empty(), "{} has no pattern", profile.name);
+            for pattern in profile.hot.iter().chain(profile.cold) {
+                let (module, function) = pattern.split_once(':').expect("module-qualified");
+                assert!(
+                    module.starts_with(&format!("{}.", profile.package)),
+                    "{pattern} is outside {}",
+                    profile.package
+                );
+                assert!(!function.is_empty() && !module.contains(':'), "{pattern}");
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique() {
+        for (index, profile) in PROFILES.iter().enumerate() {
+            assert!(PROFILES[..index].iter().all(|other| other.name != profile.name), "{} twice", profile.name);
+            assert_eq!(named(profile.name), Some(profile));
+        }
+        assert_eq!(named("torch"), None);
+    }
+}

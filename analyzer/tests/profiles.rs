@@ -1,0 +1,107 @@
+//! Built-in framework profiles on `fixtures/projects/framework_profiles`, a tree that mimics the
+//! package paths of vllm, sglang and diffusers beside a user's package with a class of the same name.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/framework_profiles")
+}
+
+fn graphlint(extra: &[&str]) -> std::process::Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_graphlint")).args(extra).current_dir(fixture()).output().unwrap();
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// `(file, row, code)` of every hot finding, sorted.
+fn hot_findings(extra: &[&str]) -> Vec<(String, u64, String)> {
+    let output = graphlint(&[&["--output-format", "json", "--all-paths"], extra].concat());
+    let findings: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let mut hot: Vec<_> = findings
+        .iter()
+        .filter(|f| f["hot"] == true)
+        .map(|f| {
+            let file = f["filename"].as_str().unwrap().to_string();
+            (file, f["location"]["row"].as_u64().unwrap(), f["code"].as_str().unwrap().to_string())
+        })
+        .collect();
+    hot.sort();
+    hot
+}
+
+/// The `# expect: CODE` lines of the fixture, as `(file, row, code)`, sorted.
+fn expected() -> Vec<(String, u64, String)> {
+    let mut expected = Vec::new();
+    for file in [
+        "vllm/v1/worker/gpu_model_runner.py",
+        "sglang/srt/model_executor/model_runner.py",
+        "sglang/srt/eplb/eplb_manager.py",
+        "diffusers/schedulers/scheduling_toy.py",
+        "myapp/runner.py",
+    ] {
+        let text = std::fs::read_to_string(fixture().join(file)).unwrap();
+        for (index, line) in text.lines().enumerate() {
+            if let Some((_, codes)) = line.split_once("# expect:") {
+                for code in codes.split_whitespace() {
+                    expected.push((file.to_string(), index as u64 + 1, code.to_string()));
+                }
+            }
+        }
+    }
+    expected.sort();
+    expected
+}
+
+#[test]
+fn profiles_make_framework_entry_points_hot_and_only_theirs() {
+    let hot = hot_findings(&[]);
+    assert_eq!(hot, expected(), "the profiles' roots, and nothing of `myapp`");
+    // The user's `myapp.runner:GPUModelRunner.execute_model` has the same syncs, found but cold.
+    let all = graphlint(&["--output-format", "json", "--all-paths"]);
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&all.stdout).unwrap();
+    let in_myapp: Vec<_> = all.iter().filter(|f| f["filename"] == "myapp/runner.py").collect();
+    assert_eq!(in_myapp.len(), 2, "{all:#?}");
+    assert!(in_myapp.iter().all(|f| f["hot"] == false));
+    // The sglang profile's `cold` pattern keeps the rebalancing that `ModelRunner.forward` calls cold.
+    let rebalance: Vec<_> = all.iter().filter(|f| f["filename"] == "sglang/srt/eplb/eplb_manager.py").collect();
+    assert_eq!(rebalance.len(), 1, "{all:#?}");
+    assert_eq!(rebalance[0]["hot"], false);
+}
+
+#[test]
+fn the_root_names_its_profile() {
+    let listed = String::from_utf8(graphlint(&["--show-hot"]).stdout).unwrap();
+    let root_of = |function: &str| {
+        let mut lines = listed.lines().skip_while(|l| !l.ends_with(&format!(": {function}")));
+        assert!(lines.next().is_some(), "{function} is not hot:\n{listed}");
+        lines.next().unwrap().trim().to_string()
+    };
+    assert_eq!(
+        root_of("GPUModelRunner.execute_model"),
+        "root: per-step entry point of vllm's GPU model runner (profile `vllm`)"
+    );
+    assert!(root_of("ToyScheduler.step").ends_with("(profile `diffusers`)"));
+    assert!(!listed.contains("myapp/"), "{listed}");
+    assert!(!listed.contains("load_model") && !listed.contains("set_timesteps"), "set-up is not per-step:\n{listed}");
+}
+
+#[test]
+fn the_profiles_key_turns_them_off_or_picks_some() {
+    assert_eq!(hot_findings(&["--config", "no_profiles.toml"]), Vec::new());
+    let diffusers_only = hot_findings(&["--config", "only_diffusers.toml"]);
+    let expected: Vec<_> = expected().into_iter().filter(|(file, ..)| file.starts_with("diffusers/")).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(diffusers_only, expected);
+}
+
+#[test]
+fn an_unknown_profile_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("graphlint.toml"), "profiles = [\"vlm\"]\n").unwrap();
+    std::fs::write(dir.path().join("m.py"), "x = 1\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_graphlint")).arg(".").current_dir(dir.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown profile `vlm`") && stderr.contains("vllm"), "{stderr}");
+}
