@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check files or directories (what `graphlint PATH...` does too).
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Print a rule's documentation, or list every rule.
     Rule {
         /// A rule code or name, e.g. GL201 or item-call.
@@ -184,7 +184,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::Rule { code, all, markdown }) => rule_command(code.as_deref(), all, markdown),
-        Some(Command::Check(args)) => check_command(args),
+        Some(Command::Check(args)) => check_command(*args),
         Some(Command::Server) => crate::server::run_stdio(),
         None => check_command(cli.check),
     }
