@@ -25,6 +25,9 @@ use graphlint::diagnostic::Diagnostic;
 use graphlint::engine::RunResult;
 use graphlint::settings::Settings;
 
+mod common;
+use common::copy_tree;
+
 /// Name, version and the sha256 of the `.crate` file (as in crates.io's index).
 const CRATES: &[(&str, &str, &str)] = &[
     // candle code: the rules' findings (tensor reads, device syncs) to compare.
@@ -272,19 +275,6 @@ fn files_with(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
     }
     found.sort();
     found
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_tree(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 /// The `.crate` file, checked against `sha256`: cargo's download when it has one, else ours
