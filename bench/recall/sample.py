@@ -12,7 +12,8 @@ Usage (at a new build, carrying over the verdicts of the last judged sample):
         --prev bench/recall/sample_04119a7.tsv --out bench/recall/sample_<commit>.tsv
 
 With --json-dir DIR the JSON (`<tree>.json`) and `--show-hot` text (`<tree>.hot.txt`) are read from DIR when
-present and written there when graphlint is run. Standard library only.
+present and written there when graphlint is run. `--self-test` checks the draw's bottom-k properties; `--score FILE` prints a judged file's table.
+Standard library only.
 """
 
 import argparse
@@ -125,7 +126,68 @@ def load_prev(paths):
     return prev
 
 
+def draw_units(seed, tree, units, k):
+    """The k (path, line, code) units of one tree with the smallest keys, smallest first."""
+    return sorted(units, key=lambda u: key_hash(seed, tree, *u))[:k]
+
+
+def self_test():
+    """Bottom-k properties the carry-over relies on; exits non-zero when one fails."""
+    units = [(f"pkg/m{i % 7}.py", i, "GL201") for i in range(200)]
+    first = draw_units(SEED, "t", units, K)
+    assert len(first) == K and first == draw_units(SEED, "t", list(reversed(units)), K), "order-dependent draw"
+    # Adding findings that rank below the 10th key, or removing findings outside the sample, keeps the sample.
+    cut = key_hash(SEED, "t", *first[-1])
+    extra = [(f"new/x{i}.py", i, "GL301") for i in range(500)]
+    later = [u for u in extra if key_hash(SEED, "t", *u) > cut]
+    kept = [u for u in units if u in first or u[1] % 3]
+    assert draw_units(SEED, "t", kept + later, K) == first, "sample moved when findings outside it changed"
+    # Removing one drawn finding replaces it by the 11th and keeps the other nine.
+    again = draw_units(SEED, "t", [u for u in units if u != first[0]], K)
+    assert again[:K - 1] == first[1:] and again[-1] == draw_units(SEED, "t", units, K + 1)[-1], "not a bottom-k draw"
+    # The key depends on the tree and the seed.
+    assert draw_units(SEED, "u", units, K) != first and draw_units(SEED + 1, "t", units, K) != first
+    print("self-test passed")
+
+
+def score(path):
+    """Print the per-tree table of a judged sample file (markdown) and the shares; unjudged rows are counted."""
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    kinds = ["real", "not-per-step", "not-a-sync", "unsure", ""]
+    trees = {}
+    for r in rows:
+        d = trees.setdefault(r["project"], {"hot": int(r["project_hot_findings"]), "n": 0, **{k: 0 for k in kinds}})
+        d["n"] += 1
+        d[r["verdict"] if r["verdict"] in kinds else ""] += 1
+    print("| tree | hot findings | sampled | real | not per-step | not a sync | unsure | not judged |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    tot = {k: 0 for k in ["hot", "n", *kinds]}
+    wnum = wden = 0.0
+    for t, d in trees.items():
+        print(f"| {t} | {d['hot']} | {d['n']} | {d['real']} | {d['not-per-step']} | {d['not-a-sync']} | "
+              f"{d['unsure']} | {d['']} |")
+        for k in tot:
+            tot[k] += d[k]
+        judged = d["real"] + d["not-per-step"] + d["not-a-sync"]
+        if judged:
+            wnum += d["hot"] * d["real"] / judged
+            wden += d["hot"]
+    print(f"| all | {tot['hot']} | {tot['n']} | {tot['real']} | {tot['not-per-step']} | {tot['not-a-sync']} | "
+          f"{tot['unsure']} | {tot['']} |")
+    judged = tot["real"] + tot["not-per-step"] + tot["not-a-sync"]
+    if judged:
+        print(f"\nreal {tot['real']}/{judged} = {tot['real'] / judged:.3f}; weighted by hot findings "
+              f"{wnum / wden:.3f}; {len(trees)} projects; {tot['unsure']} unsure and {tot['']} not judged left out")
+
+
 def main():
+    if "--self-test" in sys.argv[1:]:
+        self_test()
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "--score":
+        score(sys.argv[2])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", help="graphlint binary (absolute path)")
     ap.add_argument("--build", required=True, help="commit of the binary, written into judged_at of new rows' header")
@@ -159,8 +221,8 @@ def main():
         units = {}
         for f in sorted(hot, key=lambda f: (f["filename"], f["location"]["row"], f["location"]["column"], f["code"])):
             units.setdefault((f["filename"], f["location"]["row"], f["code"]), f)
-        ranked = sorted(units.items(), key=lambda kv: key_hash(a.seed, tree, *kv[0]))
-        for rank, ((path, line, code), f) in enumerate(ranked[: a.k], 1):
+        for rank, (path, line, code) in enumerate(draw_units(a.seed, tree, units, a.k), 1):
+            f = units[(path, line, code)]
             links = f.get("hot_path") or []
             last = links[-1] if links else None
             root_text, _ = roots.get((last["filename"], last["row"]), ("", "")) if last else ("", "")
