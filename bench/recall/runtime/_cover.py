@@ -178,3 +178,93 @@ def sync_device():
 
     if DEVICE.startswith("cuda"):
         torch.cuda.synchronize()
+
+
+class _Stub:
+    """Stands for anything of a package that is not installed: a class, a function, a decorator, a
+    constant. Only for import-time uses of packages that the executed code never calls."""
+
+    def __init__(self, *a, **k):
+        pass
+
+    def __call__(self, *a, **k):
+        if len(a) == 1 and callable(a[0]) and not k:
+            return a[0]  # used as a decorator
+        return _Stub()
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return _StubMeta(name, (_Stub,), {})
+
+    def __iter__(self):
+        return iter(())
+
+    def __bool__(self):
+        return False
+
+    def __mro_entries__(self, bases):
+        return (_Stub,)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source, handler):  # a field typed by a stub accepts anything
+        from pydantic_core import core_schema
+
+        return core_schema.any_schema()
+
+
+class _StubMeta(type):
+    def __getattr__(cls, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return _StubMeta(name, (_Stub,), {})
+
+    def __call__(cls, *a, **k):
+        if len(a) == 1 and callable(a[0]) and not k:
+            return a[0]
+        return type.__call__(cls, *a, **k)
+
+    def __getitem__(cls, item):
+        return cls
+
+    def __or__(cls, other):
+        return cls
+
+    def __ror__(cls, other):
+        return cls
+
+    def __iter__(cls):
+        return iter(())
+
+
+def stub_missing_modules(prefixes):
+    """Let `import X` succeed for the top-level names in `prefixes` that are not installed: each is a
+    module whose every attribute is a stub (see _Stub). Used only to import a wheel's module whose
+    import chain names packages that the labelled functions never call (listed in the program)."""
+    import importlib.abc
+    import importlib.machinery
+    import types
+
+    class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path, target=None):
+            if name.split(".")[0] not in prefixes:
+                return None
+            return importlib.machinery.ModuleSpec(name, self, is_package=True)
+
+        def create_module(self, spec):
+            mod = types.ModuleType(spec.name)
+            mod.__path__ = []
+            mod.__file__ = None
+
+            def attr(name):
+                if name.startswith("__") and name.endswith("__"):
+                    raise AttributeError(name)
+                return _StubMeta(name, (_Stub,), {})
+
+            mod.__getattr__ = attr
+            return mod
+
+        def exec_module(self, module):
+            pass
+
+    sys.meta_path.append(Finder())  # last: a package that is installed is found first
