@@ -101,6 +101,9 @@ class _Recorder:
             threading.settrace(glob)
 
     def dump(self):
+        if getattr(self, "_dumped", False):
+            return
+        self._dumped = True
         versions = {}
         for p in self.packages:
             m = sys.modules.get(p)
@@ -125,6 +128,7 @@ class _Recorder:
             "packages": versions,
             "distributions": dists,
             "roots": sorted(self.roots or []),
+            "complete": not getattr(self, "_killed", False),
             "lines": {f: sorted(v) for f, v in sorted(self.lines.items())},
             "functions": {f: sorted([list(x) for x in v]) for f, v in sorted(self.funcs.items())},
         }
@@ -144,6 +148,20 @@ def start(name, packages):
     _rec = _Recorder(name, packages)
     _rec.start()
     atexit.register(_rec.dump)
+
+    def on_term(signum, frame):  # `timeout` kills with SIGTERM: keep what ran so far
+        _rec._killed = True
+        _rec.dump()
+        os._exit(128 + signum)
+
+    import signal
+
+    signal.signal(signal.SIGTERM, on_term)
+    deadline = float(os.environ.get("PROGRAM_DEADLINE_S", "0") or 0)
+    if deadline > 0:  # end on our own, so that probe exec still writes its report (run.sh's timeout is later)
+        t = threading.Timer(deadline, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        t.daemon = True
+        t.start()
     return _rec
 
 

@@ -158,4 +158,11 @@ deferred = gu.DeferredStopCheck(ids, max_length=None, cache=None, cache_is_retur
                                 streamer=NullStreamer())
 section("DeferredStopCheck (mps-only in generate; called directly)",
         lambda: deferred(unfinished, ids[:, -1], 10), reps=4)
+try:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+except Exception as e:  # noqa: BLE001
+    print(f"!!! destroy_process_group: {e}", flush=True)
 print("hf_generation: done", flush=True)
