@@ -4,10 +4,12 @@ paths of depth D over a vocabulary of V), greedy and sampling.
 
 `step()` is one EAGLE step (`--step __main__:step`): generate_candidates, evaluate_posterior,
 update_inference_inputs and a KV-cache append, as ea_model.eagenerate chains them. The draft
-model is not built: update_inference_inputs' last call, `model.ea_layer.topK_genrate`, goes to a
-stub (so cnets.py's labels and ea_model.py's generate loops are not exercised here).
+model's tree expansion (cnets.Model.topK_genrate, tiny random-init draft layer) runs as its own
+steps; inside update_inference_inputs its call goes to a stub (the synthetic tree there is not
+eagle's). Then EaModel's three generate loops end to end on eagle's own tiny KV-cache Llama.
 DEVICE=cpu runs the same code paths on the CPU (coverage only).
 """
+import itertools
 import os
 import random
 import sys
@@ -76,9 +78,9 @@ def one_step(logits_processor, input_ids, kv_list, current_length, kv, new_token
     return input_ids, new_token
 
 
-def step(*args):
-    """One EAGLE step (what probe exec counts)."""
-    return one_step(*args)
+def step(fn, *args):
+    """One EAGLE step, or one draft-tree expansion (what probe exec counts)."""
+    return fn(*args)
 
 
 for name, proc in (("greedy", None), ("sampling (temperature 0.8, top-p 0.9)",
@@ -91,6 +93,71 @@ for name, proc in (("greedy", None), ("sampling (temperature 0.8, top-p 0.9)",
         kv = KVCache(torch.zeros(1, 2, MAXLEN, 8, device=DEV), torch.zeros((), dtype=torch.long))
         new_token = 0
         for _ in range(STEPS):
-            input_ids, new_token = step(proc, input_ids, kv_list, current_length, kv, new_token)
+            input_ids, new_token = step(one_step, proc, input_ids, kv_list, current_length, kv, new_token)
     _cover.sync_device()
+
+# The draft model's tree expansion (cnets.Model.topK_genrate), as update_inference_inputs calls it at
+# the end of every step: a tiny random-init draft layer over eagle's default tree (mc_sim_7b_63),
+# the input growing by the accepted tokens each step, its KV cache kept between calls.
+try:
+    from transformers import LlamaConfig
+
+    from eagle.model import cnets
+
+    cfg = LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512, pad_token_id=0)
+    cfg.rope_scaling = None  # eagle 1.2.1 reads the pre-5.x rope config: no scaling
+    cfg.rope_theta = 10000.0
+    draft = cnets.Model(cfg, bias=True).to(DEV).eval()
+    draft.init_tree()
+    draft.diff_device = False
+    head = torch.nn.Linear(32, 128, bias=False).to(DEV)
+    for name, proc in (("greedy", None), ("sampling", eu.prepare_logits_processor(temperature=0.8, top_p=0.9))):
+        _cover.section(f"EAGLE draft tree expansion (cnets.Model.topK_genrate), {name}")
+        for _ in range(2):
+            draft.reset_kv()
+            ids = torch.randint(0, 128, (1, 7), device=DEV)
+            hs = torch.randn(1, 6, 32, device=DEV)
+            for _ in range(STEPS):
+                step(draft.topK_genrate, hs, ids, head, proc)
+                ids = torch.cat([ids, torch.randint(0, 128, (1, 3), device=DEV)], 1)
+                hs = torch.randn(1, 3, 32, device=DEV)
+        _cover.sync_device()
+except Exception as e:  # noqa: BLE001
+    import traceback
+
+    traceback.print_exc()
+    print(f"!!! topK_genrate: {type(e).__name__}: {e}", flush=True)
+
+# EaModel's generate loops end to end (eagenerate; ea_generate and naive_generate are generators),
+# on eagle's own KV-cache Llama (tiny, random init) and the draft layer above. EaModel.__init__ reads
+# a tokenizer and a config from disk: the object is assembled here with the same attributes instead
+# (the tokenizer only gives eos_token_id).
+try:
+    from torch import nn
+
+    from eagle.model import ea_model
+    from eagle.model.modeling_llama_kv import LlamaForCausalLM as KVLlama
+
+    base = KVLlama(cfg).to(DEV).eval()
+    ea = ea_model.EaModel.__new__(ea_model.EaModel)
+    nn.Module.__init__(ea)
+    ea.base_model, ea.config, ea.hidden_size, ea.vocab_size = base, cfg, 32, 128
+    ea.tokenizer = types.SimpleNamespace(eos_token_id=127)
+    ea.ea_layer = draft
+    prompt = torch.randint(0, 120, (1, 8), device=DEV)
+    for name, kw in (("greedy", {}), ("sampling", {"temperature": 0.8, "top_p": 0.9})):
+        _cover.section(f"EaModel.eagenerate / ea_generate / naive_generate, {name}")
+        with torch.no_grad():
+            for _ in range(2):
+                step(lambda: ea.eagenerate(prompt, max_new_tokens=12, **kw))
+                # the streaming loops run until eos or ~1000 tokens: take their first 6 yields
+                step(lambda: list(itertools.islice(ea.ea_generate(prompt, max_steps=12, **kw), 6)))
+                step(lambda: list(itertools.islice(ea.naive_generate(prompt, max_steps=12, **kw), 6)))
+        _cover.sync_device()
+except Exception as e:  # noqa: BLE001
+    import traceback
+
+    traceback.print_exc()
+    print(f"!!! EaModel: {type(e).__name__}: {e}", flush=True)
 print("eagle_posterior: done")

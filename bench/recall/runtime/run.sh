@@ -58,12 +58,12 @@ run() { # name, timeout seconds, --step spec, then the program's arguments
   grep -E '^(---|!!!)|Error|error:|done$' "$OUT/$name.txt" | tail -n 40 >> "$LOG"
   (cd "$OUT" && tar czf results.tgz --exclude results.tgz ./*.json ./*.txt 2>/dev/null)
 }
-# Most labels first. Timeouts sum to 305 s (+15 s each of hard limit) (T_SCALE=2 doubles them); expected total on an H100/H200
+# Most labels first. Timeouts sum to 320 s (+15 s each of hard limit) (T_SCALE=2 doubles them); expected total on an H100/H200
 # about 2-3 minutes (each program: ~5-10 s of imports, then a few seconds of steps).
 T=${T_SCALE:-1}
 run diffusers_schedulers $((40 * T)) __main__:step
 run hf_generation $((75 * T)) __main__:step
-run eagle_posterior $((25 * T)) __main__:step
+run eagle_posterior $((40 * T)) __main__:step
 run torchtune_generate $((30 * T)) __main__:step
 run chronos_predict $((35 * T)) __main__:step
 run timm_naflex $((30 * T)) __main__:step
