@@ -45,8 +45,15 @@ use crate::settings::Settings;
 use crate::source::{Language, SourceFile};
 use crate::suppression::{Entry, Hit, Suppressed, Suppressions};
 
-/// The default cache directory, in the directory graphlint runs in.
+/// The cache directory's name, at the project root (see [`dir_for`]).
 pub const DEFAULT_DIR: &str = ".graphlint_cache";
+
+/// The cache directory of the project at `root` (spelled as it should be shown): the one
+/// `$GRAPHLINT_CACHE_DIR` names when set, else [`DEFAULT_DIR`] at the root, where ruff keeps its
+/// own: every run in the project, the hook's and the server's included, shares it.
+pub fn dir_for(root: &Path) -> PathBuf {
+    std::env::var_os("GRAPHLINT_CACHE_DIR").map_or_else(|| root.join(DEFAULT_DIR), PathBuf::from)
+}
 
 /// Which build wrote a cache: a pack from any other is ignored.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-", env!("GRAPHLINT_SOURCE_HASH"));

@@ -380,26 +380,27 @@ fn project_root(args: &CheckArgs, mode: &ConfigMode, paths: &[PathBuf]) -> Resul
     Ok((wanted && !names_root).then_some(root))
 }
 
-/// Where the cache of per-file results goes: `--cache-dir`, else `$GRAPHLINT_CACHE_DIR`, else
-/// `.graphlint_cache` at the project's root (`project_root`, else the outermost configuration's
-/// directory, else the working directory). At the root, as ruff keeps its cache: the hook and a
-/// run from any directory of the project share one.
+/// Where the cache of per-file results goes: `--cache-dir`, else [`crate::cache::dir_for`] the
+/// project's root (`project_root`, else the outermost configuration's directory, else the
+/// working directory).
 fn cache_dir(args: &CheckArgs, mode: &ConfigMode, paths: &[PathBuf], project_root: Option<&Path>) -> PathBuf {
-    if let Some(dir) = args.cache_dir.clone().or_else(|| std::env::var_os("GRAPHLINT_CACHE_DIR").map(PathBuf::from)) {
-        return dir;
+    if let Some(dir) = &args.cache_dir {
+        return dir.clone();
     }
     let root = project_root.map(Path::to_path_buf).or_else(|| {
         let reads_configuration = *mode == ConfigMode::Discover;
         let (root, marker) = find_project_root(paths, &|dir| reads_configuration && crate::config::is_config_dir(dir));
         (marker == RootMarker::Configuration).then_some(root)
     });
-    let Some(root) = root else { return PathBuf::from(crate::cache::DEFAULT_DIR) };
-    // Shown from the working directory when it is below it, as paths are.
-    let absolute_root = crate::paths::absolute(&root);
-    match crate::paths::current_dir().and_then(|cwd| absolute_root.strip_prefix(cwd).ok()) {
-        Some(relative) => relative.join(crate::cache::DEFAULT_DIR),
-        None => root.join(crate::cache::DEFAULT_DIR),
-    }
+    // Spelled from the working directory when it is below it, as paths are.
+    let root = root.map_or_else(PathBuf::new, |root| {
+        let absolute_root = crate::paths::absolute(&root);
+        match crate::paths::current_dir().and_then(|cwd| absolute_root.strip_prefix(cwd).ok()) {
+            Some(relative) => relative.to_path_buf(),
+            None => root,
+        }
+    });
+    crate::cache::dir_for(&root)
 }
 
 /// With `-` among the paths: the path `--stdin-filename` names, and an overlay that gives it the
