@@ -13,7 +13,7 @@ use std::ops::Range;
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
-use super::adapter::{ast, span, BoolOp, Expr, Ranged, Stmt, UnaryOp};
+use super::adapter::{ast, span, BoolOp, CmpOp, Expr, Ranged, Stmt, UnaryOp};
 use super::rules::{self, TestContext};
 use super::summary::*;
 use super::types::Ty;
@@ -41,6 +41,8 @@ struct Scope<'a> {
     vars: FxHashMap<&'a str, Ty>,
     /// The name of `self` and the class index, inside a method.
     self_of: Option<(&'a str, u32)>,
+    /// The function takes a `labels` parameter: `if labels is not None:` is a training branch.
+    labels_param: bool,
 }
 
 /// Per-class knowledge gathered before the class body is visited.
@@ -102,7 +104,7 @@ impl<'a> Checker<'a> {
             function_returns: FxHashMap::default(),
             type_aliases: FxHashMap::default(),
             has_star_import: false,
-            scopes: vec![Scope { func: MODULE_FUNC, vars: FxHashMap::default(), self_of: None }],
+            scopes: vec![Scope { func: MODULE_FUNC, vars: FxHashMap::default(), self_of: None, labels_param: false }],
             spare_vars: Vec::new(),
             classes: Vec::new(),
             regions: Vec::new(),
@@ -260,9 +262,9 @@ impl<'a> Checker<'a> {
                 // `if self.training:` runs its body only in training, `if not self.training:` its
                 // other branches: those are regions that are never hot (see README). So does the
                 // rest of `self.training and ...` (`and` stops at a false operand).
-                let training = training_test(&stmt_if.test);
+                let training = self.training_test(&stmt_if.test);
                 let offset = stmt.range().start().to_usize();
-                if matches!(&*stmt_if.test, Expr::BoolOp(b) if training.is_some() && training_test(&b.values[0]).is_some())
+                if matches!(&*stmt_if.test, Expr::BoolOp(b) if training.is_some() && self.training_test(&b.values[0]).is_some())
                 {
                     self.push_region(RegionKind::TrainingOnly, offset);
                     self.test(&stmt_if.test, TestContext::If);
@@ -279,7 +281,7 @@ impl<'a> Checker<'a> {
                     if let Some(test) = &clause.test {
                         self.test(test, TestContext::If);
                     }
-                    let training = clause.test.as_ref().and_then(training_test);
+                    let training = clause.test.as_ref().and_then(|test| self.training_test(test));
                     self.body_in(&clause.body, (training == Some(true)).then_some(offset));
                 }
                 if rest.is_some() {
@@ -320,13 +322,19 @@ impl<'a> Checker<'a> {
                 }
             }
             Stmt::Raise(raise) => {
+                // What a `raise` evaluates runs once, when failing: never per step (see README).
+                if raise.exc.is_none() && raise.cause.is_none() {
+                    return;
+                }
                 self.error_path += 1;
+                self.push_region(RegionKind::ErrorPath, stmt.range().start().to_usize());
                 if let Some(exc) = &raise.exc {
                     self.expr(exc);
                 }
                 if let Some(cause) = &raise.cause {
                     self.expr(cause);
                 }
+                self.regions.pop();
                 self.error_path -= 1;
             }
             Stmt::Try(stmt_try) => {
@@ -345,7 +353,9 @@ impl<'a> Checker<'a> {
                 self.test(&assert.test, TestContext::Assert);
                 if let Some(msg) = &assert.msg {
                     self.error_path += 1;
+                    self.push_region(RegionKind::ErrorPath, stmt.range().start().to_usize());
                     self.expr(msg);
+                    self.regions.pop();
                     self.error_path -= 1;
                 }
             }
@@ -381,6 +391,33 @@ impl<'a> Checker<'a> {
                 self.regions.pop();
             }
             None => self.body(body),
+        }
+    }
+
+    /// Whether an `if` test holds only in training (`Some(true)`: `m.training`, `labels is not
+    /// None` where `labels` is a parameter of the function, or a conjunction with either) or only
+    /// outside training (`Some(false)`: `not m.training`, `labels is None`, or a disjunction with
+    /// either). Ground-truth labels are given to compute a loss; inference never passes them.
+    fn training_test(&self, test: &Expr) -> Option<bool> {
+        let labels_param = self.scopes.last().is_some_and(|scope| scope.labels_param);
+        let is_labels_none = |e: &Expr, op: CmpOp| {
+            matches!(e, Expr::Compare(c) if labels_param && *c.ops == [op]
+                && matches!(&*c.left, Expr::Name(n) if n.id.as_str() == "labels")
+                && c.comparators[0].is_none_literal_expr())
+        };
+        let is_training = |e: &Expr| {
+            matches!(e, Expr::Attribute(a) if a.attr.as_str() == "training") || is_labels_none(e, CmpOp::IsNot)
+        };
+        let is_not_training = |e: &Expr| {
+            matches!(e, Expr::UnaryOp(u) if u.op == UnaryOp::Not && is_training(&u.operand))
+                || is_labels_none(e, CmpOp::Is)
+        };
+        match test {
+            e if is_training(e) => Some(true),
+            e if is_not_training(e) => Some(false),
+            Expr::BoolOp(b) if b.op == BoolOp::And && b.values.iter().any(is_training) => Some(true),
+            Expr::BoolOp(b) if b.op == BoolOp::Or && b.values.iter().any(is_not_training) => Some(false),
+            _ => None,
         }
     }
 
@@ -482,6 +519,7 @@ impl<'a> Checker<'a> {
 
     fn function(&mut self, def: &'a ast::StmtFunctionDef, class: Option<u32>) -> FuncIdx {
         let mut compiled = false;
+        let mut cached = false;
         let mut is_static = false;
         let mut is_classmethod = false;
         for decorator in &def.decorator_list {
@@ -492,6 +530,8 @@ impl<'a> Checker<'a> {
             };
             match self.qualify(head).as_deref() {
                 Some(["torch", "compile"]) | Some(["torch", "compiler", "compile"]) => compiled = true,
+                // The body runs once per distinct argument (once per instance for a property).
+                Some(["functools", "lru_cache" | "cache" | "cached_property"]) => cached = true,
                 Some(["builtins", ..]) | None => {
                     let text = self.text(head);
                     is_static |= text == "staticmethod";
@@ -523,18 +563,20 @@ impl<'a> Checker<'a> {
             row: name_row,
             params: Vec::new(),
             compiled,
-            // On the `def` line, or on its own line right above the `def` (or its decorators).
+            // On the `def` line, or on its own line right above the `def` (or its decorators); a
+            // cached function is cold unless marked otherwise.
             marker: self
                 .context
                 .markers
                 .get(&name_row)
                 .or_else(|| self.context.markers.get(&(self.row(def.range.start().to_usize()).saturating_sub(1))))
-                .copied(),
+                .copied()
+                .or(cached.then_some(Marker::Cold)),
             is_static: is_static || class.is_none(),
         });
 
         let vars = self.spare_vars.pop().unwrap_or_default();
-        let mut scope = Scope { func, vars, self_of: None };
+        let mut scope = Scope { func, vars, self_of: None, labels_param: false };
         let mut params = Vec::new();
         let parameters = &def.parameters;
         let all = parameters
@@ -547,6 +589,7 @@ impl<'a> Checker<'a> {
             .chain(parameters.kwarg.as_deref());
         for (index, param) in all.enumerate() {
             let name = param.name.as_str();
+            scope.labels_param |= name == "labels";
             let is_receiver = index == 0 && class.is_some() && !is_static;
             let annotated = param.annotation.as_deref().map_or(Ty::Unknown, |a| self.annotation_ty(a));
             let annotation_val =
@@ -642,19 +685,5 @@ impl<'a> Checker<'a> {
         }
         let ty = Ty::Val(self.summary.add_val(Val::Class(index)));
         self.bind(def.name.as_str(), ty);
-    }
-}
-
-/// Whether an `if` test holds only in training (`Some(true)`: `m.training`, or a conjunction with
-/// it) or only outside training (`Some(false)`: `not m.training`, or a disjunction with it).
-fn training_test(test: &Expr) -> Option<bool> {
-    let is_training = |e: &Expr| matches!(e, Expr::Attribute(a) if a.attr.as_str() == "training");
-    let is_not_training = |e: &Expr| matches!(e, Expr::UnaryOp(u) if u.op == UnaryOp::Not && is_training(&u.operand));
-    match test {
-        e if is_training(e) => Some(true),
-        e if is_not_training(e) => Some(false),
-        Expr::BoolOp(b) if b.op == BoolOp::And && b.values.iter().any(is_training) => Some(true),
-        Expr::BoolOp(b) if b.op == BoolOp::Or && b.values.iter().any(is_not_training) => Some(false),
-        _ => None,
     }
 }
