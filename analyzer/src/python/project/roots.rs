@@ -166,8 +166,8 @@ impl Project<'_> {
         false
     }
 
-    /// Whether a loop calls a Module (or a method of one), and the project functions it calls
-    /// (which make it a decode loop once they are hot).
+    /// Whether a loop calls a model (see [`Self::runs_a_model`] and [`named_as_a_model`]), and the
+    /// project functions it calls (a decode loop when one of them runs a model or is a root).
     fn loop_calls(
         &mut self,
         file: FileIdx,
