@@ -245,3 +245,25 @@ fn training_only_branches_are_cold() {
         all.iter().filter(|f| f["hot"] == false).map(|f| f["location"]["row"].as_u64().unwrap()).collect();
     assert_eq!(cold_rows, [6, 20, 25, 26], "{all:#?}");
 }
+
+/// Issue 13 item 5, roots that mean per-step: a loop that runs the model through a helper is a
+/// decode loop, and a function defined in per-step code is per-step; loops in evaluation and
+/// benchmark code, in checkpoint filters, and loops that only reset the layers' state are not.
+#[test]
+fn per_step_roots() {
+    check_project("per_step_roots");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/per_step_roots");
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    let cold = |file: &str, row: u64| {
+        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
+    };
+    for (file, row) in [
+        ("pkg/model.py", 10),
+        ("pkg/generation.py", 40),
+        ("pkg/generation.py", 49),
+        ("pkg/generation.py", 60),
+        ("pkg/benchmarks/latency.py", 9),
+    ] {
+        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
+    }
+}
