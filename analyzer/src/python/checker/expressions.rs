@@ -516,7 +516,7 @@ impl<'a> Checker<'a> {
     /// `.to("cpu")` result kept symbolic for the project pass is host data, and so is an unproven
     /// value named by the host-mirror convention ([`host_by_name`]).
     pub(super) fn host_view(&self, expr: &Expr, ty: Ty) -> Ty {
-        if let Ty::Val(val) = ty {
+        if let (Ty::Val(val), false) = (ty, self.host_vals.is_empty()) {
             if let Some(host) = self.host_vals.get(&val) {
                 return *host;
             }
@@ -536,12 +536,11 @@ impl<'a> Checker<'a> {
     /// mirror (`seq_lens_cpu: torch.Tensor`; the annotation proves a tensor, the name its memory)
     /// is host data, and so is a symbolic value so named, wherever it flows.
     fn named(&mut self, name: &str, ty: Ty) -> Ty {
-        let maybe_named = name.contains("cpu") || name.contains("np");
         match ty {
-            Ty::Tensor { boolean, host: false } if maybe_named && host_by_name(name) == Some(Ty::HOST_TENSOR) => {
+            Ty::Tensor { boolean, host: false } if host_by_name(name) == Some(Ty::HOST_TENSOR) => {
                 Ty::Tensor { boolean, host: true }
             }
-            Ty::Val(val) if maybe_named => {
+            Ty::Val(val) => {
                 if let Some(host) = host_by_name(name) {
                     self.host_vals.insert(val, host);
                 }

@@ -489,6 +489,10 @@ fn ndarray_method_result(name: &str) -> Ty {
 /// array. Serving engines keep host mirrors of device buffers under such names, and a host
 /// mirror is what makes their `.item()`/`.tolist()` cheap.
 pub(super) fn host_by_name(name: &str) -> Option<Ty> {
+    // Most names hold neither word: a substring test before splitting.
+    if !(name.contains("cpu") || name.contains("np") || name.contains("numpy")) {
+        return None;
+    }
     let mut words = name.split('_');
     if words.clone().any(|w| w == "cpu") {
         Some(Ty::HOST_TENSOR)

@@ -109,20 +109,24 @@ impl<'a> Checker<'a> {
                             }
                         }
                     }
+                    let mut in_method = Memory::default();
                     self.prescan_self_assignments(
                         &method.body,
                         receiver.parameter.name.as_str(),
                         &mut locals,
                         &mut info,
-                        &mut memory,
+                        &mut in_method,
                     );
+                    memory.host.extend(in_method.host);
+                    memory.device.extend(in_method.device);
+                    memory.buffers.extend(in_method.buffers);
                 }
                 _ => {}
             }
         }
         // An annotation proves a tensor, not its memory: a tensor attribute that every typed
         // assignment fills with host data is host data.
-        for name in memory.host.difference(&memory.device) {
+        for name in memory.host.iter().filter(|n| !memory.device.contains(*n) && !memory.buffers.contains(*n)) {
             if let Some(Ty::Tensor { boolean, .. }) = info.attr_tys.get(*name).copied() {
                 info.attr_tys.insert((*name).into(), Ty::Tensor { boolean, host: true });
             }
@@ -151,8 +155,9 @@ impl<'a> Checker<'a> {
                             let on_self = matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == receiver);
                             if on_self && matches!(attribute.attr.as_str(), "register_buffer" | "register_parameter") {
                                 if let Some(Expr::StringLiteral(name)) = call.arguments.args.first() {
-                                    // A buffer moves with its module: not host data.
-                                    memory.device.insert(name.value.to_str());
+                                    // A buffer moves with its module: not host data, whatever
+                                    // is assigned to it later.
+                                    memory.buffers.insert(name.value.to_str());
                                     info.attr_tys.insert(string_value(&name.value), Ty::TENSOR);
                                 }
                             }
@@ -161,22 +166,37 @@ impl<'a> Checker<'a> {
                     continue;
                 }
                 Stmt::If(stmt_if) => {
-                    self.prescan_self_assignments(&stmt_if.body, receiver, locals, info, memory);
+                    self.nested(
+                        |this, memory| this.prescan_self_assignments(&stmt_if.body, receiver, locals, info, memory),
+                        memory,
+                    );
                     for clause in &stmt_if.elif_else_clauses {
-                        self.prescan_self_assignments(&clause.body, receiver, locals, info, memory);
+                        self.nested(
+                            |this, memory| this.prescan_self_assignments(&clause.body, receiver, locals, info, memory),
+                            memory,
+                        );
                     }
                     continue;
                 }
                 Stmt::For(stmt_for) => {
-                    self.prescan_self_assignments(&stmt_for.body, receiver, locals, info, memory);
+                    self.nested(
+                        |this, memory| this.prescan_self_assignments(&stmt_for.body, receiver, locals, info, memory),
+                        memory,
+                    );
                     continue;
                 }
                 Stmt::With(with) => {
-                    self.prescan_self_assignments(&with.body, receiver, locals, info, memory);
+                    self.nested(
+                        |this, memory| this.prescan_self_assignments(&with.body, receiver, locals, info, memory),
+                        memory,
+                    );
                     continue;
                 }
                 Stmt::Try(stmt_try) => {
-                    self.prescan_self_assignments(&stmt_try.body, receiver, locals, info, memory);
+                    self.nested(
+                        |this, memory| this.prescan_self_assignments(&stmt_try.body, receiver, locals, info, memory),
+                        memory,
+                    );
                     continue;
                 }
                 _ => continue,
@@ -194,6 +214,13 @@ impl<'a> Checker<'a> {
                     Expr::Attribute(attribute) if matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == receiver) =>
                     {
                         let name = attribute.attr.as_str();
+                        // A later assignment in the method body itself replaces what the
+                        // method stored before (`self.x = cat(...)`, then `self.x =
+                        // self.x.to("cpu")`); `top_level` is set for that body only.
+                        if memory.top_level {
+                            memory.host.remove(name);
+                            memory.device.remove(name);
+                        }
                         if value_ty.is_tensor() {
                             let side = if value_ty.is_host_tensor() { &mut memory.host } else { &mut memory.device };
                             side.insert(name);
@@ -218,6 +245,13 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
+
+    /// Runs `visit` on a nested block (not the method's own body).
+    fn nested(&self, visit: impl FnOnce(&Self, &mut Memory<'a>), memory: &mut Memory<'a>) {
+        let top_level = std::mem::replace(&mut memory.top_level, false);
+        visit(self, memory);
+        memory.top_level = top_level;
     }
 
     /// A cheap, side-effect-free typing of an attribute's assigned value.
@@ -284,10 +318,24 @@ impl<'a> Checker<'a> {
 
 /// Which `self.x` attributes some assignment fills with host data, and which with a tensor not
 /// proven to be in host memory.
-#[derive(Default)]
 struct Memory<'a> {
     host: FxHashSet<&'a str>,
     device: FxHashSet<&'a str>,
+    /// Registered buffers and parameters.
+    buffers: FxHashSet<&'a str>,
+    /// Visiting a method's own body, not a block nested in it.
+    top_level: bool,
+}
+
+impl Default for Memory<'_> {
+    fn default() -> Self {
+        Memory {
+            host: FxHashSet::default(),
+            device: FxHashSet::default(),
+            buffers: FxHashSet::default(),
+            top_level: true,
+        }
+    }
 }
 
 /// `x.cpu()`, `x.to("cpu")`.
