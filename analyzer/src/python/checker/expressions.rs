@@ -427,8 +427,9 @@ impl<'a> Checker<'a> {
                     // The project pass follows the symbolic value (in `callee`); the rules and the
                     // result see what is known of its memory. Methods that return a module itself
                     // keep the value symbolic.
-                    if !types::returns_self_module(attribute.attr.as_str()) {
-                        receiver = self.host_view(&attribute.value, receiver);
+                    let viewed = self.host_view(&attribute.value, receiver);
+                    if viewed != receiver && !types::returns_self_module(attribute.attr.as_str()) {
+                        receiver = viewed;
                     }
                 }
                 other => callee = self.expr(other),

@@ -489,8 +489,8 @@ fn ndarray_method_result(name: &str) -> Ty {
 /// array. Serving engines keep host mirrors of device buffers under such names, and a host
 /// mirror is what makes their `.item()`/`.tolist()` cheap.
 pub(super) fn host_by_name(name: &str) -> Option<Ty> {
-    // Most names hold neither word: a substring test before splitting.
-    if !(name.contains("cpu") || name.contains("np") || name.contains("numpy")) {
+    // Most names hold neither word (each has a `p`): byte tests before splitting.
+    if !name.as_bytes().contains(&b'p') || !(name.contains("cpu") || name.contains("np") || name.contains("numpy")) {
         return None;
     }
     let mut words = name.split('_');
