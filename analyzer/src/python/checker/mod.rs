@@ -26,7 +26,7 @@ mod inference;
 mod names;
 mod prescan;
 
-use inference::binop_ty;
+use inference::{binop_ty, ReturnFlow};
 
 /// A qualified name, segment by segment (`["torch", "cuda", "synchronize"]`).
 pub(crate) type QualName<'a> = SmallVec<[&'a str; 8]>;
@@ -79,6 +79,13 @@ pub(crate) struct Checker<'a> {
     /// Start offsets of list/tuple literals and list comprehensions that hold a device tensor
     /// (directly or in a nested literal), for the rules that look at a call's literal argument.
     device_tensor_literals: FxHashSet<u32>,
+    /// Symbolic values (kept for the project pass) known to be in host memory: `.cpu()` and
+    /// `.to("cpu")` results, with the type the rules see.
+    host_vals: FxHashMap<ValId, Ty>,
+    /// What the `return`s of the functions being visited give, innermost last.
+    returns: Vec<ReturnFlow>,
+    /// Local names bound to a 0-d tensor (a full reduction, `torch.tensor(3)`), per function.
+    scalars: FxHashSet<(FuncIdx, &'a str)>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -117,6 +124,9 @@ impl<'a> Checker<'a> {
             self_attr_vals: FxHashMap::default(),
             name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             device_tensor_literals: FxHashSet::default(),
+            host_vals: FxHashMap::default(),
+            returns: Vec::new(),
+            scalars: FxHashSet::default(),
             summary,
             candidates: Vec::new(),
         }
@@ -201,9 +211,11 @@ impl<'a> Checker<'a> {
             }
             Stmt::ClassDef(def) => self.class(def),
             Stmt::Return(ret) => {
-                if let Some(value) = &ret.value {
-                    self.expr(value);
-                }
+                let ty = match &ret.value {
+                    Some(value) => self.expr(value),
+                    None => Ty::None,
+                };
+                self.note_return(ret.value.as_deref(), ty);
             }
             Stmt::Delete(delete) => {
                 for target in &delete.targets {
@@ -224,13 +236,24 @@ impl<'a> Checker<'a> {
                 for target in &assign.targets {
                     self.assign(target, ty);
                 }
+                if let [Expr::Name(name)] = assign.targets.as_slice() {
+                    if ty.is_tensor() && self.is_scalar(&assign.value) {
+                        self.note_scalar(name.id.as_str());
+                    }
+                }
             }
             Stmt::AugAssign(aug) => {
                 let target = self.expr(&aug.target);
                 let value = self.expr(&aug.value);
                 let ty = binop_ty(aug.op, target, value);
                 if let Expr::Name(name) = &*aug.target {
+                    let scalar = self.is_scalar_operand(&aug.target)
+                        && self.is_scalar_operand(&aug.value)
+                        && (self.is_scalar(&aug.target) || self.is_scalar(&aug.value));
                     self.bind(name.id.as_str(), ty);
+                    if scalar && ty.is_tensor() {
+                        self.note_scalar(name.id.as_str());
+                    }
                 }
             }
             Stmt::AnnAssign(assign) => {
@@ -491,7 +514,8 @@ impl<'a> Checker<'a> {
             }
             Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
                 let element = match ty {
-                    Ty::Tensors | Ty::Tensor { .. } => Ty::TENSOR,
+                    Ty::Tensors => Ty::TENSOR,
+                    Ty::Tensor { host, .. } => Ty::Tensor { boolean: false, host },
                     Ty::Shape => Ty::Int,
                     Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Elem(val))),
                     _ => Ty::Unknown,
@@ -610,14 +634,18 @@ impl<'a> Checker<'a> {
         }
         self.summary.funcs[func as usize].params = params;
 
+        let top_level = self.scopes.len() == 1;
         let saved_regions = std::mem::take(&mut self.regions);
         self.scopes.push(scope);
+        self.returns.push(ReturnFlow::default());
         self.body(&def.body);
+        let returns = self.returns.pop().unwrap_or_default();
         if let Some(mut scope) = self.scopes.pop() {
             scope.vars.clear();
             self.spare_vars.push(scope.vars);
         }
         self.regions = saved_regions;
+        self.record_return(def.name.as_str(), class, top_level, returns);
         func
     }
 

@@ -71,6 +71,10 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn bind(&mut self, name: &'a str, ty: Ty) {
+        if !self.scalars.is_empty() {
+            let func = self.current_func();
+            self.scalars.remove(&(func, name));
+        }
         let scope = self.scopes.last_mut().expect("module scope");
         scope.vars.insert(name, ty);
         if self.scopes.len() == 1 {
