@@ -40,13 +40,14 @@ impl<'a> Checker<'a> {
         // Deeply nested expressions recurse deeply: grow the stack instead of overflowing it.
         // Checked every 16 levels (a level takes well under 2 KiB, the red zone is 128 KiB).
         self.expr_depth += 1;
+        let calls_before = self.summary.calls.len();
         let ty = if self.expr_depth.is_multiple_of(16) {
             stacker::maybe_grow(128 * 1024, 8 * 1024 * 1024, || self.expr_inner(expr))
         } else {
             self.expr_inner(expr)
         };
         self.expr_depth -= 1;
-        ty
+        self.foreign_ty(expr, ty, calls_before)
     }
 
     fn expr_inner(&mut self, expr: &'a Expr) -> Ty {
@@ -471,6 +472,22 @@ impl<'a> Checker<'a> {
                 args: call_args,
                 kwargs: call_kwargs,
             };
+            // For the types that cross files (`project/declared.rs`).
+            let index = self.summary.calls.len() as u32;
+            let positions = args.iter().take(32).enumerate().filter(|(_, t)| t.is_device_tensor());
+            let positions = positions.fold(0u32, |mask, (i, _)| mask | 1 << i);
+            if positions != 0 {
+                let row = self.row(span(call).start);
+                self.summary.tensor_args.push(TensorArgs { call: index, positions, row });
+            }
+            for (keyword, (name, ty)) in call.arguments.keywords.iter().zip(&keywords) {
+                if let Some(name) =
+                    name.filter(|_| types::is_host_value(*ty, &self.context.source[span(&keyword.value)]))
+                {
+                    let name = self.name(name);
+                    self.summary.host_kwargs.push((index, name));
+                }
+            }
             self.summary.calls.push(call_site);
         }
         result

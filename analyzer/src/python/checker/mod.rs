@@ -16,7 +16,7 @@ use smallvec::SmallVec;
 use super::adapter::{ast, span, BoolOp, Expr, Ranged, Stmt, UnaryOp};
 use super::rules::{self, TestContext};
 use super::summary::*;
-use super::types::Ty;
+use super::types::{range_key, ForeignTypes, Ty};
 use crate::frontend::{Candidate, FileContext};
 use crate::rule::Rule;
 
@@ -77,6 +77,11 @@ pub(crate) struct Checker<'a> {
     /// Start offsets of list/tuple literals and list comprehensions that hold a device tensor
     /// (directly or in a nested literal), for the rules that look at a call's literal argument.
     device_tensor_literals: FxHashSet<u32>,
+    /// What the project pass proved from other files, when this is a re-check (see
+    /// `project/declared.rs`); `None` in the first pass, which records questions instead.
+    foreign: Option<&'a ForeignTypes>,
+    /// Per function, the join of what its `return` statements give (see [`FuncSummary::returns`]).
+    inferred_returns: FxHashMap<FuncIdx, (Ty, Option<SmallVec<[Ty; 4]>>)>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -94,6 +99,9 @@ impl<'a> Checker<'a> {
             compiled: false,
             marker: None,
             is_static: true,
+            returns: Ty::Unknown,
+            return_elements: Vec::new(),
+            scalar_params: 0,
         });
         Checker {
             context,
@@ -115,8 +123,48 @@ impl<'a> Checker<'a> {
             self_attr_vals: FxHashMap::default(),
             name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             device_tensor_literals: FxHashSet::default(),
+            foreign: None,
+            inferred_returns: FxHashMap::default(),
             summary,
             candidates: Vec::new(),
+        }
+    }
+
+    /// Makes this a re-check with the types the project pass proved from other files.
+    pub fn with_foreign(mut self, foreign: &'a ForeignTypes) -> Self {
+        self.foreign = Some(foreign);
+        self
+    }
+
+    /// The hook between an expression and the types other files prove: in the first pass, a
+    /// symbolic attribute read or call result becomes a question for the project pass; in a
+    /// re-check, its answer (a tensor, tensors, a stream) replaces the symbolic value.
+    /// `calls_before` is the number of call sites before `expr` was visited: a call whose result
+    /// the file cannot describe (a function's) asks about the call site it recorded, if any.
+    pub(crate) fn foreign_ty(&mut self, expr: &Expr, ty: Ty, calls_before: usize) -> Ty {
+        let val = match (expr, ty) {
+            (Expr::Attribute(_) | Expr::Call(_), Ty::Val(val)) => val,
+            (Expr::Call(_), Ty::Unknown) if self.summary.calls.len() > calls_before => {
+                let Some(site) = self.summary.calls.last().filter(|c| c.kind == CallKind::Call) else { return ty };
+                match self.foreign {
+                    // The value is only asked about; in a re-check its id is not needed.
+                    Some(_) => site.callee,
+                    None => {
+                        let callee = site.callee;
+                        self.summary.add_val(Val::Call(callee))
+                    }
+                }
+            }
+            _ => return ty,
+        };
+        let range = span(expr);
+        let (start, end) = (range.start as u32, range.end as u32);
+        match self.foreign {
+            Some(foreign) => foreign.exprs.get(&range_key(start, end)).copied().unwrap_or(ty),
+            None => {
+                self.summary.questions.push(TypeQuestion { start, end, func: self.current_func(), val });
+                ty
+            }
         }
     }
 
@@ -129,7 +177,18 @@ impl<'a> Checker<'a> {
 
     // ----- reporting -------------------------------------------------------------------------
 
-    pub(crate) fn report(&mut self, rule: &'static Rule, range: Range<usize>, message: String, help: &str) {
+    pub(crate) fn report(&mut self, rule: &'static Rule, range: Range<usize>, mut message: String, help: &str) {
+        if let Some(foreign) = self.foreign {
+            let func = self.current_func();
+            let text = &self.context.source[range.clone()];
+            for (&(f, _), (name, caller)) in &foreign.params {
+                if f == func && mentions(text, name) {
+                    message.push_str(&format!(
+                        " (`{name}` is annotated as a Python number, but callers pass a tensor: {caller})"
+                    ));
+                }
+            }
+        }
         let Some(diagnostic) = self.context.finding(rule, range, message, help) else { return };
         self.candidates.push(Candidate { diagnostic, func: self.current_func(), region: self.regions.last().copied() });
     }
@@ -199,9 +258,34 @@ impl<'a> Checker<'a> {
             }
             Stmt::ClassDef(def) => self.class(def),
             Stmt::Return(ret) => {
-                if let Some(value) = &ret.value {
-                    self.expr(value);
-                }
+                let (ty, elements) = match ret.value.as_deref() {
+                    // Element by element, so that host tensors are not mistaken for device ones.
+                    Some(Expr::Tuple(tuple))
+                        if !tuple.elts.is_empty() && !tuple.elts.iter().any(Expr::is_starred_expr) =>
+                    {
+                        let tys: SmallVec<[Ty; 4]> = tuple.elts.iter().map(|e| self.expr(e)).collect();
+                        let all_device = tys.iter().all(|t| t.is_device_tensor());
+                        (if all_device { Ty::Tensors } else { Ty::Unknown }, Some(tys))
+                    }
+                    Some(value) => (self.expr(value), None),
+                    None => (Ty::None, None),
+                };
+                let func = self.current_func();
+                let joined = match self.inferred_returns.remove(&func) {
+                    None => (ty, elements),
+                    Some((known, known_elements)) => {
+                        let elements = match (known_elements, elements) {
+                            (Some(a), Some(b)) if a.len() == b.len() => {
+                                Some(a.iter().zip(&b).map(|(x, y)| x.join_paths(*y)).collect())
+                            }
+                            (Some(a), None) if ty == Ty::None => Some(a),
+                            (None, Some(b)) if known == Ty::None => Some(b),
+                            _ => None,
+                        };
+                        (known.join_paths(ty), elements)
+                    }
+                };
+                self.inferred_returns.insert(func, joined);
             }
             Stmt::Delete(delete) => {
                 for target in &delete.targets {
@@ -219,6 +303,17 @@ impl<'a> Checker<'a> {
                     }
                 }
                 let ty = self.expr(&assign.value);
+                if let (Some(foreign), [Expr::Tuple(target)]) = (self.foreign, assign.targets.as_slice()) {
+                    // `a, b = f()` where another file's `f` returns a tuple known element by element.
+                    let value = span(&*assign.value);
+                    let key = range_key(value.start as u32, value.end as u32);
+                    if let Some(elements) = foreign.elements.get(&key).filter(|e| e.len() == target.elts.len()) {
+                        for (target, ty) in target.elts.iter().zip(elements) {
+                            self.assign(target, *ty);
+                        }
+                        return;
+                    }
+                }
                 for target in &assign.targets {
                     self.assign(target, ty);
                 }
@@ -531,6 +626,9 @@ impl<'a> Checker<'a> {
                 .or_else(|| self.context.markers.get(&(self.row(def.range.start().to_usize()).saturating_sub(1))))
                 .copied(),
             is_static: is_static || class.is_none(),
+            returns: def.returns.as_deref().map_or(Ty::Unknown, |r| self.annotation_ty(r)),
+            return_elements: Vec::new(),
+            scalar_params: 0,
         });
 
         let vars = self.spare_vars.pop().unwrap_or_default();
@@ -563,6 +661,16 @@ impl<'a> Checker<'a> {
             } else {
                 Ty::Val(self.summary.add_val(Val::Param { func, index: index as u32 }))
             };
+            let ty = if matches!(annotated, Ty::Int | Ty::Float) && index < 32 {
+                self.summary.funcs[func as usize].scalar_params |= 1 << index;
+                // Callers in the tree pass tensors: they win over the annotation.
+                match self.foreign {
+                    Some(foreign) if foreign.params.contains_key(&(func, index as u32)) => Ty::TENSOR,
+                    _ => ty,
+                }
+            } else {
+                ty
+            };
             scope.vars.insert(name, ty);
         }
         self.summary.funcs[func as usize].params = params;
@@ -575,6 +683,16 @@ impl<'a> Checker<'a> {
             self.spare_vars.push(scope.vars);
         }
         self.regions = saved_regions;
+        if let Some((returned, elements)) = self.inferred_returns.remove(&func) {
+            let summary = &mut self.summary.funcs[func as usize];
+            if summary.returns == Ty::Unknown && !matches!(returned, Ty::Val(_) | Ty::None) {
+                summary.returns = returned;
+            }
+            if let Some(elements) = elements.filter(|e| e.iter().any(|t| t.is_tensor() || *t == Ty::NdArray)) {
+                summary.return_elements =
+                    elements.iter().map(|t| if t.is_unproven() { Ty::Unknown } else { *t }).collect();
+            }
+        }
         func
     }
 
@@ -606,8 +724,16 @@ impl<'a> Checker<'a> {
             bases,
             attrs: Vec::new(),
             methods: Vec::new(),
+            attr_tys: Vec::new(),
         });
         let info = self.prescan_class(def, local_bases);
+        let attr_tys: Vec<(NameId, Ty)> = info
+            .attr_tys
+            .iter()
+            .map(|(name, ty)| (self.name_of(name), *ty))
+            .filter(|(_, ty)| !ty.is_unproven())
+            .collect();
+        self.summary.classes[index as usize].attr_tys = attr_tys;
         self.classes.push(info);
 
         for stmt in &def.body {
@@ -657,4 +783,11 @@ fn training_test(test: &Expr) -> Option<bool> {
         Expr::BoolOp(b) if b.op == BoolOp::Or && b.values.iter().any(is_not_training) => Some(false),
         _ => None,
     }
+}
+
+/// Whether `text` mentions the identifier `name` (not as part of a longer one).
+fn mentions(text: &str, name: &str) -> bool {
+    let is_ident = |c: char| c == '_' || c.is_alphanumeric();
+    text.match_indices(name)
+        .any(|(at, _)| !text[..at].ends_with(is_ident) && !text[at + name.len()..].starts_with(is_ident))
 }
