@@ -685,7 +685,11 @@ impl<'a> Checker<'a> {
         self.regions = saved_regions;
         if let Some((returned, elements)) = self.inferred_returns.remove(&func) {
             let summary = &mut self.summary.funcs[func as usize];
-            if summary.returns == Ty::Unknown && !matches!(returned, Ty::Val(_) | Ty::None) {
+            // Every `return` proving a Python value overrides a tensor annotation (`-> torch.Tensor`
+            // on a function returning `.item()`): callers in other files trust what it returns.
+            let contradicted = (summary.returns.is_tensor() || summary.returns == Ty::Tensors)
+                && matches!(returned, Ty::Int | Ty::Float | Ty::Bool | Ty::Str | Ty::List | Ty::Dict | Ty::Shape);
+            if (summary.returns == Ty::Unknown || contradicted) && !matches!(returned, Ty::Val(_) | Ty::None) {
                 summary.returns = returned;
             }
             if let Some(elements) = elements.filter(|e| e.iter().any(|t| t.is_tensor() || *t == Ty::NdArray)) {
