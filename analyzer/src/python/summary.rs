@@ -147,6 +147,8 @@ pub struct ClassSummary {
     /// The types this file proves for its attributes (class-level annotations, dataclass and
     /// `NamedTuple` fields, `self.x = ...`), for other files' reads of them. Only proven types.
     pub attr_tys: Vec<(NameId, Ty)>,
+    /// Attributes a method assigns a host value (`self.x = self.x.to("cpu")`).
+    pub host_attrs: Vec<NameId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -168,6 +168,22 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `self.x = <host value>` (`self.lens.to("cpu")`, `lens_cpu`): the class keeps `x` in host
+    /// memory at least some of the time, so other files never take it for a device tensor.
+    fn note_host_attribute(&mut self, targets: &'a [Expr], value: &Expr, ty: Ty) {
+        if self.foreign.is_some() || !super::types::is_host_value(ty, &self.context.source[span(value)]) {
+            return;
+        }
+        for target in targets {
+            if let Expr::Attribute(attribute) = target {
+                if let Some(class) = self.self_attribute_owner(&attribute.value) {
+                    let name = self.name(attribute.attr.as_str());
+                    self.summary.classes[class as usize].host_attrs.push(name);
+                }
+            }
+        }
+    }
+
     pub fn check_module(&mut self, body: &'a [Stmt]) {
         self.prescan_module(body);
         for stmt in body {
@@ -303,6 +319,7 @@ impl<'a> Checker<'a> {
                     }
                 }
                 let ty = self.expr(&assign.value);
+                self.note_host_attribute(&assign.targets, &assign.value, ty);
                 if let (Some(foreign), [Expr::Tuple(target)]) = (self.foreign, assign.targets.as_slice()) {
                     // `a, b = f()` where another file's `f` returns a tuple known element by element.
                     let value = span(&*assign.value);
@@ -729,6 +746,7 @@ impl<'a> Checker<'a> {
             attrs: Vec::new(),
             methods: Vec::new(),
             attr_tys: Vec::new(),
+            host_attrs: Vec::new(),
         });
         let info = self.prescan_class(def, local_bases);
         let attr_tys: Vec<(NameId, Ty)> = info

@@ -155,12 +155,18 @@ impl Project<'_> {
     }
 
     /// Whether a constructor call in the tree passes field `name` of one of `entities`' classes
-    /// a host value (`PoolingMetadata(prompt_lens=self.lens_cpu[:n])`).
+    /// a host value (`PoolingMetadata(prompt_lens=self.lens_cpu[:n])`), or a method of the class
+    /// assigns it one (`self.lens = self.lens.to("cpu")`).
     fn filled_from_host(&mut self, entities: &[Entity], name: Sym) -> bool {
         if self.host_fields.is_none() {
             let mut fields = rustc_hash::FxHashSet::default();
             let files = self.files;
             for (file, analysis) in files.iter().enumerate() {
+                for (class, info) in analysis.summary.classes.iter().enumerate() {
+                    for &name in &info.host_attrs {
+                        fields.insert(((file as u32, class as u32), self.syms[file][name as usize]));
+                    }
+                }
                 for &(call, keyword) in &analysis.summary.host_kwargs {
                     let callee = analysis.summary.calls[call as usize].callee;
                     for entity in self.eval(file, callee) {
