@@ -43,6 +43,9 @@ struct Scope<'a> {
     self_of: Option<(&'a str, u32)>,
 }
 
+/// What a function's `return` statements give so far, and for tuples each element.
+type InferredReturn = (Ty, Option<SmallVec<[Ty; 4]>>);
+
 /// Per-class knowledge gathered before the class body is visited.
 #[derive(Default)]
 struct ClassInfo<'a> {
@@ -81,7 +84,7 @@ pub(crate) struct Checker<'a> {
     /// `project/declared.rs`); `None` in the first pass, which records questions instead.
     foreign: Option<&'a ForeignTypes>,
     /// Per function, the join of what its `return` statements give (see [`FuncSummary::returns`]).
-    inferred_returns: FxHashMap<FuncIdx, (Ty, Option<SmallVec<[Ty; 4]>>)>,
+    inferred_returns: FxHashMap<FuncIdx, InferredReturn>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
