@@ -219,21 +219,21 @@ pub(super) fn classify(mut files: Vec<FileAnalysis>, settings: &Settings) -> hot
     }
     let foreign = project.foreign_types(|file, func| settings.all_paths || hot_funcs[file].contains(&func));
     lap("types across files");
-    recheck(&files, &foreign, &mut findings, settings);
-    lap("re-checks");
+    let rechecked = recheck(&files, &foreign, &mut findings, settings);
+    lap(&format!("re-checks of {rechecked} files"));
     let classified = hotpath::classified(&findings, &project, &reach, &region_roots, settings);
     lap("classification");
     classified
 }
 
 /// Checks again, with what other files prove, each file that has answers; its new candidates
-/// replace the first pass's (unless the re-check fails, which keeps them).
+/// replace the first pass's (unless the re-check fails, which keeps them). Returns how many.
 fn recheck(
     files: &[FileAnalysis],
     foreign: &[crate::python::types::ForeignTypes],
     findings: &mut [FileAnalysis],
     settings: &Settings,
-) {
+) -> usize {
     use rayon::prelude::*;
     let paths: Vec<(usize, &Path)> = files
         .iter()
@@ -252,9 +252,11 @@ fn recheck(
             (!again.internal_error && again.file_diagnostics.is_empty()).then_some((index, again.candidates))
         })
         .collect();
+    let count = rechecked.len();
     for (index, candidates) in rechecked {
         findings[index].candidates = candidates;
     }
+    count
 }
 
 impl<'s> Project<'s> {
