@@ -12,9 +12,19 @@
 //! One pack per language and settings holds every file's entry, written whole (a temporary file,
 //! then a rename) in a thread beside the project pass: one file per source file cost more to
 //! write than the analysis saves. Concurrent runs each read a complete pack and the last rename
-//! wins. An entry is the file's path, a hash of its bytes (the key: a changed file misses), and
-//! its result with a checksum; an entry that fails its checksum or does not decode is analysed
-//! again, and a truncated pack loses only its tail.
+//! wins. An entry is the file's path, a hash of its bytes (the key: a changed file misses), the
+//! file's [`Stamp`] when it was hashed, and its result with a checksum; an entry that fails its
+//! checksum or does not decode is analysed again, and a truncated pack loses only its tail.
+//!
+//! A warm run does not read an unchanged file: when its size, inode, modification time and
+//! status-change time (`ctime`, to the nanosecond) are those stored, its bytes are taken to be
+//! the hashed ones. `ctime` is what makes this safe where `mtime` alone is not: every write sets
+//! it to the current time and no system call sets it back, so a file rewritten with its old size
+//! and its `mtime` restored (`touch -d`, `os.utime`, some editors and archive tools) still
+//! misses. A stamp is stored only when both times are over [`RACY_SECONDS`] older than the run
+//! that stored it, so a file written again within one timestamp tick of being hashed cannot
+//! keep its old stamp (git's "racy clean" rule). Any other difference, or a file that has a
+//! text in the run's overlay, means reading and hashing it; an equal hash then reuses the entry.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -35,13 +45,77 @@ use crate::settings::Settings;
 use crate::source::{Language, SourceFile};
 use crate::suppression::{Entry, Hit, Suppressed, Suppressions};
 
-/// The default cache directory, in the directory graphlint runs in.
+/// The cache directory's name, at the project root (see [`dir_for`]).
 pub const DEFAULT_DIR: &str = ".graphlint_cache";
+
+/// The cache directory of the project at `root` (spelled as it should be shown): the one
+/// `$GRAPHLINT_CACHE_DIR` names when set, else [`DEFAULT_DIR`] at the root, where ruff keeps its
+/// own: every run in the project, the hook's and the server's included, shares it.
+pub fn dir_for(root: &Path) -> PathBuf {
+    std::env::var_os("GRAPHLINT_CACHE_DIR").map_or_else(|| root.join(DEFAULT_DIR), PathBuf::from)
+}
 
 /// Which build wrote a cache: a pack from any other is ignored.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-", env!("GRAPHLINT_SOURCE_HASH"));
 
 const MAGIC: &[u8; 16] = b"graphlint cache\n";
+
+/// How much older than the run a file's times must be for its [`Stamp`] to be stored (2 s: the
+/// coarsest timestamp granularity among common filesystems, FAT's).
+pub const RACY_SECONDS: u64 = 2;
+
+/// What `stat` tells of a file, to find it unchanged without reading it; all zeros: none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Stamp {
+    len: u64,
+    inode: u64,
+    /// Nanoseconds since the epoch.
+    modified: u64,
+    changed: u64,
+}
+
+impl Stamp {
+    const BYTES: usize = 32;
+
+    #[cfg(unix)]
+    fn of(metadata: &std::fs::Metadata) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let nanos =
+            |secs: i64, nsecs: i64| u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(nsecs as u64);
+        Some(Stamp {
+            len: metadata.size(),
+            inode: metadata.ino(),
+            modified: nanos(metadata.mtime(), metadata.mtime_nsec())?,
+            changed: nanos(metadata.ctime(), metadata.ctime_nsec())?,
+        })
+    }
+
+    /// Without a status-change time a restored `mtime` would go unseen: always hash.
+    #[cfg(not(unix))]
+    fn of(_: &std::fs::Metadata) -> Option<Stamp> {
+        None
+    }
+
+    /// Whether the stamp may be stored by a run that started at `now` (nanoseconds since the
+    /// epoch): both times are well in the past.
+    fn settled(&self, now: u64) -> bool {
+        let limit = now.saturating_sub(RACY_SECONDS * 1_000_000_000);
+        *self != Stamp::default() && self.modified < limit && self.changed < limit
+    }
+
+    fn to_bytes(self) -> [u8; Stamp::BYTES] {
+        let mut bytes = [0; Stamp::BYTES];
+        for (i, field) in [self.len, self.inode, self.modified, self.changed].into_iter().enumerate() {
+            bytes[i * 8..i * 8 + 8].copy_from_slice(&field.to_le_bytes());
+        }
+        bytes
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Stamp {
+        let field = |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap());
+        Stamp { len: field(0), inode: field(1), modified: field(2), changed: field(3) }
+    }
+}
 
 /// An open cache directory for one run.
 pub struct Cache {
@@ -136,37 +210,63 @@ pub fn analyze_files<'c, S: Summary>(
         }
     };
     let index = Index::read(&old);
+    let unsaved = |file: &SourceFile| settings.overlay.as_deref().is_some_and(|overlay| overlay.contains(&file.path));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     let results: Vec<(FileAnalysis<S>, Stored)> = files
         .par_iter()
         .map(|file| {
+            let key = path_key(&file.path);
+            let entry = index.entries.get(key);
+            // Taken before the bytes are read: a write after it changes `ctime`, so the next
+            // run does not trust this stamp.
+            let stamp =
+                if unsaved(file) { None } else { std::fs::metadata(&file.path).ok().and_then(|m| Stamp::of(&m)) };
+            let stamp = stamp.filter(|stamp| stamp.settled(now));
+            if let (Some(entry), Some(stamp)) = (entry, stamp) {
+                if entry.stamp == stamp {
+                    if let Some(analysis) = entry.decode(&old, &file.path, rules) {
+                        return (analysis, Stored::Reused { entry: entry.bytes.clone(), unread: true });
+                    }
+                }
+            }
             let bytes = match read_source(settings, &file.path) {
                 Ok(bytes) => bytes,
                 Err(err) => return (analyze(&file.path, Err(err)), Stored::Nothing),
             };
             let hash = xxhash_rust::xxh3::xxh3_128(&bytes);
-            let key = path_key(&file.path);
-            if let Some(entry) = index.entries.get(key).filter(|entry| entry.content == hash) {
+            let stamp = stamp.unwrap_or_default();
+            if let Some(entry) = entry.filter(|entry| entry.content == hash) {
                 if let Some(analysis) = entry.decode(&old, &file.path, rules) {
-                    return (analysis, Stored::Reused(entry.bytes.clone()));
+                    let stored = if stamp == Stamp::default() || stamp == entry.stamp {
+                        Stored::Reused { entry: entry.bytes.clone(), unread: false }
+                    } else {
+                        Stored::Restamped { entry: entry.bytes.clone(), at: entry.stamp_at, stamp }
+                    };
+                    return (analysis, stored);
                 }
             }
             // Payloads ran at about a fifth of the source's size on vllm: reserved up front, the
             // entry is serialized in place without growing (and copying) its buffer.
             let capacity = bytes.len() / 4 + 256;
             let analysis = analyze(&file.path, Ok(bytes));
-            let stored = encode(&analysis, key, hash, capacity).map_or(Stored::Nothing, Stored::New);
+            let stored = encode(&analysis, key, hash, stamp, capacity).map_or(Stored::Nothing, Stored::New);
             (analysis, stored)
         })
         .collect();
     let (analyses, stored): (Vec<_>, Vec<_>) = results.into_iter().unzip();
-    let reused = stored.iter().filter(|stored| matches!(stored, Stored::Reused(_))).count();
-    cache.note(format!("cache: {reused} of {} {} files reused", files.len(), language.name()));
+    let reused = stored.iter().filter(|stored| !matches!(stored, Stored::New(_) | Stored::Nothing)).count();
+    let unread = stored.iter().filter(|stored| matches!(stored, Stored::Reused { unread: true, .. })).count();
+    cache.note(format!("cache: {reused} of {} {} files reused ({unread} not read)", files.len(), language.name()));
     // Rewrite the pack when an entry is new, or stale with nothing to replace it, or the pack
-    // was damaged; entries of files outside this run alone do not make it worth a write.
+    // was damaged; entries of files outside this run alone do not make it worth a write, nor
+    // do unsaved texts (the server's every edit would rewrite the whole pack).
     let rewrite = index.damaged
         || files.iter().zip(&stored).any(|(file, stored)| match stored {
-            Stored::Reused(_) => false,
-            Stored::New(_) => true,
+            Stored::Reused { .. } => false,
+            Stored::New(_) => !unsaved(file),
+            Stored::Restamped { .. } => true,
             Stored::Nothing => index.entries.contains_key(path_key(&file.path)),
         });
     if !rewrite {
@@ -191,8 +291,19 @@ fn path_key(path: &Path) -> &[u8] {
 
 /// Where a file's entry in the next pack comes from.
 enum Stored {
-    /// The old pack's bytes at this range, unchanged.
-    Reused(Range<usize>),
+    /// The old pack's bytes at this range, unchanged; `unread`: the file's stamp matched, so
+    /// its bytes were not read.
+    Reused {
+        entry: Range<usize>,
+        unread: bool,
+    },
+    /// The old pack's entry at `entry`, whose stamp (at `at`) is replaced: the file was hashed
+    /// and found unchanged.
+    Restamped {
+        entry: Range<usize>,
+        at: usize,
+        stamp: Stamp,
+    },
     New(Vec<u8>),
     /// Not stored: unreadable, or its analysis failed.
     Nothing,
@@ -231,7 +342,12 @@ impl WriteJob<'_> {
         pack.extend_from_slice(VERSION.as_bytes());
         for stored in &self.stored {
             match stored {
-                Stored::Reused(range) => pack.extend_from_slice(&self.old[range.clone()]),
+                Stored::Reused { entry, .. } => pack.extend_from_slice(&self.old[entry.clone()]),
+                Stored::Restamped { entry, at, stamp } => {
+                    pack.extend_from_slice(&self.old[entry.start..*at]);
+                    pack.extend_from_slice(&stamp.to_bytes());
+                    pack.extend_from_slice(&self.old[at + Stamp::BYTES..entry.end]);
+                }
                 Stored::New(bytes) => pack.extend_from_slice(bytes),
                 Stored::Nothing => {}
             }
@@ -258,9 +374,9 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
     Ok(())
 }
 
-/// An entry: `path length (u32) | path | content hash (u128) | payload length (u32) |
-/// checksum of the payload (u64) | payload`, integers little-endian.
-const ENTRY_FIXED_BYTES: usize = 4 + 16 + 4 + 8;
+/// An entry: `path length (u32) | path | content hash (u128) | stamp (4 u64) | payload length
+/// (u32) | checksum of the payload (u64) | payload`, integers little-endian.
+const ENTRY_FIXED_BYTES: usize = 4 + 16 + Stamp::BYTES + 4 + 8;
 
 /// The entries of a pack, by path; nothing when the pack is from another version.
 struct Index<'p> {
@@ -271,6 +387,9 @@ struct Index<'p> {
 
 struct IndexEntry {
     content: u128,
+    stamp: Stamp,
+    /// Where the stamp is in the pack.
+    stamp_at: usize,
     checksum: u64,
     payload: Range<usize>,
     /// The whole entry.
@@ -314,10 +433,12 @@ impl<'p> Index<'p> {
         let path_len = u32_at(take(4)?);
         let path = take(path_len)?;
         let content = u128::from_le_bytes(pack[take(16)?].try_into().unwrap());
+        let stamp_range = take(Stamp::BYTES)?;
+        let stamp = Stamp::from_bytes(&pack[stamp_range.clone()]);
         let payload_len = u32_at(take(4)?);
         let checksum = u64::from_le_bytes(pack[take(8)?].try_into().unwrap());
         let payload = take(payload_len)?;
-        let entry = IndexEntry { content, checksum, payload, bytes: at..cursor };
+        let entry = IndexEntry { content, stamp, stamp_at: stamp_range.start, checksum, payload, bytes: at..cursor };
         Some(((&pack[path], entry), cursor))
     }
 }
@@ -406,7 +527,13 @@ struct StoredRest<'a> {
 /// The entry of `analysis` (of a file at `path` whose bytes hash to `content`); `None` for what
 /// must not be stored: an analysis that failed, or one unlike what the per-file pass gives (a
 /// finding already hot, or in another file).
-fn encode<S: Summary>(analysis: &FileAnalysis<S>, path: &[u8], content: u128, capacity: usize) -> Option<Vec<u8>> {
+fn encode<S: Summary>(
+    analysis: &FileAnalysis<S>,
+    path: &[u8],
+    content: u128,
+    stamp: Stamp,
+    capacity: usize,
+) -> Option<Vec<u8>> {
     if analysis.internal_error {
         return None;
     }
@@ -429,6 +556,7 @@ fn encode<S: Summary>(analysis: &FileAnalysis<S>, path: &[u8], content: u128, ca
     entry.extend_from_slice(&(path.len() as u32).to_le_bytes());
     entry.extend_from_slice(path);
     entry.extend_from_slice(&content.to_le_bytes());
+    entry.extend_from_slice(&stamp.to_bytes());
     let sizes = entry.len();
     entry.extend_from_slice(&[0; 12]);
     let mut entry = postcard::to_extend(&(&analysis.summary, &rest), entry).ok()?;

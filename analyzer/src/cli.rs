@@ -124,8 +124,9 @@ struct CheckArgs {
     /// Neither read nor write the cache of per-file results.
     #[arg(long)]
     no_cache: bool,
-    /// Keep the cache of per-file results here instead of `.graphlint_cache` in the current
-    /// directory.
+    /// Keep the cache of per-file results here (also `$GRAPHLINT_CACHE_DIR`) instead of
+    /// `.graphlint_cache` at the project root: the outermost configuration's directory (or
+    /// `--project-root`, or the root `--project-context` finds), else the current directory.
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
     cache_dir: Option<PathBuf>,
     /// Write a `graphlint: ignore[CODE]` comment for every current finding, then exit.
@@ -266,14 +267,13 @@ fn check_command(args: CheckArgs) -> ExitCode {
         }
     };
     let options = RunOptions {
-        project_root,
+        project_root: project_root.clone(),
         list_hot: args.show_hot,
         force_exclude: args.force_exclude,
         fingerprint_files: args.add_suppressions,
         keep_suppressed: false,
         overlay: overlay.clone(),
-        cache_dir: (!args.no_cache)
-            .then(|| args.cache_dir.clone().unwrap_or_else(|| PathBuf::from(crate::cache::DEFAULT_DIR))),
+        cache_dir: (!args.no_cache).then(|| cache_dir(&args, &mode, &paths, project_root.as_deref())),
     };
     let result = Resolver::new(mode, overrides)
         .map_err(RunError::Config)
@@ -378,6 +378,29 @@ fn project_root(args: &CheckArgs, mode: &ConfigMode, paths: &[PathBuf]) -> Resul
     // A run that names the root itself already analyses the whole project.
     let names_root = paths.iter().any(|path| crate::paths::absolute(path) == root);
     Ok((wanted && !names_root).then_some(root))
+}
+
+/// Where the cache of per-file results goes: `--cache-dir`, else [`crate::cache::dir_for`] the
+/// project's root (`project_root`, else the outermost configuration's directory, else the
+/// working directory).
+fn cache_dir(args: &CheckArgs, mode: &ConfigMode, paths: &[PathBuf], project_root: Option<&Path>) -> PathBuf {
+    if let Some(dir) = &args.cache_dir {
+        return dir.clone();
+    }
+    let root = project_root.map(Path::to_path_buf).or_else(|| {
+        let reads_configuration = *mode == ConfigMode::Discover;
+        let (root, marker) = find_project_root(paths, &|dir| reads_configuration && crate::config::is_config_dir(dir));
+        (marker == RootMarker::Configuration).then_some(root)
+    });
+    // Spelled from the working directory when it is below it, as paths are.
+    let root = root.map_or_else(PathBuf::new, |root| {
+        let absolute_root = crate::paths::absolute(&root);
+        match crate::paths::current_dir().and_then(|cwd| absolute_root.strip_prefix(cwd).ok()) {
+            Some(relative) => relative.to_path_buf(),
+            None => root,
+        }
+    });
+    crate::cache::dir_for(&root)
 }
 
 /// With `-` among the paths: the path `--stdin-filename` names, and an overlay that gives it the

@@ -208,10 +208,15 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
             || crate::rust::check(&rust, &settings, cache.as_ref()),
         )
     });
-    outcome.warnings.extend(cache_warning.into_iter().chain(cache.into_iter().flat_map(Cache::into_messages)));
     outcome.diagnostics.extend(rust_outcome.diagnostics);
     outcome.hot_functions.extend(rust_outcome.hot_functions);
-    outcome.warnings.extend(rust_outcome.warnings);
+    // A file analysed only as context has its findings dropped, and its warnings with them;
+    // an internal error stays, as it makes the exit code 2.
+    let mut warnings: Vec<String> = (outcome.warnings.into_iter().chain(rust_outcome.warnings))
+        .filter(|(path, warning)| is_reported(path) || warning.starts_with("internal error"))
+        .map(|(_, warning)| warning)
+        .collect();
+    warnings.extend(cache_warning.into_iter().chain(cache.into_iter().flat_map(Cache::into_messages)));
     outcome.internal_error |= rust_outcome.internal_error;
     outcome.suppressions.extend(rust_outcome.suppressions);
     outcome.roots += rust_outcome.roots;
@@ -253,7 +258,7 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         unreadable_paths,
         roots: outcome.roots,
         all_paths: settings.all_paths,
-        warnings: outcome.warnings,
+        warnings,
         internal_error: outcome.internal_error,
         fingerprints,
     })

@@ -119,7 +119,8 @@ pub fn catch_panic<S: Default>(path: &Path, analyze: impl FnOnce() -> FileAnalys
 pub struct Outcome {
     pub diagnostics: Vec<Diagnostic>,
     pub hot_functions: Vec<HotFunction>,
-    pub warnings: Vec<String>,
+    /// Each file's warnings, with the file.
+    pub warnings: Vec<(PathBuf, String)>,
     pub internal_error: bool,
     /// Each checked file's suppressions, for the unused-suppression rule.
     pub suppressions: Vec<(PathBuf, Suppressions)>,
@@ -140,7 +141,7 @@ pub fn outcome<S>(
     let mut warnings = Vec::new();
     let mut internal_error = false;
     for analysis in &analyses {
-        warnings.extend(analysis.warnings.iter().cloned());
+        warnings.extend(analysis.warnings.iter().map(|w| (analysis.path.clone(), w.clone())));
         internal_error |= analysis.internal_error;
     }
     let classified = classify(analyses);

@@ -19,9 +19,11 @@ pub type RootReason = String;
 pub enum Reach {
     Unreached,
     Root(RootReason),
-    /// Reached from `from` (the caller on the shortest chain).
+    /// Reached from `from` (the caller on the shortest chain); `dispatch` when that call reaches
+    /// this function only as an override of the method the caller names (class hierarchy analysis).
     Via {
         from: usize,
+        dispatch: bool,
     },
 }
 
@@ -42,7 +44,7 @@ pub fn propagate(edges: &[Vec<usize>], roots: &[(usize, RootReason)], blocked: &
             if blocked[callee] || !matches!(reach[callee], Reach::Unreached) {
                 continue;
             }
-            reach[callee] = Reach::Via { from: node };
+            reach[callee] = Reach::Via { from: node, dispatch: false };
             queue.push_back(callee);
         }
     }
@@ -99,9 +101,54 @@ pub fn propagate_with_decode_loops(
             }
         }
         if !added {
-            return (reach, region_roots);
+            // A loop that became a root in the same round as a caller of its function is hot
+            // through that function: it is no root of its own (the function reaches all it calls).
+            let reached_by_loop: FxHashSet<usize> = candidates
+                .iter()
+                .filter(|c| region_roots.contains(&c.node) && matches!(reach[c.func_node], Reach::Via { .. }))
+                .map(|c| c.node)
+                .collect();
+            // Kept when the function's own chain starts at another such loop (mutual recursion).
+            let redundant: FxHashSet<usize> = candidates
+                .iter()
+                .filter(|c| reached_by_loop.contains(&c.node))
+                .filter(|c| chain(&reach, c.func_node).first().is_some_and(|root| !reached_by_loop.contains(root)))
+                .map(|c| c.node)
+                .collect();
+            if redundant.is_empty() {
+                return (mark_dispatch(reach, exact_edges), region_roots);
+            }
+            roots.retain(|(node, _)| !redundant.contains(node));
+            region_roots.retain(|node| !redundant.contains(node));
+            let reach = propagate(edges, &roots, blocked);
+            return (mark_dispatch(reach, exact_edges), region_roots);
         }
     }
+}
+
+/// Marks the links of the chains that only an edge outside `exact_edges` (dispatch to an
+/// override) makes.
+fn mark_dispatch(mut reach: Vec<Reach>, exact_edges: &[Vec<usize>]) -> Vec<Reach> {
+    for (node, reached) in reach.iter_mut().enumerate() {
+        if let Reach::Via { from, dispatch } = reached {
+            *dispatch = !exact_edges[*from].contains(&node);
+        }
+    }
+    reach
+}
+
+/// The links of the chain to `node`, a dispatched one named `(dispatch) Class.method`.
+fn chain_links(graph: &impl Graph, reach: &[Reach], node: usize) -> Vec<ChainLink> {
+    chain(reach, node)
+        .into_iter()
+        .map(|n| {
+            let mut link = graph.link(n);
+            if matches!(reach[n], Reach::Via { dispatch: true, .. }) {
+                link.function = format!("(dispatch) {}", link.function);
+            }
+            link
+        })
+        .collect()
 }
 
 /// What a frontend's project pass found.
@@ -167,7 +214,7 @@ pub fn chain(reach: &[Reach], node: usize) -> Vec<usize> {
                 chain.push(current);
                 break;
             }
-            Reach::Via { from } => {
+            Reach::Via { from, .. } => {
                 chain.push(current);
                 current = *from;
             }
@@ -248,7 +295,7 @@ pub fn classify<S>(
             match node {
                 Some(node) => {
                     let reason = root_reason(reach, node).cloned().unwrap_or_default();
-                    diagnostic.hot_path = chain(reach, node).into_iter().map(|n| graph.link(n)).collect();
+                    diagnostic.hot_path = chain_links(graph, reach, node);
                     diagnostic.heat = Heat::Hot { reason };
                 }
                 None if all_paths => diagnostic.heat = Heat::Cold,
@@ -265,7 +312,7 @@ pub fn hot_functions(graph: &impl Graph, reach: &[Reach]) -> Vec<HotFunction> {
     let mut hot = Vec::new();
     for node in 0..reach.len() {
         if let Some(reason) = root_reason(reach, node) {
-            let chain = chain(reach, node).into_iter().map(|n| graph.link(n)).collect();
+            let chain = chain_links(graph, reach, node);
             hot.push(HotFunction { chain, reason: reason.clone() });
         }
     }

@@ -52,14 +52,31 @@ pub const PROFILES: &[Profile] = &[
         ],
         // Expert rebalancing runs every `eplb_rebalance_num_iterations` passes (1,000 by default) or after
         // a rank fault.
-        cold: &["sglang.srt.eplb.eplb_manager:EPLBManager.rebalance"],
+        cold: &[
+            "sglang.srt.eplb.eplb_manager:EPLBManager.rebalance",
+            // The diffusion runtime's text and image encoders run once per request, before the
+            // denoising loop.
+            "sglang.multimodal_gen.runtime.models.encoders.*:*",
+        ],
         why: "per-batch step of sglang's scheduler and model runner",
     },
     Profile {
         name: "diffusers",
         package: "diffusers",
         hot: &["diffusers.schedulers.scheduling_*:*.step", "diffusers.schedulers.scheduling_*:*.scale_model_input"],
-        cold: &[],
+        // Once-per-request stages around the denoising loop: preparing inputs and latents,
+        // encoding the prompt, checking and decoding the result.
+        cold: &[
+            "diffusers.*:*.check_inputs",
+            "diffusers.*:*.encode_prompt",
+            "diffusers.*:*._encode_prompt",
+            "diffusers.*:*.prepare_latents",
+            "diffusers.*:*.decode_latents",
+            "diffusers.*:*.run_safety_checker",
+            "diffusers.pipelines.*:*SafetyChecker.*",
+            "diffusers.pipelines.shap_e.renderer:MeshDecoder.*",
+            "diffusers.pipelines.shap_e.renderer:*.decode_to_*",
+        ],
         why: "a diffusers scheduler's step, called once per denoising step",
     },
     Profile {
@@ -71,7 +88,8 @@ pub const PROFILES: &[Profile] = &[
             "transformers.generation.candidate_generator:*.get_candidates",
             "transformers.generation.candidate_generator:*.update_candidate_strategy",
         ],
-        cold: &[],
+        // Image processors prepare each input once, before the model runs.
+        cold: &["transformers.*:*ImageProcessor*", "transformers.models.*.image_processing_*:*"],
         why: "called once per generated token by transformers' generation loop",
     },
 ];

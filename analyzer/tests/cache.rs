@@ -5,8 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A graphlint command in `cwd`, without the test-wide `GRAPHLINT_CACHE_DIR` (`.cargo/config.toml`):
+/// these tests are about where the cache goes by default.
+fn command(args: &[&str], cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_graphlint"));
+    command.args(args).current_dir(cwd).env_remove("GRAPHLINT_CACHE_DIR");
+    command
+}
+
 fn graphlint(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_graphlint")).args(args).current_dir(cwd).output().expect("run graphlint")
+    command(args, cwd).output().expect("run graphlint")
 }
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -57,12 +65,25 @@ fn report(output: &Output) -> (String, Vec<String>, Option<i32>) {
 
 /// How many Python files the run's cache note says were reused.
 fn reused_python(output: &Output) -> usize {
+    python_note(output).0
+}
+
+/// How many Python files the run's cache note says were reused, and how many of them unread
+/// (their stamps matched).
+fn python_note(output: &Output) -> (usize, usize) {
     let stderr = String::from_utf8(output.stderr.clone()).unwrap();
     let line = stderr.lines().find(|l| l.contains("python files reused")).unwrap_or_else(|| panic!("{stderr}"));
     let words: Vec<&str> = line.split_whitespace().collect();
     let at = words.iter().position(|w| *w == "cache:").unwrap();
     assert_eq!(words[at + 3], FILES_PY.to_string(), "{line}");
-    words[at + 1].parse().unwrap()
+    assert_eq!(words[at + 8..], ["not", "read)"], "{line}");
+    (words[at + 1].parse().unwrap(), words[at + 7].trim_start_matches('(').parse().unwrap())
+}
+
+/// Waits until files written now are older than the cache's racy window, so that their stamps
+/// are stored.
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(graphlint::cache::RACY_SECONDS * 1000 + 300));
 }
 
 fn version_dir(cwd: &Path) -> PathBuf {
@@ -239,9 +260,7 @@ fn concurrent_runs_agree_and_leave_a_whole_pack() {
     let expected = report(&graphlint(&[&ARGS[..], &["--no-cache"]].concat(), dir.path()));
     // Cold and racing: each run reads whatever pack is there and renames a whole one in place.
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_graphlint"))
-            .args(ARGS)
-            .current_dir(dir.path())
+        command(&ARGS, dir.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -259,4 +278,101 @@ fn concurrent_runs_agree_and_leave_a_whole_pack() {
         leftovers.iter().all(|p| p.extension().is_some_and(|e| e == "pack")),
         "temporary files left: {leftovers:?}"
     );
+}
+
+#[test]
+fn unchanged_files_are_not_read_once_their_stamps_settle() {
+    let dir = project();
+    // Just written: stamps are not stored yet, so every file is hashed.
+    graphlint(&ARGS, dir.path());
+    assert_eq!(python_note(&graphlint(&ARGS, dir.path())), (FILES_PY, 0));
+    settle();
+    // This run hashes them once more and stores their stamps; the next one reads none.
+    graphlint(&ARGS, dir.path());
+    let warm = graphlint(&ARGS, dir.path());
+    assert_eq!(python_note(&warm), (FILES_PY, FILES_PY));
+    assert_eq!(report(&warm), report(&graphlint(&[&ARGS[..], &["--no-cache"]].concat(), dir.path())));
+}
+
+/// The rule (see `cache.rs`): a file is read again when its size, inode, `mtime` or `ctime`
+/// differs from its stamp. A rewrite that keeps the size and restores the `mtime` still sets
+/// the `ctime`, so it misses.
+#[test]
+fn a_file_rewritten_with_its_size_and_mtime_restored_misses() {
+    let dir = project();
+    let util = dir.path().join("pkg/util.py");
+    graphlint(&ARGS, dir.path());
+    settle();
+    graphlint(&ARGS, dir.path());
+    assert_eq!(python_note(&graphlint(&ARGS, dir.path())), (FILES_PY, FILES_PY));
+    let before = report(&graphlint(&ARGS, dir.path()));
+    assert!(before.0.contains("\"code\": \"GL301\""), "{}", before.0);
+
+    // `.cpu()` becomes `.abs()`: the same length, and no sync left in the helper.
+    let old = std::fs::read_to_string(&util).unwrap();
+    let new = old.replace("x.cpu()", "x.abs()");
+    assert_eq!(old.len(), new.len());
+    let modified = std::fs::metadata(&util).unwrap().modified().unwrap();
+    std::fs::write(&util, &new).unwrap();
+    std::fs::File::options().write(true).open(&util).unwrap().set_modified(modified).unwrap();
+    assert_eq!(std::fs::metadata(&util).unwrap().modified().unwrap(), modified);
+    assert_eq!(std::fs::metadata(&util).unwrap().len(), old.len() as u64);
+
+    let run = graphlint(&ARGS, dir.path());
+    assert_eq!(python_note(&run), (FILES_PY - 1, FILES_PY - 1), "only the rewritten file is read, and it misses");
+    assert_eq!(report(&run), report(&graphlint(&[&ARGS[..], &["--no-cache"]].concat(), dir.path())));
+    assert!(!report(&run).0.contains("\"code\": \"GL301\""), "{}", report(&run).0);
+}
+
+#[test]
+fn a_corrupt_entry_of_an_unread_file_is_analysed_again() {
+    let dir = project();
+    let expected = report(&graphlint(&[&ARGS[..], &["--no-cache"]].concat(), dir.path()));
+    graphlint(&ARGS, dir.path());
+    settle();
+    graphlint(&ARGS, dir.path());
+    assert_eq!(python_note(&graphlint(&ARGS, dir.path())), (FILES_PY, FILES_PY));
+    // The stamp matches, the payload does not: the file is read and analysed again.
+    let pack = python_pack(dir.path());
+    let mut bytes = std::fs::read(&pack).unwrap();
+    *bytes.last_mut().unwrap() ^= 0x5a;
+    std::fs::write(&pack, &bytes).unwrap();
+    let run = graphlint(&ARGS, dir.path());
+    assert_eq!(python_note(&run), (FILES_PY - 1, FILES_PY - 1));
+    assert_eq!(report(&run), expected);
+}
+
+#[test]
+fn the_cache_is_at_the_project_root() {
+    let dir = project();
+    // No configuration: the working directory, wherever that is.
+    graphlint(&["."], &dir.path().join("pkg"));
+    assert!(dir.path().join("pkg/.graphlint_cache").is_dir());
+    std::fs::remove_dir_all(dir.path().join("pkg/.graphlint_cache")).unwrap();
+
+    // A configuration marks the root: a run from below it and a partial run share its cache.
+    write(dir.path(), "graphlint.toml", "select = [\"ALL\"]\n");
+    graphlint(&["."], &dir.path().join("pkg"));
+    graphlint(&["util.py"], &dir.path().join("pkg"));
+    assert!(version_dir(dir.path()).is_dir());
+    assert!(!dir.path().join("pkg/.graphlint_cache").exists());
+
+    // The hook's run: `--project-context` in a repository without a configuration file.
+    let repo = project();
+    std::fs::create_dir(repo.path().join(".git")).unwrap();
+    graphlint(&["--project-context", "util.py"], &repo.path().join("pkg"));
+    assert!(version_dir(repo.path()).is_dir());
+    assert!(!repo.path().join("pkg/.graphlint_cache").exists());
+
+    // `$GRAPHLINT_CACHE_DIR` names another place; `--cache-dir` wins over it.
+    let elsewhere = project();
+    let env_dir = elsewhere.path().join("env-cache");
+    command(&["."], elsewhere.path()).env("GRAPHLINT_CACHE_DIR", &env_dir).output().unwrap();
+    assert!(env_dir.join(graphlint::cache::VERSION).is_dir());
+    command(&["--cache-dir", "flag-cache", "."], elsewhere.path())
+        .env("GRAPHLINT_CACHE_DIR", &env_dir)
+        .output()
+        .unwrap();
+    assert!(elsewhere.path().join("flag-cache").join(graphlint::cache::VERSION).is_dir());
+    assert!(!elsewhere.path().join(".graphlint_cache").exists());
 }

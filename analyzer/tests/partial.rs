@@ -145,3 +145,26 @@ fn stdin_text_is_checked_in_project_context() {
     assert_eq!((findings[0]["code"].as_str(), findings[0]["location"]["row"].as_u64()), (Some("GL203"), Some(5)));
     assert_eq!(chain(&findings[0]), ["Model.forward (pkg/model.py)", "normalize (pkg/helpers.py)"]);
 }
+
+/// A file analysed only as context reports nothing, warnings included: a malformed directive in
+/// the untouched model file is not the business of a commit that changes the helper.
+#[test]
+fn warnings_of_context_only_files_are_not_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&project(), dir.path());
+    let append = |name: &str, line: &str| {
+        let path = dir.path().join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}{line}\n")).unwrap();
+    };
+    append("pkg/model.py", "# graphlint: ignroe[GL201] -- in the model");
+    append("pkg/helpers.py", "# graphlint: ignroe[GL201] -- in the helper");
+    let stderr =
+        |args: &[&str]| String::from_utf8(graphlint(&[&["--no-cache"], args].concat(), dir.path()).stderr).unwrap();
+
+    let full = stderr(&["."]);
+    assert!(full.contains("pkg/model.py:") && full.contains("pkg/helpers.py:"), "{full}");
+    let partial = stderr(&["pkg/helpers.py"]);
+    assert!(partial.contains("pkg/helpers.py:"), "the named file's warning stays: {partial}");
+    assert!(!partial.contains("pkg/model.py"), "{partial}");
+}

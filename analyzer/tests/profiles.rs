@@ -105,3 +105,42 @@ fn an_unknown_profile_is_an_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown profile `vlm`") && stderr.contains("vllm"), "{stderr}");
 }
+
+/// Once-per-request pipeline stages under the profiles: a diffusers pipeline's `prepare_latents`
+/// and safety checker, a transformers image processor, the sglang diffusion runtime's prompt
+/// encoders. Hot without profiles (forward roots, loops that run a model), cold with them; the
+/// denoising loop stays hot.
+#[test]
+fn profiles_keep_once_per_request_stages_cold() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/profile_stages");
+    let hot = |extra: &[&str]| -> Vec<(String, u64)> {
+        let output = Command::new(env!("CARGO_BIN_EXE_graphlint"))
+            .args(["--output-format", "json"])
+            .args(extra)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(matches!(output.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&output.stderr));
+        let findings: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+        let mut hot: Vec<_> = findings
+            .iter()
+            .filter(|f| f["hot"] == true)
+            .map(|f| (f["filename"].as_str().unwrap().to_string(), f["location"]["row"].as_u64().unwrap()))
+            .collect();
+        hot.sort();
+        hot
+    };
+    let pipeline = "diffusers/pipelines/toy/pipeline_toy.py".to_string();
+    assert_eq!(hot(&[]), [(pipeline.clone(), 24)]);
+    let stages = [
+        ("diffusers/pipelines/stable_diffusion/safety_checker.py", 8),
+        ("diffusers/pipelines/toy/pipeline_toy.py", 19),
+        ("sglang/multimodal_gen/runtime/models/encoders/t5.py", 8),
+        ("transformers/models/toy/image_processing_toy.py", 16),
+    ];
+    let without = hot(&["--config", "no_profiles.toml"]);
+    for (file, row) in stages {
+        assert!(without.contains(&(file.to_string(), row)), "{file}:{row} is hot without profiles: {without:?}");
+    }
+    assert!(without.contains(&(pipeline, 24)));
+}

@@ -190,6 +190,50 @@ fn dispatch_to_overrides() {
     }
 }
 
+/// `(row, code)` of the cold findings of a fixture project, with `--all-paths`.
+fn cold_findings(name: &str) -> Vec<(u64, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects").join(name);
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    let mut cold: Vec<(u64, String)> = all
+        .iter()
+        .filter(|f| f["hot"] == false)
+        .map(|f| (f["location"]["row"].as_u64().unwrap(), f["code"].as_str().unwrap().to_string()))
+        .collect();
+    cold.sort();
+    cold
+}
+
+/// A branch taken only when the function's `labels` parameter is given (`if labels is not None:`,
+/// the rest of `labels is not None and ...`, the other branches of `if labels is None:`) computes
+/// a loss: it is cold, and so is what only it calls. Other names and a local `labels` are not.
+#[test]
+fn branches_on_given_labels_are_cold() {
+    check_project("labels_branch");
+    let cold = cold_findings("labels_branch");
+    let rows: Vec<u64> = cold.iter().map(|(row, _)| *row).collect();
+    assert_eq!(rows, [6, 20, 24, 25], "{cold:?}");
+}
+
+/// What a `raise` evaluates, and an `assert`'s message, run once, when failing: cold, with what
+/// only they call; the `assert`'s test stays hot.
+#[test]
+fn error_paths_are_cold() {
+    check_project("error_path");
+    let cold = cold_findings("error_path");
+    let rows: Vec<u64> = cold.iter().map(|(row, _)| *row).collect();
+    assert_eq!(rows, [6, 14, 17], "{cold:?}");
+}
+
+/// The body of an `lru_cache`/`cache`/`cached_property` function runs once per distinct argument:
+/// cold unless a marker says otherwise; the caller's own syncs stay hot.
+#[test]
+fn cached_functions_are_cold() {
+    check_project("cached_once");
+    let cold = cold_findings("cached_once");
+    let rows: Vec<u64> = cold.iter().map(|(row, _)| *row).collect();
+    assert_eq!(rows, [9, 25, 39], "{cold:?}");
+}
+
 /// `if self.training:` bodies (and the rest of `self.training and ...`), and the other branches of
 /// `if not self.training:`, are never hot; neither is what only they call.
 #[test]
@@ -200,4 +244,26 @@ fn training_only_branches_are_cold() {
     let cold_rows: Vec<u64> =
         all.iter().filter(|f| f["hot"] == false).map(|f| f["location"]["row"].as_u64().unwrap()).collect();
     assert_eq!(cold_rows, [6, 20, 25, 26], "{all:#?}");
+}
+
+/// Issue 13 item 5, roots that mean per-step: a loop that runs the model through a helper is a
+/// decode loop, and a function defined in per-step code is per-step; loops in evaluation and
+/// benchmark code, in checkpoint filters, and loops that only reset the layers' state are not.
+#[test]
+fn per_step_roots() {
+    check_project("per_step_roots");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/per_step_roots");
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    let cold = |file: &str, row: u64| {
+        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
+    };
+    for (file, row) in [
+        ("pkg/model.py", 10),
+        ("pkg/generation.py", 40),
+        ("pkg/generation.py", 49),
+        ("pkg/generation.py", 60),
+        ("pkg/benchmarks/latency.py", 9),
+    ] {
+        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
+    }
 }

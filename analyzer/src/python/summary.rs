@@ -201,8 +201,18 @@ pub enum RegionKind {
     Loop,
     /// A `with torch.cuda.graph(...)` block: everything in it is captured.
     CudaGraph,
-    /// A branch that runs only in training mode (`if self.training:`): never on a hot path.
+    /// A branch that runs only in training mode (`if self.training:`, `if labels is not None:`):
+    /// never on a hot path.
     TrainingOnly,
+    /// The arguments of a `raise` or an `assert`'s message: they run once, when failing.
+    ErrorPath,
+}
+
+impl RegionKind {
+    /// Whether code in a region of this kind is never hot, and calls made there pass no heat on.
+    pub fn is_cold(self) -> bool {
+        matches!(self, RegionKind::TrainingOnly | RegionKind::ErrorPath)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

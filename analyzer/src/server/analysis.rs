@@ -56,7 +56,7 @@ pub fn run_project(root: &Path, documents: &[Document]) -> Result<RunResult, Run
     let options = RunOptions {
         list_hot: true,
         overlay: Some(Arc::new(overlay)),
-        cache_dir: Some(root.join(crate::cache::DEFAULT_DIR)),
+        cache_dir: Some(crate::cache::dir_for(root)),
         ..RunOptions::default()
     };
     crate::engine::check(&[root.to_path_buf()], &resolver, options)

@@ -3,7 +3,7 @@
 
 use smallvec::SmallVec;
 
-use super::inference::binop_ty;
+use super::inference::{binop_ty, host_by_name, moves_to_host};
 use super::Checker;
 use crate::python::adapter::{
     ast, span, CmpOp, Expr, ExprContext, InterpolatedStringElement, Number, Operator, UnaryOp,
@@ -53,10 +53,16 @@ impl<'a> Checker<'a> {
     fn expr_inner(&mut self, expr: &'a Expr) -> Ty {
         match expr {
             Expr::Name(name) => match name.ctx {
-                ExprContext::Load => self.lookup(name.id.as_str()),
+                ExprContext::Load => {
+                    let ty = self.lookup(name.id.as_str());
+                    self.named(name.id.as_str(), ty)
+                }
                 _ => Ty::Unknown,
             },
-            Expr::Attribute(attribute) => self.attribute(attribute),
+            Expr::Attribute(attribute) => {
+                let ty = self.attribute(attribute);
+                self.named(attribute.attr.as_str(), ty)
+            }
             Expr::Call(call) => self.call(call),
             Expr::Subscript(subscript) => self.subscript(subscript, None),
             Expr::BinOp(binop) => {
@@ -106,8 +112,14 @@ impl<'a> Checker<'a> {
                 // tested with `in` proves that the container is not a tensor after all.
                 for (index, (op, container)) in compare.ops.iter().zip(compare.comparators.iter()).enumerate() {
                     let (element, ty) = (operands[index], operands[index + 1]);
-                    if matches!(op, CmpOp::In | CmpOp::NotIn) && ty.is_device_tensor() && element != Ty::Str {
+                    if !matches!(op, CmpOp::In | CmpOp::NotIn) {
+                        continue;
+                    }
+                    if ty.is_device_tensor() && element != Ty::Str {
                         rules::tensor_membership::check(self, compare, container);
+                    } else if element.is_device_tensor() && is_sequence(container, ty) {
+                        let element = if index == 0 { &*compare.left } else { &compare.comparators[index - 1] };
+                        rules::tensor_membership::check_sequence(self, compare, element, container);
                     }
                 }
                 let identity =
@@ -216,12 +228,14 @@ impl<'a> Checker<'a> {
             }
             Expr::Await(inner) => self.expr(&inner.value),
             Expr::Yield(inner) => {
+                self.note_yield();
                 if let Some(value) = &inner.value {
                     self.expr(value);
                 }
                 Ty::Unknown
             }
             Expr::YieldFrom(inner) => {
+                self.note_yield();
                 self.expr(&inner.value);
                 Ty::Unknown
             }
@@ -328,6 +342,7 @@ impl<'a> Checker<'a> {
 
     pub(super) fn subscript(&mut self, subscript: &'a ast::ExprSubscript, stored: Option<Ty>) -> Ty {
         let value = self.expr(&subscript.value);
+        let value = self.host_view(&subscript.value, value);
         let elements: &'a [Expr] = match &*subscript.slice {
             Expr::Tuple(tuple) => &tuple.elts,
             other => std::slice::from_ref(other),
@@ -345,6 +360,16 @@ impl<'a> Checker<'a> {
                     index_tys.push(Ty::Int);
                 }
                 other => index_tys.push(self.expr(other)),
+            }
+        }
+        // A tensor (or numpy array) indexed by a 0-d tensor reads the index on the host (lists,
+        // tuples and shapes are reported for any tensor index by `on_subscript`; a container of
+        // unknown type may be a dict, which hashes a tensor by identity).
+        if matches!(value, Ty::Tensor { .. } | Ty::NdArray) {
+            for (element, ty) in elements.iter().zip(&index_tys) {
+                if ty.is_device_tensor() && !ty.is_bool_tensor() && self.is_scalar(element) {
+                    rules::tensor_as_index::check_scalar_index(self, element);
+                }
             }
         }
         rules::on_subscript(self, subscript, value, elements, &index_tys, stored);
@@ -400,6 +425,13 @@ impl<'a> Checker<'a> {
                     if let Ty::Val(val) = receiver {
                         callee = Ty::Val(self.attr_val(val, attribute.attr.as_str()));
                     }
+                    // The project pass follows the symbolic value (in `callee`); the rules and the
+                    // result see what is known of its memory. Methods that return a module itself
+                    // keep the value symbolic.
+                    let viewed = self.host_view(&attribute.value, receiver);
+                    if viewed != receiver && !types::returns_self_module(attribute.attr.as_str()) {
+                        receiver = viewed;
+                    }
                 }
                 other => callee = self.expr(other),
             }
@@ -425,6 +457,11 @@ impl<'a> Checker<'a> {
         };
         rules::on_call(self, &info);
         let result = self.call_result(&info, callee);
+        if let (Some(name), Ty::Val(val)) = (method, result) {
+            if name == "cpu" || (name == "to" && moves_to_host(call)) {
+                self.host_vals.insert(val, Ty::HOST_TENSOR);
+            }
+        }
 
         // What the hot-path pass needs to know about this call.
         if let Some(q) = info.qualified {
@@ -493,9 +530,57 @@ impl<'a> Checker<'a> {
         result
     }
 
+    /// What is known of the memory of `expr`, of type `ty`, beyond its type: a `.cpu()` or
+    /// `.to("cpu")` result kept symbolic for the project pass is host data, and so is an unproven
+    /// value named by the host-mirror convention ([`host_by_name`]).
+    pub(super) fn host_view(&self, expr: &Expr, ty: Ty) -> Ty {
+        if let (Ty::Val(val), false) = (ty, self.host_vals.is_empty()) {
+            if let Some(host) = self.host_vals.get(&val) {
+                return *host;
+            }
+        }
+        if !ty.is_unproven() {
+            return ty;
+        }
+        let name = match expr {
+            Expr::Name(name) => name.id.as_str(),
+            Expr::Attribute(attribute) => attribute.attr.as_str(),
+            _ => return ty,
+        };
+        host_by_name(name).unwrap_or(ty)
+    }
+
+    /// What the name of a value says of its memory ([`host_by_name`]): a tensor named as the host
+    /// mirror (`seq_lens_cpu: torch.Tensor`; the annotation proves a tensor, the name its memory)
+    /// is host data, and so is a symbolic value so named, wherever it flows.
+    fn named(&mut self, name: &str, ty: Ty) -> Ty {
+        match ty {
+            Ty::Tensor { boolean, host: false } if host_by_name(name) == Some(Ty::HOST_TENSOR) => {
+                Ty::Tensor { boolean, host: true }
+            }
+            Ty::Val(val) => {
+                if let Some(host) = host_by_name(name) {
+                    self.host_vals.insert(val, host);
+                }
+                ty
+            }
+            other => other,
+        }
+    }
+
     fn mark_training(&mut self) {
         for region in &self.regions {
             self.summary.regions[*region as usize].training = true;
         }
+    }
+}
+
+/// Whether `container` (of type `ty`) is a Python list or tuple, whose `in` compares the element
+/// with each item by `==` (a set or dict hashes instead, and a tensor hashes by identity).
+fn is_sequence(container: &Expr, ty: Ty) -> bool {
+    match container {
+        Expr::List(list) => !list.elts.is_empty(),
+        Expr::Tuple(tuple) => !tuple.elts.is_empty(),
+        _ => matches!(ty, Ty::List | Ty::Tensors),
     }
 }

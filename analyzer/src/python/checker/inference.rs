@@ -4,12 +4,158 @@
 use smallvec::SmallVec;
 
 use super::Checker;
-use crate::python::adapter::{parse_annotation, string_value, Expr, Operator};
-use crate::python::rules::CallInfo;
+use crate::python::adapter::{ast, parse_annotation, string_value, Expr, Operator};
+use crate::python::rules::{self, CallInfo};
 use crate::python::summary::*;
 use crate::python::types::{self, Ty};
 
+/// What a function's `return` statements give, gathered while its body is visited: for the
+/// calls after it in this file and, through [`FuncSummary::returns`], for other files.
+#[derive(Default)]
+pub(super) struct ReturnFlow {
+    /// The join (over paths) of what every `return` gives.
+    ty: Option<Ty>,
+    /// Element by element, where every `return` gives a tuple of one length (or `None`).
+    elements: Option<SmallVec<[Ty; 4]>>,
+    /// A generator's call returns the generator, not what it `return`s.
+    generator: bool,
+}
+
 impl<'a> Checker<'a> {
+    // ----- inferred returns -------------------------------------------------------------------
+
+    /// One `return`: `ty` is what it gives (already seen through host residence), `elements`
+    /// each element's type when it returns a tuple literal.
+    pub(super) fn note_return(&mut self, ty: Ty, elements: Option<SmallVec<[Ty; 4]>>) {
+        let Some(flow) = self.returns.last_mut() else { return };
+        match flow.ty {
+            None => {
+                flow.ty = Some(ty);
+                flow.elements = elements;
+            }
+            Some(known) => {
+                flow.elements = match (flow.elements.take(), elements) {
+                    (Some(a), Some(b)) if a.len() == b.len() => {
+                        Some(a.iter().zip(&b).map(|(x, y)| x.join_paths(*y)).collect())
+                    }
+                    (Some(a), None) if ty == Ty::None => Some(a),
+                    (None, Some(b)) if known == Ty::None => Some(b),
+                    _ => None,
+                };
+                flow.ty = Some(known.join_paths(ty));
+            }
+        }
+    }
+
+    pub(super) fn note_yield(&mut self) {
+        if let Some(flow) = self.returns.last_mut() {
+            flow.generator = true;
+        }
+    }
+
+    /// A function's inferred return. For the calls after it in this file: only array types (the
+    /// rules' subject), and only where no annotation said otherwise; `top_level`: a module-level
+    /// function (nested ones may share a name with it). For other files, in the function's
+    /// summary: where no annotation said otherwise, or where every `return` proves a Python value
+    /// against a tensor annotation (`-> torch.Tensor` on a function returning `.item()`).
+    pub(super) fn record_return(
+        &mut self,
+        name: &'a str,
+        func: FuncIdx,
+        class: Option<u32>,
+        top_level: bool,
+        flow: ReturnFlow,
+    ) {
+        let Some(ty) = flow.ty else { return };
+        if flow.generator {
+            return;
+        }
+        let summary = &mut self.summary.funcs[func as usize];
+        let contradicted = (summary.returns.is_tensor() || summary.returns == Ty::Tensors)
+            && matches!(ty, Ty::Int | Ty::Float | Ty::Bool | Ty::Str | Ty::List | Ty::Dict | Ty::Shape);
+        if (summary.returns == Ty::Unknown || contradicted) && !matches!(ty, Ty::Val(_) | Ty::None) {
+            summary.returns = ty;
+        }
+        if let Some(elements) = flow.elements.filter(|e| e.iter().any(|t| t.is_tensor() || *t == Ty::NdArray)) {
+            summary.return_elements = elements.iter().map(|t| if t.is_unproven() { Ty::Unknown } else { *t }).collect();
+        }
+        if !(ty.is_tensor() || matches!(ty, Ty::Tensors | Ty::NdArray)) {
+            return;
+        }
+        match class {
+            Some(class) => {
+                if let Some(info) = self.classes.get_mut(class as usize) {
+                    info.method_returns.entry(name).or_insert(ty);
+                }
+            }
+            None if top_level => {
+                self.function_returns.entry(name).or_insert(ty);
+            }
+            None => {}
+        }
+    }
+
+    /// [`moves_to_device`], also from the type of the first argument (a `torch.device`).
+    fn targets_device(&self, info: &CallInfo) -> bool {
+        moves_to_device(info.call) || (info.keyword("device").is_none() && info.args.first() == Some(&Ty::Device))
+    }
+
+    // ----- 0-d tensors ------------------------------------------------------------------------
+
+    pub(super) fn note_scalar(&mut self, name: &'a str) {
+        let func = self.current_func();
+        self.scalars.insert((func, name));
+    }
+
+    /// Whether `expr` (already typed as a tensor) is 0-d: a full reduction (`x.max()`,
+    /// `torch.argmax(x)`, `x.sum()`), `torch.tensor(<number>)`, a dtype or device move of one, a
+    /// local bound to one, or arithmetic of one with numbers. Indexing with a 0-d integer or
+    /// boolean tensor reads its value on the host (a multi-element index tensor gathers instead).
+    pub(crate) fn is_scalar(&self, expr: &'a Expr) -> bool {
+        match expr {
+            Expr::Name(name) => {
+                !self.scalars.is_empty() && self.scalars.contains(&(self.current_func(), name.id.as_str()))
+            }
+            Expr::Call(call) => {
+                let Expr::Attribute(attribute) = &*call.func else { return false };
+                let args = &call.arguments.args;
+                let by_dim = call.arguments.keywords.iter().any(|k| k.arg.as_ref().is_none_or(|a| a.as_str() == "dim"));
+                if let Some(q) = self.qualify(&call.func) {
+                    return match q.as_slice() {
+                        ["torch", name] if is_full_reduction(name) => args.len() == 1 && !by_dim,
+                        ["torch", "tensor" | "scalar_tensor"] => args.first().is_some_and(is_number),
+                        _ => false,
+                    };
+                }
+                let name = attribute.attr.as_str();
+                (is_full_reduction(name) && args.is_empty() && !by_dim)
+                    || (matches!(name, "to" | "long" | "int" | "float" | "bool" | "half" | "clone" | "detach" | "cuda")
+                        && self.is_scalar(&attribute.value))
+            }
+            Expr::BinOp(binop) => {
+                (self.is_scalar(&binop.left) || self.is_scalar(&binop.right))
+                    && self.is_scalar_operand(&binop.left)
+                    && self.is_scalar_operand(&binop.right)
+            }
+            Expr::UnaryOp(unary) => self.is_scalar(&unary.operand),
+            _ => false,
+        }
+    }
+
+    /// A 0-d tensor or a Python number: arithmetic between them stays 0-d.
+    pub(super) fn is_scalar_operand(&self, expr: &'a Expr) -> bool {
+        if is_number(expr) || self.is_scalar(expr) {
+            return true;
+        }
+        match expr {
+            Expr::Name(name) => {
+                let ty = self.scopes.iter().rev().find_map(|s| s.vars.get(name.id.as_str()).copied());
+                matches!(ty, Some(Ty::Int | Ty::Float | Ty::Bool))
+            }
+            _ => false,
+        }
+    }
+
     // ----- annotations ------------------------------------------------------------------------
 
     /// The rule-level type an annotation proves.
@@ -41,6 +187,7 @@ impl<'a> Checker<'a> {
                     ["torch", "device"] => Ty::Device,
                     ["torch", "dtype"] => Ty::Dtype,
                     ["torch", "Size"] => Ty::Shape,
+                    ["numpy", "ndarray"] | ["numpy", "typing", "NDArray"] => Ty::NdArray,
                     ["torch", "cuda", "Stream" | "Event"] | ["torch", "Stream" | "Event"] => Ty::Stream,
                     // `m: nn.Module`, `layer: nn.Linear`: a module, not a tensor.
                     ["torch", "nn", name] if name.starts_with(char::is_uppercase) => Ty::Layer,
@@ -59,6 +206,8 @@ impl<'a> Checker<'a> {
                         elements.first().map_or(Ty::Unknown, |e| self.annotation_ty(e))
                     }
                     "Union" => elements.iter().map(|e| self.annotation_ty(e)).reduce(Ty::join).unwrap_or(Ty::Unknown),
+                    // `npt.NDArray[np.int64]`
+                    "NDArray" if head.first() == Some(&"numpy") => Ty::NdArray,
                     "tuple" | "Tuple" | "list" | "List" | "Sequence" | "Iterable" | "Iterator" => {
                         let all_tensors = !elements.is_empty()
                             && elements
@@ -245,7 +394,8 @@ impl<'a> Checker<'a> {
                     }
                 }
                 ["torch", rest @ ..] => {
-                    let ty = types::torch_call_result(rest, info.args.len(), has_kw("device"), has_kw("dim"));
+                    let on_device = allocates_on_device(info.call);
+                    let ty = types::torch_call_result(rest, info.args.len(), on_device, has_kw("dim"));
                     // `torch.zeros_like(x)`, `torch.cat([...])` keep the device of their input.
                     match ty {
                         Ty::Tensor { boolean, host: true } if !rest.first().is_some_and(|n| is_host_factory(n)) => {
@@ -265,8 +415,30 @@ impl<'a> Checker<'a> {
             };
         }
         if let Some(name) = info.method {
+            // `.to("cpu")` lands in host memory whatever the receiver was.
+            let to_host = name == "to" && moves_to_host(info.call);
             return match info.receiver {
+                Ty::Tensor { boolean, .. } if to_host => Ty::Tensor { boolean, host: true },
+                Ty::Tensor { boolean, host: true } if name == "to" && self.targets_device(info) => {
+                    Ty::Tensor { boolean, host: false }
+                }
+                // A tensor has none of these: the receiver was mistyped (a dict narrowed by
+                // `isinstance`, a model output).
+                Ty::Tensor { .. } if matches!(name, "items" | "keys" | "get") => Ty::Unknown,
+                Ty::Tensor { host: true, .. } => {
+                    match types::tensor_method_result(info.receiver, name, info.args.len(), has_kw("dim")) {
+                        // `values, indices = x_cpu.max(dim=1)`: host tensors too.
+                        Ty::Tensors => Ty::HOST_TENSOR,
+                        other => other,
+                    }
+                }
                 Ty::Tensor { .. } => types::tensor_method_result(info.receiver, name, info.args.len(), has_kw("dim")),
+                Ty::NdArray => ndarray_method_result(name),
+                // Only a tensor (or a DataFrame, also host data) has `.numpy()`; only a tensor or
+                // a module has `.cpu()`, and a module has none of the methods the rules look at.
+                Ty::Unknown if name == "numpy" => Ty::NdArray,
+                Ty::Unknown if name == "cpu" || to_host => Ty::HOST_TENSOR,
+                Ty::Val(_) if name == "numpy" => Ty::NdArray,
                 Ty::Layer if types::returns_self_module(name) => Ty::Layer,
                 Ty::Layer | Ty::Stream => Ty::Unknown,
                 Ty::Str if name == "format" => Ty::Str,
@@ -305,6 +477,100 @@ impl<'a> Checker<'a> {
             }
             _ => Ty::Unknown,
         }
+    }
+}
+
+/// Whether a torch factory call allocates on an accelerator: it names a `device=` other than the
+/// CPU, and does not pin its memory (only host memory can be pinned; `pin_memory=` with a device
+/// other than the CPU raises).
+pub(super) fn allocates_on_device(call: &ast::ExprCall) -> bool {
+    let pinned = keyword(call, "pin_memory").is_some_and(|v| !matches!(v, Expr::BooleanLiteral(b) if !b.value));
+    keyword(call, "device").is_some_and(|device| !pinned && !rules::is_cpu_device(device))
+}
+
+/// `.to("cpu")`, `.to(device="cpu")`, `.to(torch.device("cpu"))`.
+pub(super) fn moves_to_host(call: &ast::ExprCall) -> bool {
+    keyword(call, "device").or(call.arguments.args.first()).is_some_and(rules::is_cpu_device)
+}
+
+/// `.to(device=d)`, `.to("cuda")`, `.to(x.device)`, `.to(device)`: a move to a device other
+/// than the CPU (a first argument that may be a dtype is not one, unless its name says it is a
+/// device).
+pub(super) fn moves_to_device(call: &ast::ExprCall) -> bool {
+    if let Some(device) = keyword(call, "device") {
+        return !rules::is_cpu_device(device);
+    }
+    match call.arguments.args.first() {
+        Some(Expr::Name(name)) => name.id.as_str().ends_with("device"),
+        Some(first) => !rules::is_cpu_device(first) && rules::is_accelerator_device(first, Ty::Unknown),
+        None => false,
+    }
+}
+
+fn keyword<'e>(call: &'e ast::ExprCall, name: &str) -> Option<&'e Expr> {
+    call.arguments.keywords.iter().find(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == name)).map(|k| &k.value)
+}
+
+/// The result of calling method `name` on a numpy array: arrays and numpy scalars (which have the
+/// same `.item()`/`.tolist()`), both in host memory.
+fn ndarray_method_result(name: &str) -> Ty {
+    match name {
+        "tolist" => Ty::List,
+        "item" | "nonzero" => Ty::Unknown,
+        _ => Ty::NdArray,
+    }
+}
+
+/// The type a naming convention gives a value graphlint could not type otherwise: a name with a
+/// `cpu` word (`query_start_loc_cpu`, `seq_lens_cpu_upper_bound`, a buffer's `.cpu` field) holds
+/// host data, one with an `np`/`numpy` word (`token_ids_np`, a buffer's `.np` view) a numpy
+/// array. Serving engines keep host mirrors of device buffers under such names, and a host
+/// mirror is what makes their `.item()`/`.tolist()` cheap.
+pub(super) fn host_by_name(name: &str) -> Option<Ty> {
+    // Most names hold neither word (each has a `p`): byte tests before splitting.
+    if !name.as_bytes().contains(&b'p') || !(name.contains("cpu") || name.contains("np") || name.contains("numpy")) {
+        return None;
+    }
+    let mut words = name.split('_');
+    if words.clone().any(|w| w == "cpu") {
+        Some(Ty::HOST_TENSOR)
+    } else if words.any(|w| w == "np" || w == "numpy") {
+        Some(Ty::NdArray)
+    } else {
+        None
+    }
+}
+
+/// Reductions that give a 0-d tensor when called without a dimension.
+fn is_full_reduction(name: &str) -> bool {
+    matches!(
+        name,
+        "max"
+            | "min"
+            | "sum"
+            | "mean"
+            | "prod"
+            | "argmax"
+            | "argmin"
+            | "any"
+            | "all"
+            | "amax"
+            | "amin"
+            | "median"
+            | "nansum"
+            | "nanmean"
+            | "std"
+            | "var"
+            | "norm"
+            | "count_nonzero"
+    )
+}
+
+fn is_number(expr: &Expr) -> bool {
+    match expr {
+        Expr::NumberLiteral(_) | Expr::BooleanLiteral(_) => true,
+        Expr::UnaryOp(unary) => is_number(&unary.operand),
+        _ => false,
     }
 }
 
@@ -357,6 +623,8 @@ pub(super) fn binop_ty(op: Operator, left: Ty, right: Ty) -> Ty {
             let boolean = boolean && matches!(op, Operator::BitAnd | Operator::BitOr | Operator::BitXor);
             Ty::Tensor { boolean, host }
         }
+        // Arithmetic on a numpy array (or a numpy scalar) stays on the host.
+        (Ty::NdArray, _) | (_, Ty::NdArray) => Ty::NdArray,
         (Ty::Int | Ty::Bool, Ty::Int | Ty::Bool) if op == Operator::Div => Ty::Float,
         (Ty::Int | Ty::Bool, Ty::Int | Ty::Bool) => Ty::Int,
         (Ty::Int | Ty::Float, Ty::Int | Ty::Float) => Ty::Float,

@@ -13,7 +13,7 @@ use std::ops::Range;
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
-use super::adapter::{ast, span, BoolOp, Expr, Ranged, Stmt, UnaryOp};
+use super::adapter::{ast, span, BoolOp, CmpOp, Expr, Ranged, Stmt, UnaryOp};
 use super::rules::{self, TestContext};
 use super::summary::*;
 use super::types::{range_key, ForeignTypes, Ty};
@@ -26,7 +26,7 @@ mod inference;
 mod names;
 mod prescan;
 
-use inference::binop_ty;
+use inference::{binop_ty, ReturnFlow};
 
 /// A qualified name, segment by segment (`["torch", "cuda", "synchronize"]`).
 pub(crate) type QualName<'a> = SmallVec<[&'a str; 8]>;
@@ -41,10 +41,9 @@ struct Scope<'a> {
     vars: FxHashMap<&'a str, Ty>,
     /// The name of `self` and the class index, inside a method.
     self_of: Option<(&'a str, u32)>,
+    /// The function takes a `labels` parameter: `if labels is not None:` is a training branch.
+    labels_param: bool,
 }
-
-/// What a function's `return` statements give so far, and for tuples each element.
-type InferredReturn = (Ty, Option<SmallVec<[Ty; 4]>>);
 
 /// Per-class knowledge gathered before the class body is visited.
 #[derive(Default)]
@@ -83,8 +82,13 @@ pub(crate) struct Checker<'a> {
     /// What the project pass proved from other files, when this is a re-check (see
     /// `project/declared.rs`); `None` in the first pass, which records questions instead.
     foreign: Option<&'a ForeignTypes>,
-    /// Per function, the join of what its `return` statements give (see [`FuncSummary::returns`]).
-    inferred_returns: FxHashMap<FuncIdx, InferredReturn>,
+    /// Symbolic values (kept for the project pass) known to be in host memory: `.cpu()` and
+    /// `.to("cpu")` results, with the type the rules see.
+    host_vals: FxHashMap<ValId, Ty>,
+    /// What the `return`s of the functions being visited give, innermost last.
+    returns: Vec<ReturnFlow>,
+    /// Local names bound to a 0-d tensor (a full reduction, `torch.tensor(3)`), per function.
+    scalars: FxHashSet<(FuncIdx, &'a str)>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -113,7 +117,7 @@ impl<'a> Checker<'a> {
             function_returns: FxHashMap::default(),
             type_aliases: FxHashMap::default(),
             has_star_import: false,
-            scopes: vec![Scope { func: MODULE_FUNC, vars: FxHashMap::default(), self_of: None }],
+            scopes: vec![Scope { func: MODULE_FUNC, vars: FxHashMap::default(), self_of: None, labels_param: false }],
             spare_vars: Vec::new(),
             classes: Vec::new(),
             regions: Vec::new(),
@@ -127,7 +131,9 @@ impl<'a> Checker<'a> {
             name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             device_tensor_literals: FxHashSet::default(),
             foreign: None,
-            inferred_returns: FxHashMap::default(),
+            host_vals: FxHashMap::default(),
+            returns: Vec::new(),
+            scalars: FxHashSet::default(),
             summary,
             candidates: Vec::new(),
         }
@@ -282,29 +288,24 @@ impl<'a> Checker<'a> {
                     Some(Expr::Tuple(tuple))
                         if !tuple.elts.is_empty() && !tuple.elts.iter().any(Expr::is_starred_expr) =>
                     {
-                        let tys: SmallVec<[Ty; 4]> = tuple.elts.iter().map(|e| self.expr(e)).collect();
+                        let tys: SmallVec<[Ty; 4]> = tuple
+                            .elts
+                            .iter()
+                            .map(|e| {
+                                let ty = self.expr(e);
+                                self.host_view(e, ty)
+                            })
+                            .collect();
                         let all_device = tys.iter().all(|t| t.is_device_tensor());
                         (if all_device { Ty::Tensors } else { Ty::Unknown }, Some(tys))
                     }
-                    Some(value) => (self.expr(value), None),
+                    Some(value) => {
+                        let ty = self.expr(value);
+                        (self.host_view(value, ty), None)
+                    }
                     None => (Ty::None, None),
                 };
-                let func = self.current_func();
-                let joined = match self.inferred_returns.remove(&func) {
-                    None => (ty, elements),
-                    Some((known, known_elements)) => {
-                        let elements = match (known_elements, elements) {
-                            (Some(a), Some(b)) if a.len() == b.len() => {
-                                Some(a.iter().zip(&b).map(|(x, y)| x.join_paths(*y)).collect())
-                            }
-                            (Some(a), None) if ty == Ty::None => Some(a),
-                            (None, Some(b)) if known == Ty::None => Some(b),
-                            _ => None,
-                        };
-                        (known.join_paths(ty), elements)
-                    }
-                };
-                self.inferred_returns.insert(func, joined);
+                self.note_return(ty, elements);
             }
             Stmt::Delete(delete) => {
                 for target in &delete.targets {
@@ -337,13 +338,24 @@ impl<'a> Checker<'a> {
                 for target in &assign.targets {
                     self.assign(target, ty);
                 }
+                if let [Expr::Name(name)] = assign.targets.as_slice() {
+                    if ty.is_tensor() && self.is_scalar(&assign.value) {
+                        self.note_scalar(name.id.as_str());
+                    }
+                }
             }
             Stmt::AugAssign(aug) => {
                 let target = self.expr(&aug.target);
                 let value = self.expr(&aug.value);
                 let ty = binop_ty(aug.op, target, value);
                 if let Expr::Name(name) = &*aug.target {
+                    let scalar = self.is_scalar_operand(&aug.target)
+                        && self.is_scalar_operand(&aug.value)
+                        && (self.is_scalar(&aug.target) || self.is_scalar(&aug.value));
                     self.bind(name.id.as_str(), ty);
+                    if scalar && ty.is_tensor() {
+                        self.note_scalar(name.id.as_str());
+                    }
                 }
             }
             Stmt::AnnAssign(assign) => {
@@ -375,9 +387,9 @@ impl<'a> Checker<'a> {
                 // `if self.training:` runs its body only in training, `if not self.training:` its
                 // other branches: those are regions that are never hot (see README). So does the
                 // rest of `self.training and ...` (`and` stops at a false operand).
-                let training = training_test(&stmt_if.test);
+                let training = self.training_test(&stmt_if.test);
                 let offset = stmt.range().start().to_usize();
-                if matches!(&*stmt_if.test, Expr::BoolOp(b) if training.is_some() && training_test(&b.values[0]).is_some())
+                if matches!(&*stmt_if.test, Expr::BoolOp(b) if training.is_some() && self.training_test(&b.values[0]).is_some())
                 {
                     self.push_region(RegionKind::TrainingOnly, offset);
                     self.test(&stmt_if.test, TestContext::If);
@@ -394,7 +406,7 @@ impl<'a> Checker<'a> {
                     if let Some(test) = &clause.test {
                         self.test(test, TestContext::If);
                     }
-                    let training = clause.test.as_ref().and_then(training_test);
+                    let training = clause.test.as_ref().and_then(|test| self.training_test(test));
                     self.body_in(&clause.body, (training == Some(true)).then_some(offset));
                 }
                 if rest.is_some() {
@@ -435,13 +447,19 @@ impl<'a> Checker<'a> {
                 }
             }
             Stmt::Raise(raise) => {
+                // What a `raise` evaluates runs once, when failing: never per step (see README).
+                if raise.exc.is_none() && raise.cause.is_none() {
+                    return;
+                }
                 self.error_path += 1;
+                self.push_region(RegionKind::ErrorPath, stmt.range().start().to_usize());
                 if let Some(exc) = &raise.exc {
                     self.expr(exc);
                 }
                 if let Some(cause) = &raise.cause {
                     self.expr(cause);
                 }
+                self.regions.pop();
                 self.error_path -= 1;
             }
             Stmt::Try(stmt_try) => {
@@ -460,7 +478,9 @@ impl<'a> Checker<'a> {
                 self.test(&assert.test, TestContext::Assert);
                 if let Some(msg) = &assert.msg {
                     self.error_path += 1;
+                    self.push_region(RegionKind::ErrorPath, stmt.range().start().to_usize());
                     self.expr(msg);
+                    self.regions.pop();
                     self.error_path -= 1;
                 }
             }
@@ -496,6 +516,33 @@ impl<'a> Checker<'a> {
                 self.regions.pop();
             }
             None => self.body(body),
+        }
+    }
+
+    /// Whether an `if` test holds only in training (`Some(true)`: `m.training`, `labels is not
+    /// None` where `labels` is a parameter of the function, or a conjunction with either) or only
+    /// outside training (`Some(false)`: `not m.training`, `labels is None`, or a disjunction with
+    /// either). Ground-truth labels are given to compute a loss; inference never passes them.
+    fn training_test(&self, test: &Expr) -> Option<bool> {
+        let labels_param = self.scopes.last().is_some_and(|scope| scope.labels_param);
+        let is_labels_none = |e: &Expr, op: CmpOp| {
+            matches!(e, Expr::Compare(c) if labels_param && *c.ops == [op]
+                && matches!(&*c.left, Expr::Name(n) if n.id.as_str() == "labels")
+                && c.comparators[0].is_none_literal_expr())
+        };
+        let is_training = |e: &Expr| {
+            matches!(e, Expr::Attribute(a) if a.attr.as_str() == "training") || is_labels_none(e, CmpOp::IsNot)
+        };
+        let is_not_training = |e: &Expr| {
+            matches!(e, Expr::UnaryOp(u) if u.op == UnaryOp::Not && is_training(&u.operand))
+                || is_labels_none(e, CmpOp::Is)
+        };
+        match test {
+            e if is_training(e) => Some(true),
+            e if is_not_training(e) => Some(false),
+            Expr::BoolOp(b) if b.op == BoolOp::And && b.values.iter().any(is_training) => Some(true),
+            Expr::BoolOp(b) if b.op == BoolOp::Or && b.values.iter().any(is_not_training) => Some(false),
+            _ => None,
         }
     }
 
@@ -569,7 +616,8 @@ impl<'a> Checker<'a> {
             }
             Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
                 let element = match ty {
-                    Ty::Tensors | Ty::Tensor { .. } => Ty::TENSOR,
+                    Ty::Tensors => Ty::TENSOR,
+                    Ty::Tensor { host, .. } => Ty::Tensor { boolean: false, host },
                     Ty::Shape => Ty::Int,
                     Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Elem(val))),
                     _ => Ty::Unknown,
@@ -597,6 +645,7 @@ impl<'a> Checker<'a> {
 
     fn function(&mut self, def: &'a ast::StmtFunctionDef, class: Option<u32>) -> FuncIdx {
         let mut compiled = false;
+        let mut cached = false;
         let mut is_static = false;
         let mut is_classmethod = false;
         for decorator in &def.decorator_list {
@@ -607,6 +656,8 @@ impl<'a> Checker<'a> {
             };
             match self.qualify(head).as_deref() {
                 Some(["torch", "compile"]) | Some(["torch", "compiler", "compile"]) => compiled = true,
+                // The body runs once per distinct argument (once per instance for a property).
+                Some(["functools", "lru_cache" | "cache" | "cached_property"]) => cached = true,
                 Some(["builtins", ..]) | None => {
                     let text = self.text(head);
                     is_static |= text == "staticmethod";
@@ -638,13 +689,15 @@ impl<'a> Checker<'a> {
             row: name_row,
             params: Vec::new(),
             compiled,
-            // On the `def` line, or on its own line right above the `def` (or its decorators).
+            // On the `def` line, or on its own line right above the `def` (or its decorators); a
+            // cached function is cold unless marked otherwise.
             marker: self
                 .context
                 .markers
                 .get(&name_row)
                 .or_else(|| self.context.markers.get(&(self.row(def.range.start().to_usize()).saturating_sub(1))))
-                .copied(),
+                .copied()
+                .or(cached.then_some(Marker::Cold)),
             is_static: is_static || class.is_none(),
             returns: def.returns.as_deref().map_or(Ty::Unknown, |r| self.annotation_ty(r)),
             return_elements: Vec::new(),
@@ -652,7 +705,7 @@ impl<'a> Checker<'a> {
         });
 
         let vars = self.spare_vars.pop().unwrap_or_default();
-        let mut scope = Scope { func, vars, self_of: None };
+        let mut scope = Scope { func, vars, self_of: None, labels_param: false };
         let mut params = Vec::new();
         let parameters = &def.parameters;
         let all = parameters
@@ -665,6 +718,7 @@ impl<'a> Checker<'a> {
             .chain(parameters.kwarg.as_deref());
         for (index, param) in all.enumerate() {
             let name = param.name.as_str();
+            scope.labels_param |= name == "labels";
             let is_receiver = index == 0 && class.is_some() && !is_static;
             let annotated = param.annotation.as_deref().map_or(Ty::Unknown, |a| self.annotation_ty(a));
             let annotation_val =
@@ -695,28 +749,18 @@ impl<'a> Checker<'a> {
         }
         self.summary.funcs[func as usize].params = params;
 
+        let top_level = self.scopes.len() == 1;
         let saved_regions = std::mem::take(&mut self.regions);
         self.scopes.push(scope);
+        self.returns.push(ReturnFlow::default());
         self.body(&def.body);
+        let returns = self.returns.pop().unwrap_or_default();
         if let Some(mut scope) = self.scopes.pop() {
             scope.vars.clear();
             self.spare_vars.push(scope.vars);
         }
         self.regions = saved_regions;
-        if let Some((returned, elements)) = self.inferred_returns.remove(&func) {
-            let summary = &mut self.summary.funcs[func as usize];
-            // Every `return` proving a Python value overrides a tensor annotation (`-> torch.Tensor`
-            // on a function returning `.item()`): callers in other files trust what it returns.
-            let contradicted = (summary.returns.is_tensor() || summary.returns == Ty::Tensors)
-                && matches!(returned, Ty::Int | Ty::Float | Ty::Bool | Ty::Str | Ty::List | Ty::Dict | Ty::Shape);
-            if (summary.returns == Ty::Unknown || contradicted) && !matches!(returned, Ty::Val(_) | Ty::None) {
-                summary.returns = returned;
-            }
-            if let Some(elements) = elements.filter(|e| e.iter().any(|t| t.is_tensor() || *t == Ty::NdArray)) {
-                summary.return_elements =
-                    elements.iter().map(|t| if t.is_unproven() { Ty::Unknown } else { *t }).collect();
-            }
-        }
+        self.record_return(def.name.as_str(), func, class, top_level, returns);
         func
     }
 
@@ -793,20 +837,6 @@ impl<'a> Checker<'a> {
         }
         let ty = Ty::Val(self.summary.add_val(Val::Class(index)));
         self.bind(def.name.as_str(), ty);
-    }
-}
-
-/// Whether an `if` test holds only in training (`Some(true)`: `m.training`, or a conjunction with
-/// it) or only outside training (`Some(false)`: `not m.training`, or a disjunction with it).
-fn training_test(test: &Expr) -> Option<bool> {
-    let is_training = |e: &Expr| matches!(e, Expr::Attribute(a) if a.attr.as_str() == "training");
-    let is_not_training = |e: &Expr| matches!(e, Expr::UnaryOp(u) if u.op == UnaryOp::Not && is_training(&u.operand));
-    match test {
-        e if is_training(e) => Some(true),
-        e if is_not_training(e) => Some(false),
-        Expr::BoolOp(b) if b.op == BoolOp::And && b.values.iter().any(is_training) => Some(true),
-        Expr::BoolOp(b) if b.op == BoolOp::Or && b.values.iter().any(is_not_training) => Some(false),
-        _ => None,
     }
 }
 

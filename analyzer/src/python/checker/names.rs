@@ -61,13 +61,20 @@ impl<'a> Checker<'a> {
                 return *ty;
             }
         }
-        if self.module_names.contains(name) || self.imports.contains_key(name) {
+        // A name no statement of the file binds may come from a star import (EAGLE's
+        // `from .utils import *` brings the per-step `evaluate_posterior`).
+        if self.module_names.contains(name) || self.imports.contains_key(name) || !self.summary.star_imports.is_empty()
+        {
             return Ty::Val(self.global_val(name));
         }
         Ty::Unknown
     }
 
     pub(super) fn bind(&mut self, name: &'a str, ty: Ty) {
+        if !self.scalars.is_empty() {
+            let func = self.current_func();
+            self.scalars.remove(&(func, name));
+        }
         let scope = self.scopes.last_mut().expect("module scope");
         scope.vars.insert(name, ty);
         if self.scopes.len() == 1 {

@@ -1,8 +1,9 @@
 //! What the traversal needs before it visits a body: module-level bindings, imports and type
 //! aliases, and per class the types of `self.x` attributes and of methods' return annotations.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::inference::{allocates_on_device, moves_to_device, moves_to_host};
 use super::{Checker, ClassInfo};
 use crate::python::adapter::{ast, string_value, Expr, Stmt};
 use crate::python::types::{self, Ty};
@@ -77,6 +78,7 @@ impl<'a> Checker<'a> {
         let mut info = ClassInfo { local_bases, ..Default::default() };
         // One map for every method's locals, emptied between them.
         let mut locals: FxHashMap<&'a str, Ty> = FxHashMap::default();
+        let mut memory = Memory::default();
         for stmt in &def.body {
             match stmt {
                 Stmt::AnnAssign(assign) => {
@@ -107,14 +109,26 @@ impl<'a> Checker<'a> {
                             }
                         }
                     }
+                    let mut in_method = Memory::default();
                     self.prescan_self_assignments(
                         &method.body,
                         receiver.parameter.name.as_str(),
                         &mut locals,
                         &mut info,
+                        &mut in_method,
                     );
+                    memory.host.extend(in_method.host);
+                    memory.device.extend(in_method.device);
+                    memory.buffers.extend(in_method.buffers);
                 }
                 _ => {}
+            }
+        }
+        // An annotation proves a tensor, not its memory: a tensor attribute that every typed
+        // assignment fills with host data is host data.
+        for name in memory.host.iter().filter(|n| !memory.device.contains(*n) && !memory.buffers.contains(*n)) {
+            if let Some(Ty::Tensor { boolean, .. }) = info.attr_tys.get(*name).copied() {
+                info.attr_tys.insert((*name).into(), Ty::Tensor { boolean, host: true });
             }
         }
         info
@@ -126,6 +140,7 @@ impl<'a> Checker<'a> {
         receiver: &str,
         locals: &mut FxHashMap<&'a str, Ty>,
         info: &mut ClassInfo<'a>,
+        memory: &mut Memory<'a>,
     ) {
         for stmt in body {
             let (targets, value, annotation): (&[Expr], Option<&Expr>, Option<&Expr>) = match stmt {
@@ -140,6 +155,9 @@ impl<'a> Checker<'a> {
                             let on_self = matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == receiver);
                             if on_self && matches!(attribute.attr.as_str(), "register_buffer" | "register_parameter") {
                                 if let Some(Expr::StringLiteral(name)) = call.arguments.args.first() {
+                                    // A buffer moves with its module: not host data, whatever
+                                    // is assigned to it later.
+                                    memory.buffers.insert(name.value.to_str());
                                     info.attr_tys.insert(string_value(&name.value), Ty::TENSOR);
                                 }
                             }
@@ -148,31 +166,45 @@ impl<'a> Checker<'a> {
                     continue;
                 }
                 Stmt::If(stmt_if) => {
-                    self.prescan_self_assignments(&stmt_if.body, receiver, locals, info);
+                    self.nested(
+                        |this, memory| this.prescan_self_assignments(&stmt_if.body, receiver, locals, info, memory),
+                        memory,
+                    );
                     for clause in &stmt_if.elif_else_clauses {
-                        self.prescan_self_assignments(&clause.body, receiver, locals, info);
+                        self.nested(
+                            |this, memory| this.prescan_self_assignments(&clause.body, receiver, locals, info, memory),
+                            memory,
+                        );
                     }
                     continue;
                 }
                 Stmt::For(stmt_for) => {
-                    self.prescan_self_assignments(&stmt_for.body, receiver, locals, info);
+                    self.nested(
+                        |this, memory| this.prescan_self_assignments(&stmt_for.body, receiver, locals, info, memory),
+                        memory,
+                    );
                     continue;
                 }
                 Stmt::With(with) => {
-                    self.prescan_self_assignments(&with.body, receiver, locals, info);
+                    self.nested(
+                        |this, memory| this.prescan_self_assignments(&with.body, receiver, locals, info, memory),
+                        memory,
+                    );
                     continue;
                 }
                 Stmt::Try(stmt_try) => {
-                    self.prescan_self_assignments(&stmt_try.body, receiver, locals, info);
+                    self.nested(
+                        |this, memory| this.prescan_self_assignments(&stmt_try.body, receiver, locals, info, memory),
+                        memory,
+                    );
                     continue;
                 }
                 _ => continue,
             };
+            let value_ty = value.map_or(Ty::Unknown, |v| self.quick_ty(v, receiver, locals, info));
             let mut ty = annotation.map_or(Ty::Unknown, |a| self.annotation_ty(a));
             if ty == Ty::Unknown {
-                if let Some(value) = value {
-                    ty = self.quick_ty(value, receiver, locals, info);
-                }
+                ty = value_ty;
             }
             for target in targets {
                 match target {
@@ -182,6 +214,22 @@ impl<'a> Checker<'a> {
                     Expr::Attribute(attribute) if matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == receiver) =>
                     {
                         let name = attribute.attr.as_str();
+                        // A later assignment in the method body itself replaces what the
+                        // method stored before (`self.x = cat(...)`, then `self.x =
+                        // self.x.to("cpu")`); `top_level` is set for that body only.
+                        if memory.top_level {
+                            memory.host.remove(name);
+                            memory.device.remove(name);
+                        }
+                        if value_ty.is_tensor() {
+                            let side = if value_ty.is_host_tensor() { &mut memory.host } else { &mut memory.device };
+                            side.insert(name);
+                        } else if value.is_some_and(copies_to_host) {
+                            // `.cpu()` of something unknown: host memory, but maybe a module's
+                            // (`self.vae = self.vae.to("cpu")` offloads), so it only says where
+                            // an attribute typed a tensor elsewhere lives.
+                            memory.host.insert(name);
+                        }
                         match (info.attr_tys.get(name).copied(), ty) {
                             (_, Ty::Unknown | Ty::None) => {}
                             (None, ty) => {
@@ -199,23 +247,37 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Runs `visit` on a nested block (not the method's own body).
+    fn nested(&self, visit: impl FnOnce(&Self, &mut Memory<'a>), memory: &mut Memory<'a>) {
+        let top_level = std::mem::replace(&mut memory.top_level, false);
+        visit(self, memory);
+        memory.top_level = top_level;
+    }
+
     /// A cheap, side-effect-free typing of an attribute's assigned value.
     fn quick_ty(&self, value: &'a Expr, receiver: &str, locals: &FxHashMap<&'a str, Ty>, info: &ClassInfo<'a>) -> Ty {
         match value {
             Expr::Call(call) => {
                 if let Some(q) = self.qualify(&call.func) {
                     if q[0] == "torch" {
-                        let has_device = call
-                            .arguments
-                            .keywords
-                            .iter()
-                            .any(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == "device"));
-                        return types::torch_call_result(&q[1..], call.arguments.args.len(), has_device, false);
+                        let on_device = allocates_on_device(call);
+                        return types::torch_call_result(&q[1..], call.arguments.args.len(), on_device, false);
                     }
-                    return Ty::Unknown;
+                    return if q[0] == "numpy" { Ty::NdArray } else { Ty::Unknown };
                 }
                 if let Expr::Attribute(attribute) = &*call.func {
+                    if attribute.attr.as_str() == "numpy" {
+                        return Ty::NdArray;
+                    }
                     let receiver_ty = self.quick_ty(&attribute.value, receiver, locals, info);
+                    if receiver_ty.is_tensor() && attribute.attr.as_str() == "to" {
+                        if moves_to_host(call) {
+                            return Ty::HOST_TENSOR;
+                        }
+                        if moves_to_device(call) {
+                            return Ty::TENSOR;
+                        }
+                    }
                     if receiver_ty.is_tensor() {
                         return types::tensor_method_result(
                             receiver_ty,
@@ -235,6 +297,11 @@ impl<'a> Checker<'a> {
                     Ty::Unknown
                 }
             }
+            Expr::If(ternary) => {
+                let body = self.quick_ty(&ternary.body, receiver, locals, info);
+                body.join(self.quick_ty(&ternary.orelse, receiver, locals, info))
+            }
+            Expr::NoneLiteral(_) => Ty::None,
             Expr::BinOp(binop) => {
                 let left = self.quick_ty(&binop.left, receiver, locals, info);
                 let right = self.quick_ty(&binop.right, receiver, locals, info);
@@ -246,5 +313,38 @@ impl<'a> Checker<'a> {
             }
             _ => Ty::Unknown,
         }
+    }
+}
+
+/// Which `self.x` attributes some assignment fills with host data, and which with a tensor not
+/// proven to be in host memory.
+struct Memory<'a> {
+    host: FxHashSet<&'a str>,
+    device: FxHashSet<&'a str>,
+    /// Registered buffers and parameters.
+    buffers: FxHashSet<&'a str>,
+    /// Visiting a method's own body, not a block nested in it.
+    top_level: bool,
+}
+
+impl Default for Memory<'_> {
+    fn default() -> Self {
+        Memory {
+            host: FxHashSet::default(),
+            device: FxHashSet::default(),
+            buffers: FxHashSet::default(),
+            top_level: true,
+        }
+    }
+}
+
+/// `x.cpu()`, `x.to("cpu")`.
+fn copies_to_host(value: &Expr) -> bool {
+    let Expr::Call(call) = value else { return false };
+    let Expr::Attribute(attribute) = &*call.func else { return false };
+    match attribute.attr.as_str() {
+        "cpu" => true,
+        "to" => moves_to_host(call),
+        _ => false,
     }
 }

@@ -197,7 +197,27 @@ impl Project<'_> {
                 hotpath::add_call_edges(&mut edges, self, file, call.func, call.region, &targets);
                 hotpath::add_call_edges(&mut exact_edges, self, file, call.func, call.region, &targets[..exact]);
             }
+            for (outer, inner) in nested_functions(&self.files[file].summary) {
+                let target = [self.func_base[file] + inner as usize];
+                hotpath::add_call_edges(&mut edges, self, file, outer, None, &target);
+                hotpath::add_call_edges(&mut exact_edges, self, file, outer, None, &target);
+            }
         }
         (edges, exact_edges)
     }
+}
+
+/// Each function defined inside another one, with the function that defines it. A function defined
+/// in a per-step function is per-step too: it is called there, or returned or stored as a callback
+/// that the caller runs in the same step (vllm's deferred state corrections, sglang's delayed
+/// sampling). The edge goes from the defining function to the nested one.
+fn nested_functions(summary: &FileSummary) -> impl Iterator<Item = (FuncIdx, FuncIdx)> + '_ {
+    let by_qualname: rustc_hash::FxHashMap<&str, FuncIdx> =
+        summary.funcs.iter().enumerate().map(|(index, func)| (func.qualname.as_str(), index as FuncIdx)).collect();
+    summary.funcs.iter().enumerate().filter_map(move |(index, func)| {
+        let (outer, _) = func.qualname.rsplit_once('.')?;
+        // `Class.method` has a class, not a function, as its prefix.
+        let outer = *by_qualname.get(outer)?;
+        (outer != index as FuncIdx).then_some((outer, index as FuncIdx))
+    })
 }

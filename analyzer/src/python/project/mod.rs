@@ -624,7 +624,7 @@ impl hotpath::Graph for Project<'_> {
     }
 
     fn is_cold_region(&self, file: usize, region: u32) -> bool {
-        self.files[file].summary.regions[region as usize].kind == RegionKind::TrainingOnly
+        self.files[file].summary.regions[region as usize].kind.is_cold()
     }
 
     fn link(&self, node: usize) -> ChainLink {
@@ -643,11 +643,12 @@ impl hotpath::Graph for Project<'_> {
     }
 }
 
-/// Whether `region`, or a region enclosing it, is a training-only branch.
+/// Whether `region`, or a region enclosing it, is never hot: a training-only branch or an error
+/// path ([`RegionKind::is_cold`]).
 fn training_only(summary: &FileSummary, mut region: Option<RegionIdx>) -> bool {
     while let Some(r) = region {
         let region_info = &summary.regions[r as usize];
-        if region_info.kind == RegionKind::TrainingOnly {
+        if region_info.kind.is_cold() {
             return true;
         }
         region = region_info.parent;

@@ -1,7 +1,7 @@
 //! Roots (markers, `hot`/`cold` patterns, `torch.compile`, `forward` of modules, CUDA graphs),
 //! then propagation along the call edges, growing with decode loops until nothing changes.
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
 use super::{is_module_base, Entity, FileIdx, Project};
@@ -105,24 +105,37 @@ impl Project<'_> {
         let region_roots: FxHashSet<usize> =
             roots.iter().map(|(n, _)| *n).filter(|n| self.region_of(*n).is_some()).collect();
 
-        // Loops that may be decode loops, with what they call (computed once).
+        // Loops that run a model step: they call a Module, a function that runs one (within
+        // `MODEL_CALL_DEPTH` calls), or a per-step entry point that is a root itself. A loop that
+        // only calls some function hot for another reason (a resize helper that a forward also
+        // calls) runs no model step, so it is no decode loop.
+        let mut model_classes = FxHashMap::default();
+        let runs_model = self.functions_running_a_model(exact_edges, &mut model_classes);
+        let root_nodes: FxHashSet<usize> = roots.iter().map(|(node, _)| *node).collect();
         let mut candidates = Vec::new();
         for file in 0..self.files.len() {
+            let evaluation_module = is_evaluation_module(&self.module_names[file]);
             for (index, region) in self.files[file].summary.regions.iter().enumerate() {
-                if region.kind != RegionKind::Loop || region.training {
+                if region.kind != RegionKind::Loop || region.training || evaluation_module {
                     continue;
                 }
                 let function = &self.files[file].summary.funcs[region.func as usize];
-                if hotpath::is_training_function(&function.name) || is_setup_function(&function.name) {
+                if hotpath::is_training_function(&function.name)
+                    || is_setup_function(&function.name)
+                    || is_evaluation_function(&function.qualname)
+                    || is_per_request_function(&function.qualname)
+                {
                     continue;
                 }
-                let (calls_model, callees) = self.loop_calls(file, index as RegionIdx);
-                if calls_model || !callees.is_empty() {
+                let (calls_model, callees) = self.loop_calls(file, index as RegionIdx, &mut model_classes);
+                let calls_model =
+                    calls_model || callees.iter().any(|&callee| runs_model[callee] || root_nodes.contains(&callee));
+                if calls_model {
                     candidates.push(LoopCandidate {
                         node: self.region_base[file] + index,
                         func_node: self.func_base[file] + region.func as usize,
                         calls_model,
-                        callees,
+                        callees: Vec::new(),
                         qualname: function.qualname.clone(),
                     });
                 }
@@ -153,29 +166,120 @@ impl Project<'_> {
         false
     }
 
-    /// Whether a loop calls a Module (or a method of one), and the project functions it calls
-    /// (which make it a decode loop once they are hot).
-    fn loop_calls(&mut self, file: FileIdx, region: RegionIdx) -> (bool, Vec<usize>) {
+    /// Whether a loop calls a model (see [`Self::runs_a_model`] and [`named_as_a_model`]), and the
+    /// project functions it calls (a decode loop when one of them runs a model or is a root).
+    fn loop_calls(
+        &mut self,
+        file: FileIdx,
+        region: RegionIdx,
+        memo: &mut FxHashMap<(FileIdx, u32), bool>,
+    ) -> (bool, Vec<usize>) {
         let files = self.files;
         let mut calls_model = false;
         let mut callees = Vec::new();
         for &call in &self.region_calls[file][region as usize].clone() {
             let call = &files[file].summary.calls[call as usize];
-            for entity in self.eval(file, call.callee) {
+            let entities = self.eval(file, call.callee);
+            if entities.is_empty() && call.kind == CallKind::Call {
+                calls_model |= named_as_a_model(&files[file].summary, call.callee);
+            }
+            for entity in entities {
+                calls_model |= self.runs_a_model(entity, memo);
                 match entity {
-                    Entity::Instance(f, c) | Entity::Declared(f, c) => calls_model |= self.is_module_class(f, c),
-                    Entity::ExternalInstance(id) => calls_model |= is_module_base(&self.externals[id as usize]),
-                    Entity::Bound(f, m) => {
-                        let class = files[f].summary.funcs[m as usize].class;
-                        calls_model |= class.is_some_and(|c| self.is_module_class(f, c));
-                        callees.push(self.func_base[f] + m as usize);
-                    }
-                    Entity::Func(f, m) => callees.push(self.func_base[f] + m as usize),
+                    Entity::Bound(f, m) | Entity::Func(f, m) => callees.push(self.func_base[f] + m as usize),
                     _ => {}
                 }
             }
         }
         (calls_model, callees)
+    }
+
+    /// Per node, whether it is a function that runs a model: its own body (outside training-only
+    /// branches) calls a Module or a Module's method, or it calls such a function through at most
+    /// `MODEL_CALL_DEPTH` exact call edges. Functions named for set-up, training, losses, state
+    /// management or a whole generation ([`is_state_method`]) run none for this purpose.
+    fn functions_running_a_model(
+        &mut self,
+        exact_edges: &[Vec<usize>],
+        memo: &mut FxHashMap<(FileIdx, u32), bool>,
+    ) -> Vec<bool> {
+        let mut runs = vec![false; self.node_count];
+        let mut excluded = vec![false; self.node_count];
+        let files = self.files;
+        for (file, analysis) in files.iter().enumerate() {
+            let summary = &analysis.summary;
+            for (index, func) in summary.funcs.iter().enumerate() {
+                let name = &func.name;
+                excluded[self.func_base[file] + index] = name == "<module>"
+                    || hotpath::is_training_function(name)
+                    || is_setup_function(name)
+                    || is_state_method(name);
+            }
+            for call in &summary.calls {
+                let node = self.func_base[file] + call.func as usize;
+                if runs[node] || excluded[node] || super::training_only(summary, call.region) {
+                    continue;
+                }
+                runs[node] = self.eval(file, call.callee).into_iter().any(|entity| self.runs_a_model(entity, memo));
+            }
+        }
+        // Callers of model-running functions, a few calls up.
+        for _ in 0..MODEL_CALL_DEPTH {
+            let mut next = runs.clone();
+            for (file, analysis) in files.iter().enumerate() {
+                for index in 0..analysis.summary.funcs.len() {
+                    let node = self.func_base[file] + index;
+                    if !next[node] && !excluded[node] && exact_edges[node].iter().any(|&callee| runs[callee]) {
+                        next[node] = true;
+                    }
+                }
+            }
+            if next == runs {
+                break;
+            }
+            runs = next;
+        }
+        runs
+    }
+
+    /// Whether calling `entity` runs a model: an instance of a model class, or a method of one
+    /// (see [`Self::is_model_class`]).
+    fn runs_a_model(&mut self, entity: Entity, memo: &mut FxHashMap<(FileIdx, u32), bool>) -> bool {
+        match entity {
+            Entity::Instance(f, c) | Entity::Declared(f, c) => self.is_model_class(f, c, memo),
+            Entity::ExternalInstance(id) => is_module_base(&self.externals[id as usize]),
+            Entity::Bound(f, m) => {
+                let method = &self.files[f].summary.funcs[m as usize];
+                !is_state_method(&method.name) && method.class.is_some_and(|c| self.is_model_class(f, c, memo))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a class is a Module, or a mixin or protocol that project Modules derive from
+    /// (transformers' `GenerationMixin`, whose `self(...)` is the model's forward; vllm's
+    /// `SupportsMultiModal`, whose `embed_multimodal` the models implement).
+    fn is_model_class(&mut self, file: FileIdx, class: u32, memo: &mut FxHashMap<(FileIdx, u32), bool>) -> bool {
+        if let Some(&known) = memo.get(&(file, class)) {
+            return known;
+        }
+        let mut found = self.is_module_class(file, class);
+        let mut queue = vec![(file as u32, class)];
+        let mut seen: FxHashSet<(u32, u32)> = queue.iter().copied().collect();
+        while let Some(current) = queue.pop() {
+            if found || seen.len() > MAX_SUBCLASSES_SEEN {
+                break;
+            }
+            let subclasses = self.subclasses.get(&current).cloned().unwrap_or_default();
+            for sub in subclasses {
+                if seen.insert(sub) {
+                    found |= self.is_module_class(sub.0 as FileIdx, sub.1);
+                    queue.push(sub);
+                }
+            }
+        }
+        memo.insert((file, class), found);
+        found
     }
 
     /// Whether a function matches one of `patterns` (`hot` or `cold`, from `--hot` or a config).
@@ -203,6 +307,13 @@ impl Project<'_> {
     }
 }
 
+/// How many calls deep a function may reach a Module call and still count as running the model
+/// for a loop that calls it (EAGLE's loop calls `tree_decoding`, which calls the model).
+const MODEL_CALL_DEPTH: usize = 2;
+
+/// How many subclasses [`Project::is_model_class`] looks through for a Module.
+const MAX_SUBCLASSES_SEEN: usize = 256;
+
 /// Whether a function's name says it sets a model up rather than runs it: constructing, loading,
 /// saving or converting weights, merging adapters or re-parameterising layers, warming up,
 /// autotuning, calibrating, profiling or benchmarking. Its loops run a model once per setup,
@@ -227,9 +338,112 @@ fn is_setup_function(name: &str) -> bool {
         "calibrat",
         "profil",
         "benchmark",
+        // Checkpoint filters and weight updates (timm's `checkpoint_filter_fn`, EPLB's
+        // `_update_expert_weights`), and maintenance run every so many steps (`rebalance`,
+        // `transfer_run_periodically`).
+        "checkpoint",
+        "state_dict",
+        "weights",
+        "rebalance",
+        "periodic",
+        // peft's name for building an adapter's weights.
+        "update_layer",
     ];
     let name = name.to_ascii_lowercase();
     WORDS.iter().any(|word| name.contains(word))
+}
+
+/// Whether a Module method's name says it manages state rather than computes a step
+/// (`layer.reset_cache()`, `block.set_processor(p)`, `adapter.merge()`), or runs a whole
+/// generation (`model.generate(...)`, whose own loop is the decode loop): a loop calling it over a
+/// model's layers or adapters, or over requests, runs no model step.
+fn is_state_method(name: &str) -> bool {
+    let name = name.trim_start_matches('_');
+    ["reset", "clear", "set_", "enable", "disable", "unset", "remove", "named_", "parameters", "apply", "generate"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+        || is_setup_function(name)
+        || is_training_only_function(name)
+}
+
+/// Whether a callee the evaluator cannot resolve is named as a model: `self.model(...)`,
+/// `model(...)`, `self.draft_model(...)`, `self.transformer(...)`, `self.unet(...)` (a model
+/// built by a config system or a factory, such as torchtune's `config.instantiate`).
+fn named_as_a_model(summary: &FileSummary, callee: ValId) -> bool {
+    let name = match summary.vals[callee as usize] {
+        Val::Attr(_, name) | Val::SelfAttr { name, .. } | Val::Global(name) => summary.names.get(name),
+        Val::Param { func, index } => match summary.funcs[func as usize].params.get(index as usize) {
+            Some(&(name, _)) => summary.names.get(name),
+            None => return false,
+        },
+        _ => return false,
+    };
+    matches!(name, "transformer" | "unet" | "denoiser") || name.split('_').any(|word| word == "model")
+}
+
+/// The words of a qualified name, lower-cased: split at `_`, `.` and camel-case humps
+/// (`_VLMEvalWrapper.acc` gives `vlm`, `eval`, `wrapper`, `acc`).
+fn words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (index, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            words.extend((!current.is_empty()).then(|| std::mem::take(&mut current)));
+            continue;
+        }
+        let hump = c.is_uppercase()
+            && index > 0
+            && (chars[index - 1].is_lowercase()
+                || (chars[index - 1].is_uppercase() && chars.get(index + 1).is_some_and(|n| n.is_lowercase())));
+        if hump && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        current.extend(c.to_lowercase());
+    }
+    words.extend((!current.is_empty()).then_some(current));
+    words
+}
+
+/// Words that name an evaluation or a benchmark: a harness runs the model over a data set to
+/// measure it, once per evaluation rather than once per step of a user's inference.
+/// Debugging tools (sglang's `debug_utils.comparator`) compare runs offline, so they count too.
+const EVALUATION_WORDS: &[&str] = &[
+    "eval",
+    "evaluation",
+    "evaluator",
+    "benchmark",
+    "benchmarks",
+    "bench",
+    "acc",
+    "accuracy",
+    "metric",
+    "metrics",
+    "debug",
+    "comparator",
+];
+
+/// Words that name once-per-request work around the steps: pre- and post-processing, and a
+/// diffusion pipeline's VAE encoding the inputs or decoding the final latents.
+const PER_REQUEST_WORDS: &[&str] = &["preprocess", "postprocess", "vae", "autoencoder"];
+
+/// Whether a function's qualified name (`_VLMEvalWrapper._model_generate`, `Model.acc`) says it
+/// evaluates or benchmarks a model: its loops are no decode loops.
+fn is_evaluation_function(qualname: &str) -> bool {
+    words(qualname).iter().any(|word| EVALUATION_WORDS.contains(&word.as_str()))
+}
+
+/// Whether a function's qualified name (`DetrImageProcessor._preprocess`,
+/// `QwenImageVaeEncoderStep.__call__`) says it runs once per request around the steps: its loops
+/// are no decode loops.
+fn is_per_request_function(qualname: &str) -> bool {
+    words(qualname).iter().any(|word| PER_REQUEST_WORDS.contains(&word.as_str()))
+}
+
+/// Whether a module's dotted name (`recipes.eleuther_eval`, `eagle.evaluation.gen_answer`,
+/// `sglang.bench_one_batch`) says it is an evaluation or benchmark script.
+fn is_evaluation_module(module: &str) -> bool {
+    words(module).iter().any(|word| EVALUATION_WORDS.contains(&word.as_str()))
 }
 
 /// Whether a function's name says it computes a training loss (`compute_loss`,
@@ -252,4 +466,39 @@ fn is_test_file(path: &std::path::Path) -> bool {
         || stem.ends_with("_test")
         || stem == "conftest"
         || path.parent().is_some_and(|dir| dir.iter().any(|c| c == "tests" || c == "test"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_at_underscores_dots_and_humps() {
+        assert_eq!(words("_VLMEvalWrapper._model_generate"), ["vlm", "eval", "wrapper", "model", "generate"]);
+        assert_eq!(words("recipes.eleuther_eval"), ["recipes", "eleuther", "eval"]);
+        assert_eq!(words("Model.acc"), ["model", "acc"]);
+    }
+
+    #[test]
+    fn evaluation_and_per_request_names() {
+        assert!(is_evaluation_function("_VLMEvalWrapper._model_multimodal_generate"));
+        assert!(is_evaluation_function("Model.acc"));
+        assert!(is_evaluation_module("sglang.srt.debug_utils.comparator.entrypoint"));
+        // `evaluate_posterior` is EAGLE's per-step acceptance test; `retrieval` holds no `eval` word.
+        assert!(!is_evaluation_function("evaluate_posterior"));
+        assert!(!is_evaluation_function("RetrievalModel.generate"));
+        assert!(is_per_request_function("DetrImageProcessor._preprocess"));
+        assert!(is_per_request_function("QwenImageVaeEncoderStep.__call__"));
+        assert!(!is_per_request_function("GenerationMixin._sample"));
+    }
+
+    #[test]
+    fn state_methods_run_no_step() {
+        for name in ["reset_cache", "set_processor", "_enable_adapters", "generate", "merge", "load_weights"] {
+            assert!(is_state_method(name), "{name}");
+        }
+        for name in ["forward", "decode", "embed_multimodal", "step"] {
+            assert!(!is_state_method(name), "{name}");
+        }
+    }
 }

@@ -27,7 +27,17 @@ declare_rule! {
     /// ## Known false positives
     /// `.item()` is reported even when the receiver's type was not proven, since almost every
     /// `.item()` in model code is a tensor's; the message then says so. A receiver proven to be
-    /// something else (a numpy array, a Python number) is not reported.
+    /// something else (a numpy array, a Python number) is not reported, nor is one in host
+    /// memory: what `.cpu()`, `.to("cpu")` or `.numpy()` returned (whatever their receiver), a
+    /// tensor created with `device="cpu"`, with `pin_memory=` or without `device=`, a `self.x`
+    /// that every assignment graphlint can type fills with host data, numpy calls and their
+    /// results' methods. Serving engines keep host mirrors of device buffers under names that say
+    /// so, and graphlint follows that convention for values it cannot type otherwise (and for
+    /// tensors whose device it does not know): a name with a `cpu` word (`seq_lens_cpu`,
+    /// `query_start_loc_cpu_upper`, a buffer's `.cpu` field) is host data, one with an `np` or
+    /// `numpy` word (`positions_np`, a buffer's `.np` view) a numpy array. A device tensor named
+    /// that way is missed, and so is the value after its name is gone. A host tensor graphlint
+    /// sees no sign of (token ids from a tokenizer) is reported; its `.item()` does not wait.
     pub static RULE = Rule { code: "GL201", name: "item-call", family: TensorToHost, language: Python }
 }
 

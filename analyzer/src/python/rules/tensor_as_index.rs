@@ -6,14 +6,17 @@ use crate::python::types::Ty;
 declare_rule! {
     /// ## What it does
     /// Flags tensors used where Python needs an integer: `range(t)`, slice bounds `x[a:b]` with
-    /// tensor `a` or `b`, `operator.index(t)`, and a Python list or tuple (or a `torch.Size`)
-    /// indexed by a tensor, `items[t]`.
+    /// tensor `a` or `b`, `operator.index(t)`, a Python list or tuple (or a `torch.Size`)
+    /// indexed by a tensor, `items[t]`, and a tensor or numpy array indexed by a 0-d tensor
+    /// (`logits[best, n]` with `best = scores.argmax()`).
     ///
     /// ## Why is this bad?
     /// Python calls the tensor's `__index__`, which copies its value to the host and waits for the
     /// device. A KV cache sliced with a tensor position syncs on every decode step. A list indexed
     /// by a tensor works only when the tensor holds one integer (any other tensor raises), so
-    /// every such index is a read-back. Iterating over a tensor (`for row in t:`) is not reported:
+    /// every such index is a read-back. A tensor indexed by a 0-d integer tensor selects with the
+    /// index's value, which PyTorch reads on the host first (a tensor with elements gathers on
+    /// the device instead). Iterating over a tensor (`for row in t:`) is not reported:
     /// it calls `unbind`, which makes views without reading values.
     ///
     /// ## Example
@@ -32,7 +35,11 @@ declare_rule! {
     /// ## Known false positives
     /// Only bounds and indices proven to be tensors are reported, and only on containers known to
     /// be Python lists, tuples or shapes: a dict keyed by tensors (hashed by identity, no sync) is
-    /// not reported, nor is a container whose type is not known.
+    /// not reported, nor is a container whose type is not known. A tensor indexed by a tensor is
+    /// reported only when the index is proven 0-d (a full reduction such as `x.max()` or
+    /// `torch.argmax(x)`, `torch.tensor(3)`, or arithmetic of one with numbers, bound in the same
+    /// function); indices whose rank graphlint does not know (`t[-1]`, an element of a tensor) are
+    /// not reported.
     pub static RULE = Rule { code: "GL204", name: "tensor-as-index", family: TensorToHost, language: Python }
 }
 
@@ -85,5 +92,16 @@ pub(crate) fn check_sequence_index(checker: &mut Checker, subscript: &ast::ExprS
         span(subscript),
         format!("indexing {container} with tensor `{text}` calls `__index__`, which copies it to the host and waits for the device"),
         "keep the index as a Python int tracked on the host, or stack the items into a tensor and index that on the device",
+    );
+}
+
+/// `x[t]` with `t` a 0-d device tensor.
+pub(crate) fn check_scalar_index(checker: &mut Checker, index: &Expr) {
+    let text = checker.text(index);
+    checker.report(
+        &RULE,
+        span(index),
+        format!("index `{text}` is a 0-d tensor: indexing reads its value on the host, which waits for the device"),
+        "keep the index a Python int tracked on the host, or select on the device (`index_select`, `gather`, `torch.where`)",
     );
 }

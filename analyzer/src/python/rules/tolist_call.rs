@@ -20,7 +20,9 @@ declare_rule! {
     /// ```
     ///
     /// ## Known false positives
-    /// Only receivers proven to be tensors are reported (numpy arrays also have `tolist`).
+    /// Only receivers proven to be tensors are reported (numpy arrays also have `tolist`), and
+    /// not those in host memory (see `item-call` for what proves it, including the `*_cpu`
+    /// naming convention). A tensor that lives on the host with no sign of it is reported.
     pub static RULE = Rule { code: "GL202", name: "tolist-call", family: TensorToHost, language: Python }
 }
 
