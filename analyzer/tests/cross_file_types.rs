@@ -87,3 +87,46 @@ fn without_the_declaring_files_nothing_is_proven() {
     let runner = graphlint_json(&dir, &["pkg/runner.py"]);
     assert!(runner.iter().all(|f| f["code"] != "GL102" && f["code"] != "GL401"), "{runner:#?}");
 }
+
+/// How many files the types across files checked a second time (`GRAPHLINT_TIMINGS` says).
+fn rechecked_files(dir: &Path) -> usize {
+    let output = Command::new(env!("CARGO_BIN_EXE_graphlint"))
+        .args(["--output-format", "json", "--no-cache", "."])
+        .env("GRAPHLINT_TIMINGS", "1")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.lines().find(|l| l.contains("re-checks of ")).unwrap_or_else(|| panic!("{stderr}"));
+    let count = line.split("re-checks of ").nth(1).unwrap().split_whitespace().next().unwrap();
+    count.parse().unwrap()
+}
+
+/// A file is checked again only where an answer reaches a construct some rule reads: here a
+/// declared tensor field used only in arithmetic gets no re-check, and read by a condition, one.
+#[test]
+fn only_files_whose_answers_a_rule_reads_are_checked_again() {
+    let tree = |forward: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let pkg = dir.path().join("pkg");
+        std::fs::create_dir(&pkg).unwrap();
+        std::fs::write(pkg.join("__init__.py"), "").unwrap();
+        std::fs::write(
+            pkg.join("batch.py"),
+            "import dataclasses\nimport torch\n\n\n@dataclasses.dataclass\nclass Info:\n    scale: torch.Tensor\n",
+        )
+        .unwrap();
+        let model = format!(
+            "import torch\nfrom torch import nn\n\nfrom .batch import Info\n\n\nclass M(nn.Module):\n    \
+             def forward(self, x: torch.Tensor, info: Info):\n{forward}        return x\n"
+        );
+        std::fs::write(pkg.join("model.py"), model).unwrap();
+        dir
+    };
+    let arithmetic = tree("        x = x * info.scale\n        y = helper(info.scale)\n");
+    assert_eq!(rechecked_files(arithmetic.path()), 0);
+    let condition = tree("        if info.scale.any():\n            x = x * 2\n");
+    assert_eq!(rechecked_files(condition.path()), 1);
+    let findings = graphlint_json(condition.path(), &[]);
+    assert!(findings.iter().any(|f| f["code"] == "GL401" && f["hot"] == true), "{findings:#?}");
+}

@@ -28,6 +28,7 @@ impl<'a> Checker<'a> {
             }
             _ => {
                 let ty = self.expr(expr);
+                self.note_read(expr, ty);
                 if ty.is_device_tensor() {
                     rules::on_truth_test(self, expr, context);
                 }
@@ -75,6 +76,9 @@ impl<'a> Checker<'a> {
             }
             Expr::UnaryOp(unary) => {
                 let operand = self.expr(&unary.operand);
+                if unary.op == UnaryOp::Not {
+                    self.note_read(&unary.operand, operand);
+                }
                 match unary.op {
                     UnaryOp::Not => {
                         if operand.is_device_tensor() {
@@ -94,6 +98,9 @@ impl<'a> Checker<'a> {
                 let last = boolop.values.len().saturating_sub(1);
                 for (index, value) in boolop.values.iter().enumerate() {
                     let ty = self.expr(value);
+                    if index < last {
+                        self.note_read(value, ty);
+                    }
                     if index < last && ty.is_device_tensor() {
                         rules::tensor_bool_operator::check_operand(self, boolop.op, value);
                     }
@@ -107,6 +114,10 @@ impl<'a> Checker<'a> {
                 let mut operands = vec![left];
                 for comparator in compare.comparators.iter() {
                     operands.push(self.expr(comparator));
+                }
+                for (expr, &operand) in std::iter::once(&*compare.left).chain(compare.comparators.iter()).zip(&operands)
+                {
+                    self.note_read(expr, operand);
                 }
                 // `Tensor.__contains__` raises for anything but a tensor or a number, so a string
                 // tested with `in` proves that the container is not a tensor after all.
@@ -273,6 +284,7 @@ impl<'a> Checker<'a> {
     fn interpolated_element(&mut self, element: &'a InterpolatedStringElement) {
         if let InterpolatedStringElement::Interpolation(interpolation) = element {
             let ty = self.expr(&interpolation.expression);
+            self.note_read(&interpolation.expression, ty);
             if ty.is_device_tensor() {
                 rules::format_tensor::check_interpolation(self, &interpolation.expression);
             }
@@ -360,6 +372,14 @@ impl<'a> Checker<'a> {
                     index_tys.push(Ty::Int);
                 }
                 other => index_tys.push(self.expr(other)),
+            }
+        }
+        if self.foreign.is_none() {
+            for (element, &ty) in elements.iter().zip(&index_tys) {
+                self.note_read(element, ty);
+            }
+            if index_tys.iter().any(|t| *t != Ty::Int) {
+                self.note_read(&subscript.value, value);
             }
         }
         // A tensor (or numpy array) indexed by a 0-d tensor reads the index on the host (lists,
@@ -455,6 +475,23 @@ impl<'a> Checker<'a> {
             args: &args,
             keywords: &keywords,
         };
+        if self.foreign.is_none() {
+            if let (Some(name), Some(expr)) = (method, receiver_expr) {
+                if rules::is_rule_method(name) {
+                    self.note_read(expr, receiver);
+                }
+            }
+            if external
+                && qualified.as_deref().is_some_and(|q| q[0] == "builtins" || rules::is_rule_method(q[q.len() - 1]))
+            {
+                for (expr, &ty) in call.arguments.args.iter().zip(&args) {
+                    self.note_read(expr, ty);
+                }
+                for (keyword, &(_, ty)) in call.arguments.keywords.iter().zip(&keywords) {
+                    self.note_read(&keyword.value, ty);
+                }
+            }
+        }
         rules::on_call(self, &info);
         let result = self.call_result(&info, callee);
         if let (Some(name), Ty::Val(val)) = (method, result) {

@@ -82,6 +82,16 @@ pub(crate) struct Checker<'a> {
     /// What the project pass proved from other files, when this is a re-check (see
     /// `project/declared.rs`); `None` in the first pass, which records questions instead.
     foreign: Option<&'a ForeignTypes>,
+    /// First pass only: symbolic values a rule's construct reads (a sync method's receiver, a
+    /// condition, a compare, an index, a builtin's argument). Only questions about these or
+    /// what they derive from are kept, so that a re-check is asked for only where an answer can
+    /// change a finding.
+    read_vals: Vec<ValId>,
+    /// First pass only: questions about call results the file types as unknown (no symbolic
+    /// value carries them to their readers), by the call's range, and the local names bound to
+    /// them (`h = helper(x)`, `a, b = helper(x)`), so that a construct reading them can be traced.
+    unknown_calls: FxHashMap<u64, ValId>,
+    unknown_names: FxHashMap<(FuncIdx, &'a str), ValId>,
     /// Symbolic values (kept for the project pass) known to be in host memory: `.cpu()` and
     /// `.to("cpu")` results, with the type the rules see.
     host_vals: FxHashMap<ValId, Ty>,
@@ -131,6 +141,9 @@ impl<'a> Checker<'a> {
             name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             device_tensor_literals: FxHashSet::default(),
             foreign: None,
+            read_vals: Vec::new(),
+            unknown_calls: FxHashMap::default(),
+            unknown_names: FxHashMap::default(),
             host_vals: FxHashMap::default(),
             returns: Vec::new(),
             scalars: FxHashSet::default(),
@@ -172,6 +185,11 @@ impl<'a> Checker<'a> {
             Some(foreign) => foreign.exprs.get(&range_key(start, end)).copied().unwrap_or(ty),
             None => {
                 self.summary.questions.push(TypeQuestion { start, end, func: self.current_func(), val });
+                // A call result the file types as unknown carries no symbolic value to the
+                // constructs that read it: they find it by its range or by the name bound to it.
+                if !matches!(ty, Ty::Val(_)) {
+                    self.unknown_calls.insert(range_key(start, end), val);
+                }
                 ty
             }
         }
@@ -198,6 +216,93 @@ impl<'a> Checker<'a> {
         for stmt in body {
             self.stmt(stmt);
         }
+        if self.foreign.is_none() {
+            self.keep_read_questions();
+        }
+    }
+
+    /// In the first pass, the value of `expr` (of type `ty`) that a rule's construct reads (see
+    /// [`Self::read_vals`]): a symbolic value, or an unknown one traced through attributes,
+    /// calls and subscripts to a call result or a name bound to one that is asked about.
+    pub(crate) fn note_read(&mut self, expr: &Expr, ty: Ty) {
+        if self.foreign.is_some() {
+            return;
+        }
+        if let Ty::Val(val) = ty {
+            self.read_vals.push(val);
+            return;
+        }
+        if self.unknown_calls.is_empty() {
+            return;
+        }
+        let mut expr = expr;
+        loop {
+            expr = match expr {
+                Expr::Attribute(attribute) => &attribute.value,
+                Expr::Subscript(subscript) => &subscript.value,
+                Expr::Call(call) => {
+                    let range = span(expr);
+                    if let Some(&val) = self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)) {
+                        self.read_vals.push(val);
+                        return;
+                    }
+                    &call.func
+                }
+                Expr::Name(name) => {
+                    if let Some(&val) = self.unknown_names.get(&(self.current_func(), name.id.as_str())) {
+                        self.read_vals.push(val);
+                    }
+                    return;
+                }
+                _ => return,
+            };
+        }
+    }
+
+    /// `h = helper(x)` or `a, b = helper(x)` where the call's result is asked about.
+    fn note_unknown_binding(&mut self, targets: &'a [Expr], value: &Expr) {
+        let range = span(value);
+        let Some(&val) = self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)) else { return };
+        let func = self.current_func();
+        for target in targets {
+            match target {
+                Expr::Name(name) => {
+                    self.unknown_names.insert((func, name.id.as_str()), val);
+                }
+                Expr::Tuple(tuple) => {
+                    for element in &tuple.elts {
+                        if let Expr::Name(name) = element {
+                            self.unknown_names.insert((func, name.id.as_str()), val);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Drops the questions whose value no rule's construct reads, directly or through what is
+    /// derived from it (`h.sum()` read by `.item()` reads `h`): their answers cannot change a
+    /// finding, and a file left without questions is not checked again.
+    fn keep_read_questions(&mut self) {
+        if self.summary.questions.is_empty() {
+            return;
+        }
+        let summary = &self.summary;
+        let mut read = vec![false; summary.vals.len()];
+        let mut work = std::mem::take(&mut self.read_vals);
+        while let Some(val) = work.pop() {
+            match read.get_mut(val as usize) {
+                Some(seen) if !*seen => *seen = true,
+                _ => continue,
+            }
+            match summary.vals[val as usize] {
+                Val::Attr(base, _) | Val::Call(base) | Val::Elem(base) => work.push(base),
+                Val::Collection(items) | Val::Union(items) => work.extend_from_slice(summary.items(items)),
+                _ => {}
+            }
+        }
+        self.summary.questions.retain(|q| read.get(q.val as usize).copied().unwrap_or(true));
     }
 
     // ----- reporting -------------------------------------------------------------------------
@@ -324,6 +429,18 @@ impl<'a> Checker<'a> {
                 }
                 let ty = self.expr(&assign.value);
                 self.note_host_attribute(&assign.targets, &assign.value, ty);
+                if self.foreign.is_none() {
+                    // `x[mask] = value`: what is stored through a mask is read by a rule.
+                    let into_subscript = |t: &Expr| matches!(t, Expr::Subscript(_));
+                    if assign.targets.iter().any(|t| {
+                        into_subscript(t) || matches!(t, Expr::Tuple(tuple) if tuple.elts.iter().any(into_subscript))
+                    }) {
+                        self.note_read(&assign.value, ty);
+                    }
+                    if !self.unknown_calls.is_empty() {
+                        self.note_unknown_binding(&assign.targets, &assign.value);
+                    }
+                }
                 if let (Some(foreign), [Expr::Tuple(target)]) = (self.foreign, assign.targets.as_slice()) {
                     // `a, b = f()` where another file's `f` returns a tuple known element by element.
                     let value = span(&*assign.value);
