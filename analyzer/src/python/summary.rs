@@ -182,6 +182,8 @@ pub struct TypeQuestion {
     pub end: u32,
     pub func: FuncIdx,
     pub val: ValId,
+    /// The question is about the result of calling `val` (a call the file types as unknown).
+    pub call: bool,
 }
 
 /// A call site that passes proven device tensors as positional arguments (for parameters

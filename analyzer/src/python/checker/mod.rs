@@ -164,18 +164,12 @@ impl<'a> Checker<'a> {
     /// `calls_before` is the number of call sites before `expr` was visited: a call whose result
     /// the file cannot describe (a function's) asks about the call site it recorded, if any.
     pub(crate) fn foreign_ty(&mut self, expr: &Expr, ty: Ty, calls_before: usize) -> Ty {
-        let val = match (expr, ty) {
-            (Expr::Attribute(_) | Expr::Call(_), Ty::Val(val)) => val,
+        let (val, call) = match (expr, ty) {
+            (Expr::Attribute(_) | Expr::Call(_), Ty::Val(val)) => (val, false),
             (Expr::Call(_), Ty::Unknown) if self.summary.calls.len() > calls_before => {
                 let Some(site) = self.summary.calls.last().filter(|c| c.kind == CallKind::Call) else { return ty };
-                match self.foreign {
-                    // The value is only asked about; in a re-check its id is not needed.
-                    Some(_) => site.callee,
-                    None => {
-                        let callee = site.callee;
-                        self.summary.add_val(Val::Call(callee))
-                    }
-                }
+                // Asked about as the result of calling the callee, without a value of its own.
+                (site.callee, true)
             }
             _ => return ty,
         };
@@ -184,7 +178,7 @@ impl<'a> Checker<'a> {
         match self.foreign {
             Some(foreign) => foreign.exprs.get(&range_key(start, end)).copied().unwrap_or(ty),
             None => {
-                self.summary.questions.push(TypeQuestion { start, end, func: self.current_func(), val });
+                self.summary.questions.push(TypeQuestion { start, end, func: self.current_func(), val, call });
                 // A call result the file types as unknown carries no symbolic value to the
                 // constructs that read it: they find it by its range or by the name bound to it.
                 if !matches!(ty, Ty::Val(_)) {

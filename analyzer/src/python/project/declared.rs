@@ -46,18 +46,23 @@ impl Project<'_> {
             }
         }
         let mut out: Vec<ForeignTypes> = files.iter().map(|_| ForeignTypes::default()).collect();
-        let mut answers: FxHashMap<ValId, Answer> = FxHashMap::default();
+        let mut answers: FxHashMap<(ValId, bool), Answer> = FxHashMap::default();
         for (file, foreign) in out.iter_mut().enumerate() {
             answers.clear();
             for question in &files[file].summary.questions {
                 if !wanted(file, question.func) {
                     continue;
                 }
-                let (ty, elements) = match answers.get(&question.val) {
+                let (ty, elements) = match answers.get(&(question.val, question.call)) {
                     Some(known) => known.clone(),
                     None => {
-                        let answer = self.declared(file, question.val, &attr_tys);
-                        answers.insert(question.val, answer.clone());
+                        let answer = if question.call {
+                            let callees = self.eval(file, question.val);
+                            self.return_ty(&callees)
+                        } else {
+                            self.declared(file, question.val, &attr_tys)
+                        };
+                        answers.insert((question.val, question.call), answer.clone());
                         answer
                     }
                 };
