@@ -115,9 +115,13 @@ impl<'a> Checker<'a> {
                 for comparator in compare.comparators.iter() {
                     operands.push(self.expr(comparator));
                 }
-                for (expr, &operand) in std::iter::once(&*compare.left).chain(compare.comparators.iter()).zip(&operands)
-                {
-                    self.note_read(expr, operand);
+                // `x is None` reads no value.
+                if !compare.ops.iter().all(|op| matches!(op, CmpOp::Is | CmpOp::IsNot)) {
+                    for (expr, &operand) in
+                        std::iter::once(&*compare.left).chain(compare.comparators.iter()).zip(&operands)
+                    {
+                        self.note_read(expr, operand);
+                    }
                 }
                 // `Tensor.__contains__` raises for anything but a tensor or a number, so a string
                 // tested with `in` proves that the container is not a tensor after all.
@@ -378,7 +382,8 @@ impl<'a> Checker<'a> {
             for (element, &ty) in elements.iter().zip(&index_tys) {
                 self.note_read(element, ty);
             }
-            if index_tys.iter().any(|t| *t != Ty::Int) {
+            // Indexed by what may be a mask or a 0-d tensor (not by numbers, slices, `None`, `...`).
+            if index_tys.iter().any(|t| t.is_unproven() || t.is_tensor()) {
                 self.note_read(&subscript.value, value);
             }
         }
