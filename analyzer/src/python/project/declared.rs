@@ -19,7 +19,10 @@
 //! tensor, and a tensor that is on the device on one path and in host memory on another stays
 //! unknown. Files with answers in a function that is hot (or in any function with `--all-paths`)
 //! are checked again with them ([`crate::python::analyze_file_with`]); their findings replace the
-//! first pass's.
+//! first pass's. The first pass only asks about values that reach a construct some rule reads (a
+//! sync method's receiver, a condition, a compare, an index, a builtin's argument, a value stored
+//! through a subscript; see `Checker::keep_read_questions`), so that an answer that cannot change
+//! a finding costs no second check.
 
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
