@@ -45,6 +45,16 @@ pub fn check(files: &[SourceFile], settings: &Settings, cache: Option<&Cache>) -
 /// The per-file pass over `path`, from what reading it gave (read once by the caller, which
 /// may hash the bytes for the cache).
 pub fn analyze_file(path: &Path, bytes: std::io::Result<Vec<u8>>, settings: &Settings) -> FileAnalysis {
+    analyze_file_with(path, bytes, settings, None)
+}
+
+/// [`analyze_file`], as a re-check with the types the project pass proved from other files.
+pub(crate) fn analyze_file_with(
+    path: &Path,
+    bytes: std::io::Result<Vec<u8>>,
+    settings: &Settings,
+    foreign: Option<&types::ForeignTypes>,
+) -> FileAnalysis {
     let mut analysis = FileAnalysis::empty(path);
     let text = match SourceText::from_read(path, bytes) {
         Ok(text) => text,
@@ -75,6 +85,9 @@ pub fn analyze_file(path: &Path, bytes: std::io::Result<Vec<u8>>, settings: &Set
     }
 
     let mut checker = Checker::new(context);
+    if let Some(foreign) = foreign {
+        checker = checker.with_foreign(foreign);
+    }
     checker.check_module(parsed.body());
     analysis.summary = std::mem::take(&mut checker.summary);
     analysis.candidates = std::mem::take(&mut checker.candidates);

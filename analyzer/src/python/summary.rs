@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::types::Ty;
 pub use crate::frontend::Marker;
 
 /// Index into [`FileSummary::vals`].
@@ -123,6 +124,15 @@ pub struct FuncSummary {
     pub marker: Option<Marker>,
     /// `@staticmethod`: no `self`.
     pub is_static: bool,
+    /// What calling it returns, for other files: its return annotation, else what its `return`
+    /// statements give (joined; `Unknown` as soon as one is not proven). Never a [`Ty::Val`].
+    pub returns: Ty,
+    /// For a function whose `return`s give tuples of one length: what each element is, joined
+    /// over the paths (see [`Ty::join_paths`]). Empty otherwise.
+    pub return_elements: Vec<Ty>,
+    /// Bit `i`: parameter `i` is annotated `int` or `float` (callers passing tensors may override
+    /// it, see `project/types.rs`). Parameters past 31 are not tracked.
+    pub scalar_params: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,6 +144,11 @@ pub struct ClassSummary {
     pub attrs: Vec<(NameId, ValId)>,
     /// Method name to function index.
     pub methods: Vec<(NameId, FuncIdx)>,
+    /// The types this file proves for its attributes (class-level annotations, dataclass and
+    /// `NamedTuple` fields, `self.x = ...`), for other files' reads of them. Only proven types.
+    pub attr_tys: Vec<(NameId, Ty)>,
+    /// Attributes a method assigns a host value (`self.x = self.x.to("cpu")`).
+    pub host_attrs: Vec<NameId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +170,31 @@ pub struct CallSite {
     pub args: Items,
     /// Keyword arguments with a symbolic value (a range of [`FileSummary::call_kwargs`]).
     pub kwargs: Items,
+}
+
+/// An attribute read or call whose value the file could only describe symbolically
+/// (`param.field`, `imported_function(...)`): the project pass may prove its type from other
+/// files' declarations (see `project/types.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeQuestion {
+    /// The expression's range in the file (nested expressions may share a start).
+    pub start: u32,
+    pub end: u32,
+    pub func: FuncIdx,
+    pub val: ValId,
+    /// The question is about the result of calling `val` (a call the file types as unknown).
+    pub call: bool,
+}
+
+/// A call site that passes proven device tensors as positional arguments (for parameters
+/// annotated `int` that callers pass tensors to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorArgs {
+    /// Index into [`FileSummary::calls`].
+    pub call: u32,
+    /// Bit `i`: positional argument `i` is a device tensor.
+    pub positions: u32,
+    pub row: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,6 +267,12 @@ pub struct FileSummary {
     pub call_kwargs: Vec<(NameId, ValId)>,
     pub regions: Vec<Region>,
     pub root_sites: Vec<RootSite>,
+    pub questions: Vec<TypeQuestion>,
+    pub tensor_args: Vec<TensorArgs>,
+    /// Keyword arguments that pass a host value (see [`crate::python::types::is_host_value`]),
+    /// as (index into [`FileSummary::calls`], keyword): a constructor filling a field with one
+    /// says the field lives in host memory.
+    pub host_kwargs: Vec<(u32, NameId)>,
 }
 
 impl FileSummary {

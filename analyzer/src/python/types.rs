@@ -5,11 +5,15 @@
 //! arithmetic on a tensor, a tensor attribute of the class). Everything else is `Unknown`, and
 //! rules other than `.item()` do not fire on unknowns.
 
-use super::summary::ValId;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::summary::{FuncIdx, ValId};
 
 /// What graphlint knows about a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Ty {
+    #[default]
     Unknown,
     /// A tensor. `boolean`: known to hold booleans (a mask). `host`: known to live in CPU memory.
     Tensor {
@@ -78,6 +82,19 @@ impl Ty {
         }
     }
 
+    /// Merge of what two paths return, for callers in other files: a device tensor on one path and
+    /// a Python scalar or `None` on the other is a device tensor (on that path, reading it syncs);
+    /// a device tensor and a host tensor is unknown (host residence is never guessed).
+    pub fn join_paths(self, other: Ty) -> Ty {
+        match (self, other) {
+            (Ty::Tensor { host: true, .. }, Ty::Tensor { host: false, .. })
+            | (Ty::Tensor { host: false, .. }, Ty::Tensor { host: true, .. }) => Ty::Unknown,
+            (t @ Ty::Tensor { host: false, .. }, Ty::Int | Ty::Float | Ty::Bool)
+            | (Ty::Int | Ty::Float | Ty::Bool, t @ Ty::Tensor { host: false, .. }) => t.on_same_device(),
+            _ => self.join(other),
+        }
+    }
+
     /// Merge of two possibilities (a ternary, an `Optional`): keep what both agree on.
     pub fn join(self, other: Ty) -> Ty {
         match (self, other) {
@@ -90,6 +107,46 @@ impl Ty {
             _ => Ty::Unknown,
         }
     }
+}
+
+/// What the project pass proved for one file from the other files' declarations, for its
+/// re-check (see `project/declared.rs`).
+#[derive(Debug, Default)]
+pub struct ForeignTypes {
+    /// Types of attribute reads and call results, by the expression's range (see [`range_key`]).
+    pub exprs: FxHashMap<u64, Ty>,
+    /// Element types of call results unpacked into a tuple (`a, b = f()`), by the call's range.
+    pub elements: FxHashMap<u64, Vec<Ty>>,
+    /// Parameters annotated `int`/`float` that callers in the tree pass device tensors, by
+    /// (function, index): the parameter's name and one such caller (`file:line`).
+    pub params: FxHashMap<(FuncIdx, u32), (String, String)>,
+}
+
+/// The key of an expression's range in [`ForeignTypes`].
+pub fn range_key(start: u32, end: u32) -> u64 {
+    (u64::from(start) << 32) | u64::from(end)
+}
+
+impl ForeignTypes {
+    pub fn is_empty(&self) -> bool {
+        self.exprs.is_empty() && self.elements.is_empty() && self.params.is_empty()
+    }
+}
+
+/// A name that marks a host-memory copy (`seq_lens_cpu`, `cpu_slot_mapping`, `pinned_buf`,
+/// `get_ids_np`): declarations (`torch.Tensor`) say nothing of where a tensor lives, and such
+/// values are filled from `.cpu()`, pinned or numpy memory, so they are never taken for device
+/// tensors.
+pub fn names_host_buffer(name: &str) -> bool {
+    name.split(|c: char| c == '_' || !c.is_alphanumeric())
+        .any(|part| ["cpu", "pinned", "host", "np", "numpy"].iter().any(|word| part.eq_ignore_ascii_case(word)))
+}
+
+/// Whether an argument passes a host value: proven (a host tensor, a numpy array) or, unless it
+/// is proven something else, named as one (`self.lens_cpu[:n]`, `x.cpu()`; a tensor parameter's
+/// annotation says nothing of its device).
+pub fn is_host_value(ty: Ty, text: &str) -> bool {
+    ty.is_host_tensor() || ty == Ty::NdArray || ((ty.is_unproven() || ty.is_tensor()) && names_host_buffer(text))
 }
 
 /// The type a jaxtyping/torchtyping/typing annotation head names, if it is a tensor wrapper.

@@ -28,6 +28,7 @@ impl<'a> Checker<'a> {
             }
             _ => {
                 let ty = self.expr(expr);
+                self.note_read(expr, ty);
                 if ty.is_device_tensor() {
                     rules::on_truth_test(self, expr, context);
                 }
@@ -40,13 +41,14 @@ impl<'a> Checker<'a> {
         // Deeply nested expressions recurse deeply: grow the stack instead of overflowing it.
         // Checked every 16 levels (a level takes well under 2 KiB, the red zone is 128 KiB).
         self.expr_depth += 1;
+        let calls_before = self.summary.calls.len();
         let ty = if self.expr_depth.is_multiple_of(16) {
             stacker::maybe_grow(128 * 1024, 8 * 1024 * 1024, || self.expr_inner(expr))
         } else {
             self.expr_inner(expr)
         };
         self.expr_depth -= 1;
-        ty
+        self.foreign_ty(expr, ty, calls_before)
     }
 
     fn expr_inner(&mut self, expr: &'a Expr) -> Ty {
@@ -74,6 +76,9 @@ impl<'a> Checker<'a> {
             }
             Expr::UnaryOp(unary) => {
                 let operand = self.expr(&unary.operand);
+                if unary.op == UnaryOp::Not {
+                    self.note_read(&unary.operand, operand);
+                }
                 match unary.op {
                     UnaryOp::Not => {
                         if operand.is_device_tensor() {
@@ -93,6 +98,9 @@ impl<'a> Checker<'a> {
                 let last = boolop.values.len().saturating_sub(1);
                 for (index, value) in boolop.values.iter().enumerate() {
                     let ty = self.expr(value);
+                    if index < last {
+                        self.note_read(value, ty);
+                    }
                     if index < last && ty.is_device_tensor() {
                         rules::tensor_bool_operator::check_operand(self, boolop.op, value);
                     }
@@ -106,6 +114,14 @@ impl<'a> Checker<'a> {
                 let mut operands = vec![left];
                 for comparator in compare.comparators.iter() {
                     operands.push(self.expr(comparator));
+                }
+                // `x is None` reads no value.
+                if !compare.ops.iter().all(|op| matches!(op, CmpOp::Is | CmpOp::IsNot)) {
+                    for (expr, &operand) in
+                        std::iter::once(&*compare.left).chain(compare.comparators.iter()).zip(&operands)
+                    {
+                        self.note_read(expr, operand);
+                    }
                 }
                 // `Tensor.__contains__` raises for anything but a tensor or a number, so a string
                 // tested with `in` proves that the container is not a tensor after all.
@@ -272,6 +288,7 @@ impl<'a> Checker<'a> {
     fn interpolated_element(&mut self, element: &'a InterpolatedStringElement) {
         if let InterpolatedStringElement::Interpolation(interpolation) = element {
             let ty = self.expr(&interpolation.expression);
+            self.note_read(&interpolation.expression, ty);
             if ty.is_device_tensor() {
                 rules::format_tensor::check_interpolation(self, &interpolation.expression);
             }
@@ -359,6 +376,15 @@ impl<'a> Checker<'a> {
                     index_tys.push(Ty::Int);
                 }
                 other => index_tys.push(self.expr(other)),
+            }
+        }
+        if self.foreign.is_none() {
+            for (element, &ty) in elements.iter().zip(&index_tys) {
+                self.note_read(element, ty);
+            }
+            // Indexed by what may be a mask or a 0-d tensor (not by numbers, slices, `None`, `...`).
+            if index_tys.iter().any(|t| t.is_unproven() || t.is_tensor()) {
+                self.note_read(&subscript.value, value);
             }
         }
         // A tensor (or numpy array) indexed by a 0-d tensor reads the index on the host (lists,
@@ -454,6 +480,23 @@ impl<'a> Checker<'a> {
             args: &args,
             keywords: &keywords,
         };
+        if self.foreign.is_none() {
+            if let (Some(name), Some(expr)) = (method, receiver_expr) {
+                if rules::is_rule_method(name) {
+                    self.note_read(expr, receiver);
+                }
+            }
+            if external
+                && qualified.as_deref().is_some_and(|q| q[0] == "builtins" || rules::is_rule_method(q[q.len() - 1]))
+            {
+                for (expr, &ty) in call.arguments.args.iter().zip(&args) {
+                    self.note_read(expr, ty);
+                }
+                for (keyword, &(_, ty)) in call.arguments.keywords.iter().zip(&keywords) {
+                    self.note_read(&keyword.value, ty);
+                }
+            }
+        }
         rules::on_call(self, &info);
         let result = self.call_result(&info, callee);
         if let (Some(name), Ty::Val(val)) = (method, result) {
@@ -508,6 +551,22 @@ impl<'a> Checker<'a> {
                 args: call_args,
                 kwargs: call_kwargs,
             };
+            // For the types that cross files (`project/declared.rs`).
+            let index = self.summary.calls.len() as u32;
+            let positions = args.iter().take(32).enumerate().filter(|(_, t)| t.is_device_tensor());
+            let positions = positions.fold(0u32, |mask, (i, _)| mask | 1 << i);
+            if positions != 0 {
+                let row = self.row(span(call).start);
+                self.summary.tensor_args.push(TensorArgs { call: index, positions, row });
+            }
+            for (keyword, (name, ty)) in call.arguments.keywords.iter().zip(&keywords) {
+                if let Some(name) =
+                    name.filter(|_| types::is_host_value(*ty, &self.context.source[span(&keyword.value)]))
+                {
+                    let name = self.name(name);
+                    self.summary.host_kwargs.push((index, name));
+                }
+            }
             self.summary.calls.push(call_site);
         }
         result

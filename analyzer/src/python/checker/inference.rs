@@ -9,10 +9,14 @@ use crate::python::rules::{self, CallInfo};
 use crate::python::summary::*;
 use crate::python::types::{self, Ty};
 
-/// What a function's `return` statements give, gathered while its body is visited.
+/// What a function's `return` statements give, gathered while its body is visited: for the
+/// calls after it in this file and, through [`FuncSummary::returns`], for other files.
 #[derive(Default)]
 pub(super) struct ReturnFlow {
+    /// The join (over paths) of what every `return` gives.
     ty: Option<Ty>,
+    /// Element by element, where every `return` gives a tuple of one length (or `None`).
+    elements: Option<SmallVec<[Ty; 4]>>,
     /// A generator's call returns the generator, not what it `return`s.
     generator: bool,
 }
@@ -20,13 +24,26 @@ pub(super) struct ReturnFlow {
 impl<'a> Checker<'a> {
     // ----- inferred returns -------------------------------------------------------------------
 
-    pub(super) fn note_return(&mut self, value: Option<&Expr>, ty: Ty) {
-        let ty = match value {
-            Some(value) => self.host_view(value, ty),
-            None => ty,
-        };
-        if let Some(flow) = self.returns.last_mut() {
-            flow.ty = Some(flow.ty.map_or(ty, |t| t.join(ty)));
+    /// One `return`: `ty` is what it gives (already seen through host residence), `elements`
+    /// each element's type when it returns a tuple literal.
+    pub(super) fn note_return(&mut self, ty: Ty, elements: Option<SmallVec<[Ty; 4]>>) {
+        let Some(flow) = self.returns.last_mut() else { return };
+        match flow.ty {
+            None => {
+                flow.ty = Some(ty);
+                flow.elements = elements;
+            }
+            Some(known) => {
+                flow.elements = match (flow.elements.take(), elements) {
+                    (Some(a), Some(b)) if a.len() == b.len() => {
+                        Some(a.iter().zip(&b).map(|(x, y)| x.join_paths(*y)).collect())
+                    }
+                    (Some(a), None) if ty == Ty::None => Some(a),
+                    (None, Some(b)) if known == Ty::None => Some(b),
+                    _ => None,
+                };
+                flow.ty = Some(known.join_paths(ty));
+            }
         }
     }
 
@@ -36,12 +53,33 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// A function's inferred return, for the calls after it in this file: only array types (the
-    /// rules' subject), and only where no annotation said otherwise. `top_level`: a module-level
-    /// function (nested ones may share a name with it).
-    pub(super) fn record_return(&mut self, name: &'a str, class: Option<u32>, top_level: bool, flow: ReturnFlow) {
+    /// A function's inferred return. For the calls after it in this file: only array types (the
+    /// rules' subject), and only where no annotation said otherwise; `top_level`: a module-level
+    /// function (nested ones may share a name with it). For other files, in the function's
+    /// summary: where no annotation said otherwise, or where every `return` proves a Python value
+    /// against a tensor annotation (`-> torch.Tensor` on a function returning `.item()`).
+    pub(super) fn record_return(
+        &mut self,
+        name: &'a str,
+        func: FuncIdx,
+        class: Option<u32>,
+        top_level: bool,
+        flow: ReturnFlow,
+    ) {
         let Some(ty) = flow.ty else { return };
-        if flow.generator || !(ty.is_tensor() || matches!(ty, Ty::Tensors | Ty::NdArray)) {
+        if flow.generator {
+            return;
+        }
+        let summary = &mut self.summary.funcs[func as usize];
+        let contradicted = (summary.returns.is_tensor() || summary.returns == Ty::Tensors)
+            && matches!(ty, Ty::Int | Ty::Float | Ty::Bool | Ty::Str | Ty::List | Ty::Dict | Ty::Shape);
+        if (summary.returns == Ty::Unknown || contradicted) && !matches!(ty, Ty::Val(_) | Ty::None) {
+            summary.returns = ty;
+        }
+        if let Some(elements) = flow.elements.filter(|e| e.iter().any(|t| t.is_tensor() || *t == Ty::NdArray)) {
+            summary.return_elements = elements.iter().map(|t| if t.is_unproven() { Ty::Unknown } else { *t }).collect();
+        }
+        if !(ty.is_tensor() || matches!(ty, Ty::Tensors | Ty::NdArray)) {
             return;
         }
         match class {

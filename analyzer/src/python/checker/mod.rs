@@ -16,7 +16,7 @@ use smallvec::SmallVec;
 use super::adapter::{ast, span, BoolOp, CmpOp, Expr, Ranged, Stmt, UnaryOp};
 use super::rules::{self, TestContext};
 use super::summary::*;
-use super::types::Ty;
+use super::types::{range_key, ForeignTypes, Ty};
 use crate::frontend::{Candidate, FileContext};
 use crate::rule::Rule;
 
@@ -79,6 +79,19 @@ pub(crate) struct Checker<'a> {
     /// Start offsets of list/tuple literals and list comprehensions that hold a device tensor
     /// (directly or in a nested literal), for the rules that look at a call's literal argument.
     device_tensor_literals: FxHashSet<u32>,
+    /// What the project pass proved from other files, when this is a re-check (see
+    /// `project/declared.rs`); `None` in the first pass, which records questions instead.
+    foreign: Option<&'a ForeignTypes>,
+    /// First pass only: symbolic values a rule's construct reads (a sync method's receiver, a
+    /// condition, a compare, an index, a builtin's argument). Only questions about these or
+    /// what they derive from are kept, so that a re-check is asked for only where an answer can
+    /// change a finding.
+    read_vals: Vec<ValId>,
+    /// First pass only: questions about call results the file types as unknown (no symbolic
+    /// value carries them to their readers), by the call's range, and the local names bound to
+    /// them (`h = helper(x)`, `a, b = helper(x)`), so that a construct reading them can be traced.
+    unknown_calls: FxHashMap<u64, ValId>,
+    unknown_names: FxHashMap<(FuncIdx, &'a str), ValId>,
     /// Symbolic values (kept for the project pass) known to be in host memory: `.cpu()` and
     /// `.to("cpu")` results, with the type the rules see.
     host_vals: FxHashMap<ValId, Ty>,
@@ -103,6 +116,9 @@ impl<'a> Checker<'a> {
             compiled: false,
             marker: None,
             is_static: true,
+            returns: Ty::Unknown,
+            return_elements: Vec::new(),
+            scalar_params: 0,
         });
         Checker {
             context,
@@ -124,6 +140,10 @@ impl<'a> Checker<'a> {
             self_attr_vals: FxHashMap::default(),
             name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             device_tensor_literals: FxHashSet::default(),
+            foreign: None,
+            read_vals: Vec::new(),
+            unknown_calls: FxHashMap::default(),
+            unknown_names: FxHashMap::default(),
             host_vals: FxHashMap::default(),
             returns: Vec::new(),
             scalars: FxHashSet::default(),
@@ -132,16 +152,167 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Makes this a re-check with the types the project pass proved from other files.
+    pub fn with_foreign(mut self, foreign: &'a ForeignTypes) -> Self {
+        self.foreign = Some(foreign);
+        self
+    }
+
+    /// The hook between an expression and the types other files prove: in the first pass, a
+    /// symbolic attribute read or call result becomes a question for the project pass; in a
+    /// re-check, its answer (a tensor, tensors, a stream) replaces the symbolic value.
+    /// `calls_before` is the number of call sites before `expr` was visited: a call whose result
+    /// the file cannot describe (a function's) asks about the call site it recorded, if any.
+    pub(crate) fn foreign_ty(&mut self, expr: &Expr, ty: Ty, calls_before: usize) -> Ty {
+        let (val, call) = match (expr, ty) {
+            (Expr::Attribute(_) | Expr::Call(_), Ty::Val(val)) => (val, false),
+            (Expr::Call(_), Ty::Unknown) if self.summary.calls.len() > calls_before => {
+                let Some(site) = self.summary.calls.last().filter(|c| c.kind == CallKind::Call) else { return ty };
+                // Asked about as the result of calling the callee, without a value of its own.
+                (site.callee, true)
+            }
+            _ => return ty,
+        };
+        let range = span(expr);
+        let (start, end) = (range.start as u32, range.end as u32);
+        match self.foreign {
+            Some(foreign) => foreign.exprs.get(&range_key(start, end)).copied().unwrap_or(ty),
+            None => {
+                self.summary.questions.push(TypeQuestion { start, end, func: self.current_func(), val, call });
+                // A call result the file types as unknown carries no symbolic value to the
+                // constructs that read it: they find it by its range or by the name bound to it.
+                if !matches!(ty, Ty::Val(_)) {
+                    self.unknown_calls.insert(range_key(start, end), val);
+                }
+                ty
+            }
+        }
+    }
+
+    /// `self.x = <host value>` (`self.lens.to("cpu")`, `lens_cpu`): the class keeps `x` in host
+    /// memory at least some of the time, so other files never take it for a device tensor.
+    fn note_host_attribute(&mut self, targets: &'a [Expr], value: &Expr, ty: Ty) {
+        if self.foreign.is_some() || !super::types::is_host_value(ty, &self.context.source[span(value)]) {
+            return;
+        }
+        for target in targets {
+            if let Expr::Attribute(attribute) = target {
+                if let Some(class) = self.self_attribute_owner(&attribute.value) {
+                    let name = self.name(attribute.attr.as_str());
+                    self.summary.classes[class as usize].host_attrs.push(name);
+                }
+            }
+        }
+    }
+
     pub fn check_module(&mut self, body: &'a [Stmt]) {
         self.prescan_module(body);
         for stmt in body {
             self.stmt(stmt);
         }
+        if self.foreign.is_none() {
+            self.keep_read_questions();
+        }
+    }
+
+    /// In the first pass, the value of `expr` (of type `ty`) that a rule's construct reads (see
+    /// [`Self::read_vals`]): a symbolic value, or an unknown one traced through attributes,
+    /// calls and subscripts to a call result or a name bound to one that is asked about.
+    pub(crate) fn note_read(&mut self, expr: &Expr, ty: Ty) {
+        if self.foreign.is_some() {
+            return;
+        }
+        if let Ty::Val(val) = ty {
+            self.read_vals.push(val);
+            return;
+        }
+        if self.unknown_calls.is_empty() {
+            return;
+        }
+        let mut expr = expr;
+        loop {
+            expr = match expr {
+                Expr::Attribute(attribute) => &attribute.value,
+                Expr::Subscript(subscript) => &subscript.value,
+                Expr::Call(call) => {
+                    let range = span(expr);
+                    if let Some(&val) = self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)) {
+                        self.read_vals.push(val);
+                        return;
+                    }
+                    &call.func
+                }
+                Expr::Name(name) => {
+                    if let Some(&val) = self.unknown_names.get(&(self.current_func(), name.id.as_str())) {
+                        self.read_vals.push(val);
+                    }
+                    return;
+                }
+                _ => return,
+            };
+        }
+    }
+
+    /// `h = helper(x)` or `a, b = helper(x)` where the call's result is asked about.
+    fn note_unknown_binding(&mut self, targets: &'a [Expr], value: &Expr) {
+        let range = span(value);
+        let Some(&val) = self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)) else { return };
+        let func = self.current_func();
+        for target in targets {
+            match target {
+                Expr::Name(name) => {
+                    self.unknown_names.insert((func, name.id.as_str()), val);
+                }
+                Expr::Tuple(tuple) => {
+                    for element in &tuple.elts {
+                        if let Expr::Name(name) = element {
+                            self.unknown_names.insert((func, name.id.as_str()), val);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Drops the questions whose value no rule's construct reads, directly or through what is
+    /// derived from it (`h.sum()` read by `.item()` reads `h`): their answers cannot change a
+    /// finding, and a file left without questions is not checked again.
+    fn keep_read_questions(&mut self) {
+        if self.summary.questions.is_empty() {
+            return;
+        }
+        let summary = &self.summary;
+        let mut read = vec![false; summary.vals.len()];
+        let mut work = std::mem::take(&mut self.read_vals);
+        while let Some(val) = work.pop() {
+            match read.get_mut(val as usize) {
+                Some(seen) if !*seen => *seen = true,
+                _ => continue,
+            }
+            match summary.vals[val as usize] {
+                Val::Attr(base, _) | Val::Call(base) | Val::Elem(base) => work.push(base),
+                Val::Collection(items) | Val::Union(items) => work.extend_from_slice(summary.items(items)),
+                _ => {}
+            }
+        }
+        self.summary.questions.retain(|q| read.get(q.val as usize).copied().unwrap_or(true));
     }
 
     // ----- reporting -------------------------------------------------------------------------
 
-    pub(crate) fn report(&mut self, rule: &'static Rule, range: Range<usize>, message: String, help: &str) {
+    pub(crate) fn report(&mut self, rule: &'static Rule, range: Range<usize>, mut message: String, help: &str) {
+        if let Some(foreign) = self.foreign {
+            let func = self.current_func();
+            let text = &self.context.source[range.clone()];
+            for (&(f, _), (name, caller)) in &foreign.params {
+                if f == func && mentions(text, name) {
+                    message.push_str(&format!(
+                        " (`{name}` is annotated as a Python number, but callers pass a tensor: {caller})"
+                    ));
+                }
+            }
+        }
         let Some(diagnostic) = self.context.finding(rule, range, message, help) else { return };
         self.candidates.push(Candidate { diagnostic, func: self.current_func(), region: self.regions.last().copied() });
     }
@@ -211,11 +382,29 @@ impl<'a> Checker<'a> {
             }
             Stmt::ClassDef(def) => self.class(def),
             Stmt::Return(ret) => {
-                let ty = match &ret.value {
-                    Some(value) => self.expr(value),
-                    None => Ty::None,
+                let (ty, elements) = match ret.value.as_deref() {
+                    // Element by element, so that host tensors are not mistaken for device ones.
+                    Some(Expr::Tuple(tuple))
+                        if !tuple.elts.is_empty() && !tuple.elts.iter().any(Expr::is_starred_expr) =>
+                    {
+                        let tys: SmallVec<[Ty; 4]> = tuple
+                            .elts
+                            .iter()
+                            .map(|e| {
+                                let ty = self.expr(e);
+                                self.host_view(e, ty)
+                            })
+                            .collect();
+                        let all_device = tys.iter().all(|t| t.is_device_tensor());
+                        (if all_device { Ty::Tensors } else { Ty::Unknown }, Some(tys))
+                    }
+                    Some(value) => {
+                        let ty = self.expr(value);
+                        (self.host_view(value, ty), None)
+                    }
+                    None => (Ty::None, None),
                 };
-                self.note_return(ret.value.as_deref(), ty);
+                self.note_return(ty, elements);
             }
             Stmt::Delete(delete) => {
                 for target in &delete.targets {
@@ -233,6 +422,30 @@ impl<'a> Checker<'a> {
                     }
                 }
                 let ty = self.expr(&assign.value);
+                self.note_host_attribute(&assign.targets, &assign.value, ty);
+                if self.foreign.is_none() {
+                    // `x[mask] = value`: what is stored through a mask is read by a rule.
+                    let into_subscript = |t: &Expr| matches!(t, Expr::Subscript(_));
+                    if assign.targets.iter().any(|t| {
+                        into_subscript(t) || matches!(t, Expr::Tuple(tuple) if tuple.elts.iter().any(into_subscript))
+                    }) {
+                        self.note_read(&assign.value, ty);
+                    }
+                    if !self.unknown_calls.is_empty() {
+                        self.note_unknown_binding(&assign.targets, &assign.value);
+                    }
+                }
+                if let (Some(foreign), [Expr::Tuple(target)]) = (self.foreign, assign.targets.as_slice()) {
+                    // `a, b = f()` where another file's `f` returns a tuple known element by element.
+                    let value = span(&*assign.value);
+                    let key = range_key(value.start as u32, value.end as u32);
+                    if let Some(elements) = foreign.elements.get(&key).filter(|e| e.len() == target.elts.len()) {
+                        for (target, ty) in target.elts.iter().zip(elements) {
+                            self.assign(target, *ty);
+                        }
+                        return;
+                    }
+                }
                 for target in &assign.targets {
                     self.assign(target, ty);
                 }
@@ -597,6 +810,9 @@ impl<'a> Checker<'a> {
                 .copied()
                 .or(cached.then_some(Marker::Cold)),
             is_static: is_static || class.is_none(),
+            returns: def.returns.as_deref().map_or(Ty::Unknown, |r| self.annotation_ty(r)),
+            return_elements: Vec::new(),
+            scalar_params: 0,
         });
 
         let vars = self.spare_vars.pop().unwrap_or_default();
@@ -630,6 +846,16 @@ impl<'a> Checker<'a> {
             } else {
                 Ty::Val(self.summary.add_val(Val::Param { func, index: index as u32 }))
             };
+            let ty = if matches!(annotated, Ty::Int | Ty::Float) && index < 32 {
+                self.summary.funcs[func as usize].scalar_params |= 1 << index;
+                // Callers in the tree pass tensors: they win over the annotation.
+                match self.foreign {
+                    Some(foreign) if foreign.params.contains_key(&(func, index as u32)) => Ty::TENSOR,
+                    _ => ty,
+                }
+            } else {
+                ty
+            };
             scope.vars.insert(name, ty);
         }
         self.summary.funcs[func as usize].params = params;
@@ -645,7 +871,7 @@ impl<'a> Checker<'a> {
             self.spare_vars.push(scope.vars);
         }
         self.regions = saved_regions;
-        self.record_return(def.name.as_str(), class, top_level, returns);
+        self.record_return(def.name.as_str(), func, class, top_level, returns);
         func
     }
 
@@ -677,8 +903,17 @@ impl<'a> Checker<'a> {
             bases,
             attrs: Vec::new(),
             methods: Vec::new(),
+            attr_tys: Vec::new(),
+            host_attrs: Vec::new(),
         });
         let info = self.prescan_class(def, local_bases);
+        let attr_tys: Vec<(NameId, Ty)> = info
+            .attr_tys
+            .iter()
+            .map(|(name, ty)| (self.name_of(name), *ty))
+            .filter(|(_, ty)| !ty.is_unproven())
+            .collect();
+        self.summary.classes[index as usize].attr_tys = attr_tys;
         self.classes.push(info);
 
         for stmt in &def.body {
@@ -714,4 +949,11 @@ impl<'a> Checker<'a> {
         let ty = Ty::Val(self.summary.add_val(Val::Class(index)));
         self.bind(def.name.as_str(), ty);
     }
+}
+
+/// Whether `text` mentions the identifier `name` (not as part of a longer one).
+fn mentions(text: &str, name: &str) -> bool {
+    let is_ident = |c: char| c == '_' || c.is_alphanumeric();
+    text.match_indices(name)
+        .any(|(at, _)| !text[..at].ends_with(is_ident) && !text[at + name.len()..].starts_with(is_ident))
 }

@@ -17,7 +17,7 @@ impl Project<'_> {
 
     /// The class and its project bases, depth first, left to right (a simplified MRO), as a
     /// range of `mro_classes` (which only grows, so the range stays valid).
-    fn mro(&mut self, file: FileIdx, class: u32) -> std::ops::Range<usize> {
+    pub(super) fn mro(&mut self, file: FileIdx, class: u32) -> std::ops::Range<usize> {
         if let Some(&(start, len)) = self.mro_memo.get(&(file as u32, class)) {
             return start as usize..(start + len) as usize;
         }

@@ -9,7 +9,9 @@
 //! 3. call edges, with argument-to-parameter flow for unannotated parameters, to a fixed point
 //!    (`calls.rs`);
 //! 4. roots, then breadth-first propagation (shortest chain per function), then decode loops
-//!    (loops that drive a model and do not train it), until nothing changes (`roots.rs`).
+//!    (loops that drive a model and do not train it), until nothing changes (`roots.rs`);
+//! 5. types that cross files: other files' declarations answer what a file could only describe
+//!    symbolically, and files with answers on a hot path are checked again (`declared.rs`).
 //!
 //! Unknown receivers stay unresolved: an edge exists only where the evaluator proves the callee.
 
@@ -26,6 +28,7 @@ use crate::paths::display_path;
 use crate::settings::Settings;
 
 mod calls;
+mod declared;
 mod evaluation;
 mod roots;
 
@@ -155,6 +158,8 @@ struct Project<'s> {
     subclasses: FxHashMap<ClassKey, SmallVec<[ClassKey; 2]>>,
     /// The overrides a call on a declared instance dispatches to, per (declared class, method).
     override_memo: FxHashMap<(ClassKey, Sym), Methods>,
+    /// Fields that some constructor call fills with a host value (`declared.rs`), once asked.
+    host_fields: Option<FxHashSet<(ClassKey, Sym)>>,
     /// Per class: whether it derives from the builtin `list`.
     list_memo: FxHashMap<ClassKey, bool>,
     /// Per `list` subclass: what the project appends to its instances (`for x in self` yields these).
@@ -166,7 +171,7 @@ struct Project<'s> {
     node_count: usize,
 }
 
-pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> hotpath::Classified {
+pub(super) fn classify(mut files: Vec<FileAnalysis>, settings: &Settings) -> hotpath::Classified {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let mut clock = super::process_cpu_seconds();
     // Peak RSS too: touching fresh memory costs page faults, a large part of the run's time.
@@ -180,15 +185,78 @@ pub(super) fn classify(files: Vec<FileAnalysis>, settings: &Settings) -> hotpath
     if timings {
         eprintln!("graphlint:   after the per-file pass: peak RSS {} MB", super::peak_rss_mb());
     }
+    // What the classification needs of each file, kept apart from the summaries the project
+    // borrows: a re-check with other files' types replaces a file's candidates.
+    let mut findings: Vec<FileAnalysis> = files
+        .iter_mut()
+        .map(|file| {
+            let mut findings = FileAnalysis::empty(&file.path);
+            findings.candidates = std::mem::take(&mut file.candidates);
+            findings.file_diagnostics = std::mem::take(&mut file.file_diagnostics);
+            findings
+        })
+        .collect();
     let mut project = Project::new(&files, settings);
     lap("module table");
     let (edges, exact_edges) = project.resolve_calls();
     lap("call resolution");
     let (reach, region_roots) = project.propagate(&edges, &exact_edges);
     lap("roots and propagation");
-    let classified = hotpath::classified(&files, &project, &reach, &region_roots, settings);
+    let mut hot_funcs: Vec<FxHashSet<FuncIdx>> = vec![FxHashSet::default(); files.len()];
+    if !settings.all_paths {
+        for (file, analysis) in files.iter().enumerate() {
+            for func in 0..analysis.summary.funcs.len() as FuncIdx {
+                if !matches!(reach[hotpath::Graph::func_node(&project, file, func)], hotpath::Reach::Unreached) {
+                    hot_funcs[file].insert(func);
+                }
+            }
+            for (region, info) in analysis.summary.regions.iter().enumerate() {
+                if region_roots.contains(&hotpath::Graph::region_node(&project, file, region as RegionIdx)) {
+                    hot_funcs[file].insert(info.func);
+                }
+            }
+        }
+    }
+    let foreign = project.foreign_types(|file, func| settings.all_paths || hot_funcs[file].contains(&func));
+    lap("types across files");
+    let rechecked = recheck(&files, &foreign, &mut findings, settings);
+    lap(&format!("re-checks of {rechecked} files"));
+    let classified = hotpath::classified(&findings, &project, &reach, &region_roots, settings);
     lap("classification");
     classified
+}
+
+/// Checks again, with what other files prove, each file that has answers; its new candidates
+/// replace the first pass's (unless the re-check fails, which keeps them). Returns how many.
+fn recheck(
+    files: &[FileAnalysis],
+    foreign: &[crate::python::types::ForeignTypes],
+    findings: &mut [FileAnalysis],
+    settings: &Settings,
+) -> usize {
+    use rayon::prelude::*;
+    let paths: Vec<(usize, &Path)> = files
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| !foreign[*index].is_empty())
+        .map(|(index, file)| (index, file.path.as_path()))
+        .collect();
+    let rechecked: Vec<(usize, Vec<crate::frontend::Candidate>)> = paths
+        .into_par_iter()
+        .filter_map(|(index, path)| {
+            let bytes =
+                crate::source::Overlay::read(settings.overlay.as_deref(), path).map(std::borrow::Cow::into_owned);
+            let again = crate::frontend::catch_panic(path, || {
+                super::analyze_file_with(path, bytes, settings, Some(&foreign[index]))
+            });
+            (!again.internal_error && again.file_diagnostics.is_empty()).then_some((index, again.candidates))
+        })
+        .collect();
+    let count = rechecked.len();
+    for (index, candidates) in rechecked {
+        findings[index].candidates = candidates;
+    }
+    count
 }
 
 impl<'s> Project<'s> {
@@ -234,6 +302,7 @@ impl<'s> Project<'s> {
             attr_memo: FxHashMap::default(),
             subclasses: FxHashMap::default(),
             override_memo: FxHashMap::default(),
+            host_fields: None,
             list_memo: FxHashMap::default(),
             class_elements: FxHashMap::default(),
             region_calls: Vec::with_capacity(files.len()),

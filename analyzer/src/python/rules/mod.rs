@@ -167,7 +167,7 @@ impl TestContext {
 /// The method names some rule looks at: a call that is neither a qualified function nor one of
 /// these methods concerns no rule, and most calls are such. A rule on a new method must add it
 /// here (its fixture's positive cases catch a forgotten one).
-fn is_rule_method(name: &str) -> bool {
+pub(crate) fn is_rule_method(name: &str) -> bool {
     matches!(
         name,
         "synchronize"

@@ -1,0 +1,132 @@
+//! Issue 13 items 3 and 6: types that cross files. `fixtures/projects/declared_types` declares
+//! dataclass, `NamedTuple` and class-level fields, functions' returns and an `int` parameter in
+//! some files and reads them in others; each `# expect: CODE` line must be reported on a hot
+//! path, nothing else may be.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/declared_types")
+}
+
+fn graphlint_json(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_graphlint"))
+        .args(["--output-format", "json", "--no-cache"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap().as_array().unwrap().clone()
+}
+
+fn expectations(dir: &Path) -> BTreeMap<(String, u64, String), usize> {
+    let mut expected = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join("pkg")).unwrap() {
+        let path = entry.unwrap().path();
+        let relative = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+        for (index, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
+            if let Some(at) = line.find("# expect:") {
+                for code in line[at + 9..].split_whitespace().take_while(|w| w.starts_with("GL")) {
+                    *expected.entry((relative.clone(), index as u64 + 1, code.to_string())).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    expected
+}
+
+fn finding<'f>(findings: &'f [serde_json::Value], file: &str, row: u64, code: &str) -> &'f serde_json::Value {
+    findings
+        .iter()
+        .find(|f| f["filename"] == file && f["location"]["row"] == row && f["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} at {file}:{row} in {findings:#?}"))
+}
+
+#[test]
+fn declared_fields_returns_and_callers_types_reach_other_files() {
+    let dir = fixture();
+    let findings = graphlint_json(&dir, &[]);
+    let mut actual = BTreeMap::new();
+    for f in &findings {
+        assert_eq!(f["hot"], true, "{f}");
+        let key = (
+            f["filename"].as_str().unwrap().to_string(),
+            f["location"]["row"].as_u64().unwrap(),
+            f["code"].as_str().unwrap().to_string(),
+        );
+        *actual.entry(key).or_insert(0) += 1;
+    }
+    assert_eq!(actual, expectations(&dir));
+}
+
+#[test]
+fn messages_say_what_proved_the_type() {
+    let findings = graphlint_json(&fixture(), &[]);
+    // An `Optional[torch.cuda.Event]` field of a `NamedTuple` is a proven event.
+    let event = finding(&findings, "pkg/runner.py", 25, "GL102");
+    assert!(!event["message"].as_str().unwrap().contains("judged by its name"), "{event}");
+    // A field declared a tensor but named as a host copy is host data: no finding on its `.item()`.
+    assert!(!findings.iter().any(|f| f["filename"] == "pkg/runner.py" && f["location"]["row"] == 23), "{findings:#?}");
+    // Callers win over an `int` annotation, and the message names one.
+    let step = finding(&findings, "pkg/scheduler.py", 9, "GL401");
+    let message = step["message"].as_str().unwrap();
+    assert!(message.contains("`timestep` is annotated as a Python number"), "{message}");
+    assert!(message.contains("pkg/runner.py:43"), "{message}");
+}
+
+/// The same declarations are worthless alone: a file checked without the files that declare its
+/// types, or whose callers are not given, gets no proven finding from them.
+#[test]
+fn without_the_declaring_files_nothing_is_proven() {
+    let dir = fixture();
+    let alone = graphlint_json(&dir, &["--all-paths", "pkg/scheduler.py"]);
+    assert!(alone.iter().all(|f| f["code"] != "GL401"), "{alone:#?}");
+    let runner = graphlint_json(&dir, &["pkg/runner.py"]);
+    assert!(runner.iter().all(|f| f["code"] != "GL102" && f["code"] != "GL401"), "{runner:#?}");
+}
+
+/// How many files the types across files checked a second time (`GRAPHLINT_TIMINGS` says).
+fn rechecked_files(dir: &Path) -> usize {
+    let output = Command::new(env!("CARGO_BIN_EXE_graphlint"))
+        .args(["--output-format", "json", "--no-cache", "."])
+        .env("GRAPHLINT_TIMINGS", "1")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.lines().find(|l| l.contains("re-checks of ")).unwrap_or_else(|| panic!("{stderr}"));
+    let count = line.split("re-checks of ").nth(1).unwrap().split_whitespace().next().unwrap();
+    count.parse().unwrap()
+}
+
+/// A file is checked again only where an answer reaches a construct some rule reads: here a
+/// declared tensor field used only in arithmetic gets no re-check, and read by a condition, one.
+#[test]
+fn only_files_whose_answers_a_rule_reads_are_checked_again() {
+    let tree = |forward: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let pkg = dir.path().join("pkg");
+        std::fs::create_dir(&pkg).unwrap();
+        std::fs::write(pkg.join("__init__.py"), "").unwrap();
+        std::fs::write(
+            pkg.join("batch.py"),
+            "import dataclasses\nimport torch\n\n\n@dataclasses.dataclass\nclass Info:\n    scale: torch.Tensor\n",
+        )
+        .unwrap();
+        let model = format!(
+            "import torch\nfrom torch import nn\n\nfrom .batch import Info\n\n\nclass M(nn.Module):\n    \
+             def forward(self, x: torch.Tensor, info: Info):\n{forward}        return x\n"
+        );
+        std::fs::write(pkg.join("model.py"), model).unwrap();
+        dir
+    };
+    let arithmetic = tree("        x = x * info.scale\n        y = helper(info.scale)\n");
+    assert_eq!(rechecked_files(arithmetic.path()), 0);
+    let condition = tree("        if info.scale.any():\n            x = x * 2\n");
+    assert_eq!(rechecked_files(condition.path()), 1);
+    let findings = graphlint_json(condition.path(), &[]);
+    assert!(findings.iter().any(|f| f["code"] == "GL401" && f["hot"] == true), "{findings:#?}");
+}
