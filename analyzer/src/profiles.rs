@@ -38,7 +38,9 @@ pub const PROFILES: &[Profile] = &[
             "vllm.v1.worker.gpu_model_runner:Async*ModelRunnerOutput.get_output",
             "vllm.v1.worker.gpu.async_utils:Async*Output.get_output",
         ],
-        cold: &[],
+        // Expert rearrangement (EPLB) runs when a step counter reaches
+        // `eplb_config.step_interval` (3,000 steps by default), from the per-step `EplbState.step`.
+        cold: &["vllm.distributed.eplb.eplb_state:EplbState.rearrange"],
         why: "per-step entry point of vllm's GPU model runner",
     },
     Profile {

@@ -144,3 +144,16 @@ fn profiles_keep_once_per_request_stages_cold() {
     }
     assert!(without.contains(&(pipeline, 24)));
 }
+
+/// The `vllm` profile's `cold` pattern: expert rearrangement, which the per-step
+/// `EplbState.step` calls every `step_interval` steps, is maintenance, not a step.
+#[test]
+fn vllm_expert_rearrangement_is_cold() {
+    let all = graphlint(&["--output-format", "json", "--all-paths"]);
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&all.stdout).unwrap();
+    let eplb: Vec<_> = all.iter().filter(|f| f["filename"] == "vllm/distributed/eplb/eplb_state.py").collect();
+    assert_eq!(eplb.len(), 1, "{all:#?}");
+    assert_eq!(eplb[0]["hot"], false, "{eplb:#?}");
+    let listed = String::from_utf8(graphlint(&["--show-hot"]).stdout).unwrap();
+    assert!(listed.contains(": EplbState.step"), "the per-step part stays hot:\n{listed}");
+}

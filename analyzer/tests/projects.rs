@@ -267,3 +267,33 @@ fn per_step_roots() {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }
 }
+
+/// Issue 13 item 5: a loop beside a diffusion pipeline's timestep loop (the one calling
+/// `scheduler.step`) runs once per request, even when it calls the denoiser; a loop in a
+/// likelihood or loss (`log_prob`, `*_nll`) runs no inference step, and a function so named is
+/// cold where a `forward` calls it. Loops in a function without a scheduler step, and a sampling
+/// loop, stay decode loops.
+#[test]
+fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/per_step_loops");
+    let findings = graphlint_json(&dir, &[]);
+    let mut actual = BTreeMap::new();
+    for f in &findings {
+        let key = (
+            f["filename"].as_str().unwrap().to_string(),
+            f["location"]["row"].as_u64().unwrap(),
+            f["code"].as_str().unwrap().to_string(),
+        );
+        *actual.entry(key).or_insert(0) += 1;
+    }
+    assert_eq!(actual, expectations(&dir));
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    let cold = |file: &str, row: u64| {
+        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
+    };
+    for (file, row) in
+        [("pkg/pipeline.py", 24), ("pkg/pipeline.py", 34), ("pkg/likelihood.py", 12), ("pkg/likelihood.py", 29)]
+    {
+        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
+    }
+}

@@ -115,15 +115,23 @@ impl Project<'_> {
         let mut candidates = Vec::new();
         for file in 0..self.files.len() {
             let evaluation_module = is_evaluation_module(&self.module_names[file]);
-            for (index, region) in self.files[file].summary.regions.iter().enumerate() {
+            let files = self.files;
+            let summary = &files[file].summary;
+            let step_loops = scheduler_step_loops(summary);
+            for (index, region) in summary.regions.iter().enumerate() {
                 if region.kind != RegionKind::Loop || region.training || evaluation_module {
                     continue;
                 }
-                let function = &self.files[file].summary.funcs[region.func as usize];
+                let function = &summary.funcs[region.func as usize];
                 if hotpath::is_training_function(&function.name)
                     || is_setup_function(&function.name)
                     || is_evaluation_function(&function.qualname)
                     || is_per_request_function(&function.qualname)
+                {
+                    continue;
+                }
+                if is_likelihood_function(&function.name)
+                    || beside_a_denoising_loop(summary, index as RegionIdx, &step_loops)
                 {
                     continue;
                 }
@@ -447,13 +455,82 @@ fn is_evaluation_module(module: &str) -> bool {
 }
 
 /// Whether a function's name says it computes a training loss (`compute_loss`,
-/// `load_balancing_loss_func`: a `loss`/`losses` word) or merges an adapter into the weights
+/// `load_balancing_loss_func`, `gaussian_nll`, `negative_normal_likelihood`: a `loss`, `losses`,
+/// `nll`, `likelihood` or `loglikelihood` word) or merges an adapter into the weights
 /// (`merge`, `unmerge`, `merge_adapter`, `merge_and_unload`): never per-step inference code.
 fn is_training_only_function(name: &str) -> bool {
     let name = name.trim_start_matches('_').to_ascii_lowercase();
-    name.split('_').any(|word| word == "loss" || word == "losses")
+    name.split('_').any(|word| matches!(word, "loss" | "losses" | "nll" | "likelihood" | "loglikelihood"))
         || matches!(name.as_str(), "merge" | "unmerge")
         || ["merge_adapter", "unmerge_adapter", "merge_and_unload"].iter().any(|p| name.starts_with(p))
+}
+
+/// Whether a function's name says it computes a likelihood or a loss (`log_prob`,
+/// `gaussian_nll`, `lowrank_log_likelihood`, `compute_loss`): a training or scoring objective,
+/// evaluated over the data points of a batch, whose loops are no decode loops even where they call
+/// a Module's method per data point (gluonts' `Binned.log_prob` calling `self.log_p`). Plural
+/// `logprobs` (a sampler's per-step output) is not such a name.
+fn is_likelihood_function(name: &str) -> bool {
+    let words = words(name);
+    words.iter().any(|word| matches!(word.as_str(), "loss" | "losses" | "nll" | "likelihood" | "loglikelihood"))
+        || words.windows(2).any(|pair| pair[0] == "log" && pair[1] == "prob")
+}
+
+/// The loops of a file that call a diffusion scheduler's `step` (`self.scheduler.step(...)`,
+/// `components.scheduler.step(...)`), their own or in a nested loop: a pipeline's denoising loop.
+fn scheduler_step_loops(summary: &FileSummary) -> FxHashSet<RegionIdx> {
+    let mut loops = FxHashSet::default();
+    for call in &summary.calls {
+        if !is_scheduler_step(summary, call.callee) {
+            continue;
+        }
+        let mut region = call.region;
+        while let Some(r) = region {
+            if summary.regions[r as usize].kind == RegionKind::Loop {
+                loops.insert(r);
+            }
+            region = summary.regions[r as usize].parent;
+        }
+    }
+    loops
+}
+
+/// Whether `callee` is `<...scheduler...>.step`: a receiver whose name holds `scheduler`.
+fn is_scheduler_step(summary: &FileSummary, callee: ValId) -> bool {
+    let Val::Attr(receiver, method) = summary.vals[callee as usize] else {
+        return false;
+    };
+    if summary.names.get(method) != "step" {
+        return false;
+    }
+    let name = match summary.vals[receiver as usize] {
+        Val::Attr(_, name) | Val::SelfAttr { name, .. } | Val::Global(name) => summary.names.get(name),
+        Val::Param { func, index } => match summary.funcs[func as usize].params.get(index as usize) {
+            Some(&(name, _)) => summary.names.get(name),
+            None => return false,
+        },
+        _ => return false,
+    };
+    name.to_ascii_lowercase().contains("scheduler")
+}
+
+/// Whether loop `region` lies beside a denoising loop of its function (one of `step_loops`),
+/// neither inside it nor holding it: a diffusion pipeline's `__call__` runs once per request, and
+/// only its timestep loop runs per step; a loop before it (encoding each prompt's condition
+/// images, even through the denoiser to fill a cache) or after it (decoding each image) runs once.
+fn beside_a_denoising_loop(summary: &FileSummary, region: RegionIdx, step_loops: &FxHashSet<RegionIdx>) -> bool {
+    let func = summary.regions[region as usize].func;
+    let ancestors = |mut r: Option<RegionIdx>| {
+        std::iter::from_fn(move || {
+            let current = r?;
+            r = summary.regions[current as usize].parent;
+            Some(current)
+        })
+    };
+    let mut in_function = step_loops.iter().filter(|&&s| summary.regions[s as usize].func == func).peekable();
+    in_function.peek().is_some()
+        && !ancestors(Some(region)).any(|r| step_loops.contains(&r))
+        && !in_function.clone().any(|&s| ancestors(Some(s)).any(|r| r == region))
 }
 
 /// Whether a file holds tests: `test_*.py`, `*_test.py`, `conftest.py`, or a file under a `test`
@@ -490,6 +567,19 @@ mod tests {
         assert!(is_per_request_function("DetrImageProcessor._preprocess"));
         assert!(is_per_request_function("QwenImageVaeEncoderStep.__call__"));
         assert!(!is_per_request_function("GenerationMixin._sample"));
+    }
+
+    #[test]
+    fn likelihood_names() {
+        for name in
+            ["log_prob", "genpareto_log_prob", "logProb", "gaussian_nll", "lowrank_log_likelihood", "compute_loss"]
+        {
+            assert!(is_likelihood_function(name), "{name}");
+        }
+        // A sampler's per-step log-probabilities, and words that merely contain the letters.
+        for name in ["compute_logprobs", "gather_logprobs", "get_top_logprobs", "probe", "catalog_problem", "floss"] {
+            assert!(!is_likelihood_function(name), "{name}");
+        }
     }
 
     #[test]
