@@ -291,9 +291,13 @@ fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step()
     let cold = |file: &str, row: u64| {
         all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
     };
-    for (file, row) in
-        [("pkg/pipeline.py", 24), ("pkg/pipeline.py", 34), ("pkg/likelihood.py", 12), ("pkg/likelihood.py", 29)]
-    {
+    for (file, row) in [
+        ("pkg/pipeline.py", 24),
+        ("pkg/pipeline.py", 34),
+        ("pkg/pipeline.py", 52),
+        ("pkg/likelihood.py", 12),
+        ("pkg/likelihood.py", 29),
+    ] {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }
 }

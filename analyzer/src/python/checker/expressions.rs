@@ -522,7 +522,11 @@ impl<'a> Checker<'a> {
             }
         }
         if let Some(name) = method {
+            // An optimizer's, LR scheduler's or grad scaler's `step` takes at most one argument
+            // (a closure, a metric, the optimizer); a diffusion scheduler's `step(model_output,
+            // timestep, sample)` is the denoising step itself, not training.
             let optimizer_step = name == "step"
+                && args.len() + keywords.len() <= 1
                 && receiver_expr.is_some_and(|r| {
                     let text = self.text(r).to_ascii_lowercase();
                     text.contains("optim") || text.contains("sched") || text.contains("scaler")
