@@ -216,17 +216,10 @@ pub fn torch_call_result(path: &[&str], n_args: usize, has_device_kw: bool, has_
 
 fn torch_function_result(name: &str, n_args: usize, has_device_kw: bool, has_dim: bool) -> Ty {
     match name {
-        "is_tensor"
-        | "is_floating_point"
-        | "is_complex"
-        | "is_nonzero"
-        | "equal"
-        | "allclose"
-        | "is_grad_enabled"
-        | "is_inference_mode_enabled"
-        | "are_deterministic_algorithms_enabled"
-        | "is_autocast_enabled"
-        | "is_storage" => Ty::Bool,
+        // Predicates (`is_tensor`, `is_autocast_enabled`, `is_autocast_cpu_enabled`,
+        // `are_deterministic_algorithms_enabled`, ...) answer with a Python bool.
+        "equal" | "allclose" => Ty::Bool,
+        _ if name.starts_with("is_") || name.starts_with("are_") => Ty::Bool,
         "numel" | "get_num_threads" | "get_num_interop_threads" => Ty::Int,
         "device" => Ty::Device,
         "Size" | "broadcast_shapes" => Ty::Shape,
@@ -252,7 +245,6 @@ fn torch_function_result(name: &str, n_args: usize, has_device_kw: bool, has_dim
         | "set_float32_matmul_precision"
         | "get_float32_matmul_precision"
         | "typename"
-        | "is_same_size"
         | "dtype"
         | "cond"
         | "vmap"
