@@ -170,6 +170,26 @@ def section(title):
     print(f"--- {title}", flush=True)
 
 
+def run_section(title, fn, step, reps=3, inference=False):
+    """Run `fn` `reps` times through the program's own `step` (the function probe exec counts),
+    under torch.inference_mode() when asked. A failure is printed and the program goes on, so one
+    failing part does not hide the others."""
+    import contextlib
+    import traceback
+
+    import torch
+
+    section(title)
+    try:
+        for _ in range(reps):
+            with torch.inference_mode() if inference else contextlib.nullcontext():
+                step(fn)
+        sync_device()
+    except Exception as e:  # noqa: BLE001
+        traceback.print_exc()
+        print(f"!!! {title}: {type(e).__name__}: {e}", flush=True)
+
+
 def bare_package(name):
     """Make `import name.sub` work without running `name/__init__.py` (a heavy import-time
     dependency list, e.g. torchtune's torchao/datasets check): registers an empty package module

@@ -42,16 +42,8 @@ def step(fn, *args, **kwargs):
 
 
 def section(name, fn, reps=3):
-    _cover.section(name)
-    try:
-        for _ in range(reps):
-            step(fn)
-        _cover.sync_device()
-    except Exception as e:  # noqa: BLE001 - one pipeline failing must not hide the others
-        import traceback
+    _cover.run_section(name, fn, step, reps)
 
-        traceback.print_exc()
-        print(f"!!! {name}: {type(e).__name__}: {e}", flush=True)
 
 
 def chronos_pipeline():

@@ -63,14 +63,8 @@ class NullStreamer(BaseStreamer):
 
 
 def section(name, fn, reps=2):
-    _cover.section(name)
-    try:
-        for _ in range(reps):
-            with torch.inference_mode():
-                step(fn)
-        _cover.sync_device()
-    except Exception as e:  # noqa: BLE001 - one mode failing must not hide the others
-        print(f"!!! {name}: {type(e).__name__}: {e}", flush=True)
+    _cover.run_section(name, fn, step, reps, inference=True)
+
 
 
 model = llama()

@@ -43,17 +43,8 @@ def naflex_batch():
 
 
 def section(name, fn, reps=3):
-    _cover.section(name)
-    try:
-        with torch.inference_mode():
-            for _ in range(reps):
-                step(fn)
-        _cover.sync_device()
-    except Exception as e:  # noqa: BLE001
-        import traceback
+    _cover.run_section(name, fn, step, reps, inference=True)
 
-        traceback.print_exc()
-        print(f"!!! {name}: {type(e).__name__}: {e}", flush=True)
 
 
 batch = naflex_batch()
