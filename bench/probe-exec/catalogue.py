@@ -47,7 +47,7 @@ class Constructs:
         d = x.cpu()  # GL301
         e = x.to("cpu")  # GL302
         g = x.numpy(force=True)  # GL303
-        if torch.equal(x, x):  # GL304
+        if torch.equal(x, x * 1):  # GL304 (two tensors: equal(x, x) answers True without reading them)
             pass
         if x.sum() > 0:  # GL401
             pass
