@@ -71,12 +71,17 @@ pub fn discover_with(
         }
         // The filter cannot return an error; keep the first and stop descending.
         let failure: Arc<Mutex<Option<DiscoveryError>>> = Arc::default();
+        // A directory named inside a virtualenv is third-party code the user asked for (`probe
+        // exec --static-check` names installed packages): ignore files above it, such as the
+        // `*` that uv writes into every venv's `.gitignore`, would hide all of it.
+        let inside_virtualenv = root.ancestors().any(is_virtualenv);
         let walker = {
             let exclude = exclude.clone();
             let failure = failure.clone();
             ignore::WalkBuilder::new(root)
                 .hidden(false)
                 .require_git(false)
+                .parents(!inside_virtualenv)
                 .filter_entry(move |entry| {
                     if entry.depth() == 0 {
                         return true;
@@ -196,6 +201,23 @@ pub fn is_virtualenv(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_package_named_inside_a_virtualenv_is_walked_despite_its_ignore_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = tmp.path().join(".venv");
+        let package = venv.join("lib/python3.12/site-packages/pkg");
+        std::fs::create_dir_all(&package).unwrap();
+        std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        std::fs::write(venv.join(".gitignore"), "*\n").unwrap();
+        std::fs::write(package.join("m.py"), "x = 1\n").unwrap();
+        let found = discover_with(std::slice::from_ref(&package), Arc::new(|_: &Path, _| Ok(false)), false).unwrap();
+        assert_eq!(found.iter().map(|f| f.path.clone()).collect::<Vec<_>>(), [package.join("m.py")]);
+        // Outside a virtualenv, ignore files above the named directory still apply.
+        std::fs::remove_file(venv.join("pyvenv.cfg")).unwrap();
+        let found = discover_with(std::slice::from_ref(&package), Arc::new(|_: &Path, _| Ok(false)), false).unwrap();
+        assert!(found.is_empty(), "{found:?}");
+    }
 
     #[test]
     fn the_project_root_is_the_outermost_configuration_inside_the_repository() {
