@@ -5,7 +5,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::inference::{allocates_on_device, moves_to_device, moves_to_host};
 use super::{Checker, ClassInfo};
-use crate::python::adapter::{ast, string_value, Expr, Stmt};
+use crate::python::adapter::{ast, string_value, CmpOp, Expr, Stmt};
 use crate::python::types::{self, Ty};
 
 impl<'a> Checker<'a> {
@@ -302,6 +302,24 @@ impl<'a> Checker<'a> {
                 body.join(self.quick_ty(&ternary.orelse, receiver, locals, info))
             }
             Expr::NoneLiteral(_) => Ty::None,
+            // `self.mask = self.x > 0`: a boolean tensor, on the host only when every tensor
+            // compared is (as the traversal types comparisons); identity and membership tests
+            // are left unknown here.
+            Expr::Compare(compare) => {
+                if compare.ops.iter().any(|op| matches!(op, CmpOp::Is | CmpOp::IsNot | CmpOp::In | CmpOp::NotIn)) {
+                    return Ty::Unknown;
+                }
+                let mut tensor: Option<bool> = None;
+                for operand in std::iter::once(&*compare.left).chain(compare.comparators.iter()) {
+                    if let Ty::Tensor { host, .. } = self.quick_ty(operand, receiver, locals, info) {
+                        tensor = Some(tensor.unwrap_or(true) && host);
+                    }
+                }
+                match tensor {
+                    Some(host) => Ty::Tensor { boolean: true, host },
+                    None => Ty::Unknown,
+                }
+            }
             Expr::BinOp(binop) => {
                 let left = self.quick_ty(&binop.left, receiver, locals, info);
                 let right = self.quick_ty(&binop.right, receiver, locals, info);
