@@ -149,6 +149,18 @@ pub fn is_host_value(ty: Ty, text: &str) -> bool {
     ty.is_host_tensor() || ty == Ty::NdArray || ((ty.is_unproven() || ty.is_tensor()) && names_host_buffer(text))
 }
 
+/// What comparing values of these types gives: a boolean tensor when a tensor is among them, on
+/// the host only when every tensor compared is; `None` when no tensor is compared.
+pub fn compared_mask(operands: impl IntoIterator<Item = Ty>) -> Option<Ty> {
+    let mut all_host: Option<bool> = None;
+    for ty in operands {
+        if let Ty::Tensor { host, .. } = ty {
+            all_host = Some(all_host.unwrap_or(true) && host);
+        }
+    }
+    all_host.map(|host| Ty::Tensor { boolean: true, host })
+}
+
 /// The type a jaxtyping/torchtyping/typing annotation head names, if it is a tensor wrapper.
 /// `Bool[Tensor, "..."]` is a boolean tensor; `Float[...]`, `Int[...]`, ... plain tensors.
 pub fn array_annotation(name: &str) -> Option<Ty> {

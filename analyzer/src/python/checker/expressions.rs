@@ -109,7 +109,6 @@ impl<'a> Checker<'a> {
                 result.unwrap_or(Ty::Unknown)
             }
             Expr::Compare(compare) => {
-                let mut tensor: Option<bool> = None;
                 let left = self.expr(&compare.left);
                 let mut operands = vec![left];
                 for comparator in compare.comparators.iter() {
@@ -139,13 +138,8 @@ impl<'a> Checker<'a> {
                 }
                 let identity =
                     compare.ops.iter().any(|op| matches!(op, CmpOp::Is | CmpOp::IsNot | CmpOp::In | CmpOp::NotIn));
-                for ty in &operands {
-                    if let Ty::Tensor { host, .. } = ty {
-                        tensor = Some(tensor.unwrap_or(true) && *host);
-                    }
-                }
-                match tensor {
-                    Some(host) if !identity => Ty::Tensor { boolean: true, host },
+                match types::compared_mask(operands.iter().copied()) {
+                    Some(mask) if !identity => mask,
                     _ => Ty::Bool,
                 }
             }

@@ -309,16 +309,9 @@ impl<'a> Checker<'a> {
                 if compare.ops.iter().any(|op| matches!(op, CmpOp::Is | CmpOp::IsNot | CmpOp::In | CmpOp::NotIn)) {
                     return Ty::Unknown;
                 }
-                let mut tensor: Option<bool> = None;
-                for operand in std::iter::once(&*compare.left).chain(compare.comparators.iter()) {
-                    if let Ty::Tensor { host, .. } = self.quick_ty(operand, receiver, locals, info) {
-                        tensor = Some(tensor.unwrap_or(true) && host);
-                    }
-                }
-                match tensor {
-                    Some(host) => Ty::Tensor { boolean: true, host },
-                    None => Ty::Unknown,
-                }
+                let operands = std::iter::once(&*compare.left).chain(compare.comparators.iter());
+                types::compared_mask(operands.map(|operand| self.quick_ty(operand, receiver, locals, info)))
+                    .unwrap_or(Ty::Unknown)
             }
             Expr::BinOp(binop) => {
                 let left = self.quick_ty(&binop.left, receiver, locals, info);
