@@ -378,13 +378,8 @@ fn is_state_method(name: &str) -> bool {
 /// `model(...)`, `self.draft_model(...)`, `self.transformer(...)`, `self.unet(...)` (a model
 /// built by a config system or a factory, such as torchtune's `config.instantiate`).
 fn named_as_a_model(summary: &FileSummary, callee: ValId) -> bool {
-    let name = match summary.vals[callee as usize] {
-        Val::Attr(_, name) | Val::SelfAttr { name, .. } | Val::Global(name) => summary.names.get(name),
-        Val::Param { func, index } => match summary.funcs[func as usize].params.get(index as usize) {
-            Some(&(name, _)) => summary.names.get(name),
-            None => return false,
-        },
-        _ => return false,
+    let Some(name) = value_name(summary, callee) else {
+        return false;
     };
     matches!(name, "transformer" | "unet" | "denoiser") || name.split('_').any(|word| word == "model")
 }
@@ -503,15 +498,18 @@ fn is_scheduler_step(summary: &FileSummary, callee: ValId) -> bool {
     if summary.names.get(method) != "step" {
         return false;
     }
-    let name = match summary.vals[receiver as usize] {
-        Val::Attr(_, name) | Val::SelfAttr { name, .. } | Val::Global(name) => summary.names.get(name),
-        Val::Param { func, index } => match summary.funcs[func as usize].params.get(index as usize) {
-            Some(&(name, _)) => summary.names.get(name),
-            None => return false,
-        },
-        _ => return false,
-    };
-    name.to_ascii_lowercase().contains("scheduler")
+    value_name(summary, receiver).is_some_and(|name| name.to_ascii_lowercase().contains("scheduler"))
+}
+
+/// The name a value is known by: an attribute's, a global's or a parameter's.
+fn value_name(summary: &FileSummary, val: ValId) -> Option<&str> {
+    match summary.vals[val as usize] {
+        Val::Attr(_, name) | Val::SelfAttr { name, .. } | Val::Global(name) => Some(summary.names.get(name)),
+        Val::Param { func, index } => {
+            summary.funcs[func as usize].params.get(index as usize).map(|&(name, _)| summary.names.get(name))
+        }
+        _ => None,
+    }
 }
 
 /// Whether loop `region` lies beside a denoising loop of its function (one of `step_loops`),
