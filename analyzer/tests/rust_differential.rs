@@ -60,7 +60,7 @@ fn every_file_syn_reads_is_read_and_both_paths_find_the_same() {
         let crate_dir = unpack(&archive, &original).join(format!("{name}-{version}"));
         let crate_dir = std::fs::canonicalize(crate_dir).unwrap();
 
-        let sources = files_with(&crate_dir, &["rs"]);
+        let sources = common::files_with(&crate_dir, &["rs"]);
         let mut syn_reads = Vec::new();
         let mut insertions = Vec::new();
         for path in &sources {
@@ -81,7 +81,7 @@ fn every_file_syn_reads_is_read_and_both_paths_find_the_same() {
         let settings = Settings { all_paths: true, ..Settings::default() };
         let fast = graphlint::engine::run(std::slice::from_ref(&crate_dir), &settings).unwrap();
         assert!(!fast.internal_error, "{name}: {:?}", fast.warnings);
-        let python_files = files_with(&crate_dir, &["py", "pyi"]).len();
+        let python_files = common::files_with(&crate_dir, &["py", "pyi"]).len();
         assert_eq!(fast.files_checked, sources.len() + python_files, "{name}: every file is checked");
         for d in fast.diagnostics.iter().filter(|d| d.code() == "GL000") {
             assert!(
@@ -256,23 +256,6 @@ fn render(result: &RunResult, root: &Path) -> Vec<String> {
             ))
         })
         .collect();
-    found.sort();
-    found
-}
-
-fn files_with(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e)) {
-                found.push(path);
-            }
-        }
-    }
     found.sort();
     found
 }

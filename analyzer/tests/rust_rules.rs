@@ -11,22 +11,7 @@ use graphlint::rule::Family;
 use graphlint::settings::{RootPatterns, Settings};
 use graphlint::source::Language;
 
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
+mod common;
 
 /// The fixtures: each top-level `.rs` file, and each crate directory, is one case.
 fn cases() -> Vec<PathBuf> {
@@ -38,7 +23,7 @@ fn cases() -> Vec<PathBuf> {
 
 /// `(file, row, code)` triples declared by `// expect: GL801 GL804` comments.
 fn expectations(case: &Path) -> BTreeMap<(PathBuf, u32, String), usize> {
-    let files = if case.is_dir() { rust_files(case) } else { vec![case.to_path_buf()] };
+    let files = if case.is_dir() { common::files_with(case, &["rs"]) } else { vec![case.to_path_buf()] };
     let mut expected = BTreeMap::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
