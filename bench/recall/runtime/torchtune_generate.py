@@ -59,7 +59,10 @@ layers = nn.ModuleList([
 ])
 model = TransformerDecoder(tok_embeddings=nn.Embedding(V, D), layers=layers, max_seq_len=MAXLEN, num_heads=HEADS,
                            head_dim=HD, norm=RMSNorm(D), output=nn.Linear(D, V, bias=False)).to(DEV).eval()
-model.setup_caches(batch_size=2, dtype=torch.float32, encoder_max_seq_len=ENC, decoder_max_seq_len=MAXLEN)
+# setup_caches allocates the caches on the current default device (torchtune's recipes call it inside
+# `with device:`); without this the caches stay on the CPU and the first update mixes devices
+with DEV:
+    model.setup_caches(batch_size=2, dtype=torch.float32, encoder_max_seq_len=ENC, decoder_max_seq_len=MAXLEN)
 
 
 def step(fn, *args, **kwargs):
