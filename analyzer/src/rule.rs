@@ -151,8 +151,8 @@ macro_rules! declare_rule {
 pub static CODES: &[&str] = &[
     "GL000", "GL001", "GL002", "GL101", "GL102", "GL103", "GL104", "GL201", "GL202", "GL203", "GL204", "GL205",
     "GL301", "GL302", "GL303", "GL304", "GL401", "GL402", "GL403", "GL404", "GL405", "GL406", "GL501", "GL502",
-    "GL503", "GL504", "GL505", "GL506", "GL507", "GL601", "GL602", "GL603", "GL701", "GL702", "GL703", "GL801",
-    "GL802", "GL803", "GL804", "GL805", "GL806", "GL901", "GL902", "GL903", "GL904", "GL905", "GL906",
+    "GL503", "GL504", "GL505", "GL506", "GL507", "GL601", "GL602", "GL603", "GL604", "GL701", "GL702", "GL703",
+    "GL801", "GL802", "GL803", "GL804", "GL805", "GL806", "GL901", "GL902", "GL903", "GL904", "GL905", "GL906",
 ];
 
 /// Whether `selector` (`ALL`, a code or a code prefix such as `GL2`) names at least one rule.

@@ -24,6 +24,7 @@ pub mod one_hot_num_classes;
 pub mod print_tensor;
 pub mod repeat_interleave_size;
 pub mod scalar_conversion;
+pub mod scalar_index_put;
 pub mod stream_query;
 pub mod stream_synchronize;
 pub mod tensor_as_index;
@@ -69,6 +70,7 @@ pub static RULES: &[&crate::rule::Rule] = &[
     &tensor_creation_on_device::RULE,
     &host_index_of_device_tensor::RULE,
     &host_to_device_move::RULE,
+    &scalar_index_put::RULE,
     &print_tensor::RULE,
     &format_tensor::RULE,
     &log_tensor::RULE,
@@ -250,7 +252,10 @@ pub(crate) fn on_subscript(
     }
     match stored {
         None => boolean_mask_read::check_subscript(checker, subscript, elements, index_tys),
-        Some(stored) => boolean_mask_assign::check(checker, subscript, elements, index_tys, stored),
+        Some(stored) => {
+            boolean_mask_assign::check(checker, subscript, elements, index_tys, stored);
+            scalar_index_put::check(checker, subscript, elements, index_tys, stored);
+        }
     }
     host_index_of_device_tensor::check(checker, elements, index_tys);
 }
