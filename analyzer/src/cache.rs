@@ -1,10 +1,13 @@
 //! The persistent cache of per-file results: what a frontend's per-file pass keeps of a file (its
 //! summary for the project pass, its findings before anything is known to be hot, its
 //! suppressions and warnings), so that a run over unchanged files skips parsing and traversal.
-//! The project pass (roots, call graph, classification) depends on every file and always runs.
+//! The project pass (roots, call graph, types across files) depends on every file: its result is
+//! kept too, under a key over every file's summary [shape](analyze_files_shaped), and a run with
+//! the same key takes it ([`Cache::load_result`]; `python/project/incremental.rs` says what the
+//! key covers).
 //!
-//! Layout: `<cache dir>/<version>/<language>-<settings key>.pack`, with a `.gitignore` of `*` in
-//! the cache directory. `<version>` is graphlint's version and a hash of its sources taken at
+//! Layout: `<cache dir>/<version>/<language>-<settings key>.pack` (and `.project`, the last
+//! project result), with a `.gitignore` of `*` in the cache directory. `<version>` is graphlint's version and a hash of its sources taken at
 //! build time (`build.rs`): a cache written by any other build is never read. The settings key
 //! hashes what the per-file pass reads besides the file: the rule selection, whether suppressed
 //! findings are kept, and the working directory (paths in warnings are shown relative to it).
