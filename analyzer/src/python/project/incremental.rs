@@ -62,8 +62,11 @@ pub(crate) fn shape(summary: &FileSummary) -> u128 {
     for (given, first) in shape.tensor_args.iter_mut().zip(same_row) {
         given.row = first;
     }
-    postcard::to_stdvec(&shape).map_or(0, |bytes| xxhash_rust::xxh3::xxh3_128(&bytes))
+    postcard::to_stdvec(&shape).map_or(NO_SHAPE, |bytes| xxhash_rust::xxh3::xxh3_128(&bytes))
 }
+
+/// The shape of a summary that could not be hashed: a run with one reuses nothing.
+const NO_SHAPE: u128 = 0;
 
 /// For each key, the index of the first one equal to it.
 fn first_with_same(keys: impl Iterator<Item = u64>) -> Vec<u32> {
@@ -79,7 +82,7 @@ pub(crate) struct Store<'c> {
 
 impl<'c> Store<'c> {
     /// The store for `files`, whose summaries have `shapes` (from the cache's per-file pass);
-    /// `None` without a cache or shapes.
+    /// `None` without a cache or without every shape.
     pub(crate) fn new(
         cache: Option<&'c Cache>,
         files: &[FileAnalysis],
@@ -87,7 +90,8 @@ impl<'c> Store<'c> {
         settings: &Settings,
     ) -> Option<Self> {
         let cache = cache?;
-        (shapes.len() == files.len()).then(|| Store { cache, key: key(files, shapes, settings) })
+        let shaped = shapes.len() == files.len() && !shapes.contains(&NO_SHAPE);
+        shaped.then(|| Store { cache, key: key(files, shapes, settings) })
     }
 
     /// The stored result, when every summary's shape and the settings are what they were.
