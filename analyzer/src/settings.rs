@@ -175,6 +175,11 @@ impl Settings {
     pub fn roots_for(&self, path: &Path) -> &RootPatterns {
         self.file_roots.get(path).map_or(&self.roots, |roots| roots)
     }
+
+    /// Whether the run reports the findings of the file at `path` (see [`Settings::reported`]).
+    pub fn reports(&self, path: &Path) -> bool {
+        self.reported.as_ref().is_none_or(|reported| reported.contains(path))
+    }
 }
 
 #[cfg(test)]

@@ -284,8 +284,3 @@ impl StoredProject {
         Some(Analysed { reach, region_roots, foreign })
     }
 }
-
-/// Whether `path` is among the files whose findings the run reports (all without a list).
-pub(super) fn is_reported(settings: &Settings, path: &Path) -> bool {
-    settings.reported.as_ref().is_none_or(|reported| reported.contains(path))
-}

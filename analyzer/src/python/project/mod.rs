@@ -199,7 +199,7 @@ pub(super) fn classify(
         .iter_mut()
         .map(|file| {
             let mut findings = FileAnalysis::empty(&file.path);
-            if incremental::is_reported(settings, &file.path) {
+            if settings.reports(&file.path) {
                 findings.candidates = std::mem::take(&mut file.candidates);
                 findings.file_diagnostics = std::mem::take(&mut file.file_diagnostics);
             }
@@ -269,7 +269,7 @@ fn recheck(
     let paths: Vec<(usize, &Path)> = files
         .iter()
         .enumerate()
-        .filter(|(index, file)| !foreign[*index].is_empty() && incremental::is_reported(settings, &file.path))
+        .filter(|(index, file)| !foreign[*index].is_empty() && settings.reports(&file.path))
         .map(|(index, file)| (index, file.path.as_path()))
         .collect();
     let rechecked: Vec<(usize, Vec<crate::frontend::Candidate>)> = paths
