@@ -8,8 +8,10 @@
 # TREE is a scratch copy (it gets a `.git` directory, so that `--project-context` finds it as
 # the project, and the cache at its root; FILE, relative to TREE, gets a comment appended per
 # run). Each binary runs `--force-exclude --project-context FILE` in TREE, as the hook does:
-# "unchanged" after a warm-up, then "changed" right after FILE was appended to. Prints per
-# binary and variant the median and minimum wall seconds and the median CPU seconds (user+sys).
+# "unchanged" after a warm-up, then "changed" right after a comment line was appended to FILE
+# (every summary keeps its shape: the project pass's result is reused), then "new function" right
+# after a function was appended (FILE's summary changes: the project pass runs). Prints per binary
+# and variant the median and minimum wall seconds and CPU seconds (user+sys).
 set -euo pipefail
 tree=$1; file=$2; runs=$3; shift 3
 cd "$tree"
@@ -25,21 +27,27 @@ for bin in "$@"; do "$bin" --force-exclude --project-context "$file" >/dev/null 
 sleep 3
 for bin in "$@"; do "$bin" --force-exclude --project-context "$file" >/dev/null 2>&1 || true; done
 counter=0
-for i in $(seq "$runs"); do
-  for n in $(seq $#); do
-    bin=${!n}
-    echo "$n unchanged $(seconds "$bin" --force-exclude --project-context "$file")" >> "$scratch/all"
-    counter=$((counter + 1)); printf '# hook bench %d\n' "$counter" >> "$file"
-    echo "$n changed $(seconds "$bin" --force-exclude --project-context "$file")" >> "$scratch/all"
+# Each edit is made once and then run by every binary, so that each sees the same file.
+run_all() {
+  for n in $(seq "$nbins"); do
+    echo "$n $1 $(seconds "${bins[$((n - 1))]}" --force-exclude --project-context "$file")" >> "$scratch/all"
   done
+}
+bins=("$@"); nbins=$#
+for i in $(seq "$runs"); do
+  run_all unchanged
+  counter=$((counter + 1)); printf '# hook bench %d\n' "$counter" >> "$file"
+  run_all changed
+  counter=$((counter + 1)); printf '\n\ndef _hook_bench_%d():\n    return %d\n' "$counter" "$counter" >> "$file"
+  run_all new-function
 done
-echo "| binary | variant | wall median s | wall min s | CPU median s |"
-echo "| --- | --- | ---: | ---: | ---: |"
+echo "| binary | variant | wall median s | wall min s | CPU median s | CPU min s |"
+echo "| --- | --- | ---: | ---: | ---: | ---: |"
 for n in $(seq $#); do
-  for variant in unchanged changed; do
+  for variant in unchanged changed new-function; do
     awk -v n="$n" -v v="$variant" '$1 == n && $2 == v {print $3, $4}' "$scratch/all" > "$scratch/sel"
     wall=$(cut -d' ' -f1 "$scratch/sel" | sort -n | awk '{w[NR]=$1} END {printf "%.2f | %.2f", w[int((NR+1)/2)], w[1]}')
-    cpu=$(cut -d' ' -f2 "$scratch/sel" | sort -n | awk '{c[NR]=$1} END {printf "%.2f", c[int((NR+1)/2)]}')
+    cpu=$(cut -d' ' -f2 "$scratch/sel" | sort -n | awk '{c[NR]=$1} END {printf "%.2f | %.2f", c[int((NR+1)/2)], c[1]}')
     echo "| ${!n} | $variant | $wall | $cpu |"
   done
 done

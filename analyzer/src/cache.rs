@@ -1,10 +1,13 @@
 //! The persistent cache of per-file results: what a frontend's per-file pass keeps of a file (its
 //! summary for the project pass, its findings before anything is known to be hot, its
 //! suppressions and warnings), so that a run over unchanged files skips parsing and traversal.
-//! The project pass (roots, call graph, classification) depends on every file and always runs.
+//! The project pass (roots, call graph, types across files) depends on every file: its result is
+//! kept too, under a key over every file's summary [shape](analyze_files_shaped), and a run with
+//! the same key takes it ([`Cache::load_result`]; `python/project/incremental.rs` says what the
+//! key covers).
 //!
-//! Layout: `<cache dir>/<version>/<language>-<settings key>.pack`, with a `.gitignore` of `*` in
-//! the cache directory. `<version>` is graphlint's version and a hash of its sources taken at
+//! Layout: `<cache dir>/<version>/<language>-<settings key>.pack` (and `.project`, the last
+//! project result), with a `.gitignore` of `*` in the cache directory. `<version>` is graphlint's version and a hash of its sources taken at
 //! build time (`build.rs`): a cache written by any other build is never read. The settings key
 //! hashes what the per-file pass reads besides the file: the rule selection, whether suppressed
 //! findings are kept, and the working directory (paths in warnings are shown relative to it).
@@ -26,12 +29,13 @@
 //! keep its old stamp (git's "racy clean" rule). Any other difference, or a file that has a
 //! text in the run's overlay, means reading and hashing it; an equal hash then reuses the entry.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -176,6 +180,104 @@ impl Cache {
     }
 }
 
+/// The results of project passes this process computed or read, newest last (a server analyses
+/// its project again on every edit): each under the key that names all it depends on.
+static RECENT_RESULTS: Mutex<Vec<(u128, Arc<dyn Any + Send + Sync>)>> = Mutex::new(Vec::new());
+
+/// How many project results a process keeps in memory (one per project a server has open).
+const RECENT_RESULTS_KEPT: usize = 4;
+
+fn remember(key: u128, value: Arc<dyn Any + Send + Sync>) {
+    let mut recent = RECENT_RESULTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    recent.retain(|(old, _)| *old != key);
+    if recent.len() == RECENT_RESULTS_KEPT {
+        recent.remove(0);
+    }
+    recent.push((key, value));
+}
+
+fn recall(key: u128) -> Option<Arc<dyn Any + Send + Sync>> {
+    let recent = RECENT_RESULTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    recent.iter().find(|(old, _)| *old == key).map(|(_, value)| value.clone())
+}
+
+impl Cache {
+    /// The result of `language`'s project pass stored under `key`, from this process's memory or
+    /// else from the cache directory; `None` when there is none for that key, or it fails its
+    /// checksum or does not decode (the caller runs the pass and stores it again). The key must
+    /// hash everything the pass reads: the frontend's summaries, the settings it uses, the paths.
+    pub fn load_result<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        language: Language,
+        settings: &Settings,
+        key: u128,
+    ) -> Option<Arc<T>> {
+        if let Some(value) = recall(key).and_then(|value| value.downcast::<T>().ok()) {
+            self.note(format!("cache: {} project result reused from memory", language.name()));
+            return Some(value);
+        }
+        let path = self.result_path(language, settings);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(err) => {
+                let reason = crate::paths::io_reason(&err);
+                self.warn_once(format!("cannot read the cache `{}`: {reason}", path.display()));
+                return None;
+            }
+        };
+        let value: T = postcard::from_bytes(result_payload(&bytes, key)?).ok()?;
+        let value = Arc::new(value);
+        remember(key, value.clone());
+        self.note(format!("cache: {} project result reused", language.name()));
+        Some(value)
+    }
+
+    /// Keeps `value`, the result of `language`'s project pass, under `key`: in memory, and in the
+    /// cache directory in place of the result stored before.
+    pub fn store_result<T: Serialize + Send + Sync + 'static>(
+        &self,
+        language: Language,
+        settings: &Settings,
+        key: u128,
+        value: Arc<T>,
+    ) {
+        remember(key, value.clone());
+        let mut file = Vec::with_capacity(1 << 16);
+        file.extend_from_slice(MAGIC);
+        file.extend_from_slice(&(VERSION.len() as u32).to_le_bytes());
+        file.extend_from_slice(VERSION.as_bytes());
+        file.extend_from_slice(&key.to_le_bytes());
+        let sizes = file.len();
+        file.extend_from_slice(&[0; 8]);
+        let Ok(mut file) = postcard::to_extend(&*value, file) else { return };
+        let checksum = xxhash_rust::xxh3::xxh3_64(&file[sizes + 8..]);
+        file[sizes..sizes + 8].copy_from_slice(&checksum.to_le_bytes());
+        let path = self.result_path(language, settings);
+        if let Err(err) = write_atomically(&self.dir, &path, &file) {
+            let reason = crate::paths::io_reason(&err);
+            self.warn_once(format!("cannot write the cache `{}`: {reason}", path.display()));
+        }
+    }
+
+    /// Where `language`'s last project result with `settings` is kept (one file: a project keeps
+    /// only its latest).
+    fn result_path(&self, language: Language, settings: &Settings) -> PathBuf {
+        self.pack_path(language, settings).with_extension("project")
+    }
+}
+
+/// The payload of a stored project result, if `file` is one of this version's, for `key`, and
+/// whole: `magic | version length (u32) | version | key (u128) | checksum (u64) | payload`.
+fn result_payload(file: &[u8], key: u128) -> Option<&[u8]> {
+    let rest = file.strip_prefix(MAGIC)?;
+    let rest = rest.strip_prefix(&(VERSION.len() as u32).to_le_bytes()[..])?;
+    let rest = rest.strip_prefix(VERSION.as_bytes())?;
+    let rest = rest.strip_prefix(&key.to_le_bytes()[..])?;
+    let (checksum, payload) = rest.split_first_chunk::<8>()?;
+    (xxhash_rust::xxh3::xxh3_64(payload) == u64::from_le_bytes(*checksum)).then_some(payload)
+}
+
 /// A summary type the cache can store.
 pub trait Summary: Serialize + DeserializeOwned + Default + Send {}
 impl<S: Serialize + DeserializeOwned + Default + Send> Summary for S {}
@@ -196,9 +298,25 @@ pub fn analyze_files<'c, S: Summary>(
     files: &[SourceFile],
     analyze: impl Fn(&Path, std::io::Result<Vec<u8>>) -> FileAnalysis<S> + Sync,
 ) -> (Vec<FileAnalysis<S>>, PackWrite<'c>) {
+    let (analyses, _, pack) = analyze_files_shaped(cache, language, rules, settings, files, analyze, |_| 0);
+    (analyses, pack)
+}
+
+/// [`analyze_files`], also giving each file's summary's `shape` (a hash of what the project
+/// pass reads of it, see [`Cache::load_result`]), as stored beside its entry; none without a
+/// cache.
+pub fn analyze_files_shaped<'c, S: Summary>(
+    cache: Option<&'c Cache>,
+    language: Language,
+    rules: &[&'static Rule],
+    settings: &Settings,
+    files: &[SourceFile],
+    analyze: impl Fn(&Path, std::io::Result<Vec<u8>>) -> FileAnalysis<S> + Sync,
+    shape: impl Fn(&S) -> u128 + Sync,
+) -> (Vec<FileAnalysis<S>>, Vec<u128>, PackWrite<'c>) {
     let Some(cache) = cache.filter(|_| !files.is_empty()) else {
         let analyses = files.par_iter().map(|file| analyze(&file.path, read_source(settings, &file.path))).collect();
-        return (analyses, PackWrite { job: None });
+        return (analyses, Vec::new(), PackWrite { job: None });
     };
     let path = cache.pack_path(language, settings);
     let old = match std::fs::read(&path) {
@@ -206,7 +324,7 @@ pub fn analyze_files<'c, S: Summary>(
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(err) => {
             cache.warn_once(format!("cannot read the cache `{}`: {}", path.display(), crate::paths::io_reason(&err)));
-            return analyze_files(None, language, rules, settings, files, analyze);
+            return analyze_files_shaped(None, language, rules, settings, files, analyze, shape);
         }
     };
     let index = Index::read(&old);
@@ -214,7 +332,7 @@ pub fn analyze_files<'c, S: Summary>(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-    let results: Vec<(FileAnalysis<S>, Stored)> = files
+    let results: Vec<(FileAnalysis<S>, Stored, u128)> = files
         .par_iter()
         .map(|file| {
             let key = path_key(&file.path);
@@ -227,13 +345,17 @@ pub fn analyze_files<'c, S: Summary>(
             if let (Some(entry), Some(stamp)) = (entry, stamp) {
                 if entry.stamp == stamp {
                     if let Some(analysis) = entry.decode(&old, &file.path, rules) {
-                        return (analysis, Stored::Reused { entry: entry.bytes.clone(), unread: true });
+                        return (analysis, Stored::Reused { entry: entry.bytes.clone(), unread: true }, entry.shape);
                     }
                 }
             }
             let bytes = match read_source(settings, &file.path) {
                 Ok(bytes) => bytes,
-                Err(err) => return (analyze(&file.path, Err(err)), Stored::Nothing),
+                Err(err) => {
+                    let analysis = analyze(&file.path, Err(err));
+                    let shape = shape(&analysis.summary);
+                    return (analysis, Stored::Nothing, shape);
+                }
             };
             let hash = xxhash_rust::xxh3::xxh3_128(&bytes);
             let stamp = stamp.unwrap_or_default();
@@ -244,18 +366,26 @@ pub fn analyze_files<'c, S: Summary>(
                     } else {
                         Stored::Restamped { entry: entry.bytes.clone(), at: entry.stamp_at, stamp }
                     };
-                    return (analysis, stored);
+                    return (analysis, stored, entry.shape);
                 }
             }
             // Payloads ran at about a fifth of the source's size on vllm: reserved up front, the
             // entry is serialized in place without growing (and copying) its buffer.
             let capacity = bytes.len() / 4 + 256;
             let analysis = analyze(&file.path, Ok(bytes));
-            let stored = encode(&analysis, key, hash, stamp, capacity).map_or(Stored::Nothing, Stored::New);
-            (analysis, stored)
+            let shape = shape(&analysis.summary);
+            let stored = encode(&analysis, key, hash, shape, stamp, capacity).map_or(Stored::Nothing, Stored::New);
+            (analysis, stored, shape)
         })
         .collect();
-    let (analyses, stored): (Vec<_>, Vec<_>) = results.into_iter().unzip();
+    let mut analyses = Vec::with_capacity(files.len());
+    let mut stored = Vec::with_capacity(files.len());
+    let mut shapes = Vec::with_capacity(files.len());
+    for (analysis, entry, shape) in results {
+        analyses.push(analysis);
+        stored.push(entry);
+        shapes.push(shape);
+    }
     let reused = stored.iter().filter(|stored| !matches!(stored, Stored::New(_) | Stored::Nothing)).count();
     let unread = stored.iter().filter(|stored| matches!(stored, Stored::Reused { unread: true, .. })).count();
     cache.note(format!("cache: {reused} of {} {} files reused ({unread} not read)", files.len(), language.name()));
@@ -270,7 +400,7 @@ pub fn analyze_files<'c, S: Summary>(
             Stored::Nothing => index.entries.contains_key(path_key(&file.path)),
         });
     if !rewrite {
-        return (analyses, PackWrite { job: None });
+        return (analyses, shapes, PackWrite { job: None });
     }
     // Entries of files this run did not check stay while the file exists (a run over part of
     // the project keeps the rest's).
@@ -281,7 +411,7 @@ pub fn analyze_files<'c, S: Summary>(
         .filter(|(path, _)| !checked.contains(*path))
         .map(|(path, entry)| (String::from_utf8_lossy(path).into_owned(), entry.bytes.clone()))
         .collect();
-    (analyses, PackWrite { job: Some(WriteJob { cache, path, old, stored, others }) })
+    (analyses, shapes, PackWrite { job: Some(WriteJob { cache, path, old, stored, others }) })
 }
 
 /// A file's key in a pack: its path as discovered (findings and warnings show that spelling).
@@ -374,9 +504,11 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
     Ok(())
 }
 
-/// An entry: `path length (u32) | path | content hash (u128) | stamp (4 u64) | payload length
-/// (u32) | checksum of the payload (u64) | payload`, integers little-endian.
-const ENTRY_FIXED_BYTES: usize = 4 + 16 + Stamp::BYTES + 4 + 8;
+/// An entry: `path length (u32) | path | content hash (u128) | shape of the summary (u128) |
+/// stamp (4 u64) | payload length (u32) | checksum of the payload (u64) | payload`, integers
+/// little-endian. (The shape is outside the payload's checksum: the project result it keys holds
+/// its own, and a wrong shape only misses that result.)
+const ENTRY_FIXED_BYTES: usize = 4 + 16 + 16 + Stamp::BYTES + 4 + 8;
 
 /// The entries of a pack, by path; nothing when the pack is from another version.
 struct Index<'p> {
@@ -387,6 +519,7 @@ struct Index<'p> {
 
 struct IndexEntry {
     content: u128,
+    shape: u128,
     stamp: Stamp,
     /// Where the stamp is in the pack.
     stamp_at: usize,
@@ -433,12 +566,14 @@ impl<'p> Index<'p> {
         let path_len = u32_at(take(4)?);
         let path = take(path_len)?;
         let content = u128::from_le_bytes(pack[take(16)?].try_into().unwrap());
+        let shape = u128::from_le_bytes(pack[take(16)?].try_into().unwrap());
         let stamp_range = take(Stamp::BYTES)?;
         let stamp = Stamp::from_bytes(&pack[stamp_range.clone()]);
         let payload_len = u32_at(take(4)?);
         let checksum = u64::from_le_bytes(pack[take(8)?].try_into().unwrap());
         let payload = take(payload_len)?;
-        let entry = IndexEntry { content, stamp, stamp_at: stamp_range.start, checksum, payload, bytes: at..cursor };
+        let entry =
+            IndexEntry { content, shape, stamp, stamp_at: stamp_range.start, checksum, payload, bytes: at..cursor };
         Some(((&pack[path], entry), cursor))
     }
 }
@@ -531,6 +666,7 @@ fn encode<S: Summary>(
     analysis: &FileAnalysis<S>,
     path: &[u8],
     content: u128,
+    shape: u128,
     stamp: Stamp,
     capacity: usize,
 ) -> Option<Vec<u8>> {
@@ -556,6 +692,7 @@ fn encode<S: Summary>(
     entry.extend_from_slice(&(path.len() as u32).to_le_bytes());
     entry.extend_from_slice(path);
     entry.extend_from_slice(&content.to_le_bytes());
+    entry.extend_from_slice(&shape.to_le_bytes());
     entry.extend_from_slice(&stamp.to_bytes());
     let sizes = entry.len();
     entry.extend_from_slice(&[0; 12]);

@@ -189,6 +189,7 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         list_hot: options.list_hot,
         keep_suppressed: options.keep_suppressed,
         overlay: options.overlay.clone(),
+        reported: reported.as_ref().map(|reported| Arc::new(reported.iter().map(|p| p.to_path_buf()).collect())),
     };
 
     let pool = rayon::ThreadPoolBuilder::new()

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::profiles::{Profile, PROFILES};
 use crate::rule::{prefix_matches, selector_matches_any, CODES};
@@ -165,12 +165,20 @@ pub struct Settings {
     pub keep_suppressed: bool,
     /// Unsaved texts read instead of the files on disk (stdin, an editor's buffers).
     pub overlay: Option<Arc<Overlay>>,
+    /// The files whose findings the run reports, when not all (the others are context for hot
+    /// paths): a frontend may skip what only the others' findings need.
+    pub reported: Option<Arc<FxHashSet<PathBuf>>>,
 }
 
 impl Settings {
     /// The root patterns that apply to functions defined in `path`.
     pub fn roots_for(&self, path: &Path) -> &RootPatterns {
         self.file_roots.get(path).map_or(&self.roots, |roots| roots)
+    }
+
+    /// Whether the run reports the findings of the file at `path` (see [`Settings::reported`]).
+    pub fn reports(&self, path: &Path) -> bool {
+        self.reported.as_ref().is_none_or(|reported| reported.contains(path))
     }
 }
 

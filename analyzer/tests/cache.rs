@@ -1,9 +1,13 @@
-//! The persistent cache of per-file results (`analyzer/src/cache.rs`), through the binary: a warm
-//! run reports what a cold one does, a changed file misses alone, damaged or foreign packs are
-//! never trusted, an unusable cache directory costs one warning, and `--no-cache` writes nothing.
+//! The persistent cache (`analyzer/src/cache.rs`), through the binary: a warm run reports what a
+//! cold one does, a changed file misses alone, damaged or foreign packs are never trusted, an
+//! unusable cache directory costs one warning, `--no-cache` writes nothing; and the project pass
+//! is reused while every summary keeps its shape, never otherwise (at the end of this file).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
+
+mod common;
 
 /// A graphlint command in `cwd`, without the test-wide `GRAPHLINT_CACHE_DIR` (`.cargo/config.toml`):
 /// these tests are about where the cache goes by default.
@@ -275,7 +279,7 @@ fn concurrent_runs_agree_and_leave_a_whole_pack() {
     assert_eq!(report(&warm), expected);
     let leftovers: Vec<_> = std::fs::read_dir(version_dir(dir.path())).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(
-        leftovers.iter().all(|p| p.extension().is_some_and(|e| e == "pack")),
+        leftovers.iter().all(|p| p.extension().is_some_and(|e| e == "pack" || e == "project")),
         "temporary files left: {leftovers:?}"
     );
 }
@@ -375,4 +379,190 @@ fn the_cache_is_at_the_project_root() {
         .unwrap();
     assert!(elsewhere.path().join("flag-cache").join(graphlint::cache::VERSION).is_dir());
     assert!(!elsewhere.path().join(".graphlint_cache").exists());
+}
+
+// ----- The project pass reused between runs (`analyzer/src/python/project/incremental.rs`) -----
+//
+// A run whose summaries have the shapes of the last run's takes its project result from the
+// cache (or from memory, in one process) and reports exactly what a `--no-cache` run does,
+// positions moved by the edit included; an edit that changes a summary runs the pass again; a
+// damaged or foreign stored result is never trusted. These runs name their cache directory.
+
+const REUSED: &str = "python project result reused";
+
+/// A run with the cache in `cache` (JSON findings, notes on stderr), and a `--no-cache` run:
+/// their findings, which must be equal, and whether the cached run reused the project pass.
+fn cached_and_uncached(dir: &Path, cache: &Path, extra: &[&str]) -> (String, bool) {
+    let cache = cache.to_str().unwrap();
+    let args = [&["--output-format", "json", "--verbose", "--cache-dir", cache], extra].concat();
+    let cached = graphlint(&args, dir);
+    let uncached = graphlint(&[&["--output-format", "json", "--no-cache"], extra].concat(), dir);
+    let stderr = String::from_utf8(cached.stderr).unwrap();
+    assert!(matches!(cached.status.code(), Some(0 | 1)), "{stderr}");
+    let findings = String::from_utf8(cached.stdout).unwrap();
+    assert_eq!(findings, String::from_utf8(uncached.stdout).unwrap(), "cached run against --no-cache\n{stderr}");
+    (findings, stderr.contains(REUSED))
+}
+
+/// Issue 13's cross-file types fixture: answers to questions by byte range, a caller named by
+/// line (`pkg/runner.py:43` passes a tensor to an `int` parameter of `pkg/scheduler.py`).
+fn declared_types() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/declared_types"), dir.path());
+    dir
+}
+
+fn edit_file(path: &Path, edit: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let edited = edit(text.clone());
+    assert_ne!(edited, text, "the edit changes {}", path.display());
+    std::fs::write(path, edited).unwrap();
+}
+
+#[test]
+fn an_edit_that_only_moves_code_reuses_the_project_pass_and_reports_what_a_full_run_does() {
+    let dir = declared_types();
+    let cache = tempfile::tempdir().unwrap();
+    let (before, reused) = cached_and_uncached(dir.path(), cache.path(), &[]);
+    assert!(!reused, "a cold cache has no project result");
+    assert!(before.contains("pkg/runner.py:43"), "the fixture names the tensor's caller by line:\n{before}");
+    let (again, reused) = cached_and_uncached(dir.path(), cache.path(), &[]);
+    assert!(reused && again == before);
+
+    // Lines added above everything in both files, and a body changed without a new call or
+    // question: every row and range after them moves, no summary's shape changes.
+    edit_file(&dir.path().join("pkg/runner.py"), |text| format!("# a comment\n\n{text}"));
+    edit_file(&dir.path().join("pkg/scheduler.py"), |text| {
+        format!(
+            "# moved\n{}",
+            text.replace("output = output * 2\n", "output = output * 2 + 1\n        output = -output\n")
+        )
+    });
+    let (moved, reused) = cached_and_uncached(dir.path(), cache.path(), &[]);
+    assert!(reused, "positions alone changed: the project result is reused");
+    assert_ne!(moved, before, "rows moved");
+    assert!(moved.contains("pkg/runner.py:45"), "the caller's line is the moved one:\n{moved}");
+
+    // The same with cold findings too: another key, computed once, then reused.
+    let (_, reused) = cached_and_uncached(dir.path(), cache.path(), &["--all-paths"]);
+    assert!(!reused);
+    edit_file(&dir.path().join("pkg/batch.py"), |text| format!("{text}\n# the end\n"));
+    let (_, reused) = cached_and_uncached(dir.path(), cache.path(), &["--all-paths"]);
+    assert!(reused);
+}
+
+/// A model calling a helper in another file, which syncs.
+fn model_and_helper() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "model.py",
+        "import torch\nfrom torch import nn\n\nfrom helpers import scale\n\n\nclass Model(nn.Module):\n    \
+         def forward(self, x):\n        return scale(x)\n\n    def unused(self, x):\n        return x\n",
+    );
+    write(dir.path(), "helpers.py", "import torch\n\n\ndef scale(x):\n    s = x.sum().item()\n    return x * s\n");
+    dir
+}
+
+#[test]
+fn an_edit_that_changes_a_summary_runs_the_pass_again() {
+    let dir = model_and_helper();
+    let cache = tempfile::tempdir().unwrap();
+    let (hot, _) = cached_and_uncached(dir.path(), cache.path(), &[]);
+    assert!(hot.contains("\"GL201\"") && hot.contains("Model.forward"), "{hot}");
+    assert!(cached_and_uncached(dir.path(), cache.path(), &[]).1);
+
+    // `forward` no longer calls the helper (the number of functions, and so of graph nodes,
+    // stays): a reused result would still call the helper hot.
+    edit_file(&dir.path().join("model.py"), |text| text.replace("return scale(x)", "return x"));
+    let (cold, reused) = cached_and_uncached(dir.path(), cache.path(), &[]);
+    assert!(!reused, "a changed summary must not reuse the last project result");
+    assert_eq!(cold.trim(), "[]");
+    // Its helper hot again through another function: a call added elsewhere.
+    edit_file(&dir.path().join("model.py"), |text| text.replace("        return x\n", "        return scale(x)\n"));
+    let (hot_again, reused) = cached_and_uncached(dir.path(), cache.path(), &[]);
+    assert!(!reused);
+    assert!(hot_again.contains("\"GL201\""), "{hot_again}");
+
+    // A helper named alone (the hook's run): the project around it still counts.
+    let (_, reused) = cached_and_uncached(dir.path(), cache.path(), &["helpers.py", "--project-root", "."]);
+    assert!(reused, "naming a file changes what is reported, not the project result");
+}
+
+/// The stored project result of the run whose cache is in `cache`.
+fn stored_result(cache: &Path) -> PathBuf {
+    let version = cache.join(graphlint::cache::VERSION);
+    let results: Vec<PathBuf> = std::fs::read_dir(&version)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "project"))
+        .collect();
+    assert_eq!(results.len(), 1, "{results:?}");
+    results[0].clone()
+}
+
+#[test]
+fn a_damaged_or_foreign_project_result_is_computed_again() {
+    let dir = model_and_helper();
+    let cache = tempfile::tempdir().unwrap();
+    let (expected, _) = cached_and_uncached(dir.path(), cache.path(), &[]);
+    let stored = stored_result(cache.path());
+    let good = std::fs::read(&stored).unwrap();
+    let version = graphlint::cache::VERSION.as_bytes();
+    assert_eq!(&good[20..20 + version.len()], version, "magic (16 bytes), the version's length, the version");
+
+    let mut flipped = good.clone();
+    *flipped.last_mut().unwrap() ^= 0x5a;
+    let mut other_version = good.clone();
+    other_version[20] = if version[0] == b'9' { b'8' } else { b'9' };
+    let damaged = [flipped, good[..good.len() / 2].to_vec(), b"not a result".to_vec(), Vec::new(), other_version];
+    for bytes in damaged {
+        std::fs::write(&stored, &bytes).unwrap();
+        let (findings, reused) = cached_and_uncached(dir.path(), cache.path(), &[]);
+        assert!(!reused, "a damaged result is not trusted");
+        assert_eq!(findings, expected);
+        assert_eq!(std::fs::read(&stored).unwrap(), good, "and it is written again");
+        assert!(cached_and_uncached(dir.path(), cache.path(), &[]).1);
+    }
+}
+
+/// The server's way: one process analyses the project again after each edit of an unsaved
+/// text, and keeps the project result in memory.
+#[test]
+fn one_process_reuses_its_last_project_result_for_unsaved_edits() {
+    use graphlint::config::{ConfigMode, Overrides, Resolver};
+    use graphlint::engine::{check, RunOptions};
+
+    let dir = model_and_helper();
+    let cache = tempfile::tempdir().unwrap();
+    let helper = dir.path().join("helpers.py");
+    let saved = std::fs::read_to_string(&helper).unwrap();
+    let run = |text: &str, cache_dir: Option<&Path>| {
+        let mut overlay = graphlint::source::Overlay::default();
+        overlay.insert(&helper, text);
+        let resolver = Resolver::new(ConfigMode::Discover, Overrides::default()).unwrap();
+        let options = RunOptions {
+            overlay: Some(Arc::new(overlay)),
+            project_root: Some(dir.path().to_path_buf()),
+            cache_dir: cache_dir.map(Path::to_path_buf),
+            ..RunOptions::default()
+        };
+        let result = check(std::slice::from_ref(&helper), &resolver, options).unwrap();
+        let findings: Vec<String> = result.diagnostics.iter().map(|d| format!("{d:?}")).collect();
+        let from_memory = result.warnings.iter().any(|w| w.contains("python project result reused from memory"));
+        (findings, from_memory)
+    };
+    let (first, _) = run(&saved, Some(cache.path()));
+    assert_eq!(first.len(), 1, "{first:?}");
+    // Typing: a line above the function, a longer expression; then a new call in the helper.
+    let typed = saved.replace("def scale", "# typing\n\ndef scale").replace("x * s", "x * s * 2");
+    let (findings, from_memory) = run(&typed, Some(cache.path()));
+    assert!(from_memory, "the summaries' shapes are unchanged");
+    assert_eq!(findings, run(&typed, None).0);
+    assert_ne!(findings, first, "the finding moved down two lines");
+    let called = format!("import os\n{}", typed.replace("return x * s * 2", "return x.cpu() * s"));
+    let (findings, from_memory) = run(&called, Some(cache.path()));
+    assert_eq!(findings, run(&called, None).0);
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert!(!from_memory, "a new call changes the helper's summary");
 }

@@ -25,14 +25,20 @@ pub type FileAnalysis = frontend::FileAnalysis<FileSummary>;
 pub fn check(files: &[SourceFile], settings: &Settings, cache: Option<&Cache>) -> Outcome {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let started = process_cpu_seconds();
-    let (analyses, pack) =
-        cache::analyze_files(cache, Language::Python, rules::RULES, settings, files, |path, bytes| {
-            frontend::catch_panic(path, || analyze_file(path, bytes, settings))
-        });
+    let (analyses, shapes, pack) = cache::analyze_files_shaped(
+        cache,
+        Language::Python,
+        rules::RULES,
+        settings,
+        files,
+        |path, bytes| frontend::catch_panic(path, || analyze_file(path, bytes, settings)),
+        project::incremental::shape,
+    );
     let per_file = process_cpu_seconds() - started;
     let vals: usize = analyses.iter().map(|a| a.summary.vals.len()).sum();
     let calls: usize = analyses.iter().map(|a| a.summary.calls.len()).sum();
-    let outcome = pack.during(|| frontend::outcome(analyses, |analyses| project::classify(analyses, settings)));
+    let store = project::incremental::Store::new(cache, &analyses, &shapes, settings);
+    let outcome = pack.during(|| frontend::outcome(analyses, |analyses| project::classify(analyses, settings, store)));
     if timings {
         eprintln!(
             "graphlint: per-file pass {per_file:.3} CPU-s, project pass {:.3} CPU-s ({vals} values, {calls} call sites)",

@@ -44,22 +44,28 @@ pub fn project_root(path: &Path, workspace_folders: &[PathBuf]) -> PathBuf {
     find_project_root(&[path.to_path_buf()], &is_config_dir).0
 }
 
-/// Checks the whole project at `root` with the configuration files the CLI reads, the open
-/// `documents` read from their unsaved texts.
+/// Checks the open `documents`, read from their unsaved texts, with the whole project at `root`
+/// as their context and the configuration files the CLI reads; only the documents' findings
+/// (and hot functions) are reported. A document the configuration excludes is not checked, as
+/// in a run over the project.
 pub fn run_project(root: &Path, documents: &[Document]) -> Result<RunResult, RunError> {
     let resolver = Resolver::new(ConfigMode::Discover, Overrides::default()).map_err(RunError::Config)?;
     let mut overlay = Overlay::default();
     for document in documents {
         overlay.insert(&document.path, document.text.clone());
     }
-    // The project's cache makes a re-analysis re-read only what changed (see `crate::cache`).
+    // The project's cache makes a re-analysis re-read only what changed, and reuse the last
+    // project pass while the edits leave every summary's shape as it was (see `crate::cache`).
     let options = RunOptions {
         list_hot: true,
+        force_exclude: true,
         overlay: Some(Arc::new(overlay)),
+        project_root: Some(root.to_path_buf()),
         cache_dir: Some(crate::cache::dir_for(root)),
         ..RunOptions::default()
     };
-    crate::engine::check(&[root.to_path_buf()], &resolver, options)
+    let paths: Vec<PathBuf> = documents.iter().map(|document| document.path.clone()).collect();
+    crate::engine::check(&paths, &resolver, options)
 }
 
 /// What a published diagnostic carries for the code actions (`data`).

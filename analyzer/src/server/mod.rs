@@ -316,7 +316,7 @@ impl Server<'_> {
             self.log(format!(
                 "graphlint: analysed {} ({} files) in {} ms",
                 root.display(),
-                result.files_checked,
+                result.project_files.unwrap_or(result.files_checked),
                 elapsed.as_millis()
             ));
             for document in &documents {

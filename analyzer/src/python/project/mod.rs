@@ -24,13 +24,16 @@ use super::summary::*;
 use super::FileAnalysis;
 use crate::diagnostic::ChainLink;
 use crate::hotpath;
-use crate::paths::display_path;
 use crate::settings::Settings;
 
 mod calls;
 mod declared;
 mod evaluation;
+pub(super) mod incremental;
+mod layout;
 mod roots;
+
+use layout::Layout;
 
 type FileIdx = usize;
 /// A name interned project-wide (the summaries' [`NameId`]s are per file).
@@ -171,7 +174,11 @@ struct Project<'s> {
     node_count: usize,
 }
 
-pub(super) fn classify(mut files: Vec<FileAnalysis>, settings: &Settings) -> hotpath::Classified {
+pub(super) fn classify(
+    mut files: Vec<FileAnalysis>,
+    settings: &Settings,
+    store: Option<incremental::Store<'_>>,
+) -> hotpath::Classified {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let mut clock = super::process_cpu_seconds();
     // Peak RSS too: touching fresh memory costs page faults, a large part of the run's time.
@@ -186,17 +193,45 @@ pub(super) fn classify(mut files: Vec<FileAnalysis>, settings: &Settings) -> hot
         eprintln!("graphlint:   after the per-file pass: peak RSS {} MB", super::peak_rss_mb());
     }
     // What the classification needs of each file, kept apart from the summaries the project
-    // borrows: a re-check with other files' types replaces a file's candidates.
+    // borrows: a re-check with other files' types replaces a file's candidates. A file whose
+    // findings are not reported needs none.
     let mut findings: Vec<FileAnalysis> = files
         .iter_mut()
         .map(|file| {
             let mut findings = FileAnalysis::empty(&file.path);
-            findings.candidates = std::mem::take(&mut file.candidates);
-            findings.file_diagnostics = std::mem::take(&mut file.file_diagnostics);
+            if settings.reports(&file.path) {
+                findings.candidates = std::mem::take(&mut file.candidates);
+                findings.file_diagnostics = std::mem::take(&mut file.file_diagnostics);
+            }
             findings
         })
         .collect();
-    let mut project = Project::new(&files, settings);
+    let layout = Layout::new(&files);
+    let kept = store.as_ref().and_then(|store| store.load(&files, settings, layout.node_count()));
+    let analysed = match kept {
+        Some(analysed) => {
+            lap("project result reused");
+            analysed
+        }
+        None => {
+            let analysed = analyse(&files, settings, &mut lap);
+            if let Some(store) = &store {
+                store.keep(&files, settings, &analysed);
+                lap("project result stored");
+            }
+            analysed
+        }
+    };
+    let rechecked = recheck(&files, &analysed.foreign, &mut findings, settings);
+    lap(&format!("re-checks of {rechecked} files"));
+    let classified = hotpath::classified(&findings, &layout, &analysed.reach, &analysed.region_roots, settings);
+    lap("classification");
+    classified
+}
+
+/// The project pass proper: what is hot, and what files answer of each other's questions.
+fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&str)) -> incremental::Analysed {
+    let mut project = Project::new(files, settings);
     lap("module table");
     let (edges, exact_edges) = project.resolve_calls();
     lap("call resolution");
@@ -219,11 +254,7 @@ pub(super) fn classify(mut files: Vec<FileAnalysis>, settings: &Settings) -> hot
     }
     let foreign = project.foreign_types(|file, func| settings.all_paths || hot_funcs[file].contains(&func));
     lap("types across files");
-    let rechecked = recheck(&files, &foreign, &mut findings, settings);
-    lap(&format!("re-checks of {rechecked} files"));
-    let classified = hotpath::classified(&findings, &project, &reach, &region_roots, settings);
-    lap("classification");
-    classified
+    incremental::Analysed { reach, region_roots, foreign }
 }
 
 /// Checks again, with what other files prove, each file that has answers; its new candidates
@@ -238,7 +269,7 @@ fn recheck(
     let paths: Vec<(usize, &Path)> = files
         .iter()
         .enumerate()
-        .filter(|(index, _)| !foreign[*index].is_empty())
+        .filter(|(index, file)| !foreign[*index].is_empty() && settings.reports(&file.path))
         .map(|(index, file)| (index, file.path.as_path()))
         .collect();
     let rechecked: Vec<(usize, Vec<crate::frontend::Candidate>)> = paths
@@ -628,18 +659,7 @@ impl hotpath::Graph for Project<'_> {
     }
 
     fn link(&self, node: usize) -> ChainLink {
-        if let Some((file, index)) = self.region_of(node) {
-            let region = &self.files[file].summary.regions[index];
-            let func = &self.files[file].summary.funcs[region.func as usize];
-            return ChainLink {
-                function: func.qualname.clone(),
-                filename: display_path(&self.files[file].path),
-                row: region.row,
-            };
-        }
-        let file = self.func_base.partition_point(|&base| base <= node).saturating_sub(1);
-        let func = &self.files[file].summary.funcs[node - self.func_base[file]];
-        ChainLink { function: func.qualname.clone(), filename: display_path(&self.files[file].path), row: func.row }
+        Layout::with_bases(self.files, &self.func_base, &self.region_base).link(node)
     }
 }
 

@@ -1,0 +1,286 @@
+//! Reusing the project pass between runs. The pass reads nothing of a file but its summary (and
+//! its path, and a few settings), so when every summary is what it was, so is its result: which
+//! functions and regions are hot, with which chain, and what each file's questions get answered.
+//! A run keys its result by a hash over all of that and stores it in the cache (and in this
+//! process's memory, for the server); a run with the same key takes it instead of running the
+//! pass, and only re-checks and classifies.
+//!
+//! The key takes each summary's *shape*: the summary with its positions left out (the rows of
+//! functions, classes, regions and tensor arguments; the byte ranges of questions), so that an
+//! edit that only moves code (a line added above a function, a comment, a longer expression that
+//! asks nothing new) keeps it. What the pass computes does not depend on positions, except in two
+//! places, which the stored result keeps by position-free references and restores from the
+//! current summaries: the answers to a file's questions (by question, not by byte range) and the
+//! caller a tensor-typed parameter names (by file and tensor argument, not by line). The chains'
+//! rows are read from the current summaries when findings are classified ([`super::layout`]).
+//! A change to the project pass that reads another position must add it here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::Cache;
+use crate::hotpath::Reach;
+use crate::paths::display_path;
+use crate::python::summary::{FileSummary, FuncIdx};
+use crate::python::types::{range_key, ForeignTypes, Ty};
+use crate::python::FileAnalysis;
+use crate::settings::{RootPatterns, Settings};
+use crate::source::Language;
+
+/// What the project pass found, before classification.
+pub(super) struct Analysed {
+    /// Per node (see [`super::layout::Layout`]): whether and how it is reached.
+    pub reach: Vec<Reach>,
+    /// The regions that are roots of their own (decode loops, capture blocks).
+    pub region_roots: FxHashSet<usize>,
+    /// Per file, what other files answer of its questions.
+    pub foreign: Vec<ForeignTypes>,
+}
+
+/// The hash of what the project pass reads of `summary`, positions left out (see the module's
+/// documentation). Of questions and tensor arguments, which ones share a position is kept: the
+/// answers are stored by range and a caller by line, and restoring them needs the same sharing.
+pub(crate) fn shape(summary: &FileSummary) -> u128 {
+    let mut shape = summary.clone();
+    for func in &mut shape.funcs {
+        func.row = 0;
+    }
+    for class in &mut shape.classes {
+        class.row = 0;
+    }
+    for region in &mut shape.regions {
+        region.row = 0;
+    }
+    let same_range = first_with_same(summary.questions.iter().map(|q| range_key(q.start, q.end)));
+    for (question, first) in shape.questions.iter_mut().zip(same_range) {
+        (question.start, question.end) = (first, 0);
+    }
+    let same_row = first_with_same(summary.tensor_args.iter().map(|t| u64::from(t.row)));
+    for (given, first) in shape.tensor_args.iter_mut().zip(same_row) {
+        given.row = first;
+    }
+    postcard::to_stdvec(&shape).map_or(NO_SHAPE, |bytes| xxhash_rust::xxh3::xxh3_128(&bytes))
+}
+
+/// The shape of a summary that could not be hashed: a run with one reuses nothing.
+const NO_SHAPE: u128 = 0;
+
+/// For each key, the index of the first one equal to it.
+fn first_with_same(keys: impl Iterator<Item = u64>) -> Vec<u32> {
+    let mut first: FxHashMap<u64, u32> = FxHashMap::default();
+    keys.enumerate().map(|(index, key)| *first.entry(key).or_insert(index as u32)).collect()
+}
+
+/// Where a project result is kept, and under which key.
+pub(crate) struct Store<'c> {
+    cache: &'c Cache,
+    key: u128,
+}
+
+impl<'c> Store<'c> {
+    /// The store for `files`, whose summaries have `shapes` (from the cache's per-file pass);
+    /// `None` without a cache or without every shape.
+    pub(crate) fn new(
+        cache: Option<&'c Cache>,
+        files: &[FileAnalysis],
+        shapes: &[u128],
+        settings: &Settings,
+    ) -> Option<Self> {
+        let cache = cache?;
+        let shaped = shapes.len() == files.len() && !shapes.contains(&NO_SHAPE);
+        shaped.then(|| Store { cache, key: key(files, shapes, settings) })
+    }
+
+    /// The stored result, when every summary's shape and the settings are what they were.
+    pub(super) fn load(&self, files: &[FileAnalysis], settings: &Settings, node_count: usize) -> Option<Analysed> {
+        let stored: Arc<StoredProject> = self.cache.load_result(Language::Python, settings, self.key)?;
+        stored.restore(files, node_count)
+    }
+
+    /// Keeps `analysed` for the next run.
+    pub(super) fn keep(&self, files: &[FileAnalysis], settings: &Settings, analysed: &Analysed) {
+        if let Some(stored) = StoredProject::of(files, analysed) {
+            self.cache.store_result(Language::Python, settings, self.key, Arc::new(stored));
+        }
+    }
+}
+
+/// The key of a project result: the files' paths (as spelled, and the working directory they are
+/// spelled from), their shapes, the settings the pass reads (each file's root patterns and
+/// `all_paths`), and which directories above them are packages. The cache's directory already
+/// separates graphlint's versions.
+fn key(files: &[FileAnalysis], shapes: &[u128], settings: &Settings) -> u128 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut update = |bytes: &[u8]| {
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    update(crate::paths::current_dir().map_or(&[][..], |cwd| cwd.as_os_str().as_encoded_bytes()));
+    update(&[settings.all_paths as u8]);
+    // Files share their configuration's patterns: each distinct one is hashed once.
+    let mut patterns: FxHashMap<*const RootPatterns, [u8; 16]> = FxHashMap::default();
+    for (file, shape) in files.iter().zip(shapes) {
+        update(file.path.as_os_str().as_encoded_bytes());
+        update(&shape.to_le_bytes());
+        let roots = settings.roots_for(&file.path);
+        update(patterns.entry(roots as *const _).or_insert_with(|| roots_hash(roots)));
+    }
+    // Module names follow the disk: an `__init__.py` the run does not analyse (excluded, or
+    // beside files named alone) still makes its directory a package.
+    let absolutes: Vec<PathBuf> = files.iter().map(|file| crate::paths::absolute(&file.path)).collect();
+    let mut dirs: FxHashSet<&Path> = FxHashSet::default();
+    for path in &absolutes {
+        for dir in path.ancestors().skip(1) {
+            if !dirs.insert(dir) {
+                break;
+            }
+        }
+    }
+    let mut dirs: Vec<&Path> = dirs.into_iter().collect();
+    dirs.sort_unstable();
+    for dir in dirs {
+        update(dir.as_os_str().as_encoded_bytes());
+        update(&[dir.join("__init__.py").is_file() as u8, dir.join("__init__.pyi").is_file() as u8]);
+    }
+    hasher.digest128()
+}
+
+fn roots_hash(roots: &RootPatterns) -> [u8; 16] {
+    let profiles: Vec<&str> = roots.profiles.iter().map(|profile| profile.name).collect();
+    let text = format!("{:?} {:?} {profiles:?}", roots.hot, roots.cold);
+    xxhash_rust::xxh3::xxh3_128(text.as_bytes()).to_le_bytes()
+}
+
+/// [`Analysed`] as stored: nodes by number, answers by question, callers by tensor argument.
+#[derive(Serialize, Deserialize)]
+struct StoredProject {
+    /// The roots' reasons, each once.
+    reasons: Vec<String>,
+    reach: Vec<StoredReach>,
+    region_roots: Vec<u32>,
+    /// The files with answers, by index.
+    foreign: Vec<(u32, StoredForeign)>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum StoredReach {
+    Unreached,
+    /// A root, with the index of its reason.
+    Root(u32),
+    Via {
+        from: u32,
+        dispatch: bool,
+    },
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct StoredForeign {
+    /// By the index of the first question with the answered range.
+    exprs: Vec<(u32, Ty)>,
+    elements: Vec<(u32, Vec<Ty>)>,
+    /// (function, parameter index, parameter name, caller's file, the caller's index among that
+    /// file's tensor arguments: the first on the caller's line).
+    params: Vec<(FuncIdx, u32, String, u32, u32)>,
+}
+
+impl StoredProject {
+    /// `None` when an answer or a caller is not found in the summaries it came from (the result
+    /// is then not stored).
+    fn of(files: &[FileAnalysis], analysed: &Analysed) -> Option<Self> {
+        let mut reasons: Vec<String> = Vec::new();
+        let mut reason_ids: FxHashMap<&str, u32> = FxHashMap::default();
+        let reach = analysed
+            .reach
+            .iter()
+            .map(|reach| match reach {
+                Reach::Unreached => StoredReach::Unreached,
+                Reach::Root(reason) => StoredReach::Root(*reason_ids.entry(reason).or_insert_with(|| {
+                    reasons.push(reason.clone());
+                    reasons.len() as u32 - 1
+                })),
+                Reach::Via { from, dispatch } => StoredReach::Via { from: *from as u32, dispatch: *dispatch },
+            })
+            .collect();
+        let mut region_roots: Vec<u32> = analysed.region_roots.iter().map(|&node| node as u32).collect();
+        region_roots.sort_unstable();
+        // Callers are named by their file's displayed path: found back among the files.
+        let mut shown: Option<FxHashMap<String, u32>> = None;
+        let mut foreign = Vec::new();
+        for (index, (file, answers)) in files.iter().zip(&analysed.foreign).enumerate() {
+            if answers.is_empty() {
+                continue;
+            }
+            // Spelled out so that a new kind of answer cannot go unstored.
+            let ForeignTypes { exprs, elements, params } = answers;
+            let summary = &file.summary;
+            let mut question_of: FxHashMap<u64, u32> = FxHashMap::default();
+            for (at, question) in summary.questions.iter().enumerate() {
+                question_of.entry(range_key(question.start, question.end)).or_insert(at as u32);
+            }
+            let mut stored = StoredForeign::default();
+            for (key, ty) in exprs {
+                stored.exprs.push((*question_of.get(key)?, *ty));
+            }
+            for (key, elements) in elements {
+                stored.elements.push((*question_of.get(key)?, elements.clone()));
+            }
+            for ((func, param), (name, caller)) in params {
+                let shown = shown.get_or_insert_with(|| {
+                    files.iter().enumerate().map(|(at, file)| (display_path(&file.path), at as u32)).collect()
+                });
+                let (path, row) = caller.rsplit_once(':')?;
+                let caller_file = *shown.get(path)?;
+                let row: u32 = row.parse().ok()?;
+                let given = files[caller_file as usize].summary.tensor_args.iter().position(|t| t.row == row)?;
+                stored.params.push((*func, *param, name.clone(), caller_file, given as u32));
+            }
+            foreign.push((index as u32, stored));
+        }
+        Some(StoredProject { reasons, reach, region_roots, foreign })
+    }
+
+    /// The result for `files` (whose shapes are those it was stored with) as the pass would
+    /// compute it: positions from the current summaries. `None` if it does not fit them.
+    fn restore(&self, files: &[FileAnalysis], node_count: usize) -> Option<Analysed> {
+        if self.reach.len() != node_count {
+            return None;
+        }
+        let reach = self
+            .reach
+            .iter()
+            .map(|reach| match *reach {
+                StoredReach::Unreached => Some(Reach::Unreached),
+                StoredReach::Root(reason) => Some(Reach::Root(self.reasons.get(reason as usize)?.clone())),
+                StoredReach::Via { from, dispatch } => {
+                    ((from as usize) < node_count).then_some(Reach::Via { from: from as usize, dispatch })
+                }
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let region_roots = self.region_roots.iter().map(|&node| node as usize).collect();
+        let mut foreign: Vec<ForeignTypes> = files.iter().map(|_| ForeignTypes::default()).collect();
+        for (index, stored) in &self.foreign {
+            let summary = &files.get(*index as usize)?.summary;
+            let range = |question: u32| {
+                let question = summary.questions.get(question as usize)?;
+                Some(range_key(question.start, question.end))
+            };
+            let answers = &mut foreign[*index as usize];
+            for (question, ty) in &stored.exprs {
+                answers.exprs.insert(range(*question)?, *ty);
+            }
+            for (question, elements) in &stored.elements {
+                answers.elements.insert(range(*question)?, elements.clone());
+            }
+            for (func, param, name, caller_file, given) in &stored.params {
+                let caller = files.get(*caller_file as usize)?;
+                let row = caller.summary.tensor_args.get(*given as usize)?.row;
+                let shown = format!("{}:{row}", display_path(&caller.path));
+                answers.params.insert((*func, *param), (name.clone(), shown));
+            }
+        }
+        Some(Analysed { reach, region_roots, foreign })
+    }
+}

@@ -1,0 +1,90 @@
+//! The project graph's nodes, numbered from the summaries alone: every function of every file,
+//! then every region. Classification reads the graph through this, so that it can run on a
+//! project result kept from an earlier run without the evaluator that computed it.
+
+use std::borrow::Cow;
+
+use super::FileIdx;
+use crate::diagnostic::ChainLink;
+use crate::hotpath;
+use crate::paths::display_path;
+use crate::python::FileAnalysis;
+
+pub(super) struct Layout<'s> {
+    files: &'s [FileAnalysis],
+    /// Per file, the node of its first function, then of its first region.
+    func_base: Cow<'s, [usize]>,
+    region_base: Cow<'s, [usize]>,
+}
+
+impl<'s> Layout<'s> {
+    pub(super) fn new(files: &'s [FileAnalysis]) -> Self {
+        let mut next = 0;
+        let mut bases = |count: fn(&FileAnalysis) -> usize| -> Vec<usize> {
+            files
+                .iter()
+                .map(|file| {
+                    let base = next;
+                    next += count(file);
+                    base
+                })
+                .collect()
+        };
+        let func_base = bases(|file| file.summary.funcs.len()).into();
+        let region_base = bases(|file| file.summary.regions.len()).into();
+        Layout { files, func_base, region_base }
+    }
+
+    /// The layout whose bases a [`super::Project`] computed (the same numbers [`Layout::new`] gives).
+    pub(super) fn with_bases(files: &'s [FileAnalysis], func_base: &'s [usize], region_base: &'s [usize]) -> Self {
+        Layout { files, func_base: func_base.into(), region_base: region_base.into() }
+    }
+
+    /// How many nodes the graph has: every function, then every region.
+    pub(super) fn node_count(&self) -> usize {
+        self.files.iter().map(|file| file.summary.funcs.len() + file.summary.regions.len()).sum()
+    }
+
+    /// The file and index of the region at `node`, if it is a region's.
+    fn region_of(&self, node: usize) -> Option<(FileIdx, usize)> {
+        if self.region_base.first().is_none_or(|&first| node < first) {
+            return None;
+        }
+        let file = self.region_base.partition_point(|&base| base <= node) - 1;
+        let index = node - self.region_base[file];
+        (index < self.files[file].summary.regions.len()).then_some((file, index))
+    }
+}
+
+impl hotpath::Graph for Layout<'_> {
+    fn func_node(&self, file: usize, func: u32) -> usize {
+        self.func_base[file] + func as usize
+    }
+
+    fn region_node(&self, file: usize, region: u32) -> usize {
+        self.region_base[file] + region as usize
+    }
+
+    fn enclosing_region(&self, file: usize, region: u32) -> Option<u32> {
+        self.files[file].summary.regions[region as usize].parent
+    }
+
+    fn is_cold_region(&self, file: usize, region: u32) -> bool {
+        self.files[file].summary.regions[region as usize].kind.is_cold()
+    }
+
+    fn link(&self, node: usize) -> ChainLink {
+        if let Some((file, index)) = self.region_of(node) {
+            let region = &self.files[file].summary.regions[index];
+            let func = &self.files[file].summary.funcs[region.func as usize];
+            return ChainLink {
+                function: func.qualname.clone(),
+                filename: display_path(&self.files[file].path),
+                row: region.row,
+            };
+        }
+        let file = self.func_base.partition_point(|&base| base <= node).saturating_sub(1);
+        let func = &self.files[file].summary.funcs[node - self.func_base[file]];
+        ChainLink { function: func.qualname.clone(), filename: display_path(&self.files[file].path), row: func.row }
+    }
+}
