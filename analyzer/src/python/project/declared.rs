@@ -159,6 +159,10 @@ impl Project<'_> {
         if device && (names_host_buffer(self.sym_names[name as usize]) || self.filled_from_host(entities, name)) {
             return Ty::Unknown;
         }
+        // An unproven field that constructors fill with host values lives in host memory.
+        if ty == Ty::Unknown && !entities.is_empty() && self.filled_from_host(entities, name) {
+            return Ty::HOST_TENSOR;
+        }
         ty
     }
 
@@ -173,6 +177,18 @@ impl Project<'_> {
                 for (class, info) in analysis.summary.classes.iter().enumerate() {
                     for &name in &info.host_attrs {
                         fields.insert(((file as u32, class as u32), self.syms[file][name as usize]));
+                    }
+                }
+                // Positionally: the `__init__` parameter at that place names the field.
+                for &(call, position) in &analysis.summary.host_args {
+                    let callee = analysis.summary.calls[call as usize].callee;
+                    for entity in self.eval(file, callee) {
+                        let Entity::Class(f, c) = entity else { continue };
+                        let Some((init_file, init)) = self.find_method_named(f, c, self.sym_init) else { continue };
+                        let params = &files[init_file].summary.funcs[init as usize].params;
+                        if let Some(&(name, _)) = params.get(position as usize + 1) {
+                            fields.insert(((f as u32, c), self.syms[init_file][name as usize]));
+                        }
                     }
                 }
                 for &(call, keyword) in &analysis.summary.host_kwargs {
