@@ -159,7 +159,7 @@ struct Project<'s> {
     /// The overrides a call on a declared instance dispatches to, per (declared class, method).
     override_memo: FxHashMap<(ClassKey, Sym), Methods>,
     /// Fields that some constructor call fills with a host value (`declared.rs`), once asked.
-    host_fields: Option<FxHashSet<(ClassKey, Sym)>>,
+    host_fields: Option<FxHashMap<(ClassKey, Sym), bool>>,
     /// Per class: whether it derives from the builtin `list`.
     list_memo: FxHashMap<ClassKey, bool>,
     /// Per `list` subclass: what the project appends to its instances (`for x in self` yields these).
