@@ -348,6 +348,10 @@ impl<'a> Checker<'a> {
 
     /// An attribute read the project pass takes for a call when it names a property.
     fn note_attr_read(&mut self, val: ValId) {
+        // A re-check's summary is not used.
+        if self.foreign.is_some() {
+            return;
+        }
         let read = AttrRead { func: self.current_func(), region: self.regions.last().copied(), val };
         if self.attr_reads_seen.insert(read) {
             self.summary.attr_reads.push(read);
