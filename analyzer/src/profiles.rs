@@ -69,6 +69,9 @@ pub const PROFILES: &[Profile] = &[
         // Once-per-request stages around the denoising loop: preparing inputs and latents,
         // encoding the prompt, checking and decoding the result.
         cold: &[
+            // A scheduler's set-up: once per request (or per chunk of a long video), before the
+            // denoising loop it prepares.
+            "diffusers.schedulers.scheduling_*:*.set_timesteps",
             "diffusers.*:*.check_inputs",
             "diffusers.*:*.encode_prompt",
             "diffusers.*:*._encode_prompt",

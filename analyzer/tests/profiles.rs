@@ -106,10 +106,10 @@ fn an_unknown_profile_is_an_error() {
     assert!(stderr.contains("unknown profile `vlm`") && stderr.contains("vllm"), "{stderr}");
 }
 
-/// Once-per-request pipeline stages under the profiles: a diffusers pipeline's `prepare_latents`
-/// and safety checker, a transformers image processor, the sglang diffusion runtime's prompt
-/// encoders. Hot without profiles (forward roots, loops that run a model), cold with them; the
-/// denoising loop stays hot.
+/// Once-per-request pipeline stages under the profiles: a diffusers pipeline's `prepare_latents`,
+/// safety checker and scheduler `set_timesteps`, a transformers image processor, the sglang
+/// diffusion runtime's prompt encoders. Hot without profiles (forward roots, loops that run a
+/// model), cold with them; the denoising loop stays hot.
 #[test]
 fn profiles_keep_once_per_request_stages_cold() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/profile_stages");
@@ -131,10 +131,11 @@ fn profiles_keep_once_per_request_stages_cold() {
         hot
     };
     let pipeline = "diffusers/pipelines/toy/pipeline_toy.py".to_string();
-    assert_eq!(hot(&[]), [(pipeline.clone(), 24)]);
+    assert_eq!(hot(&[]), [(pipeline.clone(), 27)]);
     let stages = [
         ("diffusers/pipelines/stable_diffusion/safety_checker.py", 8),
-        ("diffusers/pipelines/toy/pipeline_toy.py", 19),
+        ("diffusers/pipelines/toy/pipeline_toy.py", 22),
+        ("diffusers/schedulers/scheduling_toy.py", 10),
         ("sglang/multimodal_gen/runtime/models/encoders/t5.py", 8),
         ("transformers/models/toy/image_processing_toy.py", 16),
     ];
@@ -142,7 +143,7 @@ fn profiles_keep_once_per_request_stages_cold() {
     for (file, row) in stages {
         assert!(without.contains(&(file.to_string(), row)), "{file}:{row} is hot without profiles: {without:?}");
     }
-    assert!(without.contains(&(pipeline, 24)));
+    assert!(without.contains(&(pipeline, 27)));
 }
 
 /// The `vllm` profile's `cold` pattern: expert rearrangement, which the per-step

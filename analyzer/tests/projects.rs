@@ -190,6 +190,25 @@ fn dispatch_to_overrides() {
     }
 }
 
+/// Receivers the hot-path pass resolves beyond assignments: a parameter annotated with an `Enum`
+/// whose members are named like classes (diffusers' `scheduler: KarrasDiffusionSchedulers`), an
+/// attribute stored by a method that `setattr`s its `**kwargs` (`register_modules`), a property
+/// read (`cache.size`), a function's quoted return annotation (`-> "Sampler"`). The `int`
+/// parameter the pipeline passes a tensor is read as one. A property or method nothing hot
+/// reaches, and a scheduler outside the enum, stay cold.
+#[test]
+fn receivers_from_enums_kwargs_properties_and_returns() {
+    check_project("resolved_receivers");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/resolved_receivers");
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    let cold = |file: &str, row: u64| {
+        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
+    };
+    for (file, row) in [("pkg/cache.py", 22), ("pkg/scheduling.py", 30), ("pkg/scheduling.py", 37)] {
+        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
+    }
+}
+
 /// `(row, code)` of the cold findings of a fixture project, with `--all-paths`.
 fn cold_findings(name: &str) -> Vec<(u64, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects").join(name);

@@ -133,6 +133,15 @@ pub struct FuncSummary {
     /// Bit `i`: parameter `i` is annotated `int` or `float` (callers passing tensors may override
     /// it, see `project/types.rs`). Parameters past 31 are not tracked.
     pub scalar_params: u32,
+    /// `for name, value in kwargs.items(): setattr(self, name, value)` over its `**kwargs`: a call
+    /// `self.m(x=v)` assigns `self.x = v` (diffusers' `register_modules`).
+    pub kwargs_to_attrs: bool,
+    /// Decorated with `@property`: reading the attribute calls it.
+    pub property: bool,
+    /// The class its return annotation declares (`-> Sampler`, `-> "Sampler"`, `-> Optional[B]`),
+    /// as a [`Val::Declared`] value; for a property without one, the value its `return`s give
+    /// when they agree. What the project pass takes a call's result to be.
+    pub return_val: Option<ValId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,6 +158,19 @@ pub struct ClassSummary {
     pub attr_tys: Vec<(NameId, Ty)>,
     /// Attributes a method assigns a host value (`self.x = self.x.to("cpu")`).
     pub host_attrs: Vec<NameId>,
+    /// For an `Enum` subclass: its members named like classes (`DDIMScheduler = 1`), which an
+    /// annotation with the enum stands for (see `Project::enum_member_classes`).
+    pub class_members: Vec<NameId>,
+}
+
+/// An attribute read on a symbolic receiver (`obj.size`, `self.model_runner`): a call when the
+/// attribute is a property of the receiver's class. Once per function, region and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AttrRead {
+    pub func: FuncIdx,
+    pub region: Option<RegionIdx>,
+    /// A [`Val::Attr`] or [`Val::SelfAttr`].
+    pub val: ValId,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,6 +285,7 @@ pub struct FileSummary {
     /// The elements of [`Val::Collection`] and [`Val::Union`] values.
     pub items: Vec<ValId>,
     pub calls: Vec<CallSite>,
+    pub attr_reads: Vec<AttrRead>,
     pub call_args: Vec<Option<ValId>>,
     pub call_kwargs: Vec<(NameId, ValId)>,
     pub regions: Vec<Region>,
@@ -273,6 +296,10 @@ pub struct FileSummary {
     /// as (index into [`FileSummary::calls`], keyword): a constructor filling a field with one
     /// says the field lives in host memory.
     pub host_kwargs: Vec<(u32, NameId)>,
+    /// Positional arguments that pass a host value, as (index into [`FileSummary::calls`],
+    /// position): a constructor filling its `__init__`'s parameter of a field's name with one
+    /// says the same.
+    pub host_args: Vec<(u32, u32)>,
 }
 
 impl FileSummary {

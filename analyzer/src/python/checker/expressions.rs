@@ -330,15 +330,31 @@ impl<'a> Checker<'a> {
             Ty::Tensors if matches!(name, "values" | "indices") => Ty::TENSOR,
             Ty::Val(val) => {
                 if let Some(class) = self.self_attribute_owner(&attribute.value) {
+                    let read = self.self_attr_val(class, name);
+                    self.note_attr_read(read);
                     let ty = self.self_attr_ty(class, name);
                     if ty != Ty::Unknown {
                         return ty;
                     }
-                    return Ty::Val(self.self_attr_val(class, name));
+                    return Ty::Val(read);
                 }
-                Ty::Val(self.attr_val(val, name))
+                let read = self.attr_val(val, name);
+                self.note_attr_read(read);
+                Ty::Val(read)
             }
             _ => Ty::Unknown,
+        }
+    }
+
+    /// An attribute read the project pass takes for a call when it names a property.
+    fn note_attr_read(&mut self, val: ValId) {
+        // A re-check's summary is not used.
+        if self.foreign.is_some() {
+            return;
+        }
+        let read = AttrRead { func: self.current_func(), region: self.regions.last().copied(), val };
+        if self.attr_reads_seen.insert(read) {
+            self.summary.attr_reads.push(read);
         }
     }
 
@@ -556,6 +572,11 @@ impl<'a> Checker<'a> {
             if positions != 0 {
                 let row = self.row(span(call).start);
                 self.summary.tensor_args.push(TensorArgs { call: index, positions, row });
+            }
+            for (position, (arg, ty)) in call.arguments.args.iter().zip(&args).enumerate().take(32) {
+                if types::is_host_value(*ty, &self.context.source[span(arg)]) {
+                    self.summary.host_args.push((index, position as u32));
+                }
             }
             for (keyword, (name, ty)) in call.arguments.keywords.iter().zip(&keywords) {
                 if let Some(name) =

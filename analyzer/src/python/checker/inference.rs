@@ -21,6 +21,13 @@ pub(super) struct ReturnFlow {
     generator: bool,
 }
 
+impl ReturnFlow {
+    /// What every `return` gives, joined (`None` when there is no `return`).
+    pub(super) fn ty(&self) -> Option<Ty> {
+        self.ty
+    }
+}
+
 impl<'a> Checker<'a> {
     // ----- inferred returns -------------------------------------------------------------------
 
@@ -291,6 +298,13 @@ impl<'a> Checker<'a> {
             Expr::BinOp(binop) if binop.op == Operator::BitOr => self.union_of(vec![&binop.left, &binop.right]),
             _ => None,
         }
+    }
+
+    /// The class (or union of classes) an annotation declares; `None` for containers (what a
+    /// `-> tuple[A, B]` gives is known element by element, not as a whole).
+    pub(super) fn declared_class(&mut self, annotation: &Expr) -> Option<ValId> {
+        let val = self.annotation_val(annotation)?;
+        matches!(self.summary.vals[val as usize], Val::Declared(_) | Val::Union(_)).then_some(val)
     }
 
     fn union_of(&mut self, elements: Vec<&Expr>) -> Option<ValId> {

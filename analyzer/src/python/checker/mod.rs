@@ -74,6 +74,8 @@ pub(crate) struct Checker<'a> {
     global_vals: FxHashMap<&'a str, ValId>,
     attr_vals: FxHashMap<(ValId, &'a str), ValId>,
     self_attr_vals: FxHashMap<(u32, &'a str), ValId>,
+    /// The attribute reads recorded so far (see [`AttrRead`]).
+    attr_reads_seen: FxHashSet<AttrRead>,
     /// The summary's names, each stored once.
     name_ids: FxHashMap<&'a str, NameId>,
     /// Start offsets of list/tuple literals and list comprehensions that hold a device tensor
@@ -119,6 +121,9 @@ impl<'a> Checker<'a> {
             returns: Ty::Unknown,
             return_elements: Vec::new(),
             scalar_params: 0,
+            kwargs_to_attrs: false,
+            property: false,
+            return_val: None,
         });
         Checker {
             context,
@@ -138,6 +143,7 @@ impl<'a> Checker<'a> {
             // that they do not rehash while they grow.
             attr_vals: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             self_attr_vals: FxHashMap::default(),
+            attr_reads_seen: FxHashSet::default(),
             name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             device_tensor_literals: FxHashSet::default(),
             foreign: None,
@@ -271,6 +277,22 @@ impl<'a> Checker<'a> {
                     }
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// `self.x = helper(...)` where the file does not know what `helper` returns: the class's
+    /// attribute `x` is the call's result, for the project pass (a project function's declared
+    /// return class, `-> "Sampler"`). The types the rules see are unchanged.
+    fn note_call_attribute(&mut self, targets: &'a [Expr], value: &Expr) {
+        let range = span(value);
+        let Some(&callee) = self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)) else { return };
+        for target in targets {
+            let Expr::Attribute(attribute) = target else { continue };
+            if let Some(class) = self.self_attribute_owner(&attribute.value) {
+                let name = self.name(attribute.attr.as_str());
+                let result = self.summary.add_val(Val::Call(callee));
+                self.summary.classes[class as usize].attrs.push((name, result));
             }
         }
     }
@@ -433,6 +455,7 @@ impl<'a> Checker<'a> {
                     }
                     if !self.unknown_calls.is_empty() {
                         self.note_unknown_binding(&assign.targets, &assign.value);
+                        self.note_call_attribute(&assign.targets, &assign.value);
                     }
                 }
                 if let (Some(foreign), [Expr::Tuple(target)]) = (self.foreign, assign.targets.as_slice()) {
@@ -759,6 +782,7 @@ impl<'a> Checker<'a> {
         let mut cached = false;
         let mut is_static = false;
         let mut is_classmethod = false;
+        let mut property = false;
         for decorator in &def.decorator_list {
             let expr = &decorator.expression;
             let head = match expr {
@@ -773,6 +797,7 @@ impl<'a> Checker<'a> {
                     let text = self.text(head);
                     is_static |= text == "staticmethod";
                     is_classmethod |= text == "classmethod";
+                    property |= text == "property" && class.is_some();
                 }
                 _ => {}
             }
@@ -792,6 +817,7 @@ impl<'a> Checker<'a> {
             }
             (None, false) => def.name.to_string(),
         };
+        let return_val = def.returns.as_deref().and_then(|r| self.declared_class(r));
         let func = self.summary.funcs.len() as FuncIdx;
         self.summary.funcs.push(FuncSummary {
             name: def.name.to_string(),
@@ -813,6 +839,9 @@ impl<'a> Checker<'a> {
             returns: def.returns.as_deref().map_or(Ty::Unknown, |r| self.annotation_ty(r)),
             return_elements: Vec::new(),
             scalar_params: 0,
+            kwargs_to_attrs: false,
+            property,
+            return_val,
         });
 
         let vars = self.spare_vars.pop().unwrap_or_default();
@@ -871,15 +900,24 @@ impl<'a> Checker<'a> {
             self.spare_vars.push(scope.vars);
         }
         self.regions = saved_regions;
+        if let (true, None, Some(Ty::Val(val))) = (property, self.summary.funcs[func as usize].return_val, returns.ty())
+        {
+            self.summary.funcs[func as usize].return_val = Some(val);
+        }
         self.record_return(def.name.as_str(), func, class, top_level, returns);
+        if class.is_some() && !is_static {
+            self.summary.funcs[func as usize].kwargs_to_attrs = sets_kwargs_as_attributes(def);
+        }
         func
     }
 
     fn class(&mut self, def: &'a ast::StmtClassDef) {
         let mut bases = Vec::new();
         let mut local_bases = Vec::new();
+        let mut is_enum = false;
         if let Some(arguments) = &def.arguments {
             for base in arguments.args.iter() {
+                is_enum |= self.text(base).ends_with("Enum");
                 if let Some(val) = self.expr_val(base) {
                     bases.push(val);
                 }
@@ -905,6 +943,7 @@ impl<'a> Checker<'a> {
             methods: Vec::new(),
             attr_tys: Vec::new(),
             host_attrs: Vec::new(),
+            class_members: Vec::new(),
         });
         let info = self.prescan_class(def, local_bases);
         let attr_tys: Vec<(NameId, Ty)> = info
@@ -920,8 +959,14 @@ impl<'a> Checker<'a> {
             match stmt {
                 Stmt::FunctionDef(method) => {
                     let func = self.function(method, Some(index));
-                    let name = self.name(method.name.as_str());
-                    self.summary.classes[index as usize].methods.push((name, func));
+                    // `@x.setter`/`@x.deleter` keep the name for the getter (the property).
+                    let accessor = method.decorator_list.iter().any(|decorator| {
+                        matches!(&decorator.expression, Expr::Attribute(a) if matches!(a.attr.as_str(), "setter" | "deleter"))
+                    });
+                    if !accessor {
+                        let name = self.name(method.name.as_str());
+                        self.summary.classes[index as usize].methods.push((name, func));
+                    }
                 }
                 Stmt::Assign(assign) => {
                     let ty = self.expr(&assign.value);
@@ -929,6 +974,11 @@ impl<'a> Checker<'a> {
                         if let (Expr::Name(name), Ty::Val(val)) = (target, ty) {
                             let name = self.name(name.id.as_str());
                             self.summary.classes[index as usize].attrs.push((name, val));
+                        } else if let (Expr::Name(name), true) = (target, is_enum) {
+                            if names_a_class(name.id.as_str()) {
+                                let name = self.name(name.id.as_str());
+                                self.summary.classes[index as usize].class_members.push(name);
+                            }
                         }
                     }
                 }
@@ -949,6 +999,45 @@ impl<'a> Checker<'a> {
         let ty = Ty::Val(self.summary.add_val(Val::Class(index)));
         self.bind(def.name.as_str(), ty);
     }
+}
+
+/// Whether a method stores each of its `**kwargs` on its receiver: a loop `for name, value in
+/// kwargs.items():` whose body (or a branch of it) calls `setattr(self, name, value)`.
+fn sets_kwargs_as_attributes(def: &ast::StmtFunctionDef) -> bool {
+    let (Some(kwargs), Some(receiver)) = (def.parameters.kwarg.as_deref(), def.parameters.args.first()) else {
+        return false;
+    };
+    let (kwargs, receiver) = (kwargs.name.as_str(), receiver.parameter.name.as_str());
+    let is_name = |expr: &Expr, wanted: &str| matches!(expr, Expr::Name(n) if n.id.as_str() == wanted);
+    def.body.iter().any(|stmt| {
+        let Stmt::For(each) = stmt else { return false };
+        let Expr::Tuple(target) = &*each.target else { return false };
+        let [Expr::Name(key), Expr::Name(value)] = &target.elts[..] else { return false };
+        let Expr::Call(items) = &*each.iter else { return false };
+        let items_of_kwargs = matches!(&*items.func, Expr::Attribute(a)
+            if a.attr.as_str() == "items" && is_name(&a.value, kwargs));
+        let stores = |stmt: &Stmt| {
+            let Stmt::Expr(statement) = stmt else { return false };
+            let Expr::Call(call) = &*statement.value else { return false };
+            matches!(&call.arguments.args[..], [on, name, stored]
+                if is_name(&call.func, "setattr") && is_name(on, receiver)
+                    && is_name(name, key.id.as_str()) && is_name(stored, value.id.as_str()))
+        };
+        let in_branches = |body: &[Stmt]| {
+            body.iter().any(|stmt| match stmt {
+                Stmt::If(branch) => {
+                    branch.body.iter().any(stores) || branch.elif_else_clauses.iter().any(|c| c.body.iter().any(stores))
+                }
+                other => stores(other),
+            })
+        };
+        items_of_kwargs && in_branches(&each.body)
+    })
+}
+
+/// Whether an enum member's name is spelled like a class (`DDIMScheduler`, not `FLASH_VARLEN`).
+fn names_a_class(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase()) && name.contains(|c: char| c.is_ascii_lowercase())
 }
 
 /// Whether `text` mentions the identifier `name` (not as part of a longer one).

@@ -1,6 +1,7 @@
 //! Call edges: what each call site invokes, with the classes callers pass flowing into
 //! unannotated parameters until nothing new flows.
 
+use rustc_hash::FxHashSet;
 use smallvec::SmallVec;
 
 use super::{Entity, FileIdx, Project, Sym};
@@ -56,6 +57,98 @@ impl Project<'_> {
                 }
             }
         }
+    }
+
+    /// `self.register(x=v)` where `register` stores its `**kwargs` on the receiver
+    /// ([`FuncSummary::kwargs_to_attrs`]): the class's attribute `x` is `v`, as if assigned.
+    /// Before calls resolve, so that no attribute is read before it is complete.
+    fn record_kwargs_attributes(&mut self) {
+        let files = self.files;
+        if !files.iter().any(|file| file.summary.funcs.iter().any(|func| func.kwargs_to_attrs)) {
+            return;
+        }
+        for (file, analysis) in files.iter().enumerate() {
+            let summary = &analysis.summary;
+            for call in &summary.calls {
+                if call.kwargs.len == 0 {
+                    continue;
+                }
+                let Val::Attr(receiver, name) = summary.vals[call.callee as usize] else { continue };
+                let Val::Param { func, index: 0 } = summary.vals[receiver as usize] else { continue };
+                let Some(class) =
+                    summary.funcs[func as usize].class.filter(|_| !summary.funcs[func as usize].is_static)
+                else {
+                    continue;
+                };
+                let Some((mf, m)) = self.find_method(file, class, self.sym(file, name)) else { continue };
+                if !files[mf].summary.funcs[m as usize].kwargs_to_attrs {
+                    continue;
+                }
+                for &(keyword, value) in summary.kwargs(call) {
+                    let key = ((file as u32, class), self.sym(file, keyword));
+                    self.class_attrs.entry(key).or_default().push(value);
+                }
+            }
+        }
+    }
+
+    /// The names of every property in the tree: only reads of these can be calls.
+    fn property_names(&self) -> FxHashSet<Sym> {
+        let mut names = FxHashSet::default();
+        for (file, analysis) in self.files.iter().enumerate() {
+            for info in &analysis.summary.classes {
+                for &(name, func) in &info.methods {
+                    if analysis.summary.funcs[func as usize].property {
+                        names.insert(self.sym(file, name));
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    /// The properties an attribute read calls: the property of the receiver's class, then (for a
+    /// receiver declared by its class) the overrides in its subclasses, as for a method call.
+    /// Returns them with the number of exact ones (the first).
+    fn property_targets(
+        &mut self,
+        file: FileIdx,
+        read: ValId,
+        property_names: &FxHashSet<Sym>,
+    ) -> (SmallVec<[(FileIdx, FuncIdx); 4]>, usize) {
+        let files = self.files;
+        let mut targets: SmallVec<[(FileIdx, FuncIdx); 4]> = SmallVec::new();
+        let (receivers, name) = match files[file].summary.vals[read as usize] {
+            Val::SelfAttr { class, name } if property_names.contains(&self.sym(file, name)) => {
+                (smallvec::smallvec![Entity::Instance(file, class)], self.sym(file, name))
+            }
+            Val::Attr(base, name) if property_names.contains(&self.sym(file, name)) => {
+                (self.eval(file, base), self.sym(file, name))
+            }
+            _ => return (targets, 0),
+        };
+        let is_property = |(f, m): (FileIdx, FuncIdx)| files[f].summary.funcs[m as usize].property;
+        let mut declared: SmallVec<[(FileIdx, u32); 2]> = SmallVec::new();
+        for entity in receivers {
+            let (Entity::Instance(f, c) | Entity::Declared(f, c)) = entity else { continue };
+            if let Some(found) = self.find_method(f, c, name).filter(|&found| is_property(found)) {
+                if !targets.contains(&found) {
+                    targets.push(found);
+                }
+                if matches!(entity, Entity::Declared(..)) {
+                    declared.push((f, c));
+                }
+            }
+        }
+        let exact = targets.len();
+        for (f, c) in declared {
+            for found in self.overrides(f, c, name) {
+                if is_property(found) && !targets.contains(&found) {
+                    targets.push(found);
+                }
+            }
+        }
+        (targets, exact)
     }
 
     pub(super) fn targets_of(
@@ -117,6 +210,7 @@ impl Project<'_> {
     /// makes no decode loop, see [`hotpath::propagate_with_decode_loops`]).
     pub(super) fn resolve_calls(&mut self) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
         self.index_subclasses();
+        self.record_kwargs_attributes();
         let mut settled: Vec<Vec<bool>> = self.files.iter().map(|f| vec![false; f.summary.calls.len()]).collect();
         for round in 0..4 {
             if std::env::var_os("GRAPHLINT_TIMINGS").is_some() {
@@ -181,6 +275,7 @@ impl Project<'_> {
 
         let mut edges = vec![Vec::new(); self.node_count];
         let mut exact_edges = vec![Vec::new(); self.node_count];
+        let property_names = self.property_names();
         for file in 0..self.files.len() {
             for call in &self.files[file].summary.calls {
                 // A call in a training-only branch passes no heat on.
@@ -196,6 +291,18 @@ impl Project<'_> {
                 let targets: Vec<usize> = targets.into_iter().map(|(f, m, _)| self.func_base[f] + m as usize).collect();
                 hotpath::add_call_edges(&mut edges, self, file, call.func, call.region, &targets);
                 hotpath::add_call_edges(&mut exact_edges, self, file, call.func, call.region, &targets[..exact]);
+            }
+            for read in &self.files[file].summary.attr_reads {
+                if super::training_only(&self.files[file].summary, read.region) {
+                    continue;
+                }
+                let (targets, exact) = self.property_targets(file, read.val, &property_names);
+                if targets.is_empty() {
+                    continue;
+                }
+                let targets: Vec<usize> = targets.into_iter().map(|(f, m)| self.func_base[f] + m as usize).collect();
+                hotpath::add_call_edges(&mut edges, self, file, read.func, read.region, &targets);
+                hotpath::add_call_edges(&mut exact_edges, self, file, read.func, read.region, &targets[..exact]);
             }
             for (outer, inner) in nested_functions(&self.files[file].summary) {
                 let target = [self.func_base[file] + inner as usize];

@@ -156,30 +156,49 @@ impl Project<'_> {
         }
         let ty = joined.unwrap_or(Ty::Unknown);
         let device = ty.is_device_tensor() || ty == Ty::Tensors;
-        if device && (names_host_buffer(self.sym_names[name as usize]) || self.filled_from_host(entities, name)) {
+        if device && (names_host_buffer(self.sym_names[name as usize]) || self.filled_from_host(entities, name, false))
+        {
             return Ty::Unknown;
+        }
+        // An unproven field that constructors fill with host values lives in host memory (one
+        // that only a method assigns a host value may hold a device tensor in between).
+        if ty == Ty::Unknown && !entities.is_empty() && self.filled_from_host(entities, name, true) {
+            return Ty::HOST_TENSOR;
         }
         ty
     }
 
     /// Whether a constructor call in the tree passes field `name` of one of `entities`' classes
     /// a host value (`PoolingMetadata(prompt_lens=self.lens_cpu[:n])`), or a method of the class
-    /// assigns it one (`self.lens = self.lens.to("cpu")`).
-    fn filled_from_host(&mut self, entities: &[Entity], name: Sym) -> bool {
+    /// assigns it one (`self.lens = self.lens.to("cpu")`); `by_constructor`: only the former.
+    fn filled_from_host(&mut self, entities: &[Entity], name: Sym, by_constructor: bool) -> bool {
         if self.host_fields.is_none() {
-            let mut fields = rustc_hash::FxHashSet::default();
+            // Per field: whether a constructor call fills it (else only a method assigns it).
+            let mut fields: FxHashMap<(ClassKey, Sym), bool> = FxHashMap::default();
             let files = self.files;
             for (file, analysis) in files.iter().enumerate() {
                 for (class, info) in analysis.summary.classes.iter().enumerate() {
                     for &name in &info.host_attrs {
-                        fields.insert(((file as u32, class as u32), self.syms[file][name as usize]));
+                        fields.entry(((file as u32, class as u32), self.syms[file][name as usize])).or_insert(false);
+                    }
+                }
+                // Positionally: the `__init__` parameter at that place names the field.
+                for &(call, position) in &analysis.summary.host_args {
+                    let callee = analysis.summary.calls[call as usize].callee;
+                    for entity in self.eval(file, callee) {
+                        let Entity::Class(f, c) = entity else { continue };
+                        let Some((init_file, init)) = self.find_method_named(f, c, self.sym_init) else { continue };
+                        let params = &files[init_file].summary.funcs[init as usize].params;
+                        if let Some(&(name, _)) = params.get(position as usize + 1) {
+                            fields.insert(((f as u32, c), self.syms[init_file][name as usize]), true);
+                        }
                     }
                 }
                 for &(call, keyword) in &analysis.summary.host_kwargs {
                     let callee = analysis.summary.calls[call as usize].callee;
                     for entity in self.eval(file, callee) {
                         if let Entity::Class(f, c) = entity {
-                            fields.insert(((f as u32, c), self.syms[file][keyword as usize]));
+                            fields.insert(((f as u32, c), self.syms[file][keyword as usize]), true);
                         }
                     }
                 }
@@ -188,7 +207,9 @@ impl Project<'_> {
         }
         let fields = self.host_fields.as_ref().expect("filled above");
         entities.iter().any(|entity| match *entity {
-            Entity::Instance(f, c) | Entity::Declared(f, c) => fields.contains(&((f as u32, c), name)),
+            Entity::Instance(f, c) | Entity::Declared(f, c) => {
+                fields.get(&((f as u32, c), name)).is_some_and(|&constructor| constructor || !by_constructor)
+            }
             _ => false,
         })
     }

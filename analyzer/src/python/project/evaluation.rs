@@ -3,7 +3,7 @@
 
 use smallvec::SmallVec;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{
     is_module_base, ClassKey, Entities, Entity, FileIdx, Methods, Project, Sym, IN_PROGRESS, NOTHING, NOTHING_VOLATILE,
@@ -136,6 +136,33 @@ impl Project<'_> {
         })
     }
 
+    /// A value annotated with an `Enum` whose members are named like classes (diffusers'
+    /// `scheduler: KarrasDiffusionSchedulers`, members `DDIMScheduler = 1`, ...) holds an instance
+    /// of one of the project classes so named: each of them, declared (at most [`MAX_OVERRIDES`]).
+    fn enum_member_classes(&mut self, file: FileIdx, class: u32) -> Entities {
+        let files = self.files;
+        let by_name = self.classes_by_name.get_or_insert_with(|| {
+            let mut by_name: FxHashMap<&str, SmallVec<[ClassKey; 2]>> = FxHashMap::default();
+            for (f, analysis) in files.iter().enumerate() {
+                for (c, info) in analysis.summary.classes.iter().enumerate() {
+                    by_name.entry(info.name.as_str()).or_default().push((f as u32, c as u32));
+                }
+            }
+            by_name
+        });
+        let summary = &files[file].summary;
+        let mut out = Entities::new();
+        for &member in &summary.classes[class as usize].class_members {
+            for &(f, c) in by_name.get(summary.names.get(member)).map_or(&[][..], |classes| &classes[..]) {
+                let entity = Entity::Declared(f as FileIdx, c);
+                if out.len() < MAX_OVERRIDES && !out.contains(&entity) {
+                    out.push(entity);
+                }
+            }
+        }
+        out
+    }
+
     /// `xs.append(v)`, `xs.insert(i, v)`, `xs.extend([v, w])` and `Xs([v, w])` on a project
     /// subclass of `list`: records the elements; returns whether any was new.
     pub(super) fn record_elements(&mut self, file: FileIdx, call: &CallSite) -> bool {
@@ -255,6 +282,7 @@ impl Project<'_> {
     }
 
     fn instance_attribute_uncached(&mut self, file: FileIdx, class: u32, name: Sym) -> Entities {
+        let files = self.files;
         let mut found = Entities::new();
         for index in self.mro(file, class) {
             let (f, c) = self.mro_classes[index];
@@ -271,7 +299,14 @@ impl Project<'_> {
             }
         }
         if let Some((f, method)) = self.find_method(file, class, name) {
-            found.push(Entity::Bound(f, method));
+            // Reading a property gives what it returns (its call is an edge of its own,
+            // `Project::property_targets`).
+            let function = &files[f].summary.funcs[method as usize];
+            match (function.property, function.return_val) {
+                (true, Some(returned)) => found = self.eval(f, returned),
+                (true, None) => {}
+                (false, _) => found.push(Entity::Bound(f, method)),
+            }
         }
         found
     }
@@ -406,6 +441,9 @@ impl Project<'_> {
                 let mut out = Entities::new();
                 for entity in self.eval(file, class) {
                     match entity {
+                        Entity::Class(f, c) if !files[f].summary.classes[c as usize].class_members.is_empty() => {
+                            out.extend(self.enum_member_classes(f, c))
+                        }
                         Entity::Class(f, c) => out.push(Entity::Declared(f, c)),
                         Entity::External(id)
                             if self.externals[id as usize].rsplit('.').next().is_some_and(is_class_name) =>
@@ -500,6 +538,16 @@ impl Project<'_> {
         for entity in self.eval(file, callee) {
             match entity {
                 Entity::Class(f, c) => out.push(Entity::Instance(f, c)),
+                // A project function's declared return class (`-> "Sampler"` too).
+                Entity::Func(f, m) | Entity::Bound(f, m) => {
+                    if let Some(returned) = files[f].summary.funcs[m as usize].return_val {
+                        for found in self.eval(f, returned) {
+                            if !out.contains(&found) {
+                                out.push(found);
+                            }
+                        }
+                    }
+                }
                 Entity::External(id) => {
                     let path = &self.externals[id as usize];
                     if path.rsplit('.').next().is_some_and(is_class_name) {

@@ -162,11 +162,13 @@ struct Project<'s> {
     /// The overrides a call on a declared instance dispatches to, per (declared class, method).
     override_memo: FxHashMap<(ClassKey, Sym), Methods>,
     /// Fields that some constructor call fills with a host value (`declared.rs`), once asked.
-    host_fields: Option<FxHashSet<(ClassKey, Sym)>>,
+    host_fields: Option<FxHashMap<(ClassKey, Sym), bool>>,
     /// Per class: whether it derives from the builtin `list`.
     list_memo: FxHashMap<ClassKey, bool>,
     /// Per `list` subclass: what the project appends to its instances (`for x in self` yields these).
     class_elements: FxHashMap<ClassKey, Entities>,
+    /// Every project class by name, once an enum of class names is read (`enum_member_classes`).
+    classes_by_name: Option<FxHashMap<&'s str, SmallVec<[ClassKey; 2]>>>,
     /// Per file and region: the call sites inside the region (nested regions included).
     region_calls: Vec<Vec<Vec<u32>>>,
     func_base: Vec<usize>,
@@ -336,6 +338,7 @@ impl<'s> Project<'s> {
             host_fields: None,
             list_memo: FxHashMap::default(),
             class_elements: FxHashMap::default(),
+            classes_by_name: None,
             region_calls: Vec::with_capacity(files.len()),
             func_base: Vec::with_capacity(files.len()),
             region_base: Vec::with_capacity(files.len()),

@@ -124,6 +124,7 @@ impl Project<'_> {
                 }
                 let function = &summary.funcs[region.func as usize];
                 if hotpath::is_training_function(&function.name)
+                    || is_training_class_method(&function.qualname)
                     || is_setup_function(&function.name)
                     || is_evaluation_function(&function.qualname)
                     || is_per_request_function(&function.qualname)
@@ -410,7 +411,8 @@ fn words(name: &str) -> Vec<String> {
 
 /// Words that name an evaluation or a benchmark: a harness runs the model over a data set to
 /// measure it, once per evaluation rather than once per step of a user's inference.
-/// Debugging tools (sglang's `debug_utils.comparator`) compare runs offline, so they count too.
+/// Debugging tools (sglang's `debug_utils.comparator`) compare runs offline, and tuners search
+/// settings with trial runs, so they count too.
 const EVALUATION_WORDS: &[&str] = &[
     "eval",
     "evaluation",
@@ -424,6 +426,10 @@ const EVALUATION_WORDS: &[&str] = &[
     "metrics",
     "debug",
     "comparator",
+    // Tuners run trial fits to pick a batch size or learning rate (lightning's `tuner` package),
+    // once before training or inference.
+    "tuner",
+    "autotuner",
 ];
 
 /// Words that name once-per-request work around the steps: pre- and post-processing, and a
@@ -441,6 +447,13 @@ fn is_evaluation_function(qualname: &str) -> bool {
 /// are no decode loops.
 fn is_per_request_function(qualname: &str) -> bool {
     words(qualname).iter().any(|word| PER_REQUEST_WORDS.contains(&word.as_str()))
+}
+
+/// Whether a method's class is named for training (`_FitLoop.run`, `Trainer.fit_loop`): a word
+/// `fit`, or one starting with `train`, in the class part of the qualified name. Its loops train.
+fn is_training_class_method(qualname: &str) -> bool {
+    let Some((class, _)) = qualname.rsplit_once('.') else { return false };
+    words(class).iter().any(|word| word == "fit" || word.starts_with("train"))
 }
 
 /// Whether a module's dotted name (`recipes.eleuther_eval`, `eagle.evaluation.gen_answer`,
@@ -559,6 +572,11 @@ mod tests {
         assert!(is_evaluation_function("_VLMEvalWrapper._model_multimodal_generate"));
         assert!(is_evaluation_function("Model.acc"));
         assert!(is_evaluation_module("sglang.srt.debug_utils.comparator.entrypoint"));
+        assert!(is_evaluation_module("lightning.pytorch.tuner.batch_size_scaling"));
+        assert!(is_training_class_method("_FitLoop.run"));
+        assert!(is_training_class_method("Trainer.predict"));
+        assert!(!is_training_class_method("OutfitModel.generate") && !is_training_class_method("generate"));
+        assert!(!is_evaluation_module("vllm.v1.worker.gpu_model_runner"));
         // `evaluate_posterior` is EAGLE's per-step acceptance test; `retrieval` holds no `eval` word.
         assert!(!is_evaluation_function("evaluate_posterior"));
         assert!(!is_evaluation_function("RetrievalModel.generate"));
