@@ -279,9 +279,29 @@ fn torch_function_result(name: &str, n_args: usize, has_device_kw: bool, has_dim
         "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "greater" | "less" | "isnan" | "isinf" | "isfinite" | "isposinf"
         | "isneginf" | "isreal" | "isclose" | "isin" | "logical_and" | "logical_or" | "logical_not" | "logical_xor"
         | "signbit" | "all" | "any" | "greater_equal" | "less_equal" | "not_equal" => Ty::BOOL_TENSOR,
+        _ if is_legacy_constructor(name) => Ty::Tensor { boolean: name == "BoolTensor", host: !has_device_kw },
         _ if name.starts_with(char::is_uppercase) => Ty::Unknown,
         _ => Ty::TENSOR,
     }
+}
+
+/// The legacy constructors `torch.Tensor(data)`, `torch.LongTensor(data)`, ...: CPU tensors
+/// (their CUDA twins live in `torch.cuda`).
+pub fn is_legacy_constructor(name: &str) -> bool {
+    matches!(
+        name,
+        "Tensor"
+            | "FloatTensor"
+            | "DoubleTensor"
+            | "HalfTensor"
+            | "BFloat16Tensor"
+            | "ByteTensor"
+            | "CharTensor"
+            | "ShortTensor"
+            | "IntTensor"
+            | "LongTensor"
+            | "BoolTensor"
+    )
 }
 
 /// The result of calling method `name` on a tensor.
