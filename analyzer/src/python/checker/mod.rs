@@ -456,7 +456,11 @@ impl<'a> Checker<'a> {
                 }
             }
             Stmt::AugAssign(aug) => {
-                let target = self.expr(&aug.target);
+                let target = match &*aug.target {
+                    // Read before it is written: `n += 1` keeps an int an int, `t += 1` a tensor a tensor.
+                    Expr::Name(name) => self.lookup(name.id.as_str()),
+                    other => self.expr(other),
+                };
                 let value = self.expr(&aug.value);
                 let ty = binop_ty(aug.op, target, value);
                 if let Expr::Name(name) = &*aug.target {
