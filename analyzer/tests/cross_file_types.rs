@@ -1,6 +1,7 @@
 //! Issue 13 items 3 and 6: types that cross files. `fixtures/projects/declared_types` declares
 //! dataclass, `NamedTuple` and class-level fields, functions' returns and an `int` parameter in
-//! some files and reads them in others; each `# expect: CODE` line must be reported on a hot
+//! some files and reads them in others, and passes tensors and host data to other files'
+//! parameters (`decode.py` to `helpers.py`); each `# expect: CODE` line must be reported on a hot
 //! path, nothing else may be.
 
 use std::collections::BTreeMap;
@@ -75,6 +76,12 @@ fn messages_say_what_proved_the_type() {
     let message = step["message"].as_str().unwrap();
     assert!(message.contains("`timestep` is annotated as a Python number"), "{message}");
     assert!(message.contains("pkg/runner.py:43"), "{message}");
+    // So do they over no annotation: an element of another file's answer, and a keyword argument.
+    let advance = finding(&findings, "pkg/helpers.py", 11, "GL401");
+    let message = advance["message"].as_str().unwrap();
+    assert!(message.contains("`accepted` is not annotated, and callers pass a tensor: pkg/decode.py:27"), "{message}");
+    let accept = finding(&findings, "pkg/helpers.py", 18, "GL401");
+    assert!(accept["message"].as_str().unwrap().contains("pkg/decode.py:28"), "{accept}");
 }
 
 /// The same declarations are worthless alone: a file checked without the files that declare its

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::types::Ty;
+use super::types::{HostData, Ty};
 pub use crate::frontend::Marker;
 
 /// Index into [`FileSummary::vals`].
@@ -130,8 +130,8 @@ pub struct FuncSummary {
     /// For a function whose `return`s give tuples of one length: what each element is, joined
     /// over the paths (see [`Ty::join_paths`]). Empty otherwise.
     pub return_elements: Vec<Ty>,
-    /// Bit `i`: parameter `i` is annotated `int` or `float` (callers passing tensors may override
-    /// it, see `project/types.rs`). Parameters past 31 are not tracked.
+    /// Bit `i`: parameter `i` is annotated `int`, `float` or `bool` (callers passing tensors may
+    /// override it, see `project/declared.rs`). Parameters past 31 are not tracked.
     pub scalar_params: u32,
     /// `for name, value in kwargs.items(): setattr(self, name, value)` over its `**kwargs`: a call
     /// `self.m(x=v)` assigns `self.x = v` (diffusers' `register_modules`).
@@ -142,6 +142,21 @@ pub struct FuncSummary {
     /// as a [`Val::Declared`] value; for a property without one, the value its `return`s give
     /// when they agree. What the project pass takes a call's result to be.
     pub return_val: Option<ValId>,
+    /// Bit `i`: the file proves nothing of parameter `i` (no annotation, or one that names no
+    /// type the rules know): callers' arguments may give it one (`project/declared.rs`).
+    pub untyped_params: u32,
+    /// Bit `i`: parameter `i` is annotated as a tensor (which says nothing of its memory: callers
+    /// that all pass host data make it a host tensor).
+    pub tensor_params: u32,
+    /// Bit `i`: the function tests the type of parameter `i` (`isinstance(x, ...)`,
+    /// `torch.is_tensor(x)`): it takes values of several types, and its callers' arguments do not
+    /// type it.
+    pub tested_params: u32,
+    /// Bit `i`: a construct some rule reads mentions parameter `i` (a condition, an index or slice
+    /// bound, a sync method's receiver...): only those are typed from callers' arguments.
+    pub read_params: u32,
+    /// How many parameters positional arguments fill (the receiver included); `*args` follows.
+    pub positional: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,8 +223,9 @@ pub struct TypeQuestion {
     pub call: bool,
 }
 
-/// A call site that passes proven device tensors as positional arguments (for parameters
-/// annotated `int` that callers pass tensors to).
+/// What a call site passes positionally, for the parameters' types across files
+/// (`project/declared.rs`): recorded where it passes a proven device tensor, and for every call
+/// of a private or local function (whose callers are all in the tree).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TensorArgs {
     /// Index into [`FileSummary::calls`].
@@ -217,6 +233,42 @@ pub struct TensorArgs {
     /// Bit `i`: positional argument `i` is a device tensor.
     pub positions: u32,
     pub row: u32,
+    /// Bit `i`: positional argument `i` is an array in host memory (a host tensor, a numpy array).
+    pub host: u32,
+    /// Bit `i`: positional argument `i` is a Python value (a number, a string, `None`...).
+    pub scalars: u32,
+    /// The call spreads `*args` or `**kwargs`: which parameter gets what is not known.
+    pub spread: bool,
+    /// The callee is private or local (see above): the other fields describe every argument.
+    pub closed: bool,
+}
+
+/// An argument the file could only describe as the result of a call it asks other files about
+/// (`h = helper(x)`, `a, b = helper(x)`, then `f(a)`): the project pass answers it for the
+/// parameter it fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnsweredArg {
+    /// Index into [`FileSummary::calls`].
+    pub call: u32,
+    /// The position it is passed at, or `u32::MAX` for a keyword argument.
+    pub position: u32,
+    pub keyword: Option<NameId>,
+    /// What was called to give the argument, and for a tuple unpacked from it, which element.
+    pub callee: ValId,
+    pub element: Option<u32>,
+    pub row: u32,
+}
+
+/// A parameter passed on as an argument (`def f(x): return _g(x)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardedArg {
+    /// Index into [`FileSummary::calls`].
+    pub call: u32,
+    /// The position it is passed at, or `u32::MAX` for a keyword argument.
+    pub position: u32,
+    pub keyword: Option<NameId>,
+    /// The calling function's parameter.
+    pub param: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,6 +352,15 @@ pub struct FileSummary {
     /// position): a constructor filling its `__init__`'s parameter of a field's name with one
     /// says the same.
     pub host_args: Vec<(u32, u32)>,
+    /// Keyword arguments that pass a proven device tensor, as (call, keyword, row).
+    pub tensor_kwargs: Vec<(u32, NameId, u32)>,
+    /// Every keyword argument of the calls of private or local functions in [`Self::tensor_args`],
+    /// as (call, keyword, the host data it passes if any: [`crate::python::types::host_data`]).
+    pub closed_kwargs: Vec<(u32, NameId, Option<HostData>)>,
+    pub answered_args: Vec<AnsweredArg>,
+    /// Arguments of the calls in [`Self::tensor_args`] of private or local functions that pass
+    /// one of the calling function's own parameters on unchanged (not rebound before the call).
+    pub forwarded_args: Vec<ForwardedArg>,
 }
 
 impl FileSummary {

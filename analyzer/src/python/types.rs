@@ -117,9 +117,13 @@ pub struct ForeignTypes {
     pub exprs: FxHashMap<u64, Ty>,
     /// Element types of call results unpacked into a tuple (`a, b = f()`), by the call's range.
     pub elements: FxHashMap<u64, Vec<Ty>>,
-    /// Parameters annotated `int`/`float` that callers in the tree pass device tensors, by
-    /// (function, index): the parameter's name and one such caller (`file:line`).
-    pub params: FxHashMap<(FuncIdx, u32), (String, String)>,
+    /// Parameters annotated `int`/`float`/`bool`, or not typed at all, that callers in the tree
+    /// pass device tensors, by (function, index): the parameter's name, one such caller
+    /// (`file:line`), and whether the parameter is annotated as a Python scalar.
+    pub params: FxHashMap<(FuncIdx, u32), (String, String, bool)>,
+    /// Parameters of private or local functions that every caller in the tree passes host data
+    /// of one kind (arrays in host memory, or Python values): so do they, whatever their annotation.
+    pub host_params: FxHashMap<(FuncIdx, u32), HostData>,
 }
 
 /// The key of an expression's range in [`ForeignTypes`].
@@ -129,7 +133,7 @@ pub fn range_key(start: u32, end: u32) -> u64 {
 
 impl ForeignTypes {
     pub fn is_empty(&self) -> bool {
-        self.exprs.is_empty() && self.elements.is_empty() && self.params.is_empty()
+        self.exprs.is_empty() && self.elements.is_empty() && self.params.is_empty() && self.host_params.is_empty()
     }
 }
 
@@ -147,6 +151,39 @@ pub fn names_host_buffer(name: &str) -> bool {
 /// annotation says nothing of its device).
 pub fn is_host_value(ty: Ty, text: &str) -> bool {
     ty.is_host_tensor() || ty == Ty::NdArray || ((ty.is_unproven() || ty.is_tensor()) && names_host_buffer(text))
+}
+
+/// Data that holds no device memory, by what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HostData {
+    /// An array in host memory: a host tensor, a numpy array.
+    Array,
+    /// A Python value: a number, a string, `None`, a shape, a dtype, a device.
+    Scalar,
+}
+
+impl HostData {
+    /// What a parameter that every caller passes such data holds, for the rules.
+    pub fn param_ty(self, annotated: Ty) -> Ty {
+        match (self, annotated) {
+            (HostData::Array, Ty::Tensor { boolean, .. }) => Ty::Tensor { boolean, host: true },
+            (HostData::Array, _) => Ty::HOST_TENSOR,
+            // Not a tensor: no rule reads it.
+            (HostData::Scalar, _) => Ty::Float,
+        }
+    }
+}
+
+/// What kind of host data a value of type `ty` is, if it holds no device memory. (A list or dict
+/// may hold device tensors, and is none.)
+pub fn host_data(ty: Ty) -> Option<HostData> {
+    match ty {
+        Ty::Tensor { host: true, .. } | Ty::NdArray => Some(HostData::Array),
+        Ty::Int | Ty::Float | Ty::Bool | Ty::Str | Ty::None | Ty::Shape | Ty::Dtype | Ty::Device => {
+            Some(HostData::Scalar)
+        }
+        _ => None,
+    }
 }
 
 /// What comparing values of these types gives: a boolean tensor when a tensor is among them, on
@@ -279,9 +316,29 @@ fn torch_function_result(name: &str, n_args: usize, has_device_kw: bool, has_dim
         "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "greater" | "less" | "isnan" | "isinf" | "isfinite" | "isposinf"
         | "isneginf" | "isreal" | "isclose" | "isin" | "logical_and" | "logical_or" | "logical_not" | "logical_xor"
         | "signbit" | "all" | "any" | "greater_equal" | "less_equal" | "not_equal" => Ty::BOOL_TENSOR,
+        _ if is_legacy_constructor(name) => Ty::Tensor { boolean: name == "BoolTensor", host: !has_device_kw },
         _ if name.starts_with(char::is_uppercase) => Ty::Unknown,
         _ => Ty::TENSOR,
     }
+}
+
+/// The legacy constructors `torch.Tensor(data)`, `torch.LongTensor(data)`, ...: CPU tensors
+/// (their CUDA twins live in `torch.cuda`).
+pub fn is_legacy_constructor(name: &str) -> bool {
+    matches!(
+        name,
+        "Tensor"
+            | "FloatTensor"
+            | "DoubleTensor"
+            | "HalfTensor"
+            | "BFloat16Tensor"
+            | "ByteTensor"
+            | "CharTensor"
+            | "ShortTensor"
+            | "IntTensor"
+            | "LongTensor"
+            | "BoolTensor"
+    )
 }
 
 /// The result of calling method `name` on a tensor.

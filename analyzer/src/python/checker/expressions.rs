@@ -10,7 +10,7 @@ use crate::python::adapter::{
 };
 use crate::python::rules::{self, CallInfo, TestContext};
 use crate::python::summary::*;
-use crate::python::types::{self, Ty};
+use crate::python::types::{self, range_key, Ty};
 
 impl<'a> Checker<'a> {
     /// Visits a condition: `and`/`or`/`not` are looked through, every operand is truth-tested.
@@ -378,6 +378,9 @@ impl<'a> Checker<'a> {
             match element {
                 Expr::Slice(slice) => {
                     for bound in [&slice.lower, &slice.upper, &slice.step].into_iter().flatten() {
+                        if self.foreign.is_none() {
+                            self.note_param_reads(bound);
+                        }
                         let ty = self.expr(bound);
                         if ty.is_device_tensor() {
                             rules::tensor_as_index::check_slice_bound(self, bound);
@@ -393,7 +396,11 @@ impl<'a> Checker<'a> {
                 self.note_read(element, ty);
             }
             // Indexed by what may be a mask or a 0-d tensor (not by numbers, slices, `None`, `...`).
-            if index_tys.iter().any(|t| t.is_unproven() || t.is_tensor()) {
+            // (`...` and `None` index nothing.)
+            let by_value = |(e, t): (&Expr, &Ty)| {
+                !matches!(e, Expr::EllipsisLiteral(_) | Expr::NoneLiteral(_)) && (t.is_unproven() || t.is_tensor())
+            };
+            if elements.iter().zip(&index_tys).any(by_value) {
                 self.note_read(&subscript.value, value);
             }
         }
@@ -508,6 +515,9 @@ impl<'a> Checker<'a> {
             }
         }
         rules::on_call(self, &info);
+        if let Some(q) = info.qualified {
+            self.note_type_test(q, call);
+        }
         let result = self.call_result(&info, callee);
         if let (Some(name), Ty::Val(val)) = (method, result) {
             if name == "cpu" || (name == "to" && moves_to_host(call)) {
@@ -567,12 +577,7 @@ impl<'a> Checker<'a> {
             };
             // For the types that cross files (`project/declared.rs`).
             let index = self.summary.calls.len() as u32;
-            let positions = args.iter().take(32).enumerate().filter(|(_, t)| t.is_device_tensor());
-            let positions = positions.fold(0u32, |mask, (i, _)| mask | 1 << i);
-            if positions != 0 {
-                let row = self.row(span(call).start);
-                self.summary.tensor_args.push(TensorArgs { call: index, positions, row });
-            }
+            self.note_argument_types(call, index, val, &args, &keywords);
             for (position, (arg, ty)) in call.arguments.args.iter().zip(&args).enumerate().take(32) {
                 if types::is_host_value(*ty, &self.context.source[span(arg)]) {
                     self.summary.host_args.push((index, position as u32));
@@ -589,6 +594,114 @@ impl<'a> Checker<'a> {
             self.summary.calls.push(call_site);
         }
         result
+    }
+
+    /// What call site `index` (of `callee`) passes, for the parameters' types across files: the
+    /// device tensors it passes, by position or keyword; the arguments other files' answers may
+    /// prove (a call result asked about, or an element of one); and, when the callee is a private
+    /// or local function (all its callers are in the tree), the host data it passes.
+    fn note_argument_types(
+        &mut self,
+        call: &'a ast::ExprCall,
+        index: u32,
+        callee: ValId,
+        args: &[Ty],
+        keywords: &[(Option<&'a str>, Ty)],
+    ) {
+        if self.foreign.is_some() {
+            return; // A re-check's summary is not used.
+        }
+        let private = |name: &str| name.starts_with('_') && !name.ends_with("__");
+        // A private name, or a function this file defines (all of a local function's callers are
+        // here; a module function's calls are recorded too, and the project pass keeps its own).
+        let closed = match self.summary.vals[callee as usize] {
+            Val::Func(_) => true,
+            Val::Global(name) | Val::Attr(_, name) => private(self.summary.names.get(name)),
+            Val::Import(path) => self.summary.names.get(path.dotted).rsplit('.').next().is_some_and(private),
+            _ => false,
+        };
+        let row = self.row(span(call).start);
+        let (mut positions, mut host, mut scalars) = (0u32, 0u32, 0u32);
+        for (position, (expr, &ty)) in call.arguments.args.iter().zip(args).enumerate().take(32) {
+            if closed {
+                self.note_forwarded_arg(expr, index, position as u32, None);
+            }
+            let data = if closed { types::host_data(self.host_view(expr, ty)) } else { None };
+            if ty.is_device_tensor() {
+                positions |= 1 << position;
+            } else if data == Some(types::HostData::Array) {
+                host |= 1 << position;
+            } else if data == Some(types::HostData::Scalar) {
+                scalars |= 1 << position;
+            } else {
+                self.note_answered_arg(expr, index, position as u32, None, row);
+            }
+        }
+        for (keyword, &(name, ty)) in call.arguments.keywords.iter().zip(keywords) {
+            let Some(name) = name else { continue };
+            let data = if closed { types::host_data(self.host_view(&keyword.value, ty)) } else { None };
+            let name = self.name(name);
+            if closed {
+                self.summary.closed_kwargs.push((index, name, data));
+                self.note_forwarded_arg(&keyword.value, index, u32::MAX, Some(name));
+            }
+            if ty.is_device_tensor() {
+                self.summary.tensor_kwargs.push((index, name, row));
+            } else if data.is_none() {
+                self.note_answered_arg(&keyword.value, index, u32::MAX, Some(name), row);
+            }
+        }
+        if positions != 0 || closed {
+            let spread = call.arguments.args.iter().any(Expr::is_starred_expr)
+                || call.arguments.keywords.iter().any(|k| k.arg.is_none());
+            self.summary.tensor_args.push(TensorArgs { call: index, positions, row, host, scalars, spread, closed });
+        }
+    }
+
+    /// `isinstance(x, ...)` or `torch.is_tensor(x)` on a parameter `x`: the function takes values
+    /// of several types.
+    fn note_type_test(&mut self, qualified: &[&str], call: &'a ast::ExprCall) {
+        let tested = match (qualified, call.arguments.args.first()) {
+            (["torch", "is_tensor"] | ["builtins", "isinstance"], Some(Expr::Name(name))) => name,
+            _ => return,
+        };
+        let Some(scope) = self.scopes.last() else { return };
+        let name = tested.id.as_str();
+        let index = scope.params.iter().position(|param| *param == name).map(|i| i as u32);
+        // `timesteps = timestep` then `torch.is_tensor(timesteps)` tests the parameter too.
+        if let Some(index) = index.or_else(|| self.param_aliases.get(&(scope.func, name)).copied()).filter(|&i| i < 32)
+        {
+            let func = scope.func;
+            self.summary.funcs[func as usize].tested_params |= 1 << index;
+        }
+    }
+
+    /// An argument that passes one of the current function's parameters on unchanged.
+    fn note_forwarded_arg(&mut self, expr: &Expr, call: u32, position: u32, keyword: Option<NameId>) {
+        if let Expr::Name(name) = expr {
+            if let Some(param) = self.unchanged_param(name.id.as_str()) {
+                self.summary.forwarded_args.push(ForwardedArg { call, position, keyword, param });
+            }
+        }
+    }
+
+    /// An argument that is a call result the file asks other files about, or a name bound to
+    /// one (or to one element of one): recorded so that the answer reaches the parameter.
+    fn note_answered_arg(&mut self, expr: &Expr, call: u32, position: u32, keyword: Option<NameId>, row: u32) {
+        if self.unknown_calls.is_empty() {
+            return;
+        }
+        let found = match expr {
+            Expr::Call(_) => {
+                let range = span(expr);
+                self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)).map(|&val| (val, None))
+            }
+            Expr::Name(name) => self.unknown_names.get(&(self.current_func(), name.id.as_str())).copied(),
+            _ => None,
+        };
+        if let Some((callee, element)) = found {
+            self.summary.answered_args.push(AnsweredArg { call, position, keyword, callee, element, row });
+        }
     }
 
     /// What is known of the memory of `expr`, of type `ty`, beyond its type: a `.cpu()` or

@@ -415,7 +415,11 @@ impl<'a> Checker<'a> {
                         Ty::Tensor { boolean, host: true } if !rest.first().is_some_and(|n| is_host_factory(n)) => {
                             Ty::Tensor { boolean, host: false }
                         }
-                        Ty::Tensor { boolean, .. } if rest.len() == 1 && !is_host_factory(rest[0]) => {
+                        // `torch.cat(x)`, `F.pad(x)`: in the memory of their tensor argument.
+                        Ty::Tensor { boolean, .. }
+                            if (rest.len() == 1 && !is_host_factory(rest[0]))
+                                || rest.starts_with(&["nn", "functional"]) =>
+                        {
                             let host = info.args.first().is_some_and(|t| t.is_host_tensor());
                             Ty::Tensor { boolean, host }
                         }
@@ -624,7 +628,7 @@ fn is_host_factory(name: &str) -> bool {
             | "frombuffer"
             | "from_numpy"
             | "get_rng_state"
-    )
+    ) || types::is_legacy_constructor(name)
 }
 
 pub(super) fn binop_ty(op: Operator, left: Ty, right: Ty) -> Ty {

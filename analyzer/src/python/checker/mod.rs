@@ -43,6 +43,9 @@ struct Scope<'a> {
     self_of: Option<(&'a str, u32)>,
     /// The function takes a `labels` parameter: `if labels is not None:` is a training branch.
     labels_param: bool,
+    /// The function's parameters, and (bit `i`) those bound again since its start.
+    params: SmallVec<[&'a str; 6]>,
+    rebound: u32,
 }
 
 /// Per-class knowledge gathered before the class body is visited.
@@ -93,7 +96,8 @@ pub(crate) struct Checker<'a> {
     /// value carries them to their readers), by the call's range, and the local names bound to
     /// them (`h = helper(x)`, `a, b = helper(x)`), so that a construct reading them can be traced.
     unknown_calls: FxHashMap<u64, ValId>,
-    unknown_names: FxHashMap<(FuncIdx, &'a str), ValId>,
+    /// With, for a name bound by unpacking a tuple, its position in the tuple.
+    unknown_names: FxHashMap<(FuncIdx, &'a str), (ValId, Option<u32>)>,
     /// Symbolic values (kept for the project pass) known to be in host memory: `.cpu()` and
     /// `.to("cpu")` results, with the type the rules see.
     host_vals: FxHashMap<ValId, Ty>,
@@ -101,6 +105,9 @@ pub(crate) struct Checker<'a> {
     returns: Vec<ReturnFlow>,
     /// Local names bound to a 0-d tensor (a full reduction, `torch.tensor(3)`), per function.
     scalars: FxHashSet<(FuncIdx, &'a str)>,
+    /// Local names bound to a parameter as it was passed (`timesteps = timestep`), per function:
+    /// the parameter's index.
+    param_aliases: FxHashMap<(FuncIdx, &'a str), u32>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -124,6 +131,11 @@ impl<'a> Checker<'a> {
             kwargs_to_attrs: false,
             property: false,
             return_val: None,
+            untyped_params: 0,
+            tensor_params: 0,
+            tested_params: 0,
+            read_params: 0,
+            positional: 0,
         });
         Checker {
             context,
@@ -132,7 +144,14 @@ impl<'a> Checker<'a> {
             function_returns: FxHashMap::default(),
             type_aliases: FxHashMap::default(),
             has_star_import: false,
-            scopes: vec![Scope { func: MODULE_FUNC, vars: FxHashMap::default(), self_of: None, labels_param: false }],
+            scopes: vec![Scope {
+                func: MODULE_FUNC,
+                vars: FxHashMap::default(),
+                self_of: None,
+                labels_param: false,
+                params: SmallVec::new(),
+                rebound: 0,
+            }],
             spare_vars: Vec::new(),
             classes: Vec::new(),
             regions: Vec::new(),
@@ -153,6 +172,7 @@ impl<'a> Checker<'a> {
             host_vals: FxHashMap::default(),
             returns: Vec::new(),
             scalars: FxHashSet::default(),
+            param_aliases: FxHashMap::default(),
             summary,
             candidates: Vec::new(),
         }
@@ -228,6 +248,7 @@ impl<'a> Checker<'a> {
         if self.foreign.is_some() {
             return;
         }
+        self.note_param_reads(expr);
         if let Ty::Val(val) = ty {
             self.read_vals.push(val);
             return;
@@ -249,7 +270,7 @@ impl<'a> Checker<'a> {
                     &call.func
                 }
                 Expr::Name(name) => {
-                    if let Some(&val) = self.unknown_names.get(&(self.current_func(), name.id.as_str())) {
+                    if let Some(&(val, _)) = self.unknown_names.get(&(self.current_func(), name.id.as_str())) {
                         self.read_vals.push(val);
                     }
                     return;
@@ -267,12 +288,14 @@ impl<'a> Checker<'a> {
         for target in targets {
             match target {
                 Expr::Name(name) => {
-                    self.unknown_names.insert((func, name.id.as_str()), val);
+                    self.unknown_names.insert((func, name.id.as_str()), (val, None));
                 }
                 Expr::Tuple(tuple) => {
-                    for element in &tuple.elts {
+                    let starred = tuple.elts.iter().any(Expr::is_starred_expr);
+                    for (position, element) in tuple.elts.iter().enumerate() {
                         if let Expr::Name(name) = element {
-                            self.unknown_names.insert((func, name.id.as_str()), val);
+                            let position = (!starred).then_some(position as u32);
+                            self.unknown_names.insert((func, name.id.as_str()), (val, position));
                         }
                     }
                 }
@@ -327,11 +350,13 @@ impl<'a> Checker<'a> {
         if let Some(foreign) = self.foreign {
             let func = self.current_func();
             let text = &self.context.source[range.clone()];
-            for (&(f, _), (name, caller)) in &foreign.params {
+            for (&(f, _), (name, caller, annotated)) in &foreign.params {
                 if f == func && mentions(text, name) {
-                    message.push_str(&format!(
-                        " (`{name}` is annotated as a Python number, but callers pass a tensor: {caller})"
-                    ));
+                    message.push_str(&if *annotated {
+                        format!(" (`{name}` is annotated as a Python number, but callers pass a tensor: {caller})")
+                    } else {
+                        format!(" (`{name}` is not annotated, and callers pass a tensor: {caller})")
+                    });
                 }
             }
         }
@@ -445,6 +470,11 @@ impl<'a> Checker<'a> {
                 }
                 let ty = self.expr(&assign.value);
                 self.note_host_attribute(&assign.targets, &assign.value, ty);
+                if let ([Expr::Name(target)], Expr::Name(value)) = (assign.targets.as_slice(), &*assign.value) {
+                    if let Some(param) = self.unchanged_param(value.id.as_str()) {
+                        self.param_aliases.insert((self.current_func(), target.id.as_str()), param);
+                    }
+                }
                 if self.foreign.is_none() {
                     // `x[mask] = value`: what is stored through a mask is read by a rule.
                     let into_subscript = |t: &Expr| matches!(t, Expr::Subscript(_));
@@ -479,7 +509,11 @@ impl<'a> Checker<'a> {
                 }
             }
             Stmt::AugAssign(aug) => {
-                let target = self.expr(&aug.target);
+                let target = match &*aug.target {
+                    // Read before it is written: `n += 1` keeps an int an int, `t += 1` a tensor a tensor.
+                    Expr::Name(name) => self.lookup(name.id.as_str()),
+                    other => self.expr(other),
+                };
                 let value = self.expr(&aug.value);
                 let ty = binop_ty(aug.op, target, value);
                 if let Expr::Name(name) = &*aug.target {
@@ -842,10 +876,15 @@ impl<'a> Checker<'a> {
             kwargs_to_attrs: false,
             property,
             return_val,
+            untyped_params: 0,
+            tensor_params: 0,
+            tested_params: 0,
+            read_params: 0,
+            positional: 0,
         });
 
         let vars = self.spare_vars.pop().unwrap_or_default();
-        let mut scope = Scope { func, vars, self_of: None, labels_param: false };
+        let mut scope = Scope { func, vars, self_of: None, labels_param: false, params: SmallVec::new(), rebound: 0 };
         let mut params = Vec::new();
         let parameters = &def.parameters;
         let all = parameters
@@ -856,9 +895,17 @@ impl<'a> Checker<'a> {
             .chain(parameters.vararg.as_deref())
             .chain(parameters.kwonlyargs.iter().map(|p| &p.parameter))
             .chain(parameters.kwarg.as_deref());
+        let positional = parameters.posonlyargs.len() + parameters.args.len();
+        let vararg = parameters.vararg.is_some().then_some(positional);
+        let kwarg = parameters
+            .kwarg
+            .is_some()
+            .then(|| positional + usize::from(parameters.vararg.is_some()) + parameters.kwonlyargs.len());
+        self.summary.funcs[func as usize].positional = positional as u32;
         for (index, param) in all.enumerate() {
             let name = param.name.as_str();
             scope.labels_param |= name == "labels";
+            scope.params.push(name);
             let is_receiver = index == 0 && class.is_some() && !is_static;
             let annotated = param.annotation.as_deref().map_or(Ty::Unknown, |a| self.annotation_ty(a));
             let annotation_val =
@@ -875,15 +922,27 @@ impl<'a> Checker<'a> {
             } else {
                 Ty::Val(self.summary.add_val(Val::Param { func, index: index as u32 }))
             };
-            let ty = if matches!(annotated, Ty::Int | Ty::Float) && index < 32 {
-                self.summary.funcs[func as usize].scalar_params |= 1 << index;
-                // Callers in the tree pass tensors: they win over the annotation.
+            // `*args` and `**kwargs` hold what no other parameter takes.
+            let ty = if is_receiver || index >= 32 || Some(index) == vararg || Some(index) == kwarg {
+                ty
+            } else {
+                let summary = &mut self.summary.funcs[func as usize];
+                let scalar = matches!(annotated, Ty::Int | Ty::Float | Ty::Bool);
+                let untyped = annotated == Ty::Unknown;
+                summary.scalar_params |= u32::from(scalar) << index;
+                summary.untyped_params |= u32::from(untyped) << index;
+                summary.tensor_params |= u32::from(annotated.is_tensor()) << index;
                 match self.foreign {
-                    Some(foreign) if foreign.params.contains_key(&(func, index as u32)) => Ty::TENSOR,
+                    // Callers in the tree pass tensors: they win over the annotation, or its absence.
+                    Some(foreign) if (scalar || untyped) && foreign.params.contains_key(&(func, index as u32)) => {
+                        Ty::TENSOR
+                    }
+                    // Every caller passes host data: so does the parameter, tensor or not.
+                    Some(foreign) if untyped || annotated.is_tensor() => {
+                        foreign.host_params.get(&(func, index as u32)).map_or(ty, |data| data.param_ty(annotated))
+                    }
                     _ => ty,
                 }
-            } else {
-                ty
             };
             scope.vars.insert(name, ty);
         }

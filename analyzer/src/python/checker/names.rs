@@ -2,6 +2,7 @@
 //! through the scopes.
 
 use super::Checker;
+use crate::python::adapter::{CmpOp, Expr};
 use crate::python::summary::*;
 use crate::python::types::Ty;
 
@@ -70,12 +71,80 @@ impl<'a> Checker<'a> {
         Ty::Unknown
     }
 
+    /// The index of the current function's parameter `name`, if it still holds what the caller
+    /// passed (no statement before this point bound it again).
+    pub(super) fn unchanged_param(&self, name: &str) -> Option<u32> {
+        let scope = self.scopes.last()?;
+        let index = scope.params.iter().position(|param| *param == name).filter(|&i| i < 32)?;
+        (scope.rebound & (1 << index) == 0).then_some(index as u32)
+    }
+
+    /// In the first pass, the current function's parameters that `expr`, read by a rule's
+    /// construct, mentions (`accept_length` in `x[:, : accept_length + 1]`): only those are worth
+    /// typing from the callers' arguments, which costs the file a second check.
+    pub(crate) fn note_param_reads(&mut self, expr: &Expr) {
+        fn mentions(expr: &Expr, params: &[&str], mask: &mut u32) {
+            match expr {
+                Expr::Name(name) => {
+                    if let Some(index) = params.iter().position(|p| *p == name.id.as_str()).filter(|&i| i < 32) {
+                        *mask |= 1 << index;
+                    }
+                }
+                Expr::Attribute(attribute) => mentions(&attribute.value, params, mask),
+                Expr::Subscript(subscript) => {
+                    mentions(&subscript.value, params, mask);
+                    mentions(&subscript.slice, params, mask);
+                }
+                Expr::Slice(slice) => {
+                    for bound in [&slice.lower, &slice.upper, &slice.step].into_iter().flatten() {
+                        mentions(bound, params, mask);
+                    }
+                }
+                Expr::BinOp(binop) => {
+                    mentions(&binop.left, params, mask);
+                    mentions(&binop.right, params, mask);
+                }
+                Expr::UnaryOp(unary) => mentions(&unary.operand, params, mask),
+                // `x is None` reads no value.
+                Expr::Compare(compare) if compare.ops.iter().all(|op| matches!(op, CmpOp::Is | CmpOp::IsNot)) => {}
+                Expr::Compare(compare) => {
+                    mentions(&compare.left, params, mask);
+                    compare.comparators.iter().for_each(|c| mentions(c, params, mask));
+                }
+                // Nor do the builtins that look at a value's type or attributes.
+                Expr::Call(call) if matches!(&*call.func, Expr::Name(f) if matches!(f.id.as_str(), "isinstance" | "hasattr" | "getattr" | "callable" | "type" | "len" | "id")) =>
+                    {}
+                Expr::BoolOp(boolop) => boolop.values.iter().for_each(|v| mentions(v, params, mask)),
+                Expr::Call(call) => {
+                    mentions(&call.func, params, mask);
+                    call.arguments.args.iter().for_each(|a| mentions(a, params, mask));
+                }
+                Expr::Tuple(tuple) => tuple.elts.iter().for_each(|e| mentions(e, params, mask)),
+                Expr::List(list) => list.elts.iter().for_each(|e| mentions(e, params, mask)),
+                _ => {}
+            }
+        }
+        let Some(scope) = self.scopes.last() else { return };
+        if scope.params.is_empty() {
+            return;
+        }
+        let mut mask = 0;
+        mentions(expr, &scope.params, &mut mask);
+        if mask != 0 {
+            let func = scope.func;
+            self.summary.funcs[func as usize].read_params |= mask;
+        }
+    }
+
     pub(super) fn bind(&mut self, name: &'a str, ty: Ty) {
         if !self.scalars.is_empty() {
             let func = self.current_func();
             self.scalars.remove(&(func, name));
         }
         let scope = self.scopes.last_mut().expect("module scope");
+        if let Some(index) = scope.params.iter().position(|param| *param == name).filter(|&i| i < 32) {
+            scope.rebound |= 1 << index;
+        }
         scope.vars.insert(name, ty);
         if self.scopes.len() == 1 {
             if let Ty::Val(val) = ty {

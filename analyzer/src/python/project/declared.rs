@@ -30,7 +30,7 @@ use smallvec::SmallVec;
 use super::{ClassKey, Entity, FileIdx, Project, Sym};
 use crate::paths::display_path;
 use crate::python::summary::*;
-use crate::python::types::{names_host_buffer, range_key, ForeignTypes, Ty};
+use crate::python::types::{names_host_buffer, range_key, ForeignTypes, HostData, Ty};
 
 /// What a question's value is: its type, and for a call unpacked into a tuple, each element's.
 type Answer = (Ty, Option<Vec<Ty>>);
@@ -78,43 +78,213 @@ impl Project<'_> {
                 }
             }
         }
-        self.scalar_params_given_tensors(&mut out, &wanted);
+        self.params_given_tensors(&mut out, &wanted);
+        self.host_params(&mut out, &wanted);
         out
     }
 
-    /// Parameters annotated `int`/`float` that some call site in the tree passes a proven device
-    /// tensor (positionally); the first such caller (in file order) is the one messages show.
-    fn scalar_params_given_tensors(&mut self, out: &mut [ForeignTypes], wanted: &impl Fn(FileIdx, FuncIdx) -> bool) {
+    /// Parameters annotated `int`/`float`/`bool`, or not typed at all, that some call site in the
+    /// tree passes a proven device tensor, by position or keyword: proven in the caller's file, or
+    /// by other files' answers (`a, b = helper(x)` then `f(a)`). The first such caller (in file
+    /// order) is the one messages show. Each such call site's callee is resolved once.
+    fn params_given_tensors(&mut self, out: &mut [ForeignTypes], wanted: &impl Fn(FileIdx, FuncIdx) -> bool) {
         let files = self.files;
+        let mut returns: FxHashMap<ValId, Answer> = FxHashMap::default();
+        let mut given: Vec<(u32, Slot, u32)> = Vec::new();
         for (file, analysis) in files.iter().enumerate() {
-            for given in &analysis.summary.tensor_args {
-                let call = &analysis.summary.calls[given.call as usize];
-                let mut targets: SmallVec<[(FileIdx, FuncIdx, u32); 4]> = SmallVec::new();
-                for entity in self.eval(file, call.callee) {
-                    self.targets_of(entity, call.kind, &mut targets, 0);
+            let summary = &analysis.summary;
+            given.clear();
+            returns.clear();
+            for args in &summary.tensor_args {
+                for position in (0..32).filter(|p| args.positions & (1 << p) != 0) {
+                    given.push((args.call, Slot::Position(position), args.row));
                 }
-                for (target_file, func, first) in targets {
-                    let summary = &files[target_file].summary.funcs[func as usize];
-                    if summary.scalar_params == 0 || !wanted(target_file, func) {
+            }
+            for &(call, name, row) in &summary.tensor_kwargs {
+                given.push((call, Slot::Keyword(self.sym(file, name)), row));
+            }
+            for arg in &summary.answered_args {
+                let (ty, elements) = match returns.get(&arg.callee) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let callees = self.eval(file, arg.callee);
+                        let answer = self.return_ty(&callees);
+                        returns.insert(arg.callee, answer.clone());
+                        answer
+                    }
+                };
+                let ty = match arg.element {
+                    Some(element) => elements.and_then(|e| e.get(element as usize).copied()).unwrap_or(Ty::Unknown),
+                    None => ty,
+                };
+                if ty.is_device_tensor() {
+                    let slot = match arg.keyword {
+                        Some(name) => Slot::Keyword(self.sym(file, name)),
+                        None => Slot::Position(arg.position),
+                    };
+                    given.push((arg.call, slot, arg.row));
+                }
+            }
+            // Grouped by call site, so that each is resolved once; stable, so the first caller
+            // of a line stays first.
+            given.sort_by_key(|&(call, _, _)| call);
+            let mut at = 0;
+            while at < given.len() {
+                let call_index = given[at].0;
+                let end = at + given[at..].iter().take_while(|g| g.0 == call_index).count();
+                let call = &summary.calls[call_index as usize];
+                for (target_file, func, first) in self.call_targets(file, call) {
+                    let target = &files[target_file].summary.funcs[func as usize];
+                    // (A parameter annotated a number keeps the callers-win rule it had before
+                    // type tests were looked at.)
+                    let open =
+                        target.scalar_params | (target.untyped_params & target.read_params & !target.tested_params);
+                    if open == 0 || !wanted(target_file, func) {
                         continue;
                     }
-                    // `self.helper(...)` of a `@staticmethod` passes no receiver.
-                    let first = if summary.is_static { 0 } else { first };
-                    for position in 0..32u32 {
-                        let index = position + first;
-                        if given.positions & (1 << position) == 0 || index >= 32 {
+                    for &(_, slot, row) in &given[at..end] {
+                        let Some(index) = self.param_index(target_file, func, first, slot) else { continue };
+                        if open & (1 << index) == 0 {
                             continue;
                         }
-                        if summary.scalar_params & (1 << index) != 0 {
-                            let name = files[target_file].summary.names.get(summary.params[index as usize].0);
-                            out[target_file].params.entry((func, index)).or_insert_with(|| {
-                                (name.to_string(), format!("{}:{}", display_path(&analysis.path), given.row))
-                            });
+                        let name = files[target_file].summary.names.get(target.params[index as usize].0);
+                        let annotated = target.scalar_params & (1 << index) != 0;
+                        out[target_file].params.entry((func, index)).or_insert_with(|| {
+                            (name.to_string(), format!("{}:{}", display_path(&analysis.path), row), annotated)
+                        });
+                    }
+                }
+                at = end;
+            }
+        }
+    }
+
+    /// Parameters of private (`_helper`, `Class._helper`) and local functions, whose callers are
+    /// all in the tree, that every call site reaching them passes host data (a host tensor, a
+    /// numpy array, a Python number; or a parameter of its own function that is host data by the
+    /// same rule): the parameter is host data, even when annotated `torch.Tensor` (which says
+    /// nothing of its memory). A parameter no call passes (its default is used) is decided by the
+    /// calls that pass it; one with no such call is not decided. Only the calls the first pass
+    /// recorded for private and local callees are resolved, once each.
+    fn host_params(&mut self, out: &mut [ForeignTypes], wanted: &impl Fn(FileIdx, FuncIdx) -> bool) {
+        let files = self.files;
+        let mut passed: FxHashMap<Param, Passes> = FxHashMap::default();
+        for (file, analysis) in files.iter().enumerate() {
+            let summary = &analysis.summary;
+            for args in summary.tensor_args.iter().filter(|args| args.closed) {
+                let call = &summary.calls[args.call as usize];
+                let keywords = &summary.closed_kwargs[calls_range(&summary.closed_kwargs, args.call, |k| k.0)];
+                let forwarded = &summary.forwarded_args[calls_range(&summary.forwarded_args, args.call, |f| f.call)];
+                let forwarded_from = |position: u32, keyword: Option<NameId>| match forwarded
+                    .iter()
+                    .find(|f| f.position == position && f.keyword == keyword)
+                {
+                    Some(f) => Passed::Forwarded((file, call.func, f.param)),
+                    None => Passed::Other,
+                };
+                for (target_file, func, first) in self.call_targets(file, call) {
+                    let target = &files[target_file].summary.funcs[func as usize];
+                    let eligible = (target.untyped_params | target.tensor_params) & !target.tested_params;
+                    if eligible == 0 || !is_private_or_local(target) {
+                        continue;
+                    }
+                    let first = if target.is_static { 0 } else { first };
+                    for index in (0..target.params.len().min(32) as u32).filter(|i| eligible & (1 << i) != 0) {
+                        let param_name = self.sym(target_file, target.params[index as usize].0);
+                        let positional =
+                            index.checked_sub(first).filter(|&p| p < call.args.len && index < target.positional);
+                        let value = match positional {
+                            _ if args.spread => Some(Passed::Other),
+                            Some(position) if position < 32 && args.host & (1 << position) != 0 => {
+                                Some(Passed::Host(HostData::Array))
+                            }
+                            Some(position) if position < 32 && args.scalars & (1 << position) != 0 => {
+                                Some(Passed::Host(HostData::Scalar))
+                            }
+                            Some(position) => Some(forwarded_from(position, None)),
+                            None => {
+                                keywords.iter().find(|k| self.sym(file, k.1) == param_name).map(|&(_, name, data)| {
+                                    data.map_or_else(|| forwarded_from(u32::MAX, Some(name)), Passed::Host)
+                                })
+                            }
+                        };
+                        // Not passed at all: the default is used, and the calls that pass it decide.
+                        let Some(value) = value else { continue };
+                        let entry = passed.entry((target_file, func, index)).or_default();
+                        match value {
+                            Passed::Host(HostData::Array) => entry.arrays = true,
+                            Passed::Host(HostData::Scalar) => entry.scalars = true,
+                            Passed::Other => entry.other = true,
+                            Passed::Forwarded(param) => entry.from.push(param),
                         }
                     }
                 }
             }
         }
+        // The greatest set closed under forwarding: a parameter stays host data while every
+        // parameter forwarded to it does; it holds the kinds of data they hold.
+        let mut host: FxHashMap<Param, (bool, bool)> =
+            passed.iter().filter(|(_, p)| !p.other).map(|(k, p)| (*k, (p.arrays, p.scalars))).collect();
+        loop {
+            let mut changed = false;
+            let params: Vec<Param> = host.keys().copied().collect();
+            for param in params {
+                let mut kinds = host[&param];
+                for from in &passed[&param].from {
+                    match host.get(from) {
+                        Some(&(arrays, scalars)) => kinds = (kinds.0 || arrays, kinds.1 || scalars),
+                        None => {
+                            host.remove(&param);
+                            changed = true;
+                            break;
+                        }
+                    }
+                }
+                if let Some(known) = host.get_mut(&param) {
+                    changed |= *known != kinds;
+                    *known = kinds;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for ((file, func, index), kinds) in host {
+            // Only one kind of data decides: a parameter given host arrays and Python numbers
+            // holds either.
+            let data = match kinds {
+                (true, false) => HostData::Array,
+                (false, true) => HostData::Scalar,
+                _ => continue,
+            };
+            // Only where a rule reads it (a parameter only passed on still decides its callees').
+            let read = files[file].summary.funcs[func as usize].read_params & (1 << index) != 0;
+            if read && wanted(file, func) {
+                out[file].host_params.insert((func, index), data);
+            }
+        }
+    }
+
+    /// What a call site invokes, with the index of the parameter its first positional argument fills.
+    fn call_targets(&mut self, file: FileIdx, call: &CallSite) -> SmallVec<[(FileIdx, FuncIdx, u32); 4]> {
+        let mut targets: SmallVec<[(FileIdx, FuncIdx, u32); 4]> = SmallVec::new();
+        for entity in self.eval(file, call.callee) {
+            self.targets_of(entity, call.kind, &mut targets, 0);
+        }
+        targets
+    }
+
+    /// The index of the parameter of `func` that `slot` fills at a call whose first positional
+    /// argument fills parameter `first`; `None` past the 32 parameters tracked.
+    fn param_index(&self, file: FileIdx, func: FuncIdx, first: u32, slot: Slot) -> Option<u32> {
+        let summary = &self.files[file].summary.funcs[func as usize];
+        // `self.helper(...)` of a `@staticmethod` passes no receiver.
+        let first = if summary.is_static { 0 } else { first };
+        let index = match slot {
+            Slot::Position(position) => Some(position + first).filter(|&index| index < summary.positional)?,
+            Slot::Keyword(name) => summary.params.iter().position(|&(n, _)| self.sym(file, n) == name)? as u32,
+        };
+        (index < 32 && (index as usize) < summary.params.len()).then_some(index)
     }
 
     /// The type other files' declarations give value `val` of `file`.
@@ -286,6 +456,45 @@ impl Project<'_> {
         }
         joined.unwrap_or((Ty::Unknown, None))
     }
+}
+
+/// Which parameter an argument fills: by position, or by keyword (an interned name).
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Position(u32),
+    Keyword(Sym),
+}
+
+/// A parameter: its function, and its index.
+type Param = (FileIdx, FuncIdx, u32);
+
+/// What a call passes a parameter: host data, one of the caller's own parameters, or anything else.
+enum Passed {
+    Host(HostData),
+    Forwarded(Param),
+    Other,
+}
+
+/// What the calls of the tree pass one parameter.
+#[derive(Default)]
+struct Passes {
+    arrays: bool,
+    scalars: bool,
+    other: bool,
+    /// The parameters of the calling functions passed on to it.
+    from: SmallVec<[Param; 1]>,
+}
+
+/// The entries of `items` (sorted by call site) for call site `call`.
+fn calls_range<T>(items: &[T], call: u32, call_of: impl Fn(&T) -> u32) -> std::ops::Range<usize> {
+    let start = items.partition_point(|item| call_of(item) < call);
+    start..start + items[start..].iter().take_while(|item| call_of(item) == call).count()
+}
+
+/// Whether all of a function's callers are in the tree: a private function or method
+/// (`_helper`, not a dunder) or one defined inside another function.
+fn is_private_or_local(func: &FuncSummary) -> bool {
+    (func.name.starts_with('_') && !func.name.ends_with("__")) || (func.class.is_none() && func.qualname.contains('.'))
 }
 
 /// The types worth handing to a re-check: they make rules fire, or stop them firing on values

@@ -6,12 +6,13 @@
 //! pass, and only re-checks and classifies.
 //!
 //! The key takes each summary's *shape*: the summary with its positions left out (the rows of
-//! functions, classes, regions and tensor arguments; the byte ranges of questions), so that an
+//! functions, classes, regions, and tensor, keyword and answered arguments; the byte ranges of
+//! questions), so that an
 //! edit that only moves code (a line added above a function, a comment, a longer expression that
 //! asks nothing new) keeps it. What the pass computes does not depend on positions, except in two
 //! places, which the stored result keeps by position-free references and restores from the
 //! current summaries: the answers to a file's questions (by question, not by byte range) and the
-//! caller a tensor-typed parameter names (by file and tensor argument, not by line). The chains'
+//! caller a tensor-typed parameter names (by file and argument, not by line). The chains'
 //! rows are read from the current summaries when findings are classified ([`super::layout`]).
 //! A change to the project pass that reads another position must add it here.
 
@@ -25,7 +26,7 @@ use crate::cache::Cache;
 use crate::hotpath::Reach;
 use crate::paths::display_path;
 use crate::python::summary::{FileSummary, FuncIdx};
-use crate::python::types::{range_key, ForeignTypes, Ty};
+use crate::python::types::{range_key, ForeignTypes, HostData, Ty};
 use crate::python::FileAnalysis;
 use crate::settings::{RootPatterns, Settings};
 use crate::source::Language;
@@ -60,6 +61,14 @@ pub(crate) fn shape(summary: &FileSummary) -> u128 {
     }
     let same_row = first_with_same(summary.tensor_args.iter().map(|t| u64::from(t.row)));
     for (given, first) in shape.tensor_args.iter_mut().zip(same_row) {
+        given.row = first;
+    }
+    let same_row = first_with_same(summary.tensor_kwargs.iter().map(|&(_, _, row)| u64::from(row)));
+    for (given, first) in shape.tensor_kwargs.iter_mut().zip(same_row) {
+        given.2 = first;
+    }
+    let same_row = first_with_same(summary.answered_args.iter().map(|a| u64::from(a.row)));
+    for (given, first) in shape.answered_args.iter_mut().zip(same_row) {
         given.row = first;
     }
     postcard::to_stdvec(&shape).map_or(NO_SHAPE, |bytes| xxhash_rust::xxh3::xxh3_128(&bytes))
@@ -176,14 +185,25 @@ enum StoredReach {
     },
 }
 
+/// Where a caller named in a message is. Shapes leave rows out, so it is kept as the index of the
+/// first argument on the caller's line among the file's tensor, keyword or answered arguments.
+#[derive(Serialize, Deserialize, Clone, Copy)]
+enum CallerLine {
+    TensorArg(u32),
+    TensorKwarg(u32),
+    Answered(u32),
+}
+
 #[derive(Serialize, Deserialize, Default)]
 struct StoredForeign {
     /// By the index of the first question with the answered range.
     exprs: Vec<(u32, Ty)>,
     elements: Vec<(u32, Vec<Ty>)>,
-    /// (function, parameter index, parameter name, caller's file, the caller's index among that
-    /// file's tensor arguments: the first on the caller's line).
-    params: Vec<(FuncIdx, u32, String, u32, u32)>,
+    /// (function, parameter index, parameter name, caller's file, the caller's line, whether the
+    /// parameter is annotated as a Python scalar).
+    params: Vec<(FuncIdx, u32, String, u32, CallerLine, bool)>,
+    /// (function, parameter index, what every caller passes): no positions in it.
+    host_params: Vec<(FuncIdx, u32, HostData)>,
 }
 
 impl StoredProject {
@@ -214,7 +234,7 @@ impl StoredProject {
                 continue;
             }
             // Spelled out so that a new kind of answer cannot go unstored.
-            let ForeignTypes { exprs, elements, params } = answers;
+            let ForeignTypes { exprs, elements, params, host_params } = answers;
             let summary = &file.summary;
             let mut question_of: FxHashMap<u64, u32> = FxHashMap::default();
             for (at, question) in summary.questions.iter().enumerate() {
@@ -227,15 +247,25 @@ impl StoredProject {
             for (key, elements) in elements {
                 stored.elements.push((*question_of.get(key)?, elements.clone()));
             }
-            for ((func, param), (name, caller)) in params {
+            for ((func, param), (name, caller, scalar_annotated)) in params {
                 let shown = shown.get_or_insert_with(|| {
                     files.iter().enumerate().map(|(at, file)| (display_path(&file.path), at as u32)).collect()
                 });
                 let (path, row) = caller.rsplit_once(':')?;
                 let caller_file = *shown.get(path)?;
                 let row: u32 = row.parse().ok()?;
-                let given = files[caller_file as usize].summary.tensor_args.iter().position(|t| t.row == row)?;
-                stored.params.push((*func, *param, name.clone(), caller_file, given as u32));
+                let summary = &files[caller_file as usize].summary;
+                let at = |index: Option<usize>| index.map(|index| index as u32);
+                let line = at(summary.tensor_args.iter().position(|t| t.row == row))
+                    .map(CallerLine::TensorArg)
+                    .or_else(|| at(summary.tensor_kwargs.iter().position(|k| k.2 == row)).map(CallerLine::TensorKwarg))
+                    .or_else(|| {
+                        at(summary.answered_args.iter().position(|a| a.row == row)).map(CallerLine::Answered)
+                    })?;
+                stored.params.push((*func, *param, name.clone(), caller_file, line, *scalar_annotated));
+            }
+            for ((func, param), data) in host_params {
+                stored.host_params.push((*func, *param, *data));
             }
             foreign.push((index as u32, stored));
         }
@@ -274,11 +304,18 @@ impl StoredProject {
             for (question, elements) in &stored.elements {
                 answers.elements.insert(range(*question)?, elements.clone());
             }
-            for (func, param, name, caller_file, given) in &stored.params {
+            for (func, param, name, caller_file, line, scalar_annotated) in &stored.params {
                 let caller = files.get(*caller_file as usize)?;
-                let row = caller.summary.tensor_args.get(*given as usize)?.row;
+                let row = match *line {
+                    CallerLine::TensorArg(at) => caller.summary.tensor_args.get(at as usize)?.row,
+                    CallerLine::TensorKwarg(at) => caller.summary.tensor_kwargs.get(at as usize)?.2,
+                    CallerLine::Answered(at) => caller.summary.answered_args.get(at as usize)?.row,
+                };
                 let shown = format!("{}:{row}", display_path(&caller.path));
-                answers.params.insert((*func, *param), (name.clone(), shown));
+                answers.params.insert((*func, *param), (name.clone(), shown, *scalar_annotated));
+            }
+            for (func, param, data) in &stored.host_params {
+                answers.host_params.insert((*func, *param), *data);
             }
         }
         Some(Analysed { reach, region_roots, foreign })
