@@ -218,12 +218,19 @@ impl<'a> Checker<'a> {
     /// `self.x = <host value>` (`self.lens.to("cpu")`, `lens_cpu`): the class keeps `x` in host
     /// memory at least some of the time, so other files never take it for a device tensor.
     fn note_host_attribute(&mut self, targets: &'a [Expr], value: &Expr, ty: Ty) {
-        if self.foreign.is_some() || !super::types::is_host_value(ty, &self.context.source[span(value)]) {
+        if self.foreign.is_some() {
             return;
         }
+        let mut host = None;
         for target in targets {
             if let Expr::Attribute(attribute) = target {
                 if let Some(class) = self.self_attribute_owner(&attribute.value) {
+                    // Only now, for an attribute of `self`: the value's text can be long, and
+                    // most assignments have other targets.
+                    if !*host.get_or_insert_with(|| super::types::is_host_value(ty, &self.context.source[span(value)]))
+                    {
+                        return;
+                    }
                     let name = self.name(attribute.attr.as_str());
                     self.summary.classes[class as usize].host_attrs.push(name);
                 }

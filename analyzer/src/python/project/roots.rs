@@ -21,15 +21,24 @@ impl Project<'_> {
             let summary = &self.files[file].summary;
             let patterns = self.settings.roots_for(&self.files[file].path);
             let test_file = is_test_file(&self.files[file].path);
+            let any_pattern = !(patterns.hot.is_empty() && patterns.cold.is_empty() && patterns.profiles.is_empty());
             for (index, func) in summary.funcs.iter().enumerate() {
                 let node = self.func_base[file] + index;
+                // Formatted once per function, not once per pattern list.
+                let full = (any_pattern && func.qualname != "<module>")
+                    .then(|| format!("{}:{}", self.module_names[file], func.qualname));
+                let full = full.as_deref();
+                // Every pattern of a profile starts with its package (`profiles.rs` tests it):
+                // the others cannot match.
+                let profiles =
+                    || patterns.profiles.iter().filter(|p| full.is_some_and(|full| full.starts_with(p.package)));
                 match func.marker {
                     Some(Marker::Cold) => blocked[node] = true,
                     Some(Marker::Hot) => roots.push((node, "marked `# graphlint: hot`".into())),
                     None => {}
                 }
-                if self.matches_pattern(file, func, &patterns.cold)
-                    || patterns.profiles.iter().any(|p| self.matches_pattern(file, func, p.cold))
+                if matches_pattern(full, func, &patterns.cold)
+                    || profiles().any(|p| matches_pattern(full, func, p.cold))
                 {
                     blocked[node] = true;
                 }
@@ -37,17 +46,17 @@ impl Project<'_> {
                 // says otherwise.
                 if (test_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
                     && func.marker.is_none()
-                    && !self.matches_pattern(file, func, &patterns.hot)
+                    && !matches_pattern(full, func, &patterns.hot)
                 {
                     blocked[node] = true;
                 }
                 if func.compiled {
                     roots.push((node, "decorated with `@torch.compile`".into()));
                 }
-                if self.matches_pattern(file, func, &patterns.hot) {
+                if matches_pattern(full, func, &patterns.hot) {
                     roots.push((node, "matches a `hot` pattern".into()));
                 }
-                if let Some(profile) = patterns.profiles.iter().find(|p| self.matches_pattern(file, func, p.hot)) {
+                if let Some(profile) = profiles().find(|p| matches_pattern(full, func, p.hot)) {
                     roots.push((node, format!("{} (profile `{}`)", profile.why, profile.name)));
                 }
             }
@@ -291,21 +300,6 @@ impl Project<'_> {
         found
     }
 
-    /// Whether a function matches one of `patterns` (`hot` or `cold`, from `--hot` or a config).
-    fn matches_pattern(&self, file: FileIdx, func: &FuncSummary, patterns: &[impl AsRef<str>]) -> bool {
-        if patterns.is_empty() || func.qualname == "<module>" {
-            return false;
-        }
-        let full = format!("{}:{}", self.module_names[file], func.qualname);
-        patterns.iter().map(AsRef::as_ref).any(|pattern| {
-            if pattern.contains(':') {
-                glob_match(pattern, &full)
-            } else {
-                glob_match(pattern, &func.qualname) || glob_match(pattern, &full.replace(':', "."))
-            }
-        })
-    }
-
     pub(super) fn region_of(&self, node: usize) -> Option<(FileIdx, usize)> {
         if self.region_base.first().is_none_or(|&first| node < first) {
             return None;
@@ -314,6 +308,20 @@ impl Project<'_> {
         let index = node - self.region_base[file];
         (index < self.files[file].summary.regions.len()).then_some((file, index))
     }
+}
+
+/// Whether a function matches one of `patterns` (`hot` or `cold`, from `--hot`, a config or a
+/// profile); `full` is its module-qualified name (`None` for module-level code, which no pattern
+/// names).
+fn matches_pattern(full: Option<&str>, func: &FuncSummary, patterns: &[impl AsRef<str>]) -> bool {
+    let Some(full) = full.filter(|_| !patterns.is_empty()) else { return false };
+    patterns.iter().map(AsRef::as_ref).any(|pattern| {
+        if pattern.contains(':') {
+            glob_match(pattern, full)
+        } else {
+            glob_match(pattern, &func.qualname) || glob_match(pattern, &full.replace(':', "."))
+        }
+    })
 }
 
 /// How many calls deep a function may reach a Module call and still count as running the model
