@@ -320,3 +320,16 @@ fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step()
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }
 }
+
+/// A function picked by name from a registry object (a class with `__getitem__` whose
+/// class-level dict maps names to functions, as transformers' `ALL_MASK_ATTENTION_FUNCTIONS`)
+/// and called in a forward is hot; a branch taken only under `torch.jit.is_tracing()` is not.
+#[test]
+fn registry_entries_are_hot_and_tracing_branches_cold() {
+    check_project("registry_dispatch");
+    assert_eq!(
+        cold_findings("registry_dispatch"),
+        [(17, "GL401".to_string()), (20, "GL201".to_string())],
+        "the unregistered function's `if` (masks.py:17) and the tracing-only `.item()` (model.py:20)"
+    );
+}

@@ -706,7 +706,9 @@ impl<'a> Checker<'a> {
                 && c.comparators[0].is_none_literal_expr())
         };
         let is_training = |e: &Expr| {
-            matches!(e, Expr::Attribute(a) if a.attr.as_str() == "training") || is_labels_none(e, CmpOp::IsNot)
+            matches!(e, Expr::Attribute(a) if a.attr.as_str() == "training")
+                || is_labels_none(e, CmpOp::IsNot)
+                || self.exporting_test(e)
         };
         let is_not_training = |e: &Expr| {
             matches!(e, Expr::UnaryOp(u) if u.op == UnaryOp::Not && is_training(&u.operand))
@@ -719,6 +721,24 @@ impl<'a> Checker<'a> {
             Expr::BoolOp(b) if b.op == BoolOp::Or && b.values.iter().any(is_not_training) => Some(false),
             _ => None,
         }
+    }
+
+    /// A call that holds only while a model is traced or exported, never in an eager step
+    /// (`torch.jit.is_tracing()`, `torch.onnx.is_in_onnx_export()`...): its branches count as
+    /// training-only ones. `torch.compile`'s own predicates are not among them: compiled code is
+    /// per-step code.
+    fn exporting_test(&self, test: &Expr) -> bool {
+        let Expr::Call(call) = test else { return false };
+        let callee = &self.context.source[span(&*call.func)];
+        [
+            "jit.is_tracing",
+            "jit.is_scripting",
+            "onnx.is_in_onnx_export",
+            "is_torchdynamo_exporting",
+            "compiler.is_exporting",
+        ]
+        .iter()
+        .any(|name| callee.ends_with(name))
     }
 
     fn push_region(&mut self, kind: RegionKind, offset: usize) {

@@ -470,6 +470,15 @@ impl Project<'_> {
                                 out.push(element);
                             }
                         }
+                        Entity::Instance(f, c) | Entity::Declared(f, c)
+                            if self.find_method_named(f, c, self.sym_getitem).is_some() =>
+                        {
+                            for found in self.mapped_values(f, c) {
+                                if !out.contains(&found) {
+                                    out.push(found);
+                                }
+                            }
+                        }
                         _ => {}
                     }
                 }
@@ -509,6 +518,31 @@ impl Project<'_> {
                 out
             }
         }
+    }
+
+    /// What indexing an instance of a class with its own `__getitem__` gives: the values of the
+    /// containers its classes hold (transformers' `GeneralInterface` subclasses map backend names
+    /// to functions in a class-level `_global_mapping` dict, and `mask_interface = ALL_MASKS[impl]`
+    /// then calls one of them). Every container of the class and its bases counts, whatever the
+    /// key: a registry's entries are all reachable from one call.
+    fn mapped_values(&mut self, file: FileIdx, class: u32) -> Entities {
+        let files = self.files;
+        let mut out = Entities::new();
+        for index in self.mro(file, class) {
+            let (f, c) = self.mro_classes[index];
+            for &(_, val) in &files[f].summary.classes[c as usize].attrs {
+                for entity in self.eval(f, val) {
+                    if let Entity::Container(id) = entity {
+                        for &element in &self.containers[id as usize] {
+                            if !out.contains(&element) {
+                                out.push(element);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The value of calling `callee`: instances of classes, containers for `nn.ModuleList(...)`.
