@@ -273,8 +273,8 @@ impl Project<'_> {
             self.forget_volatile_values();
         }
 
-        let mut edges = vec![Vec::new(); self.node_count];
-        let mut exact_edges = vec![Vec::new(); self.node_count];
+        let mut edges = vec![Vec::new(); self.layout.node_count()];
+        let mut exact_edges = vec![Vec::new(); self.layout.node_count()];
         let property_names = self.property_names();
         for file in 0..self.files.len() {
             for call in &self.files[file].summary.calls {
@@ -288,9 +288,17 @@ impl Project<'_> {
                 if targets.is_empty() {
                     continue;
                 }
-                let targets: Vec<usize> = targets.into_iter().map(|(f, m, _)| self.func_base[f] + m as usize).collect();
-                hotpath::add_call_edges(&mut edges, self, file, call.func, call.region, &targets);
-                hotpath::add_call_edges(&mut exact_edges, self, file, call.func, call.region, &targets[..exact]);
+                let targets: Vec<usize> =
+                    targets.into_iter().map(|(f, m, _)| self.layout.func_base[f] + m as usize).collect();
+                hotpath::add_call_edges(&mut edges, &self.layout, file, call.func, call.region, &targets);
+                hotpath::add_call_edges(
+                    &mut exact_edges,
+                    &self.layout,
+                    file,
+                    call.func,
+                    call.region,
+                    &targets[..exact],
+                );
             }
             for read in &self.files[file].summary.attr_reads {
                 if super::training_only(&self.files[file].summary, read.region) {
@@ -300,14 +308,22 @@ impl Project<'_> {
                 if targets.is_empty() {
                     continue;
                 }
-                let targets: Vec<usize> = targets.into_iter().map(|(f, m)| self.func_base[f] + m as usize).collect();
-                hotpath::add_call_edges(&mut edges, self, file, read.func, read.region, &targets);
-                hotpath::add_call_edges(&mut exact_edges, self, file, read.func, read.region, &targets[..exact]);
+                let targets: Vec<usize> =
+                    targets.into_iter().map(|(f, m)| self.layout.func_base[f] + m as usize).collect();
+                hotpath::add_call_edges(&mut edges, &self.layout, file, read.func, read.region, &targets);
+                hotpath::add_call_edges(
+                    &mut exact_edges,
+                    &self.layout,
+                    file,
+                    read.func,
+                    read.region,
+                    &targets[..exact],
+                );
             }
             for (outer, inner) in nested_functions(&self.files[file].summary) {
-                let target = [self.func_base[file] + inner as usize];
-                hotpath::add_call_edges(&mut edges, self, file, outer, None, &target);
-                hotpath::add_call_edges(&mut exact_edges, self, file, outer, None, &target);
+                let target = [self.layout.func_base[file] + inner as usize];
+                hotpath::add_call_edges(&mut edges, &self.layout, file, outer, None, &target);
+                hotpath::add_call_edges(&mut exact_edges, &self.layout, file, outer, None, &target);
             }
         }
         (edges, exact_edges)

@@ -2,8 +2,6 @@
 //! then every region. Classification reads the graph through this, so that it can run on a
 //! project result kept from an earlier run without the evaluator that computed it.
 
-use std::borrow::Cow;
-
 use super::FileIdx;
 use crate::diagnostic::ChainLink;
 use crate::hotpath;
@@ -13,8 +11,8 @@ use crate::python::FileAnalysis;
 pub(super) struct Layout<'s> {
     files: &'s [FileAnalysis],
     /// Per file, the node of its first function, then of its first region.
-    func_base: Cow<'s, [usize]>,
-    region_base: Cow<'s, [usize]>,
+    pub(super) func_base: Vec<usize>,
+    pub(super) region_base: Vec<usize>,
 }
 
 impl<'s> Layout<'s> {
@@ -30,14 +28,9 @@ impl<'s> Layout<'s> {
                 })
                 .collect()
         };
-        let func_base = bases(|file| file.summary.funcs.len()).into();
-        let region_base = bases(|file| file.summary.regions.len()).into();
+        let func_base = bases(|file| file.summary.funcs.len());
+        let region_base = bases(|file| file.summary.regions.len());
         Layout { files, func_base, region_base }
-    }
-
-    /// The layout whose bases a [`super::Project`] computed (the same numbers [`Layout::new`] gives).
-    pub(super) fn with_bases(files: &'s [FileAnalysis], func_base: &'s [usize], region_base: &'s [usize]) -> Self {
-        Layout { files, func_base: func_base.into(), region_base: region_base.into() }
     }
 
     /// How many nodes the graph has: every function, then every region.
@@ -46,7 +39,7 @@ impl<'s> Layout<'s> {
     }
 
     /// The file and index of the region at `node`, if it is a region's.
-    fn region_of(&self, node: usize) -> Option<(FileIdx, usize)> {
+    pub(super) fn region_of(&self, node: usize) -> Option<(FileIdx, usize)> {
         if self.region_base.first().is_none_or(|&first| node < first) {
             return None;
         }

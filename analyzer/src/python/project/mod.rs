@@ -22,7 +22,6 @@ use smallvec::SmallVec;
 
 use super::summary::*;
 use super::FileAnalysis;
-use crate::diagnostic::ChainLink;
 use crate::hotpath;
 use crate::settings::Settings;
 
@@ -171,9 +170,8 @@ struct Project<'s> {
     classes_by_name: Option<FxHashMap<&'s str, SmallVec<[ClassKey; 2]>>>,
     /// Per file and region: the call sites inside the region (nested regions included).
     region_calls: Vec<Vec<Vec<u32>>>,
-    func_base: Vec<usize>,
-    region_base: Vec<usize>,
-    node_count: usize,
+    /// The graph's node numbers.
+    layout: Layout<'s>,
 }
 
 pub(super) fn classify(
@@ -243,12 +241,12 @@ fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&st
     if !settings.all_paths {
         for (file, analysis) in files.iter().enumerate() {
             for func in 0..analysis.summary.funcs.len() as FuncIdx {
-                if !matches!(reach[hotpath::Graph::func_node(&project, file, func)], hotpath::Reach::Unreached) {
+                if !matches!(reach[hotpath::Graph::func_node(&project.layout, file, func)], hotpath::Reach::Unreached) {
                     hot_funcs[file].insert(func);
                 }
             }
             for (region, info) in analysis.summary.regions.iter().enumerate() {
-                if region_roots.contains(&hotpath::Graph::region_node(&project, file, region as RegionIdx)) {
+                if region_roots.contains(&hotpath::Graph::region_node(&project.layout, file, region as RegionIdx)) {
                     hot_funcs[file].insert(info.func);
                 }
             }
@@ -340,9 +338,7 @@ impl<'s> Project<'s> {
             class_elements: FxHashMap::default(),
             classes_by_name: None,
             region_calls: Vec::with_capacity(files.len()),
-            func_base: Vec::with_capacity(files.len()),
-            region_base: Vec::with_capacity(files.len()),
-            node_count: 0,
+            layout: Layout::new(files),
         };
         project.sym_ids.reserve(files.iter().map(|f| f.summary.names.len()).sum::<usize>() / 4);
         for file in files {
@@ -379,15 +375,13 @@ impl<'s> Project<'s> {
         let absolutes: Vec<PathBuf> = files.iter().map(|file| crate::paths::absolute(&file.path)).collect();
         let names = ModuleNames::new(&absolutes);
         let mut dir_index: FxHashMap<PathBuf, u32> = FxHashMap::default();
-        for (index, (file, absolute)) in files.iter().zip(&absolutes).enumerate() {
+        for (index, absolute) in absolutes.iter().enumerate() {
             let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
             project.by_path.insert(path_key(absolute).into(), index);
             project.is_script.push(names.is_script[index]);
             let dir_id = project.dir_id(&dir, &mut dir_index);
             project.dir_ids.push(dir_id);
             project.module_names.push(names.own[index].clone());
-            project.func_base.push(project.node_count);
-            project.node_count += file.summary.funcs.len();
         }
         // Of two files claiming one name, the name from the nearest root wins, then the first path
         // (files are sorted, so `m.py` comes before its stub `m.pyi`).
@@ -399,8 +393,6 @@ impl<'s> Project<'s> {
             }
         }
         for file in files {
-            project.region_base.push(project.node_count);
-            project.node_count += file.summary.regions.len();
             let summary = &file.summary;
             let mut region_calls = vec![Vec::new(); summary.regions.len()];
             for (index, call) in summary.calls.iter().enumerate() {
@@ -641,28 +633,6 @@ impl<'s> Project<'s> {
             }
         }
         Entities::new()
-    }
-}
-
-impl hotpath::Graph for Project<'_> {
-    fn func_node(&self, file: usize, func: u32) -> usize {
-        self.func_base[file] + func as usize
-    }
-
-    fn region_node(&self, file: usize, region: u32) -> usize {
-        self.region_base[file] + region as usize
-    }
-
-    fn enclosing_region(&self, file: usize, region: u32) -> Option<u32> {
-        self.files[file].summary.regions[region as usize].parent
-    }
-
-    fn is_cold_region(&self, file: usize, region: u32) -> bool {
-        self.files[file].summary.regions[region as usize].kind.is_cold()
-    }
-
-    fn link(&self, node: usize) -> ChainLink {
-        Layout::with_bases(self.files, &self.func_base, &self.region_base).link(node)
     }
 }
 

@@ -16,14 +16,14 @@ impl Project<'_> {
         exact_edges: &[Vec<usize>],
     ) -> (Vec<Reach>, FxHashSet<usize>) {
         let mut roots: Vec<(usize, String)> = Vec::new();
-        let mut blocked = vec![false; self.node_count];
+        let mut blocked = vec![false; self.layout.node_count()];
         for file in 0..self.files.len() {
             let summary = &self.files[file].summary;
             let patterns = self.settings.roots_for(&self.files[file].path);
             let test_file = is_test_file(&self.files[file].path);
             let any_pattern = !(patterns.hot.is_empty() && patterns.cold.is_empty() && patterns.profiles.is_empty());
             for (index, func) in summary.funcs.iter().enumerate() {
-                let node = self.func_base[file] + index;
+                let node = self.layout.func_base[file] + index;
                 // Formatted once per function, not once per pattern list.
                 let full = (any_pattern && func.qualname != "<module>")
                     .then(|| format!("{}:{}", self.module_names[file], func.qualname));
@@ -71,7 +71,7 @@ impl Project<'_> {
                     || self.derives_from_external(file, class, &|path| path.ends_with("Loss"), 0)
                 {
                     for &(_, method) in &self.files[file].summary.classes[class as usize].methods {
-                        blocked[self.func_base[file] + method as usize] = true;
+                        blocked[self.layout.func_base[file] + method as usize] = true;
                     }
                     continue;
                 }
@@ -81,7 +81,7 @@ impl Project<'_> {
                     if self.is_module_class(file, class) {
                         let name = &self.files[file].summary.classes[class as usize].name;
                         roots.push((
-                            self.func_base[file] + forward as usize,
+                            self.layout.func_base[file] + forward as usize,
                             format!("`forward` of nn.Module subclass `{name}`"),
                         ));
                     }
@@ -100,19 +100,19 @@ impl Project<'_> {
                         _ => {}
                     }
                     for (f, m, _) in targets {
-                        roots.push((self.func_base[f] + m as usize, site.reason.text().to_string()));
+                        roots.push((self.layout.func_base[f] + m as usize, site.reason.text().to_string()));
                     }
                 }
             }
             for (index, region) in self.files[file].summary.regions.iter().enumerate() {
                 if region.kind == RegionKind::CudaGraph {
-                    roots.push((self.region_base[file] + index, "captured by `torch.cuda.graph`".into()));
+                    roots.push((self.layout.region_base[file] + index, "captured by `torch.cuda.graph`".into()));
                 }
             }
         }
 
         let region_roots: FxHashSet<usize> =
-            roots.iter().map(|(n, _)| *n).filter(|n| self.region_of(*n).is_some()).collect();
+            roots.iter().map(|(n, _)| *n).filter(|n| self.layout.region_of(*n).is_some()).collect();
 
         // Loops that run a model step: they call a Module, a function that runs one (within
         // `MODEL_CALL_DEPTH` calls), or a per-step entry point that is a root itself. A loop that
@@ -150,8 +150,8 @@ impl Project<'_> {
                     calls_model || callees.iter().any(|&callee| runs_model[callee] || root_nodes.contains(&callee));
                 if calls_model {
                     candidates.push(LoopCandidate {
-                        node: self.region_base[file] + index,
-                        func_node: self.func_base[file] + region.func as usize,
+                        node: self.layout.region_base[file] + index,
+                        func_node: self.layout.func_base[file] + region.func as usize,
                         calls_model,
                         callees: Vec::new(),
                         qualname: function.qualname.clone(),
@@ -204,7 +204,7 @@ impl Project<'_> {
             for entity in entities {
                 calls_model |= self.runs_a_model(entity, memo);
                 match entity {
-                    Entity::Bound(f, m) | Entity::Func(f, m) => callees.push(self.func_base[f] + m as usize),
+                    Entity::Bound(f, m) | Entity::Func(f, m) => callees.push(self.layout.func_base[f] + m as usize),
                     _ => {}
                 }
             }
@@ -221,20 +221,20 @@ impl Project<'_> {
         exact_edges: &[Vec<usize>],
         memo: &mut FxHashMap<(FileIdx, u32), bool>,
     ) -> Vec<bool> {
-        let mut runs = vec![false; self.node_count];
-        let mut excluded = vec![false; self.node_count];
+        let mut runs = vec![false; self.layout.node_count()];
+        let mut excluded = vec![false; self.layout.node_count()];
         let files = self.files;
         for (file, analysis) in files.iter().enumerate() {
             let summary = &analysis.summary;
             for (index, func) in summary.funcs.iter().enumerate() {
                 let name = &func.name;
-                excluded[self.func_base[file] + index] = name == "<module>"
+                excluded[self.layout.func_base[file] + index] = name == "<module>"
                     || hotpath::is_training_function(name)
                     || is_setup_function(name)
                     || is_state_method(name);
             }
             for call in &summary.calls {
-                let node = self.func_base[file] + call.func as usize;
+                let node = self.layout.func_base[file] + call.func as usize;
                 if runs[node] || excluded[node] || super::training_only(summary, call.region) {
                     continue;
                 }
@@ -246,7 +246,7 @@ impl Project<'_> {
             let mut next = runs.clone();
             for (file, analysis) in files.iter().enumerate() {
                 for index in 0..analysis.summary.funcs.len() {
-                    let node = self.func_base[file] + index;
+                    let node = self.layout.func_base[file] + index;
                     if !next[node] && !excluded[node] && exact_edges[node].iter().any(|&callee| runs[callee]) {
                         next[node] = true;
                     }
@@ -298,15 +298,6 @@ impl Project<'_> {
         }
         memo.insert((file, class), found);
         found
-    }
-
-    pub(super) fn region_of(&self, node: usize) -> Option<(FileIdx, usize)> {
-        if self.region_base.first().is_none_or(|&first| node < first) {
-            return None;
-        }
-        let file = self.region_base.partition_point(|&base| base <= node) - 1;
-        let index = node - self.region_base[file];
-        (index < self.files[file].summary.regions.len()).then_some((file, index))
     }
 }
 
