@@ -9,7 +9,8 @@ declare_rule! {
     /// `Categorical(logits=logits)`) while argument validation is on: no `validate_args=False` in
     /// the call and no `Distribution.set_default_validate_args(False)` in the file. With
     /// validation off it still flags those that upload a Python number: a number among the
-    /// arguments (`Normal(mu, 1.0)`), or `StudentT`/`Chi2`, which build `Gamma(0.5 * df, 0.5)`.
+    /// parameters of one that broadcasts them (`Normal(mu, 1.0)`), or `StudentT`/`Chi2`, which
+    /// build `Gamma(0.5 * df, 0.5)`.
     ///
     /// ## Why is this bad?
     /// Validation is on by default (it follows Python's `__debug__`, so only `python -O` turns it
@@ -91,6 +92,31 @@ const VALIDATING: &[&str] = &[
 /// `Gamma(0.5 * df, 0.5)`, and `StudentT` holds a `Chi2`.
 const UPLOADS_A_NUMBER: &[&str] = &["Chi2", "StudentT"];
 
+/// Distributions whose constructor broadcasts its parameters together (`broadcast_all`, directly
+/// or through the distribution they build), turning Python numbers among them into tensors.
+/// Others keep a number as it is (`RelaxedBernoulli`'s `temperature`, `Multinomial`'s
+/// `total_count`, `LKJCholesky`'s `dim`).
+const BROADCASTS: &[&str] = &[
+    "Beta",
+    "Binomial",
+    "Cauchy",
+    "Chi2",
+    "FisherSnedecor",
+    "Gamma",
+    "Gumbel",
+    "InverseGamma",
+    "Kumaraswamy",
+    "Laplace",
+    "LogNormal",
+    "NegativeBinomial",
+    "Normal",
+    "Pareto",
+    "StudentT",
+    "Uniform",
+    "VonMises",
+    "Weibull",
+];
+
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     // `torch.distributions.Normal` or `torch.distributions.normal.Normal`.
     let name = match call.qualified {
@@ -105,8 +131,8 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         Some(flag) => matches!(flag, Expr::BooleanLiteral(b) if b.value) || matches!(flag, Expr::NoneLiteral(_)),
         None => true,
     } && !checker.source_contains("set_default_validate_args(False)");
-    let tensors = || call.args.iter().chain(call.keywords.iter().map(|(_, ty)| ty));
-    if !tensors().any(|ty| ty.is_device_tensor()) {
+    let arg_tys = || call.args.iter().chain(call.keywords.iter().map(|(_, ty)| ty));
+    if !arg_tys().any(|ty| ty.is_device_tensor()) {
         return;
     }
     if validating {
@@ -117,7 +143,7 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
             "pass `validate_args=False`, or call `torch.distributions.Distribution.set_default_validate_args(False)` once",
         );
     } else {
-        let what = if tensors().any(|ty| matches!(ty, Ty::Int | Ty::Float)) {
+        let what = if BROADCASTS.contains(&name) && arg_tys().any(|ty| matches!(ty, Ty::Int | Ty::Float)) {
             "a Python number among its parameters"
         } else if UPLOADS_A_NUMBER.contains(&name) {
             "the `0.5` of its inner `Gamma(0.5 * df, 0.5)`"
