@@ -59,23 +59,23 @@ pub(crate) fn shape(summary: &FileSummary) -> u128 {
     for (question, first) in shape.questions.iter_mut().zip(same_range) {
         (question.start, question.end) = (first, 0);
     }
-    let same_row = first_with_same(summary.tensor_args.iter().map(|t| u64::from(t.row)));
-    for (given, first) in shape.tensor_args.iter_mut().zip(same_row) {
-        given.row = first;
-    }
-    let same_row = first_with_same(summary.tensor_kwargs.iter().map(|&(_, _, row)| u64::from(row)));
-    for (given, first) in shape.tensor_kwargs.iter_mut().zip(same_row) {
-        given.2 = first;
-    }
-    let same_row = first_with_same(summary.answered_args.iter().map(|a| u64::from(a.row)));
-    for (given, first) in shape.answered_args.iter_mut().zip(same_row) {
-        given.row = first;
-    }
+    rows_by_first(&mut shape.tensor_args, |given| &mut given.row);
+    rows_by_first(&mut shape.tensor_kwargs, |given| &mut given.2);
+    rows_by_first(&mut shape.answered_args, |given| &mut given.row);
     postcard::to_stdvec(&shape).map_or(NO_SHAPE, |bytes| xxhash_rust::xxh3::xxh3_128(&bytes))
 }
 
 /// The shape of a summary that could not be hashed: a run with one reuses nothing.
 const NO_SHAPE: u128 = 0;
+
+/// Replaces each item's row by the index of the first item on the same row: which items share a
+/// line is kept, the line itself is not.
+fn rows_by_first<T>(items: &mut [T], row: impl Fn(&mut T) -> &mut u32) {
+    let keys: Vec<u64> = items.iter_mut().map(|item| u64::from(*row(item))).collect();
+    for (item, first) in items.iter_mut().zip(first_with_same(keys.into_iter())) {
+        *row(item) = first;
+    }
+}
 
 /// For each key, the index of the first one equal to it.
 fn first_with_same(keys: impl Iterator<Item = u64>) -> Vec<u32> {
