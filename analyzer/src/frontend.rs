@@ -232,14 +232,26 @@ impl FileContext<'_> {
 
     /// The finding `rule` reports at `range`, still cold and without a chain; `None` when the
     /// rule is not selected, or a `graphlint: ignore` suppresses it (such a finding is kept,
-    /// marked, with [`Settings::keep_suppressed`]).
-    pub fn finding(&self, rule: &'static Rule, range: Range<usize>, message: String, help: &str) -> Option<Diagnostic> {
+    /// marked, with [`Settings::keep_suppressed`]). A suppression counts on the last row of
+    /// `range`, or on the first row of the expression it belongs to, which starts at `from`
+    /// (`range.start` but for the method of a call written over several lines).
+    pub fn finding(
+        &self,
+        rule: &'static Rule,
+        range: Range<usize>,
+        from: usize,
+        message: String,
+        help: &str,
+    ) -> Option<Diagnostic> {
         if !self.is_enabled(rule) {
             return None;
         }
         let start = self.lines.location(self.source, range.start);
         let end = self.lines.location(self.source, range.end);
-        let suppressed = self.suppressions.find(rule.code, start.row, end.row);
+        let first = self.lines.row(from.min(range.start));
+        let suppressed = self.suppressions.find(rule.code, first, end.row).or_else(|| {
+            (first != start.row).then(|| self.suppressions.find(rule.code, start.row, start.row)).flatten()
+        });
         if suppressed.is_some() && !self.settings.keep_suppressed {
             return None;
         }

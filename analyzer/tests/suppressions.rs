@@ -247,3 +247,18 @@ fn rust_files_get_line_comment_suppressions() {
         "{stale}"
     );
 }
+
+/// A method call written over several lines is reported on the method's line (where CPython, and
+/// so the runtime probe, puts the call), and a suppression on the expression's first line, on
+/// the method's line or on its last line all still count.
+#[test]
+fn a_chained_call_over_several_lines_points_at_its_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = "import torch\n\n\nclass M(torch.nn.Module):\n    def forward(self, x: torch.Tensor):\n        a = (x[\n            1:2]\n            .cpu()\n            .clone())\n        b = (x[0]  # graphlint: ignore[GL201]\n             .item())\n        c = (x[0]\n             .item())  # graphlint: ignore[GL201]\n        d = (x[0]\n             .tolist(\n             ))\n        return a, b, c, d\n";
+    write(dir.path(), "m.py", model);
+    let out = graphlint(&["--output-format", "concise", "--no-cache", "m.py"], dir.path());
+    let text = stdout(&out);
+    assert!(text.contains("m.py:8:14: GL301"), "`.cpu()` on its own line:\n{text}");
+    assert!(text.contains("m.py:15:15: GL202"), "`.tolist(` with its arguments on the next line:\n{text}");
+    assert!(!text.contains("GL201") && !text.contains("GL002"), "both suppressions count, neither is unused:\n{text}");
+}

@@ -353,10 +353,21 @@ impl<'a> Checker<'a> {
 
     // ----- reporting -------------------------------------------------------------------------
 
-    pub(crate) fn report(&mut self, rule: &'static Rule, range: Range<usize>, mut message: String, help: &str) {
+    pub(crate) fn report(&mut self, rule: &'static Rule, range: Range<usize>, message: String, help: &str) {
+        self.report_from(rule, range.clone(), range.start, message, help);
+    }
+
+    /// [`Self::report`] for a finding on a call, at [`Self::call_site`].
+    pub(crate) fn report_call(&mut self, rule: &'static Rule, call: &rules::CallInfo, message: String, help: &str) {
+        let whole = call.range();
+        self.report_from(rule, self.call_site(call.call), whole.start, message, help);
+    }
+
+    /// A finding at `range` of an expression that starts at `from` (see `FileContext::finding`).
+    fn report_from(&mut self, rule: &'static Rule, range: Range<usize>, from: usize, mut message: String, help: &str) {
         if let Some(foreign) = self.foreign {
             let func = self.current_func();
-            let text = &self.context.source[range.clone()];
+            let text = &self.context.source[from..range.end];
             for (&(f, _), (name, caller, annotated)) in &foreign.params {
                 if f == func && mentions(text, name) {
                     message.push_str(&if *annotated {
@@ -367,8 +378,22 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let Some(diagnostic) = self.context.finding(rule, range, message, help) else { return };
+        let Some(diagnostic) = self.context.finding(rule, range, from, message, help) else { return };
         self.candidates.push(Candidate { diagnostic, func: self.current_func(), region: self.regions.last().copied() });
+    }
+
+    /// Where a finding on `call` points: the whole call, except that a method call written over
+    /// several lines (`x[...]\n    .cpu()`) points from the method's name on, the line CPython
+    /// attributes the call to (tracebacks, and so the runtime probe, name that line).
+    pub(crate) fn call_site(&self, call: &ast::ExprCall) -> Range<usize> {
+        let whole = span(call);
+        if let Expr::Attribute(attribute) = &*call.func {
+            let method = span(&attribute.attr).start;
+            if self.context.source[whole.start..method].contains('\n') {
+                return method..whole.end;
+            }
+        }
+        whole
     }
 
     /// The source text of a node for messages: on one line, and shortened when long.

@@ -29,9 +29,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.torch_function(&["bincount"]).is_none() && call.tensor_method(&["bincount"]).is_none() {
         return;
     }
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         "`bincount` sizes its output from the input's maximum, which the host reads back from the device".to_string(),
         "with a known number of bins, count with `torch.zeros(n).scatter_add_(0, x, ones)` (fixed shape, no sync)",
     );

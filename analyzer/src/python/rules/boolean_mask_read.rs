@@ -50,9 +50,9 @@ pub(crate) fn check_call(checker: &mut Checker, call: &CallInfo) {
     if call.torch_function(&["masked_select"]).is_none() && call.tensor_method(&["masked_select"]).is_none() {
         return;
     }
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         "`masked_select` yields a data-dependent number of elements, so the host waits for the device".to_string(),
         HELP,
     );

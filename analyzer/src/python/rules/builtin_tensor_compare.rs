@@ -36,9 +36,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         "min" => "`torch.minimum(a, b)` or `torch.min(t)`",
         _ => "`torch.sort(t)`",
     };
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!(
             "builtin `{name}` compares tensors with Python operators, calling `bool()` (a host sync) per comparison"
         ),

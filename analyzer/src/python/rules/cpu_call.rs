@@ -36,9 +36,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     }
     let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor".into());
     let unproven = if call.receiver.is_device_tensor() { "" } else { " (the receiver's type was not proven)" };
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`{receiver}.cpu()` copies the tensor to host memory and waits for the device{unproven}"),
         "keep the tensor on the device; copy once after the loop, or into pinned memory with `non_blocking=True`",
     );

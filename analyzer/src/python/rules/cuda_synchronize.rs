@@ -35,9 +35,9 @@ declare_rule! {
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     let Some(q) = call.qualified else { return };
     if matches!(q, ["torch", "cuda" | "accelerator" | "xpu", "synchronize"]) {
-        checker.report(
+        checker.report_call(
             &RULE,
-            call.range(),
+            call,
             format!("`{}()` blocks the host until all queued device work has finished", q.join(".")),
             "remove it from the hot path; to time GPU work, record CUDA events and read them after the loop",
         );

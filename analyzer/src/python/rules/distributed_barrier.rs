@@ -29,9 +29,9 @@ declare_rule! {
 
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if let Some(["torch", "distributed", name @ ("barrier" | "monitored_barrier")]) = call.qualified {
-        checker.report(
+        checker.report_call(
             &RULE,
-            call.range(),
+            call,
             format!("`torch.distributed.{name}()` blocks the host until every rank (and its device) reaches it"),
             "drop the barrier from the step; collectives already order the ranks on the device",
         );

@@ -136,9 +136,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         return;
     }
     if validating {
-        checker.report(
-            &RULE,
-            call.range(),
+        checker.report_call(
+        &RULE,
+        call,
             format!("`{name}(...)` validates its tensor arguments on construction (on by default) and reads the result back with `if not valid.all()`, which waits for the device"),
             "pass `validate_args=False`, or call `torch.distributions.Distribution.set_default_validate_args(False)` once",
         );
@@ -150,9 +150,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         } else {
             return;
         };
-        checker.report(
-            &RULE,
-            call.range(),
+        checker.report_call(
+        &RULE,
+        call,
             format!("`{name}(...)` turns {what} into a device tensor (`broadcast_all`) each time it is built: a blocking host-to-device copy, even with validation off"),
             "pass every parameter as a device tensor made once (e.g. a registered buffer)",
         );

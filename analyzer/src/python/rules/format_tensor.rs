@@ -72,9 +72,9 @@ pub(crate) fn check_call(checker: &mut Checker, call: &CallInfo) {
     } else {
         return;
     };
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`{name}` of a tensor formats its values, which copies them to the host and waits for the device"),
         HELP,
     );

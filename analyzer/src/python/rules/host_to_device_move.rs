@@ -47,9 +47,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         return;
     }
     let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor".into());
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`{receiver}` is in host memory: moving it to the device is a blocking copy from pageable memory"),
         "create it on the device directly (`device=...`), or preload it once outside the hot path",
     );

@@ -55,9 +55,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     } else {
         return;
     };
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         message,
         "keep the value on the device (use the 0-d tensor in tensor ops), or track it as a Python int next to the tensor",
     );

@@ -54,9 +54,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if !tensor_arg {
         return;
     }
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("logging a tensor with `{level}` formats its values (when the level is enabled), which waits for the device"),
         "log shapes or dtypes, or log values outside the hot path",
     );

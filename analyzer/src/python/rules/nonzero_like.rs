@@ -36,9 +36,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
             (Some(name), _) | (None, Some(name)) => name,
             (None, None) => return,
         };
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`{name}` returns a data-dependent number of elements, so the host waits for the device to learn the size"),
         "keep shapes fixed: mask with `torch.where(cond, a, b)`/`masked_fill`, or use `torch.nonzero_static(x, size=n)`",
     );

@@ -30,9 +30,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     }
     let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor".into());
     let unproven = if call.receiver.is_device_tensor() { "" } else { " (the receiver's type was not proven)" };
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`{receiver}.numpy()` needs the data in host memory, so the host waits for the device{unproven}"),
         "keep the data as a device tensor in the hot path; convert to numpy once, outside it",
     );

@@ -39,9 +39,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         Some(_) => false,
     };
     if inferred {
-        checker.report(
+        checker.report_call(
             &RULE,
-            call.range(),
+            call,
             "`one_hot` without `num_classes` reads `x.max()` back to the host to size its output".to_string(),
             "pass `num_classes=` so the output width is known without a sync",
         );

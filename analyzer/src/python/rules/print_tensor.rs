@@ -28,9 +28,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.builtin(&["print"]).is_none() || !call.args.iter().any(|t| t.is_device_tensor()) {
         return;
     }
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         "`print` of a tensor formats its values, which copies them to the host and waits for the device".to_string(),
         "print shapes or dtypes (known on the host), or print values outside the hot path",
     );

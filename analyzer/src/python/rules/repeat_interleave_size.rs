@@ -42,9 +42,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if !repeats_is_tensor {
         return;
     }
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         "`repeat_interleave` with tensor repeats reads `repeats.sum()` back to the host to size its output".to_string(),
         "pass `output_size=` (the total, known on the host) so the op does not need to sync",
     );

@@ -33,9 +33,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         return;
     }
     let text = checker.text(arg);
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`{name}({text})` reads the tensor's value on the host (like `.item()`), which waits for the device"),
         "keep it a tensor (e.g. `t.to(torch.int64)`), or take sizes from `.shape`, which is known on the host",
     );

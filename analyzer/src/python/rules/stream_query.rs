@@ -32,9 +32,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         return;
     }
     let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("stream".into());
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`{receiver}.query()` polls the device from the host, and invalidates CUDA graph capture"),
         "make the consumer wait on the device (`wait_event`/`wait_stream`) instead of polling from Python",
     );

@@ -39,9 +39,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     }
     let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("stream".into());
     let proven = if call.receiver == Ty::Stream { "" } else { " (judged by its name)" };
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`{receiver}.synchronize()` blocks the host until the device reaches this stream or event{proven}"),
         "order the work on the device instead: `torch.cuda.current_stream().wait_event(event)` or `wait_stream(stream)`",
     );

@@ -45,9 +45,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if name != "tensor" && call.args.first().is_some_and(|t| t.is_tensor() && !t.is_host_tensor()) {
         return;
     }
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`torch.{name}(...)` on the device copies host data from pageable memory on every call, which CUDA graph capture cannot record"),
         "pass Python scalars straight to the op (`clamp(min=v)`, `torch.where(c, x, v)`), use `torch.full((), v, device=...)`, or register a buffer once in `__init__`",
     );

@@ -31,9 +31,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     else {
         return;
     };
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!(
             "`{name}` returns a Python bool, so the result is copied to the host and the host waits for the device"
         ),

@@ -36,9 +36,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if !checker.holds_device_tensors(data) {
         return;
     }
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`torch.{name}(...)` of a list of tensors reads every element back to the host (one `.item()` each), waiting for the device"),
         "combine the tensors on the device with `torch.stack` or `torch.cat`",
     );

@@ -43,9 +43,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     // The device as written (`"cpu"`, `torch.device("cpu")`, `device="cpu"`).
     let device = checker.text(target);
     let device = if call.keyword("device").is_some() { format!("device={device}") } else { device.to_string() };
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`{receiver}.to({device})` copies the tensor to host memory and waits for the device"),
         "keep the tensor on the device, or copy into pinned memory with `non_blocking=True` and wait only when the data is used",
     );

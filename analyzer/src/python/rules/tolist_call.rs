@@ -31,9 +31,9 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         return;
     }
     let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor".into());
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`{receiver}.tolist()` copies the whole tensor to host memory and waits for the device"),
         "keep the values on the device, and convert them once outside the hot path",
     );

@@ -28,9 +28,9 @@ declare_rule! {
 pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     let names = ["unique", "unique_consecutive"];
     let Some(name) = call.torch_function(&names).or_else(|| call.tensor_method(&names)) else { return };
-    checker.report(
+    checker.report_call(
         &RULE,
-        call.range(),
+        call,
         format!("`{name}` returns a data-dependent number of elements, so the host waits for the device"),
         "with a known number of values, count into a fixed-size tensor (`scatter_add_`, `one_hot(..., num_classes=n)`)",
     );

@@ -138,7 +138,7 @@ impl<'a> Checker<'a> {
     pub(crate) fn report(&mut self, rule: &'static Rule, range: Range<usize>, message: String, help: &str) {
         let Some(frame) = self.frames.last() else { return };
         let func = frame.func;
-        let Some(diagnostic) = self.context.finding(rule, range, message, help) else { return };
+        let Some(diagnostic) = self.context.finding(rule, range.clone(), range.start, message, help) else { return };
         self.candidates.push(Candidate { diagnostic, func, region: self.regions.last().copied() });
     }
 
