@@ -65,7 +65,13 @@ pub const PROFILES: &[Profile] = &[
     Profile {
         name: "diffusers",
         package: "diffusers",
-        hot: &["diffusers.schedulers.scheduling_*:*.step", "diffusers.schedulers.scheduling_*:*.scale_model_input"],
+        hot: &[
+            "diffusers.schedulers.scheduling_*:*.step",
+            "diffusers.schedulers.scheduling_*:*.scale_model_input",
+            // The attention backends: `dispatch_attention_fn` calls the active one out of the
+            // registry that this decorator fills, in every attention layer of every step.
+            "diffusers.models.attention_dispatch:@_AttentionBackendRegistry.register",
+        ],
         // Once-per-request stages around the denoising loop: preparing inputs and latents,
         // encoding the prompt, checking and decoding the result.
         cold: &[
@@ -82,7 +88,7 @@ pub const PROFILES: &[Profile] = &[
             "diffusers.pipelines.shap_e.renderer:MeshDecoder.*",
             "diffusers.pipelines.shap_e.renderer:*.decode_to_*",
         ],
-        why: "a diffusers scheduler's step, called once per denoising step",
+        why: "a diffusers scheduler's step or attention backend, called in every denoising step",
     },
     Profile {
         name: "transformers",

@@ -38,6 +38,7 @@ fn expected() -> Vec<(String, u64, String)> {
         "sglang/srt/model_executor/model_runner.py",
         "sglang/srt/eplb/eplb_manager.py",
         "diffusers/schedulers/scheduling_toy.py",
+        "diffusers/models/attention_dispatch.py",
         "myapp/runner.py",
     ] {
         let text = std::fs::read_to_string(fixture().join(file)).unwrap();
@@ -67,6 +68,18 @@ fn profiles_make_framework_entry_points_hot_and_only_theirs() {
     let rebalance: Vec<_> = all.iter().filter(|f| f["filename"] == "sglang/srt/eplb/eplb_manager.py").collect();
     assert_eq!(rebalance.len(), 1, "{all:#?}");
     assert_eq!(rebalance[0]["hot"], false);
+}
+
+/// A `hot` pattern `module:@decorator` names the functions a registry's decorator collects.
+#[test]
+fn a_pattern_names_the_functions_a_decorator_registers() {
+    let registry = |extra: &[&str]| {
+        hot_findings(extra).into_iter().filter(|(file, ..)| file == "myapp/registry.py").collect::<Vec<_>>()
+    };
+    assert_eq!(registry(&[]), Vec::new(), "the profile's decorator pattern is diffusers' module only");
+    let hot = registry(&["--hot", "myapp.registry:@Ops.register"]);
+    assert_eq!(hot, vec![("myapp/registry.py".to_string(), 20, "GL501".to_string())]);
+    assert_eq!(registry(&["--hot", "myapp.other:@Ops.register"]), Vec::new(), "another module's pattern");
 }
 
 #[test]

@@ -121,6 +121,10 @@ pub struct FuncSummary {
     pub params: Vec<(NameId, Option<ValId>)>,
     /// Decorated with `torch.compile`.
     pub compiled: bool,
+    /// The dotted names of its decorators that call a method (`_Registry.register` for
+    /// `@_Registry.register(...)`): a `hot` pattern `pkg.mod:@_Registry.register` names the
+    /// functions a registry dispatches to.
+    pub decorators: Vec<String>,
     pub marker: Option<Marker>,
     /// `@staticmethod`: no `self`.
     pub is_static: bool,

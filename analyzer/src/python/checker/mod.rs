@@ -123,6 +123,7 @@ impl<'a> Checker<'a> {
             row: 1,
             params: Vec::new(),
             compiled: false,
+            decorators: Vec::new(),
             marker: None,
             is_static: true,
             returns: Ty::Unknown,
@@ -869,12 +870,20 @@ impl<'a> Checker<'a> {
         let mut is_static = false;
         let mut is_classmethod = false;
         let mut property = false;
+        let mut decorators = Vec::new();
         for decorator in &def.decorator_list {
             let expr = &decorator.expression;
             let head = match expr {
                 Expr::Call(call) => &*call.func,
                 other => other,
             };
+            // Registries decorate with a method call (`@Registry.register(name)`); only those are
+            // kept, for `hot` patterns (`pkg.mod:@Registry.register`).
+            if let (Expr::Call(_), Expr::Attribute(_)) = (expr, head) {
+                if let Some(dotted) = self.dotted(head).filter(|d| d[0] != "torch") {
+                    decorators.push(dotted.join("."));
+                }
+            }
             match self.qualify(head).as_deref() {
                 Some(["torch", "compile"]) | Some(["torch", "compiler", "compile"]) => compiled = true,
                 // The body runs once per distinct argument (once per instance for a property).
@@ -912,6 +921,7 @@ impl<'a> Checker<'a> {
             row: name_row,
             params: Vec::new(),
             compiled,
+            decorators,
             // On the `def` line, or on its own line right above the `def` (or its decorators); a
             // cached function is cold unless marked otherwise.
             marker: self

@@ -307,6 +307,11 @@ impl Project<'_> {
 fn matches_pattern(full: Option<&str>, func: &FuncSummary, patterns: &[impl AsRef<str>]) -> bool {
     let Some(full) = full.filter(|_| !patterns.is_empty()) else { return false };
     patterns.iter().map(AsRef::as_ref).any(|pattern| {
+        // `pkg.mod:@Registry.register`: the functions of `pkg.mod` so decorated.
+        if let Some((module, decorator)) = pattern.split_once(":@") {
+            let own_module = full.split_once(':').map_or(full, |(m, _)| m);
+            return glob_match(module, own_module) && func.decorators.iter().any(|d| glob_match(decorator, d));
+        }
         if pattern.contains(':') {
             glob_match(pattern, full)
         } else {
