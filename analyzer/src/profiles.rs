@@ -98,10 +98,15 @@ pub const PROFILES: &[Profile] = &[
             "transformers.generation.stopping_criteria:*.__call__",
             "transformers.generation.candidate_generator:*.get_candidates",
             "transformers.generation.candidate_generator:*.update_candidate_strategy",
+            // Continuous batching (`generate_batch`, `transformers serve`): a background thread's
+            // loop runs one batch step and then reads its outputs back, through a loop condition
+            // (`while self._generation_loop_body(...): pass`) more than two calls above the model.
+            "transformers.generation.continuous_batching.continuous_api:ContinuousBatchProcessor._generation_step",
+            "transformers.generation.continuous_batching.continuous_api:ContinuousBatchProcessor.update_batch",
         ],
         // Image processors prepare each input once, before the model runs.
         cold: &["transformers.*:*ImageProcessor*", "transformers.models.*.image_processing_*:*"],
-        why: "called once per generated token by transformers' generation loop",
+        why: "called once per generated token by transformers' generation loop or continuous batching",
     },
 ];
 
