@@ -151,7 +151,8 @@ fn cold_marker() {
 
 /// Issue 13's roots that mean per-step: loops in setup code (merging, loading), a loss module's
 /// `forward`, an optimizer's `step`, tests, and what a forward reaches only through `unmerge`, a
-/// `compute_loss` or a `*Training*` class are not hot; the generation loop is.
+/// `compute_loss` or a `*Training*` class (or a subclass of one) are not hot, nor is a loop over
+/// logged values calling a Module's `log`, nor one weighting adapters; the generation loop is.
 #[test]
 fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
     check_project("not_per_step");
@@ -167,6 +168,9 @@ fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
         ("pkg/model.py", 34),
         ("pkg/model.py", 41),
         ("pkg/model.py", 47),
+        ("pkg/model.py", 75),
+        ("pkg/model.py", 83),
+        ("pkg/model.py", 95),
         ("pkg/tests/test_model.py", 11),
     ] {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
@@ -290,7 +294,9 @@ fn per_step_roots() {
 /// Issue 13 item 5: a loop beside a diffusion pipeline's timestep loop (the one calling
 /// `scheduler.step`) runs once per request, even when it calls the denoiser; a loop in a
 /// likelihood or loss (`log_prob`, `*_nll`) runs no inference step, and a function so named is
-/// cold where a `forward` calls it. Loops in a function without a scheduler step, and a sampling
+/// cold where a `forward` calls it. A loop that sets a schedule up again on each iteration (a long
+/// video's windows) runs whole denoising runs: what it calls beside the timestep loop is cold, the
+/// timestep loop inside it hot. Loops in a function without a scheduler step, and a sampling
 /// loop, stay decode loops.
 #[test]
 fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step() {
@@ -316,6 +322,8 @@ fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step()
         ("pkg/pipeline.py", 52),
         ("pkg/likelihood.py", 12),
         ("pkg/likelihood.py", 29),
+        ("pkg/pipeline.py", 65),
+        ("pkg/pipeline.py", 72),
     ] {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }

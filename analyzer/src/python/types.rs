@@ -356,6 +356,9 @@ pub fn tensor_method_result(receiver: Ty, name: &str, n_args: usize, has_dim: bo
         "size" if n_args == 0 && !has_dim => Ty::Shape,
         "size" | "dim" | "ndimension" | "numel" | "nelement" | "element_size" | "get_device" | "data_ptr"
         | "__len__" | "storage_offset" => Ty::Int,
+        // A sparse tensor's counts are metadata held on the host (`_nnz()` of a coalesced COO tensor).
+        "_nnz" | "sparse_dim" | "dense_dim" | "_dimI" | "_dimV" => Ty::Int,
+        "is_coalesced" => Ty::Bool,
         "stride" if n_args == 0 => Ty::Shape,
         "stride" => Ty::Int,
         "is_contiguous" | "is_floating_point" | "is_complex" | "equal" | "allclose" | "is_pinned" | "is_shared"

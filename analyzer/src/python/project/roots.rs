@@ -61,15 +61,7 @@ impl Project<'_> {
                 }
             }
             for class in 0..summary.classes.len() as u32 {
-                let class_name = &self.files[file].summary.classes[class as usize].name;
-                // A loss module computes a training objective, and a `*Training*` class (gluonts'
-                // `DeepARTrainingNetwork`) is the training-time twin of a prediction class.
-                let training_class = class_name.ends_with("Loss") || class_name.contains("Training");
-                // An optimizer's methods run once per training step: never per inference step.
-                if training_class
-                    || self.derives_from_external(file, class, &|path| path.starts_with("torch.optim."), 0)
-                    || self.derives_from_external(file, class, &|path| path.ends_with("Loss"), 0)
-                {
+                if self.is_training_class(file, class, 0) {
                     for &(_, method) in &self.files[file].summary.classes[class as usize].methods {
                         blocked[self.layout.func_base[file] + method as usize] = true;
                     }
@@ -141,7 +133,9 @@ impl Project<'_> {
                     continue;
                 }
                 if is_likelihood_function(&function.name)
-                    || beside_a_denoising_loop(summary, index as RegionIdx, &step_loops)
+                    || is_logging_function(&function.name)
+                    || step_loops.runs.contains(&(index as RegionIdx))
+                    || beside_a_denoising_loop(summary, index as RegionIdx, &step_loops.steps)
                 {
                     continue;
                 }
@@ -162,9 +156,16 @@ impl Project<'_> {
         hotpath::propagate_with_decode_loops(edges, exact_edges, roots, &blocked, &candidates, region_roots)
     }
 
-    /// Whether class `class` of `file`, or a project class it derives from, names an external base
-    /// for which `matches` holds (`torch.optim.Optimizer`, `torch.nn.CrossEntropyLoss`).
-    fn derives_from_external(&mut self, file: FileIdx, class: u32, matches: &dyn Fn(&str) -> bool, depth: u32) -> bool {
+    /// Whether a class trains rather than infers: a loss module (`*Loss`, or derived from
+    /// `torch.nn.*Loss`) computes a training objective, an optimizer (`torch.optim.*`) steps once per
+    /// training step, and a `*Training*` class (gluonts' `DeepARTrainingNetwork`) is the
+    /// training-time twin of a prediction class. So is every project class derived from one (timm's
+    /// `TokenDistillationTask(TrainingTask)`), whatever its own name.
+    fn is_training_class(&mut self, file: FileIdx, class: u32, depth: u32) -> bool {
+        let name = &self.files[file].summary.classes[class as usize].name;
+        if name.ends_with("Loss") || name.contains("Training") {
+            return true;
+        }
         if depth > 8 {
             return false;
         }
@@ -172,8 +173,11 @@ impl Project<'_> {
         for &base in &files[file].summary.classes[class as usize].bases {
             for entity in self.eval(file, base) {
                 let found = match entity {
-                    Entity::External(id) => matches(&self.externals[id as usize]),
-                    Entity::Class(f, c) => self.derives_from_external(f, c, matches, depth + 1),
+                    Entity::External(id) => {
+                        let path = &self.externals[id as usize];
+                        path.starts_with("torch.optim.") || path.ends_with("Loss")
+                    }
+                    Entity::Class(f, c) => self.is_training_class(f, c, depth + 1),
                     _ => false,
                 };
                 if found {
@@ -361,6 +365,10 @@ fn is_setup_function(name: &str) -> bool {
         "periodic",
         // peft's name for building an adapter's weights.
         "update_layer",
+        // Managing adapters: adding, weighting, loading, activating or deleting them (peft's
+        // `add_weighted_adapter`, diffusers' `prepare_ip_adapter_image_embeds`) goes over adapters
+        // or layers, once per change of adapters.
+        "adapter",
     ];
     let name = name.to_ascii_lowercase();
     WORDS.iter().any(|word| name.contains(word))
@@ -377,6 +385,17 @@ fn is_state_method(name: &str) -> bool {
         .any(|prefix| name.starts_with(prefix))
         || is_setup_function(name)
         || is_training_only_function(name)
+        || is_logging_function(name)
+}
+
+/// Whether a function's name says it logs (`log`, `log_dict`, `_log_metrics`, `logging_step`):
+/// a loop there goes over the values logged, and a Module's logging method (lightning's
+/// `LightningModule.log`) runs no model step. `log_prob`, `log_softmax` and `log_sigmoid` compute.
+fn is_logging_function(name: &str) -> bool {
+    let words = words(name);
+    matches!(words.first().map(String::as_str), Some("log" | "logging"))
+        && !words.get(1).is_some_and(|w| matches!(w.as_str(), "prob" | "probs" | "softmax" | "sigmoid"))
+        && !is_likelihood_function(name)
 }
 
 /// Whether a callee the evaluator cannot resolve is named as a model: `self.model(...)`,
@@ -488,10 +507,21 @@ fn is_likelihood_function(name: &str) -> bool {
         || words.windows(2).any(|pair| pair[0] == "log" && pair[1] == "prob")
 }
 
-/// The loops of a file that call a diffusion scheduler's `step` (`self.scheduler.step(...)`,
-/// `components.scheduler.step(...)`), their own or in a nested loop: a pipeline's denoising loop.
-fn scheduler_step_loops(summary: &FileSummary) -> FxHashSet<RegionIdx> {
-    let mut loops = FxHashSet::default();
+/// The loops of a file around a diffusion scheduler's `step`.
+struct StepLoops {
+    /// Loops that call `step` (`self.scheduler.step(...)`, `components.scheduler.step(...)`), their
+    /// own or in a nested loop: a pipeline's denoising loop, and loops holding it.
+    steps: FxHashSet<RegionIdx>,
+    /// Of those, loops that also set a schedule up outside their nested denoising loop
+    /// (`scheduler.set_timesteps(...)`, `retrieve_timesteps(...)`): each iteration is a whole
+    /// denoising run (a long video's windows), so they run once per run, not per step.
+    runs: FxHashSet<RegionIdx>,
+}
+
+/// The loops of a file that call a diffusion scheduler's `step` or hold such a loop, and which
+/// of them loop over denoising runs (see [`StepLoops`]).
+fn scheduler_step_loops(summary: &FileSummary) -> StepLoops {
+    let mut steps = FxHashSet::default();
     for call in &summary.calls {
         if !is_scheduler_step(summary, call.callee) {
             continue;
@@ -499,12 +529,38 @@ fn scheduler_step_loops(summary: &FileSummary) -> FxHashSet<RegionIdx> {
         let mut region = call.region;
         while let Some(r) = region {
             if summary.regions[r as usize].kind == RegionKind::Loop {
-                loops.insert(r);
+                steps.insert(r);
             }
             region = summary.regions[r as usize].parent;
         }
     }
-    loops
+    let mut runs = FxHashSet::default();
+    if !steps.is_empty() {
+        for call in summary.calls.iter().filter(|call| sets_timesteps(summary, call.callee)) {
+            // The innermost step loop around the call is the one it sets up a run for.
+            let mut region = call.region;
+            while let Some(r) = region {
+                if steps.contains(&r) {
+                    runs.insert(r);
+                    break;
+                }
+                region = summary.regions[r as usize].parent;
+            }
+        }
+        steps.retain(|r| !runs.contains(r));
+    }
+    StepLoops { steps, runs }
+}
+
+/// Whether `callee` sets a denoising schedule up: `<...>.set_timesteps` or `retrieve_timesteps`
+/// (diffusers' helper that calls it).
+fn sets_timesteps(summary: &FileSummary, callee: ValId) -> bool {
+    match summary.vals[callee as usize] {
+        Val::Attr(_, name) | Val::Global(name) => {
+            matches!(summary.names.get(name), "set_timesteps" | "retrieve_timesteps")
+        }
+        _ => false,
+    }
 }
 
 /// Whether `callee` is `<...scheduler...>.step`: a receiver whose name holds `scheduler`.
@@ -604,10 +660,19 @@ mod tests {
 
     #[test]
     fn state_methods_run_no_step() {
-        for name in ["reset_cache", "set_processor", "_enable_adapters", "generate", "merge", "load_weights"] {
+        for name in [
+            "reset_cache",
+            "set_processor",
+            "_enable_adapters",
+            "generate",
+            "merge",
+            "load_weights",
+            "log_dict",
+            "add_weighted_adapter",
+        ] {
             assert!(is_state_method(name), "{name}");
         }
-        for name in ["forward", "decode", "embed_multimodal", "step"] {
+        for name in ["forward", "decode", "embed_multimodal", "step", "log_softmax", "log_probs", "logits"] {
             assert!(!is_state_method(name), "{name}");
         }
     }
