@@ -82,6 +82,9 @@ fn messages_say_what_proved_the_type() {
     assert!(message.contains("`accepted` is not annotated, and callers pass a tensor: pkg/decode.py:27"), "{message}");
     let accept = finding(&findings, "pkg/helpers.py", 18, "GL401");
     assert!(accept["message"].as_str().unwrap().contains("pkg/decode.py:28"), "{accept}");
+    // A loop that passes what its last iteration computed passes a tensor from the second on.
+    let carried = finding(&findings, "pkg/generate.py", 10, "GL401");
+    assert!(carried["message"].as_str().unwrap().contains("callers pass a tensor: pkg/generate.py:16"), "{carried}");
 }
 
 /// The same declarations are worthless alone: a file checked without the files that declare its

@@ -80,24 +80,36 @@ pub(crate) fn analyze_file_with(
         (lines.row(comment.start), comment_text.strip_prefix('#').unwrap_or(comment_text))
     });
     let (suppressions, markers) = frontend::read_directives(comments, path, &mut analysis.warnings);
-    let context = FileContext { source, lines: &lines, path, settings, suppressions: &suppressions, markers: &markers };
+    let context =
+        || FileContext { source, lines: &lines, path, settings, suppressions: &suppressions, markers: &markers };
 
     if !parsed.errors().is_empty() {
         for error in parsed.errors() {
             let message = format!("syntax error: {}", error.message);
-            analysis.file_diagnostics.extend(context.syntax_error(message, error.range.clone(), text.bom));
+            analysis.file_diagnostics.extend(context().syntax_error(message, error.range.clone(), text.bom));
         }
         return analysis;
     }
 
-    let mut checker = Checker::new(context);
-    if let Some(foreign) = foreign {
-        checker = checker.with_foreign(foreign);
+    // A loop whose body gives a name a type that an earlier read in it did not see (see
+    // `checker/flow.rs`) makes the file visited again with that type at the loop's head; a visit
+    // finds more such types only through the ones it was given, and three visits bound the work.
+    const MAX_VISITS: usize = 3;
+    let mut carried = Vec::new();
+    for visit in 1..=MAX_VISITS {
+        let mut checker = Checker::new(context()).with_carried(carried.clone());
+        if let Some(foreign) = foreign {
+            checker = checker.with_foreign(foreign);
+        }
+        checker.check_module(parsed.body());
+        let more = checker.take_carried();
+        if more.is_empty() || visit == MAX_VISITS {
+            analysis.summary = std::mem::take(&mut checker.summary);
+            analysis.candidates = std::mem::take(&mut checker.candidates);
+            break;
+        }
+        carried.extend(more);
     }
-    checker.check_module(parsed.body());
-    analysis.summary = std::mem::take(&mut checker.summary);
-    analysis.candidates = std::mem::take(&mut checker.candidates);
-    drop(checker);
     analysis.suppressions = Some(suppressions);
     analysis.shift_past_bom(text.bom);
     analysis

@@ -1,9 +1,10 @@
 //! The value lattice of tensor inference, and what graphlint knows about the torch API.
 //!
-//! Inference is local and flow-insensitive within a straight-line order of statements: a value is
-//! a tensor only when the code proves it (an annotation, a torch call, a tensor method or
-//! arithmetic on a tensor, a tensor attribute of the class). Everything else is `Unknown`, and
-//! rules other than `.item()` do not fire on unknowns.
+//! Inference is local and follows a straight-line order of statements, except that a device tensor
+//! one branch of an `if` or one loop iteration assigns reaches the reads after it (see
+//! `checker/flow.rs`): a value is a tensor only when the code proves it on some path (an
+//! annotation, a torch call, a tensor method or arithmetic on a tensor, a tensor attribute of the
+//! class). Everything else is `Unknown`, and rules other than `.item()` do not fire on unknowns.
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -322,6 +323,8 @@ fn torch_function_result(name: &str, n_args: usize, has_device_kw: bool, has_dim
         "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "greater" | "less" | "isnan" | "isinf" | "isfinite" | "isposinf"
         | "isneginf" | "isreal" | "isclose" | "isin" | "logical_and" | "logical_or" | "logical_not" | "logical_xor"
         | "signbit" | "all" | "any" | "greater_equal" | "less_equal" | "not_equal" => Ty::BOOL_TENSOR,
+        // Getters of settings (`get_autocast_dtype`, `get_device_module`) give no tensor.
+        _ if name.starts_with("get_") => Ty::Unknown,
         _ if is_legacy_constructor(name) => Ty::Tensor { boolean: name == "BoolTensor", host: !has_device_kw },
         _ if name.starts_with(char::is_uppercase) => Ty::Unknown,
         _ => Ty::TENSOR,

@@ -299,6 +299,7 @@ impl<'a> Checker<'a> {
             if let Some(element) = self.iteration(&generator.iter, &generator.target) {
                 self.assign(&generator.target, element);
             }
+            self.note_vector_elements(&generator.iter, &generator.target);
             for condition in &generator.ifs {
                 self.test(condition, TestContext::Comprehension);
             }

@@ -112,6 +112,85 @@ impl<'a> Checker<'a> {
     pub(super) fn note_scalar(&mut self, name: &'a str) {
         let func = self.current_func();
         self.scalars.insert((func, name));
+        if !self.loop_frames.is_empty() {
+            self.flow_scalar(name);
+        }
+    }
+
+    pub(super) fn note_vector(&mut self, name: &'a str) {
+        let func = self.current_func();
+        self.vectors.insert((func, name));
+    }
+
+    /// `for i in v` (or `for k, i in enumerate(v)`) over a 1-d tensor `v`: each `i` is 0-d.
+    pub(super) fn note_vector_elements(&mut self, iter: &'a Expr, target: &'a Expr) {
+        let (iterated, target) = match (iter, target) {
+            (Expr::Call(call), Expr::Tuple(tuple))
+                if tuple.elts.len() == 2
+                    && call.arguments.args.len() == 1
+                    && matches!(self.qualify(&call.func).as_deref(), Some(["builtins", "enumerate"])) =>
+            {
+                (&call.arguments.args[0], &tuple.elts[1])
+            }
+            _ => (iter, target),
+        };
+        let Expr::Name(name) = target else { return };
+        // (The element was just bound: `enumerate` binds its own targets.)
+        if self.lookup_quiet(name.id.as_str()).is_tensor() && self.is_vector(iterated) {
+            self.note_scalar(name.id.as_str());
+        }
+    }
+
+    /// Whether `expr` (a tensor) is 1-d: a tuple element of `nonzero(as_tuple=True)` or of
+    /// one-argument `torch.where`, a flattening (`x.flatten()`, `x.view(-1)`, `x.reshape(-1)`,
+    /// `x.ravel()`), `torch.arange(...)`, or a local bound to one.
+    pub(super) fn is_vector(&self, expr: &'a Expr) -> bool {
+        match expr {
+            Expr::Name(name) => {
+                !self.vectors.is_empty() && self.vectors.contains(&(self.current_func(), name.id.as_str()))
+            }
+            Expr::Subscript(subscript) => {
+                let Expr::Call(call) = &*subscript.value else { return false };
+                if !is_int_literal(&subscript.slice) {
+                    return false;
+                }
+                let as_tuple = call.arguments.keywords.iter().any(|k| {
+                    k.arg.as_ref().is_some_and(|a| a.as_str() == "as_tuple")
+                        && matches!(&k.value, Expr::BooleanLiteral(b) if b.value)
+                });
+                match self.qualify(&call.func).as_deref() {
+                    Some(["torch", "nonzero"]) => as_tuple,
+                    Some(["torch", "where"]) => call.arguments.args.len() == 1 && call.arguments.keywords.is_empty(),
+                    Some(_) => false,
+                    None => matches!(&*call.func, Expr::Attribute(a) if a.attr.as_str() == "nonzero") && as_tuple,
+                }
+            }
+            Expr::Call(call) => {
+                let args = &call.arguments.args;
+                if !call.arguments.keywords.is_empty() {
+                    return false;
+                }
+                match self.qualify(&call.func).as_deref() {
+                    Some(["torch", "arange"]) => true,
+                    Some(["torch", "flatten"]) => args.len() == 1,
+                    Some(_) => false,
+                    None => {
+                        let Expr::Attribute(attribute) = &*call.func else { return false };
+                        match attribute.attr.as_str() {
+                            "flatten" | "ravel" => args.is_empty(),
+                            "view" | "reshape" => matches!(&args[..], [only] if is_minus_one(only)),
+                            _ => false,
+                        }
+                    }
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// A name's type without noting a read (for what the traversal already typed).
+    fn lookup_quiet(&self, name: &str) -> Ty {
+        self.scopes.iter().rev().find_map(|s| s.vars.get(name).copied()).unwrap_or(Ty::Unknown)
     }
 
     /// Whether `expr` (already typed as a tensor) is 0-d: a full reduction (`x.max()`,
@@ -145,6 +224,12 @@ impl<'a> Checker<'a> {
                     && self.is_scalar_operand(&binop.right)
             }
             Expr::UnaryOp(unary) => self.is_scalar(&unary.operand),
+            // An element of a 1-d tensor: `v[0]`, `v[-1]`, `v[i]` with `i` a Python int.
+            Expr::Subscript(subscript) => {
+                self.is_vector(&subscript.value)
+                    && (is_int_literal(&subscript.slice)
+                        || matches!(&*subscript.slice, Expr::Name(n) if self.lookup_quiet(n.id.as_str()) == Ty::Int))
+            }
             _ => false,
         }
     }
@@ -582,6 +667,20 @@ fn is_full_reduction(name: &str) -> bool {
             | "norm"
             | "count_nonzero"
     )
+}
+
+/// An integer literal, possibly negated (`0`, `-1`).
+fn is_int_literal(expr: &Expr) -> bool {
+    match expr {
+        Expr::NumberLiteral(number) => matches!(number.value, ast::Number::Int(_)),
+        Expr::UnaryOp(unary) => unary.op == ast::UnaryOp::USub && is_int_literal(&unary.operand),
+        _ => false,
+    }
+}
+
+fn is_minus_one(expr: &Expr) -> bool {
+    matches!(expr, Expr::UnaryOp(unary) if unary.op == ast::UnaryOp::USub
+        && matches!(&*unary.operand, Expr::NumberLiteral(n) if matches!(&n.value, ast::Number::Int(i) if i.as_u8() == Some(1))))
 }
 
 fn is_number(expr: &Expr) -> bool {

@@ -21,11 +21,13 @@ use crate::frontend::{Candidate, FileContext};
 use crate::rule::Rule;
 
 mod expressions;
+mod flow;
 mod imports;
 mod inference;
 mod names;
 mod prescan;
 
+pub(crate) use flow::Carried;
 use inference::{binop_ty, ReturnFlow};
 
 /// A qualified name, segment by segment (`["torch", "cuda", "synchronize"]`).
@@ -108,6 +110,15 @@ pub(crate) struct Checker<'a> {
     /// Local names bound to a parameter as it was passed (`timesteps = timestep`), per function:
     /// the parameter's index.
     param_aliases: FxHashMap<(FuncIdx, &'a str), u32>,
+    /// Local names bound to a 1-d tensor (`x.nonzero(as_tuple=True)[0]`, `x.flatten()`), per
+    /// function: iterating or indexing one by a number gives 0-d tensors.
+    vectors: FxHashSet<(FuncIdx, &'a str)>,
+    /// The `if`s and loops being visited, for the types of other paths (see `flow.rs`).
+    branch_frames: Vec<flow::BranchFrame<'a>>,
+    loop_frames: Vec<flow::LoopFrame<'a>>,
+    /// The types loops carried in the previous visit of this file, and those found in this one.
+    carried_in: Vec<Carried<'a>>,
+    carried_out: Vec<Carried<'a>>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -174,9 +185,20 @@ impl<'a> Checker<'a> {
             returns: Vec::new(),
             scalars: FxHashSet::default(),
             param_aliases: FxHashMap::default(),
+            vectors: FxHashSet::default(),
+            branch_frames: Vec::new(),
+            loop_frames: Vec::new(),
+            carried_in: Vec::new(),
+            carried_out: Vec::new(),
             summary,
             candidates: Vec::new(),
         }
+    }
+
+    /// Makes this a visit that knows the types loops carry (found by an earlier visit).
+    pub fn with_carried(mut self, carried: Vec<Carried<'a>>) -> Self {
+        self.carried_in = carried;
+        self
     }
 
     /// Makes this a re-check with the types the project pass proved from other files.
@@ -538,6 +560,8 @@ impl<'a> Checker<'a> {
                 if let [Expr::Name(name)] = assign.targets.as_slice() {
                     if ty.is_tensor() && self.is_scalar(&assign.value) {
                         self.note_scalar(name.id.as_str());
+                    } else if ty.is_tensor() && self.is_vector(&assign.value) {
+                        self.note_vector(name.id.as_str());
                     }
                 }
             }
@@ -573,14 +597,19 @@ impl<'a> Checker<'a> {
                 if let Some(element) = element {
                     self.assign(&stmt_for.target, element);
                 }
+                self.note_vector_elements(&stmt_for.iter, &stmt_for.target);
+                self.loop_begin(stmt.range().start().to_u32());
                 self.body(&stmt_for.body);
+                self.loop_end();
                 self.regions.pop();
                 self.body(&stmt_for.orelse);
             }
             Stmt::While(stmt_while) => {
                 self.push_region(RegionKind::Loop, stmt.range().start().to_usize());
+                self.loop_begin(stmt.range().start().to_u32());
                 self.test(&stmt_while.test, TestContext::While);
                 self.body(&stmt_while.body);
+                self.loop_end();
                 self.regions.pop();
                 self.body(&stmt_while.orelse);
             }
@@ -598,18 +627,23 @@ impl<'a> Checker<'a> {
                 } else {
                     self.test(&stmt_if.test, TestContext::If);
                 }
+                self.branches_begin();
                 self.body_in(&stmt_if.body, (training == Some(true)).then_some(offset));
                 let rest = (training == Some(false)).then_some(offset);
                 if rest.is_some() {
                     self.push_region(RegionKind::TrainingOnly, offset);
                 }
+                let mut body = &stmt_if.body;
                 for clause in &stmt_if.elif_else_clauses {
+                    self.branch_arm_end(leaves(body));
                     if let Some(test) = &clause.test {
                         self.test(test, TestContext::If);
                     }
                     let training = clause.test.as_ref().and_then(|test| self.training_test(test));
                     self.body_in(&clause.body, (training == Some(true)).then_some(offset));
+                    body = &clause.body;
                 }
+                self.branches_end(leaves(body));
                 if rest.is_some() {
                     self.regions.pop();
                 }
@@ -1154,6 +1188,12 @@ fn sets_kwargs_as_attributes(def: &ast::StmtFunctionDef) -> bool {
         };
         items_of_kwargs && in_branches(&each.body)
     })
+}
+
+/// Whether a block ends by leaving it (`return`, `raise`, `break`, `continue`): no path goes on
+/// from its end.
+fn leaves(body: &[Stmt]) -> bool {
+    matches!(body.last(), Some(Stmt::Return(_) | Stmt::Raise(_) | Stmt::Break(_) | Stmt::Continue(_)))
 }
 
 /// Whether an enum member's name is spelled like a class (`DDIMScheduler`, not `FLASH_VARLEN`).

@@ -57,6 +57,12 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn lookup(&mut self, name: &'a str) -> Ty {
+        if !self.loop_frames.is_empty() {
+            if let Some(&ty) = self.scopes.last().and_then(|scope| scope.vars.get(name)) {
+                self.flow_read(name, ty);
+                return ty;
+            }
+        }
         for scope in self.scopes.iter().rev() {
             if let Some(ty) = scope.vars.get(name) {
                 return *ty;
@@ -140,6 +146,13 @@ impl<'a> Checker<'a> {
         if !self.scalars.is_empty() {
             let func = self.current_func();
             self.scalars.remove(&(func, name));
+        }
+        if !self.vectors.is_empty() {
+            let func = self.current_func();
+            self.vectors.remove(&(func, name));
+        }
+        if self.tracks_flow() {
+            self.flow_bind(name, ty);
         }
         let scope = self.scopes.last_mut().expect("module scope");
         if let Some(index) = scope.params.iter().position(|param| *param == name).filter(|&i| i < 32) {

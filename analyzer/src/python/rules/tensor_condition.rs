@@ -25,7 +25,9 @@ declare_rule! {
     ///
     /// ## Known false positives
     /// Only conditions proven to be tensors are reported: `if x is None`, `if t.shape[0] > 1`,
-    /// `if len(t)` are fine.
+    /// `if len(t)` are fine. A name one path binds to a device tensor and another to a Python
+    /// value (`done = False` before a loop whose body sets `done = (ids == eos).all()`, or the two
+    /// arms of an `if`) counts as the tensor: the first iteration, or the other path, does not wait.
     pub static RULE = Rule { code: "GL401", name: "tensor-condition", family: ControlFlow, language: Python }
 }
 
