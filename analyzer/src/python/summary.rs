@@ -134,6 +134,11 @@ pub struct FuncSummary {
     /// For a function whose `return`s give tuples of one length: what each element is, joined
     /// over the paths (see [`Ty::join_paths`]). Empty otherwise.
     pub return_elements: Vec<Ty>,
+    /// What `return`s give that the file could only describe as an attribute of another value
+    /// (`return scheduler.timesteps, n`): (the tuple element, or `u32::MAX` for the whole value,
+    /// and the [`Val::Attr`]). The project pass types them where they are read after a call that
+    /// moves the attribute to the device (`project/moved.rs`).
+    pub return_attrs: Vec<(u32, ValId)>,
     /// Bit `i`: parameter `i` is annotated `int`, `float` or `bool` (callers passing tensors may
     /// override it, see `project/declared.rs`). Parameters past 31 are not tracked.
     pub scalar_params: u32,
@@ -177,6 +182,11 @@ pub struct ClassSummary {
     pub attr_tys: Vec<(NameId, Ty)>,
     /// Attributes a method assigns a host value (`self.x = self.x.to("cpu")`).
     pub host_attrs: Vec<NameId>,
+    /// Attributes a method other than `__init__` assigns a device tensor, with that method's name
+    /// (`self.timesteps = torch.from_numpy(ts).to(device)` in `set_timesteps`).
+    pub device_moves: Vec<(NameId, NameId)>,
+    /// Attributes a method other than `__init__` assigns a host value.
+    pub late_host_attrs: Vec<NameId>,
     /// For an `Enum` subclass: its members named like classes (`DDIMScheduler = 1`), which an
     /// annotation with the enum stands for (see `Project::enum_member_classes`).
     pub class_members: Vec<NameId>,
@@ -273,6 +283,10 @@ pub struct ForwardedArg {
     pub keyword: Option<NameId>,
     /// The calling function's parameter.
     pub param: u32,
+    pub row: u32,
+    /// Passed as arithmetic on the parameter (`prev = timestep - k`, then `f(prev)`): a tensor
+    /// when the parameter is one, but not the same value.
+    pub derived: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,8 +376,10 @@ pub struct FileSummary {
     /// as (call, keyword, the host data it passes if any: [`crate::python::types::host_data`]).
     pub closed_kwargs: Vec<(u32, NameId, Option<HostData>)>,
     pub answered_args: Vec<AnsweredArg>,
-    /// Arguments of the calls in [`Self::tensor_args`] of private or local functions that pass
-    /// one of the calling function's own parameters on unchanged (not rebound before the call).
+    /// Arguments that pass one of the calling function's own parameters on unchanged (not rebound
+    /// before the call, or through a name bound to it): for the calls in [`Self::tensor_args`] of
+    /// private or local functions (host data), and for any call (device tensors given to the
+    /// parameter reach the callee, `project/declared.rs`).
     pub forwarded_args: Vec<ForwardedArg>,
 }
 

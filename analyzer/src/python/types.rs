@@ -119,12 +119,24 @@ pub struct ForeignTypes {
     /// Element types of call results unpacked into a tuple (`a, b = f()`), by the call's range.
     pub elements: FxHashMap<u64, Vec<Ty>>,
     /// Parameters annotated `int`/`float`/`bool`, or not typed at all, that callers in the tree
-    /// pass device tensors, by (function, index): the parameter's name, one such caller
-    /// (`file:line`), and whether the parameter is annotated as a Python scalar.
-    pub params: FxHashMap<(FuncIdx, u32), (String, String, bool)>,
+    /// pass device tensors, by (function, index).
+    pub params: FxHashMap<(FuncIdx, u32), GivenTensor>,
     /// Parameters of private or local functions that every caller in the tree passes host data
     /// of one kind (arrays in host memory, or Python values): so do they, whatever their annotation.
     pub host_params: FxHashMap<(FuncIdx, u32), HostData>,
+}
+
+/// A parameter that callers in the tree pass a device tensor.
+#[derive(Debug, Clone)]
+pub struct GivenTensor {
+    pub name: String,
+    /// One such caller, `file:line`.
+    pub caller: String,
+    /// The parameter is annotated as a Python number.
+    pub annotated: bool,
+    /// The tensor holds one value: the annotation says it is a number, or the caller's argument
+    /// is one passed on (`self._variance(t)` with `t` such a parameter). Indexing with it reads it.
+    pub zero_dim: bool,
 }
 
 /// The key of an expression's range in [`ForeignTypes`].

@@ -624,9 +624,7 @@ impl<'a> Checker<'a> {
         let row = self.row(span(call).start);
         let (mut positions, mut host, mut scalars) = (0u32, 0u32, 0u32);
         for (position, (expr, &ty)) in call.arguments.args.iter().zip(args).enumerate().take(32) {
-            if closed {
-                self.note_forwarded_arg(expr, index, position as u32, None);
-            }
+            self.note_forwarded_arg(expr, index, position as u32, None, row);
             let data = if closed { types::host_data(self.host_view(expr, ty)) } else { None };
             if ty.is_device_tensor() {
                 positions |= 1 << position;
@@ -644,8 +642,8 @@ impl<'a> Checker<'a> {
             let name = self.name(name);
             if closed {
                 self.summary.closed_kwargs.push((index, name, data));
-                self.note_forwarded_arg(&keyword.value, index, u32::MAX, Some(name));
             }
+            self.note_forwarded_arg(&keyword.value, index, u32::MAX, Some(name), row);
             if ty.is_device_tensor() {
                 self.summary.tensor_kwargs.push((index, name, row));
             } else if data.is_none() {
@@ -677,11 +675,19 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// An argument that passes one of the current function's parameters on unchanged.
-    fn note_forwarded_arg(&mut self, expr: &Expr, call: u32, position: u32, keyword: Option<NameId>) {
+    /// An argument that passes one of the current function's parameters on unchanged, or a name
+    /// bound to one (`t = timestep`, then `self._variance(t)`).
+    fn note_forwarded_arg(&mut self, expr: &Expr, call: u32, position: u32, keyword: Option<NameId>, row: u32) {
         if let Expr::Name(name) = expr {
-            if let Some(param) = self.unchanged_param(name.id.as_str()) {
-                self.summary.forwarded_args.push(ForwardedArg { call, position, keyword, param });
+            let name = name.id.as_str();
+            let func = self.current_func();
+            let param = self.unchanged_param(name).or_else(|| self.param_aliases.get(&(func, name)).copied());
+            let (param, derived) = match param {
+                Some(param) => (Some(param), false),
+                None => (self.derived_params.get(&(func, name)).copied(), true),
+            };
+            if let Some(param) = param {
+                self.summary.forwarded_args.push(ForwardedArg { call, position, keyword, param, row, derived });
             }
         }
     }
@@ -689,7 +695,7 @@ impl<'a> Checker<'a> {
     /// An argument that is a call result the file asks other files about, or a name bound to
     /// one (or to one element of one): recorded so that the answer reaches the parameter.
     fn note_answered_arg(&mut self, expr: &Expr, call: u32, position: u32, keyword: Option<NameId>, row: u32) {
-        if self.unknown_calls.is_empty() {
+        if self.unknown_calls.is_empty() && self.unknown_names.is_empty() {
             return;
         }
         let found = match expr {

@@ -26,6 +26,11 @@ impl ReturnFlow {
     pub(super) fn ty(&self) -> Option<Ty> {
         self.ty
     }
+
+    /// Element by element, where every `return` gives a tuple of one length.
+    pub(super) fn elements(&self) -> Option<&[Ty]> {
+        self.elements.as_deref()
+    }
 }
 
 impl<'a> Checker<'a> {
@@ -77,6 +82,7 @@ impl<'a> Checker<'a> {
         if flow.generator {
             return;
         }
+        self.note_return_attrs(func, &flow);
         let summary = &mut self.summary.funcs[func as usize];
         let contradicted = (summary.returns.is_tensor() || summary.returns == Ty::Tensors)
             && matches!(ty, Ty::Int | Ty::Float | Ty::Bool | Ty::Str | Ty::List | Ty::Dict | Ty::Shape);

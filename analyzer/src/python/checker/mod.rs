@@ -16,10 +16,11 @@ use smallvec::SmallVec;
 use super::adapter::{ast, span, BoolOp, CmpOp, Expr, Ranged, Stmt, UnaryOp};
 use super::rules::{self, TestContext};
 use super::summary::*;
-use super::types::{range_key, ForeignTypes, Ty};
+use super::types::{range_key, ForeignTypes, GivenTensor, Ty};
 use crate::frontend::{Candidate, FileContext};
 use crate::rule::Rule;
 
+mod attribute_flow;
 mod expressions;
 mod flow;
 mod imports;
@@ -119,6 +120,9 @@ pub(crate) struct Checker<'a> {
     /// The types loops carried in the previous visit of this file, and those found in this one.
     carried_in: Vec<Carried<'a>>,
     carried_out: Vec<Carried<'a>>,
+    /// Local names bound to arithmetic on a parameter (`prev = timestep - k`), per function: the
+    /// parameter's index (see [`ForwardedArg::derived`]).
+    derived_params: FxHashMap<(FuncIdx, &'a str), u32>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -139,6 +143,7 @@ impl<'a> Checker<'a> {
             is_static: true,
             returns: Ty::Unknown,
             return_elements: Vec::new(),
+            return_attrs: Vec::new(),
             scalar_params: 0,
             kwargs_to_attrs: false,
             property: false,
@@ -190,6 +195,7 @@ impl<'a> Checker<'a> {
             loop_frames: Vec::new(),
             carried_in: Vec::new(),
             carried_out: Vec::new(),
+            derived_params: FxHashMap::default(),
             summary,
             candidates: Vec::new(),
         }
@@ -256,6 +262,10 @@ impl<'a> Checker<'a> {
                     }
                     let name = self.name(attribute.attr.as_str());
                     self.summary.classes[class as usize].host_attrs.push(name);
+                    // (`torch.from_numpy(ts).to(device)` is named like host data, but moved.)
+                    if !self.in_constructor() && !attribute_flow::places_on_device(value) {
+                        self.summary.classes[class as usize].late_host_attrs.push(name);
+                    }
                 }
             }
         }
@@ -391,7 +401,7 @@ impl<'a> Checker<'a> {
         if let Some(foreign) = self.foreign {
             let func = self.current_func();
             let text = &self.context.source[from..range.end];
-            for (&(f, _), (name, caller, annotated)) in &foreign.params {
+            for (&(f, _), GivenTensor { name, caller, annotated, .. }) in &foreign.params {
                 if f == func && mentions(text, name) {
                     message.push_str(&if *annotated {
                         format!(" (`{name}` is annotated as a Python number, but callers pass a tensor: {caller})")
@@ -525,11 +535,13 @@ impl<'a> Checker<'a> {
                 }
                 let ty = self.expr(&assign.value);
                 self.note_host_attribute(&assign.targets, &assign.value, ty);
-                if let ([Expr::Name(target)], Expr::Name(value)) = (assign.targets.as_slice(), &*assign.value) {
-                    if let Some(param) = self.unchanged_param(value.id.as_str()) {
-                        self.param_aliases.insert((self.current_func(), target.id.as_str()), param);
+                self.note_device_move(&assign.targets, &assign.value, ty);
+                let alias = match (assign.targets.as_slice(), &*assign.value) {
+                    ([Expr::Name(target)], Expr::Name(value)) => {
+                        self.unchanged_param(value.id.as_str()).map(|param| (target.id.as_str(), param))
                     }
-                }
+                    _ => None,
+                };
                 if self.foreign.is_none() {
                     // `x[mask] = value`: what is stored through a mask is read by a rule.
                     let into_subscript = |t: &Expr| matches!(t, Expr::Subscript(_));
@@ -542,6 +554,7 @@ impl<'a> Checker<'a> {
                         self.note_unknown_binding(&assign.targets, &assign.value);
                         self.note_call_attribute(&assign.targets, &assign.value);
                     }
+                    self.note_symbolic_call_binding(&assign.targets, ty);
                 }
                 if let (Some(foreign), [Expr::Tuple(target)]) = (self.foreign, assign.targets.as_slice()) {
                     // `a, b = f()` where another file's `f` returns a tuple known element by element.
@@ -557,6 +570,11 @@ impl<'a> Checker<'a> {
                 for target in &assign.targets {
                     self.assign(target, ty);
                 }
+                // (After the binding, which forgets what the name was an alias of.)
+                if let Some((target, param)) = alias {
+                    self.param_aliases.insert((self.current_func(), target), param);
+                }
+                self.note_derived_param(&assign.targets, &assign.value);
                 if let [Expr::Name(name)] = assign.targets.as_slice() {
                     if ty.is_tensor() && self.is_scalar(&assign.value) {
                         self.note_scalar(name.id.as_str());
@@ -829,6 +847,7 @@ impl<'a> Checker<'a> {
                     let element = self.element_of(&call.arguments.args[0]);
                     self.assign(&tuple.elts[0], Ty::Int);
                     self.assign(&tuple.elts[1], element);
+                    self.note_unknown_iteration(&call.arguments.args[0], &tuple.elts[1]);
                     return None;
                 }
                 (Some("zip"), Expr::Tuple(tuple)) if tuple.elts.len() == call.arguments.args.len() => {
@@ -841,6 +860,7 @@ impl<'a> Checker<'a> {
                 _ => {}
             }
         }
+        self.note_unknown_iteration(iter, target);
         Some(self.element_of(iter))
     }
 
@@ -968,6 +988,7 @@ impl<'a> Checker<'a> {
             is_static: is_static || class.is_none(),
             returns: def.returns.as_deref().map_or(Ty::Unknown, |r| self.annotation_ty(r)),
             return_elements: Vec::new(),
+            return_attrs: Vec::new(),
             scalar_params: 0,
             kwargs_to_attrs: false,
             property,
@@ -1031,6 +1052,9 @@ impl<'a> Checker<'a> {
                 match self.foreign {
                     // Callers in the tree pass tensors: they win over the annotation, or its absence.
                     Some(foreign) if (scalar || untyped) && foreign.params.contains_key(&(func, index as u32)) => {
+                        if foreign.params[&(func, index as u32)].zero_dim {
+                            self.scalars.insert((func, name));
+                        }
                         Ty::TENSOR
                     }
                     // Every caller passes host data: so does the parameter, tensor or not.
@@ -1098,6 +1122,8 @@ impl<'a> Checker<'a> {
             methods: Vec::new(),
             attr_tys: Vec::new(),
             host_attrs: Vec::new(),
+            device_moves: Vec::new(),
+            late_host_attrs: Vec::new(),
             class_members: Vec::new(),
         });
         let info = self.prescan_class(def, local_bases);

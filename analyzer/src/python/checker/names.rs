@@ -154,6 +154,11 @@ impl<'a> Checker<'a> {
         if self.tracks_flow() {
             self.flow_bind(name, ty);
         }
+        if !self.param_aliases.is_empty() || !self.derived_params.is_empty() {
+            let func = self.current_func();
+            self.param_aliases.remove(&(func, name));
+            self.derived_params.remove(&(func, name));
+        }
         let scope = self.scopes.last_mut().expect("module scope");
         if let Some(index) = scope.params.iter().position(|param| *param == name).filter(|&i| i < 32) {
             scope.rebound |= 1 << index;

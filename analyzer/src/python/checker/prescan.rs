@@ -92,7 +92,10 @@ impl<'a> Checker<'a> {
                 Stmt::FunctionDef(method) => {
                     if let Some(returns) = &method.returns {
                         let ty = self.annotation_ty(returns);
-                        if ty != Ty::Unknown {
+                        // (`-> torch.LongTensor` over `return ids, n` says nothing: callers unpack it.)
+                        if ty != Ty::Unknown
+                            && !(ty.is_tensor() && super::attribute_flow::returns_a_tuple(&method.body))
+                        {
                             info.method_returns.insert(method.name.as_str(), ty);
                         }
                     }

@@ -27,10 +27,11 @@
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
+use super::moved::MovedAttr;
 use super::{ClassKey, Entity, FileIdx, Project, Sym};
 use crate::paths::display_path;
 use crate::python::summary::*;
-use crate::python::types::{names_host_buffer, range_key, ForeignTypes, HostData, Ty};
+use crate::python::types::{names_host_buffer, range_key, ForeignTypes, GivenTensor, HostData, Ty};
 
 /// What a question's value is: its type, and for a call unpacked into a tuple, each element's.
 type Answer = (Ty, Option<Vec<Ty>>);
@@ -79,6 +80,7 @@ impl Project<'_> {
             }
         }
         self.params_given_tensors(&mut out, &wanted);
+        self.forward_given_tensors(&mut out, &wanted);
         self.host_params(&mut out, &wanted);
         out
     }
@@ -90,18 +92,19 @@ impl Project<'_> {
     fn params_given_tensors(&mut self, out: &mut [ForeignTypes], wanted: &impl Fn(FileIdx, FuncIdx) -> bool) {
         let files = self.files;
         let mut returns: FxHashMap<ValId, Answer> = FxHashMap::default();
-        let mut given: Vec<(u32, Slot, u32)> = Vec::new();
+        // (call, slot, row, and for an attribute moved to the device, the classes it holds one for)
+        let mut given: Vec<(u32, Slot, u32, Option<MovedAttr>)> = Vec::new();
         for (file, analysis) in files.iter().enumerate() {
             let summary = &analysis.summary;
             given.clear();
             returns.clear();
             for args in &summary.tensor_args {
                 for position in (0..32).filter(|p| args.positions & (1 << p) != 0) {
-                    given.push((args.call, Slot::Position(position), args.row));
+                    given.push((args.call, Slot::Position(position), args.row, None));
                 }
             }
             for &(call, name, row) in &summary.tensor_kwargs {
-                given.push((call, Slot::Keyword(self.sym(file, name)), row));
+                given.push((call, Slot::Keyword(self.sym(file, name)), row, None));
             }
             for arg in &summary.answered_args {
                 let (ty, elements) = match returns.get(&arg.callee) {
@@ -117,17 +120,22 @@ impl Project<'_> {
                     Some(element) => elements.and_then(|e| e.get(element as usize).copied()).unwrap_or(Ty::Unknown),
                     None => ty,
                 };
-                if ty.is_device_tensor() {
-                    let slot = match arg.keyword {
-                        Some(name) => Slot::Keyword(self.sym(file, name)),
-                        None => Slot::Position(arg.position),
-                    };
-                    given.push((arg.call, slot, arg.row));
-                }
+                let moved = match ty.is_device_tensor() {
+                    true => None,
+                    false => match self.moved_result(file, arg.callee, arg.element) {
+                        Some(moved) => Some(moved),
+                        None => continue,
+                    },
+                };
+                let slot = match arg.keyword {
+                    Some(name) => Slot::Keyword(self.sym(file, name)),
+                    None => Slot::Position(arg.position),
+                };
+                given.push((arg.call, slot, arg.row, moved));
             }
             // Grouped by call site, so that each is resolved once; stable, so the first caller
             // of a line stays first.
-            given.sort_by_key(|&(call, _, _)| call);
+            given.sort_by_key(|g| g.0);
             let mut at = 0;
             while at < given.len() {
                 let call_index = given[at].0;
@@ -142,15 +150,22 @@ impl Project<'_> {
                     if open == 0 || !wanted(target_file, func) {
                         continue;
                     }
-                    for &(_, slot, row) in &given[at..end] {
+                    for (_, slot, row, moved) in &given[at..end] {
+                        let (slot, row) = (*slot, *row);
+                        if moved.as_ref().is_some_and(|moved| !self.receives_moved(target_file, func, moved)) {
+                            continue;
+                        }
                         let Some(index) = self.param_index(target_file, func, first, slot) else { continue };
                         if open & (1 << index) == 0 {
                             continue;
                         }
                         let name = files[target_file].summary.names.get(target.params[index as usize].0);
                         let annotated = target.scalar_params & (1 << index) != 0;
-                        out[target_file].params.entry((func, index)).or_insert_with(|| {
-                            (name.to_string(), format!("{}:{}", display_path(&analysis.path), row), annotated)
+                        out[target_file].params.entry((func, index)).or_insert_with(|| GivenTensor {
+                            name: name.to_string(),
+                            caller: format!("{}:{}", display_path(&analysis.path), row),
+                            annotated,
+                            zero_dim: annotated,
                         });
                     }
                 }
@@ -177,7 +192,7 @@ impl Project<'_> {
                 let forwarded = &summary.forwarded_args[calls_range(&summary.forwarded_args, args.call, |f| f.call)];
                 let forwarded_from = |position: u32, keyword: Option<NameId>| match forwarded
                     .iter()
-                    .find(|f| f.position == position && f.keyword == keyword)
+                    .find(|f| f.position == position && f.keyword == keyword && !f.derived)
                 {
                     Some(f) => Passed::Forwarded((file, call.func, f.param)),
                     None => Passed::Other,
@@ -266,7 +281,7 @@ impl Project<'_> {
     }
 
     /// What a call site invokes, with the index of the parameter its first positional argument fills.
-    fn call_targets(&mut self, file: FileIdx, call: &CallSite) -> SmallVec<[(FileIdx, FuncIdx, u32); 4]> {
+    pub(super) fn call_targets(&mut self, file: FileIdx, call: &CallSite) -> SmallVec<[(FileIdx, FuncIdx, u32); 4]> {
         let mut targets: SmallVec<[(FileIdx, FuncIdx, u32); 4]> = SmallVec::new();
         for entity in self.eval(file, call.callee) {
             self.targets_of(entity, call.kind, &mut targets, 0);
@@ -276,7 +291,7 @@ impl Project<'_> {
 
     /// The index of the parameter of `func` that `slot` fills at a call whose first positional
     /// argument fills parameter `first`; `None` past the 32 parameters tracked.
-    fn param_index(&self, file: FileIdx, func: FuncIdx, first: u32, slot: Slot) -> Option<u32> {
+    pub(super) fn param_index(&self, file: FileIdx, func: FuncIdx, first: u32, slot: Slot) -> Option<u32> {
         let summary = &self.files[file].summary.funcs[func as usize];
         // `self.helper(...)` of a `@staticmethod` passes no receiver.
         let first = if summary.is_static { 0 } else { first };
@@ -429,14 +444,16 @@ impl Project<'_> {
             let answer: Answer = match func {
                 Some((f, m)) => {
                     let summary = &files[f].summary.funcs[m as usize];
-                    let elements = (!summary.return_elements.is_empty()).then(|| summary.return_elements.clone());
+                    let mut elements = (!summary.return_elements.is_empty()).then(|| summary.return_elements.clone());
+                    let mut returns = summary.returns;
+                    self.type_returned_attrs(f, m, &mut returns, &mut elements);
                     if names_host_buffer(&summary.name) {
                         // `get_token_ids_cpu()`: what it returns is not taken for device tensors.
                         let not_device =
                             |ty: Ty| if ty.is_device_tensor() || ty == Ty::Tensors { Ty::Unknown } else { ty };
-                        (not_device(summary.returns), elements.map(|e| e.into_iter().map(not_device).collect()))
+                        (not_device(returns), elements.map(|e| e.into_iter().map(not_device).collect()))
                     } else {
-                        (summary.returns, elements)
+                        (returns, elements)
                     }
                 }
                 None => (Ty::Unknown, None),
@@ -460,7 +477,7 @@ impl Project<'_> {
 
 /// Which parameter an argument fills: by position, or by keyword (an interned name).
 #[derive(Debug, Clone, Copy)]
-enum Slot {
+pub(super) enum Slot {
     Position(u32),
     Keyword(Sym),
 }

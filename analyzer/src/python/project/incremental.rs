@@ -26,7 +26,7 @@ use crate::cache::Cache;
 use crate::hotpath::Reach;
 use crate::paths::display_path;
 use crate::python::summary::{FileSummary, FuncIdx};
-use crate::python::types::{range_key, ForeignTypes, HostData, Ty};
+use crate::python::types::{range_key, ForeignTypes, GivenTensor, HostData, Ty};
 use crate::python::FileAnalysis;
 use crate::settings::{RootPatterns, Settings};
 use crate::source::Language;
@@ -62,6 +62,7 @@ pub(crate) fn shape(summary: &FileSummary) -> u128 {
     rows_by_first(&mut shape.tensor_args, |given| &mut given.row);
     rows_by_first(&mut shape.tensor_kwargs, |given| &mut given.2);
     rows_by_first(&mut shape.answered_args, |given| &mut given.row);
+    rows_by_first(&mut shape.forwarded_args, |given| &mut given.row);
     postcard::to_stdvec(&shape).map_or(NO_SHAPE, |bytes| xxhash_rust::xxh3::xxh3_128(&bytes))
 }
 
@@ -192,6 +193,7 @@ enum CallerLine {
     TensorArg(u32),
     TensorKwarg(u32),
     Answered(u32),
+    Forwarded(u32),
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -200,8 +202,8 @@ struct StoredForeign {
     exprs: Vec<(u32, Ty)>,
     elements: Vec<(u32, Vec<Ty>)>,
     /// (function, parameter index, parameter name, caller's file, the caller's line, whether the
-    /// parameter is annotated as a Python scalar).
-    params: Vec<(FuncIdx, u32, String, u32, CallerLine, bool)>,
+    /// parameter is annotated as a Python scalar, whether the tensor is 0-d).
+    params: Vec<(FuncIdx, u32, String, u32, CallerLine, bool, bool)>,
     /// (function, parameter index, what every caller passes): no positions in it.
     host_params: Vec<(FuncIdx, u32, HostData)>,
 }
@@ -247,7 +249,7 @@ impl StoredProject {
             for (key, elements) in elements {
                 stored.elements.push((*question_of.get(key)?, elements.clone()));
             }
-            for ((func, param), (name, caller, scalar_annotated)) in params {
+            for ((func, param), GivenTensor { name, caller, annotated, zero_dim }) in params {
                 let shown = shown.get_or_insert_with(|| {
                     files.iter().enumerate().map(|(at, file)| (display_path(&file.path), at as u32)).collect()
                 });
@@ -259,10 +261,11 @@ impl StoredProject {
                 let line = at(summary.tensor_args.iter().position(|t| t.row == row))
                     .map(CallerLine::TensorArg)
                     .or_else(|| at(summary.tensor_kwargs.iter().position(|k| k.2 == row)).map(CallerLine::TensorKwarg))
+                    .or_else(|| at(summary.answered_args.iter().position(|a| a.row == row)).map(CallerLine::Answered))
                     .or_else(|| {
-                        at(summary.answered_args.iter().position(|a| a.row == row)).map(CallerLine::Answered)
+                        at(summary.forwarded_args.iter().position(|a| a.row == row)).map(CallerLine::Forwarded)
                     })?;
-                stored.params.push((*func, *param, name.clone(), caller_file, line, *scalar_annotated));
+                stored.params.push((*func, *param, name.clone(), caller_file, line, *annotated, *zero_dim));
             }
             for ((func, param), data) in host_params {
                 stored.host_params.push((*func, *param, *data));
@@ -304,15 +307,17 @@ impl StoredProject {
             for (question, elements) in &stored.elements {
                 answers.elements.insert(range(*question)?, elements.clone());
             }
-            for (func, param, name, caller_file, line, scalar_annotated) in &stored.params {
+            for (func, param, name, caller_file, line, annotated, zero_dim) in &stored.params {
                 let caller = files.get(*caller_file as usize)?;
                 let row = match *line {
                     CallerLine::TensorArg(at) => caller.summary.tensor_args.get(at as usize)?.row,
                     CallerLine::TensorKwarg(at) => caller.summary.tensor_kwargs.get(at as usize)?.2,
                     CallerLine::Answered(at) => caller.summary.answered_args.get(at as usize)?.row,
+                    CallerLine::Forwarded(at) => caller.summary.forwarded_args.get(at as usize)?.row,
                 };
-                let shown = format!("{}:{row}", display_path(&caller.path));
-                answers.params.insert((*func, *param), (name.clone(), shown, *scalar_annotated));
+                let caller = format!("{}:{row}", display_path(&caller.path));
+                let given = GivenTensor { name: name.clone(), caller, annotated: *annotated, zero_dim: *zero_dim };
+                answers.params.insert((*func, *param), given);
             }
             for (func, param, data) in &stored.host_params {
                 answers.host_params.insert((*func, *param), *data);

@@ -28,8 +28,10 @@ use crate::settings::Settings;
 mod calls;
 mod declared;
 mod evaluation;
+mod forwarded;
 pub(super) mod incremental;
 mod layout;
+mod moved;
 mod roots;
 
 use layout::Layout;

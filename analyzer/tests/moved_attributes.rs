@@ -1,0 +1,82 @@
+//! Issue 13 items 3 and 6: tensors that reach a method through an attribute another method moved
+//! to the device, then through the callers' arguments. `fixtures/projects/moved_attributes`
+//! holds a diffusers-like pipeline: a helper calls `scheduler.set_timesteps(n, device=device)`
+//! (which stores `torch.from_numpy(ts).to(device)` over the host tensor `__init__` made) and
+//! returns `scheduler.timesteps`; the pipeline loops over it and passes each timestep to
+//! `scheduler.step(out, t, x)`, annotated `timestep: int`, which passes it on to other methods.
+//! Each `# expect: CODE` line must be reported on a hot path, nothing else may be.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/moved_attributes")
+}
+
+fn graphlint_json(dir: &Path) -> Vec<serde_json::Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_graphlint"))
+        .args(["--output-format", "json", "--no-cache", "."])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap().as_array().unwrap().clone()
+}
+
+fn expectations(dir: &Path) -> BTreeMap<(String, u64, String), usize> {
+    let mut expected = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join("pkg")).unwrap() {
+        let path = entry.unwrap().path();
+        let relative = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+        for (index, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
+            if let Some(at) = line.find("# expect:") {
+                for code in line[at + 9..].split_whitespace().take_while(|w| w.starts_with("GL")) {
+                    *expected.entry((relative.clone(), index as u64 + 1, code.to_string())).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    expected
+}
+
+#[test]
+fn timesteps_moved_by_set_timesteps_reach_step_and_its_helpers() {
+    let dir = fixture();
+    let findings = graphlint_json(&dir);
+    let mut actual = BTreeMap::new();
+    for f in &findings {
+        assert_eq!(f["hot"], true, "{f}");
+        let key = (
+            f["filename"].as_str().unwrap().to_string(),
+            f["location"]["row"].as_u64().unwrap(),
+            f["code"].as_str().unwrap().to_string(),
+        );
+        *actual.entry(key).or_insert(0) += 1;
+    }
+    assert_eq!(actual, expectations(&dir));
+}
+
+#[test]
+fn messages_name_the_caller_that_passes_the_tensor() {
+    let findings = graphlint_json(&fixture());
+    let at = |row: u64, code: &str| {
+        findings
+            .iter()
+            .find(|f| f["filename"] == "pkg/schedulers.py" && f["location"]["row"] == row && f["code"] == code)
+            .unwrap_or_else(|| panic!("no {code} at pkg/schedulers.py:{row} in {findings:#?}"))["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // The pipeline's loop passes the timestep: the annotation `int` loses.
+    let step = at(23, "GL401");
+    assert!(step.contains("`timestep` is annotated as a Python number, but callers pass a tensor"), "{step}");
+    assert!(step.contains("pkg/pipeline.py:37"), "{step}");
+    // `step` passes it on to a helper, unannotated: the helper's caller is `step`.
+    let helper = at(28, "GL204");
+    assert!(
+        helper.contains("`step_index` is not annotated, and callers pass a tensor: pkg/schedulers.py:21"),
+        "{helper}"
+    );
+}
