@@ -534,6 +534,7 @@ impl<'a> Checker<'a> {
                     }
                 }
                 let ty = self.expr(&assign.value);
+                self.note_labels_from_kwargs(&assign.targets, &assign.value);
                 self.note_host_attribute(&assign.targets, &assign.value, ty);
                 self.note_device_move(&assign.targets, &assign.value, ty);
                 let alias = match (assign.targets.as_slice(), &*assign.value) {
@@ -769,6 +770,31 @@ impl<'a> Checker<'a> {
                 self.regions.pop();
             }
             None => self.body(body),
+        }
+    }
+
+    /// `labels = kwargs.pop("labels")` (or `.get(...)`, `kwargs["labels"]`): the function takes
+    /// labels through `**kwargs`, so `if labels is not None:` is a training branch as it is for a
+    /// `labels` parameter.
+    fn note_labels_from_kwargs(&mut self, targets: &[Expr], value: &Expr) {
+        let [Expr::Name(target)] = targets else { return };
+        if target.id.as_str() != "labels" {
+            return;
+        }
+        let is_labels_key =
+            |e: Option<&Expr>| matches!(e, Some(Expr::StringLiteral(s)) if s.value.to_str() == "labels");
+        let from_kwargs = match value {
+            Expr::Call(call) => {
+                matches!(&*call.func, Expr::Attribute(a) if matches!(a.attr.as_str(), "pop" | "get"))
+                    && is_labels_key(call.arguments.args.first())
+            }
+            Expr::Subscript(subscript) => is_labels_key(Some(&subscript.slice)),
+            _ => false,
+        };
+        if from_kwargs {
+            if let Some(scope) = self.scopes.last_mut() {
+                scope.labels_param = true;
+            }
         }
     }
 
