@@ -329,10 +329,7 @@ impl Project<'_> {
                 }
                 Entities::new()
             }
-            Entity::External(id) => {
-                let path = format!("{}.{}", self.externals[id as usize], self.sym_names[name as usize]);
-                smallvec::smallvec![Entity::External(self.intern(path))]
-            }
+            Entity::External(id) => smallvec::smallvec![Entity::External(self.external_member(id, name))],
             Entity::ExternalInstance(_) | Entity::Func(..) | Entity::Bound(..) | Entity::Container(_) => {
                 Entities::new()
             }
