@@ -151,8 +151,9 @@ struct Project<'s> {
     /// Entities flowing into each function's parameters from resolved call sites.
     param_flow: FxHashMap<(FileIdx, FuncIdx, u32), Entities>,
     module_memo: FxHashMap<(FileIdx, u32), bool>,
-    /// Per class, a range of `mro_classes`.
-    mro_memo: FxHashMap<ClassKey, (u32, u32)>,
+    /// Per file, per class: a range of `mro_classes` (start [`UNSEEN`] until computed). Indexed,
+    /// not hashed: every attribute and method look-up walks an MRO.
+    mro_memo: Vec<Vec<(u32, u32)>>,
     mro_classes: Vec<(FileIdx, u32)>,
     method_memo: FxHashMap<(ClassKey, Sym), Option<(FileIdx, FuncIdx)>>,
     module_attr_memo: FxHashMap<(u32, Sym), Entities>,
@@ -332,7 +333,7 @@ impl<'s> Project<'s> {
             volatile: Vec::new(),
             param_flow: FxHashMap::default(),
             module_memo: FxHashMap::default(),
-            mro_memo: FxHashMap::default(),
+            mro_memo: files.iter().map(|f| vec![(UNSEEN, 0); f.summary.classes.len()]).collect(),
             mro_classes: Vec::new(),
             method_memo: FxHashMap::default(),
             module_attr_memo: FxHashMap::default(),
