@@ -60,7 +60,8 @@ impl<'a> Checker<'a> {
 
     /// Whether a local or module binding hides an imported or builtin name.
     fn is_shadowed(&self, name: &str) -> bool {
-        self.scopes.iter().any(|scope| scope.vars.contains_key(name))
+        // Innermost first: most names are the function's own locals.
+        self.scopes.iter().rev().any(|scope| scope.vars.contains_key(name))
     }
 
     /// The qualified name of a dotted expression rooted in an absolute import or a builtin

@@ -18,13 +18,14 @@ impl Project<'_> {
     /// The class and its project bases, depth first, left to right (a simplified MRO), as a
     /// range of `mro_classes` (which only grows, so the range stays valid).
     pub(super) fn mro(&mut self, file: FileIdx, class: u32) -> std::ops::Range<usize> {
-        if let Some(&(start, len)) = self.mro_memo.get(&(file as u32, class)) {
+        let (start, len) = self.mro_memo[file][class as usize];
+        if start != UNSEEN {
             return start as usize..(start + len) as usize;
         }
         let order = self.compute_mro(file, class);
         let start = self.mro_classes.len();
         self.mro_classes.extend_from_slice(&order);
-        self.mro_memo.insert((file as u32, class), (start as u32, order.len() as u32));
+        self.mro_memo[file][class as usize] = (start as u32, order.len() as u32);
         start..start + order.len()
     }
 
@@ -329,10 +330,7 @@ impl Project<'_> {
                 }
                 Entities::new()
             }
-            Entity::External(id) => {
-                let path = format!("{}.{}", self.externals[id as usize], self.sym_names[name as usize]);
-                smallvec::smallvec![Entity::External(self.intern(path))]
-            }
+            Entity::External(id) => smallvec::smallvec![Entity::External(self.external_member(id, name))],
             Entity::ExternalInstance(_) | Entity::Func(..) | Entity::Bound(..) | Entity::Container(_) => {
                 Entities::new()
             }

@@ -119,6 +119,10 @@ struct Project<'s> {
     script_targets: FxHashMap<(u32, Sym), ImportTarget>,
     externals: Vec<String>,
     external_ids: FxHashMap<String, u32>,
+    /// `external.name` by (external id, name): the same attribute of `torch`, `torch.nn`, ...
+    /// is read in most files, and joining and hashing its path each time cost more than the rest
+    /// of evaluating it.
+    external_members: FxHashMap<(u32, Sym), u32>,
     containers: Vec<Entities>,
     /// Per file, per value: an index into `results`, or `UNSEEN` / `IN_PROGRESS`.
     memo: Vec<Vec<u32>>,
@@ -149,8 +153,9 @@ struct Project<'s> {
     /// Entities flowing into each function's parameters from resolved call sites.
     param_flow: FxHashMap<(FileIdx, FuncIdx, u32), Entities>,
     module_memo: FxHashMap<(FileIdx, u32), bool>,
-    /// Per class, a range of `mro_classes`.
-    mro_memo: FxHashMap<ClassKey, (u32, u32)>,
+    /// Per file, per class: a range of `mro_classes` (start [`UNSEEN`] until computed). Indexed,
+    /// not hashed: every attribute and method look-up walks an MRO.
+    mro_memo: Vec<Vec<(u32, u32)>>,
     mro_classes: Vec<(FileIdx, u32)>,
     method_memo: FxHashMap<(ClassKey, Sym), Option<(FileIdx, FuncIdx)>>,
     module_attr_memo: FxHashMap<(u32, Sym), Entities>,
@@ -239,22 +244,24 @@ fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&st
     lap("call resolution");
     let (reach, region_roots) = project.propagate(&edges, &exact_edges);
     lap("roots and propagation");
-    let mut hot_funcs: Vec<FxHashSet<FuncIdx>> = vec![FxHashSet::default(); files.len()];
+    // Per function node, whether its questions are answered: it is hot, or a root region is in it.
+    let mut hot_funcs = vec![settings.all_paths; project.layout.node_count()];
     if !settings.all_paths {
         for (file, analysis) in files.iter().enumerate() {
             for func in 0..analysis.summary.funcs.len() as FuncIdx {
-                if !matches!(reach[hotpath::Graph::func_node(&project.layout, file, func)], hotpath::Reach::Unreached) {
-                    hot_funcs[file].insert(func);
-                }
+                let node = hotpath::Graph::func_node(&project.layout, file, func);
+                hot_funcs[node] = !matches!(reach[node], hotpath::Reach::Unreached);
             }
-            for (region, info) in analysis.summary.regions.iter().enumerate() {
-                if region_roots.contains(&hotpath::Graph::region_node(&project.layout, file, region as RegionIdx)) {
-                    hot_funcs[file].insert(info.func);
-                }
+        }
+        for &node in &region_roots {
+            if let Some((file, region)) = project.layout.region_of(node) {
+                let func = files[file].summary.regions[region].func;
+                hot_funcs[hotpath::Graph::func_node(&project.layout, file, func)] = true;
             }
         }
     }
-    let foreign = project.foreign_types(|file, func| settings.all_paths || hot_funcs[file].contains(&func));
+    let func_base = project.layout.func_base.clone();
+    let foreign = project.foreign_types(|file, func| hot_funcs[func_base[file] + func as usize]);
     lap("types across files");
     incremental::Analysed { reach, region_roots, foreign }
 }
@@ -308,6 +315,7 @@ impl<'s> Project<'s> {
             script_targets: FxHashMap::default(),
             externals: Vec::new(),
             external_ids: FxHashMap::default(),
+            external_members: FxHashMap::default(),
             containers: Vec::new(),
             memo: files.iter().map(|f| vec![UNSEEN; f.summary.vals.len()]).collect(),
             results: Vec::new(),
@@ -327,7 +335,7 @@ impl<'s> Project<'s> {
             volatile: Vec::new(),
             param_flow: FxHashMap::default(),
             module_memo: FxHashMap::default(),
-            mro_memo: FxHashMap::default(),
+            mro_memo: files.iter().map(|f| vec![(UNSEEN, 0); f.summary.classes.len()]).collect(),
             mro_classes: Vec::new(),
             method_memo: FxHashMap::default(),
             module_attr_memo: FxHashMap::default(),
@@ -452,6 +460,16 @@ impl<'s> Project<'s> {
         self.externals.push(path.clone());
         self.external_ids.insert(path, id);
         id
+    }
+
+    /// The interned path of attribute `name` of the external `id` (`torch.nn` → `torch.nn.Linear`).
+    fn external_member(&mut self, id: u32, name: Sym) -> u32 {
+        if let Some(&member) = self.external_members.get(&(id, name)) {
+            return member;
+        }
+        let member = self.intern(format!("{}.{}", self.externals[id as usize], self.sym_names[name as usize]));
+        self.external_members.insert((id, name), member);
+        member
     }
 
     // ----- modules and imports ----------------------------------------------------------------
