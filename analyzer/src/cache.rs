@@ -31,7 +31,7 @@
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -250,7 +250,7 @@ impl Cache {
         file.extend_from_slice(&key.to_le_bytes());
         let sizes = file.len();
         file.extend_from_slice(&[0; 8]);
-        let Ok(mut file) = postcard::to_extend(&*value, file) else { return };
+        let Ok(mut file) = serialize_onto(&*value, file) else { return };
         let checksum = xxhash_rust::xxh3::xxh3_64(&file[sizes + 8..]);
         file[sizes..sizes + 8].copy_from_slice(&checksum.to_le_bytes());
         let path = self.result_path(language, settings);
@@ -282,9 +282,70 @@ fn result_payload(file: &[u8], key: u128) -> Option<&[u8]> {
 pub trait Summary: Serialize + DeserializeOwned + Default + Send {}
 impl<S: Serialize + DeserializeOwned + Default + Send> Summary for S {}
 
+/// Where a frontend's summaries keep positions that their *shape* (what the project pass reads
+/// of them, see [`Cache::load_result`]) leaves out. An entry stores the summary in its shape form,
+/// then the positions: the shape is the hash of bytes the entry is written from anyway, not of a
+/// second serialization of each summary.
+pub trait Positions<S>: Sync {
+    /// Appends `summary`'s positions to `taken` and puts in their place what stands for them in
+    /// its shape.
+    fn take(&self, summary: &mut S, taken: &mut Vec<u32>);
+    /// Puts back into `summary`, in its shape form, the positions [`Positions::take`] took from
+    /// it; `None` when they do not fit it.
+    fn put(&self, summary: &mut S, taken: &[u32]) -> Option<()>;
+}
+
+/// Summaries with no positions set apart (their frontend keeps no project result).
+struct NoPositions;
+
+impl<S> Positions<S> for NoPositions {
+    fn take(&self, _: &mut S, _: &mut Vec<u32>) {}
+
+    fn put(&self, _: &mut S, taken: &[u32]) -> Option<()> {
+        taken.is_empty().then_some(())
+    }
+}
+
+/// The shape of a summary that could not be serialized: a run with one reuses nothing.
+pub const NO_SHAPE: u128 = 0;
+
+/// Appends `summary` in its shape form, then its positions, to `bytes`; with the shape (the hash
+/// of the shape form's bytes). `summary` is as it was on return.
+fn extend_shaped<S: Summary>(
+    summary: &mut S,
+    positions: &impl Positions<S>,
+    bytes: Vec<u8>,
+) -> (Option<Vec<u8>>, u128) {
+    let start = bytes.len();
+    let mut taken = Vec::new();
+    positions.take(summary, &mut taken);
+    let bytes = serialize_onto(&*summary, bytes);
+    let restored = positions.put(summary, &taken);
+    debug_assert!(restored.is_some(), "positions put back where they were taken");
+    let Ok(bytes) = bytes else { return (None, NO_SHAPE) };
+    let shape = xxhash_rust::xxh3::xxh3_128(&bytes[start..]);
+    (serialize_onto(&taken, bytes).ok(), shape)
+}
+
 /// A source file's bytes: its unsaved text when the run's overlay has one, else the disk's.
 fn read_source(settings: &Settings, path: &Path) -> std::io::Result<Vec<u8>> {
     crate::source::Overlay::read(settings.overlay.as_deref(), path).map(std::borrow::Cow::into_owned)
+}
+
+/// A file's bytes, and its stamp as of before they were read (none for an unsaved text). With no
+/// entry to compare it with, the stamp comes from the opened file: a `stat` of its path first
+/// would look the path up twice.
+fn read_stamped(settings: &Settings, path: &Path, unsaved: bool) -> (std::io::Result<Vec<u8>>, Option<Stamp>) {
+    if unsaved {
+        return (read_source(settings, path), None);
+    }
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) => return (Err(err), None),
+    };
+    let metadata = file.metadata().ok();
+    let mut bytes = Vec::with_capacity(metadata.as_ref().map_or(0, |m| m.len() as usize));
+    (file.read_to_end(&mut bytes).map(|_| bytes), metadata.as_ref().and_then(Stamp::of))
 }
 
 /// Runs the per-file pass over `files`: `analyze` a file from its bytes (as read once, so that
@@ -298,13 +359,13 @@ pub fn analyze_files<'c, S: Summary>(
     files: &[SourceFile],
     analyze: impl Fn(&Path, std::io::Result<Vec<u8>>) -> FileAnalysis<S> + Sync,
 ) -> (Vec<FileAnalysis<S>>, PackWrite<'c>) {
-    let (analyses, _, pack) = analyze_files_shaped(cache, language, rules, settings, files, analyze, |_| 0);
+    let (analyses, _, pack) = analyze_files_shaped(cache, language, rules, settings, files, analyze, &NoPositions);
     (analyses, pack)
 }
 
-/// [`analyze_files`], also giving each file's summary's `shape` (a hash of what the project
-/// pass reads of it, see [`Cache::load_result`]), as stored beside its entry; none without a
-/// cache.
+/// [`analyze_files`], also giving each file's summary's shape (a hash of what the project pass
+/// reads of it, see [`Cache::load_result`]: its serialization with `positions` set apart), as
+/// stored beside its entry; none without a cache.
 pub fn analyze_files_shaped<'c, S: Summary>(
     cache: Option<&'c Cache>,
     language: Language,
@@ -312,7 +373,7 @@ pub fn analyze_files_shaped<'c, S: Summary>(
     settings: &Settings,
     files: &[SourceFile],
     analyze: impl Fn(&Path, std::io::Result<Vec<u8>>) -> FileAnalysis<S> + Sync,
-    shape: impl Fn(&S) -> u128 + Sync,
+    positions: &impl Positions<S>,
 ) -> (Vec<FileAnalysis<S>>, Vec<u128>, PackWrite<'c>) {
     let Some(cache) = cache.filter(|_| !files.is_empty()) else {
         let analyses = files.par_iter().map(|file| analyze(&file.path, read_source(settings, &file.path))).collect();
@@ -324,7 +385,7 @@ pub fn analyze_files_shaped<'c, S: Summary>(
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(err) => {
             cache.warn_once(format!("cannot read the cache `{}`: {}", path.display(), crate::paths::io_reason(&err)));
-            return analyze_files_shaped(None, language, rules, settings, files, analyze, shape);
+            return analyze_files_shaped(None, language, rules, settings, files, analyze, positions);
         }
     };
     let index = Index::read(&old);
@@ -337,30 +398,33 @@ pub fn analyze_files_shaped<'c, S: Summary>(
         .map(|file| {
             let key = path_key(&file.path);
             let entry = index.entries.get(key);
-            // Taken before the bytes are read: a write after it changes `ctime`, so the next
-            // run does not trust this stamp.
-            let stamp =
-                if unsaved(file) { None } else { std::fs::metadata(&file.path).ok().and_then(|m| Stamp::of(&m)) };
-            let stamp = stamp.filter(|stamp| stamp.settled(now));
-            if let (Some(entry), Some(stamp)) = (entry, stamp) {
-                if entry.stamp == stamp {
-                    if let Some(analysis) = entry.decode(&old, &file.path, rules) {
-                        return (analysis, Stored::Reused { entry: entry.bytes.clone(), unread: true }, entry.shape);
+            // Stamps are taken before the bytes are read: a write after it changes `ctime`, so
+            // the next run does not trust this stamp.
+            let (bytes, stamp) = match entry {
+                Some(entry) if !unsaved(file) => {
+                    let stamp = std::fs::metadata(&file.path).ok().and_then(|m| Stamp::of(&m));
+                    if stamp.filter(|stamp| stamp.settled(now)) == Some(entry.stamp) {
+                        if let Some(analysis) = entry.decode(&old, &file.path, rules, positions) {
+                            let stored = Stored::Reused { entry: entry.bytes.clone(), unread: true };
+                            return (analysis, stored, entry.shape);
+                        }
                     }
+                    (read_source(settings, &file.path), stamp)
                 }
-            }
-            let bytes = match read_source(settings, &file.path) {
+                _ => read_stamped(settings, &file.path, unsaved(file)),
+            };
+            let bytes = match bytes {
                 Ok(bytes) => bytes,
                 Err(err) => {
-                    let analysis = analyze(&file.path, Err(err));
-                    let shape = shape(&analysis.summary);
+                    let mut analysis = analyze(&file.path, Err(err));
+                    let (_, shape) = extend_shaped(&mut analysis.summary, positions, Vec::new());
                     return (analysis, Stored::Nothing, shape);
                 }
             };
             let hash = xxhash_rust::xxh3::xxh3_128(&bytes);
-            let stamp = stamp.unwrap_or_default();
+            let stamp = stamp.filter(|stamp| stamp.settled(now)).unwrap_or_default();
             if let Some(entry) = entry.filter(|entry| entry.content == hash) {
-                if let Some(analysis) = entry.decode(&old, &file.path, rules) {
+                if let Some(analysis) = entry.decode(&old, &file.path, rules, positions) {
                     let stored = if stamp == Stamp::default() || stamp == entry.stamp {
                         Stored::Reused { entry: entry.bytes.clone(), unread: false }
                     } else {
@@ -369,13 +433,14 @@ pub fn analyze_files_shaped<'c, S: Summary>(
                     return (analysis, stored, entry.shape);
                 }
             }
-            // Payloads ran at about a fifth of the source's size on vllm: reserved up front, the
-            // entry is serialized in place without growing (and copying) its buffer.
-            let capacity = bytes.len() / 4 + 256;
-            let analysis = analyze(&file.path, Ok(bytes));
-            let shape = shape(&analysis.summary);
-            let stored = encode(&analysis, key, hash, shape, stamp, capacity).map_or(Stored::Nothing, Stored::New);
-            (analysis, stored, shape)
+            // Payloads ran at 0.38 of the source's size on vllm (median; 0.70 at the 90th
+            // percentile; a quarter, reserved before, was short for 2,200 of its 3,231 files):
+            // reserved up front, the entry is serialized in place without growing (and copying)
+            // its buffer. What is not written is never touched.
+            let capacity = bytes.len() * 3 / 4 + 256;
+            let mut analysis = analyze(&file.path, Ok(bytes));
+            let (entry, shape) = encode(&mut analysis, positions, key, hash, stamp, capacity);
+            (analysis, entry.map_or(Stored::Nothing, Stored::New), shape)
         })
         .collect();
     let mut analyses = Vec::with_capacity(files.len());
@@ -439,6 +504,17 @@ enum Stored {
     Nothing,
 }
 
+impl Stored {
+    /// The entry's length in the next pack.
+    fn len(&self) -> usize {
+        match self {
+            Stored::Reused { entry, .. } | Stored::Restamped { entry, .. } => entry.len(),
+            Stored::New(bytes) => bytes.len(),
+            Stored::Nothing => 0,
+        }
+    }
+}
+
 /// The pack to write once the per-file pass is done.
 pub struct PackWrite<'c> {
     job: Option<WriteJob<'c>>,
@@ -466,7 +542,11 @@ impl PackWrite<'_> {
 
 impl WriteJob<'_> {
     fn write(self) {
-        let mut pack = Vec::with_capacity(self.old.len().max(1 << 16));
+        // Sized up front: a cold run's pack grew by doubling from 64 KB, copying it over and
+        // over (about twice its 17 MB on vllm).
+        let entries: usize = self.stored.iter().map(Stored::len).sum();
+        let others: usize = self.others.iter().map(|(_, range)| range.len()).sum();
+        let mut pack = Vec::with_capacity(MAGIC.len() + 4 + VERSION.len() + entries + others);
         pack.extend_from_slice(MAGIC);
         pack.extend_from_slice(&(VERSION.len() as u32).to_le_bytes());
         pack.extend_from_slice(VERSION.as_bytes());
@@ -506,8 +586,9 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
 
 /// An entry: `path length (u32) | path | content hash (u128) | shape of the summary (u128) |
 /// stamp (4 u64) | payload length (u32) | checksum of the payload (u64) | payload`, integers
-/// little-endian. (The shape is outside the payload's checksum: the project result it keys holds
-/// its own, and a wrong shape only misses that result.)
+/// little-endian; the payload is the summary in its shape form, its positions, and the rest of
+/// the analysis ([`StoredRest`]). (The shape is outside the payload's checksum: the project
+/// result it keys holds its own, and a wrong shape only misses that result.)
 const ENTRY_FIXED_BYTES: usize = 4 + 16 + 16 + Stamp::BYTES + 4 + 8;
 
 /// The entries of a pack, by path; nothing when the pack is from another version.
@@ -581,12 +662,19 @@ impl<'p> Index<'p> {
 impl IndexEntry {
     /// The stored analysis of the file at `path`; `None` if the payload fails its checksum or
     /// does not decode.
-    fn decode<S: Summary>(&self, pack: &[u8], path: &Path, rules: &[&'static Rule]) -> Option<FileAnalysis<S>> {
+    fn decode<S: Summary>(
+        &self,
+        pack: &[u8],
+        path: &Path,
+        rules: &[&'static Rule],
+        positions: &impl Positions<S>,
+    ) -> Option<FileAnalysis<S>> {
         let payload = &pack[self.payload.clone()];
         if xxhash_rust::xxh3::xxh3_64(payload) != self.checksum {
             return None;
         }
-        let (summary, rest): (S, StoredRest) = postcard::from_bytes(payload).ok()?;
+        let (mut summary, taken, rest): (S, Vec<u32>, StoredRest) = postcard::from_bytes(payload).ok()?;
+        positions.put(&mut summary, &taken)?;
         let rule = |code: &str| rules.iter().chain(crate::meta::RULES).copied().find(|rule| rule.code == code);
         let diagnostic = |d: StoredDiagnostic| -> Option<Diagnostic> {
             Some(Diagnostic {
@@ -659,22 +747,40 @@ struct StoredRest<'a> {
     suppressions: Option<(Cow<'a, [Entry]>, Vec<(u32, u32, Cow<'a, str>)>)>,
 }
 
-/// The entry of `analysis` (of a file at `path` whose bytes hash to `content`); `None` for what
-/// must not be stored: an analysis that failed, or one unlike what the per-file pass gives (a
-/// finding already hot, or in another file).
+/// The entry of `analysis` (of a file at `path` whose bytes hash to `content`), and its summary's
+/// shape; no entry for what must not be stored: an analysis that failed, or one unlike what the
+/// per-file pass gives (a finding already hot, or in another file).
 fn encode<S: Summary>(
-    analysis: &FileAnalysis<S>,
+    analysis: &mut FileAnalysis<S>,
+    positions: &impl Positions<S>,
     path: &[u8],
     content: u128,
-    shape: u128,
     stamp: Stamp,
     capacity: usize,
-) -> Option<Vec<u8>> {
-    if analysis.internal_error {
-        return None;
-    }
+) -> (Option<Vec<u8>>, u128) {
+    let mut entry = Vec::with_capacity(ENTRY_FIXED_BYTES + path.len() + capacity);
+    entry.extend_from_slice(&(path.len() as u32).to_le_bytes());
+    entry.extend_from_slice(path);
+    entry.extend_from_slice(&content.to_le_bytes());
+    let shape_at = entry.len();
+    entry.extend_from_slice(&[0; 16]);
+    entry.extend_from_slice(&stamp.to_bytes());
+    let sizes = entry.len();
+    entry.extend_from_slice(&[0; 12]);
+    let (entry, shape) = extend_shaped(&mut analysis.summary, positions, entry);
+    let entry = entry.filter(|_| !analysis.internal_error).and_then(|mut entry| {
+        entry[shape_at..shape_at + 16].copy_from_slice(&shape.to_le_bytes());
+        let entry = serialize_onto(&stored_rest(analysis)?, entry).ok()?;
+        seal(entry, sizes)
+    });
+    (entry, shape)
+}
+
+/// Everything of `analysis` but its path and summary, as stored; `None` if it is not what the
+/// per-file pass gives.
+fn stored_rest<S>(analysis: &FileAnalysis<S>) -> Option<StoredRest<'_>> {
     let diagnostic = |d| stored_diagnostic(d, &analysis.path);
-    let rest = StoredRest {
+    Some(StoredRest {
         candidates: analysis
             .candidates
             .iter()
@@ -687,16 +793,49 @@ fn encode<S: Summary>(
                 s.hits().into_iter().map(|h| (h.entry as u32, h.selector as u32, Cow::Borrowed(h.code))).collect();
             (Cow::Borrowed(s.entries()), hits)
         }),
-    };
-    let mut entry = Vec::with_capacity(ENTRY_FIXED_BYTES + path.len() + capacity);
-    entry.extend_from_slice(&(path.len() as u32).to_le_bytes());
-    entry.extend_from_slice(path);
-    entry.extend_from_slice(&content.to_le_bytes());
-    entry.extend_from_slice(&shape.to_le_bytes());
-    entry.extend_from_slice(&stamp.to_bytes());
-    let sizes = entry.len();
-    entry.extend_from_slice(&[0; 12]);
-    let mut entry = postcard::to_extend(&(&analysis.summary, &rest), entry).ok()?;
+    })
+}
+
+/// Appends `value`'s postcard encoding to `bytes`.
+fn serialize_onto<T: Serialize + ?Sized>(value: &T, bytes: Vec<u8>) -> postcard::Result<Vec<u8>> {
+    postcard::serialize_with_flavor(value, Append(bytes))
+}
+
+/// A postcard output that appends to a `Vec<u8>`. postcard writes every integer as a slice of 1 to
+/// 10 bytes; its own `Vec` outputs copy each with a call to `memmove`, which took about as long as
+/// the rest of serializing a summary. Short slices are pushed byte by byte here instead.
+struct Append(Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Append {
+    type Output = Vec<u8>;
+
+    #[inline(always)]
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        if bytes.len() <= 16 {
+            self.0.reserve(bytes.len());
+            for &byte in bytes {
+                self.0.push(byte);
+            }
+        } else {
+            self.0.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<Vec<u8>> {
+        Ok(self.0)
+    }
+}
+
+/// `entry` with the payload's length and checksum written at `sizes`, where the payload ends the
+/// entry after them.
+fn seal(mut entry: Vec<u8>, sizes: usize) -> Option<Vec<u8>> {
     let payload = sizes + 12;
     let length = u32::try_from(entry.len() - payload).ok()?;
     let checksum = xxhash_rust::xxh3::xxh3_64(&entry[payload..]);

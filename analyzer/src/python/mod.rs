@@ -32,7 +32,7 @@ pub fn check(files: &[SourceFile], settings: &Settings, cache: Option<&Cache>) -
         settings,
         files,
         |path, bytes| frontend::catch_panic(path, || analyze_file(path, bytes, settings)),
-        project::incremental::shape,
+        &project::incremental::SummaryPositions,
     );
     let per_file = process_cpu_seconds() - started;
     let vals: usize = analyses.iter().map(|a| a.summary.vals.len()).sum();

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, Positions, NO_SHAPE};
 use crate::hotpath::Reach;
 use crate::paths::display_path;
 use crate::python::summary::{FileSummary, FuncIdx};
@@ -41,33 +41,66 @@ pub(super) struct Analysed {
     pub foreign: Vec<ForeignTypes>,
 }
 
-/// The hash of what the project pass reads of `summary`, positions left out (see the module's
-/// documentation). Of questions and tensor arguments, which ones share a position is kept: the
-/// answers are stored by range and a caller by line, and restoring them needs the same sharing.
-pub(crate) fn shape(summary: &FileSummary) -> u128 {
-    let mut shape = summary.clone();
-    for func in &mut shape.funcs {
-        func.row = 0;
+/// How a summary's positions are set apart from its *shape* in its cache entry (see the module's
+/// documentation): the entry stores the shape, whose bytes hash to the key's part for the file,
+/// then the positions. Of questions and tensor arguments, which ones share a position is kept in
+/// the shape: the answers are stored by range and a caller by line, and restoring them needs the
+/// same sharing.
+pub(crate) struct SummaryPositions;
+
+impl Positions<FileSummary> for SummaryPositions {
+    fn take(&self, summary: &mut FileSummary, taken: &mut Vec<u32>) {
+        taken.extend(positions(summary).map(|position| *position));
+        for func in &mut summary.funcs {
+            func.row = 0;
+        }
+        for class in &mut summary.classes {
+            class.row = 0;
+        }
+        for region in &mut summary.regions {
+            region.row = 0;
+        }
+        let same_range = first_with_same(summary.questions.iter().map(|q| range_key(q.start, q.end)));
+        for (question, first) in summary.questions.iter_mut().zip(same_range) {
+            (question.start, question.end) = (first, 0);
+        }
+        rows_by_first(&mut summary.tensor_args, |given| &mut given.row);
+        rows_by_first(&mut summary.tensor_kwargs, |given| &mut given.2);
+        rows_by_first(&mut summary.answered_args, |given| &mut given.row);
+        rows_by_first(&mut summary.forwarded_args, |given| &mut given.row);
     }
-    for class in &mut shape.classes {
-        class.row = 0;
+
+    fn put(&self, summary: &mut FileSummary, taken: &[u32]) -> Option<()> {
+        let mut taken = taken.iter();
+        for position in positions(summary) {
+            *position = *taken.next()?;
+        }
+        taken.next().is_none().then_some(())
     }
-    for region in &mut shape.regions {
-        region.row = 0;
-    }
-    let same_range = first_with_same(summary.questions.iter().map(|q| range_key(q.start, q.end)));
-    for (question, first) in shape.questions.iter_mut().zip(same_range) {
-        (question.start, question.end) = (first, 0);
-    }
-    rows_by_first(&mut shape.tensor_args, |given| &mut given.row);
-    rows_by_first(&mut shape.tensor_kwargs, |given| &mut given.2);
-    rows_by_first(&mut shape.answered_args, |given| &mut given.row);
-    rows_by_first(&mut shape.forwarded_args, |given| &mut given.row);
-    postcard::to_stdvec(&shape).map_or(NO_SHAPE, |bytes| xxhash_rust::xxh3::xxh3_128(&bytes))
 }
 
-/// The shape of a summary that could not be hashed: a run with one reuses nothing.
-const NO_SHAPE: u128 = 0;
+/// Every position in `summary` the shape leaves out, in one order for taking and putting back.
+fn positions(summary: &mut FileSummary) -> impl Iterator<Item = &mut u32> {
+    let FileSummary {
+        funcs,
+        classes,
+        regions,
+        questions,
+        tensor_args,
+        tensor_kwargs,
+        answered_args,
+        forwarded_args,
+        ..
+    } = summary;
+    (funcs.iter_mut().map(|func| &mut func.row))
+        .chain(classes.iter_mut().map(|class| &mut class.row))
+        .chain(regions.iter_mut().map(|region| &mut region.row))
+        .chain(questions.iter_mut().flat_map(|question| [&mut question.start, &mut question.end]))
+        .chain(tensor_args.iter_mut().map(|given| &mut given.row))
+        .chain(tensor_kwargs.iter_mut().map(|given| &mut given.2))
+        .chain(answered_args.iter_mut().map(|given| &mut given.row))
+        .chain(forwarded_args.iter_mut().map(|given| &mut given.row))
+}
 
 /// Replaces each item's row by the index of the first item on the same row: which items share a
 /// line is kept, the line itself is not.
@@ -324,5 +357,66 @@ impl StoredProject {
             }
         }
         Some(Analysed { reach, region_roots, foreign })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model and a helper: functions, a class, a loop, tensor arguments and questions to other
+    /// files, so that every kind of position is there.
+    const MODEL: &str = "import torch
+from helpers import scale, project
+
+class Block(torch.nn.Module):
+    def forward(self, x, cfg):
+        y = scale(x, cfg.factor)
+        for step in range(cfg.steps):
+            y = project(y.cuda(), weight=x.cuda())
+        return y
+
+def _helper(t):
+    return t.sum()
+
+def run(x):
+    return _helper(x.cuda()), _helper(x.cuda())
+";
+
+    fn summary(source: &str) -> FileSummary {
+        let bytes = Ok(source.as_bytes().to_vec());
+        crate::python::analyze_file(Path::new("model.py"), bytes, &Settings::default()).summary
+    }
+
+    /// The bytes of `summary`'s shape, and the positions taken out of it.
+    fn shape(summary: &FileSummary) -> (Vec<u8>, Vec<u32>) {
+        let mut shaped = summary.clone();
+        let mut taken = Vec::new();
+        SummaryPositions.take(&mut shaped, &mut taken);
+        (postcard::to_stdvec(&shaped).unwrap(), taken)
+    }
+
+    #[test]
+    fn positions_put_back_into_the_shape_give_the_summary() {
+        let original = summary(MODEL);
+        let (shaped, taken) = shape(&original);
+        let rows = original.funcs.len() + original.classes.len() + original.regions.len();
+        assert!(taken.len() > rows + 2 * original.questions.len(), "tensor arguments have rows too");
+        let mut restored: FileSummary = postcard::from_bytes(&shaped).unwrap();
+        assert_ne!(postcard::to_stdvec(&restored).unwrap(), postcard::to_stdvec(&original).unwrap());
+        assert!(SummaryPositions.put(&mut restored.clone(), &taken[1..]).is_none(), "one position short");
+        assert!(SummaryPositions.put(&mut restored.clone(), &[&taken[..], &[7]].concat()).is_none(), "one too many");
+        SummaryPositions.put(&mut restored, &taken).unwrap();
+        assert_eq!(postcard::to_stdvec(&restored).unwrap(), postcard::to_stdvec(&original).unwrap());
+    }
+
+    #[test]
+    fn code_that_moves_keeps_its_shape_and_code_that_changes_does_not() {
+        let (before, taken_before) = shape(&summary(MODEL));
+        let (moved, taken_moved) = shape(&summary(&format!("# a comment\n\n{}", MODEL.replace("    ", "\t"))));
+        assert_eq!(before, moved);
+        assert_ne!(taken_before, taken_moved, "every position moved");
+        let (changed, _) = shape(&summary(&MODEL.replace("y.cuda()", "y.cpu()")));
+        assert_ne!(before, changed);
     }
 }
