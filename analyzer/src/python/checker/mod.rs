@@ -401,14 +401,18 @@ impl<'a> Checker<'a> {
         if let Some(foreign) = self.foreign {
             let func = self.current_func();
             let text = &self.context.source[from..range.end];
-            for (&(f, _), GivenTensor { name, caller, annotated, .. }) in &foreign.params {
-                if f == func && mentions(text, name) {
-                    message.push_str(&if *annotated {
-                        format!(" (`{name}` is annotated as a Python number, but callers pass a tensor: {caller})")
-                    } else {
-                        format!(" (`{name}` is not annotated, and callers pass a tensor: {caller})")
-                    });
-                }
+            // In parameter order: the map's order differs between a fresh and a cached result.
+            let mut given: SmallVec<[(u32, &GivenTensor); 2]> = (foreign.params.iter())
+                .filter(|(&(f, _), given)| f == func && mentions(text, &given.name))
+                .map(|(&(_, index), given)| (index, given))
+                .collect();
+            given.sort_unstable_by_key(|&(index, _)| index);
+            for (_, GivenTensor { name, caller, annotated, .. }) in given {
+                message.push_str(&if *annotated {
+                    format!(" (`{name}` is annotated as a Python number, but callers pass a tensor: {caller})")
+                } else {
+                    format!(" (`{name}` is not annotated, and callers pass a tensor: {caller})")
+                });
             }
         }
         let Some(diagnostic) = self.context.finding(rule, range, from, message, help) else { return };
