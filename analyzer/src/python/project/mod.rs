@@ -158,6 +158,9 @@ struct Project<'s> {
     mro_memo: Vec<Vec<(u32, u32)>>,
     mro_classes: Vec<(FileIdx, u32)>,
     method_memo: FxHashMap<(ClassKey, Sym), Option<(FileIdx, FuncIdx)>>,
+    /// Per node, whether the function's name says it manages state (`roots.rs`,
+    /// `is_state_method`): filled on first use, since call sites ask it of every bound method.
+    state_methods: Vec<bool>,
     module_attr_memo: FxHashMap<(u32, Sym), Entities>,
     /// Module attributes being looked up right now (see [`Self::module_attribute`]).
     module_attr_active: FxHashSet<(u32, Sym)>,
@@ -338,6 +341,7 @@ impl<'s> Project<'s> {
             mro_memo: files.iter().map(|f| vec![(UNSEEN, 0); f.summary.classes.len()]).collect(),
             mro_classes: Vec::new(),
             method_memo: FxHashMap::default(),
+            state_methods: Vec::new(),
             module_attr_memo: FxHashMap::default(),
             module_attr_active: FxHashSet::default(),
             attr_memo: FxHashMap::default(),

@@ -231,11 +231,10 @@ impl Project<'_> {
         for (file, analysis) in files.iter().enumerate() {
             let summary = &analysis.summary;
             for (index, func) in summary.funcs.iter().enumerate() {
+                let node = self.layout.func_base[file] + index;
                 let name = &func.name;
-                excluded[self.layout.func_base[file] + index] = name == "<module>"
-                    || hotpath::is_training_function(name)
-                    || is_setup_function(name)
-                    || is_state_method(name);
+                excluded[node] =
+                    name == "<module>" || hotpath::is_training_function(name) || self.is_state_method(node);
             }
             for call in &summary.calls {
                 let node = self.layout.func_base[file] + call.func as usize;
@@ -272,10 +271,21 @@ impl Project<'_> {
             Entity::ExternalInstance(id) => is_module_base(&self.externals[id as usize]),
             Entity::Bound(f, m) => {
                 let method = &self.files[f].summary.funcs[m as usize];
-                !is_state_method(&method.name) && method.class.is_some_and(|c| self.is_model_class(f, c, memo))
+                !self.is_state_method(self.layout.func_base[f] + m as usize)
+                    && method.class.is_some_and(|c| self.is_model_class(f, c, memo))
             }
             _ => false,
         }
+    }
+
+    /// [`is_state_method`] of the function at `node`, memoised for the whole pass.
+    fn is_state_method(&mut self, node: usize) -> bool {
+        if self.state_methods.is_empty() {
+            let files = self.files;
+            self.state_methods =
+                files.iter().flat_map(|file| file.summary.funcs.iter().map(|f| is_state_method(&f.name))).collect();
+        }
+        self.state_methods[node]
     }
 
     /// Whether a class is a Module, or a mixin or protocol that project Modules derive from
@@ -370,7 +380,14 @@ fn is_setup_function(name: &str) -> bool {
         // or layers, once per change of adapters.
         "adapter",
     ];
-    let name = name.to_ascii_lowercase();
+    // Most names are snake_case already: lower-case only those that are not.
+    let lowered;
+    let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        lowered = name.to_ascii_lowercase();
+        lowered.as_str()
+    } else {
+        name
+    };
     WORDS.iter().any(|word| name.contains(word))
 }
 
@@ -392,6 +409,11 @@ fn is_state_method(name: &str) -> bool {
 /// a loop there goes over the values logged, and a Module's logging method (lightning's
 /// `LightningModule.log`) runs no model step. `log_prob`, `log_softmax` and `log_sigmoid` compute.
 fn is_logging_function(name: &str) -> bool {
+    // Every such name starts with `log` (after underscores): skip splitting the others.
+    let bare = name.trim_start_matches('_').as_bytes();
+    if bare.len() < 3 || !bare[..3].eq_ignore_ascii_case(b"log") {
+        return false;
+    }
     let words = words(name);
     matches!(words.first().map(String::as_str), Some("log" | "logging"))
         && !words.get(1).is_some_and(|w| matches!(w.as_str(), "prob" | "probs" | "softmax" | "sigmoid"))
