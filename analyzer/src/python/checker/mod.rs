@@ -144,6 +144,7 @@ impl<'a> Checker<'a> {
             returns: Ty::Unknown,
             return_elements: Vec::new(),
             return_attrs: Vec::new(),
+            returns_params: 0,
             scalar_params: 0,
             kwargs_to_attrs: false,
             property: false,
@@ -516,6 +517,9 @@ impl<'a> Checker<'a> {
                     }
                     None => (Ty::None, None),
                 };
+                if let Some(value) = ret.value.as_deref() {
+                    self.note_returned_params(value);
+                }
                 self.note_return(ty, elements);
             }
             Stmt::Delete(delete) => {
@@ -989,6 +993,7 @@ impl<'a> Checker<'a> {
             returns: def.returns.as_deref().map_or(Ty::Unknown, |r| self.annotation_ty(r)),
             return_elements: Vec::new(),
             return_attrs: Vec::new(),
+            returns_params: 0,
             scalar_params: 0,
             kwargs_to_attrs: false,
             property,

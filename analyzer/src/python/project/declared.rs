@@ -31,7 +31,7 @@ use super::moved::MovedAttr;
 use super::{ClassKey, Entity, FileIdx, Project, Sym};
 use crate::paths::display_path;
 use crate::python::summary::*;
-use crate::python::types::{names_host_buffer, range_key, ForeignTypes, GivenTensor, HostData, Ty};
+use crate::python::types::{names_host_buffer, range_key, ForeignTypes, GivenTensor, HostData, ParamReturns, Ty};
 
 /// What a question's value is: its type, and for a call unpacked into a tuple, each element's.
 type Answer = (Ty, Option<Vec<Ty>>);
@@ -82,6 +82,9 @@ impl Project<'_> {
         self.params_given_tensors(&mut out, &wanted);
         self.forward_given_tensors(&mut out, &wanted);
         self.host_params(&mut out, &wanted);
+        for (file, foreign) in out.iter_mut().enumerate() {
+            param_returns(&files[file].summary, foreign);
+        }
         out
     }
 
@@ -512,6 +515,27 @@ fn calls_range<T>(items: &[T], call: u32, call_of: impl Fn(&T) -> u32) -> std::o
 /// (`_helper`, not a dunder) or one defined inside another function.
 fn is_private_or_local(func: &FuncSummary) -> bool {
     (func.name.starts_with('_') && !func.name.ends_with("__")) || (func.class.is_none() && func.qualname.contains('.'))
+}
+
+/// The functions of a file whose `return`s give what a parameter that callers give a device
+/// tensor holds: a call that passes one such tensor returns it (the re-check reads the
+/// arguments' types; see [`ForeignTypes::param_returns`]).
+fn param_returns(summary: &FileSummary, foreign: &mut ForeignTypes) {
+    for (&(func, index), given) in &foreign.params {
+        let info = &summary.funcs[func as usize];
+        if info.returns_params & (1 << index) == 0 {
+            continue;
+        }
+        let entry = foreign.param_returns.entry(info.qualname.clone()).or_insert(ParamReturns {
+            params: 0,
+            zero_dim: 0,
+            is_static: info.is_static,
+        });
+        entry.params |= 1 << index;
+        if given.annotated {
+            entry.zero_dim |= 1 << index;
+        }
+    }
 }
 
 /// The types worth handing to a re-check: they make rules fire, or stop them firing on values
