@@ -102,24 +102,17 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `return p`, `return p - 1`, `return t` (`t = p`), `return a, p[0]`... with `p` a parameter:
-    /// the call's result holds what callers give `p` (see [`FuncSummary::returns_params`]).
+    /// `return p`, `return p - 1`, `return t` (`t = p`), `return p[0]`... with `p` a parameter:
+    /// the call's result holds what callers give `p` (see [`FuncSummary::returns_params`]). A
+    /// tuple is not such a value (its elements are not followed).
     pub(super) fn note_returned_params(&mut self, value: &Expr) {
         if self.foreign.is_some() {
             return;
         }
         let func = self.current_func();
-        let mut found = 0u32;
-        let values = match value {
-            Expr::Tuple(tuple) => tuple.elts.iter().collect(),
-            other => vec![other],
-        };
-        for value in values {
-            if let Some(param) = self.param_derived_value(func, value) {
-                found |= 1 << param;
-            }
+        if let Some(param) = self.param_derived_value(func, value) {
+            self.summary.funcs[func as usize].returns_params |= 1 << param;
         }
-        self.summary.funcs[func as usize].returns_params |= found;
     }
 
     /// The parameter whose value `expr` is, or arithmetic on, or an element of.
