@@ -71,13 +71,13 @@ fn messages_name_the_caller_that_passes_the_tensor() {
             .to_string()
     };
     // The pipeline's loop passes the timestep: the annotation `int` loses.
-    let step = at(37, "GL401");
+    let step = at(39, "GL401");
     assert!(step.contains("`timestep` is annotated as a Python number, but callers pass a tensor"), "{step}");
     assert!(step.contains("pkg/pipeline.py:37"), "{step}");
     // `step` passes it on to a helper, unannotated: the helper's caller is `step`.
-    let helper = at(42, "GL204");
+    let helper = at(44, "GL204");
     assert!(
-        helper.contains("`step_index` is not annotated, and callers pass a tensor: pkg/schedulers.py:25"),
+        helper.contains("`step_index` is not annotated, and callers pass a tensor: pkg/schedulers.py:27"),
         "{helper}"
     );
 }

@@ -143,6 +143,8 @@ pub struct FuncSummary {
     /// element of it: when callers give the parameter a device tensor, the call's result is one
     /// too (`project/declared.rs`). Parameters past 31 are not tracked.
     pub returns_params: u32,
+    /// For `return`s of tuples: per element, [`Self::returns_params`]'s bits (or'ed over them).
+    pub return_element_params: Vec<u32>,
     /// Bit `i`: parameter `i` is annotated `int`, `float` or `bool` (callers passing tensors may
     /// override it, see `project/declared.rs`). Parameters past 31 are not tracked.
     pub scalar_params: u32,

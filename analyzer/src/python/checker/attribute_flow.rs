@@ -110,9 +110,31 @@ impl<'a> Checker<'a> {
             return;
         }
         let func = self.current_func();
-        if let Some(param) = self.param_derived_value(func, value) {
+        if let Expr::Tuple(tuple) = value {
+            let mut masks = std::mem::take(&mut self.summary.funcs[func as usize].return_element_params);
+            for (position, element) in tuple.elts.iter().enumerate() {
+                if let Some(param) = self.param_derived_value(func, element) {
+                    // (As long as the tuple: the call site unpacks all of it.)
+                    if masks.len() < tuple.elts.len() {
+                        masks.resize(tuple.elts.len(), 0);
+                    }
+                    masks[position] |= 1 << param;
+                }
+            }
+            self.summary.funcs[func as usize].return_element_params = masks;
+        } else if let Some(param) = self.param_derived_value(func, value) {
             self.summary.funcs[func as usize].returns_params |= 1 << param;
         }
+    }
+
+    /// `n += d` in the first pass: the parameter `n` becomes arithmetic on (`d`'s first, else
+    /// the one `n` already was).
+    pub(super) fn augmented_param(&self, value: &Expr, target: &Expr) -> Option<u32> {
+        if self.foreign.is_some() {
+            return None;
+        }
+        let func = self.current_func();
+        self.param_derived_value(func, value).or_else(|| self.param_derived_value(func, target))
     }
 
     /// The parameter whose value `expr` is, or arithmetic on, or an element of.

@@ -145,6 +145,7 @@ impl<'a> Checker<'a> {
             return_elements: Vec::new(),
             return_attrs: Vec::new(),
             returns_params: 0,
+            return_element_params: Vec::new(),
             scalar_params: 0,
             kwargs_to_attrs: false,
             property: false,
@@ -599,7 +600,11 @@ impl<'a> Checker<'a> {
                     let scalar = self.is_scalar_operand(&aug.target)
                         && self.is_scalar_operand(&aug.value)
                         && (self.is_scalar(&aug.target) || self.is_scalar(&aug.value));
+                    let derived = self.augmented_param(&aug.value, &aug.target);
                     self.bind(name.id.as_str(), ty);
+                    if let Some(param) = derived {
+                        self.derived_params.insert((self.current_func(), name.id.as_str()), param);
+                    }
                     if scalar && ty.is_tensor() {
                         self.note_scalar(name.id.as_str());
                     }
@@ -994,6 +999,7 @@ impl<'a> Checker<'a> {
             return_elements: Vec::new(),
             return_attrs: Vec::new(),
             returns_params: 0,
+            return_element_params: Vec::new(),
             scalar_params: 0,
             kwargs_to_attrs: false,
             property,
