@@ -3,7 +3,8 @@
 //! holds a diffusers-like pipeline: a helper calls `scheduler.set_timesteps(n, device=device)`
 //! (which stores `torch.from_numpy(ts).to(device)` over the host tensor `__init__` made) and
 //! returns `scheduler.timesteps`; the pipeline loops over it and passes each timestep to
-//! `scheduler.step(out, t, x)`, annotated `timestep: int`, which passes it on to other methods.
+//! `scheduler.step(out, t, x)`, annotated `timestep: int`, which passes it on to other methods,
+//! and reads back what those return from it (`prev_t = self.previous(t)`, `shifted(t, 2)`).
 //! Each `# expect: CODE` line must be reported on a hot path, nothing else may be.
 
 use std::collections::BTreeMap;
@@ -70,13 +71,13 @@ fn messages_name_the_caller_that_passes_the_tensor() {
             .to_string()
     };
     // The pipeline's loop passes the timestep: the annotation `int` loses.
-    let step = at(23, "GL401");
+    let step = at(39, "GL401");
     assert!(step.contains("`timestep` is annotated as a Python number, but callers pass a tensor"), "{step}");
     assert!(step.contains("pkg/pipeline.py:37"), "{step}");
     // `step` passes it on to a helper, unannotated: the helper's caller is `step`.
-    let helper = at(28, "GL204");
+    let helper = at(44, "GL204");
     assert!(
-        helper.contains("`step_index` is not annotated, and callers pass a tensor: pkg/schedulers.py:21"),
+        helper.contains("`step_index` is not annotated, and callers pass a tensor: pkg/schedulers.py:27"),
         "{helper}"
     );
 }

@@ -139,6 +139,12 @@ pub struct FuncSummary {
     /// and the [`Val::Attr`]). The project pass types them where they are read after a call that
     /// moves the attribute to the device (`project/moved.rs`).
     pub return_attrs: Vec<(u32, ValId)>,
+    /// Bit `i`: a `return` gives parameter `i` (or a name bound to it), arithmetic on it, or an
+    /// element of it: when callers give the parameter a device tensor, the call's result is one
+    /// too (`project/declared.rs`). Parameters past 31 are not tracked.
+    pub returns_params: u32,
+    /// For `return`s of tuples: per element, [`Self::returns_params`]'s bits (or'ed over them).
+    pub return_element_params: Vec<u32>,
     /// Bit `i`: parameter `i` is annotated `int`, `float` or `bool` (callers passing tensors may
     /// override it, see `project/declared.rs`). Parameters past 31 are not tracked.
     pub scalar_params: u32,

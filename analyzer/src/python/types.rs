@@ -124,6 +124,19 @@ pub struct ForeignTypes {
     /// Parameters of private or local functions that every caller in the tree passes host data
     /// of one kind (arrays in host memory, or Python values): so do they, whatever their annotation.
     pub host_params: FxHashMap<(FuncIdx, u32), HostData>,
+    /// Functions of the file (by qualified name) that return what one of their parameters that
+    /// callers give a device tensor holds: those parameters' bits (see
+    /// [`crate::python::summary::FuncSummary::returns_params`]), the bits of those among them
+    /// annotated as numbers (a 0-d tensor then), and whether the function is static (no `self`).
+    pub param_returns: FxHashMap<String, ParamReturns>,
+}
+
+/// See [`ForeignTypes::param_returns`].
+#[derive(Debug, Clone, Copy)]
+pub struct ParamReturns {
+    pub params: u32,
+    pub zero_dim: u32,
+    pub is_static: bool,
 }
 
 /// A parameter that callers in the tree pass a device tensor.
@@ -146,7 +159,11 @@ pub fn range_key(start: u32, end: u32) -> u64 {
 
 impl ForeignTypes {
     pub fn is_empty(&self) -> bool {
-        self.exprs.is_empty() && self.elements.is_empty() && self.params.is_empty() && self.host_params.is_empty()
+        self.exprs.is_empty()
+            && self.elements.is_empty()
+            && self.params.is_empty()
+            && self.host_params.is_empty()
+            && self.param_returns.is_empty()
     }
 }
 

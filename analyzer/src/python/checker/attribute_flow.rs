@@ -102,6 +102,60 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `return p`, `return p - 1`, `return t` (`t = p`), `return p[0]`... with `p` a parameter:
+    /// the call's result holds what callers give `p` (see [`FuncSummary::returns_params`]). A
+    /// tuple is not such a value (its elements are not followed).
+    pub(super) fn note_returned_params(&mut self, value: &Expr) {
+        if self.foreign.is_some() {
+            return;
+        }
+        let func = self.current_func();
+        if let Expr::Tuple(tuple) = value {
+            let mut masks = std::mem::take(&mut self.summary.funcs[func as usize].return_element_params);
+            for (position, element) in tuple.elts.iter().enumerate() {
+                if let Some(param) = self.param_derived_value(func, element) {
+                    // (As long as the tuple: the call site unpacks all of it.)
+                    if masks.len() < tuple.elts.len() {
+                        masks.resize(tuple.elts.len(), 0);
+                    }
+                    masks[position] |= 1 << param;
+                }
+            }
+            self.summary.funcs[func as usize].return_element_params = masks;
+        } else if let Some(param) = self.param_derived_value(func, value) {
+            self.summary.funcs[func as usize].returns_params |= 1 << param;
+        }
+    }
+
+    /// `n += d` in the first pass: the parameter `n` becomes arithmetic on (`d`'s first, else
+    /// the one `n` already was).
+    pub(super) fn augmented_param(&self, value: &Expr, target: &Expr) -> Option<u32> {
+        if self.foreign.is_some() {
+            return None;
+        }
+        let func = self.current_func();
+        self.param_derived_value(func, value).or_else(|| self.param_derived_value(func, target))
+    }
+
+    /// The parameter whose value `expr` is, or arithmetic on, or an element of.
+    fn param_derived_value(&self, func: FuncIdx, expr: &Expr) -> Option<u32> {
+        match expr {
+            Expr::Name(name) => {
+                let name = name.id.as_str();
+                self.unchanged_param(name)
+                    .or_else(|| self.param_aliases.get(&(func, name)).copied())
+                    .or_else(|| self.derived_params.get(&(func, name)).copied())
+            }
+            Expr::BinOp(binop) => {
+                self.param_derived_value(func, &binop.left).or_else(|| self.param_derived_value(func, &binop.right))
+            }
+            Expr::UnaryOp(unary) => self.param_derived_value(func, &unary.operand),
+            Expr::Subscript(subscript) => self.param_derived_value(func, &subscript.value),
+            _ => None,
+        }
+        .filter(|&param| param < 32)
+    }
+
     /// `h = f(x)` or `a, b = f(x)` where the file keeps the call's result symbolic (a project
     /// function it resolves in the project pass): the names are bound to the call's result (or an
     /// element of it), like those of calls it asks about, so that the result's type, once the

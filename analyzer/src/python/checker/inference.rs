@@ -209,8 +209,12 @@ impl<'a> Checker<'a> {
                 !self.scalars.is_empty() && self.scalars.contains(&(self.current_func(), name.id.as_str()))
             }
             Expr::Call(call) => {
-                let Expr::Attribute(attribute) = &*call.func else { return false };
                 let args = &call.arguments.args;
+                if self.given_tensor_returns(call, true).iter().any(|&p| args.get(p).is_some_and(|a| self.is_scalar(a)))
+                {
+                    return true;
+                }
+                let Expr::Attribute(attribute) = &*call.func else { return false };
                 let by_dim = call.arguments.keywords.iter().any(|k| k.arg.as_ref().is_none_or(|a| a.as_str() == "dim"));
                 if let Some(q) = self.qualify(&call.func) {
                     return match q.as_slice() {
@@ -458,6 +462,29 @@ impl<'a> Checker<'a> {
         self.classes.get(class as usize).and_then(|info| info.method_returns.get(name).copied()).unwrap_or(Ty::Unknown)
     }
 
+    /// In the re-check, `self.m(..., x, ...)` or `f(..., x, ...)` (of this file) where the callee
+    /// returns (arithmetic on) the parameter `x` fills and callers give that parameter a device
+    /// tensor: the positions of such arguments (`zero_dim`: only parameters annotated as numbers,
+    /// which hold 0-d tensors).
+    fn given_tensor_returns(&self, call: &ast::ExprCall, zero_dim: bool) -> SmallVec<[usize; 2]> {
+        let mut positions = SmallVec::new();
+        let Some(foreign) = self.foreign.filter(|f| !f.param_returns.is_empty()) else { return positions };
+        let qualname = match &*call.func {
+            Expr::Attribute(attribute) => {
+                let Some(class) = self.self_attribute_owner(&attribute.value) else { return positions };
+                let Some(info) = self.summary.classes.get(class as usize) else { return positions };
+                format!("{}.{}", info.name, attribute.attr.as_str())
+            }
+            Expr::Name(name) => name.id.to_string(),
+            _ => return positions,
+        };
+        let Some(returns) = foreign.param_returns.get(&qualname) else { return positions };
+        let params = if zero_dim { returns.zero_dim } else { returns.params };
+        let first = u32::from(!returns.is_static);
+        positions.extend((first..32).filter(|&i| params & (1 << i) != 0).map(|i| (i - first) as usize));
+        positions
+    }
+
     // ----- call results -----------------------------------------------------------------------
 
     pub(super) fn call_result(&mut self, info: &CallInfo<'a, '_>, callee: Ty) -> Ty {
@@ -561,6 +588,10 @@ impl<'a> Checker<'a> {
                             if returns != Ty::Unknown {
                                 return returns;
                             }
+                            let given = self.given_tensor_returns(info.call, false);
+                            if given.iter().any(|&p| info.args.get(p).is_some_and(|ty| ty.is_device_tensor())) {
+                                return Ty::TENSOR;
+                            }
                         }
                     }
                     match callee {
@@ -577,6 +608,10 @@ impl<'a> Checker<'a> {
                 if let Expr::Name(name) = &*info.call.func {
                     if let Some(ty) = self.function_returns.get(name.id.as_str()) {
                         return *ty;
+                    }
+                    let given = self.given_tensor_returns(info.call, false);
+                    if given.iter().any(|&p| info.args.get(p).is_some_and(|ty| ty.is_device_tensor())) {
+                        return Ty::TENSOR;
                     }
                     if !may_return_instance(name.id.as_str()) && !self.is_local_class(name.id.as_str()) {
                         return Ty::Unknown;

@@ -144,6 +144,8 @@ impl<'a> Checker<'a> {
             returns: Ty::Unknown,
             return_elements: Vec::new(),
             return_attrs: Vec::new(),
+            returns_params: 0,
+            return_element_params: Vec::new(),
             scalar_params: 0,
             kwargs_to_attrs: false,
             property: false,
@@ -520,6 +522,9 @@ impl<'a> Checker<'a> {
                     }
                     None => (Ty::None, None),
                 };
+                if let Some(value) = ret.value.as_deref() {
+                    self.note_returned_params(value);
+                }
                 self.note_return(ty, elements);
             }
             Stmt::Delete(delete) => {
@@ -600,7 +605,11 @@ impl<'a> Checker<'a> {
                     let scalar = self.is_scalar_operand(&aug.target)
                         && self.is_scalar_operand(&aug.value)
                         && (self.is_scalar(&aug.target) || self.is_scalar(&aug.value));
+                    let derived = self.augmented_param(&aug.value, &aug.target);
                     self.bind(name.id.as_str(), ty);
+                    if let Some(param) = derived {
+                        self.derived_params.insert((self.current_func(), name.id.as_str()), param);
+                    }
                     if scalar && ty.is_tensor() {
                         self.note_scalar(name.id.as_str());
                     }
@@ -1019,6 +1028,8 @@ impl<'a> Checker<'a> {
             returns: def.returns.as_deref().map_or(Ty::Unknown, |r| self.annotation_ty(r)),
             return_elements: Vec::new(),
             return_attrs: Vec::new(),
+            returns_params: 0,
+            return_element_params: Vec::new(),
             scalar_params: 0,
             kwargs_to_attrs: false,
             property,

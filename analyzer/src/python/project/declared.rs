@@ -31,7 +31,7 @@ use super::moved::MovedAttr;
 use super::{ClassKey, Entity, FileIdx, Project, Sym};
 use crate::paths::display_path;
 use crate::python::summary::*;
-use crate::python::types::{names_host_buffer, range_key, ForeignTypes, GivenTensor, HostData, Ty};
+use crate::python::types::{names_host_buffer, range_key, ForeignTypes, GivenTensor, HostData, ParamReturns, Ty};
 
 /// What a question's value is: its type, and for a call unpacked into a tuple, each element's.
 type Answer = (Ty, Option<Vec<Ty>>);
@@ -50,6 +50,15 @@ impl Project<'_> {
             }
         }
         let mut out: Vec<ForeignTypes> = files.iter().map(|_| ForeignTypes::default()).collect();
+        self.params_given_tensors(&mut out, &wanted);
+        self.forward_given_tensors(&mut out, &wanted);
+        self.host_params(&mut out, &wanted);
+        // (Calls answered after the parameters are known: what a function returns of them.)
+        self.given_params = out
+            .iter()
+            .enumerate()
+            .flat_map(|(file, f)| f.params.keys().map(move |&(func, i)| (file, func, i)))
+            .collect();
         let mut answers: FxHashMap<(ValId, bool), Answer> = FxHashMap::default();
         for (file, foreign) in out.iter_mut().enumerate() {
             answers.clear();
@@ -79,9 +88,9 @@ impl Project<'_> {
                 }
             }
         }
-        self.params_given_tensors(&mut out, &wanted);
-        self.forward_given_tensors(&mut out, &wanted);
-        self.host_params(&mut out, &wanted);
+        for (file, foreign) in out.iter_mut().enumerate() {
+            param_returns(&files[file].summary, foreign);
+        }
         out
     }
 
@@ -447,6 +456,7 @@ impl Project<'_> {
                     let mut elements = (!summary.return_elements.is_empty()).then(|| summary.return_elements.clone());
                     let mut returns = summary.returns;
                     self.type_returned_attrs(f, m, &mut returns, &mut elements);
+                    self.type_returned_params(f, m, &mut returns, &mut elements);
                     if names_host_buffer(&summary.name) {
                         // `get_token_ids_cpu()`: what it returns is not taken for device tensors.
                         let not_device =
@@ -472,6 +482,34 @@ impl Project<'_> {
             });
         }
         joined.unwrap_or((Ty::Unknown, None))
+    }
+}
+
+impl Project<'_> {
+    /// What `func` returns of its parameters that callers give device tensors (see
+    /// [`FuncSummary::returns_params`]): device tensors, where the file proved nothing. (Any call
+    /// of it: the call site's own argument is not looked at here.)
+    fn type_returned_params(&self, file: FileIdx, func: FuncIdx, returns: &mut Ty, elements: &mut Option<Vec<Ty>>) {
+        if self.given_params.is_empty() {
+            return;
+        }
+        let summary = &self.files[file].summary.funcs[func as usize];
+        let given = |mask: u32| (0..32).any(|i| mask & (1 << i) != 0 && self.given_params.contains(&(file, func, i)));
+        if *returns == Ty::Unknown && given(summary.returns_params) {
+            *returns = Ty::TENSOR;
+        }
+        for (position, &mask) in summary.return_element_params.iter().enumerate() {
+            if !given(mask) {
+                continue;
+            }
+            let elements = elements.get_or_insert_with(Vec::new);
+            if elements.len() <= position {
+                elements.resize(position + 1, Ty::Unknown);
+            }
+            if elements[position] == Ty::Unknown {
+                elements[position] = Ty::TENSOR;
+            }
+        }
     }
 }
 
@@ -512,6 +550,27 @@ fn calls_range<T>(items: &[T], call: u32, call_of: impl Fn(&T) -> u32) -> std::o
 /// (`_helper`, not a dunder) or one defined inside another function.
 fn is_private_or_local(func: &FuncSummary) -> bool {
     (func.name.starts_with('_') && !func.name.ends_with("__")) || (func.class.is_none() && func.qualname.contains('.'))
+}
+
+/// The functions of a file whose `return`s give what a parameter that callers give a device
+/// tensor holds: a call that passes one such tensor returns it (the re-check reads the
+/// arguments' types; see [`ForeignTypes::param_returns`]).
+fn param_returns(summary: &FileSummary, foreign: &mut ForeignTypes) {
+    for (&(func, index), given) in &foreign.params {
+        let info = &summary.funcs[func as usize];
+        if info.returns_params & (1 << index) == 0 {
+            continue;
+        }
+        let entry = foreign.param_returns.entry(info.qualname.clone()).or_insert(ParamReturns {
+            params: 0,
+            zero_dim: 0,
+            is_static: info.is_static,
+        });
+        entry.params |= 1 << index;
+        if given.annotated {
+            entry.zero_dim |= 1 << index;
+        }
+    }
 }
 
 /// The types worth handing to a re-check: they make rules fire, or stop them firing on values

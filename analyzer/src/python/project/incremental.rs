@@ -26,7 +26,7 @@ use crate::cache::{Cache, Positions, NO_SHAPE};
 use crate::hotpath::Reach;
 use crate::paths::display_path;
 use crate::python::summary::{FileSummary, FuncIdx};
-use crate::python::types::{range_key, ForeignTypes, GivenTensor, HostData, Ty};
+use crate::python::types::{range_key, ForeignTypes, GivenTensor, HostData, ParamReturns, Ty};
 use crate::python::FileAnalysis;
 use crate::settings::{RootPatterns, Settings};
 use crate::source::Language;
@@ -239,6 +239,8 @@ struct StoredForeign {
     params: Vec<(FuncIdx, u32, String, u32, CallerLine, bool, bool)>,
     /// (function, parameter index, what every caller passes): no positions in it.
     host_params: Vec<(FuncIdx, u32, HostData)>,
+    /// (function's qualified name, parameters, those of them 0-d, static): no positions in it.
+    param_returns: Vec<(String, u32, u32, bool)>,
 }
 
 impl StoredProject {
@@ -269,7 +271,7 @@ impl StoredProject {
                 continue;
             }
             // Spelled out so that a new kind of answer cannot go unstored.
-            let ForeignTypes { exprs, elements, params, host_params } = answers;
+            let ForeignTypes { exprs, elements, params, host_params, param_returns } = answers;
             let summary = &file.summary;
             let mut question_of: FxHashMap<u64, u32> = FxHashMap::default();
             for (at, question) in summary.questions.iter().enumerate() {
@@ -302,6 +304,9 @@ impl StoredProject {
             }
             for ((func, param), data) in host_params {
                 stored.host_params.push((*func, *param, *data));
+            }
+            for (name, returns) in param_returns {
+                stored.param_returns.push((name.clone(), returns.params, returns.zero_dim, returns.is_static));
             }
             foreign.push((index as u32, stored));
         }
@@ -354,6 +359,10 @@ impl StoredProject {
             }
             for (func, param, data) in &stored.host_params {
                 answers.host_params.insert((*func, *param), *data);
+            }
+            for (name, params, zero_dim, is_static) in &stored.param_returns {
+                let returns = ParamReturns { params: *params, zero_dim: *zero_dim, is_static: *is_static };
+                answers.param_returns.insert(name.clone(), returns);
             }
         }
         Some(Analysed { reach, region_roots, foreign })

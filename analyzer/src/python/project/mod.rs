@@ -172,6 +172,9 @@ struct Project<'s> {
     override_memo: FxHashMap<(ClassKey, Sym), Methods>,
     /// Fields that some constructor call fills with a host value (`declared.rs`), once asked.
     host_fields: Option<FxHashMap<(ClassKey, Sym), bool>>,
+    /// The parameters that callers give device tensors (`declared.rs`), once known: what calls
+    /// of functions returning them return.
+    given_params: rustc_hash::FxHashSet<(FileIdx, FuncIdx, u32)>,
     /// Per class: whether it derives from the builtin `list`.
     list_memo: FxHashMap<ClassKey, bool>,
     /// Per `list` subclass: what the project appends to its instances (`for x in self` yields these).
@@ -348,6 +351,7 @@ impl<'s> Project<'s> {
             subclasses: FxHashMap::default(),
             override_memo: FxHashMap::default(),
             host_fields: None,
+            given_params: Default::default(),
             list_memo: FxHashMap::default(),
             class_elements: FxHashMap::default(),
             classes_by_name: None,
