@@ -4,39 +4,16 @@
 //! parameters (`decode.py` to `helpers.py`); each `# expect: CODE` line must be reported on a hot
 //! path, nothing else may be.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{expectations, graphlint_json};
+
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/declared_types")
-}
-
-fn graphlint_json(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
-    let output = Command::new(env!("CARGO_BIN_EXE_graphlint"))
-        .args(["--output-format", "json", "--no-cache"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(matches!(output.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap().as_array().unwrap().clone()
-}
-
-fn expectations(dir: &Path) -> BTreeMap<(String, u64, String), usize> {
-    let mut expected = BTreeMap::new();
-    for entry in std::fs::read_dir(dir.join("pkg")).unwrap() {
-        let path = entry.unwrap().path();
-        let relative = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
-        for (index, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
-            if let Some(at) = line.find("# expect:") {
-                for code in line[at + 9..].split_whitespace().take_while(|w| w.starts_with("GL")) {
-                    *expected.entry((relative.clone(), index as u64 + 1, code.to_string())).or_insert(0) += 1;
-                }
-            }
-        }
-    }
-    expected
 }
 
 fn finding<'f>(findings: &'f [serde_json::Value], file: &str, row: u64, code: &str) -> &'f serde_json::Value {

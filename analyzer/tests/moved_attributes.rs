@@ -7,44 +7,21 @@
 //! and reads back what those return from it (`prev_t = self.previous(t)`, `shifted(t, 2)`).
 //! Each `# expect: CODE` line must be reported on a hot path, nothing else may be.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::{expectations, graphlint_json};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/moved_attributes")
 }
 
-fn graphlint_json(dir: &Path) -> Vec<serde_json::Value> {
-    let output = Command::new(env!("CARGO_BIN_EXE_graphlint"))
-        .args(["--output-format", "json", "--no-cache", "."])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(matches!(output.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap().as_array().unwrap().clone()
-}
-
-fn expectations(dir: &Path) -> BTreeMap<(String, u64, String), usize> {
-    let mut expected = BTreeMap::new();
-    for entry in std::fs::read_dir(dir.join("pkg")).unwrap() {
-        let path = entry.unwrap().path();
-        let relative = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
-        for (index, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
-            if let Some(at) = line.find("# expect:") {
-                for code in line[at + 9..].split_whitespace().take_while(|w| w.starts_with("GL")) {
-                    *expected.entry((relative.clone(), index as u64 + 1, code.to_string())).or_insert(0) += 1;
-                }
-            }
-        }
-    }
-    expected
-}
-
 #[test]
 fn timesteps_moved_by_set_timesteps_reach_step_and_its_helpers() {
     let dir = fixture();
-    let findings = graphlint_json(&dir);
+    let findings = graphlint_json(&dir, &[]);
     let mut actual = BTreeMap::new();
     for f in &findings {
         assert_eq!(f["hot"], true, "{f}");
@@ -60,7 +37,7 @@ fn timesteps_moved_by_set_timesteps_reach_step_and_its_helpers() {
 
 #[test]
 fn messages_name_the_caller_that_passes_the_tensor() {
-    let findings = graphlint_json(&fixture());
+    let findings = graphlint_json(&fixture(), &[]);
     let at = |row: u64, code: &str| {
         findings
             .iter()

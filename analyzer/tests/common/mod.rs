@@ -2,7 +2,9 @@
 // Each test binary compiles this module whole and uses only part of it.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// Copies the directory `from` into `to`, recursively (creating `to`).
 pub fn copy_tree(from: &Path, to: &Path) {
@@ -34,4 +36,33 @@ pub fn files_with(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
     }
     found.sort();
     found
+}
+
+/// graphlint's JSON findings for `dir` (`--no-cache`, with `args`); the run must end with 0 or 1.
+pub fn graphlint_json(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_graphlint"))
+        .args(["--output-format", "json", "--no-cache"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap().as_array().unwrap().clone()
+}
+
+/// The `# expect: CODE` marks of the files in `dir/pkg`: how many of each `(file, row, code)`.
+pub fn expectations(dir: &Path) -> BTreeMap<(String, u64, String), usize> {
+    let mut expected = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join("pkg")).unwrap() {
+        let path = entry.unwrap().path();
+        let relative = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+        for (index, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
+            if let Some(at) = line.find("# expect:") {
+                for code in line[at + 9..].split_whitespace().take_while(|w| w.starts_with("GL")) {
+                    *expected.entry((relative.clone(), index as u64 + 1, code.to_string())).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    expected
 }
