@@ -129,12 +129,11 @@ impl Project<'_> {
                     Some(element) => elements.and_then(|e| e.get(element as usize).copied()).unwrap_or(Ty::Unknown),
                     None => ty,
                 };
-                let moved = match ty.is_device_tensor() {
-                    true => None,
-                    false => match self.moved_result(file, arg.callee, arg.element) {
-                        Some(moved) => Some(moved),
-                        None => continue,
-                    },
+                let moved = if ty.is_device_tensor() {
+                    None
+                } else {
+                    let Some(moved) = self.moved_result(file, arg.callee, arg.element) else { continue };
+                    Some(moved)
                 };
                 let slot = match arg.keyword {
                     Some(name) => Slot::Keyword(self.sym(file, name)),
