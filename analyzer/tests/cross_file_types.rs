@@ -6,38 +6,18 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{expectations, graphlint_json};
+use common::{assert_hot_findings_are_the_expectations, finding, graphlint_json};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/declared_types")
 }
 
-fn finding<'f>(findings: &'f [serde_json::Value], file: &str, row: u64, code: &str) -> &'f serde_json::Value {
-    findings
-        .iter()
-        .find(|f| f["filename"] == file && f["location"]["row"] == row && f["code"] == code)
-        .unwrap_or_else(|| panic!("no {code} at {file}:{row} in {findings:#?}"))
-}
-
 #[test]
 fn declared_fields_returns_and_callers_types_reach_other_files() {
-    let dir = fixture();
-    let findings = graphlint_json(&dir, &[]);
-    let mut actual = BTreeMap::new();
-    for f in &findings {
-        assert_eq!(f["hot"], true, "{f}");
-        let key = (
-            f["filename"].as_str().unwrap().to_string(),
-            f["location"]["row"].as_u64().unwrap(),
-            f["code"].as_str().unwrap().to_string(),
-        );
-        *actual.entry(key).or_insert(0) += 1;
-    }
-    assert_eq!(actual, expectations(&dir));
+    assert_hot_findings_are_the_expectations(&fixture());
 }
 
 #[test]

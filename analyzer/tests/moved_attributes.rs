@@ -9,10 +9,9 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{expectations, graphlint_json};
+use common::{assert_hot_findings_are_the_expectations, finding, graphlint_json};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/moved_attributes")
@@ -20,32 +19,14 @@ fn fixture() -> PathBuf {
 
 #[test]
 fn timesteps_moved_by_set_timesteps_reach_step_and_its_helpers() {
-    let dir = fixture();
-    let findings = graphlint_json(&dir, &[]);
-    let mut actual = BTreeMap::new();
-    for f in &findings {
-        assert_eq!(f["hot"], true, "{f}");
-        let key = (
-            f["filename"].as_str().unwrap().to_string(),
-            f["location"]["row"].as_u64().unwrap(),
-            f["code"].as_str().unwrap().to_string(),
-        );
-        *actual.entry(key).or_insert(0) += 1;
-    }
-    assert_eq!(actual, expectations(&dir));
+    assert_hot_findings_are_the_expectations(&fixture());
 }
 
 #[test]
 fn messages_name_the_caller_that_passes_the_tensor() {
     let findings = graphlint_json(&fixture(), &[]);
     let at = |row: u64, code: &str| {
-        findings
-            .iter()
-            .find(|f| f["filename"] == "pkg/schedulers.py" && f["location"]["row"] == row && f["code"] == code)
-            .unwrap_or_else(|| panic!("no {code} at pkg/schedulers.py:{row} in {findings:#?}"))["message"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        finding(&findings, "pkg/schedulers.py", row, code)["message"].as_str().unwrap().to_string()
     };
     // The pipeline's loop passes the timestep: the annotation `int` loses.
     let step = at(39, "GL401");

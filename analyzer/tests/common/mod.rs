@@ -66,3 +66,26 @@ pub fn expectations(dir: &Path) -> BTreeMap<(String, u64, String), usize> {
     }
     expected
 }
+
+/// Every finding graphlint reports in `dir` is hot, and they are exactly the `# expect:` marks.
+pub fn assert_hot_findings_are_the_expectations(dir: &Path) {
+    let mut actual = BTreeMap::new();
+    for f in &graphlint_json(dir, &[]) {
+        assert_eq!(f["hot"], true, "{f}");
+        let key = (
+            f["filename"].as_str().unwrap().to_string(),
+            f["location"]["row"].as_u64().unwrap(),
+            f["code"].as_str().unwrap().to_string(),
+        );
+        *actual.entry(key).or_insert(0) += 1;
+    }
+    assert_eq!(actual, expectations(dir));
+}
+
+/// The finding of `code` at `file:row` among `findings`.
+pub fn finding<'f>(findings: &'f [serde_json::Value], file: &str, row: u64, code: &str) -> &'f serde_json::Value {
+    findings
+        .iter()
+        .find(|f| f["filename"] == file && f["location"]["row"] == row && f["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} at {file}:{row} in {findings:#?}"))
+}
