@@ -1,5 +1,6 @@
 use super::{is_accelerator_device, CallInfo, Checker};
 use crate::declare_rule;
+use crate::python::adapter::Expr;
 use crate::python::types::Ty;
 
 declare_rule! {
@@ -41,6 +42,11 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.arg(0).is_some_and(|data| checker.holds_device_tensors(data)) {
         return;
     }
+    // Empty data (`torch.tensor([], device=d)`) has nothing to copy: PyTorch skips the copy of an
+    // empty tensor (no transfer seen at runtime: transformers' `DynamicLayer.lazy_initialization`).
+    if call.arg(0).is_some_and(is_empty_literal) {
+        return;
+    }
     // `torch.as_tensor(t, device=...)` of a tensor already on the device is a no-op.
     if name != "tensor" && call.args.first().is_some_and(|t| t.is_tensor() && !t.is_host_tensor()) {
         return;
@@ -51,4 +57,12 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
         format!("`torch.{name}(...)` on the device copies host data from pageable memory on every call, which CUDA graph capture cannot record"),
         "pass Python scalars straight to the op (`clamp(min=v)`, `torch.where(c, x, v)`), use `torch.full((), v, device=...)`, or register a buffer once in `__init__`",
     );
+}
+
+fn is_empty_literal(data: &Expr) -> bool {
+    match data {
+        Expr::List(list) => list.elts.is_empty(),
+        Expr::Tuple(tuple) => tuple.elts.is_empty(),
+        _ => false,
+    }
 }
