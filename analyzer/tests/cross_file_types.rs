@@ -115,7 +115,7 @@ fn elements_of_declared_containers_have_their_declared_types() {
     assert_hot_findings_are_the_expectations(&containers_fixture());
     // The events of a `Dict[str, torch.cuda.Event]` field are proven, not judged by their name.
     let findings = graphlint_json(&containers_fixture(), &[]);
-    let event = finding(&findings, "pkg/sampler.py", 25, "GL102");
+    let event = finding(&findings, "pkg/sampler.py", 28, "GL102");
     assert!(!event["message"].as_str().unwrap().contains("judged by its name"), "{event}");
 }
 
@@ -126,8 +126,8 @@ fn without_the_declaring_file_only_the_parameter_is_known() {
     let findings = graphlint_json(&containers_fixture(), &["pkg/sampler.py"]);
     let mut rows: Vec<u64> = findings.iter().map(|f| f["location"]["row"].as_u64().unwrap()).collect();
     rows.sort_unstable();
-    assert_eq!(rows, [16, 18, 25, 40, 43], "{findings:#?}");
-    let event = finding(&findings, "pkg/sampler.py", 25, "GL102");
+    assert_eq!(rows, [16, 18, 28, 48, 51, 54], "{findings:#?}");
+    let event = finding(&findings, "pkg/sampler.py", 28, "GL102");
     assert!(event["message"].as_str().unwrap().contains("judged by its name"), "{event}");
 }
 

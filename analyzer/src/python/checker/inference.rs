@@ -428,6 +428,19 @@ impl<'a> Checker<'a> {
 
     // ----- declared containers ----------------------------------------------------------------
 
+    /// `self.x: Dict[str, torch.Tensor] = {}` in a method: the class declares the container.
+    pub(super) fn note_attribute_container(&mut self, target: &'a Expr, annotation: &Expr) {
+        let Expr::Attribute(attribute) = target else { return };
+        let Some(class) = self.self_attribute_owner(&attribute.value) else { return };
+        let Some(declared) = self.declared_container(annotation) else { return };
+        let name = self.name(attribute.attr.as_str());
+        let containers = &mut self.summary.classes[class as usize].attr_containers;
+        // (A class-level declaration comes first, and wins.)
+        if !containers.iter().any(|(known, _)| *known == name) {
+            containers.push((name, declared));
+        }
+    }
+
     /// Whether a container declaration can be known here: a parameter's, or in a re-check,
     /// another file's answer.
     fn knows_containers(&self) -> bool {
@@ -437,7 +450,7 @@ impl<'a> Checker<'a> {
     /// What `expr` is declared to hold: a parameter annotated as a container (not bound again),
     /// an attribute the project pass answered with one, an element of one (`d[k]`, `t[0]`), or
     /// `d.items()`, `d.values()`, `d.keys()` of a declared dict.
-    fn declared_of(&self, expr: &Expr) -> Option<Declared> {
+    fn declared_of(&self, expr: &'a Expr) -> Option<Declared> {
         match expr {
             Expr::Name(name) => {
                 let index = self.unchanged_param(name.id.as_str())?;
@@ -453,6 +466,21 @@ impl<'a> Checker<'a> {
                     Expr::Slice(_) => matches!(container, Declared::Seq(_)).then_some(container),
                     index => container.indexed(int_literal(index)).cloned(),
                 }
+            }
+            // `enumerate(x)`, `zip(x, y)` over declared containers.
+            Expr::Call(call) if matches!(&*call.func, Expr::Name(_)) && call.arguments.keywords.is_empty() => {
+                let args = &call.arguments.args;
+                let element = |arg: &'a Expr| Some(self.declared_of(arg)?.iterated()?.clone());
+                let elements: Vec<Declared> = match self.qualify(&call.func)?.as_slice() {
+                    ["builtins", "enumerate"] if args.len() == 1 => vec![Declared::Leaf(Ty::Int), element(&args[0])?],
+                    ["builtins", "zip"] if !args.is_empty() => {
+                        let elements: Vec<Option<Declared>> = args.iter().map(element).collect();
+                        elements.iter().any(Option::is_some).then_some(())?;
+                        elements.into_iter().map(|e| e.unwrap_or(Declared::Leaf(Ty::Unknown))).collect()
+                    }
+                    _ => return None,
+                };
+                Some(Declared::Iter(Box::new(Declared::Tuple(elements))))
             }
             Expr::Call(call) if call.arguments.is_empty() => {
                 let Expr::Attribute(method) = &*call.func else { return None };
@@ -470,7 +498,7 @@ impl<'a> Checker<'a> {
 
     /// The type of an element taken out of a declared container by a subscript, where the rules
     /// read it (a tensor, tensors, a stream, an array).
-    pub(super) fn declared_element_ty(&self, subscript: &Expr) -> Option<Ty> {
+    pub(super) fn declared_element_ty(&self, subscript: &'a Expr) -> Option<Ty> {
         if !self.knows_containers() {
             return None;
         }
@@ -479,7 +507,7 @@ impl<'a> Checker<'a> {
 
     /// What the rules take `value` (of type `ty`) indexed by `index_tys` for: a declared list or
     /// tuple where a device tensor indexes it (which calls `__index__`), else `ty`.
-    pub(super) fn declared_sequence(&self, value: &Expr, ty: Ty, index_tys: &[Ty]) -> Ty {
+    pub(super) fn declared_sequence(&self, value: &'a Expr, ty: Ty, index_tys: &[Ty]) -> Ty {
         if !ty.is_unproven() || !index_tys.iter().any(|t| t.is_device_tensor()) || !self.knows_containers() {
             return ty;
         }
@@ -508,7 +536,7 @@ impl<'a> Checker<'a> {
 
     /// `target = value` (after the usual binding), for a value taken out of a declared container
     /// (`processor, mask = info.pairs[k]`).
-    pub(super) fn bind_declared_value(&mut self, targets: &'a [Expr], value: &Expr) {
+    pub(super) fn bind_declared_value(&mut self, targets: &'a [Expr], value: &'a Expr) {
         if !self.knows_containers() {
             return;
         }

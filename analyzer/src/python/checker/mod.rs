@@ -231,7 +231,7 @@ impl<'a> Checker<'a> {
     /// re-check, its answer (a tensor, tensors, a stream) replaces the symbolic value.
     /// `calls_before` is the number of call sites before `expr` was visited: a call whose result
     /// the file cannot describe (a function's) asks about the call site it recorded, if any.
-    pub(crate) fn foreign_ty(&mut self, expr: &Expr, ty: Ty, calls_before: usize) -> Ty {
+    pub(crate) fn foreign_ty(&mut self, expr: &'a Expr, ty: Ty, calls_before: usize) -> Ty {
         let (val, call) = match (expr, ty) {
             // An element of a declared container (`masks[k]`, `info.pairs[0][1]`).
             (Expr::Subscript(_), Ty::Val(_)) => return self.declared_element_ty(expr).unwrap_or(ty),
@@ -659,6 +659,9 @@ impl<'a> Checker<'a> {
                 let ty = if annotated != Ty::Unknown { annotated } else { value.unwrap_or(Ty::Unknown) };
                 if assign.value.is_some() || annotated != Ty::Unknown {
                     self.assign(&assign.target, ty);
+                }
+                if self.foreign.is_none() {
+                    self.note_attribute_container(&assign.target, &assign.annotation);
                 }
             }
             Stmt::For(stmt_for) => {
