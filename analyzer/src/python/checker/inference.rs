@@ -454,7 +454,9 @@ impl<'a> Checker<'a> {
         match expr {
             Expr::Name(name) => {
                 let index = self.unchanged_param(name.id.as_str())?;
-                self.declared_params.get(&(self.current_func(), index)).cloned()
+                let declared = self.declared_params.get(&(self.current_func(), index))?;
+                // A host copy by name (`lens_cpu`) holds no device tensors, whatever it declares.
+                (!types::names_host_buffer(name.id.as_str())).then(|| declared.clone())
             }
             Expr::Attribute(_) => {
                 let range = span(expr);
