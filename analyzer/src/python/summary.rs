@@ -186,9 +186,10 @@ pub struct ClassSummary {
     /// The types this file proves for its attributes (class-level annotations, dataclass and
     /// `NamedTuple` fields, `self.x = ...`), for other files' reads of them. Only proven types.
     pub attr_tys: Vec<(NameId, Ty)>,
-    /// Class-level annotations (dataclass and `NamedTuple` fields among them) of containers that
-    /// hold tensors (`masks: Optional[Dict[int, Tuple[P, torch.Tensor]]]`): what is taken out of
-    /// them, for other files' reads.
+    /// Class-level annotations (dataclass and `NamedTuple` fields among them) and annotated
+    /// `self.x: ... = ...` assignments of containers that hold tensors (`masks:
+    /// Optional[Dict[int, Tuple[P, torch.Tensor]]]`), or of lists and tuples: what is taken out
+    /// of them, for other files' reads.
     pub attr_containers: Vec<(NameId, Declared)>,
     /// Attributes a method assigns a host value (`self.x = self.x.to("cpu")`).
     pub host_attrs: Vec<NameId>,

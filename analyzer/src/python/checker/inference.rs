@@ -413,7 +413,8 @@ impl<'a> Checker<'a> {
             .then_some(declared)
     }
 
-    /// The class-level annotations of `def` that declare containers holding tensors.
+    /// The class-level annotations of `def` that declare containers (see
+    /// [`Self::declared_container`]).
     pub(super) fn class_containers(&mut self, def: &'a ast::StmtClassDef) -> Vec<(NameId, Declared)> {
         let mut containers = Vec::new();
         for stmt in &def.body {

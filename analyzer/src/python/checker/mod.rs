@@ -129,7 +129,8 @@ pub(crate) struct Checker<'a> {
     /// parameter's index (see [`ForwardedArg::derived`]).
     derived_params: FxHashMap<(FuncIdx, &'a str), u32>,
     /// Parameters annotated as containers that hold tensors (`masks: Dict[int, torch.Tensor]`),
-    /// by (function, index): what is taken out of them (see `inference.rs`).
+    /// or as lists or tuples, by (function, index): what is taken out of them (see
+    /// `Checker::declared_container`).
     declared_params: FxHashMap<(FuncIdx, u32), Declared>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,

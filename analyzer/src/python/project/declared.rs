@@ -7,6 +7,10 @@
 //! - attributes: the types a class's own file proves for them ([`ClassSummary::attr_tys`]:
 //!   dataclass and `NamedTuple` fields, class-level annotations such as `top_ps: torch.Tensor`
 //!   or `copy_done: Optional[torch.cuda.Event]`, `self.x = ...` in its methods), through the MRO;
+//! - containers: what a class declares an attribute to hold ([`ClassSummary::attr_containers`]:
+//!   `masks: Optional[Dict[int, Tuple[P, torch.Tensor]]]`, `ids: List[int]`), answered only
+//!   where the reader takes elements out of it (or indexes it by what may be a tensor; see
+//!   [`TypeQuestion::elements`]), and only when every class it may be read from agrees;
 //! - calls: a function's return annotation, else what its `return` statements give
 //!   ([`FuncSummary::returns`]), element by element for tuples unpacked at the call site;
 //! - parameters annotated `int`/`float` that a caller in the tree passes a proven device tensor
