@@ -97,3 +97,60 @@ fn only_files_whose_answers_a_rule_reads_are_checked_again() {
     let findings = graphlint_json(condition.path(), &[]);
     assert!(findings.iter().any(|f| f["code"] == "GL401" && f["hot"] == true), "{findings:#?}");
 }
+
+// Issue 13 item 3, what declared containers hold: `fixtures/projects/declared_containers`
+// declares dataclass, `NamedTuple` and class-level fields as `Dict`/`List`/`Tuple`/`Optional`
+// containers of tensors and events (`pkg/batch.py`), and parameters as such containers;
+// `pkg/sampler.py` takes their elements out by iteration, `.items()`/`.values()`, comprehensions,
+// subscripts and tuple unpacking, and indexes declared lists with device tensors. Each
+// `# expect: CODE` line must be reported on a hot path, nothing else may be (elements declared as
+// Python values, and host copies by name, are not tensors).
+
+fn containers_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/declared_containers")
+}
+
+#[test]
+fn elements_of_declared_containers_have_their_declared_types() {
+    assert_hot_findings_are_the_expectations(&containers_fixture());
+    // The events of a `Dict[str, torch.cuda.Event]` field are proven, not judged by their name.
+    let findings = graphlint_json(&containers_fixture(), &[]);
+    let event = finding(&findings, "pkg/sampler.py", 28, "GL102");
+    assert!(!event["message"].as_str().unwrap().contains("judged by its name"), "{event}");
+}
+
+/// Without the file that declares the fields, only the parameter's and the class's own
+/// annotations prove anything (the event is judged by its name).
+#[test]
+fn without_the_declaring_file_only_the_parameter_is_known() {
+    let findings = graphlint_json(&containers_fixture(), &["pkg/sampler.py"]);
+    let mut rows: Vec<u64> = findings.iter().map(|f| f["location"]["row"].as_u64().unwrap()).collect();
+    rows.sort_unstable();
+    assert_eq!(rows, [16, 18, 28, 48, 51, 54], "{findings:#?}");
+    let event = finding(&findings, "pkg/sampler.py", 28, "GL102");
+    assert!(event["message"].as_str().unwrap().contains("judged by its name"), "{event}");
+}
+
+/// A second run takes the project pass's result from the cache, answers about containers
+/// included: the same findings.
+#[test]
+fn cached_answers_keep_the_containers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    for entry in std::fs::read_dir(containers_fixture().join("pkg")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), pkg.join(entry.file_name())).unwrap();
+    }
+    let run = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_graphlint"))
+            .args(["--output-format", "json", "--exit-zero", "--cache-dir", ".cache", "."])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = run();
+    assert!(first.contains("GL501"), "{first}");
+    assert_eq!(run(), first);
+}

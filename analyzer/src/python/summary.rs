@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{HostData, Ty};
+use super::types::{Declared, HostData, Ty};
 pub use crate::frontend::Marker;
 
 /// Index into [`FileSummary::vals`].
@@ -186,6 +186,11 @@ pub struct ClassSummary {
     /// The types this file proves for its attributes (class-level annotations, dataclass and
     /// `NamedTuple` fields, `self.x = ...`), for other files' reads of them. Only proven types.
     pub attr_tys: Vec<(NameId, Ty)>,
+    /// Class-level annotations (dataclass and `NamedTuple` fields among them) and annotated
+    /// `self.x: ... = ...` assignments of containers that hold tensors (`masks:
+    /// Optional[Dict[int, Tuple[P, torch.Tensor]]]`), or of lists and tuples: what is taken out
+    /// of them, for other files' reads.
+    pub attr_containers: Vec<(NameId, Declared)>,
     /// Attributes a method assigns a host value (`self.x = self.x.to("cpu")`).
     pub host_attrs: Vec<NameId>,
     /// Attributes a method other than `__init__` assigns a device tensor, with that method's name
@@ -241,6 +246,11 @@ pub struct TypeQuestion {
     pub val: ValId,
     /// The question is about the result of calling `val` (a call the file types as unknown).
     pub call: bool,
+    /// Elements are taken out of the value (it is indexed or iterated, `.items()` too): a
+    /// declared container's answer can change a finding.
+    pub elements: bool,
+    /// The value is indexed by what may be a tensor: a declared list's answer can change one.
+    pub indexed: bool,
 }
 
 /// What a call site passes positionally, for the parameters' types across files

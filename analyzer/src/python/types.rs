@@ -118,6 +118,9 @@ pub struct ForeignTypes {
     pub exprs: FxHashMap<u64, Ty>,
     /// Element types of call results unpacked into a tuple (`a, b = f()`), by the call's range.
     pub elements: FxHashMap<u64, Vec<Ty>>,
+    /// What declared containers hold, by the range of the attribute read that gives one
+    /// (`info.masks` with `masks: Dict[int, Tuple[P, torch.Tensor]]` declared in its class).
+    pub containers: FxHashMap<u64, Declared>,
     /// Parameters annotated `int`/`float`/`bool`, or not typed at all, that callers in the tree
     /// pass device tensors, by (function, index).
     pub params: FxHashMap<(FuncIdx, u32), GivenTensor>,
@@ -161,9 +164,80 @@ impl ForeignTypes {
     pub fn is_empty(&self) -> bool {
         self.exprs.is_empty()
             && self.elements.is_empty()
+            && self.containers.is_empty()
             && self.params.is_empty()
             && self.host_params.is_empty()
             && self.param_returns.is_empty()
+    }
+}
+
+/// What a container annotation declares its elements to be (`Optional[Dict[int, Tuple[P,
+/// torch.Tensor]]]`), for the values taken out of it: iterated, unpacked, indexed, or read through
+/// `.items()`, `.values()` and `.keys()`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Declared {
+    /// Not a container looked into: the type its annotation proves.
+    Leaf(Ty),
+    /// `list[T]`, `Sequence[T]`, `tuple[T, ...]`, `deque[T]`: every element a `T`, by index too.
+    Seq(Box<Declared>),
+    /// `set[T]`, `Iterable[T]`, `Iterator[T]`: every element a `T`, only by iteration.
+    Iter(Box<Declared>),
+    /// `tuple[A, B]`: element by element.
+    Tuple(Vec<Declared>),
+    /// `dict[K, V]`, `Mapping[K, V]`: keys and values.
+    Map(Box<Declared>, Box<Declared>),
+}
+
+impl Declared {
+    /// What the value as a whole is, for the rules: a tensor leaf's type, or tensors for a
+    /// sequence or tuple of tensors; anything else is not looked at here.
+    pub fn ty(&self) -> Ty {
+        match self {
+            Declared::Leaf(ty) => *ty,
+            Declared::Seq(element) if element.ty().is_tensor() => Ty::Tensors,
+            Declared::Tuple(elements) if !elements.is_empty() && elements.iter().all(|e| e.ty().is_tensor()) => {
+                Ty::Tensors
+            }
+            _ => Ty::Unknown,
+        }
+    }
+
+    /// What iterating it gives (a dict's keys; a tuple's elements when they agree).
+    pub fn iterated(&self) -> Option<&Declared> {
+        match self {
+            Declared::Seq(element) | Declared::Iter(element) | Declared::Map(element, _) => Some(element),
+            Declared::Tuple(elements) => elements.first().filter(|first| elements.iter().all(|e| e == *first)),
+            Declared::Leaf(_) => None,
+        }
+    }
+
+    /// What `value[index]` gives: an element of a sequence, a dict's value, or the tuple element
+    /// at literal `position`.
+    pub fn indexed(&self, position: Option<i64>) -> Option<&Declared> {
+        match self {
+            Declared::Seq(element) | Declared::Map(_, element) => Some(element),
+            Declared::Tuple(elements) => {
+                let position = position?;
+                let at = if position < 0 { elements.len() as i64 + position } else { position };
+                elements.get(usize::try_from(at).ok()?)
+            }
+            Declared::Leaf(_) | Declared::Iter(_) => None,
+        }
+    }
+
+    /// Whether it is a Python list or tuple (indexing one with a tensor calls `__index__`).
+    pub fn is_sequence(&self) -> bool {
+        matches!(self, Declared::Seq(_) | Declared::Tuple(_))
+    }
+
+    /// Whether some value taken out of it is one the rules read (a tensor, a stream, an array).
+    pub fn holds_arrays(&self) -> bool {
+        match self {
+            Declared::Leaf(ty) => matches!(ty, Ty::Tensor { .. } | Ty::Tensors | Ty::Stream | Ty::NdArray),
+            Declared::Seq(element) | Declared::Iter(element) => element.holds_arrays(),
+            Declared::Tuple(elements) => elements.iter().any(Declared::holds_arrays),
+            Declared::Map(key, value) => key.holds_arrays() || value.holds_arrays(),
+        }
     }
 }
 

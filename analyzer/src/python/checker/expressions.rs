@@ -299,6 +299,7 @@ impl<'a> Checker<'a> {
             if let Some(element) = self.iteration(&generator.iter, &generator.target) {
                 self.assign(&generator.target, element);
             }
+            self.bind_declared_elements(&generator.iter, &generator.target);
             self.note_vector_elements(&generator.iter, &generator.target);
             for condition in &generator.ifs {
                 self.test(condition, TestContext::Comprehension);
@@ -403,6 +404,7 @@ impl<'a> Checker<'a> {
             };
             if elements.iter().zip(&index_tys).any(by_value) {
                 self.note_read(&subscript.value, value);
+                self.note_indexed(value);
             }
         }
         // A tensor (or numpy array) indexed by a 0-d tensor reads the index on the host (lists,
@@ -415,7 +417,8 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        rules::on_subscript(self, subscript, value, elements, &index_tys, stored);
+        let indexed = self.declared_sequence(&subscript.value, value, &index_tys);
+        rules::on_subscript(self, subscript, indexed, elements, &index_tys, stored);
         match value {
             Ty::Tensor { boolean, host } => {
                 if stored.is_none() {

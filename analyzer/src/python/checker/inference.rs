@@ -4,10 +4,10 @@
 use smallvec::SmallVec;
 
 use super::Checker;
-use crate::python::adapter::{ast, parse_annotation, string_value, Expr, Operator};
+use crate::python::adapter::{ast, parse_annotation, span, string_value, Expr, Operator, Stmt};
 use crate::python::rules::{self, CallInfo};
 use crate::python::summary::*;
-use crate::python::types::{self, Ty};
+use crate::python::types::{self, range_key, Declared, Ty};
 
 /// What a function's `return` statements give, gathered while its body is visited: for the
 /// calls after it in this file and, through [`FuncSummary::returns`], for other files.
@@ -339,6 +339,272 @@ impl<'a> Checker<'a> {
                 }
             }
             _ => Ty::Unknown,
+        }
+    }
+
+    /// What a container annotation declares of its elements (`Dict[int, Tuple[P, torch.Tensor]]`,
+    /// through `Optional[...]`, `X | None`, `Annotated[...]`); `None` for anything else.
+    pub(super) fn annotation_declared(&self, annotation: &Expr) -> Option<Declared> {
+        match annotation {
+            Expr::StringLiteral(string) => self.annotation_declared(&parse_annotation(&string_value(&string.value))?),
+            Expr::BinOp(binop) if binop.op == Operator::BitOr => match (&*binop.left, &*binop.right) {
+                (Expr::NoneLiteral(_), other) | (other, Expr::NoneLiteral(_)) => self.annotation_declared(other),
+                _ => None,
+            },
+            Expr::Subscript(subscript) => {
+                let last = match &*subscript.value {
+                    Expr::Name(name) => name.id.as_str(),
+                    Expr::Attribute(attribute) => attribute.attr.as_str(),
+                    _ => return None,
+                };
+                let parts: &[Expr] = match &*subscript.slice {
+                    Expr::Tuple(tuple) => &tuple.elts,
+                    other => std::slice::from_ref(other),
+                };
+                let element =
+                    |e: &Expr| self.annotation_declared(e).unwrap_or_else(|| Declared::Leaf(self.annotation_ty(e)));
+                match (last, parts) {
+                    ("Optional" | "Annotated" | "Final" | "ClassVar", [first, ..]) => self.annotation_declared(first),
+                    ("Union", _) => match parts
+                        .iter()
+                        .filter(|p| !matches!(p, Expr::NoneLiteral(_)))
+                        .collect::<SmallVec<[&Expr; 2]>>()[..]
+                    {
+                        [only] => self.annotation_declared(only),
+                        _ => None,
+                    },
+                    ("tuple" | "Tuple", [first, Expr::EllipsisLiteral(_)]) => {
+                        Some(Declared::Seq(Box::new(element(first))))
+                    }
+                    ("tuple" | "Tuple", _) if !parts.is_empty() => {
+                        Some(Declared::Tuple(parts.iter().map(element).collect()))
+                    }
+                    ("list" | "List" | "Sequence" | "MutableSequence" | "deque" | "Deque", [only]) => {
+                        Some(Declared::Seq(Box::new(element(only))))
+                    }
+                    ("Iterable" | "Iterator" | "set" | "Set" | "frozenset" | "FrozenSet", [only]) => {
+                        Some(Declared::Iter(Box::new(element(only))))
+                    }
+                    (
+                        "dict" | "Dict" | "Mapping" | "MutableMapping" | "OrderedDict" | "DefaultDict" | "defaultdict",
+                        [key, value],
+                    ) => Some(Declared::Map(Box::new(element(key)), Box::new(element(value)))),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Self::annotation_declared`] where it tells more than [`Self::annotation_ty`]: a
+    /// container with tensors (or streams, arrays) among what it holds, or a list or tuple of
+    /// anything (indexing one with a device tensor syncs), not itself typed.
+    pub(super) fn declared_container(&self, annotation: &Expr) -> Option<Declared> {
+        let subscripted = match annotation {
+            Expr::Subscript(_) | Expr::BinOp(_) => true,
+            Expr::StringLiteral(string) => string_value(&string.value).contains('['),
+            _ => false,
+        };
+        if !subscripted {
+            return None;
+        }
+        let declared = self.annotation_declared(annotation)?;
+        ((declared.holds_arrays() || declared.is_sequence()) && self.annotation_ty(annotation) == Ty::Unknown)
+            .then_some(declared)
+    }
+
+    /// The class-level annotations of `def` that declare containers (see
+    /// [`Self::declared_container`]).
+    pub(super) fn class_containers(&mut self, def: &'a ast::StmtClassDef) -> Vec<(NameId, Declared)> {
+        let mut containers = Vec::new();
+        for stmt in &def.body {
+            let Stmt::AnnAssign(assign) = stmt else { continue };
+            let Expr::Name(name) = &*assign.target else { continue };
+            if let Some(declared) = self.declared_container(&assign.annotation) {
+                containers.push((self.name(name.id.as_str()), declared));
+            }
+        }
+        containers
+    }
+
+    // ----- declared containers ----------------------------------------------------------------
+
+    /// `self.x: Dict[str, torch.Tensor] = {}` in a method: the class declares the container.
+    pub(super) fn note_attribute_container(&mut self, target: &'a Expr, annotation: &Expr) {
+        let Expr::Attribute(attribute) = target else { return };
+        let Some(class) = self.self_attribute_owner(&attribute.value) else { return };
+        let Some(declared) = self.declared_container(annotation) else { return };
+        let name = self.name(attribute.attr.as_str());
+        let containers = &mut self.summary.classes[class as usize].attr_containers;
+        // (A class-level declaration comes first, and wins.)
+        if !containers.iter().any(|(known, _)| *known == name) {
+            containers.push((name, declared));
+        }
+    }
+
+    /// Whether a container declaration can be known here: a parameter's, or in a re-check,
+    /// another file's answer.
+    fn knows_containers(&self) -> bool {
+        !self.declared_params.is_empty() || self.foreign.is_some_and(|f| !f.containers.is_empty())
+    }
+
+    /// What `expr` is declared to hold: a parameter annotated as a container (not bound again),
+    /// an attribute the project pass answered with one, an element of one (`d[k]`, `t[0]`), or
+    /// `d.items()`, `d.values()`, `d.keys()` of a declared dict.
+    fn declared_of(&self, expr: &'a Expr) -> Option<Declared> {
+        match expr {
+            Expr::Name(name) => {
+                let index = self.unchanged_param(name.id.as_str())?;
+                let declared = self.declared_params.get(&(self.current_func(), index))?;
+                // A host copy by name (`lens_cpu`) holds no device tensors, whatever it declares.
+                (!types::names_host_buffer(name.id.as_str())).then(|| declared.clone())
+            }
+            Expr::Attribute(_) => {
+                let range = span(expr);
+                self.foreign?.containers.get(&range_key(range.start as u32, range.end as u32)).cloned()
+            }
+            Expr::Subscript(subscript) => {
+                let container = self.declared_of(&subscript.value)?;
+                match &*subscript.slice {
+                    Expr::Slice(_) => matches!(container, Declared::Seq(_)).then_some(container),
+                    index => container.indexed(int_literal(index)).cloned(),
+                }
+            }
+            // `enumerate(x)`, `zip(x, y)` over declared containers.
+            Expr::Call(call) if matches!(&*call.func, Expr::Name(_)) && call.arguments.keywords.is_empty() => {
+                let args = &call.arguments.args;
+                let element = |arg: &'a Expr| Some(self.declared_of(arg)?.iterated()?.clone());
+                let elements: Vec<Declared> = match self.qualify(&call.func)?.as_slice() {
+                    ["builtins", "enumerate"] if args.len() == 1 => vec![Declared::Leaf(Ty::Int), element(&args[0])?],
+                    ["builtins", "zip"] if !args.is_empty() => {
+                        let elements: Vec<Option<Declared>> = args.iter().map(element).collect();
+                        elements.iter().any(Option::is_some).then_some(())?;
+                        elements.into_iter().map(|e| e.unwrap_or(Declared::Leaf(Ty::Unknown))).collect()
+                    }
+                    _ => return None,
+                };
+                Some(Declared::Iter(Box::new(Declared::Tuple(elements))))
+            }
+            Expr::Call(call) if call.arguments.is_empty() => {
+                let Expr::Attribute(method) = &*call.func else { return None };
+                let Declared::Map(key, value) = self.declared_of(&method.value)? else { return None };
+                match method.attr.as_str() {
+                    "items" => Some(Declared::Iter(Box::new(Declared::Tuple(vec![*key, *value])))),
+                    "values" => Some(Declared::Iter(value)),
+                    "keys" => Some(Declared::Iter(key)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The type of an element taken out of a declared container by a subscript, where the rules
+    /// read it (a tensor, tensors, a stream, an array).
+    pub(super) fn declared_element_ty(&self, subscript: &'a Expr) -> Option<Ty> {
+        if !self.knows_containers() {
+            return None;
+        }
+        Some(self.declared_of(subscript)?.ty()).filter(|ty| reads_as_array(*ty))
+    }
+
+    /// What the rules take `value` (of type `ty`) indexed by `index_tys` for: a declared list or
+    /// tuple where a device tensor indexes it (which calls `__index__`), else `ty`.
+    pub(super) fn declared_sequence(&self, value: &'a Expr, ty: Ty, index_tys: &[Ty]) -> Ty {
+        if !ty.is_unproven() || !index_tys.iter().any(|t| t.is_device_tensor()) || !self.knows_containers() {
+            return ty;
+        }
+        match self.declared_of(value) {
+            Some(declared) if declared.is_sequence() => Ty::List,
+            _ => ty,
+        }
+    }
+
+    /// `for target in iter` (a loop or a comprehension), after the usual binding: the names that
+    /// unpack a declared container's elements get their declared types. In the first pass,
+    /// `x.attr.items()`/`.values()` keeps the question about `x.attr` (its elements are read
+    /// through names the summary cannot trace back to it).
+    pub(super) fn bind_declared_elements(&mut self, iter: &'a Expr, target: &'a Expr) {
+        if self.foreign.is_none() {
+            self.note_dict_view_read(iter);
+        }
+        if !self.knows_containers() {
+            return;
+        }
+        let Some(container) = self.declared_of(iter) else { return };
+        if let Some(element) = container.iterated() {
+            self.bind_declared(target, element);
+        }
+    }
+
+    /// `target = value` (after the usual binding), for a value taken out of a declared container
+    /// (`processor, mask = info.pairs[k]`).
+    pub(super) fn bind_declared_value(&mut self, targets: &'a [Expr], value: &'a Expr) {
+        if !self.knows_containers() {
+            return;
+        }
+        let Some(declared) = self.declared_of(value) else { return };
+        for target in targets {
+            self.bind_declared(target, &declared);
+        }
+    }
+
+    fn bind_declared(&mut self, target: &'a Expr, declared: &Declared) {
+        let elts = match target {
+            Expr::Name(name) => {
+                let ty = declared.ty();
+                if reads_as_array(ty) {
+                    self.bind(name.id.as_str(), ty);
+                }
+                return;
+            }
+            Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => elts,
+            _ => return,
+        };
+        if elts.iter().any(Expr::is_starred_expr) {
+            return;
+        }
+        match declared {
+            Declared::Tuple(elements) if elements.len() == elts.len() => {
+                for (target, element) in elts.iter().zip(elements) {
+                    self.bind_declared(target, element);
+                }
+            }
+            Declared::Seq(element) | Declared::Iter(element) => {
+                for target in elts {
+                    self.bind_declared(target, element);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// In the first pass, a symbolic value indexed by what may be a tensor (see
+    /// [`TypeQuestion::indexed`]).
+    pub(super) fn note_indexed(&mut self, value: Ty) {
+        if let Ty::Val(val) = value {
+            self.indexed_reads.push(val);
+        }
+    }
+
+    /// In the first pass, `for ... in x.attr.items()` (or `.values()`): the question about
+    /// `x.attr` (just asked, if at all) is kept as read.
+    fn note_dict_view_read(&mut self, iter: &Expr) {
+        let Expr::Call(call) = iter else { return };
+        let Expr::Attribute(method) = &*call.func else { return };
+        if !call.arguments.is_empty()
+            || !matches!(method.attr.as_str(), "items" | "values")
+            || !matches!(&*method.value, Expr::Attribute(_))
+        {
+            return;
+        }
+        let range = span(&*method.value);
+        let (start, end) = (range.start as u32, range.end as u32);
+        // (Asked while `iter` was visited: among the last questions.)
+        let question = self.summary.questions.iter().rev().take(16).find(|q| q.start == start && q.end == end);
+        if let Some(question) = question.filter(|q| !q.call) {
+            self.read_vals.push(question.val);
+            self.element_reads.push(question.val);
         }
     }
 
@@ -708,6 +974,23 @@ fn is_full_reduction(name: &str) -> bool {
             | "norm"
             | "count_nonzero"
     )
+}
+
+/// The value of an integer literal, possibly negated.
+fn int_literal(expr: &Expr) -> Option<i64> {
+    match expr {
+        Expr::NumberLiteral(number) => match &number.value {
+            ast::Number::Int(int) => int.as_i64(),
+            _ => None,
+        },
+        Expr::UnaryOp(unary) if unary.op == ast::UnaryOp::USub => int_literal(&unary.operand).map(|n| -n),
+        _ => None,
+    }
+}
+
+/// Types the rules read in a value taken out of a declared container.
+fn reads_as_array(ty: Ty) -> bool {
+    matches!(ty, Ty::Tensor { .. } | Ty::Tensors | Ty::Stream | Ty::NdArray)
 }
 
 /// An integer literal, possibly negated (`0`, `-1`).

@@ -16,7 +16,7 @@ use smallvec::SmallVec;
 use super::adapter::{ast, span, BoolOp, CmpOp, Expr, Ranged, Stmt, UnaryOp};
 use super::rules::{self, TestContext};
 use super::summary::*;
-use super::types::{range_key, ForeignTypes, GivenTensor, Ty};
+use super::types::{range_key, Declared, ForeignTypes, GivenTensor, Ty};
 use crate::frontend::{Candidate, FileContext};
 use crate::rule::Rule;
 
@@ -95,6 +95,11 @@ pub(crate) struct Checker<'a> {
     /// what they derive from are kept, so that a re-check is asked for only where an answer can
     /// change a finding.
     read_vals: Vec<ValId>,
+    /// First pass only: values whose elements are read through names the summary cannot trace
+    /// back to them (`for k, v in x.attr.items()`).
+    element_reads: Vec<ValId>,
+    /// First pass only: values indexed by what may be a tensor.
+    indexed_reads: Vec<ValId>,
     /// First pass only: questions about call results the file types as unknown (no symbolic
     /// value carries them to their readers), by the call's range, and the local names bound to
     /// them (`h = helper(x)`, `a, b = helper(x)`), so that a construct reading them can be traced.
@@ -123,6 +128,10 @@ pub(crate) struct Checker<'a> {
     /// Local names bound to arithmetic on a parameter (`prev = timestep - k`), per function: the
     /// parameter's index (see [`ForwardedArg::derived`]).
     derived_params: FxHashMap<(FuncIdx, &'a str), u32>,
+    /// Parameters annotated as containers that hold tensors (`masks: Dict[int, torch.Tensor]`),
+    /// or as lists or tuples, by (function, index): what is taken out of them (see
+    /// `Checker::declared_container`).
+    declared_params: FxHashMap<(FuncIdx, u32), Declared>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -186,6 +195,8 @@ impl<'a> Checker<'a> {
             device_tensor_literals: FxHashSet::default(),
             foreign: None,
             read_vals: Vec::new(),
+            element_reads: Vec::new(),
+            indexed_reads: Vec::new(),
             unknown_calls: FxHashMap::default(),
             unknown_names: FxHashMap::default(),
             host_vals: FxHashMap::default(),
@@ -198,6 +209,7 @@ impl<'a> Checker<'a> {
             carried_in: Vec::new(),
             carried_out: Vec::new(),
             derived_params: FxHashMap::default(),
+            declared_params: FxHashMap::default(),
             summary,
             candidates: Vec::new(),
         }
@@ -220,8 +232,10 @@ impl<'a> Checker<'a> {
     /// re-check, its answer (a tensor, tensors, a stream) replaces the symbolic value.
     /// `calls_before` is the number of call sites before `expr` was visited: a call whose result
     /// the file cannot describe (a function's) asks about the call site it recorded, if any.
-    pub(crate) fn foreign_ty(&mut self, expr: &Expr, ty: Ty, calls_before: usize) -> Ty {
+    pub(crate) fn foreign_ty(&mut self, expr: &'a Expr, ty: Ty, calls_before: usize) -> Ty {
         let (val, call) = match (expr, ty) {
+            // An element of a declared container (`masks[k]`, `info.pairs[0][1]`).
+            (Expr::Subscript(_), Ty::Val(_)) => return self.declared_element_ty(expr).unwrap_or(ty),
             (Expr::Attribute(_) | Expr::Call(_), Ty::Val(val)) => (val, false),
             (Expr::Call(_), Ty::Unknown) if self.summary.calls.len() > calls_before => {
                 let Some(site) = self.summary.calls.last().filter(|c| c.kind == CallKind::Call) else { return ty };
@@ -235,7 +249,9 @@ impl<'a> Checker<'a> {
         match self.foreign {
             Some(foreign) => foreign.exprs.get(&range_key(start, end)).copied().unwrap_or(ty),
             None => {
-                self.summary.questions.push(TypeQuestion { start, end, func: self.current_func(), val, call });
+                let func = self.current_func();
+                let question = TypeQuestion { start, end, func, val, call, elements: false, indexed: false };
+                self.summary.questions.push(question);
                 // A call result the file types as unknown carries no symbolic value to the
                 // constructs that read it: they find it by its range or by the name bound to it.
                 if !matches!(ty, Ty::Val(_)) {
@@ -384,6 +400,28 @@ impl<'a> Checker<'a> {
             }
         }
         self.summary.questions.retain(|q| read.get(q.val as usize).copied().unwrap_or(true));
+        if self.summary.questions.is_empty() {
+            return;
+        }
+        // Which of them have elements taken out, or are indexed by value (for declared
+        // containers' answers): bit 0 and bit 1.
+        let mut taken = vec![0u8; self.summary.vals.len()];
+        for val in &self.summary.vals {
+            if let Val::Elem(base) = *val {
+                taken[base as usize] |= 1;
+            }
+        }
+        for &val in &self.element_reads {
+            taken[val as usize] |= 1;
+        }
+        for &val in &self.indexed_reads {
+            taken[val as usize] |= 2;
+        }
+        for question in &mut self.summary.questions {
+            let taken = taken.get(question.val as usize).copied().unwrap_or(0);
+            question.elements = taken & 1 != 0;
+            question.indexed = taken & 2 != 0;
+        }
     }
 
     // ----- reporting -------------------------------------------------------------------------
@@ -580,6 +618,7 @@ impl<'a> Checker<'a> {
                 for target in &assign.targets {
                     self.assign(target, ty);
                 }
+                self.bind_declared_value(&assign.targets, &assign.value);
                 // (After the binding, which forgets what the name was an alias of.)
                 if let Some((target, param)) = alias {
                     self.param_aliases.insert((self.current_func(), target), param);
@@ -622,6 +661,9 @@ impl<'a> Checker<'a> {
                 if assign.value.is_some() || annotated != Ty::Unknown {
                     self.assign(&assign.target, ty);
                 }
+                if self.foreign.is_none() {
+                    self.note_attribute_container(&assign.target, &assign.annotation);
+                }
             }
             Stmt::For(stmt_for) => {
                 let element = self.iteration(&stmt_for.iter, &stmt_for.target);
@@ -629,6 +671,7 @@ impl<'a> Checker<'a> {
                 if let Some(element) = element {
                     self.assign(&stmt_for.target, element);
                 }
+                self.bind_declared_elements(&stmt_for.iter, &stmt_for.target);
                 self.note_vector_elements(&stmt_for.iter, &stmt_for.target);
                 self.loop_begin(stmt.range().start().to_u32());
                 self.body(&stmt_for.body);
@@ -1069,6 +1112,9 @@ impl<'a> Checker<'a> {
             let annotation_val =
                 if is_receiver { None } else { param.annotation.as_deref().and_then(|a| self.annotation_val(a)) };
             params.push((self.name(name), annotation_val));
+            if let Some(declared) = param.annotation.as_deref().and_then(|a| self.declared_container(a)) {
+                self.declared_params.insert((func, index as u32), declared);
+            }
             let ty = if is_receiver {
                 if !is_classmethod {
                     scope.self_of = Some((name, class.unwrap_or(0)));
@@ -1162,6 +1208,7 @@ impl<'a> Checker<'a> {
             attrs: Vec::new(),
             methods: Vec::new(),
             attr_tys: Vec::new(),
+            attr_containers: Vec::new(),
             host_attrs: Vec::new(),
             device_moves: Vec::new(),
             late_host_attrs: Vec::new(),
@@ -1175,6 +1222,7 @@ impl<'a> Checker<'a> {
             .filter(|(_, ty)| !ty.is_unproven())
             .collect();
         self.summary.classes[index as usize].attr_tys = attr_tys;
+        self.summary.classes[index as usize].attr_containers = self.class_containers(def);
         self.classes.push(info);
 
         for stmt in &def.body {

@@ -7,6 +7,10 @@
 //! - attributes: the types a class's own file proves for them ([`ClassSummary::attr_tys`]:
 //!   dataclass and `NamedTuple` fields, class-level annotations such as `top_ps: torch.Tensor`
 //!   or `copy_done: Optional[torch.cuda.Event]`, `self.x = ...` in its methods), through the MRO;
+//! - containers: what a class declares an attribute to hold ([`ClassSummary::attr_containers`]:
+//!   `masks: Optional[Dict[int, Tuple[P, torch.Tensor]]]`, `ids: List[int]`), answered only
+//!   where the reader takes elements out of it (or indexes it by what may be a tensor; see
+//!   [`TypeQuestion::elements`]), and only when every class it may be read from agrees;
 //! - calls: a function's return annotation, else what its `return` statements give
 //!   ([`FuncSummary::returns`]), element by element for tuples unpacked at the call site;
 //! - parameters annotated `int`/`float` that a caller in the tree passes a proven device tensor
@@ -24,17 +28,27 @@
 //! through a subscript; see `Checker::keep_read_questions`), so that an answer that cannot change
 //! a finding costs no second check.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
 use super::moved::MovedAttr;
 use super::{ClassKey, Entity, FileIdx, Project, Sym};
 use crate::paths::display_path;
 use crate::python::summary::*;
-use crate::python::types::{names_host_buffer, range_key, ForeignTypes, GivenTensor, HostData, ParamReturns, Ty};
+use crate::python::types::{
+    names_host_buffer, range_key, Declared, ForeignTypes, GivenTensor, HostData, ParamReturns, Ty,
+};
 
 /// What a question's value is: its type, and for a call unpacked into a tuple, each element's.
 type Answer = (Ty, Option<Vec<Ty>>);
+
+/// The containers classes declare, by attribute ([`ClassSummary::attr_containers`]), and the
+/// names of those attributes.
+#[derive(Default)]
+struct Containers<'f> {
+    by_attr: FxHashMap<(ClassKey, Sym), &'f Declared>,
+    names: FxHashSet<Sym>,
+}
 
 impl Project<'_> {
     /// Per file, what the other files prove about its questions in functions `wanted` accepts,
@@ -49,6 +63,16 @@ impl Project<'_> {
                 }
             }
         }
+        let mut containers = Containers::default();
+        for (file, analysis) in files.iter().enumerate() {
+            for (class, info) in analysis.summary.classes.iter().enumerate() {
+                for (name, declared) in &info.attr_containers {
+                    let name = self.syms[file][*name as usize];
+                    containers.by_attr.insert(((file as u32, class as u32), name), declared);
+                    containers.names.insert(name);
+                }
+            }
+        }
         let mut out: Vec<ForeignTypes> = files.iter().map(|_| ForeignTypes::default()).collect();
         self.params_given_tensors(&mut out, &wanted);
         self.forward_given_tensors(&mut out, &wanted);
@@ -60,8 +84,10 @@ impl Project<'_> {
             .flat_map(|(file, f)| f.params.keys().map(move |&(func, i)| (file, func, i)))
             .collect();
         let mut answers: FxHashMap<(ValId, bool), Answer> = FxHashMap::default();
+        let mut container_answers: FxHashMap<ValId, Option<Declared>> = FxHashMap::default();
         for (file, foreign) in out.iter_mut().enumerate() {
             answers.clear();
+            container_answers.clear();
             for question in &files[file].summary.questions {
                 if !wanted(file, question.func) {
                     continue;
@@ -82,6 +108,22 @@ impl Project<'_> {
                 let key = range_key(question.start, question.end);
                 if answerable(ty) {
                     foreign.exprs.insert(key, ty);
+                } else if (question.elements || question.indexed) && !question.call && !containers.names.is_empty() {
+                    let declared = match container_answers.get(&question.val) {
+                        Some(known) => known.clone(),
+                        None => {
+                            let declared = self.declared_container(file, question.val, &attr_tys, &containers);
+                            container_answers.insert(question.val, declared.clone());
+                            declared
+                        }
+                    };
+                    // (Elements typed where they are taken out; a list where a tensor may index it.)
+                    let useful = |declared: &Declared| {
+                        (question.elements && declared.holds_arrays()) || (question.indexed && declared.is_sequence())
+                    };
+                    if let Some(declared) = declared.filter(useful) {
+                        foreign.containers.insert(key, declared);
+                    }
                 }
                 if let Some(elements) = elements {
                     foreign.elements.insert(key, elements);
@@ -329,6 +371,63 @@ impl Project<'_> {
             }
             _ => (Ty::Unknown, None),
         }
+    }
+
+    /// The container an attribute read `val` of `file` is declared as, when every class it may be
+    /// read from declares the same one, and nothing says the attribute lives in host memory.
+    fn declared_container(
+        &mut self,
+        file: FileIdx,
+        val: ValId,
+        attr_tys: &FxHashMap<(ClassKey, Sym), Ty>,
+        containers: &Containers,
+    ) -> Option<Declared> {
+        let (entities, name) = match self.files[file].summary.vals[val as usize] {
+            Val::Attr(base, name) => {
+                let name = self.sym(file, name);
+                if !containers.names.contains(&name) {
+                    return None;
+                }
+                (self.eval(file, base).to_vec(), name)
+            }
+            Val::SelfAttr { class, name } => {
+                let name = self.sym(file, name);
+                if !containers.names.contains(&name) {
+                    return None;
+                }
+                (vec![Entity::Instance(file, class)], name)
+            }
+            _ => return None,
+        };
+        let mut found: Option<&Declared> = None;
+        for &entity in &entities {
+            let (Entity::Instance(f, c) | Entity::Declared(f, c)) = entity else { return None };
+            let mut declared = None;
+            for index in self.mro(f, c) {
+                let (f, c) = self.mro_classes[index];
+                let key = ((f as u32, c), name);
+                if let Some(&container) = containers.by_attr.get(&key) {
+                    declared = Some(container);
+                    break;
+                }
+                if attr_tys.contains_key(&key)
+                    || self.class_attrs.contains_key(&key)
+                    || self.class_methods.contains_key(&key)
+                {
+                    return None;
+                }
+            }
+            match (found, declared) {
+                (_, None) => return None,
+                (Some(known), Some(declared)) if known != declared => return None,
+                _ => found = declared,
+            }
+        }
+        let found = found?;
+        if names_host_buffer(self.sym_names[name as usize]) || self.filled_from_host(&entities, name, false) {
+            return None;
+        }
+        Some(found.clone())
     }
 
     /// `x.name` for `x` any of `entities` (instances of project classes): what every one that has

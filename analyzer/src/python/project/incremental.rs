@@ -26,7 +26,7 @@ use crate::cache::{Cache, Positions, NO_SHAPE};
 use crate::hotpath::Reach;
 use crate::paths::display_path;
 use crate::python::summary::{FileSummary, FuncIdx};
-use crate::python::types::{range_key, ForeignTypes, GivenTensor, HostData, ParamReturns, Ty};
+use crate::python::types::{range_key, Declared, ForeignTypes, GivenTensor, HostData, ParamReturns, Ty};
 use crate::python::FileAnalysis;
 use crate::settings::{RootPatterns, Settings};
 use crate::source::Language;
@@ -234,6 +234,8 @@ struct StoredForeign {
     /// By the index of the first question with the answered range.
     exprs: Vec<(u32, Ty)>,
     elements: Vec<(u32, Vec<Ty>)>,
+    /// By the index of the first question with the answered range.
+    containers: Vec<(u32, Declared)>,
     /// (function, parameter index, parameter name, caller's file, the caller's line, whether the
     /// parameter is annotated as a Python scalar, whether the tensor is 0-d).
     params: Vec<(FuncIdx, u32, String, u32, CallerLine, bool, bool)>,
@@ -271,7 +273,7 @@ impl StoredProject {
                 continue;
             }
             // Spelled out so that a new kind of answer cannot go unstored.
-            let ForeignTypes { exprs, elements, params, host_params, param_returns } = answers;
+            let ForeignTypes { exprs, elements, containers, params, host_params, param_returns } = answers;
             let summary = &file.summary;
             let mut question_of: FxHashMap<u64, u32> = FxHashMap::default();
             for (at, question) in summary.questions.iter().enumerate() {
@@ -283,6 +285,9 @@ impl StoredProject {
             }
             for (key, elements) in elements {
                 stored.elements.push((*question_of.get(key)?, elements.clone()));
+            }
+            for (key, declared) in containers {
+                stored.containers.push((*question_of.get(key)?, declared.clone()));
             }
             for ((func, param), GivenTensor { name, caller, annotated, zero_dim }) in params {
                 let shown = shown.get_or_insert_with(|| {
@@ -344,6 +349,9 @@ impl StoredProject {
             }
             for (question, elements) in &stored.elements {
                 answers.elements.insert(range(*question)?, elements.clone());
+            }
+            for (question, declared) in &stored.containers {
+                answers.containers.insert(range(*question)?, declared.clone());
             }
             for (func, param, name, caller_file, line, annotated, zero_dim) in &stored.params {
                 let caller = files.get(*caller_file as usize)?;
