@@ -473,45 +473,47 @@ const MODEL_CALL_DEPTH: usize = 2;
 /// How many subclasses [`Project::is_model_class`] looks through for a Module.
 const MAX_SUBCLASSES_SEEN: usize = 256;
 
+/// The words of [`is_setup_function`].
+const SETUP_WORDS: &[&str] = &[
+    "init",
+    "setup",
+    "build",
+    "load",
+    "save",
+    "convert",
+    "export",
+    "merge",
+    "reparam",
+    "equivalent_kernel",
+    "replace",
+    "register",
+    "warmup",
+    "warm_up",
+    "autotune",
+    "calibrat",
+    "profil",
+    "benchmark",
+    // Checkpoint filters and weight updates (timm's `checkpoint_filter_fn`, EPLB's
+    // `_update_expert_weights`), and maintenance run every so many steps (`rebalance`,
+    // `transfer_run_periodically`).
+    "checkpoint",
+    "state_dict",
+    "weights",
+    "rebalance",
+    "periodic",
+    // peft's name for building an adapter's weights.
+    "update_layer",
+    // Managing adapters: adding, weighting, loading, activating or deleting them (peft's
+    // `add_weighted_adapter`, diffusers' `prepare_ip_adapter_image_embeds`) goes over adapters
+    // or layers, once per change of adapters.
+    "adapter",
+];
+
 /// Whether a function's name says it sets a model up rather than runs it: constructing, loading,
 /// saving or converting weights, merging adapters or re-parameterising layers, warming up,
 /// autotuning, calibrating, profiling or benchmarking. Its loops run a model once per setup,
 /// not once per step, so they are never decode loops.
 fn is_setup_function(name: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "init",
-        "setup",
-        "build",
-        "load",
-        "save",
-        "convert",
-        "export",
-        "merge",
-        "reparam",
-        "equivalent_kernel",
-        "replace",
-        "register",
-        "warmup",
-        "warm_up",
-        "autotune",
-        "calibrat",
-        "profil",
-        "benchmark",
-        // Checkpoint filters and weight updates (timm's `checkpoint_filter_fn`, EPLB's
-        // `_update_expert_weights`), and maintenance run every so many steps (`rebalance`,
-        // `transfer_run_periodically`).
-        "checkpoint",
-        "state_dict",
-        "weights",
-        "rebalance",
-        "periodic",
-        // peft's name for building an adapter's weights.
-        "update_layer",
-        // Managing adapters: adding, weighting, loading, activating or deleting them (peft's
-        // `add_weighted_adapter`, diffusers' `prepare_ip_adapter_image_embeds`) goes over adapters
-        // or layers, once per change of adapters.
-        "adapter",
-    ];
     // Most names are snake_case already: lower-case only those that are not.
     let lowered;
     let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -520,7 +522,23 @@ fn is_setup_function(name: &str) -> bool {
     } else {
         name
     };
-    WORDS.iter().any(|word| name.contains(word))
+    // One pass over the name, trying only the words that start with the byte at hand, rather than
+    // one substring search per word: every function's name is asked (`is_state_method`).
+    const STARTS: [bool; 256] = first_bytes(SETUP_WORDS);
+    let bytes = name.as_bytes();
+    (0..bytes.len())
+        .any(|at| STARTS[bytes[at] as usize] && SETUP_WORDS.iter().any(|word| bytes[at..].starts_with(word.as_bytes())))
+}
+
+/// Which bytes some word starts with.
+const fn first_bytes(words: &[&str]) -> [bool; 256] {
+    let mut starts = [false; 256];
+    let mut index = 0;
+    while index < words.len() {
+        starts[words[index].as_bytes()[0] as usize] = true;
+        index += 1;
+    }
+    starts
 }
 
 /// Whether a Module method's name says it manages state rather than computes a step
@@ -644,9 +662,17 @@ fn is_evaluation_module(module: &str) -> bool {
 /// `nll`, `likelihood` or `loglikelihood` word) or merges an adapter into the weights
 /// (`merge`, `unmerge`, `merge_adapter`, `merge_and_unload`): never per-step inference code.
 fn is_training_only_function(name: &str) -> bool {
-    let name = name.trim_start_matches('_').to_ascii_lowercase();
+    let name = name.trim_start_matches('_');
+    // Most names are snake_case already: lower-case only those that are not.
+    let lowered;
+    let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        lowered = name.to_ascii_lowercase();
+        lowered.as_str()
+    } else {
+        name
+    };
     name.split('_').any(|word| matches!(word, "loss" | "losses" | "nll" | "likelihood" | "loglikelihood"))
-        || matches!(name.as_str(), "merge" | "unmerge")
+        || matches!(name, "merge" | "unmerge")
         || ["merge_adapter", "unmerge_adapter", "merge_and_unload"].iter().any(|p| name.starts_with(p))
 }
 
@@ -929,5 +955,58 @@ mod tests {
         }
         // Some names match and some do not, so the comparison above says something.
         assert!(matched > 10 && matched < 5 * modules.len() * functions.len(), "{matched}");
+    }
+
+    /// The one-pass word search finds what a substring search per word does.
+    #[test]
+    fn setup_and_training_names_as_substring_searches_find_them() {
+        let names = [
+            "__init__",
+            "setUp",
+            "build_model",
+            "load_state_dict",
+            "forward",
+            "step",
+            "merge",
+            "_unmerge",
+            "Merge_Adapter",
+            "compute_LOSS",
+            "losses_x",
+            "nll",
+            "gaussian_nll_",
+            "warmUp",
+            "WARM_UP",
+            "reparameterize",
+            "calibrate",
+            "profile_run",
+            "prof",
+            "checkpoint_filter_fn",
+            "_update_expert_weights",
+            "rebalance",
+            "decode",
+            "",
+            "i",
+            "in",
+            "ini",
+            "géneration_init",
+            "Ünload",
+            "merge_and_unload_all",
+            "add_weighted_adapter",
+            "x_register",
+        ];
+        let mut found = 0;
+        for name in names {
+            let lowered = name.to_ascii_lowercase();
+            let expected = SETUP_WORDS.iter().any(|word| lowered.contains(word));
+            assert_eq!(is_setup_function(name), expected, "{name}");
+            found += expected as usize;
+            let bare = name.trim_start_matches('_').to_ascii_lowercase();
+            let training =
+                bare.split('_').any(|w| matches!(w, "loss" | "losses" | "nll" | "likelihood" | "loglikelihood"))
+                    || matches!(bare.as_str(), "merge" | "unmerge")
+                    || ["merge_adapter", "unmerge_adapter", "merge_and_unload"].iter().any(|p| bare.starts_with(p));
+            assert_eq!(is_training_only_function(name), training, "{name}");
+        }
+        assert!(found > 10 && found < names.len(), "{found}");
     }
 }
