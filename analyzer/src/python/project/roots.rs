@@ -117,30 +117,43 @@ impl Project<'_> {
         let root_nodes: FxHashSet<usize> = roots.iter().map(|(node, _)| *node).collect();
         let mut candidates = Vec::new();
         for file in 0..self.files.len() {
-            let evaluation_module = is_evaluation_module(&self.module_names[file]);
             let files = self.files;
             let summary = &files[file].summary;
+            // Most files have no loop that could be one: their names and calls are not looked at.
+            let any_loop = summary.regions.iter().any(|region| region.kind == RegionKind::Loop && !region.training);
+            if !any_loop || is_evaluation_module(&self.module_names[file]) {
+                continue;
+            }
             let step_loops = scheduler_step_loops(summary);
+            // Whether a function's name rules its loops out, for the function of the last loop
+            // (a function's loops are numbered one after another).
+            let mut named: Option<(FuncIdx, bool)> = None;
             for (index, region) in summary.regions.iter().enumerate() {
-                if region.kind != RegionKind::Loop || region.training || evaluation_module {
+                if region.kind != RegionKind::Loop || region.training {
                     continue;
                 }
-                let function = &summary.funcs[region.func as usize];
-                if hotpath::is_training_function(&function.name)
-                    || is_training_class_method(&function.qualname)
-                    || is_setup_function(&function.name)
-                    || is_evaluation_function(&function.qualname)
-                    || is_per_request_function(&function.qualname)
-                {
-                    continue;
-                }
-                if is_likelihood_function(&function.name)
-                    || is_logging_function(&function.name)
+                let ruled_out = match named {
+                    Some((func, ruled_out)) if func == region.func => ruled_out,
+                    _ => {
+                        let function = &summary.funcs[region.func as usize];
+                        let ruled_out = hotpath::is_training_function(&function.name)
+                            || is_training_class_method(&function.qualname)
+                            || is_setup_function(&function.name)
+                            || is_evaluation_function(&function.qualname)
+                            || is_per_request_function(&function.qualname)
+                            || is_likelihood_function(&function.name)
+                            || is_logging_function(&function.name);
+                        named = Some((region.func, ruled_out));
+                        ruled_out
+                    }
+                };
+                if ruled_out
                     || step_loops.runs.contains(&(index as RegionIdx))
                     || beside_a_denoising_loop(summary, index as RegionIdx, &step_loops.steps)
                 {
                     continue;
                 }
+                let function = &summary.funcs[region.func as usize];
                 let (calls_model, callees) = self.loop_calls(file, index as RegionIdx, &mut model_classes);
                 let calls_model =
                     calls_model || callees.iter().any(|&callee| runs_model[callee] || root_nodes.contains(&callee));
