@@ -171,10 +171,10 @@ impl Project<'_> {
         let summary = &files[file].summary;
         let args = summary.args(call);
         let (receiver, added, spread) = match summary.vals[call.callee as usize] {
-            Val::Attr(base, name) => match summary.names.get(name) {
-                "append" => (base, args.first(), false),
-                "insert" => (base, args.get(1), false),
-                "extend" => (base, args.first(), true),
+            Val::Attr(base, name) => match Some(self.sym(file, name)) {
+                name if name == self.sym_append => (base, args.first(), false),
+                name if name == self.sym_insert => (base, args.get(1), false),
+                name if name == self.sym_extend => (base, args.first(), true),
                 _ => return false,
             },
             _ => (call.callee, args.first(), true),
@@ -350,7 +350,11 @@ impl Project<'_> {
             known => {
                 let (start, len, volatile) = self.results[known as usize];
                 self.read_flow |= volatile;
-                return Entities::from_slice(&self.result_entities[start as usize..(start + len) as usize]);
+                // Almost every value is one entity: pushed, not copied as a slice (a `memcpy` call).
+                return match &self.result_entities[start as usize..(start + len) as usize] {
+                    &[one] => smallvec::smallvec![one],
+                    many => Entities::from_slice(many),
+                };
             }
         }
         if self.depth > 200 {

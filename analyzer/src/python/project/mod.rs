@@ -141,6 +141,10 @@ struct Project<'s> {
     sym_init: Option<Sym>,
     sym_call: Option<Sym>,
     sym_getitem: Option<Sym>,
+    /// The list methods that add elements (`Project::record_elements`), compared by id at every call site.
+    sym_append: Option<Sym>,
+    sym_insert: Option<Sym>,
+    sym_extend: Option<Sym>,
     /// Module-level bindings per (file, name).
     globals: FxHashMap<(u32, Sym), ValId>,
     /// Attribute values and methods per class and name.
@@ -334,6 +338,9 @@ impl<'s> Project<'s> {
             sym_init: None,
             sym_call: None,
             sym_getitem: None,
+            sym_append: None,
+            sym_insert: None,
+            sym_extend: None,
             globals: FxHashMap::default(),
             class_attrs: FxHashMap::default(),
             class_methods: FxHashMap::default(),
@@ -366,6 +373,8 @@ impl<'s> Project<'s> {
         }
         [project.sym_forward, project.sym_init, project.sym_call, project.sym_getitem] =
             ["forward", "__init__", "__call__", "__getitem__"].map(|name| project.sym_ids.get(name).copied());
+        [project.sym_append, project.sym_insert, project.sym_extend] =
+            ["append", "insert", "extend"].map(|name| project.sym_ids.get(name).copied());
         // Sized up front: growing a table rehashes it and touches memory twice.
         fn with_capacity<K, V>(n: usize) -> FxHashMap<K, V> {
             FxHashMap::with_capacity_and_hasher(n, Default::default())

@@ -7,7 +7,9 @@ use smallvec::SmallVec;
 use super::{is_module_base, Entity, FileIdx, Project};
 use crate::glob::glob_match;
 use crate::hotpath::{self, LoopCandidate, Reach};
+use crate::profiles::Profile;
 use crate::python::summary::*;
+use crate::settings::RootPatterns;
 
 impl Project<'_> {
     pub(super) fn propagate(
@@ -21,43 +23,43 @@ impl Project<'_> {
             let summary = &self.files[file].summary;
             let patterns = self.settings.roots_for(&self.files[file].path);
             let test_file = is_test_file(&self.files[file].path);
-            let any_pattern = !(patterns.hot.is_empty() && patterns.cold.is_empty() && patterns.profiles.is_empty());
-            for (index, func) in summary.funcs.iter().enumerate() {
-                let node = self.layout.func_base[file] + index;
-                // Formatted once per function, not once per pattern list.
-                let full = (any_pattern && func.qualname != "<module>")
-                    .then(|| format!("{}:{}", self.module_names[file], func.qualname));
-                let full = full.as_deref();
-                // Every pattern of a profile starts with its package (`profiles.rs` tests it):
-                // the others cannot match.
-                let profiles =
-                    || patterns.profiles.iter().filter(|p| full.is_some_and(|full| full.starts_with(p.package)));
-                match func.marker {
-                    Some(Marker::Cold) => blocked[node] = true,
-                    Some(Marker::Hot) => roots.push((node, "marked `# graphlint: hot`".into())),
-                    None => {}
-                }
-                if matches_pattern(full, func, &patterns.cold)
-                    || profiles().any(|p| matches_pattern(full, func, p.cold))
-                {
-                    blocked[node] = true;
-                }
-                // Tests, losses and adapter merging are cold unless a marker or a `hot` pattern
-                // says otherwise.
-                if (test_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
-                    && func.marker.is_none()
-                    && !matches_pattern(full, func, &patterns.hot)
-                {
-                    blocked[node] = true;
-                }
-                if func.compiled {
-                    roots.push((node, "decorated with `@torch.compile`".into()));
-                }
-                if matches_pattern(full, func, &patterns.hot) {
-                    roots.push((node, "matches a `hot` pattern".into()));
-                }
-                if let Some(profile) = profiles().find(|p| matches_pattern(full, func, p.hot)) {
-                    roots.push((node, format!("{} (profile `{}`)", profile.why, profile.name)));
+            {
+                let file_roots = FileRoots::new(&self.module_names[file], patterns);
+                for (index, func) in summary.funcs.iter().enumerate() {
+                    let node = self.layout.func_base[file] + index;
+                    match func.marker {
+                        Some(Marker::Cold) => blocked[node] = true,
+                        Some(Marker::Hot) => roots.push((node, "marked `# graphlint: hot`".into())),
+                        None => {}
+                    }
+                    if file_roots.matches(func, Which::Cold)
+                        || file_roots
+                            .profiles(func)
+                            .into_iter()
+                            .any(|p| file_roots.matches(func, Which::ProfileCold(p)))
+                    {
+                        blocked[node] = true;
+                    }
+                    // Tests, losses and adapter merging are cold unless a marker or a `hot` pattern
+                    // says otherwise.
+                    if (test_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
+                        && func.marker.is_none()
+                        && !file_roots.matches(func, Which::Hot)
+                    {
+                        blocked[node] = true;
+                    }
+                    if func.compiled {
+                        roots.push((node, "decorated with `@torch.compile`".into()));
+                    }
+                    if file_roots.matches(func, Which::Hot) {
+                        roots.push((node, "matches a `hot` pattern".into()));
+                    }
+                    if let Some(p) =
+                        file_roots.profiles(func).into_iter().find(|&p| file_roots.matches(func, Which::ProfileHot(p)))
+                    {
+                        let profile = file_roots.profiles[p].0;
+                        roots.push((node, format!("{} (profile `{}`)", profile.why, profile.name)));
+                    }
                 }
             }
             for class in 0..summary.classes.len() as u32 {
@@ -115,30 +117,43 @@ impl Project<'_> {
         let root_nodes: FxHashSet<usize> = roots.iter().map(|(node, _)| *node).collect();
         let mut candidates = Vec::new();
         for file in 0..self.files.len() {
-            let evaluation_module = is_evaluation_module(&self.module_names[file]);
             let files = self.files;
             let summary = &files[file].summary;
+            // Most files have no loop that could be one: their names and calls are not looked at.
+            let any_loop = summary.regions.iter().any(|region| region.kind == RegionKind::Loop && !region.training);
+            if !any_loop || is_evaluation_module(&self.module_names[file]) {
+                continue;
+            }
             let step_loops = scheduler_step_loops(summary);
+            // Whether a function's name rules its loops out, for the function of the last loop
+            // (a function's loops are numbered one after another).
+            let mut named: Option<(FuncIdx, bool)> = None;
             for (index, region) in summary.regions.iter().enumerate() {
-                if region.kind != RegionKind::Loop || region.training || evaluation_module {
+                if region.kind != RegionKind::Loop || region.training {
                     continue;
                 }
-                let function = &summary.funcs[region.func as usize];
-                if hotpath::is_training_function(&function.name)
-                    || is_training_class_method(&function.qualname)
-                    || is_setup_function(&function.name)
-                    || is_evaluation_function(&function.qualname)
-                    || is_per_request_function(&function.qualname)
-                {
-                    continue;
-                }
-                if is_likelihood_function(&function.name)
-                    || is_logging_function(&function.name)
+                let ruled_out = match named {
+                    Some((func, ruled_out)) if func == region.func => ruled_out,
+                    _ => {
+                        let function = &summary.funcs[region.func as usize];
+                        let ruled_out = hotpath::is_training_function(&function.name)
+                            || is_training_class_method(&function.qualname)
+                            || is_setup_function(&function.name)
+                            || is_evaluation_function(&function.qualname)
+                            || is_per_request_function(&function.qualname)
+                            || is_likelihood_function(&function.name)
+                            || is_logging_function(&function.name);
+                        named = Some((region.func, ruled_out));
+                        ruled_out
+                    }
+                };
+                if ruled_out
                     || step_loops.runs.contains(&(index as RegionIdx))
                     || beside_a_denoising_loop(summary, index as RegionIdx, &step_loops.steps)
                 {
                     continue;
                 }
+                let function = &summary.funcs[region.func as usize];
                 let (calls_model, callees) = self.loop_calls(file, index as RegionIdx, &mut model_classes);
                 let calls_model =
                     calls_model || callees.iter().any(|&callee| runs_model[callee] || root_nodes.contains(&callee));
@@ -334,6 +349,136 @@ fn matches_pattern(full: Option<&str>, func: &FuncSummary, patterns: &[impl AsRe
     })
 }
 
+/// The root patterns of one file (its `hot`/`cold` patterns and profiles), each pattern's module
+/// part matched once for the file rather than once per function: a function's full name is
+/// `module:qualname`, and neither part holds a `:` (names are identifiers), so a pattern's first
+/// `:` can only match the one that joins them. Matches exactly as [`matches_pattern`] on the full
+/// name, which it falls back to for a name that does hold a `:`.
+struct FileRoots<'p> {
+    module: &'p str,
+    patterns: &'p RootPatterns,
+    /// Whether the module's name holds a `:` (then every function takes [`matches_pattern`]).
+    odd_module: bool,
+    hot: Remaining<'p>,
+    cold: Remaining<'p>,
+    /// The profiles whose package the file's functions may lie in, with their remaining `hot` and
+    /// `cold` patterns, and whether every function does (else it depends on the qualified name).
+    profiles: SmallVec<[(&'static Profile, Remaining<'static>, Remaining<'static>, bool); 2]>,
+}
+
+/// What is left to match of a pattern list once the module part is known to match.
+type Remaining<'p> = SmallVec<[QualnamePattern<'p>; 2]>;
+
+#[derive(Clone, Copy)]
+enum QualnamePattern<'p> {
+    /// `module:qualname`: the qualified-name part.
+    Qualname(&'p str),
+    /// `module:@decorator`: a decorator.
+    Decorated(&'p str),
+    /// A pattern without a module part: the qualified name, or the full name with a `.`.
+    Either(&'p str),
+}
+
+/// Which of a file's pattern lists to match (a profile's by its index in [`FileRoots::profiles`]).
+#[derive(Clone, Copy)]
+enum Which {
+    Hot,
+    Cold,
+    ProfileHot(usize),
+    ProfileCold(usize),
+}
+
+impl<'p> FileRoots<'p> {
+    fn new(module: &'p str, patterns: &'p RootPatterns) -> Self {
+        // Every pattern of a profile starts with its package (`profiles.rs` tests it): only the
+        // profiles of a package that the full name can start with apply.
+        let profiles = patterns
+            .profiles
+            .iter()
+            .filter_map(|&p| {
+                let every = module.starts_with(p.package);
+                let some = every || p.package.starts_with(module);
+                some.then(|| (p, remaining(module, p.hot), remaining(module, p.cold), every))
+            })
+            .collect();
+        FileRoots {
+            module,
+            patterns,
+            odd_module: module.contains(':'),
+            hot: remaining(module, &patterns.hot),
+            cold: remaining(module, &patterns.cold),
+            profiles,
+        }
+    }
+
+    /// The indices of the profiles whose patterns may match `func` (none for module-level code).
+    fn profiles(&self, func: &FuncSummary) -> SmallVec<[usize; 2]> {
+        let named = func.qualname != "<module>";
+        let applies = |&(p, _, _, every): &(&Profile, _, _, bool)| {
+            named && (every || full_name_starts_with(self.module, &func.qualname, p.package))
+        };
+        self.profiles.iter().enumerate().filter(|(_, p)| applies(p)).map(|(index, _)| index).collect()
+    }
+
+    /// [`matches_pattern`] of the function's full name against one of the file's pattern lists.
+    fn matches(&self, func: &FuncSummary, which: Which) -> bool {
+        match which {
+            Which::Hot => self.matches_list(func, &self.patterns.hot, &self.hot),
+            Which::Cold => self.matches_list(func, &self.patterns.cold, &self.cold),
+            Which::ProfileHot(p) => self.matches_list(func, self.profiles[p].0.hot, &self.profiles[p].1),
+            Which::ProfileCold(p) => self.matches_list(func, self.profiles[p].0.cold, &self.profiles[p].2),
+        }
+    }
+
+    fn matches_list(&self, func: &FuncSummary, patterns: &[impl AsRef<str>], remaining: &[QualnamePattern]) -> bool {
+        if func.qualname == "<module>" || patterns.is_empty() {
+            return false;
+        }
+        if self.odd_module || func.qualname.contains(':') {
+            return matches_pattern(Some(&format!("{}:{}", self.module, func.qualname)), func, patterns);
+        }
+        remaining.iter().any(|&pattern| self.matches_one(func, pattern))
+    }
+
+    fn matches_one(&self, func: &FuncSummary, pattern: QualnamePattern) -> bool {
+        match pattern {
+            QualnamePattern::Qualname(pattern) => glob_match(pattern, &func.qualname),
+            QualnamePattern::Decorated(decorator) => func.decorators.iter().any(|d| glob_match(decorator, d)),
+            QualnamePattern::Either(pattern) => {
+                glob_match(pattern, &func.qualname)
+                    || glob_match(pattern, &format!("{}.{}", self.module, func.qualname))
+            }
+        }
+    }
+}
+
+/// The patterns of `patterns` whose module part matches `module`, less that part.
+fn remaining<'p>(module: &str, patterns: &'p [impl AsRef<str>]) -> Remaining<'p> {
+    patterns
+        .iter()
+        .filter_map(|pattern| {
+            let pattern = pattern.as_ref();
+            if let Some((module_part, decorator)) = pattern.split_once(":@") {
+                return glob_match(module_part, module).then_some(QualnamePattern::Decorated(decorator));
+            }
+            match pattern.split_once(':') {
+                Some((module_part, qualname)) => {
+                    glob_match(module_part, module).then_some(QualnamePattern::Qualname(qualname))
+                }
+                None => Some(QualnamePattern::Either(pattern)),
+            }
+        })
+        .collect()
+}
+
+/// Whether `module:qualname` starts with `prefix`, without joining them.
+fn full_name_starts_with(module: &str, qualname: &str, prefix: &str) -> bool {
+    match prefix.strip_prefix(module) {
+        Some(rest) => rest.is_empty() || rest.strip_prefix(':').is_some_and(|rest| qualname.starts_with(rest)),
+        None => module.starts_with(prefix),
+    }
+}
+
 /// How many calls deep a function may reach a Module call and still count as running the model
 /// for a loop that calls it (EAGLE's loop calls `tree_decoding`, which calls the model).
 const MODEL_CALL_DEPTH: usize = 2;
@@ -341,45 +486,47 @@ const MODEL_CALL_DEPTH: usize = 2;
 /// How many subclasses [`Project::is_model_class`] looks through for a Module.
 const MAX_SUBCLASSES_SEEN: usize = 256;
 
+/// The words of [`is_setup_function`].
+const SETUP_WORDS: &[&str] = &[
+    "init",
+    "setup",
+    "build",
+    "load",
+    "save",
+    "convert",
+    "export",
+    "merge",
+    "reparam",
+    "equivalent_kernel",
+    "replace",
+    "register",
+    "warmup",
+    "warm_up",
+    "autotune",
+    "calibrat",
+    "profil",
+    "benchmark",
+    // Checkpoint filters and weight updates (timm's `checkpoint_filter_fn`, EPLB's
+    // `_update_expert_weights`), and maintenance run every so many steps (`rebalance`,
+    // `transfer_run_periodically`).
+    "checkpoint",
+    "state_dict",
+    "weights",
+    "rebalance",
+    "periodic",
+    // peft's name for building an adapter's weights.
+    "update_layer",
+    // Managing adapters: adding, weighting, loading, activating or deleting them (peft's
+    // `add_weighted_adapter`, diffusers' `prepare_ip_adapter_image_embeds`) goes over adapters
+    // or layers, once per change of adapters.
+    "adapter",
+];
+
 /// Whether a function's name says it sets a model up rather than runs it: constructing, loading,
 /// saving or converting weights, merging adapters or re-parameterising layers, warming up,
 /// autotuning, calibrating, profiling or benchmarking. Its loops run a model once per setup,
 /// not once per step, so they are never decode loops.
 fn is_setup_function(name: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "init",
-        "setup",
-        "build",
-        "load",
-        "save",
-        "convert",
-        "export",
-        "merge",
-        "reparam",
-        "equivalent_kernel",
-        "replace",
-        "register",
-        "warmup",
-        "warm_up",
-        "autotune",
-        "calibrat",
-        "profil",
-        "benchmark",
-        // Checkpoint filters and weight updates (timm's `checkpoint_filter_fn`, EPLB's
-        // `_update_expert_weights`), and maintenance run every so many steps (`rebalance`,
-        // `transfer_run_periodically`).
-        "checkpoint",
-        "state_dict",
-        "weights",
-        "rebalance",
-        "periodic",
-        // peft's name for building an adapter's weights.
-        "update_layer",
-        // Managing adapters: adding, weighting, loading, activating or deleting them (peft's
-        // `add_weighted_adapter`, diffusers' `prepare_ip_adapter_image_embeds`) goes over adapters
-        // or layers, once per change of adapters.
-        "adapter",
-    ];
     // Most names are snake_case already: lower-case only those that are not.
     let lowered;
     let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -388,7 +535,23 @@ fn is_setup_function(name: &str) -> bool {
     } else {
         name
     };
-    WORDS.iter().any(|word| name.contains(word))
+    // One pass over the name, trying only the words that start with the byte at hand, rather than
+    // one substring search per word: every function's name is asked (`is_state_method`).
+    const STARTS: [bool; 256] = first_bytes(SETUP_WORDS);
+    let bytes = name.as_bytes();
+    (0..bytes.len())
+        .any(|at| STARTS[bytes[at] as usize] && SETUP_WORDS.iter().any(|word| bytes[at..].starts_with(word.as_bytes())))
+}
+
+/// Which bytes some word starts with.
+const fn first_bytes(words: &[&str]) -> [bool; 256] {
+    let mut starts = [false; 256];
+    let mut index = 0;
+    while index < words.len() {
+        starts[words[index].as_bytes()[0] as usize] = true;
+        index += 1;
+    }
+    starts
 }
 
 /// Whether a Module method's name says it manages state rather than computes a step
@@ -512,9 +675,17 @@ fn is_evaluation_module(module: &str) -> bool {
 /// `nll`, `likelihood` or `loglikelihood` word) or merges an adapter into the weights
 /// (`merge`, `unmerge`, `merge_adapter`, `merge_and_unload`): never per-step inference code.
 fn is_training_only_function(name: &str) -> bool {
-    let name = name.trim_start_matches('_').to_ascii_lowercase();
+    let name = name.trim_start_matches('_');
+    // Most names are snake_case already: lower-case only those that are not.
+    let lowered;
+    let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        lowered = name.to_ascii_lowercase();
+        lowered.as_str()
+    } else {
+        name
+    };
     name.split('_').any(|word| matches!(word, "loss" | "losses" | "nll" | "likelihood" | "loglikelihood"))
-        || matches!(name.as_str(), "merge" | "unmerge")
+        || matches!(name, "merge" | "unmerge")
         || ["merge_adapter", "unmerge_adapter", "merge_and_unload"].iter().any(|p| name.starts_with(p))
 }
 
@@ -697,5 +868,158 @@ mod tests {
         for name in ["forward", "decode", "embed_multimodal", "step", "log_softmax", "log_probs", "logits"] {
             assert!(!is_state_method(name), "{name}");
         }
+    }
+
+    fn function(qualname: &str, decorators: &[&str]) -> FuncSummary {
+        FuncSummary {
+            name: qualname.rsplit('.').next().unwrap_or(qualname).to_string(),
+            qualname: qualname.to_string(),
+            class: None,
+            row: 1,
+            params: Vec::new(),
+            compiled: false,
+            decorators: decorators.iter().map(|d| d.to_string()).collect(),
+            marker: None,
+            is_static: false,
+            returns: crate::python::types::Ty::Unknown,
+            return_elements: Vec::new(),
+            return_attrs: Vec::new(),
+            returns_params: 0,
+            return_element_params: Vec::new(),
+            scalar_params: 0,
+            kwargs_to_attrs: false,
+            property: false,
+            return_val: None,
+            untyped_params: 0,
+            tensor_params: 0,
+            tested_params: 0,
+            read_params: 0,
+            positional: 0,
+        }
+    }
+
+    /// Matching a file's functions with the module part of each pattern matched once per file
+    /// gives what matching every full name does, the built-in profiles included.
+    #[test]
+    fn file_roots_match_as_full_names_do() {
+        let patterns = [
+            "*.generate*",
+            "generate",
+            "pkg.mod:Class.method",
+            "pkg.*:*Processor*",
+            "pkg.mod:*",
+            "pkg:*",
+            "*:*.step",
+            "pkg.m*d.*",
+            "pkg.mod:@Registry.register",
+            "pkg.*:@*.register",
+            "a:b:c",
+            "*",
+            "pkg.mod.Class.method",
+            "transformers.generation.logits_process:*.__call__",
+        ];
+        let modules =
+            ["pkg.mod", "pkg", "pkg.models.x", "other", "", "transformers.generation.logits_process", "odd:mod"];
+        let functions = [
+            function("Class.method", &[]),
+            function("ImageProcessorFast.run", &[]),
+            function("Model.generate_tokens", &["Registry.register"]),
+            function("helper", &["other.register"]),
+            function("Sampler.step", &[]),
+            function("TopPLogitsWarper.__call__", &[]),
+            function("<module>", &[]),
+            function("odd:name", &[]),
+        ];
+        let mut matched = 0;
+        for subset in [&patterns[..], &patterns[..1], &patterns[2..4], &patterns[8..9], &[]] {
+            let roots = RootPatterns {
+                hot: subset.iter().map(|p| p.to_string()).collect(),
+                cold: patterns.iter().rev().take(3).map(|p| p.to_string()).collect(),
+                profiles: crate::profiles::PROFILES.iter().collect(),
+            };
+            for module in modules {
+                let file_roots = FileRoots::new(module, &roots);
+                for func in &functions {
+                    let full = (func.qualname != "<module>").then(|| format!("{module}:{}", func.qualname));
+                    let full = full.as_deref();
+                    let hot = matches_pattern(full, func, &roots.hot);
+                    matched += hot as usize;
+                    assert_eq!(file_roots.matches(func, Which::Hot), hot, "{module}:{}", func.qualname);
+                    assert_eq!(file_roots.matches(func, Which::Cold), matches_pattern(full, func, &roots.cold));
+                    let profiles: Vec<&str> = roots
+                        .profiles
+                        .iter()
+                        .filter(|p| full.is_some_and(|full| full.starts_with(p.package)))
+                        .filter(|p| matches_pattern(full, func, p.hot) || matches_pattern(full, func, p.cold))
+                        .map(|p| p.name)
+                        .collect();
+                    let found: Vec<&str> = file_roots
+                        .profiles(func)
+                        .into_iter()
+                        .filter(|&p| {
+                            file_roots.matches(func, Which::ProfileHot(p))
+                                || file_roots.matches(func, Which::ProfileCold(p))
+                        })
+                        .map(|p| file_roots.profiles[p].0.name)
+                        .collect();
+                    assert_eq!(found, profiles, "{module}:{}", func.qualname);
+                }
+            }
+        }
+        // Some names match and some do not, so the comparison above says something.
+        assert!(matched > 10 && matched < 5 * modules.len() * functions.len(), "{matched}");
+    }
+
+    /// The one-pass word search finds what a substring search per word does.
+    #[test]
+    fn setup_and_training_names_as_substring_searches_find_them() {
+        let names = [
+            "__init__",
+            "setUp",
+            "build_model",
+            "load_state_dict",
+            "forward",
+            "step",
+            "merge",
+            "_unmerge",
+            "Merge_Adapter",
+            "compute_LOSS",
+            "losses_x",
+            "nll",
+            "gaussian_nll_",
+            "warmUp",
+            "WARM_UP",
+            "reparameterize",
+            "calibrate",
+            "profile_run",
+            "prof",
+            "checkpoint_filter_fn",
+            "_update_expert_weights",
+            "rebalance",
+            "decode",
+            "",
+            "i",
+            "in",
+            "ini",
+            "géneration_init",
+            "Ünload",
+            "merge_and_unload_all",
+            "add_weighted_adapter",
+            "x_register",
+        ];
+        let mut found = 0;
+        for name in names {
+            let lowered = name.to_ascii_lowercase();
+            let expected = SETUP_WORDS.iter().any(|word| lowered.contains(word));
+            assert_eq!(is_setup_function(name), expected, "{name}");
+            found += expected as usize;
+            let bare = name.trim_start_matches('_').to_ascii_lowercase();
+            let training =
+                bare.split('_').any(|w| matches!(w, "loss" | "losses" | "nll" | "likelihood" | "loglikelihood"))
+                    || matches!(bare.as_str(), "merge" | "unmerge")
+                    || ["merge_adapter", "unmerge_adapter", "merge_and_unload"].iter().any(|p| bare.starts_with(p));
+            assert_eq!(is_training_only_function(name), training, "{name}");
+        }
+        assert!(found > 10 && found < names.len(), "{found}");
     }
 }
