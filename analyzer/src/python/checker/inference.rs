@@ -671,18 +671,20 @@ fn ndarray_method_result(name: &str) -> Ty {
 /// array. Serving engines keep host mirrors of device buffers under such names, and a host
 /// mirror is what makes their `.item()`/`.tolist()` cheap.
 pub(super) fn host_by_name(name: &str) -> Option<Ty> {
-    // Most names hold neither word (each has a `p`): byte tests before splitting.
-    if !name.as_bytes().contains(&b'p') || !(name.contains("cpu") || name.contains("np") || name.contains("numpy")) {
+    // Most names hold neither word (each has a `p`): one byte test first, then one pass over the
+    // words (it runs on every name and attribute read).
+    if !name.as_bytes().contains(&b'p') {
         return None;
     }
-    let mut words = name.split('_');
-    if words.clone().any(|w| w == "cpu") {
-        Some(Ty::HOST_TENSOR)
-    } else if words.any(|w| w == "np" || w == "numpy") {
-        Some(Ty::NdArray)
-    } else {
-        None
+    let mut ndarray = false;
+    for word in name.as_bytes().split(|&b| b == b'_') {
+        match word {
+            b"cpu" => return Some(Ty::HOST_TENSOR),
+            b"np" | b"numpy" => ndarray = true,
+            _ => {}
+        }
     }
+    ndarray.then_some(Ty::NdArray)
 }
 
 /// Reductions that give a 0-d tensor when called without a dimension.
