@@ -211,6 +211,12 @@ impl<'a> Checker<'a> {
             }
             for target in targets {
                 match target {
+                    // (An unknown type is stored as no entry, since most locals are of unknown
+                    // type and the map is only read through `quick_ty`, which takes a missing
+                    // entry for unknown.)
+                    Expr::Name(name) if ty == Ty::Unknown => {
+                        locals.remove(name.id.as_str());
+                    }
                     Expr::Name(name) => {
                         locals.insert(name.id.as_str(), ty);
                     }
