@@ -110,7 +110,7 @@ impl<'a> Checker<'a> {
             }
             Expr::Compare(compare) => {
                 let left = self.expr(&compare.left);
-                let mut operands = vec![left];
+                let mut operands: SmallVec<[Ty; 4]> = SmallVec::from_elem(left, 1);
                 for comparator in compare.comparators.iter() {
                     operands.push(self.expr(comparator));
                 }

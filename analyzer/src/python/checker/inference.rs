@@ -442,7 +442,8 @@ impl<'a> Checker<'a> {
 
     /// The type of `self.<name>` in the current class (or its bases in this file).
     pub(super) fn self_attr_ty(&self, class: u32, name: &str) -> Ty {
-        let mut stack = vec![class];
+        // (On the stack: it runs on every read of `self.x`.)
+        let mut stack: SmallVec<[u32; 8]> = SmallVec::from_elem(class, 1);
         let mut seen = 0;
         while let Some(class) = stack.pop() {
             seen += 1;
