@@ -50,6 +50,10 @@ impl<'a> Checker<'a> {
         if let Some(val) = self.self_attr_vals.get(&(class, name)) {
             return *val;
         }
+        if self.self_attr_vals.capacity() == 0 {
+            // Sized from the file on first use, as `attr_vals` is (it is only looked up).
+            self.self_attr_vals.reserve(self.context.source.len() / 1024);
+        }
         let id = self.name(name);
         let val = self.summary.add_val(Val::SelfAttr { class, name: id });
         self.self_attr_vals.insert((class, name), val);
