@@ -72,6 +72,11 @@ impl<'a> Checker<'a> {
                 return *ty;
             }
         }
+        // Imports and names looked up before are found at once: `global_vals` only holds names
+        // that pass the test below, which only ever admits more names.
+        if let Some(&val) = self.global_vals.get(name) {
+            return Ty::Val(val);
+        }
         // A name no statement of the file binds may come from a star import (EAGLE's
         // `from .utils import *` brings the per-step `evaluate_posterior`).
         if self.module_names.contains(name) || self.imports.contains_key(name) || !self.summary.star_imports.is_empty()
