@@ -71,7 +71,7 @@ impl<'a> Checker<'a> {
             Expr::Name(name) => {
                 let id = name.id.as_str();
                 if let Some(import) = self.imports.get(id) {
-                    return (import.level == 0).then(|| import.segments.iter().copied().collect());
+                    return (import.level == 0).then(|| SmallVec::from_slice(&import.segments));
                 }
                 // Only a modelled builtin, or a name a star import may bind spelled the way
                 // everyone spells it, qualifies: told first, as most names are neither and the
@@ -114,7 +114,7 @@ impl<'a> Checker<'a> {
             Expr::Name(name) => {
                 let id = name.id.as_str();
                 match self.imports.get(id) {
-                    Some(import) if import.level == 0 => Some(import.segments.iter().copied().collect()),
+                    Some(import) if import.level == 0 => Some(SmallVec::from_slice(&import.segments)),
                     _ => Some(SmallVec::from_slice(&[id])),
                 }
             }
