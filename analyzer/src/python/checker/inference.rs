@@ -383,14 +383,16 @@ impl<'a> Checker<'a> {
                 if !matches!(last, "Optional" | "Union" | "Annotated") {
                     return None;
                 }
-                let elements: Vec<&Expr> = match &*subscript.slice {
+                let elements: SmallVec<[&Expr; 4]> = match &*subscript.slice {
                     Expr::Tuple(tuple) if last != "Annotated" => tuple.elts.iter().collect(),
                     Expr::Tuple(tuple) => tuple.elts.first().into_iter().collect(),
-                    other => vec![other],
+                    other => SmallVec::from_elem(other, 1),
                 };
                 self.union_of(elements)
             }
-            Expr::BinOp(binop) if binop.op == Operator::BitOr => self.union_of(vec![&binop.left, &binop.right]),
+            Expr::BinOp(binop) if binop.op == Operator::BitOr => {
+                self.union_of(SmallVec::from_slice(&[&*binop.left, &*binop.right]))
+            }
             _ => None,
         }
     }
@@ -402,7 +404,8 @@ impl<'a> Checker<'a> {
         matches!(self.summary.vals[val as usize], Val::Declared(_) | Val::Union(_)).then_some(val)
     }
 
-    fn union_of(&mut self, elements: Vec<&Expr>) -> Option<ValId> {
+    /// (The elements on the stack: `Optional[...]` and `X | None` annotate many parameters.)
+    fn union_of(&mut self, elements: SmallVec<[&Expr; 4]>) -> Option<ValId> {
         let vals: SmallVec<[ValId; 4]> = elements.into_iter().filter_map(|e| self.annotation_val(e)).collect();
         match vals.len() {
             0 => None,
