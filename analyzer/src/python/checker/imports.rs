@@ -71,16 +71,14 @@ impl<'a> Checker<'a> {
             Expr::Name(name) => {
                 let id = name.id.as_str();
                 if let Some(import) = self.imports.get(id) {
-                    return (import.level == 0).then(|| import.segments.iter().copied().collect());
+                    return (import.level == 0).then(|| SmallVec::from_slice(&import.segments));
                 }
-                if self.is_shadowed(id) || self.module_names.contains(id) {
-                    return None;
-                }
-                if types::is_modelled_builtin(id) {
-                    return Some(SmallVec::from_slice(&["builtins", id]));
-                }
-                // Names a star import may bind, spelled the way everyone spells them.
-                if self.has_star_import {
+                // Only a modelled builtin, or a name a star import may bind spelled the way
+                // everyone spells it, qualifies: told first, as most names are neither and the
+                // scopes' maps cost a lookup each.
+                let qualified: QualName<'a> = if types::is_modelled_builtin(id) {
+                    SmallVec::from_slice(&["builtins", id])
+                } else if self.has_star_import {
                     let conventional: &[&'static str] = match id {
                         "torch" => &["torch"],
                         "nn" => &["torch", "nn"],
@@ -88,9 +86,14 @@ impl<'a> Checker<'a> {
                         "np" => &["numpy"],
                         _ => return None,
                     };
-                    return Some(conventional.iter().copied().collect());
+                    conventional.iter().copied().collect()
+                } else {
+                    return None;
+                };
+                if self.is_shadowed(id) || self.module_names.contains(id) {
+                    return None;
                 }
-                None
+                Some(qualified)
             }
             Expr::Attribute(attribute) => {
                 let mut qualified = self.qualify(&attribute.value)?;
@@ -111,7 +114,7 @@ impl<'a> Checker<'a> {
             Expr::Name(name) => {
                 let id = name.id.as_str();
                 match self.imports.get(id) {
-                    Some(import) if import.level == 0 => Some(import.segments.iter().copied().collect()),
+                    Some(import) if import.level == 0 => Some(SmallVec::from_slice(&import.segments)),
                     _ => Some(SmallVec::from_slice(&[id])),
                 }
             }

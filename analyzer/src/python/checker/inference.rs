@@ -649,14 +649,16 @@ impl<'a> Checker<'a> {
                 if !matches!(last, "Optional" | "Union" | "Annotated") {
                     return None;
                 }
-                let elements: Vec<&Expr> = match &*subscript.slice {
+                let elements: SmallVec<[&Expr; 4]> = match &*subscript.slice {
                     Expr::Tuple(tuple) if last != "Annotated" => tuple.elts.iter().collect(),
                     Expr::Tuple(tuple) => tuple.elts.first().into_iter().collect(),
-                    other => vec![other],
+                    other => SmallVec::from_elem(other, 1),
                 };
                 self.union_of(elements)
             }
-            Expr::BinOp(binop) if binop.op == Operator::BitOr => self.union_of(vec![&binop.left, &binop.right]),
+            Expr::BinOp(binop) if binop.op == Operator::BitOr => {
+                self.union_of(SmallVec::from_slice(&[&*binop.left, &*binop.right]))
+            }
             _ => None,
         }
     }
@@ -668,7 +670,8 @@ impl<'a> Checker<'a> {
         matches!(self.summary.vals[val as usize], Val::Declared(_) | Val::Union(_)).then_some(val)
     }
 
-    fn union_of(&mut self, elements: Vec<&Expr>) -> Option<ValId> {
+    /// (The elements on the stack: `Optional[...]` and `X | None` annotate many parameters.)
+    fn union_of(&mut self, elements: SmallVec<[&Expr; 4]>) -> Option<ValId> {
         let vals: SmallVec<[ValId; 4]> = elements.into_iter().filter_map(|e| self.annotation_val(e)).collect();
         match vals.len() {
             0 => None,
@@ -708,7 +711,8 @@ impl<'a> Checker<'a> {
 
     /// The type of `self.<name>` in the current class (or its bases in this file).
     pub(super) fn self_attr_ty(&self, class: u32, name: &str) -> Ty {
-        let mut stack = vec![class];
+        // (On the stack: it runs on every read of `self.x`.)
+        let mut stack: SmallVec<[u32; 8]> = SmallVec::from_elem(class, 1);
         let mut seen = 0;
         while let Some(class) = stack.pop() {
             seen += 1;
@@ -937,18 +941,20 @@ fn ndarray_method_result(name: &str) -> Ty {
 /// array. Serving engines keep host mirrors of device buffers under such names, and a host
 /// mirror is what makes their `.item()`/`.tolist()` cheap.
 pub(super) fn host_by_name(name: &str) -> Option<Ty> {
-    // Most names hold neither word (each has a `p`): byte tests before splitting.
-    if !name.as_bytes().contains(&b'p') || !(name.contains("cpu") || name.contains("np") || name.contains("numpy")) {
+    // Most names hold neither word (each has a `p`): one byte test first, then one pass over the
+    // words (it runs on every name and attribute read).
+    if !name.as_bytes().contains(&b'p') {
         return None;
     }
-    let mut words = name.split('_');
-    if words.clone().any(|w| w == "cpu") {
-        Some(Ty::HOST_TENSOR)
-    } else if words.any(|w| w == "np" || w == "numpy") {
-        Some(Ty::NdArray)
-    } else {
-        None
+    let mut ndarray = false;
+    for word in name.as_bytes().split(|&b| b == b'_') {
+        match word {
+            b"cpu" => return Some(Ty::HOST_TENSOR),
+            b"np" | b"numpy" => ndarray = true,
+            _ => {}
+        }
     }
+    ndarray.then_some(Ty::NdArray)
 }
 
 /// Reductions that give a 0-d tensor when called without a dimension.

@@ -573,7 +573,7 @@ impl<'a> Checker<'a> {
             Stmt::Assign(assign) => {
                 if let (Expr::Tuple(value), [Expr::Tuple(target)]) = (&*assign.value, assign.targets.as_slice()) {
                     if value.elts.len() == target.elts.len() && !value.elts.iter().any(Expr::is_starred_expr) {
-                        let tys: Vec<Ty> = value.elts.iter().map(|e| self.expr(e)).collect();
+                        let tys: SmallVec<[Ty; 4]> = value.elts.iter().map(|e| self.expr(e)).collect();
                         for (target, ty) in target.elts.iter().zip(tys) {
                             self.assign(target, ty);
                         }

@@ -50,6 +50,10 @@ impl<'a> Checker<'a> {
         if let Some(val) = self.self_attr_vals.get(&(class, name)) {
             return *val;
         }
+        if self.self_attr_vals.capacity() == 0 {
+            // Sized from the file on first use, as `attr_vals` is (it is only looked up).
+            self.self_attr_vals.reserve(self.context.source.len() / 1024);
+        }
         let id = self.name(name);
         let val = self.summary.add_val(Val::SelfAttr { class, name: id });
         self.self_attr_vals.insert((class, name), val);
@@ -67,6 +71,11 @@ impl<'a> Checker<'a> {
             if let Some(ty) = scope.vars.get(name) {
                 return *ty;
             }
+        }
+        // Imports and names looked up before are found at once: `global_vals` only holds names
+        // that pass the test below, which only ever admits more names.
+        if let Some(&val) = self.global_vals.get(name) {
+            return Ty::Val(val);
         }
         // A name no statement of the file binds may come from a star import (EAGLE's
         // `from .utils import *` brings the per-step `evaluate_posterior`).

@@ -10,6 +10,16 @@ use crate::python::types::{self, Ty};
 
 impl<'a> Checker<'a> {
     pub(super) fn prescan_module(&mut self, body: &'a [Stmt]) {
+        self.prescan_body(body);
+        // Most module-level names are bound once the traversal reaches them: the module scope
+        // is sized for them (its map is only looked up, so its capacity changes nothing else).
+        let module_names = self.module_names.len();
+        if let Some(module) = self.scopes.first_mut() {
+            module.vars.reserve(module_names);
+        }
+    }
+
+    fn prescan_body(&mut self, body: &'a [Stmt]) {
         for stmt in body {
             self.prescan_stmt(stmt);
         }
@@ -54,19 +64,19 @@ impl<'a> Checker<'a> {
                 }
             }
             Stmt::If(stmt_if) => {
-                self.prescan_module(&stmt_if.body);
+                self.prescan_body(&stmt_if.body);
                 for clause in &stmt_if.elif_else_clauses {
-                    self.prescan_module(&clause.body);
+                    self.prescan_body(&clause.body);
                 }
             }
             Stmt::Try(stmt_try) => {
-                self.prescan_module(&stmt_try.body);
+                self.prescan_body(&stmt_try.body);
                 for handler in &stmt_try.handlers {
                     let ast::ExceptHandler::ExceptHandler(handler) = handler;
-                    self.prescan_module(&handler.body);
+                    self.prescan_body(&handler.body);
                 }
-                self.prescan_module(&stmt_try.orelse);
-                self.prescan_module(&stmt_try.finalbody);
+                self.prescan_body(&stmt_try.orelse);
+                self.prescan_body(&stmt_try.finalbody);
             }
             _ => {}
         }
@@ -211,6 +221,12 @@ impl<'a> Checker<'a> {
             }
             for target in targets {
                 match target {
+                    // (An unknown type is stored as no entry, since most locals are of unknown
+                    // type and the map is only read through `quick_ty`, which takes a missing
+                    // entry for unknown.)
+                    Expr::Name(name) if ty == Ty::Unknown => {
+                        locals.remove(name.id.as_str());
+                    }
                     Expr::Name(name) => {
                         locals.insert(name.id.as_str(), ty);
                     }
