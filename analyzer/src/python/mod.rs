@@ -54,12 +54,21 @@ pub fn analyze_file(path: &Path, bytes: std::io::Result<Vec<u8>>, settings: &Set
     analyze_file_with(path, bytes, settings, None)
 }
 
-/// [`analyze_file`], as a re-check with the types the project pass proved from other files.
+/// What a re-check of a file is given: the types the project pass proved from other files, and
+/// the file's first-pass summary and findings (the functions those types do not concern keep
+/// their findings and are not visited again).
+pub(crate) struct Recheck<'r> {
+    pub foreign: &'r types::ForeignTypes,
+    pub first: &'r FileSummary,
+    pub candidates: &'r [frontend::Candidate],
+}
+
+/// [`analyze_file`], or a re-check of the file (see [`Recheck`]).
 pub(crate) fn analyze_file_with(
     path: &Path,
     bytes: std::io::Result<Vec<u8>>,
     settings: &Settings,
-    foreign: Option<&types::ForeignTypes>,
+    recheck: Option<Recheck<'_>>,
 ) -> FileAnalysis {
     let mut analysis = FileAnalysis::empty(path);
     let text = match SourceText::from_read(path, bytes) {
@@ -95,11 +104,29 @@ pub(crate) fn analyze_file_with(
     // `checker/flow.rs`) makes the file visited again with that type at the loop's head; a visit
     // finds more such types only through the ones it was given, and three visits bound the work.
     const MAX_VISITS: usize = 3;
+    // The first pass's findings as the traversal reports them: before the shift past a byte-order mark.
+    let first_candidates = recheck.as_ref().map(|recheck| {
+        let mut candidates = std::borrow::Cow::Borrowed(recheck.candidates);
+        if text.bom > 0 {
+            for candidate in candidates.to_mut() {
+                let range = &mut candidate.diagnostic.range;
+                *range = range.start - text.bom..range.end - text.bom;
+            }
+        }
+        candidates
+    });
+    let skips = recheck
+        .as_ref()
+        .zip(first_candidates.as_deref())
+        .and_then(|(recheck, candidates)| checker::Skips::new(recheck.foreign, recheck.first, candidates));
     let mut carried = Vec::new();
     for visit in 1..=MAX_VISITS {
         let mut checker = Checker::new(context()).with_carried(carried.clone());
-        if let Some(foreign) = foreign {
-            checker = checker.with_foreign(foreign);
+        if let Some(recheck) = &recheck {
+            checker = checker.with_foreign(recheck.foreign);
+        }
+        if let Some(skips) = &skips {
+            checker = checker.with_skips(skips);
         }
         checker.check_module(parsed.body());
         let more = checker.take_carried();

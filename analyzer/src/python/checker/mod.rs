@@ -27,9 +27,11 @@ mod imports;
 mod inference;
 mod names;
 mod prescan;
+mod skips;
 
 pub(crate) use flow::Carried;
 use inference::{binop_ty, ReturnFlow};
+pub(crate) use skips::Skips;
 
 /// A qualified name, segment by segment (`["torch", "cuda", "synchronize"]`).
 pub(crate) type QualName<'a> = SmallVec<[&'a str; 8]>;
@@ -132,6 +134,17 @@ pub(crate) struct Checker<'a> {
     /// or as lists or tuples, by (function, index): what is taken out of them (see
     /// `Checker::declared_container`).
     declared_params: FxHashMap<(FuncIdx, u32), Declared>,
+    /// In a re-check, what lets it skip the bodies of functions the answers do not concern.
+    skips: Option<&'a Skips<'a>>,
+    /// The module-level functions and methods (with their class) visited again whose return, as
+    /// later calls see it, may differ from the first pass's (see [`Skips`]): a body that may call
+    /// one is not skipped.
+    diverged: SmallVec<[(Option<u32>, &'a str); 4]>,
+    /// How many answered expressions the module-level functions and methods met so far hold; once
+    /// one was outside them (module or class-level code, which may bind names the functions after
+    /// it read), nothing more is skipped.
+    answers_in_functions: usize,
+    answer_outside_functions: bool,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -210,6 +223,10 @@ impl<'a> Checker<'a> {
             carried_out: Vec::new(),
             derived_params: FxHashMap::default(),
             declared_params: FxHashMap::default(),
+            skips: None,
+            diverged: SmallVec::new(),
+            answers_in_functions: 0,
+            answer_outside_functions: false,
             summary,
             candidates: Vec::new(),
         }
@@ -224,6 +241,12 @@ impl<'a> Checker<'a> {
     /// Makes this a re-check with the types the project pass proved from other files.
     pub fn with_foreign(mut self, foreign: &'a ForeignTypes) -> Self {
         self.foreign = Some(foreign);
+        self
+    }
+
+    /// Lets this re-check skip the bodies of the functions `skips` says the answers do not concern.
+    pub fn with_skips(mut self, skips: &'a Skips<'a>) -> Self {
+        self.skips = Some(skips);
         self
     }
 
@@ -1040,6 +1063,11 @@ impl<'a> Checker<'a> {
                 self.expr(default);
             }
         }
+        if self.scopes.len() == 1 && self.skips.is_some() {
+            if let Some(func) = self.skip_body(def, class) {
+                return func;
+            }
+        }
         let name_row = self.row(def.name.range.start().to_usize());
         let qualname = match (class, self.scopes.len() > 1) {
             (Some(class), _) => format!("{}.{}", self.summary.classes[class as usize].name, def.name.as_str()),
@@ -1156,6 +1184,9 @@ impl<'a> Checker<'a> {
         self.summary.funcs[func as usize].params = params;
 
         let top_level = self.scopes.len() == 1;
+        // What calls of it after this point see of its return, before its body is visited (see `Skips`).
+        let recorded_before =
+            (top_level && self.skips.is_some()).then(|| self.recorded_return(def.name.as_str(), class));
         let saved_regions = std::mem::take(&mut self.regions);
         self.scopes.push(scope);
         self.returns.push(ReturnFlow::default());
@@ -1170,7 +1201,11 @@ impl<'a> Checker<'a> {
         {
             self.summary.funcs[func as usize].return_val = Some(val);
         }
+        let declared = self.summary.funcs[func as usize].returns;
         self.record_return(def.name.as_str(), func, class, top_level, returns);
+        if let Some(before) = recorded_before {
+            self.note_return_divergence(def.name.as_str(), func, class, declared, before);
+        }
         if class.is_some() && !is_static {
             self.summary.funcs[func as usize].kwargs_to_attrs = sets_kwargs_as_attributes(def);
         }

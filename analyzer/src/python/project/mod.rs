@@ -291,14 +291,18 @@ fn recheck(
         .filter(|(index, file)| !foreign[*index].is_empty() && settings.reports(&file.path))
         .map(|(index, file)| (index, file.path.as_path()))
         .collect();
+    // (The analyses themselves hold suppressions, which are not shared between threads.)
+    let first: Vec<(&FileSummary, &[crate::frontend::Candidate])> =
+        files.iter().zip(findings.iter()).map(|(file, found)| (&file.summary, found.candidates.as_slice())).collect();
     let rechecked: Vec<(usize, Vec<crate::frontend::Candidate>)> = paths
         .into_par_iter()
         .filter_map(|(index, path)| {
             let bytes =
                 crate::source::Overlay::read(settings.overlay.as_deref(), path).map(std::borrow::Cow::into_owned);
-            let again = crate::frontend::catch_panic(path, || {
-                super::analyze_file_with(path, bytes, settings, Some(&foreign[index]))
-            });
+            let recheck =
+                super::Recheck { foreign: &foreign[index], first: first[index].0, candidates: first[index].1 };
+            let again =
+                crate::frontend::catch_panic(path, || super::analyze_file_with(path, bytes, settings, Some(recheck)));
             (!again.internal_error && again.file_diagnostics.is_empty()).then_some((index, again.candidates))
         })
         .collect();

@@ -1,0 +1,288 @@
+//! A re-check visits again only the functions that the project pass's answers concern; the
+//! others keep the first pass's findings, and their bodies are skipped.
+//!
+//! A skipped body must leave the traversal as visiting it would have for the code after it: the
+//! functions and regions it defines take their indices (copied from the first pass, which visited
+//! the same statements), its imports bind file-wide, and what its `return`s give is what later
+//! calls of it see (replayed from the first pass's summary). A body that defines a class is
+//! always visited (the class's index and knowledge would be needed), and so is every body that
+//! mentions a function whose visit changed what later calls see of its return
+//! ([`Checker::diverged`]), and every function after module or class-level code that an answer
+//! concerns (it may bind a name differently).
+
+use std::ops::Range;
+
+use smallvec::SmallVec;
+
+use super::Checker;
+use crate::frontend::Candidate;
+use crate::python::adapter::{ast, span, Stmt};
+use crate::python::summary::{FileSummary, FuncIdx};
+use crate::python::types::{ForeignTypes, Ty};
+
+/// What a re-check needs to skip the functions its answers do not concern.
+pub(crate) struct Skips<'a> {
+    /// The file's first-pass summary and findings (their byte ranges in the text after any
+    /// byte-order mark, as the traversal reports them).
+    first: &'a FileSummary,
+    candidates: &'a [Candidate],
+    /// Where the answered expressions start, sorted.
+    answered_starts: Vec<u32>,
+    /// The functions that own answered parameters, sorted.
+    answered_funcs: Vec<FuncIdx>,
+}
+
+impl<'a> Skips<'a> {
+    /// `None` when every function must be visited again: the answers say what some of the file's
+    /// functions return, which changes what their callers anywhere in the file see.
+    pub fn new(foreign: &ForeignTypes, first: &'a FileSummary, candidates: &'a [Candidate]) -> Option<Self> {
+        if !foreign.param_returns.is_empty() {
+            return None;
+        }
+        // (A key is the range's start, then its end: see `range_key`.)
+        let start = |key: &u64| (key >> 32) as u32;
+        let mut answered_starts: Vec<u32> =
+            foreign.exprs.keys().chain(foreign.elements.keys()).chain(foreign.containers.keys()).map(start).collect();
+        answered_starts.sort_unstable();
+        let mut answered_funcs: Vec<FuncIdx> =
+            foreign.params.keys().chain(foreign.host_params.keys()).map(|&(func, _)| func).collect();
+        answered_funcs.sort_unstable();
+        Some(Skips { first, candidates, answered_starts, answered_funcs })
+    }
+
+    /// How many answered expressions start before `range`, and how many in it.
+    fn answers_around(&self, range: Range<usize>) -> (usize, usize) {
+        let before = self.answered_starts.partition_point(|&start| (start as usize) < range.start);
+        let through = self.answered_starts.partition_point(|&start| (start as usize) < range.end);
+        (before, through - before)
+    }
+
+    /// Whether an answer concerns code in `range` or a parameter of one of `funcs`.
+    fn concerns(&self, range: Range<usize>, funcs: Range<FuncIdx>) -> bool {
+        let at = self.answered_funcs.partition_point(|&func| func < funcs.start);
+        self.answers_around(range).1 > 0 || self.answered_funcs.get(at).is_some_and(|&func| func < funcs.end)
+    }
+}
+
+/// What returns of a function that later calls see: what the traversal records for them.
+fn seen_by_callers(ty: Ty) -> bool {
+    ty.is_tensor() || matches!(ty, Ty::Tensors | Ty::NdArray)
+}
+
+impl<'a> Checker<'a> {
+    /// What calls of the module-level function or method `name` see it return so far.
+    pub(super) fn recorded_return(&self, name: &str, class: Option<u32>) -> Option<Ty> {
+        match class {
+            Some(class) => self.classes.get(class as usize)?.method_returns.get(name).copied(),
+            None => self.function_returns.get(name).copied(),
+        }
+    }
+
+    /// What the first pass's visit of function `func`'s body recorded of its return for later
+    /// calls, given the entry `before` it: `None` when that cannot be told from its summary (a
+    /// return annotation with no entry before: the body's own type was recorded, and the summary
+    /// keeps the annotation).
+    fn first_recorded(&self, func: FuncIdx, declared: Ty, before: Option<Ty>) -> Option<Option<Ty>> {
+        let first = self.skips?.first.funcs.get(func as usize)?;
+        match (before, declared) {
+            // Only the first record counts.
+            (Some(_), _) => Some(before),
+            // Without an annotation, the summary keeps what the body returns.
+            (None, Ty::Unknown) => Some(seen_by_callers(first.returns).then_some(first.returns)),
+            (None, _) => None,
+        }
+    }
+
+    /// After visiting again the body of module-level function or method `func`: whether what it
+    /// recorded for later calls may differ from the first pass's record, which the functions after
+    /// it saw in the first pass (and so their findings kept when they are skipped).
+    pub(super) fn note_return_divergence(
+        &mut self,
+        name: &'a str,
+        func: FuncIdx,
+        class: Option<u32>,
+        declared: Ty,
+        before: Option<Ty>,
+    ) {
+        let now = self.recorded_return(name, class);
+        if self.first_recorded(func, declared, before) != Some(now) && !self.diverged.contains(&(class, name)) {
+            self.diverged.push((class, name));
+        }
+    }
+
+    /// In a re-check, skips module-level function or method `def` (once its decorators and
+    /// defaults, which belong to the code around it, are visited) when no answer concerns it:
+    /// what visiting it would leave for the code after it is taken from the first pass. Returns
+    /// its index if it did.
+    pub(super) fn skip_body(&mut self, def: &'a ast::StmtFunctionDef, class: Option<u32>) -> Option<FuncIdx> {
+        let skips = self.skips?;
+        let range = span(def);
+        let (before_def, in_def) = skips.answers_around(range.clone());
+        self.answer_outside_functions |= before_def > self.answers_in_functions;
+        self.answers_in_functions += in_def;
+        if self.answer_outside_functions {
+            return None;
+        }
+        let mut inside = BodyScan::default();
+        inside.scan(&def.body);
+        let func = self.summary.funcs.len() as FuncIdx;
+        let funcs = func..func + 1 + inside.defs;
+        let text = &self.context.source[range.clone()];
+        // A function's return is seen by calls of its name; a method's, by `self.m()` calls in
+        // its class's methods.
+        let calls_diverged = (self.diverged.iter())
+            .any(|&(owner, name)| (owner.is_none() || owner == class) && super::mentions(text, name));
+        if inside.defines_class || calls_diverged || skips.concerns(range, funcs.clone()) {
+            return None;
+        }
+        let first = skips.first;
+        // The first pass numbered the same functions and regions (it visited the same statements).
+        let regions_from = self.summary.regions.len();
+        let same_numbering = first.funcs.len() >= funcs.end as usize
+            && first.funcs[func as usize].name == def.name.as_str()
+            && first.funcs[func as usize].row == self.row(def.name.range.start().to_usize())
+            && first.regions.len() >= regions_from;
+        if !same_numbering {
+            return None;
+        }
+        let name = def.name.as_str();
+        let before = self.recorded_return(name, class);
+        let declared = if before.is_some() {
+            Ty::Unknown // (not needed: the record is already made)
+        } else {
+            def.returns.as_deref().map_or(Ty::Unknown, |returns| self.annotation_ty(returns))
+        };
+        let recorded = self.first_recorded(func, declared, before)?;
+        self.summary.funcs.extend(first.funcs[funcs.start as usize..funcs.end as usize].iter().cloned());
+        let regions = first.regions[regions_from..].iter().take_while(|region| funcs.contains(&region.func));
+        self.summary.regions.extend(regions.cloned());
+        self.candidates.extend(skips.candidates.iter().filter(|c| funcs.contains(&c.func)).cloned());
+        for import in inside.imports {
+            match import {
+                Stmt::Import(import) => self.add_import(import),
+                Stmt::ImportFrom(import) => self.add_import_from(import),
+                _ => {}
+            }
+        }
+        if let (None, Some(ty)) = (before, recorded) {
+            match class {
+                Some(class) => {
+                    if let Some(info) = self.classes.get_mut(class as usize) {
+                        info.method_returns.insert(name, ty);
+                    }
+                }
+                None => {
+                    self.function_returns.insert(name, ty);
+                }
+            }
+        }
+        Some(func)
+    }
+}
+
+/// What a function body holds that matters after it: the functions defined in it, whether a
+/// class is, and its imports, in the order the traversal meets them.
+#[derive(Default)]
+struct BodyScan<'a> {
+    defs: u32,
+    defines_class: bool,
+    imports: SmallVec<[&'a Stmt; 4]>,
+}
+
+impl<'a> BodyScan<'a> {
+    fn scan(&mut self, body: &'a [Stmt]) {
+        for stmt in body {
+            match stmt {
+                Stmt::FunctionDef(def) => {
+                    self.defs += 1;
+                    self.scan(&def.body);
+                }
+                Stmt::ClassDef(_) => self.defines_class = true,
+                Stmt::Import(_) | Stmt::ImportFrom(_) => self.imports.push(stmt),
+                Stmt::For(stmt_for) => {
+                    self.scan(&stmt_for.body);
+                    self.scan(&stmt_for.orelse);
+                }
+                Stmt::While(stmt_while) => {
+                    self.scan(&stmt_while.body);
+                    self.scan(&stmt_while.orelse);
+                }
+                Stmt::If(stmt_if) => {
+                    self.scan(&stmt_if.body);
+                    for clause in &stmt_if.elif_else_clauses {
+                        self.scan(&clause.body);
+                    }
+                }
+                Stmt::With(with) => self.scan(&with.body),
+                Stmt::Match(stmt_match) => {
+                    for case in &stmt_match.cases {
+                        self.scan(&case.body);
+                    }
+                }
+                Stmt::Try(stmt_try) => {
+                    self.scan(&stmt_try.body);
+                    for handler in &stmt_try.handlers {
+                        let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                        self.scan(&handler.body);
+                    }
+                    self.scan(&stmt_try.orelse);
+                    self.scan(&stmt_try.finalbody);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::python::adapter;
+    use crate::python::types::{range_key, GivenTensor, ParamReturns};
+
+    #[test]
+    fn a_body_scan_counts_nested_functions_and_keeps_imports_in_order() {
+        let source = "def f():\n    import a\n    def g():\n        from b import c\n        def h():\n            pass\n    \
+                      for x in y:\n        def k():\n            pass\n    try:\n        import d\n    except E:\n        pass\n";
+        let parsed = adapter::parse(source, false, false);
+        let Some(Stmt::FunctionDef(def)) = parsed.body().first() else { panic!("a function") };
+        let mut scan = BodyScan::default();
+        scan.scan(&def.body);
+        assert_eq!(scan.defs, 3);
+        assert!(!scan.defines_class);
+        let imported: Vec<&str> = (scan.imports.iter())
+            .map(|stmt| match stmt {
+                Stmt::Import(import) => import.names[0].name.as_str(),
+                Stmt::ImportFrom(import) => import.module.as_ref().map_or("", |m| m.as_str()),
+                _ => "",
+            })
+            .collect();
+        assert_eq!(imported, ["a", "b", "d"]);
+
+        let parsed = adapter::parse("def f():\n    if x:\n        class C:\n            pass\n", false, false);
+        let Some(Stmt::FunctionDef(def)) = parsed.body().first() else { panic!("a function") };
+        let mut scan = BodyScan::default();
+        scan.scan(&def.body);
+        assert!(scan.defines_class);
+    }
+
+    #[test]
+    fn answers_concern_the_code_they_start_in_and_the_functions_whose_parameters_they_type() {
+        let mut foreign = ForeignTypes::default();
+        foreign.exprs.insert(range_key(10, 14), Ty::TENSOR);
+        foreign.elements.insert(range_key(40, 50), vec![Ty::TENSOR, Ty::Int]);
+        let given = GivenTensor { name: "t".into(), caller: "a.py:3".into(), annotated: false, zero_dim: false };
+        foreign.params.insert((5, 1), given);
+        let first = FileSummary::default();
+        let skips = Skips::new(&foreign, &first, &[]).expect("no returns answered");
+        assert_eq!(skips.answers_around(0..10), (0, 0));
+        assert_eq!(skips.answers_around(10..40), (0, 1));
+        assert_eq!(skips.answers_around(11..60), (1, 1));
+        assert!(skips.concerns(0..11, 0..1));
+        assert!(!skips.concerns(11..40, 1..5));
+        assert!(skips.concerns(11..40, 4..6));
+        // What a function returns concerns its callers anywhere in the file: nothing is skipped.
+        foreign.param_returns.insert("f".into(), ParamReturns { params: 1, zero_dim: 0, is_static: true });
+        assert!(Skips::new(&foreign, &first, &[]).is_none());
+    }
+}
