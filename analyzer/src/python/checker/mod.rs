@@ -1057,10 +1057,14 @@ impl<'a> Checker<'a> {
             }
             self.expr(expr);
         }
-        // Defaults are evaluated in the enclosing scope.
-        for param in def.parameters.iter_non_variadic_params() {
-            if let Some(default) = &param.default {
-                self.expr(default);
+        // Defaults are evaluated in the enclosing scope (slice by slice: a chain of the three
+        // costs more per parameter).
+        let parameters = &def.parameters;
+        for group in [&parameters.posonlyargs[..], &parameters.args[..], &parameters.kwonlyargs[..]] {
+            for param in group {
+                if let Some(default) = &param.default {
+                    self.expr(default);
+                }
             }
         }
         if self.scopes.len() == 1 && self.skips.is_some() {
@@ -1069,17 +1073,17 @@ impl<'a> Checker<'a> {
             }
         }
         let name_row = self.row(def.name.range.start().to_usize());
+        let name = def.name.as_str();
+        // `Class.method` or `outer.inner`, built in one allocation of the right size.
         let qualname = match (class, self.scopes.len() > 1) {
-            (Some(class), _) => format!("{}.{}", self.summary.classes[class as usize].name, def.name.as_str()),
-            (None, true) => {
-                format!("{}.{}", self.summary.funcs[self.current_func() as usize].qualname, def.name.as_str())
-            }
-            (None, false) => def.name.to_string(),
+            (Some(class), _) => dotted_pair(&self.summary.classes[class as usize].name, name),
+            (None, true) => dotted_pair(&self.summary.funcs[self.current_func() as usize].qualname, name),
+            (None, false) => name.to_owned(),
         };
         let return_val = def.returns.as_deref().and_then(|r| self.declared_class(r));
         let func = self.summary.funcs.len() as FuncIdx;
         self.summary.funcs.push(FuncSummary {
-            name: def.name.to_string(),
+            name: name.to_owned(),
             qualname,
             class,
             row: name_row,
@@ -1088,12 +1092,16 @@ impl<'a> Checker<'a> {
             decorators,
             // On the `def` line, or on its own line right above the `def` (or its decorators); a
             // cached function is cold unless marked otherwise.
-            marker: self
-                .context
-                .markers
-                .get(&name_row)
-                .or_else(|| self.context.markers.get(&(self.row(def.range.start().to_usize()).saturating_sub(1))))
-                .copied()
+            // (Most files have no markers: then no row is looked up.)
+            marker: (!self.context.markers.is_empty())
+                .then(|| {
+                    let markers = &self.context.markers;
+                    markers
+                        .get(&name_row)
+                        .or_else(|| markers.get(&(self.row(def.range.start().to_usize()).saturating_sub(1))))
+                        .copied()
+                })
+                .flatten()
                 .or(cached.then_some(Marker::Cold)),
             is_static: is_static || class.is_none(),
             returns: def.returns.as_deref().map_or(Ty::Unknown, |r| self.annotation_ty(r)),
@@ -1114,8 +1122,7 @@ impl<'a> Checker<'a> {
 
         let vars = self.spare_vars.pop().unwrap_or_default();
         let mut scope = Scope { func, vars, self_of: None, labels_param: false, params: SmallVec::new(), rebound: 0 };
-        let mut params = Vec::new();
-        let parameters = &def.parameters;
+        let mut params = Vec::with_capacity(parameters.len());
         let all = parameters
             .posonlyargs
             .iter()
@@ -1130,7 +1137,8 @@ impl<'a> Checker<'a> {
             .kwarg
             .is_some()
             .then(|| positional + usize::from(parameters.vararg.is_some()) + parameters.kwonlyargs.len());
-        self.summary.funcs[func as usize].positional = positional as u32;
+        // Bits of the summary's `scalar_params`, `untyped_params` and `tensor_params`.
+        let (mut scalar_params, mut untyped_params, mut tensor_params) = (0u32, 0u32, 0u32);
         for (index, param) in all.enumerate() {
             let name = param.name.as_str();
             scope.labels_param |= name == "labels";
@@ -1158,12 +1166,11 @@ impl<'a> Checker<'a> {
             let ty = if is_receiver || index >= 32 || Some(index) == vararg || Some(index) == kwarg {
                 ty
             } else {
-                let summary = &mut self.summary.funcs[func as usize];
                 let scalar = matches!(annotated, Ty::Int | Ty::Float | Ty::Bool);
                 let untyped = annotated == Ty::Unknown;
-                summary.scalar_params |= u32::from(scalar) << index;
-                summary.untyped_params |= u32::from(untyped) << index;
-                summary.tensor_params |= u32::from(annotated.is_tensor()) << index;
+                scalar_params |= u32::from(scalar) << index;
+                untyped_params |= u32::from(untyped) << index;
+                tensor_params |= u32::from(annotated.is_tensor()) << index;
                 match self.foreign {
                     // Callers in the tree pass tensors: they win over the annotation, or its absence.
                     Some(foreign) if (scalar || untyped) && foreign.params.contains_key(&(func, index as u32)) => {
@@ -1181,7 +1188,11 @@ impl<'a> Checker<'a> {
             };
             scope.vars.insert(name, ty);
         }
-        self.summary.funcs[func as usize].params = params;
+        let summary = &mut self.summary.funcs[func as usize];
+        summary.params = params;
+        summary.positional = positional as u32;
+        (summary.scalar_params, summary.untyped_params, summary.tensor_params) =
+            (scalar_params, untyped_params, tensor_params);
 
         let top_level = self.scopes.len() == 1;
         // What calls of it after this point see of its return, before its body is visited (see `Skips`).
@@ -1349,6 +1360,15 @@ fn leaves(body: &[Stmt]) -> bool {
 /// Whether an enum member's name is spelled like a class (`DDIMScheduler`, not `FLASH_VARLEN`).
 fn names_a_class(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_uppercase()) && name.contains(|c: char| c.is_ascii_lowercase())
+}
+
+/// `prefix.name` (a qualified name).
+fn dotted_pair(prefix: &str, name: &str) -> String {
+    let mut dotted = String::with_capacity(prefix.len() + 1 + name.len());
+    dotted.push_str(prefix);
+    dotted.push('.');
+    dotted.push_str(name);
+    dotted
 }
 
 /// Whether `text` mentions the identifier `name` (not as part of a longer one).
