@@ -362,9 +362,8 @@ impl<'a> Checker<'a> {
     }
 
     /// `h = helper(x)` or `a, b = helper(x)` where the call's result is asked about.
-    fn note_unknown_binding(&mut self, targets: &'a [Expr], value: &Expr) {
-        let range = span(value);
-        let Some(&val) = self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)) else { return };
+    /// `val` is the call's value asked about (see [`Self::unknown_calls`]).
+    fn note_unknown_binding(&mut self, targets: &'a [Expr], val: ValId) {
         let func = self.current_func();
         for target in targets {
             match target {
@@ -388,9 +387,8 @@ impl<'a> Checker<'a> {
     /// `self.x = helper(...)` where the file does not know what `helper` returns: the class's
     /// attribute `x` is the call's result, for the project pass (a project function's declared
     /// return class, `-> "Sampler"`). The types the rules see are unchanged.
-    fn note_call_attribute(&mut self, targets: &'a [Expr], value: &Expr) {
-        let range = span(value);
-        let Some(&callee) = self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)) else { return };
+    /// `callee` is the call's value asked about (see [`Self::unknown_calls`]).
+    fn note_call_attribute(&mut self, targets: &'a [Expr], callee: ValId) {
         for target in targets {
             let Expr::Attribute(attribute) = target else { continue };
             if let Some(class) = self.self_attribute_owner(&attribute.value) {
@@ -621,9 +619,14 @@ impl<'a> Checker<'a> {
                     }) {
                         self.note_read(&assign.value, ty);
                     }
-                    if !self.unknown_calls.is_empty() {
-                        self.note_unknown_binding(&assign.targets, &assign.value);
-                        self.note_call_attribute(&assign.targets, &assign.value);
+                    // (Only calls are asked about as unknown results, see `foreign_ty`: the
+                    // value is looked up once, for both.)
+                    if matches!(&*assign.value, Expr::Call(_)) && !self.unknown_calls.is_empty() {
+                        let range = span(&*assign.value);
+                        if let Some(&val) = self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)) {
+                            self.note_unknown_binding(&assign.targets, val);
+                            self.note_call_attribute(&assign.targets, val);
+                        }
                     }
                     self.note_symbolic_call_binding(&assign.targets, ty);
                 }
