@@ -255,7 +255,20 @@ impl<'a> Checker<'a> {
     /// re-check, its answer (a tensor, tensors, a stream) replaces the symbolic value.
     /// `calls_before` is the number of call sites before `expr` was visited: a call whose result
     /// the file cannot describe (a function's) asks about the call site it recorded, if any.
+    #[inline]
     pub(crate) fn foreign_ty(&mut self, expr: &'a Expr, ty: Ty, calls_before: usize) -> Ty {
+        // Most expressions are none of these: they return at once, without a call.
+        match (expr, ty) {
+            (Expr::Subscript(_) | Expr::Attribute(_) | Expr::Call(_), Ty::Val(_)) | (Expr::Call(_), Ty::Unknown) => {
+                self.foreign_ty_of(expr, ty, calls_before)
+            }
+            _ => ty,
+        }
+    }
+
+    /// [`Self::foreign_ty`] for the expressions it concerns.
+    #[inline(never)]
+    fn foreign_ty_of(&mut self, expr: &'a Expr, ty: Ty, calls_before: usize) -> Ty {
         let (val, call) = match (expr, ty) {
             // An element of a declared container (`masks[k]`, `info.pairs[0][1]`).
             (Expr::Subscript(_), Ty::Val(_)) => return self.declared_element_ty(expr).unwrap_or(ty),
