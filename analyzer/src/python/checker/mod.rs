@@ -255,7 +255,20 @@ impl<'a> Checker<'a> {
     /// re-check, its answer (a tensor, tensors, a stream) replaces the symbolic value.
     /// `calls_before` is the number of call sites before `expr` was visited: a call whose result
     /// the file cannot describe (a function's) asks about the call site it recorded, if any.
+    #[inline]
     pub(crate) fn foreign_ty(&mut self, expr: &'a Expr, ty: Ty, calls_before: usize) -> Ty {
+        // Most expressions are none of these: they return at once, without a call.
+        match (expr, ty) {
+            (Expr::Subscript(_) | Expr::Attribute(_) | Expr::Call(_), Ty::Val(_)) | (Expr::Call(_), Ty::Unknown) => {
+                self.foreign_ty_of(expr, ty, calls_before)
+            }
+            _ => ty,
+        }
+    }
+
+    /// [`Self::foreign_ty`] for the expressions it concerns.
+    #[inline(never)]
+    fn foreign_ty_of(&mut self, expr: &'a Expr, ty: Ty, calls_before: usize) -> Ty {
         let (val, call) = match (expr, ty) {
             // An element of a declared container (`masks[k]`, `info.pairs[0][1]`).
             (Expr::Subscript(_), Ty::Val(_)) => return self.declared_element_ty(expr).unwrap_or(ty),
@@ -362,9 +375,8 @@ impl<'a> Checker<'a> {
     }
 
     /// `h = helper(x)` or `a, b = helper(x)` where the call's result is asked about.
-    fn note_unknown_binding(&mut self, targets: &'a [Expr], value: &Expr) {
-        let range = span(value);
-        let Some(&val) = self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)) else { return };
+    /// `val` is the call's value asked about (see [`Self::unknown_calls`]).
+    fn note_unknown_binding(&mut self, targets: &'a [Expr], val: ValId) {
         let func = self.current_func();
         for target in targets {
             match target {
@@ -388,9 +400,8 @@ impl<'a> Checker<'a> {
     /// `self.x = helper(...)` where the file does not know what `helper` returns: the class's
     /// attribute `x` is the call's result, for the project pass (a project function's declared
     /// return class, `-> "Sampler"`). The types the rules see are unchanged.
-    fn note_call_attribute(&mut self, targets: &'a [Expr], value: &Expr) {
-        let range = span(value);
-        let Some(&callee) = self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)) else { return };
+    /// `callee` is the call's value asked about (see [`Self::unknown_calls`]).
+    fn note_call_attribute(&mut self, targets: &'a [Expr], callee: ValId) {
         for target in targets {
             let Expr::Attribute(attribute) = target else { continue };
             if let Some(class) = self.self_attribute_owner(&attribute.value) {
@@ -621,9 +632,14 @@ impl<'a> Checker<'a> {
                     }) {
                         self.note_read(&assign.value, ty);
                     }
-                    if !self.unknown_calls.is_empty() {
-                        self.note_unknown_binding(&assign.targets, &assign.value);
-                        self.note_call_attribute(&assign.targets, &assign.value);
+                    // (Only calls are asked about as unknown results, see `foreign_ty`: the
+                    // value is looked up once, for both.)
+                    if matches!(&*assign.value, Expr::Call(_)) && !self.unknown_calls.is_empty() {
+                        let range = span(&*assign.value);
+                        if let Some(&val) = self.unknown_calls.get(&range_key(range.start as u32, range.end as u32)) {
+                            self.note_unknown_binding(&assign.targets, val);
+                            self.note_call_attribute(&assign.targets, val);
+                        }
                     }
                     self.note_symbolic_call_binding(&assign.targets, ty);
                 }
@@ -1057,10 +1073,14 @@ impl<'a> Checker<'a> {
             }
             self.expr(expr);
         }
-        // Defaults are evaluated in the enclosing scope.
-        for param in def.parameters.iter_non_variadic_params() {
-            if let Some(default) = &param.default {
-                self.expr(default);
+        // Defaults are evaluated in the enclosing scope (slice by slice: a chain of the three
+        // costs more per parameter).
+        let parameters = &def.parameters;
+        for group in [&parameters.posonlyargs[..], &parameters.args[..], &parameters.kwonlyargs[..]] {
+            for param in group {
+                if let Some(default) = &param.default {
+                    self.expr(default);
+                }
             }
         }
         if self.scopes.len() == 1 && self.skips.is_some() {
@@ -1069,17 +1089,17 @@ impl<'a> Checker<'a> {
             }
         }
         let name_row = self.row(def.name.range.start().to_usize());
+        let name = def.name.as_str();
+        // `Class.method` or `outer.inner`, built in one allocation of the right size.
         let qualname = match (class, self.scopes.len() > 1) {
-            (Some(class), _) => format!("{}.{}", self.summary.classes[class as usize].name, def.name.as_str()),
-            (None, true) => {
-                format!("{}.{}", self.summary.funcs[self.current_func() as usize].qualname, def.name.as_str())
-            }
-            (None, false) => def.name.to_string(),
+            (Some(class), _) => dotted_pair(&self.summary.classes[class as usize].name, name),
+            (None, true) => dotted_pair(&self.summary.funcs[self.current_func() as usize].qualname, name),
+            (None, false) => name.to_owned(),
         };
         let return_val = def.returns.as_deref().and_then(|r| self.declared_class(r));
         let func = self.summary.funcs.len() as FuncIdx;
         self.summary.funcs.push(FuncSummary {
-            name: def.name.to_string(),
+            name: name.to_owned(),
             qualname,
             class,
             row: name_row,
@@ -1088,12 +1108,16 @@ impl<'a> Checker<'a> {
             decorators,
             // On the `def` line, or on its own line right above the `def` (or its decorators); a
             // cached function is cold unless marked otherwise.
-            marker: self
-                .context
-                .markers
-                .get(&name_row)
-                .or_else(|| self.context.markers.get(&(self.row(def.range.start().to_usize()).saturating_sub(1))))
-                .copied()
+            // (Most files have no markers: then no row is looked up.)
+            marker: (!self.context.markers.is_empty())
+                .then(|| {
+                    let markers = &self.context.markers;
+                    markers
+                        .get(&name_row)
+                        .or_else(|| markers.get(&(self.row(def.range.start().to_usize()).saturating_sub(1))))
+                        .copied()
+                })
+                .flatten()
                 .or(cached.then_some(Marker::Cold)),
             is_static: is_static || class.is_none(),
             returns: def.returns.as_deref().map_or(Ty::Unknown, |r| self.annotation_ty(r)),
@@ -1114,8 +1138,7 @@ impl<'a> Checker<'a> {
 
         let vars = self.spare_vars.pop().unwrap_or_default();
         let mut scope = Scope { func, vars, self_of: None, labels_param: false, params: SmallVec::new(), rebound: 0 };
-        let mut params = Vec::new();
-        let parameters = &def.parameters;
+        let mut params = Vec::with_capacity(parameters.len());
         let all = parameters
             .posonlyargs
             .iter()
@@ -1130,7 +1153,8 @@ impl<'a> Checker<'a> {
             .kwarg
             .is_some()
             .then(|| positional + usize::from(parameters.vararg.is_some()) + parameters.kwonlyargs.len());
-        self.summary.funcs[func as usize].positional = positional as u32;
+        // Bits of the summary's `scalar_params`, `untyped_params` and `tensor_params`.
+        let (mut scalar_params, mut untyped_params, mut tensor_params) = (0u32, 0u32, 0u32);
         for (index, param) in all.enumerate() {
             let name = param.name.as_str();
             scope.labels_param |= name == "labels";
@@ -1158,12 +1182,11 @@ impl<'a> Checker<'a> {
             let ty = if is_receiver || index >= 32 || Some(index) == vararg || Some(index) == kwarg {
                 ty
             } else {
-                let summary = &mut self.summary.funcs[func as usize];
                 let scalar = matches!(annotated, Ty::Int | Ty::Float | Ty::Bool);
                 let untyped = annotated == Ty::Unknown;
-                summary.scalar_params |= u32::from(scalar) << index;
-                summary.untyped_params |= u32::from(untyped) << index;
-                summary.tensor_params |= u32::from(annotated.is_tensor()) << index;
+                scalar_params |= u32::from(scalar) << index;
+                untyped_params |= u32::from(untyped) << index;
+                tensor_params |= u32::from(annotated.is_tensor()) << index;
                 match self.foreign {
                     // Callers in the tree pass tensors: they win over the annotation, or its absence.
                     Some(foreign) if (scalar || untyped) && foreign.params.contains_key(&(func, index as u32)) => {
@@ -1181,7 +1204,11 @@ impl<'a> Checker<'a> {
             };
             scope.vars.insert(name, ty);
         }
-        self.summary.funcs[func as usize].params = params;
+        let summary = &mut self.summary.funcs[func as usize];
+        summary.params = params;
+        summary.positional = positional as u32;
+        (summary.scalar_params, summary.untyped_params, summary.tensor_params) =
+            (scalar_params, untyped_params, tensor_params);
 
         let top_level = self.scopes.len() == 1;
         // What calls of it after this point see of its return, before its body is visited (see `Skips`).
@@ -1349,6 +1376,15 @@ fn leaves(body: &[Stmt]) -> bool {
 /// Whether an enum member's name is spelled like a class (`DDIMScheduler`, not `FLASH_VARLEN`).
 fn names_a_class(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_uppercase()) && name.contains(|c: char| c.is_ascii_lowercase())
+}
+
+/// `prefix.name` (a qualified name).
+fn dotted_pair(prefix: &str, name: &str) -> String {
+    let mut dotted = String::with_capacity(prefix.len() + 1 + name.len());
+    dotted.push_str(prefix);
+    dotted.push('.');
+    dotted.push_str(name);
+    dotted
 }
 
 /// Whether `text` mentions the identifier `name` (not as part of a longer one).
