@@ -110,7 +110,7 @@ pub enum Val {
     Union(Items),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FuncSummary {
     pub name: String,
     /// `Class.method`, `function`, `outer.inner`, or `<module>` for module-level code.

@@ -156,27 +156,9 @@ impl<'a> Checker<'a> {
         summary.funcs.push(FuncSummary {
             name: "<module>".into(),
             qualname: "<module>".into(),
-            class: None,
             row: 1,
-            params: Vec::new(),
-            compiled: false,
-            decorators: Vec::new(),
-            marker: None,
             is_static: true,
-            returns: Ty::Unknown,
-            return_elements: Vec::new(),
-            return_attrs: Vec::new(),
-            returns_params: 0,
-            return_element_params: Vec::new(),
-            scalar_params: 0,
-            kwargs_to_attrs: false,
-            property: false,
-            return_val: None,
-            untyped_params: 0,
-            tensor_params: 0,
-            tested_params: 0,
-            read_params: 0,
-            positional: 0,
+            ..FuncSummary::default()
         });
         Checker {
             context,

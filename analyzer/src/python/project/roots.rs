@@ -522,19 +522,22 @@ const SETUP_WORDS: &[&str] = &[
     "adapter",
 ];
 
+/// `name` in lower case, copied only when it has upper-case letters (most names are snake_case).
+fn lower_ascii(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
 /// Whether a function's name says it sets a model up rather than runs it: constructing, loading,
 /// saving or converting weights, merging adapters or re-parameterising layers, warming up,
 /// autotuning, calibrating, profiling or benchmarking. Its loops run a model once per setup,
 /// not once per step, so they are never decode loops.
 fn is_setup_function(name: &str) -> bool {
-    // Most names are snake_case already: lower-case only those that are not.
-    let lowered;
-    let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        lowered = name.to_ascii_lowercase();
-        lowered.as_str()
-    } else {
-        name
-    };
+    let name = lower_ascii(name);
+    let name = name.as_ref();
     // One pass over the name, trying only the words that start with the byte at hand, rather than
     // one substring search per word: every function's name is asked (`is_state_method`).
     const STARTS: [bool; 256] = first_bytes(SETUP_WORDS);
@@ -676,14 +679,8 @@ fn is_evaluation_module(module: &str) -> bool {
 /// (`merge`, `unmerge`, `merge_adapter`, `merge_and_unload`): never per-step inference code.
 fn is_training_only_function(name: &str) -> bool {
     let name = name.trim_start_matches('_');
-    // Most names are snake_case already: lower-case only those that are not.
-    let lowered;
-    let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        lowered = name.to_ascii_lowercase();
-        lowered.as_str()
-    } else {
-        name
-    };
+    let name = lower_ascii(name);
+    let name = name.as_ref();
     name.split('_').any(|word| matches!(word, "loss" | "losses" | "nll" | "likelihood" | "loglikelihood"))
         || matches!(name, "merge" | "unmerge")
         || ["merge_adapter", "unmerge_adapter", "merge_and_unload"].iter().any(|p| name.starts_with(p))
@@ -874,27 +871,9 @@ mod tests {
         FuncSummary {
             name: qualname.rsplit('.').next().unwrap_or(qualname).to_string(),
             qualname: qualname.to_string(),
-            class: None,
             row: 1,
-            params: Vec::new(),
-            compiled: false,
             decorators: decorators.iter().map(|d| d.to_string()).collect(),
-            marker: None,
-            is_static: false,
-            returns: crate::python::types::Ty::Unknown,
-            return_elements: Vec::new(),
-            return_attrs: Vec::new(),
-            returns_params: 0,
-            return_element_params: Vec::new(),
-            scalar_params: 0,
-            kwargs_to_attrs: false,
-            property: false,
-            return_val: None,
-            untyped_params: 0,
-            tensor_params: 0,
-            tested_params: 0,
-            read_params: 0,
-            positional: 0,
+            ..FuncSummary::default()
         }
     }
 
