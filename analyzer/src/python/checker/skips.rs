@@ -238,7 +238,7 @@ impl<'a> BodyScan<'a> {
 mod tests {
     use super::*;
     use crate::python::adapter;
-    use crate::python::types::{range_key, GivenTensor, ParamReturns};
+    use crate::python::types::{range_key, Declared, GivenTensor, ParamReturns};
 
     #[test]
     fn a_body_scan_counts_nested_functions_and_keeps_imports_in_order() {
@@ -281,6 +281,12 @@ mod tests {
         assert!(skips.concerns(0..11, 0..1));
         assert!(!skips.concerns(11..40, 1..5));
         assert!(skips.concerns(11..40, 4..6));
+        // A container answer (what a declared container holds, by the attribute read's range)
+        // concerns the code it starts in, as the others do.
+        foreign.containers.insert(range_key(70, 80), Declared::Seq(Box::new(Declared::Leaf(Ty::TENSOR))));
+        let skips = Skips::new(&foreign, &first, &[]).expect("no returns answered");
+        assert_eq!(skips.answers_around(60..90), (2, 1));
+        assert!(skips.concerns(60..90, 6..7));
         // What a function returns concerns its callers anywhere in the file: nothing is skipped.
         foreign.param_returns.insert("f".into(), ParamReturns { params: 1, zero_dim: 0, is_static: true });
         assert!(Skips::new(&foreign, &first, &[]).is_none());
