@@ -12,18 +12,9 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import confirm  # noqa: E402
+from _checks import check, finish  # noqa: E402
 
 TD = os.path.join(HERE, "testdata")
-passed, failed = 0, 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
 
 
 def run(args):
@@ -87,5 +78,4 @@ check("real labels are sync or clean", all(lab["label"] in ("sync", "clean") for
 check("path matching is by whole path components",
       confirm.path_matches("/tmp/site/diffusers/x.py", "diffusers/x.py")
       and not confirm.path_matches("/tmp/site/mydiffusers/x.py", "diffusers/x.py"))
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

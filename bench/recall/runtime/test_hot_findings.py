@@ -12,17 +12,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import hot_findings  # noqa: E402
-
-passed, failed = 0, 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
+from _checks import check, finish  # noqa: E402
 
 
 def finding(path, line, hot=True):
@@ -51,5 +41,4 @@ with tempfile.TemporaryDirectory() as tmp:
     check("the share counts synced of those that ran", "| demo | 5 | 1 | 2 | 1 | 1 | 0.33 (1/3) |" in out.getvalue(),
           out.getvalue())
     check("--list names the quiet lines", "`demo/mod.py:11`" in out.getvalue() and "`demo/mod.py:14`" in out.getvalue())
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()
