@@ -4,8 +4,9 @@
 //! whole project around it (hot paths cross files), the hot path as related information; offers
 //! quick fixes (a suppression comment, a `graphlint: cold` marker) and, on hover over a
 //! function's `def`/`fn` line, why it is hot. Configuration comes from the same files as the
-//! CLI's. Analyses run on their own thread, one at a time, [`DEBOUNCE`] after the last edit, so
-//! the server keeps answering while one runs.
+//! CLI's. Analyses run on their own thread, one at a time, so the server keeps answering while
+//! one runs. An edit after a pause is analysed at once; edits closer together than [`DEBOUNCE`]
+//! (typing) are analysed once, [`DEBOUNCE`] after the last of them.
 
 mod actions;
 mod analysis;
@@ -34,8 +35,9 @@ use crate::paths::absolute;
 
 use analysis::{project_root, run_project, Document};
 
-/// How long the server waits after an edit before analysing: keystrokes closer together than
-/// this are analysed once.
+/// Edits closer together than this are a burst: the server waits this long after the last one
+/// before analysing, so that a burst costs one analysis, not one per keystroke. An edit that
+/// follows a pause at least this long is analysed without waiting.
 pub const DEBOUNCE: Duration = Duration::from_millis(30);
 
 /// Serves on stdin and stdout until the client says `exit` (or closes stdin); the exit code is
@@ -66,14 +68,15 @@ pub fn serve(connection: Connection) -> bool {
         shutdown: false,
         workspace_folders: Vec::new(),
         documents: BTreeMap::new(),
-        dirty_since: None,
+        due: None,
+        last_change: None,
         running: false,
         hot: HashMap::new(),
         config_error: None,
     };
     loop {
-        let wait = match (server.dirty_since, server.running) {
-            (Some(since), false) => DEBOUNCE.saturating_sub(since.elapsed()),
+        let wait = match (server.due, server.running) {
+            (Some(due), false) => due.saturating_duration_since(Instant::now()),
             _ => Duration::from_secs(3600),
         };
         select! {
@@ -94,9 +97,18 @@ pub fn serve(connection: Connection) -> bool {
             },
             default(wait) => {},
         }
-        if server.dirty_since.is_some_and(|since| since.elapsed() >= DEBOUNCE) && !server.running {
+        if server.due.is_some_and(|due| due <= Instant::now()) && !server.running {
             server.start_analysis();
         }
+    }
+}
+
+/// When an edit at `now` may be analysed, given when the edit before it came: at once after a
+/// pause, [`DEBOUNCE`] later within a burst (each later edit of the burst moves it again).
+fn debounced(last_change: Option<Instant>, now: Instant) -> Instant {
+    match last_change {
+        Some(last) if now.saturating_duration_since(last) < DEBOUNCE => now + DEBOUNCE,
+        _ => now,
     }
 }
 
@@ -148,8 +160,10 @@ struct Server<'c> {
     workspace_folders: Vec<PathBuf>,
     /// Open documents by URI.
     documents: BTreeMap<Uri, Document>,
-    /// Set by an edit, cleared when an analysis starts.
-    dirty_since: Option<Instant>,
+    /// When the next analysis may start: set by an edit, cleared when an analysis starts.
+    due: Option<Instant>,
+    /// When the last edit came, to tell a burst of edits from an edit after a pause.
+    last_change: Option<Instant>,
     running: bool,
     /// The hot functions of each project's last analysis, for hover.
     hot: HashMap<PathBuf, Vec<HotFunction>>,
@@ -279,11 +293,13 @@ impl Server<'_> {
     }
 
     fn changed(&mut self) {
-        self.dirty_since = Some(Instant::now());
+        let now = Instant::now();
+        self.due = Some(debounced(self.last_change, now));
+        self.last_change = Some(now);
     }
 
     fn start_analysis(&mut self) {
-        self.dirty_since = None;
+        self.due = None;
         let mut projects: BTreeMap<PathBuf, Vec<Document>> = BTreeMap::new();
         for document in self.documents.values() {
             if crate::source::Language::from_path(&document.path).is_some() {
@@ -370,5 +386,24 @@ fn with_params<P: serde::de::DeserializeOwned, R: serde::Serialize>(
             Err(message) => Response::new_err(id, ErrorCode::InternalError as i32, message),
         },
         Err(err) => Response::new_err(id, ErrorCode::InvalidParams as i32, format!("invalid parameters: {err}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_after_a_pause_is_analysed_at_once_and_a_burst_waits() {
+        let start = Instant::now();
+        // The first edit, and one after a long pause: no wait.
+        assert_eq!(debounced(None, start), start);
+        let later = start + DEBOUNCE * 4;
+        assert_eq!(debounced(Some(start), later), later);
+        // A pause of exactly DEBOUNCE still counts as a pause.
+        assert_eq!(debounced(Some(start), start + DEBOUNCE), start + DEBOUNCE);
+        // Within a burst the analysis waits DEBOUNCE after the newest edit.
+        let typed = start + DEBOUNCE / 3;
+        assert_eq!(debounced(Some(start), typed), typed + DEBOUNCE);
     }
 }
