@@ -104,8 +104,15 @@ pub const PROFILES: &[Profile] = &[
             "transformers.generation.continuous_batching.continuous_api:ContinuousBatchProcessor._generation_step",
             "transformers.generation.continuous_batching.continuous_api:ContinuousBatchProcessor.update_batch",
         ],
-        // Image processors prepare each input once, before the model runs.
-        cold: &["transformers.*:*ImageProcessor*", "transformers.models.*.image_processing_*:*"],
+        cold: &[
+            // Image processors prepare each input once, before the model runs.
+            "transformers.*:*ImageProcessor*",
+            "transformers.models.*.image_processing_*:*",
+            // Modular sources: transformers generates each model's `modeling_*.py` from its
+            // `modular_*.py` and never imports the latter at run time. The generated file holds
+            // the same code, where it runs (and is reported hot).
+            "transformers.models.*.modular_*:*",
+        ],
         why: "called once per generated token by transformers' generation loop or continuous batching",
     },
 ];
