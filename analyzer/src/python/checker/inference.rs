@@ -163,7 +163,7 @@ impl<'a> Checker<'a> {
 
     /// `for i in v` (or `for k, i in enumerate(v)`) over a tensor `v` of a known rank: each `i`
     /// has one dimension less (0-d over a 1-d `v`).
-    pub(super) fn note_vector_elements(&mut self, iter: &'a Expr, target: &'a Expr) {
+    pub(super) fn note_iterated_elements(&mut self, iter: &'a Expr, target: &'a Expr) {
         let (iterated, target) = match (iter, target) {
             (Expr::Call(call), Expr::Tuple(tuple))
                 if tuple.elts.len() == 2
@@ -252,7 +252,8 @@ impl<'a> Checker<'a> {
 
     /// Whether `expr` (a tensor) is 1-d: a tuple element of `nonzero(as_tuple=True)` or of
     /// one-argument `torch.where`, a flattening (`x.flatten()`, `x.view(-1)`, `x.reshape(-1)`,
-    /// `x.ravel()`), `torch.arange(...)`, or a local bound to one.
+    /// `x.ravel()`), `torch.arange(...)`, a tensor of a known rank indexed down to one dimension
+    /// ([`Self::rank`]), or a local bound to one.
     pub(super) fn is_vector(&self, expr: &'a Expr) -> bool {
         match expr {
             Expr::Name(name) => {
@@ -307,7 +308,8 @@ impl<'a> Checker<'a> {
 
     /// Whether `expr` (already typed as a tensor) is 0-d: a full reduction (`x.max()`,
     /// `torch.argmax(x)`, `x.sum()`), `torch.tensor(<number>)`, a dtype or device move of one, a
-    /// local bound to one, or arithmetic of one with numbers. Indexing with a 0-d integer or
+    /// local bound to one, arithmetic of one with numbers, or a tensor of a known rank indexed by
+    /// as many integers ([`Self::rank`]). Indexing with a 0-d integer or
     /// boolean tensor reads its value on the host (a multi-element index tensor gathers instead).
     pub(crate) fn is_scalar(&self, expr: &'a Expr) -> bool {
         match expr {

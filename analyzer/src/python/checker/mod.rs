@@ -701,7 +701,7 @@ impl<'a> Checker<'a> {
                     self.assign(&stmt_for.target, element);
                 }
                 self.bind_declared_elements(&stmt_for.iter, &stmt_for.target);
-                self.note_vector_elements(&stmt_for.iter, &stmt_for.target);
+                self.note_iterated_elements(&stmt_for.iter, &stmt_for.target);
                 self.loop_begin(stmt.range().start().to_u32());
                 self.body(&stmt_for.body);
                 self.loop_end();
