@@ -650,12 +650,8 @@ impl<'a> Checker<'a> {
                     self.param_aliases.insert((self.current_func(), target), param);
                 }
                 self.note_derived_param(&assign.targets, &assign.value);
-                if let [Expr::Name(name)] = assign.targets.as_slice() {
-                    if ty.is_tensor() && self.is_scalar(&assign.value) {
-                        self.note_scalar(name.id.as_str());
-                    } else if ty.is_tensor() && self.is_vector(&assign.value) {
-                        self.note_vector(name.id.as_str());
-                    } else if let Some(rank) = self.rank(&assign.value).filter(|_| ty.is_tensor()) {
+                if let ([Expr::Name(name)], true) = (assign.targets.as_slice(), ty.is_tensor()) {
+                    if let Some(rank) = self.rank(&assign.value) {
                         self.note_rank(name.id.as_str(), rank);
                     }
                 }
