@@ -309,8 +309,8 @@ impl<'a> Checker<'a> {
     /// Whether `expr` (already typed as a tensor) is 0-d: a full reduction (`x.max()`,
     /// `torch.argmax(x)`, `x.sum()`), `torch.tensor(<number>)`, a dtype or device move of one, a
     /// local bound to one, arithmetic of one with numbers, or a tensor of a known rank indexed by
-    /// as many integers ([`Self::rank`]). Indexing with a 0-d integer or
-    /// boolean tensor reads its value on the host (a multi-element index tensor gathers instead).
+    /// as many integers ([`Self::rank`]). Indexing with a 0-d integer or boolean tensor reads its
+    /// value on the host (a multi-element index tensor gathers instead).
     pub(crate) fn is_scalar(&self, expr: &'a Expr) -> bool {
         match expr {
             Expr::Name(name) => {
