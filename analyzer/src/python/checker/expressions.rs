@@ -300,7 +300,7 @@ impl<'a> Checker<'a> {
                 self.assign(&generator.target, element);
             }
             self.bind_declared_elements(&generator.iter, &generator.target);
-            self.note_vector_elements(&generator.iter, &generator.target);
+            self.note_iterated_elements(&generator.iter, &generator.target);
             for condition in &generator.ifs {
                 self.test(condition, TestContext::Comprehension);
             }

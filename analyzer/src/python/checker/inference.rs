@@ -128,8 +128,42 @@ impl<'a> Checker<'a> {
         self.vectors.insert((func, name));
     }
 
-    /// `for i in v` (or `for k, i in enumerate(v)`) over a 1-d tensor `v`: each `i` is 0-d.
-    pub(super) fn note_vector_elements(&mut self, iter: &'a Expr, target: &'a Expr) {
+    /// A local bound to a tensor of rank `rank` (0 and 1 have their own sets).
+    pub(super) fn note_rank(&mut self, name: &'a str, rank: u32) {
+        match rank {
+            0 => self.note_scalar(name),
+            1 => self.note_vector(name),
+            _ => {
+                let func = self.current_func();
+                self.ranked.insert((func, name), rank);
+            }
+        }
+    }
+
+    /// `b, n = x.shape` (or `x.size()`) proves that `x` has exactly as many dimensions as there
+    /// are names (unpacking raises otherwise).
+    pub(super) fn note_shape_unpacking(&mut self, targets: &'a [Expr], value: &'a Expr) {
+        let [Expr::Tuple(tuple)] = targets else { return };
+        if tuple.elts.iter().any(Expr::is_starred_expr) {
+            return;
+        }
+        let receiver = match value {
+            Expr::Attribute(attribute) if attribute.attr.as_str() == "shape" => &attribute.value,
+            Expr::Call(call) if call.arguments.is_empty() => match &*call.func {
+                Expr::Attribute(attribute) if attribute.attr.as_str() == "size" => &attribute.value,
+                _ => return,
+            },
+            _ => return,
+        };
+        let Expr::Name(name) = &**receiver else { return };
+        if self.lookup_quiet(name.id.as_str()).is_tensor() {
+            self.note_rank(name.id.as_str(), tuple.elts.len() as u32);
+        }
+    }
+
+    /// `for i in v` (or `for k, i in enumerate(v)`) over a tensor `v` of a known rank: each `i`
+    /// has one dimension less (0-d over a 1-d `v`).
+    pub(super) fn note_iterated_elements(&mut self, iter: &'a Expr, target: &'a Expr) {
         let (iterated, target) = match (iter, target) {
             (Expr::Call(call), Expr::Tuple(tuple))
                 if tuple.elts.len() == 2
@@ -142,21 +176,91 @@ impl<'a> Checker<'a> {
         };
         let Expr::Name(name) = target else { return };
         // (The element was just bound: `enumerate` binds its own targets.)
-        if self.lookup_quiet(name.id.as_str()).is_tensor() && self.is_vector(iterated) {
-            self.note_scalar(name.id.as_str());
+        if !self.lookup_quiet(name.id.as_str()).is_tensor() {
+            return;
+        }
+        if let Some(rank) = self.rank(iterated).and_then(|r| r.checked_sub(1)) {
+            self.note_rank(name.id.as_str(), rank);
+        }
+    }
+
+    /// The number of dimensions of `expr` (a tensor) where the code proves it: 0-d and 1-d
+    /// tensors ([`Self::is_scalar`], [`Self::is_vector`]), locals of a known rank, and numbers,
+    /// slices and `None` indexing one of those.
+    pub(super) fn rank(&self, expr: &'a Expr) -> Option<u32> {
+        match expr {
+            // (`nonzero(as_tuple=True)[k]` is 1-d whatever the rank of what it was called on.)
+            Expr::Subscript(subscript) if matches!(&*subscript.value, Expr::Call(_)) && self.is_vector(expr) => Some(1),
+            Expr::Subscript(subscript) => self.subscript_rank(subscript),
+            Expr::Name(name) if !self.ranked.is_empty() => {
+                match self.ranked.get(&(self.current_func(), name.id.as_str())) {
+                    Some(&rank) => Some(rank),
+                    None => self.scalar_or_vector_rank(expr),
+                }
+            }
+            _ => self.scalar_or_vector_rank(expr),
+        }
+    }
+
+    fn scalar_or_vector_rank(&self, expr: &'a Expr) -> Option<u32> {
+        if self.is_scalar(expr) {
+            Some(0)
+        } else if self.is_vector(expr) {
+            Some(1)
+        } else {
+            None
+        }
+    }
+
+    /// `x[i, a:b, None, ...]` with `x` of a known rank: each integer takes a dimension away,
+    /// each `None` adds one, slices and `...` keep them. A tensor or boolean index (advanced
+    /// indexing) gives no rank.
+    fn subscript_rank(&self, subscript: &'a ast::ExprSubscript) -> Option<u32> {
+        let elements: &[Expr] = match &*subscript.slice {
+            Expr::Tuple(tuple) => &tuple.elts,
+            other => std::slice::from_ref(other),
+        };
+        let (mut taken, mut added, mut kept) = (0u32, 0u32, 0u32);
+        for element in elements {
+            match element {
+                Expr::Slice(_) => kept += 1,
+                Expr::NoneLiteral(_) => added += 1,
+                Expr::EllipsisLiteral(_) => {}
+                other if self.is_int_index(other) => taken += 1,
+                _ => return None,
+            }
+        }
+        let rank = self.rank(&subscript.value)?;
+        // (More indices than dimensions raise.)
+        (taken + kept <= rank).then(|| rank - taken + added)
+    }
+
+    /// A Python integer used as an index: a literal, a local typed `int`, or arithmetic of those.
+    fn is_int_index(&self, expr: &'a Expr) -> bool {
+        match expr {
+            Expr::NumberLiteral(number) => matches!(number.value, ast::Number::Int(_)),
+            Expr::Name(name) => self.lookup_quiet(name.id.as_str()) == Ty::Int,
+            Expr::UnaryOp(unary) => unary.op == ast::UnaryOp::USub && self.is_int_index(&unary.operand),
+            Expr::BinOp(binop) => {
+                matches!(binop.op, Operator::Add | Operator::Sub | Operator::Mult | Operator::FloorDiv | Operator::Mod)
+                    && self.is_int_index(&binop.left)
+                    && self.is_int_index(&binop.right)
+            }
+            _ => false,
         }
     }
 
     /// Whether `expr` (a tensor) is 1-d: a tuple element of `nonzero(as_tuple=True)` or of
     /// one-argument `torch.where`, a flattening (`x.flatten()`, `x.view(-1)`, `x.reshape(-1)`,
-    /// `x.ravel()`), `torch.arange(...)`, or a local bound to one.
+    /// `x.ravel()`), `torch.arange(...)`, a tensor of a known rank indexed down to one dimension
+    /// ([`Self::rank`]), or a local bound to one.
     pub(super) fn is_vector(&self, expr: &'a Expr) -> bool {
         match expr {
             Expr::Name(name) => {
                 !self.vectors.is_empty() && self.vectors.contains(&(self.current_func(), name.id.as_str()))
             }
             Expr::Subscript(subscript) => {
-                let Expr::Call(call) = &*subscript.value else { return false };
+                let Expr::Call(call) = &*subscript.value else { return self.subscript_rank(subscript) == Some(1) };
                 if !is_int_literal(&subscript.slice) {
                     return false;
                 }
@@ -173,11 +277,14 @@ impl<'a> Checker<'a> {
             }
             Expr::Call(call) => {
                 let args = &call.arguments.args;
+                // (`device=`, `dtype=` keep `arange` 1-d.)
+                if matches!(self.qualify(&call.func).as_deref(), Some(["torch", "arange"])) {
+                    return true;
+                }
                 if !call.arguments.keywords.is_empty() {
                     return false;
                 }
                 match self.qualify(&call.func).as_deref() {
-                    Some(["torch", "arange"]) => true,
                     Some(["torch", "flatten"]) => args.len() == 1,
                     Some(_) => false,
                     None => {
@@ -201,8 +308,9 @@ impl<'a> Checker<'a> {
 
     /// Whether `expr` (already typed as a tensor) is 0-d: a full reduction (`x.max()`,
     /// `torch.argmax(x)`, `x.sum()`), `torch.tensor(<number>)`, a dtype or device move of one, a
-    /// local bound to one, or arithmetic of one with numbers. Indexing with a 0-d integer or
-    /// boolean tensor reads its value on the host (a multi-element index tensor gathers instead).
+    /// local bound to one, arithmetic of one with numbers, or a tensor of a known rank indexed by
+    /// as many integers ([`Self::rank`]). Indexing with a 0-d integer or boolean tensor reads its
+    /// value on the host (a multi-element index tensor gathers instead).
     pub(crate) fn is_scalar(&self, expr: &'a Expr) -> bool {
         match expr {
             Expr::Name(name) => {
@@ -234,12 +342,9 @@ impl<'a> Checker<'a> {
                     && self.is_scalar_operand(&binop.right)
             }
             Expr::UnaryOp(unary) => self.is_scalar(&unary.operand),
-            // An element of a 1-d tensor: `v[0]`, `v[-1]`, `v[i]` with `i` a Python int.
-            Expr::Subscript(subscript) => {
-                self.is_vector(&subscript.value)
-                    && (is_int_literal(&subscript.slice)
-                        || matches!(&*subscript.slice, Expr::Name(n) if self.lookup_quiet(n.id.as_str()) == Ty::Int))
-            }
+            // An element of a 1-d tensor (`v[0]`, `v[-1]`, `v[i]` with `i` a Python int), or of a
+            // tensor of another known rank indexed by as many numbers (`m[0, i]`).
+            Expr::Subscript(subscript) => self.subscript_rank(subscript) == Some(0),
             _ => false,
         }
     }

@@ -121,6 +121,10 @@ pub(crate) struct Checker<'a> {
     /// Local names bound to a 1-d tensor (`x.nonzero(as_tuple=True)[0]`, `x.flatten()`), per
     /// function: iterating or indexing one by a number gives 0-d tensors.
     vectors: FxHashSet<(FuncIdx, &'a str)>,
+    /// Local names bound to a tensor whose rank (2 or more) the code proves (`b, n = x.shape`
+    /// proves `x` 2-d), per function: indexing one by numbers or iterating it gives tensors of a
+    /// known rank too, down to 1-d (`vectors`) and 0-d (`scalars`).
+    ranked: FxHashMap<(FuncIdx, &'a str), u32>,
     /// The `if`s and loops being visited, for the types of other paths (see `flow.rs`).
     branch_frames: Vec<flow::BranchFrame<'a>>,
     loop_frames: Vec<flow::LoopFrame<'a>>,
@@ -199,6 +203,7 @@ impl<'a> Checker<'a> {
             scalars: FxHashSet::default(),
             param_aliases: FxHashMap::default(),
             vectors: FxHashSet::default(),
+            ranked: FxHashMap::default(),
             branch_frames: Vec::new(),
             loop_frames: Vec::new(),
             carried_in: Vec::new(),
@@ -645,13 +650,12 @@ impl<'a> Checker<'a> {
                     self.param_aliases.insert((self.current_func(), target), param);
                 }
                 self.note_derived_param(&assign.targets, &assign.value);
-                if let [Expr::Name(name)] = assign.targets.as_slice() {
-                    if ty.is_tensor() && self.is_scalar(&assign.value) {
-                        self.note_scalar(name.id.as_str());
-                    } else if ty.is_tensor() && self.is_vector(&assign.value) {
-                        self.note_vector(name.id.as_str());
+                if let ([Expr::Name(name)], true) = (assign.targets.as_slice(), ty.is_tensor()) {
+                    if let Some(rank) = self.rank(&assign.value) {
+                        self.note_rank(name.id.as_str(), rank);
                     }
                 }
+                self.note_shape_unpacking(&assign.targets, &assign.value);
             }
             Stmt::AugAssign(aug) => {
                 let target = match &*aug.target {
@@ -693,7 +697,7 @@ impl<'a> Checker<'a> {
                     self.assign(&stmt_for.target, element);
                 }
                 self.bind_declared_elements(&stmt_for.iter, &stmt_for.target);
-                self.note_vector_elements(&stmt_for.iter, &stmt_for.target);
+                self.note_iterated_elements(&stmt_for.iter, &stmt_for.target);
                 self.loop_begin(stmt.range().start().to_u32());
                 self.body(&stmt_for.body);
                 self.loop_end();

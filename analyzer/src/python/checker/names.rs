@@ -160,6 +160,10 @@ impl<'a> Checker<'a> {
             let func = self.current_func();
             self.vectors.remove(&(func, name));
         }
+        if !self.ranked.is_empty() {
+            let func = self.current_func();
+            self.ranked.remove(&(func, name));
+        }
         if self.tracks_flow() {
             self.flow_bind(name, ty);
         }

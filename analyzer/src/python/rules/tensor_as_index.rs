@@ -19,6 +19,17 @@ declare_rule! {
     /// the device instead). Iterating over a tensor (`for row in t:`) is not reported:
     /// it calls `unbind`, which makes views without reading values.
     ///
+    /// When PyTorch reads a tensor index (checked in its C++ indexing code, reads and writes
+    /// alike): a tensor index, alone or as one element of an index tuple next to numbers, slices,
+    /// `None`, `...` or other tensors, that has no dimensions and an integer dtype is turned into
+    /// a plain position: its value is fetched with `item()` and the indexed dimension is
+    /// selected. Where the index lives does not change this path, so an index on the GPU is
+    /// copied to the host and the host waits. A list holding tensors (`x[[i, j]]`) is unpacked
+    /// like a tuple and goes the same way. A 0-d `bool` or `uint8` index is read too (to keep or
+    /// empty an added dimension); the mask rules cover those. A 0-d floating index is not a valid
+    /// index (PyTorch raises). JIT tracing still reads the value (it only records the index as
+    /// an input of the trace); an index batched by `vmap` skips this path.
+    ///
     /// ## Example
     /// ```python
     /// start = self.current_idx[layer]
@@ -36,10 +47,15 @@ declare_rule! {
     /// Only bounds and indices proven to be tensors are reported, and only on containers known to
     /// be Python lists, tuples or shapes: a dict keyed by tensors (hashed by identity, no sync) is
     /// not reported, nor is a container whose type is not known. A tensor indexed by a tensor is
-    /// reported only when the index is proven 0-d (a full reduction such as `x.max()` or
-    /// `torch.argmax(x)`, `torch.tensor(3)`, or arithmetic of one with numbers, bound in the same
-    /// function); indices whose rank graphlint does not know (`t[-1]`, an element of a tensor) are
-    /// not reported.
+    /// reported only when the index is proven 0-d, in the same function: a full reduction such
+    /// as `x.max()` or `torch.argmax(x)`, `torch.tensor(3)`, arithmetic of one with numbers, or
+    /// a tensor of a known rank indexed by as many Python integers or iterated down to its
+    /// elements (`v[-1]` and `for tok in v` with `v` 1-d; `m[0, i]`, `m[0, a:b][k]` or `for row
+    /// in m: for tok in row` with `m` 2-d). Ranks come from the code only: `b, n = m.shape`
+    /// (unpacking raises unless `m` is 2-d), flattening (`x.flatten()`, `x.view(-1)`),
+    /// `torch.arange`, `nonzero(as_tuple=True)[k]`, and numbers, slices and `None` indexing one
+    /// of those. An index whose rank is not known this way (`t[-1]` of a parameter, an element
+    /// of a tensor of unknown rank) is not reported.
     pub static RULE = Rule { code: "GL204", name: "tensor-as-index", family: TensorToHost, language: Python }
 }
 
