@@ -196,7 +196,7 @@ fn analyze_text(
     if skips.as_ref().is_some_and(|skips| skips.elision_failed()) {
         return None;
     }
-    let outline = (outline && recheck.is_none()).then(|| Outline::of(parsed.body())).filter(|o| !o.is_empty());
+    let outline = (outline && recheck.is_none()).then(|| Outline::of(parsed.body(), source)).filter(|o| !o.is_empty());
     analysis.suppressions = Some(suppressions);
     analysis.shift_past_bom(text.bom);
     Some((analysis, outline))

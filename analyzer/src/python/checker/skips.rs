@@ -68,6 +68,10 @@ impl<'a> Skips<'a> {
     /// out; `None` when there is none to leave out. Those bodies are then expected to be skipped
     /// ([`Skips::elision_failed`] says when one was not).
     pub fn elide(&mut self, outline: &Outline, source: &str, lines: &LineIndex) -> Option<String> {
+        // (The file may have changed since the first pass read it.)
+        if outline.text_hash != xxhash_rust::xxh3::xxh3_64(source.as_bytes()) {
+            return None;
+        }
         // A function's index in the first pass, by the row of its name (one `def` per row).
         let mut by_row: FxHashMap<u32, Option<FuncIdx>> = FxHashMap::default();
         for (func, summary) in self.first.funcs.iter().enumerate().skip(1) {
@@ -254,6 +258,8 @@ impl<'a> Checker<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Outline {
     bodies: Vec<OutlinedBody>,
+    /// A hash of the text the first pass read.
+    text_hash: u64,
 }
 
 #[derive(Debug)]
@@ -270,9 +276,13 @@ struct OutlinedBody {
 const MIN_OUTLINED_BYTES: usize = 64;
 
 impl Outline {
-    pub fn of(module: &[Stmt]) -> Outline {
+    /// The outline of `module`, parsed from `source`.
+    pub fn of(module: &[Stmt], source: &str) -> Outline {
         let mut outline = Outline::default();
         outline.scan(module, false);
+        if !outline.bodies.is_empty() {
+            outline.text_hash = xxhash_rust::xxh3::xxh3_64(source.as_bytes());
+        }
         outline
     }
 
@@ -470,7 +480,7 @@ mod tests {
         );
         let parsed = adapter::parse(&source, false, false);
         assert!(parsed.errors().is_empty());
-        let outline = Outline::of(parsed.body());
+        let outline = Outline::of(parsed.body(), &source);
         let names: Vec<&str> = (outline.bodies.iter())
             .map(|body| {
                 let rest = &source[body.name_start as usize..];
@@ -491,7 +501,7 @@ mod tests {
         let method_body = "        y = x.item()\n".repeat(8);
         let source = format!("import torch\n\ndef f(x):\n{body}    return y\n\nclass M:\n    def g(self, x):\n{method_body}        return y  # é\n\nZ = f(1)\n");
         let parsed = adapter::parse(&source, false, false);
-        let outline = Outline::of(parsed.body());
+        let outline = Outline::of(parsed.body(), &source);
         assert_eq!(outline.bodies.len(), 2);
         let first = crate::python::analyze_file(
             std::path::Path::new("m.py"),
@@ -502,6 +512,8 @@ mod tests {
         let foreign = ForeignTypes::default();
         let mut skips = Skips::new(&foreign, &first, &[]).expect("no returns answered");
         let lines = LineIndex::new(&source);
+        let changed = source.replace("Z = f(1)", "Z = f(2)");
+        assert_eq!(skips.elide(&outline, &changed, &LineIndex::new(&changed)), None);
         let text = skips.elide(&outline, &source, &lines).expect("both bodies left out");
         assert_eq!(text.len(), source.len());
         assert_eq!(skips.elided.len(), 2);
