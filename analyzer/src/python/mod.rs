@@ -8,9 +8,12 @@ pub mod rules;
 pub mod summary;
 mod types;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use self::checker::Checker;
+use rustc_hash::FxHashMap;
+
+use self::checker::{Checker, Outline};
 use self::summary::FileSummary;
 use crate::cache::{self, Cache};
 use crate::frontend::{self, FileContext, Outcome, SourceText};
@@ -25,20 +28,36 @@ pub type FileAnalysis = frontend::FileAnalysis<FileSummary>;
 pub fn check(files: &[SourceFile], settings: &Settings, cache: Option<&Cache>) -> Outcome {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let started = process_cpu_seconds();
+    // What the first pass saw of each file's bodies, for the re-checks (none for a file whose
+    // result comes from the cache: its re-check parses the whole text).
+    let outlines: Mutex<FxHashMap<PathBuf, Outline>> = Mutex::default();
     let (analyses, shapes, pack) = cache::analyze_files_shaped(
         cache,
         Language::Python,
         rules::RULES,
         settings,
         files,
-        |path, bytes| frontend::catch_panic(path, || analyze_file(path, bytes, settings)),
+        |path, bytes| {
+            frontend::catch_panic(path, || {
+                let (analysis, outline) = analyze(path, bytes, settings, None, settings.reports(path));
+                if let Some(outline) = outline {
+                    outlines
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(path.to_path_buf(), outline);
+                }
+                analysis
+            })
+        },
         &project::incremental::SummaryPositions,
     );
+    let outlines = outlines.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let per_file = process_cpu_seconds() - started;
     let vals: usize = analyses.iter().map(|a| a.summary.vals.len()).sum();
     let calls: usize = analyses.iter().map(|a| a.summary.calls.len()).sum();
     let store = project::incremental::Store::new(cache, &analyses, &shapes, settings);
-    let outcome = pack.during(|| frontend::outcome(analyses, |analyses| project::classify(analyses, settings, store)));
+    let outcome =
+        pack.during(|| frontend::outcome(analyses, |analyses| project::classify(analyses, settings, store, &outlines)));
     if timings {
         eprintln!(
             "graphlint: per-file pass {per_file:.3} CPU-s, project pass {:.3} CPU-s ({vals} values, {calls} call sites)",
@@ -51,16 +70,18 @@ pub fn check(files: &[SourceFile], settings: &Settings, cache: Option<&Cache>) -
 /// The per-file pass over `path`, from what reading it gave (read once by the caller, which
 /// may hash the bytes for the cache).
 pub fn analyze_file(path: &Path, bytes: std::io::Result<Vec<u8>>, settings: &Settings) -> FileAnalysis {
-    analyze_file_with(path, bytes, settings, None)
+    analyze(path, bytes, settings, None, false).0
 }
 
 /// What a re-check of a file is given: the types the project pass proved from other files, and
 /// the file's first-pass summary and findings (the functions those types do not concern keep
-/// their findings and are not visited again).
+/// their findings and are not visited again), and where the first pass saw the bodies that the
+/// re-check may then leave out of the text it parses.
 pub(crate) struct Recheck<'r> {
     pub foreign: &'r types::ForeignTypes,
     pub first: &'r FileSummary,
     pub candidates: &'r [frontend::Candidate],
+    pub outline: Option<&'r Outline>,
 }
 
 /// [`analyze_file`], or a re-check of the file (see [`Recheck`]).
@@ -70,19 +91,66 @@ pub(crate) fn analyze_file_with(
     settings: &Settings,
     recheck: Option<Recheck<'_>>,
 ) -> FileAnalysis {
-    let mut analysis = FileAnalysis::empty(path);
+    analyze(path, bytes, settings, recheck.as_ref(), false).0
+}
+
+/// The per-file pass or a re-check, and with `outline`, the first pass's [`Outline`] of the file.
+fn analyze(
+    path: &Path,
+    bytes: std::io::Result<Vec<u8>>,
+    settings: &Settings,
+    recheck: Option<&Recheck<'_>>,
+    outline: bool,
+) -> (FileAnalysis, Option<Outline>) {
     let text = match SourceText::from_read(path, bytes) {
         Ok(text) => text,
         Err(diagnostic) => {
+            let mut analysis = FileAnalysis::empty(path);
             analysis.file_diagnostics.push(*diagnostic);
-            return analysis;
+            return (analysis, None);
         }
     };
+    // A re-check that met a body it left out starts again from the whole text.
+    analyze_text(path, &text, settings, recheck, true, outline)
+        .or_else(|| analyze_text(path, &text, settings, recheck, false, outline))
+        .expect("the whole text is always checked to the end")
+}
+
+/// [`analyze`] on the file's text; with `elide`, a re-check parses the text without the bodies
+/// it expects to skip, and gives `None` if it met one of them.
+fn analyze_text(
+    path: &Path,
+    text: &SourceText,
+    settings: &Settings,
+    recheck: Option<&Recheck<'_>>,
+    elide: bool,
+    outline: bool,
+) -> Option<(FileAnalysis, Option<Outline>)> {
+    let mut analysis = FileAnalysis::empty(path);
     let source = text.source();
     let is_stub = crate::source::is_python_stub(path);
     let has_directives = memchr::memmem::find(source.as_bytes(), b"graphlint").is_some();
-    let parsed = adapter::parse(source, is_stub, has_directives);
     let lines = LineIndex::new(source);
+    // The first pass's findings as the traversal reports them: before the shift past a byte-order mark.
+    let first_candidates = recheck.map(|recheck| {
+        let mut candidates = std::borrow::Cow::Borrowed(recheck.candidates);
+        if text.bom > 0 {
+            for candidate in candidates.to_mut() {
+                let range = &mut candidate.diagnostic.range;
+                *range = range.start - text.bom..range.end - text.bom;
+            }
+        }
+        candidates
+    });
+    let mut skips = recheck
+        .zip(first_candidates.as_deref())
+        .and_then(|(recheck, candidates)| checker::Skips::new(recheck.foreign, recheck.first, candidates));
+    // (Not with comments to read: those in a body left out would be lost.)
+    let elided = match (skips.as_mut(), recheck.and_then(|recheck| recheck.outline)) {
+        (Some(skips), Some(outline)) if elide && !is_stub && !has_directives => skips.elide(outline, source, &lines),
+        _ => None,
+    };
+    let parsed = adapter::parse(elided.as_deref().unwrap_or(source), is_stub, has_directives);
 
     let comments = parsed.comments().iter().map(|comment| {
         let comment_text = &source[comment.clone()];
@@ -93,36 +161,24 @@ pub(crate) fn analyze_file_with(
         || FileContext { source, lines: &lines, path, settings, suppressions: &suppressions, markers: &markers };
 
     if !parsed.errors().is_empty() {
+        if elided.is_some() {
+            return None;
+        }
         for error in parsed.errors() {
             let message = format!("syntax error: {}", error.message);
             analysis.file_diagnostics.extend(context().syntax_error(message, error.range.clone(), text.bom));
         }
-        return analysis;
+        return Some((analysis, None));
     }
 
     // A loop whose body gives a name a type that an earlier read in it did not see (see
     // `checker/flow.rs`) makes the file visited again with that type at the loop's head; a visit
     // finds more such types only through the ones it was given, and three visits bound the work.
     const MAX_VISITS: usize = 3;
-    // The first pass's findings as the traversal reports them: before the shift past a byte-order mark.
-    let first_candidates = recheck.as_ref().map(|recheck| {
-        let mut candidates = std::borrow::Cow::Borrowed(recheck.candidates);
-        if text.bom > 0 {
-            for candidate in candidates.to_mut() {
-                let range = &mut candidate.diagnostic.range;
-                *range = range.start - text.bom..range.end - text.bom;
-            }
-        }
-        candidates
-    });
-    let skips = recheck
-        .as_ref()
-        .zip(first_candidates.as_deref())
-        .and_then(|(recheck, candidates)| checker::Skips::new(recheck.foreign, recheck.first, candidates));
     let mut carried = Vec::new();
     for visit in 1..=MAX_VISITS {
         let mut checker = Checker::new(context()).with_carried(carried.clone());
-        if let Some(recheck) = &recheck {
+        if let Some(recheck) = recheck {
             checker = checker.with_foreign(recheck.foreign);
         }
         if let Some(skips) = &skips {
@@ -137,9 +193,13 @@ pub(crate) fn analyze_file_with(
         }
         carried.extend(more);
     }
+    if skips.as_ref().is_some_and(|skips| skips.elision_failed()) {
+        return None;
+    }
+    let outline = (outline && recheck.is_none()).then(|| Outline::of(parsed.body(), source)).filter(|o| !o.is_empty());
     analysis.suppressions = Some(suppressions);
     analysis.shift_past_bom(text.bom);
-    analysis
+    Some((analysis, outline))
 }
 
 /// User + system CPU time of this process so far (Linux; 0 elsewhere). For `GRAPHLINT_TIMINGS`.
@@ -161,4 +221,64 @@ pub(crate) fn peak_rss_mb() -> u64 {
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb / 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::python::types::{range_key, ForeignTypes, Ty};
+
+    const BODY: &str = "    y = x.item()\n    y = y + x.item()\n    y = y * x.item()\n    y = y - x.item()\n";
+
+    /// Findings, by code and range.
+    type Found = Vec<(&'static str, std::ops::Range<usize>)>;
+
+    /// The first pass over `source`, its outline, and a re-check of it with `foreign` (with the
+    /// outlined bodies left out, then from the whole text): their findings.
+    fn rechecked(source: &str, foreign: &ForeignTypes) -> (Option<Found>, Found) {
+        let path = Path::new("m.py");
+        let settings = Settings::default();
+        let (first, outline) = analyze(path, Ok(source.as_bytes().to_vec()), &settings, None, true);
+        assert!(!first.candidates.is_empty());
+        let outline = outline.expect("a body is outlined");
+        let recheck =
+            Recheck { foreign, first: &first.summary, candidates: &first.candidates, outline: Some(&outline) };
+        let Ok(text) = SourceText::from_read(path, Ok(source.as_bytes().to_vec())) else { panic!("UTF-8") };
+        let found = |analysis: FileAnalysis| -> Found {
+            analysis.candidates.iter().map(|c| (c.diagnostic.code(), c.diagnostic.range.clone())).collect()
+        };
+        let elided = analyze_text(path, &text, &settings, Some(&recheck), true, false).map(|(a, _)| found(a));
+        let whole = analyze_text(path, &text, &settings, Some(&recheck), false, false).expect("checked").0;
+        let again = analyze(path, Ok(source.as_bytes().to_vec()), &settings, Some(&recheck), false).0;
+        let whole = found(whole);
+        assert_eq!(found(again), whole);
+        (elided, whole)
+    }
+
+    #[test]
+    fn a_recheck_that_leaves_out_the_bodies_it_skips_finds_what_the_whole_text_gives() {
+        let source = format!(
+            "import torch\n\ndef f(x):\n{BODY}    return y\n\ndef g(x):\n    z = x.sum()\n{BODY}    return z\n"
+        );
+        // An answer in `g`: `f` is skipped, and its body left out of the parsed text.
+        let start = source.find("x.sum()").expect("in the source") as u32;
+        let mut foreign = ForeignTypes::default();
+        foreign.exprs.insert(range_key(start, start + 7), Ty::TENSOR);
+        let (elided, whole) = rechecked(&source, &foreign);
+        assert_eq!(elided.as_ref(), Some(&whole));
+        assert_eq!(whole.len(), 8);
+    }
+
+    #[test]
+    fn a_recheck_that_visits_a_body_it_left_out_starts_again_from_the_whole_text() {
+        let source = format!("import torch\nA = cfg.size\n\ndef f(x):\n{BODY}    return y\n");
+        // An answer in module-level code before `f`: every function after it is visited again,
+        // which the outline did not foresee.
+        let start = source.find("cfg.size").expect("in the source") as u32;
+        let mut foreign = ForeignTypes::default();
+        foreign.exprs.insert(range_key(start, start + 8), Ty::TENSOR);
+        let (elided, whole) = rechecked(&source, &foreign);
+        assert_eq!(elided, None);
+        assert_eq!(whole.len(), 4);
+    }
 }

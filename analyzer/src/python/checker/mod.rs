@@ -31,7 +31,7 @@ mod skips;
 
 pub(crate) use flow::Carried;
 use inference::{binop_ty, ReturnFlow};
-pub(crate) use skips::Skips;
+pub(crate) use skips::{Outline, Skips};
 
 /// A qualified name, segment by segment (`["torch", "cuda", "synchronize"]`).
 pub(crate) type QualName<'a> = SmallVec<[&'a str; 8]>;
@@ -1203,6 +1203,7 @@ impl<'a> Checker<'a> {
         let saved_regions = std::mem::take(&mut self.regions);
         self.scopes.push(scope);
         self.returns.push(ReturnFlow::default());
+        self.note_body_visit(&def.body);
         self.body(&def.body);
         let returns = self.returns.pop().unwrap_or_default();
         if let Some(mut scope) = self.scopes.pop() {

@@ -10,15 +10,18 @@
 //! ([`Checker::diverged`]), and every function after module or class-level code that an answer
 //! concerns (it may bind a name differently).
 
+use std::cell::Cell;
 use std::ops::Range;
 
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use super::Checker;
 use crate::frontend::Candidate;
-use crate::python::adapter::{ast, span, Stmt};
+use crate::python::adapter::{ast, span, Expr, Stmt};
 use crate::python::summary::{FileSummary, FuncIdx};
 use crate::python::types::{ForeignTypes, Ty};
+use crate::source::LineIndex;
 
 /// What a re-check needs to skip the functions its answers do not concern.
 pub(crate) struct Skips<'a> {
@@ -30,6 +33,10 @@ pub(crate) struct Skips<'a> {
     answered_starts: Vec<u32>,
     /// The functions that own answered parameters, sorted.
     answered_funcs: Vec<FuncIdx>,
+    /// Where the bodies left out of the parsed text start, sorted (see [`Outline`]).
+    elided: Vec<u32>,
+    /// Set when the traversal reached a body left out: the re-check must parse the whole text.
+    elision_failed: Cell<bool>,
 }
 
 impl<'a> Skips<'a> {
@@ -47,7 +54,59 @@ impl<'a> Skips<'a> {
         let mut answered_funcs: Vec<FuncIdx> =
             foreign.params.keys().chain(foreign.host_params.keys()).map(|&(func, _)| func).collect();
         answered_funcs.sort_unstable();
-        Some(Skips { first, candidates, answered_starts, answered_funcs })
+        Some(Skips {
+            first,
+            candidates,
+            answered_starts,
+            answered_funcs,
+            elided: Vec::new(),
+            elision_failed: Cell::new(false),
+        })
+    }
+
+    /// The text to parse for the re-check, with the outlined bodies that no answer concerns left
+    /// out; `None` when there is none to leave out. Those bodies are then expected to be skipped
+    /// ([`Skips::elision_failed`] says when one was not).
+    pub fn elide(&mut self, outline: &Outline, source: &str, lines: &LineIndex) -> Option<String> {
+        // (The file may have changed since the first pass read it.)
+        if outline.text_hash != xxhash_rust::xxh3::xxh3_64(source.as_bytes()) {
+            return None;
+        }
+        // A function's index in the first pass, by the row of its name (one `def` per row).
+        let mut by_row: FxHashMap<u32, Option<FuncIdx>> = FxHashMap::default();
+        for (func, summary) in self.first.funcs.iter().enumerate().skip(1) {
+            by_row.entry(summary.row).and_modify(|seen| *seen = None).or_insert(Some(func as FuncIdx));
+        }
+        let mut text = String::new();
+        let mut copied = 0;
+        for body in &outline.bodies {
+            let Some(&Some(func)) = by_row.get(&lines.row(body.name_start as usize)) else { continue };
+            if self.concerns(body.def_start as usize..body.end as usize, func..func + 1) {
+                continue;
+            }
+            let (start, end) = (body.start as usize, body.end as usize);
+            if text.is_empty() {
+                text.reserve(source.len());
+            }
+            // One statement with the body's exact range, `(   )`, keeps every other offset, and
+            // the function's own range, as they were.
+            text.push_str(&source[copied..start]);
+            text.push('(');
+            text.extend(std::iter::repeat_n(' ', end - start - 2));
+            text.push(')');
+            copied = end;
+            self.elided.push(body.start);
+        }
+        if self.elided.is_empty() {
+            return None;
+        }
+        text.push_str(&source[copied..]);
+        Some(text)
+    }
+
+    /// Whether the traversal reached a body that was left out of the parsed text.
+    pub fn elision_failed(&self) -> bool {
+        self.elision_failed.get()
     }
 
     /// How many answered expressions start before `range`, and how many in it.
@@ -70,6 +129,15 @@ fn seen_by_callers(ty: Ty) -> bool {
 }
 
 impl<'a> Checker<'a> {
+    /// Before a function's body is visited: in a re-check, notes whether it was left out of the
+    /// parsed text (the re-check then starts again from the whole text).
+    pub(super) fn note_body_visit(&self, body: &[Stmt]) {
+        let (Some(skips), Some(first)) = (self.skips, body.first()) else { return };
+        if skips.elided.binary_search(&(span(first).start as u32)).is_ok() {
+            skips.elision_failed.set(true);
+        }
+    }
+
     /// What calls of the module-level function or method `name` see it return so far.
     pub(super) fn recorded_return(&self, name: &str, class: Option<u32>) -> Option<Ty> {
         match class {
@@ -180,6 +248,134 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// The bodies of a file's functions that a re-check may leave out of the text it parses, found in
+/// the first pass: those of module-level functions and methods (the ones a re-check may skip)
+/// that define no function or class and import nothing (what a skipped body leaves for the code
+/// after it is then nothing), and, for a method, that the class's prescan reads nothing from:
+/// no `return a, b` under a return annotation (`returns_a_tuple`), no assignment to an attribute
+/// of the receiver and no `register_buffer`/`register_parameter` call on it
+/// (`prescan_self_assignments`).
+#[derive(Debug, Default)]
+pub(crate) struct Outline {
+    bodies: Vec<OutlinedBody>,
+    /// A hash of the text the first pass read.
+    text_hash: u64,
+}
+
+#[derive(Debug)]
+struct OutlinedBody {
+    /// Where the function's statement (its first decorator) and its name start.
+    def_start: u32,
+    name_start: u32,
+    /// The body's range, from its first statement's start to its last one's end.
+    start: u32,
+    end: u32,
+}
+
+/// Bodies shorter than this are parsed again rather than left out: too little to save.
+const MIN_OUTLINED_BYTES: usize = 64;
+
+impl Outline {
+    /// The outline of `module`, parsed from `source`.
+    pub fn of(module: &[Stmt], source: &str) -> Outline {
+        let mut outline = Outline::default();
+        outline.scan(module, false);
+        if !outline.bodies.is_empty() {
+            outline.text_hash = xxhash_rust::xxh3::xxh3_64(source.as_bytes());
+        }
+        outline
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bodies.is_empty()
+    }
+
+    /// The statements a re-check visits with the module scope only: module-level code, class
+    /// bodies, and the blocks in them.
+    fn scan(&mut self, body: &[Stmt], in_class: bool) {
+        for stmt in body {
+            match stmt {
+                Stmt::FunctionDef(def) => self.outline(def, in_class),
+                Stmt::ClassDef(class) => self.scan(&class.body, true),
+                Stmt::If(stmt_if) => {
+                    self.scan(&stmt_if.body, in_class);
+                    for clause in &stmt_if.elif_else_clauses {
+                        self.scan(&clause.body, in_class);
+                    }
+                }
+                Stmt::Try(stmt_try) => {
+                    self.scan(&stmt_try.body, in_class);
+                    for handler in &stmt_try.handlers {
+                        let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                        self.scan(&handler.body, in_class);
+                    }
+                    self.scan(&stmt_try.orelse, in_class);
+                    self.scan(&stmt_try.finalbody, in_class);
+                }
+                Stmt::With(with) => self.scan(&with.body, in_class),
+                _ => {}
+            }
+        }
+    }
+
+    fn outline(&mut self, def: &ast::StmtFunctionDef, in_class: bool) {
+        let (Some(first), Some(last)) = (def.body.first(), def.body.last()) else { return };
+        let (start, end) = (span(first).start, span(last).end);
+        if end - start < MIN_OUTLINED_BYTES {
+            return;
+        }
+        let receiver = def.parameters.args.first().or(def.parameters.posonlyargs.first());
+        let receiver = match (in_class, receiver) {
+            (true, _) if def.returns.is_some() && super::attribute_flow::returns_a_tuple(&def.body) => return,
+            (true, Some(receiver)) => Some(receiver.parameter.name.as_str()),
+            _ => None,
+        };
+        if !leaves_nothing(&def.body, receiver) {
+            return;
+        }
+        self.bodies.push(OutlinedBody {
+            def_start: span(def).start as u32,
+            name_start: def.name.range.start().to_u32(),
+            start: start as u32,
+            end: end as u32,
+        });
+    }
+}
+
+/// Whether `body` (blocks included) defines no function or class, imports nothing, and, with a
+/// `receiver`, assigns no attribute of it and registers no buffer or parameter on it.
+fn leaves_nothing(body: &[Stmt], receiver: Option<&str>) -> bool {
+    let is_receiver = |expr: &Expr| matches!(expr, Expr::Name(n) if Some(n.id.as_str()) == receiver);
+    let on_receiver = |target: &Expr| matches!(target, Expr::Attribute(a) if is_receiver(&a.value));
+    body.iter().all(|stmt| match stmt {
+        Stmt::FunctionDef(_) | Stmt::ClassDef(_) | Stmt::Import(_) | Stmt::ImportFrom(_) => false,
+        Stmt::Assign(assign) => !assign.targets.iter().any(on_receiver),
+        Stmt::AnnAssign(assign) => !on_receiver(&assign.target),
+        Stmt::Expr(expr) => !matches!(&*expr.value, Expr::Call(call)
+            if matches!(&*call.func, Expr::Attribute(a) if is_receiver(&a.value) && a.attr.as_str().starts_with("register_"))),
+        Stmt::For(stmt_for) => leaves_nothing(&stmt_for.body, receiver) && leaves_nothing(&stmt_for.orelse, receiver),
+        Stmt::While(stmt_while) => {
+            leaves_nothing(&stmt_while.body, receiver) && leaves_nothing(&stmt_while.orelse, receiver)
+        }
+        Stmt::If(stmt_if) => {
+            leaves_nothing(&stmt_if.body, receiver)
+                && stmt_if.elif_else_clauses.iter().all(|clause| leaves_nothing(&clause.body, receiver))
+        }
+        Stmt::With(with) => leaves_nothing(&with.body, receiver),
+        Stmt::Match(stmt_match) => stmt_match.cases.iter().all(|case| leaves_nothing(&case.body, receiver)),
+        Stmt::Try(stmt_try) => {
+            leaves_nothing(&stmt_try.body, receiver)
+                && stmt_try.handlers.iter().all(|handler| {
+                    let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                    leaves_nothing(&handler.body, receiver)
+                })
+                && leaves_nothing(&stmt_try.orelse, receiver)
+                && leaves_nothing(&stmt_try.finalbody, receiver)
+        }
+        _ => true,
+    })
+}
+
 /// What a function body holds that matters after it: the functions defined in it, whether a
 /// class is, and its imports, in the order the traversal meets them.
 #[derive(Default)]
@@ -264,6 +460,73 @@ mod tests {
         let mut scan = BodyScan::default();
         scan.scan(&def.body);
         assert!(scan.defines_class);
+    }
+
+    #[test]
+    fn the_outline_holds_the_bodies_that_nothing_around_them_reads() {
+        let filler = "    x = x + 1\n".repeat(6);
+        let method_filler = "        x = x + 1\n".repeat(6);
+        let source = format!(
+            "def helper(x):\n{filler}    return x\n\
+             def outer(x):\n{filler}    def inner():\n        pass\n\
+             def loader(x):\n{filler}    import json\n\
+             def tiny(x):\n    return x\n\
+             class M:\n\
+             \x20   def forward(self, x):\n{method_filler}        return x\n\
+             \x20   def setup(self, x):\n{method_filler}        self.w = x\n\
+             \x20   def buffer(self, x):\n{method_filler}        self.register_buffer('b', x)\n\
+             \x20   def pair(self, x) -> torch.Tensor:\n{method_filler}        return x, x\n\
+             \x20   def single(self, x) -> torch.Tensor:\n{method_filler}        return x\n"
+        );
+        let parsed = adapter::parse(&source, false, false);
+        assert!(parsed.errors().is_empty());
+        let outline = Outline::of(parsed.body(), &source);
+        let names: Vec<&str> = (outline.bodies.iter())
+            .map(|body| {
+                let rest = &source[body.name_start as usize..];
+                &rest[..rest.find('(').unwrap_or(0)]
+            })
+            .collect();
+        assert_eq!(names, ["helper", "forward", "single"]);
+        for body in &outline.bodies {
+            assert!(source[body.start as usize..].starts_with("x = x + 1"));
+            assert!(source[..body.end as usize].ends_with("return x"));
+            assert!(source[body.def_start as usize..].starts_with("def "));
+        }
+    }
+
+    #[test]
+    fn a_body_left_out_keeps_every_other_offset() {
+        let body = "    y = x.item()\n".repeat(8);
+        let method_body = "        y = x.item()\n".repeat(8);
+        let source = format!("import torch\n\ndef f(x):\n{body}    return y\n\nclass M:\n    def g(self, x):\n{method_body}        return y  # é\n\nZ = f(1)\n");
+        let parsed = adapter::parse(&source, false, false);
+        let outline = Outline::of(parsed.body(), &source);
+        assert_eq!(outline.bodies.len(), 2);
+        let first = crate::python::analyze_file(
+            std::path::Path::new("m.py"),
+            Ok(source.clone().into_bytes()),
+            &Default::default(),
+        )
+        .summary;
+        let foreign = ForeignTypes::default();
+        let mut skips = Skips::new(&foreign, &first, &[]).expect("no returns answered");
+        let lines = LineIndex::new(&source);
+        let changed = source.replace("Z = f(1)", "Z = f(2)");
+        assert_eq!(skips.elide(&outline, &changed, &LineIndex::new(&changed)), None);
+        let text = skips.elide(&outline, &source, &lines).expect("both bodies left out");
+        assert_eq!(text.len(), source.len());
+        assert_eq!(skips.elided.len(), 2);
+        assert!(!text.contains("item"));
+        let elided = adapter::parse(&text, false, false);
+        assert!(elided.errors().is_empty());
+        let spans = |suite: &[Stmt]| -> Vec<Range<usize>> { suite.iter().map(span).collect() };
+        assert_eq!(spans(elided.body()), spans(parsed.body()));
+        let (Some(Stmt::ClassDef(before)), Some(Stmt::ClassDef(after))) = (parsed.body().get(2), elided.body().get(2))
+        else {
+            panic!("a class")
+        };
+        assert_eq!(spans(&before.body), spans(&after.body));
     }
 
     #[test]

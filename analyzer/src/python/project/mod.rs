@@ -195,6 +195,7 @@ pub(super) fn classify(
     mut files: Vec<FileAnalysis>,
     settings: &Settings,
     store: Option<incremental::Store<'_>>,
+    outlines: &FxHashMap<PathBuf, super::Outline>,
 ) -> hotpath::Classified {
     let timings = std::env::var_os("GRAPHLINT_TIMINGS").is_some();
     let mut clock = super::process_cpu_seconds();
@@ -239,7 +240,7 @@ pub(super) fn classify(
             analysed
         }
     };
-    let rechecked = recheck(&files, &analysed.foreign, &mut findings, settings);
+    let rechecked = recheck(&files, &analysed.foreign, &mut findings, settings, outlines);
     lap(&format!("re-checks of {rechecked} files"));
     let classified = hotpath::classified(&findings, &layout, &analysed.reach, &analysed.region_roots, settings);
     lap("classification");
@@ -283,6 +284,7 @@ fn recheck(
     foreign: &[crate::python::types::ForeignTypes],
     findings: &mut [FileAnalysis],
     settings: &Settings,
+    outlines: &FxHashMap<PathBuf, super::Outline>,
 ) -> usize {
     use rayon::prelude::*;
     let paths: Vec<(usize, &Path)> = files
@@ -299,8 +301,12 @@ fn recheck(
         .filter_map(|(index, path)| {
             let bytes =
                 crate::source::Overlay::read(settings.overlay.as_deref(), path).map(std::borrow::Cow::into_owned);
-            let recheck =
-                super::Recheck { foreign: &foreign[index], first: first[index].0, candidates: first[index].1 };
+            let recheck = super::Recheck {
+                foreign: &foreign[index],
+                first: first[index].0,
+                candidates: first[index].1,
+                outline: outlines.get(path),
+            };
             let again =
                 crate::frontend::catch_panic(path, || super::analyze_file_with(path, bytes, settings, Some(recheck)));
             (!again.internal_error && again.file_diagnostics.is_empty()).then_some((index, again.candidates))
