@@ -3,7 +3,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::inference::{allocates_on_device, moves_to_device, moves_to_host};
+use super::inference::{moves_to_device, moves_to_host};
 use super::{Checker, ClassInfo};
 use crate::python::adapter::{ast, string_value, CmpOp, Expr, Stmt};
 use crate::python::types::{self, Ty};
@@ -279,7 +279,7 @@ impl<'a> Checker<'a> {
             Expr::Call(call) => {
                 if let Some(q) = self.qualify(&call.func) {
                     if q[0] == "torch" {
-                        let on_device = allocates_on_device(call);
+                        let on_device = self.factory_on_device(call, None);
                         return types::torch_call_result(&q[1..], call.arguments.args.len(), on_device, false);
                     }
                     return if q[0] == "numpy" { Ty::NdArray } else { Ty::Unknown };
