@@ -33,7 +33,8 @@ declare_rule! {
     /// `pin_memory=` or without `device=`, what torch functions, tensor methods, indexing and
     /// arithmetic compute from host tensors with no input proven to be on the device
     /// (`torch.stack(torch.meshgrid(*[torch.linspace(...) ...]))`, `torch.cat([a, b])`), a `self.x`
-    /// that every assignment graphlint can type fills with host data, numpy calls and their
+    /// that every assignment fills with host data (one of unknown type may be a device tensor;
+    /// `None` and literals are not tensors), numpy calls and their
     /// results' methods. A file that may change the default device (`torch.set_default_device`,
     /// `torch.set_default_tensor_type`, `with torch.device(...):`) proves nothing by a missing
     /// `device=`; a default device set in another module is not seen, and a factory's `.item()`
