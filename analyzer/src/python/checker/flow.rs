@@ -10,10 +10,10 @@
 //! helper()`: on the first path reading it waits for the device), the CPU device into a device
 //! that another arm, or the value before an `if` without `else`, gives (`device =
 //! torch.device("cuda")` / `else: device = torch.device("cpu")`), and a host tensor into the
-//! device tensor a name held before an `if` without `else` (`if mps: x = x.cpu()`). No other type changes, and
-//! symbolic values (what the hot-path pass resolves calls with) are kept. An arm that ends with
-//! `return`, `raise`, `break` or `continue` reaches nothing after the `if`. Branches are merged as
-//! they are left. A loop's carried types are known only once its body has been visited, so the
+//! device tensor a name held before an `if` without `else` (`if mps: x = x.cpu()`). No other
+//! type changes, and symbolic values (what the hot-path pass resolves calls with) are kept. An
+//! arm that ends with `return`, `raise`, `break` or `continue` reaches nothing after the `if`.
+//! Branches are merged as they are left. A loop's carried types are known only once its body has been visited, so the
 //! file is visited again with them ([`Carried`]); that happens only when a read in the loop saw a
 //! Python value the body later replaces with a device tensor.
 
