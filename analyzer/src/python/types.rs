@@ -34,6 +34,8 @@ pub enum Ty {
     List,
     Dict,
     Device,
+    /// The CPU device: `torch.device("cpu")`, or the `.device` of a tensor in host memory.
+    HostDevice,
     Dtype,
     /// A numpy array.
     NdArray,
@@ -105,6 +107,8 @@ impl Ty {
                 Ty::Tensor { boolean: b1 && b2, host: h1 && h2 }
             }
             (Ty::Int, Ty::Float) | (Ty::Float, Ty::Int) => Ty::Float,
+            // Either device: maybe an accelerator.
+            (Ty::Device, Ty::HostDevice) | (Ty::HostDevice, Ty::Device) => Ty::Device,
             _ => Ty::Unknown,
         }
     }
@@ -302,7 +306,7 @@ impl HostData {
 pub fn host_data(ty: Ty) -> Option<HostData> {
     match ty {
         Ty::Tensor { host: true, .. } | Ty::NdArray => Some(HostData::Array),
-        Ty::Int | Ty::Float | Ty::Bool | Ty::Str | Ty::None | Ty::Shape | Ty::Dtype | Ty::Device => {
+        Ty::Int | Ty::Float | Ty::Bool | Ty::Str | Ty::None | Ty::Shape | Ty::Dtype | Ty::Device | Ty::HostDevice => {
             Some(HostData::Scalar)
         }
         _ => None,
@@ -509,11 +513,15 @@ pub fn tensor_method_result(receiver: Ty, name: &str, n_args: usize, has_dim: bo
 pub fn tensor_attribute(receiver: Ty, name: &str) -> Ty {
     match name {
         "shape" => Ty::Shape,
+        "device" if receiver.is_host_tensor() => Ty::HostDevice,
         "device" => Ty::Device,
         "dtype" => Ty::Dtype,
         "ndim" => Ty::Int,
         "is_cuda" | "requires_grad" | "is_leaf" | "is_sparse" | "is_quantized" | "is_meta" => Ty::Bool,
         "T" | "mT" | "H" | "mH" | "data" => receiver,
+        // A `(values, indices)` pair of host tensors is typed as a host tensor (see
+        // `Checker::call_result`): its fields are host tensors too.
+        "values" | "indices" if receiver.is_host_tensor() => receiver.on_same_device(),
         "grad" | "real" | "imag" => receiver.on_same_device(),
         _ => Ty::Unknown,
     }

@@ -173,6 +173,11 @@ impl<'a> Checker<'a> {
                 if sequence && elts.iter().zip(&tys).any(|(e, t)| t.is_device_tensor() || self.holds_device_tensors(e))
                 {
                     self.device_tensor_literals.insert(span(expr).start as u32);
+                } else if sequence
+                    && !elts.is_empty()
+                    && elts.iter().zip(&tys).all(|(e, t)| t.is_host_tensor() || self.holds_host_tensors(e))
+                {
+                    self.host_tensor_literals.insert(span(expr).start as u32);
                 }
                 let items =
                     self.summary.add_items(tys.iter().filter_map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }));
@@ -208,6 +213,8 @@ impl<'a> Checker<'a> {
                 let element = self.expr(&comp.elt);
                 if element.is_device_tensor() || self.holds_device_tensors(&comp.elt) {
                     self.device_tensor_literals.insert(span(expr).start as u32);
+                } else if element.is_host_tensor() || self.holds_host_tensors(&comp.elt) {
+                    self.host_tensor_literals.insert(span(expr).start as u32);
                 }
                 match element {
                     Ty::Val(val) => {

@@ -7,10 +7,13 @@
 //!
 //! Both only ever turn a Python value (`int`, `float`, `bool`, `None`) into the device tensor
 //! another path assigns, and a branch merge also an unknown value (`x = t.argmax()` / `else: x =
-//! helper()`: on the first path reading it waits for the device); no other type changes, and
-//! symbolic values (what the hot-path pass resolves calls with) are kept. An arm that ends with
-//! `return`, `raise`, `break` or `continue` reaches nothing after the `if`. Branches are merged as
-//! they are left. A loop's carried types are known only once its body has been visited, so the
+//! helper()`: on the first path reading it waits for the device), the CPU device into a device
+//! that another arm, or the value before an `if` without `else`, gives (`device =
+//! torch.device("cuda")` / `else: device = torch.device("cpu")`), and a host tensor into the
+//! device tensor a name held before an `if` without `else` (`if mps: x = x.cpu()`). No other
+//! type changes, and symbolic values (what the hot-path pass resolves calls with) are kept. An
+//! arm that ends with `return`, `raise`, `break` or `continue` reaches nothing after the `if`.
+//! Branches are merged as they are left. A loop's carried types are known only once its body has been visited, so the
 //! file is visited again with them ([`Carried`]); that happens only when a read in the loop saw a
 //! Python value the body later replaces with a device tensor.
 
@@ -36,6 +39,10 @@ pub(super) struct BranchFrame<'a> {
     /// Bound to a device tensor in the current arm, not yet captured.
     bound: SmallVec<[&'a str; 4]>,
     captured: SmallVec<[(&'a str, Ty, bool); 4]>,
+    /// The names some arm binds that were devices or device tensors before, with that type (see
+    /// [`before_over_host`]): the path that takes no arm keeps it. (A name an arm bound to one
+    /// before binding it again counts too, which only keeps a device where it may not be one.)
+    before: SmallVec<[(&'a str, Ty); 2]>,
 }
 
 /// What a loop body reads with a Python-value type and binds to a device tensor.
@@ -51,6 +58,29 @@ fn is_python_value(ty: Ty) -> bool {
     matches!(ty, Ty::Int | Ty::Float | Ty::Bool | Ty::None)
 }
 
+/// What a branch merge tracks: a device tensor, or a device that may be an accelerator.
+fn is_on_device(ty: Ty) -> bool {
+    ty.is_device_tensor() || ty == Ty::Device
+}
+
+/// What a device another path gives makes of `last`: the CPU device only on this path is a
+/// device that may be an accelerator.
+fn device_over_host(on_device: Ty, last: Ty) -> Option<Ty> {
+    (on_device == Ty::Device && last == Ty::HostDevice).then_some(Ty::Device)
+}
+
+/// What the value before an `if` without `else` makes of `last`, where it is on the device: a
+/// device (see [`device_over_host`]), or a tensor that the arm moved to host memory (`if
+/// ids.device.type == "mps": ids = ids.to("cpu")`), which stays on the device on the other path.
+/// (A host tensor an arm binds where another arm binds a device tensor is kept: the
+/// host-to-device rules report it on its path.)
+fn before_over_host(before: Ty, last: Ty) -> Option<Ty> {
+    match (before, last) {
+        (Ty::Tensor { .. }, Ty::Tensor { host: true, .. }) => Some(before.join(last)),
+        _ => device_over_host(before, last),
+    }
+}
+
 impl<'a> Checker<'a> {
     /// Whether any branch or loop is being tracked (the hooks in `bind`/`lookup` cost nothing
     /// otherwise).
@@ -61,14 +91,24 @@ impl<'a> Checker<'a> {
     /// `bind(name, ty)` in the current scope: a device tensor is remembered by the innermost
     /// branch and loop of this scope.
     pub(super) fn flow_bind(&mut self, name: &'a str, ty: Ty) {
-        if !ty.is_device_tensor() {
+        let depth = self.scopes.len();
+        if self.branch_frames.last().is_some_and(|f| f.depth == depth) {
+            let previous = self.scope_ty(name);
+            let frame = self.branch_frames.last_mut().expect("checked above");
+            if is_on_device(previous) && !frame.before.iter().any(|b| b.0 == name) {
+                frame.before.push((name, previous));
+            }
+        }
+        if !is_on_device(ty) {
             return;
         }
-        let depth = self.scopes.len();
         if let Some(frame) = self.branch_frames.last_mut().filter(|f| f.depth == depth) {
             if !frame.bound.contains(&name) {
                 frame.bound.push(name);
             }
+        }
+        if !ty.is_device_tensor() {
+            return;
         }
         for frame in self.loop_frames.iter_mut().rev().take_while(|f| f.depth == depth) {
             match frame.bound.iter_mut().find(|b| b.0 == name) {
@@ -108,6 +148,7 @@ impl<'a> Checker<'a> {
             depth: self.scopes.len(),
             bound: SmallVec::new(),
             captured: SmallVec::new(),
+            before: SmallVec::new(),
         });
     }
 
@@ -119,7 +160,7 @@ impl<'a> Checker<'a> {
         let bound = std::mem::take(&mut frame.bound);
         for name in bound.into_iter().filter(|_| !leaves) {
             let ty = self.scope_ty(name);
-            if ty.is_device_tensor() {
+            if is_on_device(ty) {
                 let scalar = self.is_scalar_name(name);
                 match frame.captured.iter_mut().find(|c| c.0 == name) {
                     Some(known) => {
@@ -134,18 +175,42 @@ impl<'a> Checker<'a> {
     }
 
     /// After the last arm: a name that another arm left a device tensor and the last one a
-    /// Python value holds the tensor on that path.
-    pub(super) fn branches_end(&mut self, leaves: bool) {
+    /// Python value holds the tensor on that path. A name the last arm binds to the CPU device is
+    /// a device that may be an accelerator where another arm, or the value before the `if` on
+    /// the path that takes no arm (`exhaustive` is false: no `else`), left one; and so is a
+    /// tensor an arm moved to host memory where it was on the device before (unless the test
+    /// asked its type: `type_tested`).
+    pub(super) fn branches_end(&mut self, leaves: bool, exhaustive: bool, type_tested: &[&str]) {
         self.branch_arm_end(leaves);
         let Some(frame) = self.branch_frames.pop() else { return };
+        // What the `if` bound is bound in the enclosing arm too: its values from before the `if`
+        // are those from before the enclosing one, unless that arm bound them first. (Before the
+        // merges below bind anything there.)
+        if let Some(outer) = self.branch_frames.last_mut().filter(|f| f.depth == frame.depth) {
+            for entry in &frame.before {
+                if !outer.before.iter().any(|b| b.0 == entry.0) {
+                    outer.before.push(*entry);
+                }
+            }
+        }
         for (name, ty, scalar) in frame.captured {
             // (An unknown value, not a symbolic one: those carry what the project pass resolves.)
             let last = self.scope_ty(name);
-            if is_python_value(last) || (last == Ty::Unknown && self.scope_binds(name)) {
-                self.bind(name, ty);
-                if scalar {
+            let replaces = is_python_value(last) || (last == Ty::Unknown && self.scope_binds(name));
+            let merged = if ty.is_device_tensor() && replaces { Some(ty) } else { device_over_host(ty, last) };
+            if let Some(merged) = merged {
+                self.bind(name, merged);
+                if scalar && merged.is_tensor() {
                     self.note_scalar(name);
                 }
+            }
+        }
+        if exhaustive {
+            return;
+        }
+        for (name, before) in frame.before.into_iter().filter(|(name, _)| !type_tested.contains(name)) {
+            if let Some(merged) = before_over_host(before, self.scope_ty(name)) {
+                self.bind(name, merged);
             }
         }
     }

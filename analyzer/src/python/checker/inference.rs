@@ -108,9 +108,56 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// [`moves_to_device`], also from the type of the first argument (a `torch.device`).
+    /// [`moves_to_device`], also from the type of the target: a `torch.device` (unless it is the
+    /// CPU's) or a tensor not in host memory (`.to(other)` takes `other`'s device).
     fn targets_device(&self, info: &CallInfo) -> bool {
-        moves_to_device(info.call) || (info.keyword("device").is_none() && info.args.first() == Some(&Ty::Device))
+        match self.device_target_ty(info) {
+            Some(Ty::HostDevice) => false,
+            Some(ty) if ty == Ty::Device || ty.is_device_tensor() => true,
+            _ => moves_to_device(info.call),
+        }
+    }
+
+    /// The type of what `.to(...)` is given as its device: `device=` or the first argument.
+    fn device_target_ty(&self, info: &CallInfo) -> Option<Ty> {
+        info.keyword_ty("device").or_else(|| info.args.first().copied())
+    }
+
+    /// Whether a torch factory call allocates outside host memory: it names a `device=` other
+    /// than the CPU (see [`allocates_on_device`]), or it names none and this file may have
+    /// changed the default device.
+    pub(super) fn factory_on_device(&self, call: &ast::ExprCall, device_ty: Option<Ty>) -> bool {
+        match keyword(call, "device") {
+            Some(_) => allocates_on_device(call) && device_ty != Some(Ty::HostDevice),
+            None => !is_pinned(call) && self.default_device_may_change(),
+        }
+    }
+
+    /// Whether a torch function that computes on its tensor inputs (not a factory) gives a
+    /// result in host memory: some input is a tensor (or a literal of tensors) in host memory,
+    /// none is a tensor proven to be elsewhere, and no `device=` other than the CPU is named.
+    /// Inputs of unknown type are not held against it, as in arithmetic (see [`binop_ty`]).
+    fn computes_on_host(&self, info: &CallInfo) -> bool {
+        if allocates_on_device(info.call) && info.keyword_ty("device") != Some(Ty::HostDevice) {
+            return false;
+        }
+        let positional = info.call.arguments.args.iter().zip(info.args.iter());
+        let keywords = info
+            .call
+            .arguments
+            .keywords
+            .iter()
+            .zip(info.keywords.iter())
+            .filter(|(_, (name, _))| *name != Some("device"))
+            .map(|(keyword, (_, ty))| (&keyword.value, ty));
+        let mut host = false;
+        for (expr, ty) in positional.chain(keywords) {
+            if ty.is_device_tensor() || *ty == Ty::Tensors || self.holds_device_tensors(expr) {
+                return false;
+            }
+            host |= ty.is_host_tensor() || self.holds_host_tensors(expr);
+        }
+        host
     }
 
     // ----- 0-d tensors ------------------------------------------------------------------------
@@ -900,22 +947,35 @@ impl<'a> Checker<'a> {
                         Ty::Val(self.summary.add_val(Val::Collection(items)))
                     }
                 }
+                ["torch", "device"] if info.call.arguments.args.first().is_some_and(rules::is_cpu_device) => {
+                    Ty::HostDevice
+                }
                 ["torch", rest @ ..] => {
-                    let on_device = allocates_on_device(info.call);
+                    let on_device = self.factory_on_device(info.call, info.keyword_ty("device"));
                     let ty = types::torch_call_result(rest, info.args.len(), on_device, has_kw("dim"));
-                    // `torch.zeros_like(x)`, `torch.cat([...])` keep the device of their input.
+                    let computes = (rest.len() == 1 && !is_host_factory(rest[0]))
+                        || matches!(rest, ["nn", "functional", _] | ["linalg" | "fft" | "special", _]);
                     match ty {
                         Ty::Tensor { boolean, host: true } if !rest.first().is_some_and(|n| is_host_factory(n)) => {
                             Ty::Tensor { boolean, host: false }
                         }
-                        // `torch.cat(x)`, `F.pad(x)`: in the memory of their tensor argument.
-                        Ty::Tensor { boolean, .. }
-                            if (rest.len() == 1 && !is_host_factory(rest[0]))
-                                || rest.starts_with(&["nn", "functional"]) =>
+                        // `torch.as_tensor(t)` of a tensor keeps its device. (`torch.tensor(t)`
+                        // copies a tensor too, but is written for data that is not one, where an
+                        // `isinstance` test the types do not follow said so.)
+                        Ty::Tensor { boolean, host: true }
+                            if matches!(rest, ["as_tensor" | "asarray"])
+                                && info.args.first().is_some_and(|t| t.is_device_tensor() || *t == Ty::Tensors) =>
                         {
-                            let host = info.args.first().is_some_and(|t| t.is_host_tensor());
-                            Ty::Tensor { boolean, host }
+                            Ty::Tensor { boolean, host: false }
                         }
+                        // `torch.cat([a, b])`, `torch.where(c, x, 0)`, `F.pad(x)`: in the memory of
+                        // their tensor inputs. (A tuple of host tensors is typed as one host tensor,
+                        // as `Tensor` methods' tuples are: its elements and what it is stacked into
+                        // are host tensors too.)
+                        Ty::Tensor { boolean, .. } if computes => {
+                            Ty::Tensor { boolean, host: self.computes_on_host(info) }
+                        }
+                        Ty::Tensors if computes && self.computes_on_host(info) => Ty::HOST_TENSOR,
                         other => other,
                     }
                 }
@@ -927,10 +987,17 @@ impl<'a> Checker<'a> {
         }
         if let Some(name) = info.method {
             // `.to("cpu")` lands in host memory whatever the receiver was.
-            let to_host = name == "to" && moves_to_host(info.call);
+            let to_host =
+                name == "to" && (moves_to_host(info.call) || self.device_target_ty(info) == Some(Ty::HostDevice));
             return match info.receiver {
                 Ty::Tensor { boolean, .. } if to_host => Ty::Tensor { boolean, host: true },
                 Ty::Tensor { boolean, host: true } if name == "to" && self.targets_device(info) => {
+                    Ty::Tensor { boolean, host: false }
+                }
+                // `x.type_as(other)` takes `other`'s device too.
+                Ty::Tensor { boolean, host: true }
+                    if name == "type_as" && info.args.first().is_some_and(|t| t.is_device_tensor()) =>
+                {
                     Ty::Tensor { boolean, host: false }
                 }
                 // A tensor has none of these: the receiver was mistyped (a dict narrowed by
@@ -1003,8 +1070,12 @@ impl<'a> Checker<'a> {
 /// CPU, and does not pin its memory (only host memory can be pinned; `pin_memory=` with a device
 /// other than the CPU raises).
 pub(super) fn allocates_on_device(call: &ast::ExprCall) -> bool {
-    let pinned = keyword(call, "pin_memory").is_some_and(|v| !matches!(v, Expr::BooleanLiteral(b) if !b.value));
-    keyword(call, "device").is_some_and(|device| !pinned && !rules::is_cpu_device(device))
+    keyword(call, "device").is_some_and(|device| !is_pinned(call) && !rules::is_cpu_device(device))
+}
+
+/// `pin_memory=` given and not `False`.
+fn is_pinned(call: &ast::ExprCall) -> bool {
+    keyword(call, "pin_memory").is_some_and(|v| !matches!(v, Expr::BooleanLiteral(b) if !b.value))
 }
 
 /// `.to("cpu")`, `.to(device="cpu")`, `.to(torch.device("cpu"))`.

@@ -89,6 +89,13 @@ pub(crate) struct Checker<'a> {
     /// Start offsets of list/tuple literals and list comprehensions that hold a device tensor
     /// (directly or in a nested literal), for the rules that look at a call's literal argument.
     device_tensor_literals: FxHashSet<u32>,
+    /// Start offsets of list/tuple literals and list comprehensions whose elements are all
+    /// tensors in host memory (directly or in nested such literals): `torch.cat([a, b])` of them
+    /// is in host memory too.
+    host_tensor_literals: FxHashSet<u32>,
+    /// Whether the file may change the default device of torch's factories (computed on first
+    /// use; see [`Checker::default_device_may_change`]).
+    default_device_changes: std::cell::OnceCell<bool>,
     /// What the project pass proved from other files, when this is a re-check (see
     /// `project/declared.rs`); `None` in the first pass, which records questions instead.
     foreign: Option<&'a ForeignTypes>,
@@ -192,6 +199,8 @@ impl<'a> Checker<'a> {
             attr_reads_seen: FxHashSet::default(),
             name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             device_tensor_literals: FxHashSet::default(),
+            host_tensor_literals: FxHashSet::default(),
+            default_device_changes: std::cell::OnceCell::new(),
             foreign: None,
             read_vals: Vec::new(),
             element_reads: Vec::new(),
@@ -525,6 +534,26 @@ impl<'a> Checker<'a> {
             && self.device_tensor_literals.contains(&(span(expr).start as u32))
     }
 
+    /// Whether `expr` is a list/tuple literal or list comprehension of tensors in host memory
+    /// (see [`Self::host_tensor_literals`]), or such a literal unpacked (`*[...]`).
+    pub(crate) fn holds_host_tensors(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::Starred(starred) => self.holds_host_tensors(&starred.value),
+            Expr::List(_) | Expr::Tuple(_) | Expr::ListComp(_) => {
+                self.host_tensor_literals.contains(&(span(expr).start as u32))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether this file may change the default device of torch's factories
+    /// (`torch.set_default_device(...)`, `torch.set_default_tensor_type(...)`, `with
+    /// torch.device(...):`): then a factory without `device=` is not proven to allocate in host
+    /// memory. (A call in another file, or in the program that imports this one, is not seen.)
+    pub(crate) fn default_device_may_change(&self) -> bool {
+        *self.default_device_changes.get_or_init(|| changes_default_device(self.context.source))
+    }
+
     /// Whether the file's text contains `needle` (file-wide switches such as a global opt-out).
     pub(crate) fn source_contains(&self, needle: &str) -> bool {
         self.context.source.contains(needle)
@@ -743,7 +772,14 @@ impl<'a> Checker<'a> {
                     self.body_in(&clause.body, (training == Some(true)).then_some(offset));
                     body = &clause.body;
                 }
-                self.branches_end(leaves(body));
+                // An `if` without `else` leaves what a name held before on the other path, unless
+                // its test asks what type the name has (`if not isinstance(x, torch.Tensor): x =
+                // torch.tensor(x)`: the other path's tensor is one by declaration, which the test
+                // doubts, so the arm's host tensor is kept as before this rule).
+                let exhaustive = stmt_if.elif_else_clauses.last().is_some_and(|clause| clause.test.is_none());
+                let mut tested = SmallVec::<[&'a str; 2]>::new();
+                type_tested_names(&stmt_if.test, &mut tested);
+                self.branches_end(leaves(body), exhaustive, &tested);
                 if rest.is_some() {
                     self.regions.pop();
                 }
@@ -1354,6 +1390,56 @@ fn sets_kwargs_as_attributes(def: &ast::StmtFunctionDef) -> bool {
     })
 }
 
+/// Whether `source` may set a default device other than the CPU for torch's factories: a
+/// `set_default_device(...)`, a `set_default_tensor_type(...)` naming a CUDA type, or a `with`
+/// statement entering `torch.device(...)` (or a bare `device(...)`), unless given the CPU as a
+/// literal. `torch.cuda.device(i)` only picks the current CUDA device, and is not one. (On the
+/// text, before the traversal types the first factory: rare enough that a spelling it misses,
+/// or a string it matches, costs little either way.)
+fn changes_default_device(source: &str) -> bool {
+    // (memchr's searcher: the standard one took 5% of a run on the transformers wheel.)
+    fn found<'s>(source: &'s str, needle: &'s str) -> impl Iterator<Item = (usize, usize)> + 's {
+        memchr::memmem::find_iter(source.as_bytes(), needle.as_bytes()).map(move |at| (at, at + needle.len()))
+    }
+    let names_cpu = |rest: &str| {
+        let rest = rest.trim_start();
+        rest.starts_with("\"cpu") || rest.starts_with("'cpu")
+    };
+    if found(source, "set_default_device(").any(|(_, end)| !names_cpu(&source[end..]))
+        || found(source, "set_default_tensor_type(")
+            .any(|(_, end)| source[end..].lines().next().is_some_and(|line| line.contains("cuda")))
+    {
+        return true;
+    }
+    // (From each `device(`, which most lines lack, back to the start of its line.)
+    found(source, "device(").any(|(at, end)| {
+        let before = &source[..at];
+        let line = before[before.rfind('\n').map_or(0, |n| n + 1)..].trim_start();
+        let torch_device =
+            before.ends_with("torch.") || !before.ends_with(|c: char| c == '.' || c == '_' || c.is_alphanumeric());
+        (line.starts_with("with ") || line.starts_with("async with ")) && torch_device && !names_cpu(&source[end..])
+    })
+}
+
+/// The names a condition passes to `isinstance` or `torch.is_tensor` (through `not`, `and`, `or`).
+fn type_tested_names<'a>(test: &'a Expr, names: &mut SmallVec<[&'a str; 2]>) {
+    let is_type_test = |func: &Expr| match func {
+        Expr::Name(f) => matches!(f.id.as_str(), "isinstance" | "is_tensor"),
+        Expr::Attribute(f) => f.attr.as_str() == "is_tensor",
+        _ => false,
+    };
+    match test {
+        Expr::UnaryOp(unary) => type_tested_names(&unary.operand, names),
+        Expr::BoolOp(boolop) => boolop.values.iter().for_each(|value| type_tested_names(value, names)),
+        Expr::Call(call) if is_type_test(&call.func) => {
+            if let Some(Expr::Name(name)) = call.arguments.args.first() {
+                names.push(name.id.as_str());
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Whether a block ends by leaving it (`return`, `raise`, `break`, `continue`): no path goes on
 /// from its end.
 fn leaves(body: &[Stmt]) -> bool {
@@ -1379,4 +1465,25 @@ fn mentions(text: &str, name: &str) -> bool {
     let is_ident = |c: char| c == '_' || c.is_alphanumeric();
     text.match_indices(name)
         .any(|(at, _)| !text[..at].ends_with(is_ident) && !text[at + name.len()..].starts_with(is_ident))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changes_default_device;
+
+    #[test]
+    fn default_device_changes_only_away_from_the_cpu() {
+        assert!(changes_default_device("torch.set_default_device('cuda')\n"));
+        assert!(changes_default_device("torch.set_default_device(device)\n"));
+        assert!(changes_default_device("torch.set_default_tensor_type(torch.cuda.FloatTensor)\n"));
+        assert!(changes_default_device("def f():\n    with torch.device(device):\n        pass\n"));
+        assert!(changes_default_device("from torch import device\nwith device('meta'):\n    pass\n"));
+        assert!(changes_default_device("with ctx, torch.device(d):\n    pass\n"));
+        assert!(!changes_default_device("torch.set_default_device(\"cpu\")\n"));
+        assert!(!changes_default_device("torch.set_default_tensor_type(torch.DoubleTensor)\n"));
+        assert!(!changes_default_device("with torch.device('cpu'):\n    pass\n"));
+        assert!(!changes_default_device("with torch.cuda.device(i):\n    pass\n"));
+        assert!(!changes_default_device("with module.device(i):\n    pass\n"));
+        assert!(!changes_default_device("x = torch.device('cuda')\n"));
+    }
 }

@@ -3,7 +3,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::inference::{allocates_on_device, moves_to_device, moves_to_host};
+use super::inference::{moves_to_device, moves_to_host};
 use super::{Checker, ClassInfo};
 use crate::python::adapter::{ast, string_value, CmpOp, Expr, Stmt};
 use crate::python::types::{self, Ty};
@@ -137,6 +137,13 @@ impl<'a> Checker<'a> {
                 _ => {}
             }
         }
+        // A host tensor attribute that some assignment fills with a value of unknown type (or a
+        // device tensor) may be on the device.
+        for name in &memory.device {
+            if let Some(Ty::Tensor { boolean, host: true }) = info.attr_tys.get(*name).copied() {
+                info.attr_tys.insert((*name).into(), Ty::Tensor { boolean, host: false });
+            }
+        }
         // An annotation proves a tensor, not its memory: a tensor attribute that every typed
         // assignment fills with host data is host data.
         for name in memory.host.iter().filter(|n| !memory.device.contains(*n) && !memory.buffers.contains(*n)) {
@@ -248,6 +255,11 @@ impl<'a> Checker<'a> {
                             // (`self.vae = self.vae.to("cpu")` offloads), so it only says where
                             // an attribute typed a tensor elsewhere lives.
                             memory.host.insert(name);
+                        } else if value_ty.is_unproven() && value.is_some_and(may_be_tensor) {
+                            // A value of unknown type may be a device tensor (`self.timesteps =
+                            // sigmas * n` after `sigmas` was built on `device`): the attribute is
+                            // host data only where every assignment proves it.
+                            memory.device.insert(name);
                         }
                         match (info.attr_tys.get(name).copied(), ty) {
                             (_, Ty::Unknown | Ty::None) => {}
@@ -279,7 +291,7 @@ impl<'a> Checker<'a> {
             Expr::Call(call) => {
                 if let Some(q) = self.qualify(&call.func) {
                     if q[0] == "torch" {
-                        let on_device = allocates_on_device(call);
+                        let on_device = self.factory_on_device(call, None);
                         return types::torch_call_result(&q[1..], call.arguments.args.len(), on_device, false);
                     }
                     return if q[0] == "numpy" { Ty::NdArray } else { Ty::Unknown };
@@ -366,6 +378,23 @@ impl Default for Memory<'_> {
             top_level: true,
         }
     }
+}
+
+/// Whether an expression of unknown type may give a tensor (a literal, a comprehension or a
+/// constant gives none).
+fn may_be_tensor(value: &Expr) -> bool {
+    matches!(
+        value,
+        Expr::Call(_)
+            | Expr::Name(_)
+            | Expr::Attribute(_)
+            | Expr::Subscript(_)
+            | Expr::BinOp(_)
+            | Expr::UnaryOp(_)
+            | Expr::If(_)
+            | Expr::BoolOp(_)
+            | Expr::Await(_)
+    )
 }
 
 /// `x.cpu()`, `x.to("cpu")`.

@@ -29,9 +29,16 @@ declare_rule! {
     /// `.item()` in model code is a tensor's; the message then says so. A receiver proven to be
     /// something else (a numpy array, a Python number) is not reported, nor is one in host
     /// memory: what `.cpu()`, `.to("cpu")` or `.numpy()` returned (whatever their receiver), a
-    /// tensor created with `device="cpu"`, with `pin_memory=` or without `device=`, a `self.x`
-    /// that every assignment graphlint can type fills with host data, numpy calls and their
-    /// results' methods. Serving engines keep host mirrors of device buffers under names that say
+    /// tensor created with `device="cpu"`, `device=t.device` of a host tensor `t`, with
+    /// `pin_memory=` or without `device=`, what torch functions, tensor methods, indexing and
+    /// arithmetic compute from host tensors with no input proven to be on the device
+    /// (`torch.stack(torch.meshgrid(*[torch.linspace(...) ...]))`, `torch.cat([a, b])`), a `self.x`
+    /// that every assignment fills with host data (one of unknown type may be a device tensor;
+    /// `None` and literals are not tensors), numpy calls and their
+    /// results' methods. A file that may change the default device (`torch.set_default_device`,
+    /// `torch.set_default_tensor_type`, `with torch.device(...):`) proves nothing by a missing
+    /// `device=`; a default device set in another module is not seen, and a factory's `.item()`
+    /// there is missed. Serving engines keep host mirrors of device buffers under names that say
     /// so, and graphlint follows that convention for values it cannot type otherwise (and for
     /// tensors whose device it does not know): a name with a `cpu` word (`seq_lens_cpu`,
     /// `query_start_loc_cpu_upper`, a buffer's `.cpu` field) is host data, one with an `np` or

@@ -266,8 +266,12 @@ pub(crate) fn is_cpu_device(expr: &Expr) -> bool {
 }
 
 /// Whether an expression names a CUDA device, or the device of some value (`x.device`), which
-/// in a hot path is the accelerator.
+/// in a hot path is the accelerator unless that value is proven to be in host memory (`ty` is
+/// then [`Ty::HostDevice`]).
 pub(crate) fn is_accelerator_device(expr: &Expr, ty: Ty) -> bool {
+    if ty == Ty::HostDevice {
+        return false;
+    }
     if let Some(device) = device_literal(expr) {
         return device.starts_with("cuda") || device == "xpu" || device == "mps";
     }

@@ -28,6 +28,8 @@ declare_rule! {
     /// `if len(t)` are fine. A name one path binds to a device tensor and another to a Python
     /// value (`done = False` before a loop whose body sets `done = (ids == eos).all()`, or the two
     /// arms of an `if`) counts as the tensor: the first iteration, or the other path, does not wait.
+    /// A tensor proven to be in host memory (see `item-call` for what proves it) is not reported;
+    /// one in host memory with no sign of it (a scheduler's CPU `sigmas` read in another module) is.
     pub static RULE = Rule { code: "GL401", name: "tensor-condition", family: ControlFlow, language: Python }
 }
 

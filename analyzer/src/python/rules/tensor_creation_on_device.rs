@@ -27,8 +27,10 @@ declare_rule! {
     /// in `__init__`.
     ///
     /// ## Known false positives
-    /// `device=` given as a variable that holds the CPU device is reported when it is spelled as
-    /// `x.device` or typed `torch.device`.
+    /// `device=` given as `x.device` (or a name bound to it) is taken for the accelerator, unless
+    /// `x` is proven to be in host memory (see `item-call` for what proves it), and so is a
+    /// variable typed `torch.device` unless it is bound to `torch.device("cpu")`: a CPU device
+    /// reached any other way (a parameter's annotation, another module) is reported.
     pub static RULE = Rule { code: "GL601", name: "tensor-creation-on-device", family: HostToDevice, language: Python }
 }
 

@@ -1,10 +1,14 @@
 use super::{is_cpu_device, CallInfo, Checker};
 use crate::declare_rule;
 use crate::python::adapter::Expr;
+use crate::python::types::Ty;
 
 declare_rule! {
     /// ## What it does
     /// Flags `.to("cpu")`, `.to(device="cpu")` and `.to(torch.device("cpu"))` on a tensor.
+    ///
+    /// A device proven to be the CPU's counts too: `.to(t.device)` with `t` in host memory, a
+    /// name bound to `torch.device("cpu")`.
     ///
     /// ## Why is this bad?
     /// It is a device-to-host copy: the host waits for the device to produce the data and for the
@@ -33,7 +37,13 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.receiver.is_host_tensor() {
         return;
     }
-    let Some(target) = call.keyword("device").or_else(|| call.arg(0)).filter(|t| is_cpu_device(t)) else {
+    // The CPU as written, or a value proven to be the CPU device (`other_cpu.device`).
+    let target_ty = call.keyword_ty("device").or(call.args.first().copied());
+    let Some(target) = call
+        .keyword("device")
+        .or_else(|| call.arg(0))
+        .filter(|t| is_cpu_device(t) || target_ty == Some(Ty::HostDevice))
+    else {
         return;
     };
     if call.keyword("non_blocking").is_some_and(|v| matches!(v, Expr::BooleanLiteral(b) if b.value)) {
