@@ -316,12 +316,15 @@ pub enum RegionKind {
     TrainingOnly,
     /// The arguments of a `raise` or an `assert`'s message: they run once, when failing.
     ErrorPath,
+    /// The body of `if needed > self.table.size(0):`: it rebuilds a table the object keeps
+    /// when the table is too small, once per growth, not every step.
+    TableGrowth,
 }
 
 impl RegionKind {
     /// Whether code in a region of this kind is never hot, and calls made there pass no heat on.
     pub fn is_cold(self) -> bool {
-        matches!(self, RegionKind::TrainingOnly | RegionKind::ErrorPath)
+        matches!(self, RegionKind::TrainingOnly | RegionKind::ErrorPath | RegionKind::TableGrowth)
     }
 }
 

@@ -757,7 +757,12 @@ impl<'a> Checker<'a> {
                     self.test(&stmt_if.test, TestContext::If);
                 }
                 self.branches_begin();
-                self.body_in(&stmt_if.body, (training == Some(true)).then_some(offset));
+                let cold_body = match training {
+                    Some(true) => Some(RegionKind::TrainingOnly),
+                    _ if is_table_growth_test(&stmt_if.test) => Some(RegionKind::TableGrowth),
+                    _ => None,
+                };
+                self.body_in(&stmt_if.body, cold_body.map(|kind| (kind, offset)));
                 let rest = (training == Some(false)).then_some(offset);
                 if rest.is_some() {
                     self.push_region(RegionKind::TrainingOnly, offset);
@@ -769,7 +774,7 @@ impl<'a> Checker<'a> {
                         self.test(test, TestContext::If);
                     }
                     let training = clause.test.as_ref().and_then(|test| self.training_test(test));
-                    self.body_in(&clause.body, (training == Some(true)).then_some(offset));
+                    self.body_in(&clause.body, (training == Some(true)).then_some((RegionKind::TrainingOnly, offset)));
                     body = &clause.body;
                 }
                 // An `if` without `else` leaves what a name held before on the other path, unless
@@ -878,11 +883,11 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// A block, inside a training-only region when `training_only` gives the `if`'s offset.
-    fn body_in(&mut self, body: &'a [Stmt], training_only: Option<usize>) {
-        match training_only {
-            Some(offset) => {
-                self.push_region(RegionKind::TrainingOnly, offset);
+    /// A block, inside a cold region when `cold` gives its kind and the `if`'s offset.
+    fn body_in(&mut self, body: &'a [Stmt], cold: Option<(RegionKind, usize)>) {
+        match cold {
+            Some((kind, offset)) => {
+                self.push_region(kind, offset);
                 self.body(body);
                 self.regions.pop();
             }
@@ -1465,6 +1470,42 @@ fn mentions(text: &str, name: &str) -> bool {
     let is_ident = |c: char| c == '_' || c.is_alphanumeric();
     text.match_indices(name)
         .any(|(at, _)| !text[..at].ends_with(is_ident) && !text[at + name.len()..].starts_with(is_ident))
+}
+
+/// `if needed > self.table.size(0):` (or `self.table.shape[k] < needed`, also as one operand of an
+/// `and`): the body runs when a tensor the object keeps is too small for this call, to rebuild it
+/// larger (sinusoidal position tables, `make_weights`), so once per growth and not every step. Only
+/// the direction "kept size smaller than needed" counts: the other direction is the usual path.
+fn is_table_growth_test(test: &Expr) -> bool {
+    match test {
+        Expr::BoolOp(b) if b.op == BoolOp::And => b.values.iter().any(is_table_growth_test),
+        Expr::Compare(compare) if compare.ops.len() == 1 => match compare.ops[0] {
+            CmpOp::Gt | CmpOp::GtE => is_kept_tensor_size(&compare.comparators[0]),
+            CmpOp::Lt | CmpOp::LtE => is_kept_tensor_size(&compare.left),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// `self.table.size(k)`, `self.table.size()[k]` or `self.table.shape[k]` (any attribute path
+/// under `self`).
+fn is_kept_tensor_size(e: &Expr) -> bool {
+    fn under_self(e: &Expr) -> bool {
+        match e {
+            Expr::Attribute(a) => matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self") || under_self(&a.value),
+            _ => false,
+        }
+    }
+    let size_call = |e: &Expr| matches!(e, Expr::Call(call) if matches!(&*call.func, Expr::Attribute(a) if a.attr.as_str() == "size" && under_self(&a.value)));
+    match e {
+        Expr::Call(_) => size_call(e),
+        Expr::Subscript(s) => {
+            size_call(&s.value)
+                || matches!(&*s.value, Expr::Attribute(a) if a.attr.as_str() == "shape" && under_self(&a.value))
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
