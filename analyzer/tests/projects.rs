@@ -266,6 +266,9 @@ fn cached_functions_are_cold() {
     // also inside an `and`): the branch is cold, and so is `make_weights`, which only it and
     // `__init__` call; the opposite comparison is the usual path and stays hot (row 32).
     assert_eq!(cold_rows("pkg/positions.py"), [14, 27, 29], "{all:#?}");
+    // State filled on first use (`if self.scale is None: self.scale = ...`) is cold; an `is None`
+    // test whose body does not fill that attribute is the usual path (row 17 stays hot).
+    assert_eq!(cold_rows("pkg/lazy.py"), [14], "{all:#?}");
 }
 
 /// `if self.training:` bodies (and the rest of `self.training and ...`), and the other branches of

@@ -319,12 +319,18 @@ pub enum RegionKind {
     /// The body of `if needed > self.table.size(0):`: it rebuilds a table the object keeps
     /// when the table is too small, once per growth, not every step.
     TableGrowth,
+    /// The body of `if self.x is None:` that assigns `self.x`: it fills state the object keeps,
+    /// once per object (or per reset), not every step.
+    LazyInit,
 }
 
 impl RegionKind {
     /// Whether code in a region of this kind is never hot, and calls made there pass no heat on.
     pub fn is_cold(self) -> bool {
-        matches!(self, RegionKind::TrainingOnly | RegionKind::ErrorPath | RegionKind::TableGrowth)
+        matches!(
+            self,
+            RegionKind::TrainingOnly | RegionKind::ErrorPath | RegionKind::TableGrowth | RegionKind::LazyInit
+        )
     }
 }
 

@@ -760,6 +760,7 @@ impl<'a> Checker<'a> {
                 let cold_body = match training {
                     Some(true) => Some(RegionKind::TrainingOnly),
                     _ if is_table_growth_test(&stmt_if.test) => Some(RegionKind::TableGrowth),
+                    _ if is_lazy_init(&stmt_if.test, &stmt_if.body) => Some(RegionKind::LazyInit),
                     _ => None,
                 };
                 self.body_in(&stmt_if.body, cold_body.map(|kind| (kind, offset)));
@@ -1470,6 +1471,28 @@ fn mentions(text: &str, name: &str) -> bool {
     let is_ident = |c: char| c == '_' || c.is_alphanumeric();
     text.match_indices(name)
         .any(|(at, _)| !text[..at].ends_with(is_ident) && !text[at + name.len()..].starts_with(is_ident))
+}
+
+/// `if self.x is None:` whose body assigns `self.x` (the same attribute): state the object
+/// fills on first use and keeps, so the body runs once per object, not every step.
+fn is_lazy_init(test: &Expr, body: &[Stmt]) -> bool {
+    let Expr::Compare(compare) = test else { return false };
+    if *compare.ops != [CmpOp::Is] || !compare.comparators[0].is_none_literal_expr() {
+        return false;
+    }
+    let Expr::Attribute(kept) = &*compare.left else { return false };
+    if !matches!(&*kept.value, Expr::Name(n) if n.id.as_str() == "self") {
+        return false;
+    }
+    let assigns_kept = |target: &Expr| {
+        matches!(target, Expr::Attribute(a) if a.attr.as_str() == kept.attr.as_str()
+            && matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self"))
+    };
+    body.iter().any(|stmt| match stmt {
+        Stmt::Assign(assign) => assign.targets.iter().any(assigns_kept),
+        Stmt::AnnAssign(assign) => assigns_kept(&assign.target),
+        _ => false,
+    })
 }
 
 /// `if needed > self.table.size(0):` (or `self.table.shape[k] < needed`, also as one operand of an
