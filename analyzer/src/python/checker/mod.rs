@@ -1480,19 +1480,20 @@ fn is_lazy_init(test: &Expr, body: &[Stmt]) -> bool {
     if *compare.ops != [CmpOp::Is] || !compare.comparators[0].is_none_literal_expr() {
         return false;
     }
-    let Expr::Attribute(kept) = &*compare.left else { return false };
-    if !matches!(&*kept.value, Expr::Name(n) if n.id.as_str() == "self") {
-        return false;
-    }
-    let assigns_kept = |target: &Expr| {
-        matches!(target, Expr::Attribute(a) if a.attr.as_str() == kept.attr.as_str()
-            && matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self"))
-    };
+    let Some(kept) = self_attribute(&compare.left) else { return false };
     body.iter().any(|stmt| match stmt {
-        Stmt::Assign(assign) => assign.targets.iter().any(assigns_kept),
-        Stmt::AnnAssign(assign) => assigns_kept(&assign.target),
+        Stmt::Assign(assign) => assign.targets.iter().any(|target| self_attribute(target) == Some(kept)),
+        Stmt::AnnAssign(assign) => self_attribute(&assign.target) == Some(kept),
         _ => false,
     })
+}
+
+/// The attribute's name in `self.x`.
+fn self_attribute(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self") => Some(a.attr.as_str()),
+        _ => None,
+    }
 }
 
 /// `if needed > self.table.size(0):` (or `self.table.shape[k] < needed`, also as one operand of an
@@ -1515,10 +1516,7 @@ fn is_table_growth_test(test: &Expr) -> bool {
 /// under `self`).
 fn is_kept_tensor_size(e: &Expr) -> bool {
     fn under_self(e: &Expr) -> bool {
-        match e {
-            Expr::Attribute(a) => matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self") || under_self(&a.value),
-            _ => false,
-        }
+        self_attribute(e).is_some() || matches!(e, Expr::Attribute(a) if under_self(&a.value))
     }
     let size_call = |e: &Expr| matches!(e, Expr::Call(call) if matches!(&*call.func, Expr::Attribute(a) if a.attr.as_str() == "size" && under_self(&a.value)));
     match e {
