@@ -527,6 +527,32 @@ impl<'a> Checker<'a> {
         std::borrow::Cow::Owned(flat)
     }
 
+    /// The text of a method call's receiver for messages: parenthesised when the source had it in
+    /// parentheses for precedence (`(a // b).tolist()`), since the parser's range leaves them out
+    /// and `a // b.tolist()` would misquote the code.
+    pub(crate) fn receiver_text(&self, receiver: &Expr) -> std::borrow::Cow<'a, str> {
+        let text = self.text(receiver);
+        let binds_looser_than_attribute = matches!(
+            receiver,
+            Expr::BinOp(_)
+                | Expr::UnaryOp(_)
+                | Expr::BoolOp(_)
+                | Expr::Compare(_)
+                | Expr::If(_)
+                | Expr::Lambda(_)
+                | Expr::Named(_)
+                | Expr::Await(_)
+                | Expr::Yield(_)
+                | Expr::YieldFrom(_)
+                | Expr::Starred(_)
+        );
+        if binds_looser_than_attribute {
+            std::borrow::Cow::Owned(format!("({text})"))
+        } else {
+            text
+        }
+    }
+
     /// Whether `expr` is a list/tuple literal or list comprehension with device tensors among its
     /// elements (already visited).
     pub(crate) fn holds_device_tensors(&self, expr: &Expr) -> bool {

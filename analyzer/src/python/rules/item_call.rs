@@ -52,7 +52,7 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.method != Some("item") || !call.args.is_empty() {
         return;
     }
-    let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor".into());
+    let receiver = call.receiver_expr.map(|r| checker.receiver_text(r)).unwrap_or("tensor".into());
     let message = if call.receiver.is_device_tensor() {
         format!("`{receiver}.item()` copies the tensor's value to the host and waits for the device to produce it")
     } else if call.receiver.is_unproven() {

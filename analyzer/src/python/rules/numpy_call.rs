@@ -28,7 +28,7 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.method != Some("numpy") || !(call.receiver.is_device_tensor() || call.receiver.is_unproven()) {
         return;
     }
-    let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor".into());
+    let receiver = call.receiver_expr.map(|r| checker.receiver_text(r)).unwrap_or("tensor".into());
     let unproven = if call.receiver.is_device_tensor() { "" } else { " (the receiver's type was not proven)" };
     checker.report_call(
         &RULE,

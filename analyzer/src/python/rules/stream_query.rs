@@ -31,7 +31,7 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.method != Some("query") || !call.args.is_empty() || !is_stream_like(checker, call) {
         return;
     }
-    let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("stream".into());
+    let receiver = call.receiver_expr.map(|r| checker.receiver_text(r)).unwrap_or("stream".into());
     checker.report_call(
         &RULE,
         call,

@@ -37,7 +37,7 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.method != Some("synchronize") || !super::stream_query::is_stream_like(checker, call) {
         return;
     }
-    let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("stream".into());
+    let receiver = call.receiver_expr.map(|r| checker.receiver_text(r)).unwrap_or("stream".into());
     let proven = if call.receiver == Ty::Stream { "" } else { " (judged by its name)" };
     checker.report_call(
         &RULE,

@@ -49,7 +49,7 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.keyword("non_blocking").is_some_and(|v| matches!(v, Expr::BooleanLiteral(b) if b.value)) {
         return;
     }
-    let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor".into());
+    let receiver = call.receiver_expr.map(|r| checker.receiver_text(r)).unwrap_or("tensor".into());
     // The device as written (`"cpu"`, `torch.device("cpu")`, `device="cpu"`).
     let device = checker.text(target);
     let device = if call.keyword("device").is_some() { format!("device={device}") } else { device.to_string() };

@@ -30,7 +30,7 @@ pub(crate) fn check(checker: &mut Checker, call: &CallInfo) {
     if call.tensor_method(&["tolist"]).is_none() {
         return;
     }
-    let receiver = call.receiver_expr.map(|r| checker.text(r)).unwrap_or("tensor".into());
+    let receiver = call.receiver_expr.map(|r| checker.receiver_text(r)).unwrap_or("tensor".into());
     checker.report_call(
         &RULE,
         call,
