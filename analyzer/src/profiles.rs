@@ -40,7 +40,12 @@ pub const PROFILES: &[Profile] = &[
         ],
         // Expert rearrangement (EPLB) runs when a step counter reaches
         // `eplb_config.step_interval` (3,000 steps by default), from the per-step `EplbState.step`.
-        cold: &["vllm.distributed.eplb.eplb_state:EplbState.rearrange"],
+        cold: &[
+            "vllm.distributed.eplb.eplb_state:EplbState.rearrange",
+            // HF-style processors and feature extractors: the input processor runs them once per
+            // request, before the model's steps.
+            "vllm.transformers_utils.processors.*:*",
+        ],
         why: "per-step entry point of vllm's GPU model runner",
     },
     Profile {
@@ -87,6 +92,9 @@ pub const PROFILES: &[Profile] = &[
             "diffusers.pipelines.*:*SafetyChecker.*",
             "diffusers.pipelines.shap_e.renderer:MeshDecoder.*",
             "diffusers.pipelines.shap_e.renderer:*.decode_to_*",
+            // VAEs: pipelines encode before the denoising loop and decode after it (no pipeline
+            // in 0.42.1 calls a VAE inside its timestep loop).
+            "diffusers.models.autoencoders.*:*",
         ],
         why: "a diffusers scheduler's step or attention backend, called in every denoising step",
     },

@@ -120,8 +120,8 @@ fn an_unknown_profile_is_an_error() {
 }
 
 /// Once-per-request pipeline stages under the profiles: a diffusers pipeline's `prepare_latents`,
-/// safety checker and scheduler `set_timesteps`, a transformers image processor, the sglang
-/// diffusion runtime's prompt encoders; and a transformers modular source, which never runs (its
+/// safety checker, scheduler `set_timesteps` and VAE, a transformers image processor, a vllm
+/// feature extractor, the sglang diffusion runtime's prompt encoders; and a transformers modular source, which never runs (its
 /// generated `modeling_*.py` copy does, and stays hot). Hot without profiles (forward roots, loops that run a
 /// model), cold with them; the denoising loop stays hot.
 #[test]
@@ -148,12 +148,14 @@ fn profiles_keep_once_per_request_stages_cold() {
     let modeling = "transformers/models/toy/modeling_toy.py".to_string();
     assert_eq!(hot(&[]), [(pipeline.clone(), 27), (modeling.clone(), 8)]);
     let stages = [
+        ("diffusers/models/autoencoders/autoencoder_toy.py", 8),
         ("diffusers/pipelines/stable_diffusion/safety_checker.py", 8),
         ("diffusers/pipelines/toy/pipeline_toy.py", 22),
         ("diffusers/schedulers/scheduling_toy.py", 10),
         ("sglang/multimodal_gen/runtime/models/encoders/t5.py", 8),
         ("transformers/models/toy/image_processing_toy.py", 16),
         ("transformers/models/toy/modular_toy.py", 8),
+        ("vllm/transformers_utils/processors/toy_asr.py", 8),
     ];
     let without = hot(&["--config", "no_profiles.toml"]);
     for (file, row) in stages {
