@@ -45,6 +45,18 @@ pub const PROFILES: &[Profile] = &[
             // HF-style processors and feature extractors: the input processor runs them once per
             // request, before the model's steps.
             "vllm.transformers_utils.processors.*:*",
+            // The CPU platform's workers, attention backends and kernels: on a CPU deployment a
+            // value read back is already in host memory, so nothing there waits for a GPU.
+            // (`vllm.v1.kv_offload.cpu` is not among them: it moves KV blocks off the GPU.)
+            "vllm.v1.worker.cpu_*:*",
+            "vllm.v1.worker.cpu.*:*",
+            "vllm.v1.attention.backends.cpu_attn:*",
+            "vllm.v1.attention.backends.mla.cpu_mla:*",
+            "vllm.v1.attention.backends.mla.prefill.cpu_sdpa:*",
+            "vllm.model_executor.layers.mamba.ops.cpu.*:*",
+            "vllm.model_executor.layers.fused_moe.*.cpu_*:*",
+            "vllm.lora.punica_wrapper.punica_cpu:*",
+            "vllm.models.*.cpu.*:*",
         ],
         why: "per-step entry point of vllm's GPU model runner",
     },

@@ -121,9 +121,10 @@ fn an_unknown_profile_is_an_error() {
 
 /// Once-per-request pipeline stages under the profiles: a diffusers pipeline's `prepare_latents`,
 /// safety checker, scheduler `set_timesteps` and VAE, a transformers image processor, a vllm
-/// feature extractor, the sglang diffusion runtime's prompt encoders; and a transformers modular source, which never runs (its
-/// generated `modeling_*.py` copy does, and stays hot). Hot without profiles (forward roots, loops that run a
-/// model), cold with them; the denoising loop stays hot.
+/// feature extractor and CPU attention backend, the sglang diffusion runtime's prompt encoders;
+/// and a transformers modular source, which never runs (its generated `modeling_*.py` copy does,
+/// and stays hot). Hot without profiles (forward roots, loops that run a model), cold with them;
+/// the denoising loop stays hot.
 #[test]
 fn profiles_keep_once_per_request_stages_cold() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/profile_stages");
@@ -156,6 +157,7 @@ fn profiles_keep_once_per_request_stages_cold() {
         ("transformers/models/toy/image_processing_toy.py", 16),
         ("transformers/models/toy/modular_toy.py", 8),
         ("vllm/transformers_utils/processors/toy_asr.py", 8),
+        ("vllm/v1/attention/backends/cpu_attn.py", 8),
     ];
     let without = hot(&["--config", "no_profiles.toml"]);
     for (file, row) in stages {
