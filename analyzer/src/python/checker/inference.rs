@@ -19,6 +19,8 @@ pub(super) struct ReturnFlow {
     elements: Option<SmallVec<[Ty; 4]>>,
     /// A generator's call returns the generator, not what it `return`s.
     generator: bool,
+    /// Some `return` gives a tuple literal of two or more elements.
+    tuple_literal: bool,
 }
 
 impl ReturnFlow {
@@ -40,6 +42,7 @@ impl<'a> Checker<'a> {
     /// each element's type when it returns a tuple literal.
     pub(super) fn note_return(&mut self, ty: Ty, elements: Option<SmallVec<[Ty; 4]>>) {
         let Some(flow) = self.returns.last_mut() else { return };
+        flow.tuple_literal |= elements.as_ref().is_some_and(|e| e.len() > 1);
         match flow.ty {
             None => {
                 flow.ty = Some(ty);
@@ -82,11 +85,18 @@ impl<'a> Checker<'a> {
         if flow.generator {
             return;
         }
+        // `return x` on one path and `return a, b` on another: a caller that unpacks the call takes
+        // the tuple, so the join (a tensor where `x` is one) says nothing about the elements.
+        let mixed_with_tuple = flow.tuple_literal && flow.elements.is_none();
+        let ty = if mixed_with_tuple { Ty::Unknown } else { ty };
         self.note_return_attrs(func, &flow);
         let summary = &mut self.summary.funcs[func as usize];
         let contradicted = (summary.returns.is_tensor() || summary.returns == Ty::Tensors)
             && matches!(ty, Ty::Int | Ty::Float | Ty::Bool | Ty::Str | Ty::List | Ty::Dict | Ty::Shape);
-        if (summary.returns == Ty::Unknown || contradicted) && !matches!(ty, Ty::Val(_) | Ty::None) {
+        if summary.returns.is_tensor() && flow.tuple_literal {
+            // (`-> torch.Tensor` over a function that returns a tuple is wrong about the tuple.)
+            summary.returns = ty;
+        } else if (summary.returns == Ty::Unknown || contradicted) && !matches!(ty, Ty::Val(_) | Ty::None) {
             summary.returns = ty;
         }
         if let Some(elements) = flow.elements.filter(|e| e.iter().any(|t| t.is_tensor() || *t == Ty::NdArray)) {
