@@ -787,6 +787,7 @@ impl<'a> Checker<'a> {
                     Some(true) => Some(RegionKind::TrainingOnly),
                     _ if is_table_growth_test(&stmt_if.test) => Some(RegionKind::TableGrowth),
                     _ if is_lazy_init(&stmt_if.test, &stmt_if.body) => Some(RegionKind::LazyInit),
+                    _ if ends_in_raise(&stmt_if.body) => Some(RegionKind::ErrorPath),
                     _ => None,
                 };
                 self.body_in(&stmt_if.body, cold_body.map(|kind| (kind, offset)));
@@ -801,7 +802,12 @@ impl<'a> Checker<'a> {
                         self.test(test, TestContext::If);
                     }
                     let training = clause.test.as_ref().and_then(|test| self.training_test(test));
-                    self.body_in(&clause.body, (training == Some(true)).then_some((RegionKind::TrainingOnly, offset)));
+                    let cold_clause = match training {
+                        Some(true) => Some(RegionKind::TrainingOnly),
+                        _ if ends_in_raise(&clause.body) => Some(RegionKind::ErrorPath),
+                        _ => None,
+                    };
+                    self.body_in(&clause.body, cold_clause.map(|kind| (kind, offset)));
                     body = &clause.body;
                 }
                 // An `if` without `else` leaves what a name held before on the other path, unless
@@ -872,7 +878,8 @@ impl<'a> Checker<'a> {
                     if let Some(name) = &handler.name {
                         self.bind(name.as_str(), Ty::Unknown);
                     }
-                    self.body(&handler.body);
+                    let cold = ends_in_raise(&handler.body).then_some((RegionKind::ErrorPath, span(handler).start));
+                    self.body_in(&handler.body, cold);
                 }
                 self.body(&stmt_try.orelse);
                 self.body(&stmt_try.finalbody);
@@ -1497,6 +1504,11 @@ fn mentions(text: &str, name: &str) -> bool {
     let is_ident = |c: char| c == '_' || c.is_alphanumeric();
     text.match_indices(name)
         .any(|(at, _)| !text[..at].ends_with(is_ident) && !text[at + name.len()..].starts_with(is_ident))
+}
+
+/// A block that ends in `raise`: all of it runs only on the way to the error, never per step.
+fn ends_in_raise(body: &[Stmt]) -> bool {
+    matches!(body.last(), Some(Stmt::Raise(_)))
 }
 
 /// `if self.x is None:` whose body assigns `self.x` (the same attribute): state the object
