@@ -154,3 +154,58 @@ fn cached_answers_keep_the_containers() {
     assert!(first.contains("GL501"), "{first}");
     assert_eq!(run(), first);
 }
+
+// vLLM's multimodal fields kept on the CPU: `fixtures/projects/kept_on_cpu` declares fields with
+// `keep_on_cpu=True` in `processing.py` and in `model.py` itself, and reads them from the model's
+// keyword arguments in `model.py`; fields moved to the device, and a name one file keeps and
+// another does not, stay reported.
+
+fn kept_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/kept_on_cpu")
+}
+
+#[test]
+fn fields_kept_on_the_cpu_are_read_as_host_tensors() {
+    assert_hot_findings_are_the_expectations(&kept_fixture());
+}
+
+/// Without the file that declares them, the fields another file keeps are not known to be host
+/// data; the model's own declarations still are.
+#[test]
+fn without_the_declaring_file_other_fields_are_not_host_data() {
+    let findings = graphlint_json(&kept_fixture(), &["pkg/model.py"]);
+    let rows: Vec<u64> = findings
+        .iter()
+        .filter(|f| f["filename"] == "pkg/model.py")
+        .map(|f| f["location"]["row"].as_u64().unwrap())
+        .collect();
+    for row in [24, 25, 27] {
+        assert!(rows.contains(&row), "row {row}: {findings:#?}");
+    }
+    assert!(!rows.contains(&16), "declared in model.py itself: {findings:#?}");
+}
+
+/// A second run takes the project pass's result from the cache, kept fields included.
+#[test]
+fn cached_answers_keep_the_kept_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    for entry in std::fs::read_dir(kept_fixture().join("pkg")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), pkg.join(entry.file_name())).unwrap();
+    }
+    let run = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_graphlint"))
+            .args(["--output-format", "json", "--exit-zero", "--cache-dir", ".cache", "."])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = run();
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&first).unwrap();
+    let rows: Vec<u64> = findings.iter().map(|f| f["location"]["row"].as_u64().unwrap()).collect();
+    assert!(rows.contains(&33) && !rows.contains(&24), "{first}");
+    assert_eq!(run(), first);
+}

@@ -406,6 +406,13 @@ pub struct FileSummary {
     /// private or local functions (host data), and for any call (device tensors given to the
     /// parameter reach the callee, `project/declared.rs`).
     pub forwarded_args: Vec<ForwardedArg>,
+    /// Multimodal input fields the file declares (`image_grid_thw=MultiModalFieldConfig.batched(
+    /// ...)`), and whether each is kept in host memory (`keep_on_cpu=True`): see
+    /// `checker/kept_fields.rs`.
+    pub mm_fields: Vec<(NameId, bool)>,
+    /// The string keys of the mapping reads (`x["k"]`, `x.pop("k")`, `x.get("k")`) whose key the
+    /// file does not itself keep on the CPU, each once: where another file's declaration may.
+    pub field_reads: Vec<NameId>,
 }
 
 impl FileSummary {

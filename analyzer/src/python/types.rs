@@ -136,6 +136,9 @@ pub struct ForeignTypes {
     /// [`crate::python::summary::FuncSummary::returns_params`]), the bits of those among them
     /// annotated as numbers (a 0-d tensor then), and whether the function is static (no `self`).
     pub param_returns: FxHashMap<String, ParamReturns>,
+    /// Multimodal input fields that other files keep in host memory, among the keys the file
+    /// reads from mappings (see `checker/kept_fields.rs`).
+    pub kept_fields: Vec<String>,
 }
 
 /// See [`ForeignTypes::param_returns`].
@@ -172,6 +175,7 @@ impl ForeignTypes {
             && self.params.is_empty()
             && self.host_params.is_empty()
             && self.param_returns.is_empty()
+            && self.kept_fields.is_empty()
     }
 }
 

@@ -64,8 +64,14 @@ impl<'a> Checker<'a> {
                 let ty = self.attribute(attribute);
                 self.named(attribute.attr.as_str(), ty)
             }
-            Expr::Call(call) => self.call(call),
-            Expr::Subscript(subscript) => self.subscript(subscript, None),
+            Expr::Call(call) => {
+                let ty = self.call(call);
+                self.kept_field_read(expr).unwrap_or(ty)
+            }
+            Expr::Subscript(subscript) => {
+                let ty = self.subscript(subscript, None);
+                self.kept_field_read(expr).unwrap_or(ty)
+            }
             Expr::BinOp(binop) => {
                 let left = self.expr(&binop.left);
                 let right = self.expr(&binop.right);

@@ -25,6 +25,7 @@ mod expressions;
 mod flow;
 mod imports;
 mod inference;
+mod kept_fields;
 mod names;
 mod prescan;
 mod skips;
@@ -156,6 +157,10 @@ pub(crate) struct Checker<'a> {
     /// it read), nothing more is skipped.
     answers_in_functions: usize,
     answer_outside_functions: bool,
+    /// Multimodal input fields kept in host memory (see `kept_fields.rs`), and the keys of the
+    /// mapping reads recorded for the project pass.
+    kept_fields: FxHashSet<&'a str>,
+    keys_read: FxHashSet<&'a str>,
     pub summary: FileSummary,
     pub candidates: Vec<Candidate>,
 }
@@ -223,6 +228,8 @@ impl<'a> Checker<'a> {
             diverged: SmallVec::new(),
             answers_in_functions: 0,
             answer_outside_functions: false,
+            kept_fields: FxHashSet::default(),
+            keys_read: FxHashSet::default(),
             summary,
             candidates: Vec::new(),
         }
@@ -323,6 +330,7 @@ impl<'a> Checker<'a> {
 
     pub fn check_module(&mut self, body: &'a [Stmt]) {
         self.prescan_module(body);
+        self.prescan_kept_fields(body);
         for stmt in body {
             self.stmt(stmt);
         }
@@ -737,7 +745,14 @@ impl<'a> Checker<'a> {
             Stmt::AnnAssign(assign) => {
                 let annotated = self.annotation_ty(&assign.annotation);
                 let value = assign.value.as_ref().map(|v| self.expr(v));
-                let ty = if annotated != Ty::Unknown { annotated } else { value.unwrap_or(Ty::Unknown) };
+                let ty = match (annotated, value) {
+                    // `grid_thw: torch.Tensor = <host tensor>`: the annotation says nothing of memory.
+                    (Ty::Tensor { boolean, .. }, Some(Ty::Tensor { host: true, .. })) => {
+                        Ty::Tensor { boolean, host: true }
+                    }
+                    (Ty::Unknown, _) => value.unwrap_or(Ty::Unknown),
+                    _ => annotated,
+                };
                 if assign.value.is_some() || annotated != Ty::Unknown {
                     self.assign(&assign.target, ty);
                 }

@@ -41,9 +41,12 @@ pub(crate) struct Skips<'a> {
 
 impl<'a> Skips<'a> {
     /// `None` when every function must be visited again: the answers say what some of the file's
-    /// functions return, which changes what their callers anywhere in the file see.
+    /// functions return, which changes what their callers anywhere in the file see, or which
+    /// multimodal fields stay in host memory.
     pub fn new(foreign: &ForeignTypes, first: &'a FileSummary, candidates: &'a [Candidate]) -> Option<Self> {
-        if !foreign.param_returns.is_empty() {
+        // (Kept fields change what mapping reads give anywhere in the file; a file's own field
+        // declarations are found by walking its whole tree, bodies included.)
+        if !foreign.param_returns.is_empty() || !foreign.kept_fields.is_empty() || !first.mm_fields.is_empty() {
             return None;
         }
         // (A key is the range's start, then its end: see `range_key`.)

@@ -77,6 +77,7 @@ impl Project<'_> {
         self.params_given_tensors(&mut out, &wanted);
         self.forward_given_tensors(&mut out, &wanted);
         self.host_params(&mut out, &wanted);
+        self.kept_fields(&mut out);
         // (Calls answered after the parameters are known: what a function returns of them.)
         self.given_params = out
             .iter()
@@ -326,6 +327,33 @@ impl Project<'_> {
             let read = files[file].summary.funcs[func as usize].read_params & (1 << index) != 0;
             if read && wanted(file, func) {
                 out[file].host_params.insert((func, index), data);
+            }
+        }
+    }
+
+    /// Multimodal input fields that stay in host memory (see `checker/kept_fields.rs`): a name
+    /// every declaration in the tree keeps on the CPU, for each file that reads it from a mapping
+    /// and does not declare it itself (its own declarations decided in its first pass).
+    fn kept_fields(&self, out: &mut [ForeignTypes]) {
+        // Per name: (declared kept somewhere, declared not kept somewhere).
+        let mut declared: FxHashMap<Sym, (bool, bool)> = FxHashMap::default();
+        for (file, analysis) in self.files.iter().enumerate() {
+            for &(name, kept) in &analysis.summary.mm_fields {
+                let entry = declared.entry(self.sym(file, name)).or_default();
+                *(if kept { &mut entry.0 } else { &mut entry.1 }) = true;
+            }
+        }
+        if !declared.values().any(|&(kept, shared)| kept && !shared) {
+            return;
+        }
+        for (file, analysis) in self.files.iter().enumerate() {
+            let summary = &analysis.summary;
+            for &name in &summary.field_reads {
+                let sym = self.sym(file, name);
+                let own = summary.mm_fields.iter().any(|&(declared, _)| self.sym(file, declared) == sym);
+                if declared.get(&sym) == Some(&(true, false)) && !own {
+                    out[file].kept_fields.push(summary.names.get(name).to_string());
+                }
             }
         }
     }

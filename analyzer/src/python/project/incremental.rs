@@ -243,6 +243,8 @@ struct StoredForeign {
     host_params: Vec<(FuncIdx, u32, HostData)>,
     /// (function's qualified name, parameters, those of them 0-d, static): no positions in it.
     param_returns: Vec<(String, u32, u32, bool)>,
+    /// Field names: no positions in them.
+    kept_fields: Vec<String>,
 }
 
 impl StoredProject {
@@ -273,7 +275,7 @@ impl StoredProject {
                 continue;
             }
             // Spelled out so that a new kind of answer cannot go unstored.
-            let ForeignTypes { exprs, elements, containers, params, host_params, param_returns } = answers;
+            let ForeignTypes { exprs, elements, containers, params, host_params, param_returns, kept_fields } = answers;
             let summary = &file.summary;
             let mut question_of: FxHashMap<u64, u32> = FxHashMap::default();
             for (at, question) in summary.questions.iter().enumerate() {
@@ -313,6 +315,7 @@ impl StoredProject {
             for (name, returns) in param_returns {
                 stored.param_returns.push((name.clone(), returns.params, returns.zero_dim, returns.is_static));
             }
+            stored.kept_fields = kept_fields.clone();
             foreign.push((index as u32, stored));
         }
         Some(StoredProject { reasons, reach, region_roots, foreign })
@@ -372,6 +375,7 @@ impl StoredProject {
                 let returns = ParamReturns { params: *params, zero_dim: *zero_dim, is_static: *is_static };
                 answers.param_returns.insert(name.clone(), returns);
             }
+            answers.kept_fields = stored.kept_fields.clone();
         }
         Some(Analysed { reach, region_roots, foreign })
     }
