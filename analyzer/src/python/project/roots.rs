@@ -48,7 +48,9 @@ impl Project<'_> {
                     {
                         blocked[node] = true;
                     }
-                    if func.compiled {
+                    // Compiling a conversion or loading function speeds that one-time work up
+                    // (peft's `_convert_module_to_lora`): no per-step root.
+                    if func.compiled && !is_setup_function(&func.name) {
                         roots.push((node, "decorated with `@torch.compile`".into()));
                     }
                     if file_roots.matches(func, Which::Hot) {
@@ -94,7 +96,9 @@ impl Project<'_> {
                         _ => {}
                     }
                     for (f, m, _) in targets {
-                        roots.push((self.layout.func_base[f] + m as usize, site.reason.text().to_string()));
+                        if !is_setup_function(&files[f].summary.funcs[m as usize].name) {
+                            roots.push((self.layout.func_base[f] + m as usize, site.reason.text().to_string()));
+                        }
                     }
                 }
             }
