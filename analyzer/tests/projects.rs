@@ -152,7 +152,9 @@ fn cold_marker() {
 /// Issue 13's roots that mean per-step: loops in setup code (merging, loading), a loss module's
 /// `forward`, an optimizer's `step`, tests, and what a forward reaches only through `unmerge`, a
 /// `compute_loss` or a `*Training*` class (or a subclass of one) are not hot, nor is a loop over
-/// logged values calling a Module's `log`, nor one weighting adapters; the generation loop is.
+/// logged values calling a Module's `log`, nor one weighting adapters, nor the functions of a
+/// training script (a module whose top-level code or `main` trains); the generation loop is, also
+/// in a library module that trains in another function.
 #[test]
 fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
     check_project("not_per_step");
@@ -172,6 +174,8 @@ fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
         ("pkg/model.py", 83),
         ("pkg/model.py", 95),
         ("pkg/tests/test_model.py", 11),
+        ("pkg/train_draft.py", 15),
+        ("pkg/finetune.py", 10),
     ] {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }

@@ -22,7 +22,7 @@ impl Project<'_> {
         for file in 0..self.files.len() {
             let summary = &self.files[file].summary;
             let patterns = self.settings.roots_for(&self.files[file].path);
-            let test_file = is_test_file(&self.files[file].path);
+            let cold_file = is_test_file(&self.files[file].path) || is_training_script(summary);
             {
                 let file_roots = FileRoots::new(&self.module_names[file], patterns);
                 for (index, func) in summary.funcs.iter().enumerate() {
@@ -40,9 +40,9 @@ impl Project<'_> {
                     {
                         blocked[node] = true;
                     }
-                    // Tests, losses and adapter merging are cold unless a marker or a `hot` pattern
-                    // says otherwise.
-                    if (test_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
+                    // Tests, training scripts, losses and adapter merging are cold unless a marker
+                    // or a `hot` pattern says otherwise.
+                    if (cold_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
                         && func.marker.is_none()
                         && !file_roots.matches(func, Which::Hot)
                     {
@@ -796,6 +796,18 @@ fn beside_a_denoising_loop(summary: &FileSummary, region: RegionIdx, step_loops:
     in_function.peek().is_some()
         && !ancestors(Some(region)).any(|r| step_loops.contains(&r))
         && !in_function.clone().any(|&s| ancestors(Some(s)).any(|r| r == region))
+}
+
+/// Whether a file is a training script: its module-level code, or its `main`, runs a training loop
+/// (one that calls `backward`, `zero_grad` or an optimizer's `step`). What its functions compute
+/// serves that loop (EAGLE's `train/main.py` measuring draft acceptance in `getkacc` between
+/// epochs), never an inference step.
+fn is_training_script(summary: &FileSummary) -> bool {
+    summary.regions.iter().any(|region| {
+        region.kind == RegionKind::Loop
+            && region.training
+            && matches!(summary.funcs[region.func as usize].name.as_str(), "<module>" | "main")
+    })
 }
 
 /// Whether a file holds tests: `test_*.py`, `*_test.py`, `conftest.py`, or a file under a `test`
