@@ -315,7 +315,8 @@ fn per_step_roots() {
 /// cold where a `forward` calls it. A loop that sets a schedule up again on each iteration (a long
 /// video's windows) runs whole denoising runs: what it calls beside the timestep loop is cold, the
 /// timestep loop inside it hot. Loops in a function without a scheduler step, and a sampling
-/// loop, stay decode loops.
+/// loop, stay decode loops. A loop over the elements of one tensor that calls only the Module's
+/// helpers (a CDF built element by element) runs no model step; one that calls the model does.
 #[test]
 fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/per_step_loops");
@@ -342,6 +343,8 @@ fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step()
         ("pkg/likelihood.py", 29),
         ("pkg/pipeline.py", 65),
         ("pkg/pipeline.py", 72),
+        ("pkg/elements.py", 11),
+        ("pkg/elements.py", 31),
     ] {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }

@@ -158,7 +158,8 @@ impl Project<'_> {
                     continue;
                 }
                 let function = &summary.funcs[region.func as usize];
-                let (calls_model, callees) = self.loop_calls(file, index as RegionIdx, &mut model_classes);
+                let (calls_model, callees) =
+                    self.loop_calls(file, index as RegionIdx, region.over_elements, &mut model_classes);
                 let calls_model =
                     calls_model || callees.iter().any(|&callee| runs_model[callee] || root_nodes.contains(&callee));
                 if calls_model {
@@ -209,10 +210,13 @@ impl Project<'_> {
 
     /// Whether a loop calls a model (see [`Self::runs_a_model`] and [`named_as_a_model`]), and the
     /// project functions it calls (a decode loop when one of them runs a model or is a root).
+    /// In a loop over the elements of one sequence (`over_elements`), a Module's calls of its own
+    /// methods other than `forward`/`__call__` count for neither (see [`own_helper`]).
     fn loop_calls(
         &mut self,
         file: FileIdx,
         region: RegionIdx,
+        over_elements: bool,
         memo: &mut FxHashMap<(FileIdx, u32), bool>,
     ) -> (bool, Vec<usize>) {
         let files = self.files;
@@ -225,6 +229,9 @@ impl Project<'_> {
                 calls_model |= named_as_a_model(&files[file].summary, call.callee);
             }
             for entity in entities {
+                if over_elements && own_helper(files, file, call.callee, entity) {
+                    continue;
+                }
                 calls_model |= self.runs_a_model(entity, memo);
                 match entity {
                     Entity::Bound(f, m) | Entity::Func(f, m) => callees.push(self.layout.func_base[f] + m as usize),
@@ -588,6 +595,26 @@ fn is_logging_function(name: &str) -> bool {
     matches!(words.first().map(String::as_str), Some("log" | "logging"))
         && !words.get(1).is_some_and(|w| matches!(w.as_str(), "prob" | "probs" | "softmax" | "sigmoid"))
         && !is_likelihood_function(name)
+}
+
+/// Whether calling `entity` through `callee` (a value of `file`) is a method calling another
+/// method of its own object other than `forward`/`__call__` (`self.cdf_components(xx, ...)`).
+/// A loop that walks the elements of one tensor or slice computes per element: such a call there
+/// is the Module's own arithmetic, no model step (gluonts' `Binned.cdf` building a CDF element by
+/// element), while a call of the model itself (`self.unet(...)`, `model(x)`) in such a loop is.
+/// Elsewhere a Module's helper keeps counting: transformers' decoding loops are found through
+/// `self.prepare_inputs_for_generation(...)`, their model call being an unresolved local.
+fn own_helper(files: &[crate::python::FileAnalysis], file: FileIdx, callee: ValId, entity: Entity) -> bool {
+    let summary = &files[file].summary;
+    let on_self = match summary.vals[callee as usize] {
+        Val::SelfAttr { .. } => true,
+        Val::Attr(receiver, _) => matches!(summary.vals[receiver as usize], Val::Param { func, index: 0 }
+            if summary.funcs[func as usize].class.is_some() && !summary.funcs[func as usize].is_static),
+        _ => false,
+    };
+    on_self
+        && matches!(entity, Entity::Bound(f, m)
+            if !matches!(files[f].summary.funcs[m as usize].name.as_str(), "forward" | "__call__"))
 }
 
 /// Whether a callee the evaluator cannot resolve is named as a model: `self.model(...)`,
