@@ -87,6 +87,10 @@ pub const PROFILES: &[Profile] = &[
             "diffusers.pipelines.*:*SafetyChecker.*",
             "diffusers.pipelines.shap_e.renderer:MeshDecoder.*",
             "diffusers.pipelines.shap_e.renderer:*.decode_to_*",
+            // ONNX pipelines run onnxruntime sessions on numpy arrays; torch only wraps those
+            // arrays (`torch.from_numpy`) for the scheduler's step on the host, and `.numpy()` /
+            // `.cpu()` of what it returns read host memory. No device is involved.
+            "diffusers.pipelines.*.pipeline_onnx_*:*",
         ],
         why: "a diffusers scheduler's step or attention backend, called in every denoising step",
     },

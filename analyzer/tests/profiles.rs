@@ -121,8 +121,10 @@ fn an_unknown_profile_is_an_error() {
 
 /// Once-per-request pipeline stages under the profiles: a diffusers pipeline's `prepare_latents`,
 /// safety checker and scheduler `set_timesteps`, a transformers image processor, the sglang
-/// diffusion runtime's prompt encoders; and a transformers modular source, which never runs (its
-/// generated `modeling_*.py` copy does, and stays hot). Hot without profiles (forward roots, loops that run a
+/// diffusion runtime's prompt encoders; a transformers modular source, which never runs (its
+/// generated `modeling_*.py` copy does, and stays hot); and a diffusers ONNX pipeline, whose
+/// torch tensors are numpy arrays wrapped for the scheduler. Hot without profiles (forward roots,
+/// loops that run a
 /// model), cold with them; the denoising loop stays hot.
 #[test]
 fn profiles_keep_once_per_request_stages_cold() {
@@ -154,6 +156,7 @@ fn profiles_keep_once_per_request_stages_cold() {
         ("sglang/multimodal_gen/runtime/models/encoders/t5.py", 8),
         ("transformers/models/toy/image_processing_toy.py", 16),
         ("transformers/models/toy/modular_toy.py", 8),
+        ("diffusers/pipelines/stable_diffusion/pipeline_onnx_toy.py", 16),
     ];
     let without = hot(&["--config", "no_profiles.toml"]);
     for (file, row) in stages {
