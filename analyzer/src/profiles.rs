@@ -20,7 +20,7 @@ pub struct Profile {
     /// Module-qualified `cold` patterns: maintenance that an entry point calls now and then, not
     /// every step.
     pub cold: &'static [&'static str],
-    /// Why these functions run once per step, for the root's reason.
+    /// Why these functions run once per step, for the root's reason (empty without `hot`).
     pub why: &'static str,
 }
 
@@ -119,6 +119,16 @@ pub const PROFILES: &[Profile] = &[
         ],
         why: "called once per generated token by transformers' generation loop or continuous batching",
     },
+    Profile {
+        name: "torchtune",
+        package: "torchtune",
+        hot: &[],
+        // The `torch.export`/ExecuTorch variants of attention, KV cache and position embeddings:
+        // their Python `forward` runs while export traces it, and the exported program runs
+        // without it. Eager inference builds the modules of `torchtune.modules`.
+        cold: &["torchtune.modules._export.*:*"],
+        why: "",
+    },
 ];
 
 /// The profile called `name`.
@@ -133,7 +143,8 @@ mod tests {
     #[test]
     fn patterns_are_qualified_by_their_package() {
         for profile in PROFILES {
-            assert!(!profile.hot.is_empty(), "{} has no pattern", profile.name);
+            assert!(!profile.hot.is_empty() || !profile.cold.is_empty(), "{} has no pattern", profile.name);
+            assert!(profile.hot.is_empty() || !profile.why.is_empty(), "{} roots say why", profile.name);
             for pattern in profile.hot.iter().chain(profile.cold) {
                 let (module, function) = pattern.split_once(':').expect("module-qualified");
                 assert!(

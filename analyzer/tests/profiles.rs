@@ -122,10 +122,10 @@ fn an_unknown_profile_is_an_error() {
 /// Once-per-request pipeline stages under the profiles: a diffusers pipeline's `prepare_latents`,
 /// safety checker and scheduler `set_timesteps`, a transformers image processor, the sglang
 /// diffusion runtime's prompt encoders; a transformers modular source, which never runs (its
-/// generated `modeling_*.py` copy does, and stays hot); and a diffusers ONNX pipeline, whose
-/// torch tensors are numpy arrays wrapped for the scheduler. Hot without profiles (forward roots,
-/// loops that run a
-/// model), cold with them; the denoising loop stays hot.
+/// generated `modeling_*.py` copy does, and stays hot); a diffusers ONNX pipeline, whose torch
+/// tensors are numpy arrays wrapped for the scheduler; and torchtune's export-only modules. Hot
+/// without profiles (forward roots, loops that run a model), cold with them; the denoising loop
+/// stays hot.
 #[test]
 fn profiles_keep_once_per_request_stages_cold() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/profile_stages");
@@ -157,6 +157,7 @@ fn profiles_keep_once_per_request_stages_cold() {
         ("transformers/models/toy/image_processing_toy.py", 16),
         ("transformers/models/toy/modular_toy.py", 8),
         ("diffusers/pipelines/stable_diffusion/pipeline_onnx_toy.py", 16),
+        ("torchtune/modules/_export/kv_cache.py", 9),
     ];
     let without = hot(&["--config", "no_profiles.toml"]);
     for (file, row) in stages {
