@@ -210,7 +210,7 @@ impl Project<'_> {
 
     /// Whether a loop calls a model (see [`Self::runs_a_model`] and [`named_as_a_model`]), and the
     /// project functions it calls (a decode loop when one of them runs a model or is a root).
-    /// In a loop over the elements of one sequence (`over_elements`), a Module's calls of its own
+    /// In a loop over the elements of one sequence (`over_elements`), calls of the object's own
     /// methods other than `forward`/`__call__` count for neither (see [`own_helper`]).
     fn loop_calls(
         &mut self,
