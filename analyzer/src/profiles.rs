@@ -20,7 +20,7 @@ pub struct Profile {
     /// Module-qualified `cold` patterns: maintenance that an entry point calls now and then, not
     /// every step.
     pub cold: &'static [&'static str],
-    /// Why these functions run once per step, for the root's reason.
+    /// Why these functions run once per step, for the root's reason (empty without `hot`).
     pub why: &'static str,
 }
 
@@ -107,6 +107,10 @@ pub const PROFILES: &[Profile] = &[
             // VAEs: pipelines encode before the denoising loop and decode after it (no pipeline
             // in 0.42.1 calls a VAE inside its timestep loop).
             "diffusers.models.autoencoders.*:*",
+            // ONNX pipelines run onnxruntime sessions on numpy arrays; torch only wraps those
+            // arrays (`torch.from_numpy`) for the scheduler's step on the host, and `.numpy()` /
+            // `.cpu()` of what it returns read host memory. No device is involved.
+            "diffusers.pipelines.*.pipeline_onnx_*:*",
         ],
         why: "a diffusers scheduler's step or attention backend, called in every denoising step",
     },
@@ -135,6 +139,16 @@ pub const PROFILES: &[Profile] = &[
         ],
         why: "called once per generated token by transformers' generation loop or continuous batching",
     },
+    Profile {
+        name: "torchtune",
+        package: "torchtune",
+        hot: &[],
+        // The `torch.export`/ExecuTorch variants of attention, KV cache and position embeddings:
+        // their Python `forward` runs while export traces it, and the exported program runs
+        // without it. Eager inference builds the modules of `torchtune.modules`.
+        cold: &["torchtune.modules._export.*:*"],
+        why: "",
+    },
 ];
 
 /// The profile called `name`.
@@ -149,7 +163,8 @@ mod tests {
     #[test]
     fn patterns_are_qualified_by_their_package() {
         for profile in PROFILES {
-            assert!(!profile.hot.is_empty(), "{} has no pattern", profile.name);
+            assert!(!profile.hot.is_empty() || !profile.cold.is_empty(), "{} has no pattern", profile.name);
+            assert!(profile.hot.is_empty() || !profile.why.is_empty(), "{} roots say why", profile.name);
             for pattern in profile.hot.iter().chain(profile.cold) {
                 let (module, function) = pattern.split_once(':').expect("module-qualified");
                 assert!(

@@ -122,9 +122,10 @@ fn an_unknown_profile_is_an_error() {
 /// Once-per-request pipeline stages under the profiles: a diffusers pipeline's `prepare_latents`,
 /// safety checker, scheduler `set_timesteps` and VAE, a transformers image processor, a vllm
 /// feature extractor and CPU attention backend, the sglang diffusion runtime's prompt encoders;
-/// and a transformers modular source, which never runs (its generated `modeling_*.py` copy does,
-/// and stays hot). Hot without profiles (forward roots, loops that run a model), cold with them;
-/// the denoising loop stays hot.
+/// a transformers modular source, which never runs (its generated `modeling_*.py` copy does, and
+/// stays hot); a diffusers ONNX pipeline, whose torch tensors are numpy arrays wrapped for the
+/// scheduler; and torchtune's export-only modules. Hot without profiles (forward roots, loops that
+/// run a model), cold with them; the denoising loop stays hot.
 #[test]
 fn profiles_keep_once_per_request_stages_cold() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/profile_stages");
@@ -158,6 +159,8 @@ fn profiles_keep_once_per_request_stages_cold() {
         ("transformers/models/toy/modular_toy.py", 8),
         ("vllm/transformers_utils/processors/toy_asr.py", 8),
         ("vllm/v1/attention/backends/cpu_attn.py", 8),
+        ("diffusers/pipelines/stable_diffusion/pipeline_onnx_toy.py", 16),
+        ("torchtune/modules/_export/kv_cache.py", 9),
     ];
     let without = hot(&["--config", "no_profiles.toml"]);
     for (file, row) in stages {

@@ -152,7 +152,9 @@ fn cold_marker() {
 /// Issue 13's roots that mean per-step: loops in setup code (merging, loading), a loss module's
 /// `forward`, an optimizer's `step`, tests, and what a forward reaches only through `unmerge`, a
 /// `compute_loss` or a `*Training*` class (or a subclass of one) are not hot, nor is a loop over
-/// logged values calling a Module's `log`, nor one weighting adapters; the generation loop is.
+/// logged values calling a Module's `log`, nor one weighting adapters, nor the functions of a
+/// training script (a module whose top-level code or `main` trains); the generation loop is, also
+/// in a library module that trains in another function.
 #[test]
 fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
     check_project("not_per_step");
@@ -172,6 +174,8 @@ fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
         ("pkg/model.py", 83),
         ("pkg/model.py", 95),
         ("pkg/tests/test_model.py", 11),
+        ("pkg/train_draft.py", 15),
+        ("pkg/finetune.py", 10),
     ] {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }
@@ -311,7 +315,8 @@ fn per_step_roots() {
 /// cold where a `forward` calls it. A loop that sets a schedule up again on each iteration (a long
 /// video's windows) runs whole denoising runs: what it calls beside the timestep loop is cold, the
 /// timestep loop inside it hot. Loops in a function without a scheduler step, and a sampling
-/// loop, stay decode loops.
+/// loop, stay decode loops. A loop over the elements of one tensor that calls only the Module's
+/// helpers (a CDF built element by element) runs no model step; one that calls the model does.
 #[test]
 fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/per_step_loops");
@@ -338,6 +343,8 @@ fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step()
         ("pkg/likelihood.py", 29),
         ("pkg/pipeline.py", 65),
         ("pkg/pipeline.py", 72),
+        ("pkg/elements.py", 11),
+        ("pkg/elements.py", 31),
     ] {
         assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
     }

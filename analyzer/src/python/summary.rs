@@ -342,6 +342,8 @@ pub struct Region {
     pub row: u32,
     /// The loop calls `backward`, `zero_grad` or an optimizer's `step`: a training loop.
     pub training: bool,
+    /// A `for` loop over the elements of one sequence: a tensor, or a slice (`for xx in x[1:]`).
+    pub over_elements: bool,
 }
 
 /// Special call sites that make roots: `torch.compile(x)` and `make_graphed_callables(x)`.

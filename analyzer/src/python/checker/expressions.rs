@@ -309,7 +309,7 @@ impl<'a> Checker<'a> {
 
     fn comprehension(&mut self, generators: &'a [ast::Comprehension]) {
         for generator in generators {
-            if let Some(element) = self.iteration(&generator.iter, &generator.target) {
+            if let (Some(element), _) = self.iteration(&generator.iter, &generator.target) {
                 self.assign(&generator.target, element);
             }
             self.bind_declared_elements(&generator.iter, &generator.target);

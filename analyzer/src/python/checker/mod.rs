@@ -761,8 +761,12 @@ impl<'a> Checker<'a> {
                 }
             }
             Stmt::For(stmt_for) => {
-                let element = self.iteration(&stmt_for.iter, &stmt_for.target);
+                let (element, over_elements) = self.iteration(&stmt_for.iter, &stmt_for.target);
                 self.push_region(RegionKind::Loop, stmt.range().start().to_usize());
+                if over_elements {
+                    let region = self.summary.regions.len() - 1;
+                    self.summary.regions[region].over_elements = true;
+                }
                 if let Some(element) = element {
                     self.assign(&stmt_for.target, element);
                 }
@@ -1023,13 +1027,15 @@ impl<'a> Checker<'a> {
             parent: self.regions.last().copied(),
             row: self.row(offset),
             training: false,
+            over_elements: false,
         };
         self.summary.regions.push(region);
         self.regions.push((self.summary.regions.len() - 1) as RegionIdx);
     }
 
-    /// The element type of `for target in iter`, binding `enumerate`/`zip` targets itself.
-    fn iteration(&mut self, iter: &'a Expr, target: &'a Expr) -> Option<Ty> {
+    /// The element type of `for target in iter`, binding `enumerate`/`zip` targets itself, and
+    /// whether the loop walks the elements of one sequence: a tensor, or a slice (`x[1:]`).
+    fn iteration(&mut self, iter: &'a Expr, target: &'a Expr) -> (Option<Ty>, bool) {
         if let Expr::Call(call) = iter {
             let builtin = self.qualify(&call.func).and_then(|q| (q[0] == "builtins").then(|| q[1]));
             match (builtin, target) {
@@ -1038,31 +1044,39 @@ impl<'a> Checker<'a> {
                         let ty = self.expr(arg);
                         rules::tensor_as_index::check_range_arg(self, arg, ty);
                     }
-                    return Some(Ty::Int);
+                    return (Some(Ty::Int), false);
                 }
                 (Some("enumerate"), Expr::Tuple(tuple)) if tuple.elts.len() == 2 && call.arguments.args.len() == 1 => {
                     let element = self.element_of(&call.arguments.args[0]);
                     self.assign(&tuple.elts[0], Ty::Int);
                     self.assign(&tuple.elts[1], element);
                     self.note_unknown_iteration(&call.arguments.args[0], &tuple.elts[1]);
-                    return None;
+                    return (None, false);
                 }
                 (Some("zip"), Expr::Tuple(tuple)) if tuple.elts.len() == call.arguments.args.len() => {
                     for (target, arg) in tuple.elts.iter().zip(call.arguments.args.iter()) {
                         let element = self.element_of(arg);
                         self.assign(target, element);
                     }
-                    return None;
+                    return (None, false);
                 }
                 _ => {}
             }
         }
         self.note_unknown_iteration(iter, target);
-        Some(self.element_of(iter))
+        let iterable = self.expr(iter);
+        let slice = matches!(iter, Expr::Subscript(subscript) if matches!(&*subscript.slice, Expr::Slice(_)));
+        (Some(self.element_type(iterable)), slice || matches!(iterable, Ty::Tensor { .. }))
     }
 
     fn element_of(&mut self, iterable: &'a Expr) -> Ty {
-        match self.expr(iterable) {
+        let ty = self.expr(iterable);
+        self.element_type(ty)
+    }
+
+    /// The type of an element of an iterable of type `ty`.
+    fn element_type(&mut self, ty: Ty) -> Ty {
+        match ty {
             Ty::Tensor { host, .. } => Ty::Tensor { boolean: false, host },
             Ty::Tensors => Ty::TENSOR,
             Ty::Shape => Ty::Int,

@@ -22,7 +22,7 @@ impl Project<'_> {
         for file in 0..self.files.len() {
             let summary = &self.files[file].summary;
             let patterns = self.settings.roots_for(&self.files[file].path);
-            let test_file = is_test_file(&self.files[file].path);
+            let cold_file = is_test_file(&self.files[file].path) || is_training_script(summary);
             {
                 let file_roots = FileRoots::new(&self.module_names[file], patterns);
                 for (index, func) in summary.funcs.iter().enumerate() {
@@ -40,15 +40,17 @@ impl Project<'_> {
                     {
                         blocked[node] = true;
                     }
-                    // Tests, losses and adapter merging are cold unless a marker or a `hot` pattern
-                    // says otherwise.
-                    if (test_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
+                    // Tests, training scripts, losses and adapter merging are cold unless a marker
+                    // or a `hot` pattern says otherwise.
+                    if (cold_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
                         && func.marker.is_none()
                         && !file_roots.matches(func, Which::Hot)
                     {
                         blocked[node] = true;
                     }
-                    if func.compiled {
+                    // Compiling a conversion or loading function speeds that one-time work up
+                    // (peft's `_convert_module_to_lora`): no per-step root.
+                    if func.compiled && !is_setup_function(&func.name) {
                         roots.push((node, "decorated with `@torch.compile`".into()));
                     }
                     if file_roots.matches(func, Which::Hot) {
@@ -94,7 +96,9 @@ impl Project<'_> {
                         _ => {}
                     }
                     for (f, m, _) in targets {
-                        roots.push((self.layout.func_base[f] + m as usize, site.reason.text().to_string()));
+                        if !is_setup_function(&files[f].summary.funcs[m as usize].name) {
+                            roots.push((self.layout.func_base[f] + m as usize, site.reason.text().to_string()));
+                        }
                     }
                 }
             }
@@ -154,7 +158,8 @@ impl Project<'_> {
                     continue;
                 }
                 let function = &summary.funcs[region.func as usize];
-                let (calls_model, callees) = self.loop_calls(file, index as RegionIdx, &mut model_classes);
+                let (calls_model, callees) =
+                    self.loop_calls(file, index as RegionIdx, region.over_elements, &mut model_classes);
                 let calls_model =
                     calls_model || callees.iter().any(|&callee| runs_model[callee] || root_nodes.contains(&callee));
                 if calls_model {
@@ -205,10 +210,13 @@ impl Project<'_> {
 
     /// Whether a loop calls a model (see [`Self::runs_a_model`] and [`named_as_a_model`]), and the
     /// project functions it calls (a decode loop when one of them runs a model or is a root).
+    /// In a loop over the elements of one sequence (`over_elements`), calls of the object's own
+    /// methods other than `forward`/`__call__` count for neither (see [`own_helper`]).
     fn loop_calls(
         &mut self,
         file: FileIdx,
         region: RegionIdx,
+        over_elements: bool,
         memo: &mut FxHashMap<(FileIdx, u32), bool>,
     ) -> (bool, Vec<usize>) {
         let files = self.files;
@@ -221,6 +229,9 @@ impl Project<'_> {
                 calls_model |= named_as_a_model(&files[file].summary, call.callee);
             }
             for entity in entities {
+                if over_elements && own_helper(files, file, call.callee, entity) {
+                    continue;
+                }
                 calls_model |= self.runs_a_model(entity, memo);
                 match entity {
                     Entity::Bound(f, m) | Entity::Func(f, m) => callees.push(self.layout.func_base[f] + m as usize),
@@ -586,6 +597,26 @@ fn is_logging_function(name: &str) -> bool {
         && !is_likelihood_function(name)
 }
 
+/// Whether calling `entity` through `callee` (a value of `file`) is a method calling another
+/// method of its own object other than `forward`/`__call__` (`self.cdf_components(xx, ...)`).
+/// A loop that walks the elements of one tensor or slice computes per element: such a call there
+/// is the Module's own arithmetic, no model step (gluonts' `Binned.cdf` building a CDF element by
+/// element), while a call of the model itself (`self.unet(...)`, `model(x)`) in such a loop is.
+/// Elsewhere a Module's helper keeps counting: transformers' decoding loops are found through
+/// `self.prepare_inputs_for_generation(...)`, their model call being an unresolved local.
+fn own_helper(files: &[crate::python::FileAnalysis], file: FileIdx, callee: ValId, entity: Entity) -> bool {
+    let summary = &files[file].summary;
+    let on_self = match summary.vals[callee as usize] {
+        Val::SelfAttr { .. } => true,
+        Val::Attr(receiver, _) => matches!(summary.vals[receiver as usize], Val::Param { func, index: 0 }
+            if summary.funcs[func as usize].class.is_some() && !summary.funcs[func as usize].is_static),
+        _ => false,
+    };
+    on_self
+        && matches!(entity, Entity::Bound(f, m)
+            if !matches!(files[f].summary.funcs[m as usize].name.as_str(), "forward" | "__call__"))
+}
+
 /// Whether a callee the evaluator cannot resolve is named as a model: `self.model(...)`,
 /// `model(...)`, `self.draft_model(...)`, `self.transformer(...)`, `self.unet(...)` (a model
 /// built by a config system or a factory, such as torchtune's `config.instantiate`).
@@ -792,6 +823,18 @@ fn beside_a_denoising_loop(summary: &FileSummary, region: RegionIdx, step_loops:
     in_function.peek().is_some()
         && !ancestors(Some(region)).any(|r| step_loops.contains(&r))
         && !in_function.clone().any(|&s| ancestors(Some(s)).any(|r| r == region))
+}
+
+/// Whether a file is a training script: its module-level code, or its `main`, runs a training loop
+/// (one that calls `backward`, `zero_grad` or an optimizer's `step`). What its functions compute
+/// serves that loop (EAGLE's `train/main.py` measuring draft acceptance in `getkacc` between
+/// epochs), never an inference step.
+fn is_training_script(summary: &FileSummary) -> bool {
+    summary.regions.iter().any(|region| {
+        region.kind == RegionKind::Loop
+            && region.training
+            && matches!(summary.funcs[region.func as usize].name.as_str(), "<module>" | "main")
+    })
 }
 
 /// Whether a file holds tests: `test_*.py`, `*_test.py`, `conftest.py`, or a file under a `test`
