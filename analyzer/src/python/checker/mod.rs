@@ -1473,15 +1473,18 @@ fn changes_default_device(source: &str) -> bool {
         let rest = rest.trim_start();
         rest.starts_with("\"cpu") || rest.starts_with("'cpu")
     };
-    if found(source, "set_default_device(").any(|(_, end)| !names_cpu(&source[end..]))
-        || found(source, "set_default_tensor_type(")
-            .any(|(_, end)| source[end..].lines().next().is_some_and(|line| line.contains("cuda")))
+    if found(source, "set_default_tensor_type(")
+        .any(|(_, end)| source[end..].lines().next().is_some_and(|line| line.contains("cuda")))
     {
         return true;
     }
-    // (From each `device(`, which most lines lack, back to the start of its line.)
+    // One search serves both uses of `device(` (`set_default_device(` ends with it); for a `with`,
+    // from each `device(`, which most lines lack, back to the start of its line.
     found(source, "device(").any(|(at, end)| {
         let before = &source[..at];
+        if before.ends_with("set_default_") {
+            return !names_cpu(&source[end..]);
+        }
         let line = before[before.rfind('\n').map_or(0, |n| n + 1)..].trim_start();
         let torch_device =
             before.ends_with("torch.") || !before.ends_with(|c: char| c == '.' || c == '_' || c.is_alphanumeric());
@@ -1609,6 +1612,9 @@ mod tests {
         assert!(changes_default_device("from torch import device\nwith device('meta'):\n    pass\n"));
         assert!(changes_default_device("with ctx, torch.device(d):\n    pass\n"));
         assert!(!changes_default_device("torch.set_default_device(\"cpu\")\n"));
+        // One search finds both spellings: a CPU default set first does not hide a later `with`.
+        assert!(changes_default_device("torch.set_default_device('cpu')\nwith torch.device('cuda'):\n    pass\n"));
+        assert!(changes_default_device("with torch.device('cpu'):\n    torch.set_default_device(d)\n"));
         assert!(!changes_default_device("torch.set_default_tensor_type(torch.DoubleTensor)\n"));
         assert!(!changes_default_device("with torch.device('cpu'):\n    pass\n"));
         assert!(!changes_default_device("with torch.cuda.device(i):\n    pass\n"));

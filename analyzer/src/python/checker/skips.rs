@@ -91,12 +91,13 @@ impl<'a> Skips<'a> {
             if text.is_empty() {
                 text.reserve(source.len());
             }
-            // One statement with the body's exact range, `(   )`, keeps every other offset, and
-            // the function's own range, as they were.
+            // One statement with the body's exact range, `(#   \n)`, keeps every other offset, and
+            // the function's own range, as they were. The filler is a comment: the lexer skips
+            // it in one search for the line's end, where it would step through spaces one by one.
             text.push_str(&source[copied..start]);
-            text.push('(');
-            text.extend(std::iter::repeat_n(' ', end - start - 2));
-            text.push(')');
+            text.push_str("(#");
+            push_spaces(&mut text, end - start - 4);
+            text.push_str("\n)");
             copied = end;
             self.elided.push(body.start);
         }
@@ -123,6 +124,16 @@ impl<'a> Skips<'a> {
     fn concerns(&self, range: Range<usize>, funcs: Range<FuncIdx>) -> bool {
         let at = self.answered_funcs.partition_point(|&func| func < funcs.start);
         self.answers_around(range).1 > 0 || self.answered_funcs.get(at).is_some_and(|&func| func < funcs.end)
+    }
+}
+
+/// Appends `count` spaces, a block at a time.
+fn push_spaces(text: &mut String, mut count: usize) {
+    const SPACES: &str = "                                                                ";
+    while count > 0 {
+        let n = count.min(SPACES.len());
+        text.push_str(&SPACES[..n]);
+        count -= n;
     }
 }
 
