@@ -246,11 +246,6 @@ pub(super) fn classify(
     lap(&format!("re-checks of {rechecked} files"));
     let classified = hotpath::classified(&findings, &layout, &analysed.reach, &analysed.region_roots, settings);
     lap("classification");
-    // Freeing every summary of a large project takes milliseconds that the answer need not wait
-    // for (vllm: 6 of a hook run's 300). Should no thread start, the closure and the summaries
-    // are dropped here.
-    drop(layout);
-    let _ = std::thread::Builder::new().spawn(move || drop(files));
     classified
 }
 
