@@ -9,27 +9,31 @@ use crate::hotpath;
 use crate::python::process_cpu_seconds;
 use crate::python::summary::*;
 
+/// The functions a call reaches, each with the index of the parameter its first positional
+/// argument fills.
+type Targets = SmallVec<[(FileIdx, FuncIdx, u32); 4]>;
+
 impl Project<'_> {
-    /// What a call site invokes, and the index of its first positional argument's parameter.
-    fn targets(&mut self, file: FileIdx, call: &CallSite) -> SmallVec<[(FileIdx, FuncIdx, u32); 4]> {
+    /// What a call site invokes, each with the index of its first positional argument's
+    /// parameter, and how many of them come first without dispatch to overrides.
+    fn targets_with_dispatch(&mut self, file: FileIdx, call: &CallSite) -> (Targets, usize) {
+        // Evaluated once for both parts (a second evaluation would only read it from the memo).
+        let callee = self.eval(file, call.callee);
         let mut targets = SmallVec::new();
-        for entity in self.eval(file, call.callee) {
+        for &entity in &callee {
             self.targets_of(entity, call.kind, &mut targets, 0);
         }
-        targets
+        let exact = targets.len();
+        self.dispatch_targets(file, call, &callee, &mut targets);
+        (targets, exact)
     }
 
     /// What `obj.m(...)` on a receiver declared as a class reaches besides `targets`: the
-    /// overrides of `m` in the class's subclasses.
-    fn dispatch_targets(
-        &mut self,
-        file: FileIdx,
-        call: &CallSite,
-        targets: &mut SmallVec<[(FileIdx, FuncIdx, u32); 4]>,
-    ) {
+    /// overrides of `m` in the class's subclasses (`callee` is what the callee evaluates to).
+    fn dispatch_targets(&mut self, file: FileIdx, call: &CallSite, callee: &[Entity], targets: &mut Targets) {
         let mut dispatched: SmallVec<[(FileIdx, u32, Sym); 2]> = SmallVec::new();
         // `obj(...)`: the overrides of `forward` (modules) or `__call__`.
-        for entity in self.eval(file, call.callee) {
+        for &entity in callee {
             if let Entity::Declared(f, c) = entity {
                 let method = match call.kind {
                     CallKind::GetItem => self.sym_getitem,
@@ -228,8 +232,7 @@ impl Project<'_> {
                     // the same values in every round: it is settled after its first one.
                     let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
                     changed |= self.record_elements(file, call);
-                    let mut targets = self.targets(file, call);
-                    self.dispatch_targets(file, call, &mut targets);
+                    let (targets, _) = self.targets_with_dispatch(file, call);
                     for (tf, tm, first) in targets {
                         let files = self.files;
                         let params = &files[tf].summary.funcs[tm as usize].params;
@@ -282,9 +285,7 @@ impl Project<'_> {
                 if super::training_only(&self.files[file].summary, call.region) {
                     continue;
                 }
-                let mut targets = self.targets(file, call);
-                let exact = targets.len();
-                self.dispatch_targets(file, call, &mut targets);
+                let (targets, exact) = self.targets_with_dispatch(file, call);
                 if targets.is_empty() {
                     continue;
                 }
@@ -320,7 +321,7 @@ impl Project<'_> {
                     &targets[..exact],
                 );
             }
-            for (outer, inner) in nested_functions(&self.files[file].summary) {
+            for &(outer, inner) in &self.nested[file] {
                 let target = [self.layout.func_base[file] + inner as usize];
                 hotpath::add_call_edges(&mut edges, &self.layout, file, outer, None, &target);
                 hotpath::add_call_edges(&mut exact_edges, &self.layout, file, outer, None, &target);
@@ -334,7 +335,7 @@ impl Project<'_> {
 /// in a per-step function is per-step too: it is called there, or returned or stored as a callback
 /// that the caller runs in the same step (vllm's deferred state corrections, sglang's delayed
 /// sampling). The edge goes from the defining function to the nested one.
-fn nested_functions(summary: &FileSummary) -> impl Iterator<Item = (FuncIdx, FuncIdx)> + '_ {
+pub(super) fn nested_functions(summary: &FileSummary) -> impl Iterator<Item = (FuncIdx, FuncIdx)> + '_ {
     let by_qualname: rustc_hash::FxHashMap<&str, FuncIdx> =
         summary.funcs.iter().enumerate().map(|(index, func)| (func.qualname.as_str(), index as FuncIdx)).collect();
     summary.funcs.iter().enumerate().filter_map(move |(index, func)| {

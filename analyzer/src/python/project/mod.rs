@@ -163,8 +163,10 @@ struct Project<'s> {
     mro_classes: Vec<(FileIdx, u32)>,
     method_memo: FxHashMap<(ClassKey, Sym), Option<(FileIdx, FuncIdx)>>,
     /// Per node, whether the function's name says it manages state (`roots.rs`,
-    /// `is_state_method`): filled on first use, since call sites ask it of every bound method.
+    /// `is_state_method`): call sites ask it of every bound method. Filled once calls resolve.
     state_methods: Vec<bool>,
+    /// Per file, each function defined in another one, with that function (`calls.rs`).
+    nested: Vec<Vec<(FuncIdx, FuncIdx)>>,
     module_attr_memo: FxHashMap<(u32, Sym), Entities>,
     /// Module attributes being looked up right now (see [`Self::module_attribute`]).
     module_attr_active: FxHashSet<(u32, Sym)>,
@@ -251,9 +253,20 @@ pub(super) fn classify(
 fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&str)) -> incremental::Analysed {
     let mut project = Project::new(files, settings);
     lap("module table");
-    let (edges, exact_edges) = project.resolve_calls();
+    // What each file's names alone say is worked out on another core while calls resolve.
+    let module_names = project.module_names.clone();
+    let ((edges, exact_edges), (state_methods, loop_regions)) = std::thread::scope(|scope| {
+        let summaries: Vec<&FileSummary> = files.iter().map(|file| &file.summary).collect();
+        let named = scope.spawn(move || {
+            let loops = summaries.iter().zip(&module_names).map(|(summary, name)| roots::loop_regions(summary, name));
+            (roots::state_methods(summaries.iter().copied()), loops.collect::<Vec<_>>())
+        });
+        let edges = project.resolve_calls();
+        (edges, named.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    project.state_methods = state_methods;
     lap("call resolution");
-    let (reach, region_roots) = project.propagate(&edges, &exact_edges);
+    let (reach, region_roots) = project.propagate(&edges, &exact_edges, &loop_regions);
     lap("roots and propagation");
     // Per function node, whether its questions are answered: it is hot, or a root region is in it.
     let mut hot_funcs = vec![settings.all_paths; project.layout.node_count()];
@@ -321,17 +334,47 @@ fn recheck(
 
 impl<'s> Project<'s> {
     fn new(files: &'s [FileAnalysis], settings: &'s Settings) -> Self {
+        // The files' own facts are found on another core while names are interned (only the
+        // summaries go there: the analyses hold suppressions, which are not shared between threads).
+        let sources: Vec<(&Path, &FileSummary)> =
+            files.iter().map(|file| (file.path.as_path(), &file.summary)).collect();
+        let (mut project, facts) = std::thread::scope(|scope| {
+            let facts = scope.spawn(|| FileFacts::new(&sources));
+            let project = Self::with_names(files, settings);
+            (project, facts.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        });
+        let FileFacts {
+            modules,
+            by_path,
+            dir_ids,
+            dir_paths,
+            dir_parents,
+            module_names,
+            is_script,
+            region_calls,
+            nested,
+        } = facts;
+        (project.modules, project.by_path, project.dir_ids, project.dir_paths, project.dir_parents) =
+            (modules, by_path, dir_ids, dir_paths, dir_parents);
+        (project.module_names, project.is_script, project.region_calls) = (module_names, is_script, region_calls);
+        project.nested = nested;
+        project
+    }
+
+    /// The project with every name interned and the tables of globals and class members (the
+    /// [`FileFacts`] left empty).
+    fn with_names(files: &'s [FileAnalysis], settings: &'s Settings) -> Self {
         let mut project = Project {
             files,
             settings,
             modules: FxHashMap::default(),
             by_path: FxHashMap::default(),
-            dir_ids: Vec::with_capacity(files.len()),
+            dir_ids: Vec::new(),
             dir_paths: Vec::new(),
             dir_parents: Vec::new(),
             import_targets: FxHashMap::default(),
-            module_names: Vec::with_capacity(files.len()),
-            is_script: Vec::with_capacity(files.len()),
+            module_names: Vec::new(),
+            is_script: Vec::new(),
             script_targets: FxHashMap::default(),
             externals: Vec::new(),
             external_ids: FxHashMap::default(),
@@ -362,6 +405,7 @@ impl<'s> Project<'s> {
             mro_classes: Vec::new(),
             method_memo: FxHashMap::default(),
             state_methods: Vec::new(),
+            nested: Vec::new(),
             module_attr_memo: FxHashMap::default(),
             module_attr_active: FxHashSet::default(),
             attr_memo: FxHashMap::default(),
@@ -372,7 +416,7 @@ impl<'s> Project<'s> {
             list_memo: FxHashMap::default(),
             class_elements: FxHashMap::default(),
             classes_by_name: None,
-            region_calls: Vec::with_capacity(files.len()),
+            region_calls: Vec::new(),
             layout: Layout::new(files),
         };
         project.sym_ids.reserve(files.iter().map(|f| f.summary.names.len()).sum::<usize>() / 4);
@@ -409,28 +453,58 @@ impl<'s> Project<'s> {
                 }
             }
         }
-        let absolutes: Vec<PathBuf> = files.iter().map(|file| crate::paths::absolute(&file.path)).collect();
+        project
+    }
+}
+
+/// What each file's path, the disk and the file's own summary say: paths, directories, module
+/// names, each region's calls, nested functions. Found on another core while names are interned.
+struct FileFacts {
+    modules: FxHashMap<String, FileIdx>,
+    by_path: FxHashMap<Box<[u8]>, FileIdx>,
+    dir_ids: Vec<u32>,
+    dir_paths: Vec<PathBuf>,
+    dir_parents: Vec<u32>,
+    module_names: Vec<String>,
+    is_script: Vec<bool>,
+    region_calls: Vec<Vec<Vec<u32>>>,
+    nested: Vec<Vec<(FuncIdx, FuncIdx)>>,
+}
+
+impl FileFacts {
+    fn new(files: &[(&Path, &FileSummary)]) -> Self {
+        let mut facts = FileFacts {
+            modules: FxHashMap::default(),
+            by_path: FxHashMap::default(),
+            dir_ids: Vec::with_capacity(files.len()),
+            dir_paths: Vec::new(),
+            dir_parents: Vec::new(),
+            module_names: Vec::with_capacity(files.len()),
+            is_script: Vec::with_capacity(files.len()),
+            region_calls: Vec::with_capacity(files.len()),
+            nested: files.iter().map(|&(_, summary)| calls::nested_functions(summary).collect()).collect(),
+        };
+        let absolutes: Vec<PathBuf> = files.iter().map(|(path, _)| crate::paths::absolute(path)).collect();
         let names = ModuleNames::new(&absolutes);
         let mut dir_index: FxHashMap<PathBuf, u32> = FxHashMap::default();
         for (index, absolute) in absolutes.iter().enumerate() {
             let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
-            project.by_path.insert(path_key(absolute).into(), index);
-            project.is_script.push(names.is_script[index]);
-            let dir_id = project.dir_id(&dir, &mut dir_index);
-            project.dir_ids.push(dir_id);
-            project.module_names.push(names.own[index].clone());
+            facts.by_path.insert(path_key(absolute).into(), index);
+            facts.is_script.push(names.is_script[index]);
+            let dir_id = facts.dir_id(&dir, &mut dir_index);
+            facts.dir_ids.push(dir_id);
+            facts.module_names.push(names.own[index].clone());
         }
         // Of two files claiming one name, the name from the nearest root wins, then the first path
         // (files are sorted, so `m.py` comes before its stub `m.pyi`).
         for rank in 0..2 {
             for (index, own) in names.names.iter().enumerate() {
                 if let Some(name) = own.get(rank) {
-                    project.modules.entry(name.clone()).or_insert(index);
+                    facts.modules.entry(name.clone()).or_insert(index);
                 }
             }
         }
-        for file in files {
-            let summary = &file.summary;
+        for &(_, summary) in files {
             let mut region_calls = vec![Vec::new(); summary.regions.len()];
             for (index, call) in summary.calls.iter().enumerate() {
                 if training_only(summary, call.region) {
@@ -442,9 +516,9 @@ impl<'s> Project<'s> {
                     region = summary.regions[r as usize].parent;
                 }
             }
-            project.region_calls.push(region_calls);
+            facts.region_calls.push(region_calls);
         }
-        project
+        facts
     }
 
     /// The id of directory `dir`, giving ids to it and its ancestors as needed.
@@ -463,7 +537,9 @@ impl<'s> Project<'s> {
         }
         id
     }
+}
 
+impl<'s> Project<'s> {
     fn intern_name(&mut self, name: &'s str) -> Sym {
         if let Some(&sym) = self.sym_ids.get(name) {
             return sym;

@@ -12,10 +12,12 @@ use crate::python::summary::*;
 use crate::settings::RootPatterns;
 
 impl Project<'_> {
+    /// `loop_regions` is [`loop_regions`] of each file.
     pub(super) fn propagate(
         &mut self,
         edges: &[Vec<usize>],
         exact_edges: &[Vec<usize>],
+        loop_regions: &[Vec<RegionIdx>],
     ) -> (Vec<Reach>, FxHashSet<usize>) {
         let mut roots: Vec<(usize, String)> = Vec::new();
         let mut blocked = vec![false; self.layout.node_count()];
@@ -120,51 +122,16 @@ impl Project<'_> {
         let runs_model = self.functions_running_a_model(exact_edges, &mut model_classes);
         let root_nodes: FxHashSet<usize> = roots.iter().map(|(node, _)| *node).collect();
         let mut candidates = Vec::new();
-        for file in 0..self.files.len() {
-            let files = self.files;
-            let summary = &files[file].summary;
-            // Most files have no loop that could be one: their names and calls are not looked at.
-            let any_loop = summary.regions.iter().any(|region| region.kind == RegionKind::Loop && !region.training);
-            if !any_loop || is_evaluation_module(&self.module_names[file]) {
-                continue;
-            }
-            let step_loops = scheduler_step_loops(summary);
-            // Whether a function's name rules its loops out, for the function of the last loop
-            // (a function's loops are numbered one after another).
-            let mut named: Option<(FuncIdx, bool)> = None;
-            for (index, region) in summary.regions.iter().enumerate() {
-                if region.kind != RegionKind::Loop || region.training {
-                    continue;
-                }
-                let ruled_out = match named {
-                    Some((func, ruled_out)) if func == region.func => ruled_out,
-                    _ => {
-                        let function = &summary.funcs[region.func as usize];
-                        let ruled_out = hotpath::is_training_function(&function.name)
-                            || is_training_class_method(&function.qualname)
-                            || is_setup_function(&function.name)
-                            || is_evaluation_function(&function.qualname)
-                            || is_per_request_function(&function.qualname)
-                            || is_likelihood_function(&function.name)
-                            || is_logging_function(&function.name);
-                        named = Some((region.func, ruled_out));
-                        ruled_out
-                    }
-                };
-                if ruled_out
-                    || step_loops.runs.contains(&(index as RegionIdx))
-                    || beside_a_denoising_loop(summary, index as RegionIdx, &step_loops.steps)
-                {
-                    continue;
-                }
-                let function = &summary.funcs[region.func as usize];
-                let (calls_model, callees) =
-                    self.loop_calls(file, index as RegionIdx, region.over_elements, &mut model_classes);
+        for (file, loops) in loop_regions.iter().enumerate() {
+            for &index in loops {
+                let region = &self.files[file].summary.regions[index as usize];
+                let function = &self.files[file].summary.funcs[region.func as usize];
+                let (calls_model, callees) = self.loop_calls(file, index, region.over_elements, &mut model_classes);
                 let calls_model =
                     calls_model || callees.iter().any(|&callee| runs_model[callee] || root_nodes.contains(&callee));
                 if calls_model {
                     candidates.push(LoopCandidate {
-                        node: self.layout.region_base[file] + index,
+                        node: self.layout.region_base[file] + index as usize,
                         func_node: self.layout.func_base[file] + region.func as usize,
                         calls_model,
                         callees: Vec::new(),
@@ -304,13 +271,8 @@ impl Project<'_> {
         }
     }
 
-    /// [`is_state_method`] of the function at `node`, memoised for the whole pass.
-    fn is_state_method(&mut self, node: usize) -> bool {
-        if self.state_methods.is_empty() {
-            let files = self.files;
-            self.state_methods =
-                files.iter().flat_map(|file| file.summary.funcs.iter().map(|f| is_state_method(&f.name))).collect();
-        }
+    /// [`is_state_method`] of the function at `node` (see [`state_methods`]).
+    fn is_state_method(&self, node: usize) -> bool {
         self.state_methods[node]
     }
 
@@ -566,6 +528,56 @@ const fn first_bytes(words: &[&str]) -> [bool; 256] {
         index += 1;
     }
     starts
+}
+
+/// The loops of a file that could be decode loops by what the file alone says (the rest of the
+/// test needs the call graph): not in an evaluation module, not in a function whose name rules its
+/// loops out, not a scheduler's step loop nor beside a denoising loop. Pure, so worked out on
+/// another core while calls resolve.
+pub(super) fn loop_regions(summary: &FileSummary, module_name: &str) -> Vec<RegionIdx> {
+    let mut loops = Vec::new();
+    // Most files have no loop that could be one: their names and calls are not looked at.
+    let any_loop = summary.regions.iter().any(|region| region.kind == RegionKind::Loop && !region.training);
+    if !any_loop || is_evaluation_module(module_name) {
+        return loops;
+    }
+    let step_loops = scheduler_step_loops(summary);
+    // Whether a function's name rules its loops out, for the function of the last loop
+    // (a function's loops are numbered one after another).
+    let mut named: Option<(FuncIdx, bool)> = None;
+    for (index, region) in summary.regions.iter().enumerate() {
+        if region.kind != RegionKind::Loop || region.training {
+            continue;
+        }
+        let ruled_out = match named {
+            Some((func, ruled_out)) if func == region.func => ruled_out,
+            _ => {
+                let function = &summary.funcs[region.func as usize];
+                let ruled_out = hotpath::is_training_function(&function.name)
+                    || is_training_class_method(&function.qualname)
+                    || is_setup_function(&function.name)
+                    || is_evaluation_function(&function.qualname)
+                    || is_per_request_function(&function.qualname)
+                    || is_likelihood_function(&function.name)
+                    || is_logging_function(&function.name);
+                named = Some((region.func, ruled_out));
+                ruled_out
+            }
+        };
+        if ruled_out
+            || step_loops.runs.contains(&(index as RegionIdx))
+            || beside_a_denoising_loop(summary, index as RegionIdx, &step_loops.steps)
+        {
+            continue;
+        }
+        loops.push(index as RegionIdx);
+    }
+    loops
+}
+
+/// [`is_state_method`] per function node, for the whole pass.
+pub(super) fn state_methods<'s>(summaries: impl Iterator<Item = &'s FileSummary>) -> Vec<bool> {
+    summaries.flat_map(|summary| summary.funcs.iter().map(|f| is_state_method(&f.name))).collect()
 }
 
 /// Whether a Module method's name says it manages state rather than computes a step
