@@ -184,6 +184,9 @@ impl<'a> Checker<'a> {
                 if items.len > 0 {
                     return Ty::Val(self.summary.add_val(Val::Collection(items)));
                 }
+                if matches!(expr, Expr::List(_)) && !tys.is_empty() && tys.iter().all(|t| *t == Ty::List) {
+                    self.list_of_lists_literals.insert(span(expr).start as u32);
+                }
                 match expr {
                     Expr::Tuple(_) if !tys.is_empty() && tys.iter().all(|t| *t == Ty::Int) => Ty::Shape,
                     Expr::Tuple(_) if !tys.is_empty() && tys.iter().all(|t| t.is_tensor()) => Ty::Tensors,
@@ -215,6 +218,8 @@ impl<'a> Checker<'a> {
                     self.device_tensor_literals.insert(span(expr).start as u32);
                 } else if element.is_host_tensor() || self.holds_host_tensors(&comp.elt) {
                     self.host_tensor_literals.insert(span(expr).start as u32);
+                } else if element == Ty::List {
+                    self.list_of_lists_literals.insert(span(expr).start as u32);
                 }
                 match element {
                     Ty::Val(val) => {

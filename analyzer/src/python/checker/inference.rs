@@ -92,7 +92,7 @@ impl<'a> Checker<'a> {
         if let Some(elements) = flow.elements.filter(|e| e.iter().any(|t| t.is_tensor() || *t == Ty::NdArray)) {
             summary.return_elements = elements.iter().map(|t| if t.is_unproven() { Ty::Unknown } else { *t }).collect();
         }
-        if !(ty.is_tensor() || matches!(ty, Ty::Tensors | Ty::NdArray)) {
+        if !returns_seen_by_callers(name, ty) {
             return;
         }
         match class {
@@ -986,6 +986,10 @@ impl<'a> Checker<'a> {
             };
         }
         if let Some(name) = info.method {
+            // `d.get(key, [])`: the default says what the mapping holds.
+            if name == "get" && info.args.len() == 2 && info.args[1] == Ty::List && !info.receiver.is_tensor() {
+                return Ty::List;
+            }
             // `.to("cpu")` lands in host memory whatever the receiver was.
             let to_host =
                 name == "to" && (moves_to_host(info.call) || self.device_target_ty(info) == Some(Ty::HostDevice));
@@ -1195,6 +1199,13 @@ fn is_number(expr: &Expr) -> bool {
         Expr::UnaryOp(unary) => is_number(&unary.operand),
         _ => false,
     }
+}
+
+/// Whether a function's inferred return is kept for the calls of `name` after it in this file:
+/// array types (the rules' subject), and Python lists (a tensor indexed by one uploads it) from
+/// functions whose results the project pass does not track anyway.
+pub(super) fn returns_seen_by_callers(name: &str, ty: Ty) -> bool {
+    ty.is_tensor() || matches!(ty, Ty::Tensors | Ty::NdArray) || (ty == Ty::List && !may_return_instance(name))
 }
 
 /// Whether calling something of this name can give a value the hot-path pass can use: the

@@ -93,6 +93,12 @@ pub(crate) struct Checker<'a> {
     /// tensors in host memory (directly or in nested such literals): `torch.cat([a, b])` of them
     /// is in host memory too.
     host_tensor_literals: FxHashSet<u32>,
+    /// Start offsets of list literals and list comprehensions whose elements are Python lists
+    /// (`[[1, 2], [3]]`, `[f(x) for x in xs]` with `f` returning a list).
+    list_of_lists_literals: FxHashSet<u32>,
+    /// Local names bound to such a list, per function: iterating one gives Python lists, which
+    /// index a tensor by uploading themselves.
+    lists_of_lists: FxHashSet<(FuncIdx, &'a str)>,
     /// Whether the file may change the default device of torch's factories (computed on first
     /// use; see [`Checker::default_device_may_change`]).
     default_device_changes: std::cell::OnceCell<bool>,
@@ -200,6 +206,8 @@ impl<'a> Checker<'a> {
             name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             device_tensor_literals: FxHashSet::default(),
             host_tensor_literals: FxHashSet::default(),
+            list_of_lists_literals: FxHashSet::default(),
+            lists_of_lists: FxHashSet::default(),
             default_device_changes: std::cell::OnceCell::new(),
             foreign: None,
             read_vals: Vec::new(),
@@ -534,6 +542,19 @@ impl<'a> Checker<'a> {
             && self.device_tensor_literals.contains(&(span(expr).start as u32))
     }
 
+    /// Whether `expr` (already visited) is a list whose elements are Python lists: such a literal
+    /// or comprehension, or a local bound to one.
+    pub(crate) fn holds_lists(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::List(_) | Expr::ListComp(_) => self.list_of_lists_literals.contains(&(span(expr).start as u32)),
+            Expr::Name(name) => {
+                !self.lists_of_lists.is_empty()
+                    && self.lists_of_lists.contains(&(self.current_func(), name.id.as_str()))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether `expr` is a list/tuple literal or list comprehension of tensors in host memory
     /// (see [`Self::host_tensor_literals`]), or such a literal unpacked (`*[...]`).
     pub(crate) fn holds_host_tensors(&self, expr: &Expr) -> bool {
@@ -679,6 +700,10 @@ impl<'a> Checker<'a> {
                     self.param_aliases.insert((self.current_func(), target), param);
                 }
                 self.note_derived_param(&assign.targets, &assign.value);
+                if let ([Expr::Name(name)], true) = (assign.targets.as_slice(), self.holds_lists(&assign.value)) {
+                    let func = self.current_func();
+                    self.lists_of_lists.insert((func, name.id.as_str()));
+                }
                 if let ([Expr::Name(name)], true) = (assign.targets.as_slice(), ty.is_tensor()) {
                     if let Some(rank) = self.rank(&assign.value) {
                         self.note_rank(name.id.as_str(), rank);
@@ -1014,7 +1039,11 @@ impl<'a> Checker<'a> {
     }
 
     fn element_of(&mut self, iterable: &'a Expr) -> Ty {
-        match self.expr(iterable) {
+        let ty = self.expr(iterable);
+        if ty == Ty::List && self.holds_lists(iterable) {
+            return Ty::List;
+        }
+        match ty {
             Ty::Tensor { host, .. } => Ty::Tensor { boolean: false, host },
             Ty::Tensors => Ty::TENSOR,
             Ty::Shape => Ty::Int,
