@@ -540,6 +540,7 @@ impl<'a> Checker<'a> {
             self.note_type_test(q, call);
         }
         let result = self.call_result(&info, callee);
+        let result = self.with_dtype(&info, result);
         if let (Some(name), Ty::Val(val)) = (method, result) {
             if name == "cpu" || (name == "to" && moves_to_host(call)) {
                 self.host_vals.insert(val, Ty::HOST_TENSOR);
