@@ -1044,7 +1044,8 @@ impl<'a> Checker<'a> {
             return Ty::List;
         }
         match ty {
-            Ty::Tensor { host, .. } => Ty::Tensor { boolean: false, host },
+            // (Rows of a mask are masks.)
+            Ty::Tensor { .. } => ty,
             Ty::Tensors => Ty::TENSOR,
             Ty::Shape => Ty::Int,
             Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Elem(val))),
@@ -1070,7 +1071,7 @@ impl<'a> Checker<'a> {
             Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
                 let element = match ty {
                     Ty::Tensors => Ty::TENSOR,
-                    Ty::Tensor { host, .. } => Ty::Tensor { boolean: false, host },
+                    Ty::Tensor { .. } => ty,
                     Ty::Shape => Ty::Int,
                     Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Elem(val))),
                     _ => Ty::Unknown,

@@ -28,7 +28,8 @@ declare_rule! {
     /// Only indexes proven to be boolean tensors (comparisons, `~mask`, `.bool()`,
     /// `Bool[Tensor, ...]` annotations, `dtype=torch.bool` factories, `.to(torch.bool)`, and what
     /// keeps the dtype of one: `.to(device)`, in-place methods such as `scatter_`, views,
-    /// `repeat_interleave`, `index_select`, `*_like`) are reported. Integer index tensors are fine.
+    /// `repeat_interleave`, `index_select`, `*_like`, and rows of one taken by `for`, `zip`,
+    /// `enumerate` or unpacking) are reported. Integer index tensors are fine.
     pub static RULE = Rule { code: "GL502", name: "boolean-mask-read", family: DynamicShape, language: Python }
 }
 
