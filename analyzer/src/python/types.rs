@@ -531,6 +531,38 @@ pub fn tensor_attribute(receiver: Ty, name: &str) -> Ty {
     }
 }
 
+/// Whether `torch.<name>` is a dtype (`torch.bool`, `torch.int64`, `torch.long`...).
+pub fn is_dtype_name(name: &str) -> bool {
+    matches!(
+        name,
+        "bool"
+            | "uint8"
+            | "int8"
+            | "int16"
+            | "short"
+            | "int32"
+            | "int"
+            | "int64"
+            | "long"
+            | "float16"
+            | "half"
+            | "bfloat16"
+            | "float32"
+            | "float"
+            | "float64"
+            | "double"
+            | "complex64"
+            | "complex128"
+            | "cfloat"
+            | "cdouble"
+            | "float8_e4m3fn"
+            | "float8_e5m2"
+            | "uint16"
+            | "uint32"
+            | "uint64"
+    )
+}
+
 /// Methods of a `torch.nn` layer (or any Module) that return the module itself.
 pub fn returns_self_module(method: &str) -> bool {
     matches!(

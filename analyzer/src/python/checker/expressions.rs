@@ -190,6 +190,9 @@ impl<'a> Checker<'a> {
                 if items.len > 0 {
                     return Ty::Val(self.summary.add_val(Val::Collection(items)));
                 }
+                if matches!(expr, Expr::List(_)) && !tys.is_empty() && tys.iter().all(|t| *t == Ty::List) {
+                    self.list_of_lists_literals.insert(span(expr).start as u32);
+                }
                 match expr {
                     Expr::Tuple(_) if !tys.is_empty() && tys.iter().all(|t| *t == Ty::Int) => Ty::Shape,
                     Expr::Tuple(_) if !tys.is_empty() && tys.iter().all(|t| t.is_tensor()) => Ty::Tensors,
@@ -221,6 +224,8 @@ impl<'a> Checker<'a> {
                     self.device_tensor_literals.insert(span(expr).start as u32);
                 } else if element.is_host_tensor() || self.holds_host_tensors(&comp.elt) {
                     self.host_tensor_literals.insert(span(expr).start as u32);
+                } else if element == Ty::List {
+                    self.list_of_lists_literals.insert(span(expr).start as u32);
                 }
                 match element {
                     Ty::Val(val) => {
@@ -541,6 +546,7 @@ impl<'a> Checker<'a> {
             self.note_type_test(q, call);
         }
         let result = self.call_result(&info, callee);
+        let result = self.with_dtype(&info, result);
         if let (Some(name), Ty::Val(val)) = (method, result) {
             if name == "cpu" || (name == "to" && moves_to_host(call)) {
                 self.host_vals.insert(val, Ty::HOST_TENSOR);

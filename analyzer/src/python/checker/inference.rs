@@ -102,7 +102,7 @@ impl<'a> Checker<'a> {
         if let Some(elements) = flow.elements.filter(|e| e.iter().any(|t| t.is_tensor() || *t == Ty::NdArray)) {
             summary.return_elements = elements.iter().map(|t| if t.is_unproven() { Ty::Unknown } else { *t }).collect();
         }
-        if !(ty.is_tensor() || matches!(ty, Ty::Tensors | Ty::NdArray)) {
+        if !returns_seen_by_callers(name, ty) {
             return;
         }
         match class {
@@ -919,6 +919,49 @@ impl<'a> Checker<'a> {
 
     // ----- call results -----------------------------------------------------------------------
 
+    /// Whether a call's tensor result holds booleans, where the call says so: an explicit dtype
+    /// (`dtype=torch.bool`, `.to(torch.bool)`, `.type(torch.bool)`; any other torch dtype says it
+    /// does not), or an operation that keeps the dtype of a boolean input (a device move, an
+    /// in-place method, which returns its receiver, gathers and repeats of it, `*_like`).
+    pub(super) fn with_dtype(&self, info: &CallInfo<'a, '_>, ty: Ty) -> Ty {
+        let Ty::Tensor { host, .. } = ty else { return ty };
+        let keyword =
+            info.call.arguments.keywords.iter().find(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == "dtype"));
+        let positional = || match info.method {
+            Some("to" | "type") => info.call.arguments.args.iter().find(|arg| self.torch_dtype(arg).is_some()),
+            _ => None,
+        };
+        if let Some(dtype) = keyword.map(|k| &k.value).or_else(positional) {
+            return match self.torch_dtype(dtype) {
+                Some(name) => Ty::Tensor { boolean: name == "bool", host },
+                // (`dtype=x.dtype`: not known here.)
+                None => ty,
+            };
+        }
+        let input = match (info.method, info.qualified) {
+            // (`.to(other)` takes `other`'s dtype.)
+            (Some("to"), _) if info.args.iter().any(|t| t.is_tensor()) => return ty,
+            (Some(name), _) if keeps_dtype_method(name) => info.receiver,
+            (None, Some(["torch", name])) if keeps_dtype_function(name) => {
+                info.args.first().copied().unwrap_or_default()
+            }
+            _ => return ty,
+        };
+        if input.is_bool_tensor() {
+            Ty::Tensor { boolean: true, host }
+        } else {
+            ty
+        }
+    }
+
+    /// `torch.bool`, `torch.long`, ...: the dtype's name.
+    fn torch_dtype(&self, expr: &'a Expr) -> Option<&'a str> {
+        match self.qualify(expr).as_deref() {
+            Some(["torch", name]) if types::is_dtype_name(name) => Some(*name),
+            _ => None,
+        }
+    }
+
     pub(super) fn call_result(&mut self, info: &CallInfo<'a, '_>, callee: Ty) -> Ty {
         let has_kw = |name: &str| info.keywords.iter().any(|(k, _)| *k == Some(name));
         if let Some(q) = info.qualified {
@@ -996,6 +1039,10 @@ impl<'a> Checker<'a> {
             };
         }
         if let Some(name) = info.method {
+            // `d.get(key, [])`: the default says what the mapping holds.
+            if name == "get" && info.args.len() == 2 && info.args[1] == Ty::List && !info.receiver.is_tensor() {
+                return Ty::List;
+            }
             // `.to("cpu")` lands in host memory whatever the receiver was.
             let to_host =
                 name == "to" && (moves_to_host(info.call) || self.device_target_ty(info) == Some(Ty::HostDevice));
@@ -1205,6 +1252,67 @@ fn is_number(expr: &Expr) -> bool {
         Expr::UnaryOp(unary) => is_number(&unary.operand),
         _ => false,
     }
+}
+
+/// Tensor methods whose result has the receiver's dtype (beyond the views and copies that
+/// `types::tensor_method_result` already keeps it for): device moves, gathers, repeats, and
+/// in-place methods, which return the receiver.
+fn keeps_dtype_method(name: &str) -> bool {
+    matches!(
+        name,
+        "to" | "cuda"
+            | "cpu"
+            | "pin_memory"
+            | "repeat_interleave"
+            | "index_select"
+            | "gather"
+            | "take"
+            | "take_along_dim"
+            | "masked_select"
+            | "tile"
+            | "view_as"
+            | "reshape_as"
+            | "unflatten"
+            | "movedim"
+            | "swapaxes"
+            | "swapdims"
+    ) || (name.ends_with('_') && !name.starts_with('_'))
+}
+
+/// `torch` functions whose result has their first argument's dtype.
+fn keeps_dtype_function(name: &str) -> bool {
+    matches!(
+        name,
+        "repeat_interleave"
+            | "index_select"
+            | "gather"
+            | "take"
+            | "take_along_dim"
+            | "masked_select"
+            | "tile"
+            | "clone"
+            | "flatten"
+            | "roll"
+            | "flip"
+            | "squeeze"
+            | "unsqueeze"
+            | "reshape"
+            | "narrow"
+            | "permute"
+            | "transpose"
+            | "movedim"
+            | "zeros_like"
+            | "ones_like"
+            | "empty_like"
+            | "full_like"
+    )
+}
+
+/// Whether a function's inferred return is kept for the calls of `name` after it in this file:
+/// array types (the rules' subject), and Python lists (a tensor indexed by one uploads it) from
+/// functions whose results the project pass does not track anyway.
+pub(super) fn returns_seen_by_callers(name: &str, ty: Ty) -> bool {
+    ty.is_tensor() || matches!(ty, Ty::Tensors | Ty::NdArray) || (ty == Ty::List && !may_return_instance(name))
 }
 
 /// Whether calling something of this name can give a value the hot-path pass can use: the

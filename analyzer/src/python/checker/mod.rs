@@ -94,6 +94,12 @@ pub(crate) struct Checker<'a> {
     /// tensors in host memory (directly or in nested such literals): `torch.cat([a, b])` of them
     /// is in host memory too.
     host_tensor_literals: FxHashSet<u32>,
+    /// Start offsets of list literals and list comprehensions whose elements are Python lists
+    /// (`[[1, 2], [3]]`, `[f(x) for x in xs]` with `f` returning a list).
+    list_of_lists_literals: FxHashSet<u32>,
+    /// Local names bound to such a list, per function: iterating one gives Python lists, which
+    /// index a tensor by uploading themselves.
+    lists_of_lists: FxHashSet<(FuncIdx, &'a str)>,
     /// Whether the file may change the default device of torch's factories (computed on first
     /// use; see [`Checker::default_device_may_change`]).
     default_device_changes: std::cell::OnceCell<bool>,
@@ -205,6 +211,8 @@ impl<'a> Checker<'a> {
             name_ids: FxHashMap::with_capacity_and_hasher(source_len / 150, Default::default()),
             device_tensor_literals: FxHashSet::default(),
             host_tensor_literals: FxHashSet::default(),
+            list_of_lists_literals: FxHashSet::default(),
+            lists_of_lists: FxHashSet::default(),
             default_device_changes: std::cell::OnceCell::new(),
             foreign: None,
             read_vals: Vec::new(),
@@ -568,6 +576,19 @@ impl<'a> Checker<'a> {
             && self.device_tensor_literals.contains(&(span(expr).start as u32))
     }
 
+    /// Whether `expr` (already visited) is a list whose elements are Python lists: such a literal
+    /// or comprehension, or a local bound to one.
+    pub(crate) fn holds_lists(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::List(_) | Expr::ListComp(_) => self.list_of_lists_literals.contains(&(span(expr).start as u32)),
+            Expr::Name(name) => {
+                !self.lists_of_lists.is_empty()
+                    && self.lists_of_lists.contains(&(self.current_func(), name.id.as_str()))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether `expr` is a list/tuple literal or list comprehension of tensors in host memory
     /// (see [`Self::host_tensor_literals`]), or such a literal unpacked (`*[...]`).
     pub(crate) fn holds_host_tensors(&self, expr: &Expr) -> bool {
@@ -713,6 +734,10 @@ impl<'a> Checker<'a> {
                     self.param_aliases.insert((self.current_func(), target), param);
                 }
                 self.note_derived_param(&assign.targets, &assign.value);
+                if let ([Expr::Name(name)], true) = (assign.targets.as_slice(), self.holds_lists(&assign.value)) {
+                    let func = self.current_func();
+                    self.lists_of_lists.insert((func, name.id.as_str()));
+                }
                 if let ([Expr::Name(name)], true) = (assign.targets.as_slice(), ty.is_tensor()) {
                     if let Some(rank) = self.rank(&assign.value) {
                         self.note_rank(name.id.as_str(), rank);
@@ -1066,18 +1091,22 @@ impl<'a> Checker<'a> {
         self.note_unknown_iteration(iter, target);
         let iterable = self.expr(iter);
         let slice = matches!(iter, Expr::Subscript(subscript) if matches!(&*subscript.slice, Expr::Slice(_)));
-        (Some(self.element_type(iterable)), slice || matches!(iterable, Ty::Tensor { .. }))
+        (Some(self.element_type(iter, iterable)), slice || matches!(iterable, Ty::Tensor { .. }))
     }
 
     fn element_of(&mut self, iterable: &'a Expr) -> Ty {
         let ty = self.expr(iterable);
-        self.element_type(ty)
+        self.element_type(iterable, ty)
     }
 
-    /// The type of an element of an iterable of type `ty`.
-    fn element_type(&mut self, ty: Ty) -> Ty {
+    /// The type of an element of `iterable`, of type `ty`.
+    fn element_type(&mut self, iterable: &'a Expr, ty: Ty) -> Ty {
+        if ty == Ty::List && self.holds_lists(iterable) {
+            return Ty::List;
+        }
         match ty {
-            Ty::Tensor { host, .. } => Ty::Tensor { boolean: false, host },
+            // (Rows of a mask are masks.)
+            Ty::Tensor { .. } => ty,
             Ty::Tensors => Ty::TENSOR,
             Ty::Shape => Ty::Int,
             Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Elem(val))),
@@ -1103,7 +1132,7 @@ impl<'a> Checker<'a> {
             Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
                 let element = match ty {
                     Ty::Tensors => Ty::TENSOR,
-                    Ty::Tensor { host, .. } => Ty::Tensor { boolean: false, host },
+                    Ty::Tensor { .. } => ty,
                     Ty::Shape => Ty::Int,
                     Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Elem(val))),
                     _ => Ty::Unknown,

@@ -164,6 +164,10 @@ impl<'a> Checker<'a> {
             let func = self.current_func();
             self.ranked.remove(&(func, name));
         }
+        if !self.lists_of_lists.is_empty() {
+            let func = self.current_func();
+            self.lists_of_lists.remove(&(func, name));
+        }
         if self.tracks_flow() {
             self.flow_bind(name, ty);
         }

@@ -16,6 +16,7 @@ use std::ops::Range;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
+use super::inference::returns_seen_by_callers;
 use super::Checker;
 use crate::frontend::Candidate;
 use crate::python::adapter::{ast, span, Expr, Stmt};
@@ -137,11 +138,6 @@ fn push_spaces(text: &mut String, mut count: usize) {
     }
 }
 
-/// What returns of a function that later calls see: what the traversal records for them.
-fn seen_by_callers(ty: Ty) -> bool {
-    ty.is_tensor() || matches!(ty, Ty::Tensors | Ty::NdArray)
-}
-
 impl<'a> Checker<'a> {
     /// Before a function's body is visited: in a re-check, notes whether it was left out of the
     /// parsed text (the re-check then starts again from the whole text).
@@ -170,7 +166,7 @@ impl<'a> Checker<'a> {
             // Only the first record counts.
             (Some(_), _) => Some(before),
             // Without an annotation, the summary keeps what the body returns.
-            (None, Ty::Unknown) => Some(seen_by_callers(first.returns).then_some(first.returns)),
+            (None, Ty::Unknown) => Some(returns_seen_by_callers(&first.name, first.returns).then_some(first.returns)),
             (None, _) => None,
         }
     }

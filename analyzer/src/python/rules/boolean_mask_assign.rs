@@ -23,7 +23,9 @@ declare_rule! {
     /// ```
     ///
     /// ## Known false positives
-    /// Only masks proven boolean and values proven to be tensors are reported.
+    /// Only masks proven boolean (as for GL502: comparisons, `.bool()`, `dtype=torch.bool`
+    /// factories, and device moves, views and in-place updates of one) and values proven to be
+    /// tensors are reported.
     pub static RULE = Rule { code: "GL507", name: "boolean-mask-assign", family: DynamicShape, language: Python }
 }
 

@@ -15,6 +15,8 @@ declare_rule! {
     /// ```python
     /// valid_scores = scores[mask]
     /// total = valid_scores.sum()
+    /// rows = torch.zeros(n, dtype=torch.bool).scatter_(0, picked, True).to(device, non_blocking=True)
+    /// chosen = logits[rows]
     /// ```
     ///
     /// ## Use instead
@@ -24,7 +26,10 @@ declare_rule! {
     ///
     /// ## Known false positives
     /// Only indexes proven to be boolean tensors (comparisons, `~mask`, `.bool()`,
-    /// `Bool[Tensor, ...]` annotations) are reported. Integer index tensors are fine.
+    /// `Bool[Tensor, ...]` annotations, `dtype=torch.bool` factories, `.to(torch.bool)`, and what
+    /// keeps the dtype of one: `.to(device)`, in-place methods such as `scatter_`, views,
+    /// `repeat_interleave`, `index_select`, `*_like`, and rows of one taken by `for`, `zip`,
+    /// `enumerate` or unpacking) are reported. Integer index tensors are fine.
     pub static RULE = Rule { code: "GL502", name: "boolean-mask-read", family: DynamicShape, language: Python }
 }
 

@@ -8,24 +8,39 @@ declare_rule! {
     /// Flags indexing a tensor with a Python list (`x[[0, 2, 5]]`) or with a tensor known to live
     /// in host memory (`x[torch.arange(n)]` without `device=`).
     ///
+    /// A list is known as one when it is written as a literal, built by `list(...)`, `sorted(...)`
+    /// or a comprehension, taken out of a list of lists (`for i, row in enumerate(rows)` with
+    /// `rows = [[...], ...]` or `[f(x) for x in xs]` where this file's `f` returns a list on every
+    /// path), or read with a list default (`d.get(key, [])`).
+    ///
     /// ## Why is this bad?
     /// The indices have to reach the device first: every call copies them host-to-device from
-    /// pageable memory, which blocks the host and cannot be captured in a CUDA graph.
+    /// pageable memory, which blocks the host and cannot be captured in a CUDA graph. Assigning
+    /// a Python number through such an index (`scores[i, banned] = -inf`) uploads the number
+    /// too; an H100 run of transformers' `EncoderNoRepeatNGramLogitsProcessor` showed the host
+    /// waiting on that line every step.
     ///
     /// ## Example
     /// ```python
     /// picked = hidden[:, [0, 3, 7]]
+    /// banned = [banned_tokens(seq) for seq in sequences]  # a list of lists
+    /// for i, tokens in enumerate(banned):
+    ///     scores[i, tokens] = -float("inf")
     /// ```
     ///
     /// ## Use instead
     /// ```python
     /// # in __init__: self.register_buffer("picked_idx", torch.tensor([0, 3, 7]))
     /// picked = hidden[:, self.picked_idx]
+    /// # or gather all rows' indices into one boolean mask on the device:
+    /// scores = scores.masked_fill(banned_mask, -float("inf"))
     /// ```
     ///
     /// ## Known false positives
     /// Host-ness of an index tensor is inferred from factories called without `device=`; code that
-    /// sets a default CUDA device with `torch.set_default_device` is reported anyway.
+    /// sets a default CUDA device with `torch.set_default_device` is reported anyway. A mapping read
+    /// with `d.get(key, [])` is taken to hold lists, which a mapping holding tensors with a list
+    /// default contradicts.
     pub static RULE = Rule { code: "GL602", name: "host-index-of-device-tensor", family: HostToDevice, language: Python }
 }
 

@@ -34,8 +34,9 @@ declare_rule! {
     /// (`lengths - 1`), integer producers (`arange`, `argmax`, `argsort`, `topk(...).indices`,
     /// `.long()`...), or a name that says so (`idx`, `indices`, `ids`, `slots`, `positions`,
     /// `order`, never one with `mask`). A tensor named like an index that holds booleans is
-    /// reported wrongly. With two or more tensor indices it always reports: boolean ones would
-    /// sync through `nonzero()` instead.
+    /// reported wrongly, unless its dtype is shown (`dtype=torch.bool`, `.bool()`, a comparison,
+    /// and device moves or in-place updates of one). With two or more tensor indices it always
+    /// reports: boolean ones would sync through `nonzero()` instead.
     pub static RULE = Rule { code: "GL604", name: "scalar-index-put", family: HostToDevice, language: Python }
 }
 
