@@ -70,6 +70,7 @@ run timm_naflex $((30 * T)) __main__:step
 run sglang_sampler $((35 * T)) __main__:step
 run diffusers_pipeline $((35 * T)) diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion:StableDiffusionPipeline.__call__
 run transformers_hostdata $((30 * T)) __main__:step
+run transformers_masks $((30 * T)) __main__:step
 python3 "$D/confirm.py" "$OUT" --json "$OUT/confirm.json" > "$OUT/confirm.txt" 2>&1
 echo "=== confirm.py: exit $?" >> "$LOG"
 tail -n 14 "$OUT/confirm.txt" >> "$LOG"
