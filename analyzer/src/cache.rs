@@ -15,7 +15,9 @@
 //! One pack per language and settings holds every file's entry, written whole (a temporary file,
 //! then a rename) in a thread beside the project pass: one file per source file cost more to
 //! write than the analysis saves. Concurrent runs each read a complete pack and the last rename
-//! wins. An entry is the file's path, a hash of its bytes (the key: a changed file misses), the
+//! wins. A run that changed a few entries appends them instead (one `write` on the pack opened
+//! for appending; the last entry of a path wins) until what appends replaced reaches a quarter
+//! of the pack, when it is written whole again. An entry is the file's path, a hash of its bytes (the key: a changed file misses), the
 //! file's [`Stamp`] when it was hashed, and its result with a checksum; an entry that fails its
 //! checksum or does not decode is analysed again, and a truncated pack loses only its tail.
 //!
@@ -467,6 +469,17 @@ pub fn analyze_files_shaped<'c, S: Summary>(
     if !rewrite {
         return (analyses, shapes, PackWrite { job: None });
     }
+    // A few new or restamped entries are appended to the pack as it is, rather than the whole
+    // pack written again (17 MB on vllm, for the hook's one changed file), while what they and
+    // earlier appends replace stays under a quarter of the pack; past that, or when an entry
+    // is dropped, the pack is written whole, which compacts it.
+    let appended: usize =
+        stored.iter().filter(|s| matches!(s, Stored::New(_) | Stored::Restamped { .. })).map(Stored::len).sum();
+    let drops_an_entry = files
+        .iter()
+        .zip(&stored)
+        .any(|(file, stored)| matches!(stored, Stored::Nothing) && index.entries.contains_key(path_key(&file.path)));
+    let append = !index.damaged && !old.is_empty() && !drops_an_entry && (index.superseded + appended) * 4 <= old.len();
     // Entries of files this run did not check stay while the file exists (a run over part of
     // the project keeps the rest's).
     let checked: rustc_hash::FxHashSet<&[u8]> = files.iter().map(|file| path_key(&file.path)).collect();
@@ -476,7 +489,7 @@ pub fn analyze_files_shaped<'c, S: Summary>(
         .filter(|(path, _)| !checked.contains(*path))
         .map(|(path, entry)| (String::from_utf8_lossy(path).into_owned(), entry.bytes.clone()))
         .collect();
-    (analyses, shapes, PackWrite { job: Some(WriteJob { cache, path, old, stored, others }) })
+    (analyses, shapes, PackWrite { job: Some(WriteJob { cache, path, old, stored, others, append }) })
 }
 
 /// A file's key in a pack: its path as discovered (findings and warnings show that spelling).
@@ -527,6 +540,8 @@ struct WriteJob<'c> {
     stored: Vec<Stored>,
     /// Entries of the old pack (path, range) of files not checked in this run.
     others: Vec<(String, Range<usize>)>,
+    /// Append the new and restamped entries to the old pack instead of writing it whole.
+    append: bool,
 }
 
 impl PackWrite<'_> {
@@ -542,6 +557,34 @@ impl PackWrite<'_> {
 
 impl WriteJob<'_> {
     fn write(self) {
+        if self.append && self.append_entries().is_ok() {
+            return;
+        }
+        self.write_whole();
+    }
+
+    /// Appends the new and restamped entries in one `write` to the pack opened for appending,
+    /// so that concurrent appends do not interleave; a reader that sees a partial last entry
+    /// drops it (see [`Index::read`]), and a run that renames a whole pack in place meanwhile
+    /// only loses these entries (a later run analyses those files again).
+    fn append_entries(&self) -> std::io::Result<()> {
+        let mut tail = Vec::new();
+        for stored in &self.stored {
+            match stored {
+                Stored::Restamped { entry, at, stamp } => {
+                    tail.extend_from_slice(&self.old[entry.start..*at]);
+                    tail.extend_from_slice(&stamp.to_bytes());
+                    tail.extend_from_slice(&self.old[at + Stamp::BYTES..entry.end]);
+                }
+                Stored::New(bytes) => tail.extend_from_slice(bytes),
+                Stored::Reused { .. } | Stored::Nothing => {}
+            }
+        }
+        let mut pack = std::fs::OpenOptions::new().append(true).open(&self.path)?;
+        pack.write_all(&tail)
+    }
+
+    fn write_whole(self) {
         // Sized up front: a cold run's pack grew by doubling from 64 KB, copying it over and
         // over (about twice its 17 MB on vllm).
         let entries: usize = self.stored.iter().map(Stored::len).sum();
@@ -594,8 +637,10 @@ const ENTRY_FIXED_BYTES: usize = 4 + 16 + 16 + Stamp::BYTES + 4 + 8;
 /// The entries of a pack, by path; nothing when the pack is from another version.
 struct Index<'p> {
     entries: FxHashMap<&'p [u8], IndexEntry>,
-    /// The pack was cut short or held duplicates: rewrite it.
+    /// The pack was cut short or is not one: rewrite it.
     damaged: bool,
+    /// Bytes of entries that a later entry of the same path replaced.
+    superseded: usize,
 }
 
 struct IndexEntry {
@@ -612,7 +657,7 @@ struct IndexEntry {
 
 impl<'p> Index<'p> {
     fn read(pack: &'p [u8]) -> Self {
-        let mut index = Index { entries: FxHashMap::default(), damaged: false };
+        let mut index = Index { entries: FxHashMap::default(), damaged: false, superseded: 0 };
         let header = MAGIC.len() + 4 + VERSION.len();
         let version_ok = pack.len() >= header
             && pack.starts_with(MAGIC)
@@ -628,7 +673,10 @@ impl<'p> Index<'p> {
                 index.damaged = true;
                 break;
             };
-            index.damaged |= index.entries.insert(path, entry).is_some();
+            // An entry appended later replaces an earlier one of the same path.
+            if let Some(replaced) = index.entries.insert(path, entry) {
+                index.superseded += replaced.bytes.len();
+            }
             at = next;
         }
         index

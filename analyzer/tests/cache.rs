@@ -566,3 +566,51 @@ fn one_process_reuses_its_last_project_result_for_unsaved_edits() {
     assert_eq!(findings.len(), 2, "{findings:?}");
     assert!(!from_memory, "a new call changes the helper's summary");
 }
+
+/// A run that changed a few entries appends them to the pack (the same file, grown) and the last
+/// entry of a path wins; once what appends replaced passes a quarter of the pack, the pack is
+/// written whole again (a new file, by rename).
+#[cfg(unix)]
+#[test]
+fn a_few_changed_entries_are_appended_until_the_pack_is_written_whole() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = project();
+    let filler = |i: usize, op: &str| format!("import torch\n\n\ndef f{i}(x):\n    return x {op} {i}\n");
+    for i in 0..12 {
+        write(dir.path(), &format!("pkg/filler_{i}.py"), &filler(i, "+"));
+    }
+    let files = FILES_PY + 12;
+    // (`reused_python` expects the project's own files only.)
+    let reused = |output: &Output| -> usize {
+        let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+        let line = stderr.lines().find(|l| l.contains("python files reused")).unwrap_or_else(|| panic!("{stderr}"));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "cache:").unwrap();
+        assert_eq!(words[at + 3], files.to_string(), "{line}");
+        words[at + 1].parse().unwrap()
+    };
+    settle();
+    graphlint(&ARGS, dir.path());
+    graphlint(&ARGS, dir.path());
+    let pack = python_pack(dir.path());
+    let before = std::fs::metadata(&pack).unwrap();
+
+    write(dir.path(), "pkg/filler_0.py", &filler(0, "-"));
+    let changed = graphlint(&ARGS, dir.path());
+    assert_eq!(reused(&changed), files - 1);
+    assert_eq!(report(&changed), report(&graphlint(&[&ARGS[..], &["--no-cache"]].concat(), dir.path())));
+    let appended = std::fs::metadata(&pack).unwrap();
+    assert_eq!(appended.ino(), before.ino(), "one changed entry is appended in place");
+    assert!(appended.len() > before.len());
+    assert_eq!(reused(&graphlint(&ARGS, dir.path())), files, "the appended entry wins");
+
+    for i in 0..12 {
+        write(dir.path(), &format!("pkg/filler_{i}.py"), &filler(i, "*"));
+    }
+    graphlint(&ARGS, dir.path());
+    let whole = std::fs::metadata(&pack).unwrap();
+    assert_ne!(whole.ino(), appended.ino(), "twelve changed entries: the pack is written whole");
+    let warm = graphlint(&ARGS, dir.path());
+    assert_eq!(reused(&warm), files);
+    assert_eq!(report(&warm), report(&graphlint(&[&ARGS[..], &["--no-cache"]].concat(), dir.path())));
+}
