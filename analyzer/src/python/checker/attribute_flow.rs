@@ -205,3 +205,29 @@ pub(super) fn places_on_device(value: &Expr) -> bool {
 pub(super) fn returns_a_tuple(body: &[Stmt]) -> bool {
     body.iter().any(|stmt| matches!(stmt, Stmt::Return(ret) if matches!(ret.value.as_deref(), Some(Expr::Tuple(t)) if t.elts.len() > 1)))
 }
+
+/// Whether the function's own body returns a tuple literal longer than its return annotation
+/// says (`-> tuple[torch.Tensor, torch.Tensor]` over `return latents, n, cond, k`): the names a
+/// caller unpacks past the annotation's length are typed by nothing it says, so it is not used.
+/// (A shorter tuple keeps it: `-> tuple[Tensor, Tensor, Tensor, Tensor]` over `return a, b`
+/// still says what `a` and `b` are.)
+pub(super) fn annotation_contradicted_by_tuple(annotation: &Expr, body: &[Stmt]) -> bool {
+    let declared = match annotation {
+        Expr::Subscript(subscript)
+            if matches!(&*subscript.value, Expr::Name(n) if matches!(n.id.as_str(), "tuple" | "Tuple"))
+                || matches!(&*subscript.value, Expr::Attribute(a) if a.attr.as_str() == "Tuple") =>
+        {
+            match &*subscript.slice {
+                // `tuple[int, ...]`: any length.
+                Expr::Tuple(t) if t.elts.iter().any(|e| matches!(e, Expr::EllipsisLiteral(_))) => return false,
+                Expr::Tuple(t) => t.elts.len(),
+                _ => 1,
+            }
+        }
+        _ => 1,
+    };
+    body.iter().any(|stmt| {
+        matches!(stmt, Stmt::Return(ret)
+            if matches!(ret.value.as_deref(), Some(Expr::Tuple(t)) if t.elts.len() > 1 && t.elts.len() > declared))
+    })
+}

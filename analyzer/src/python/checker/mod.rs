@@ -1239,7 +1239,13 @@ impl<'a> Checker<'a> {
                 .flatten()
                 .or(cached.then_some(Marker::Cold)),
             is_static: is_static || class.is_none(),
-            returns: def.returns.as_deref().map_or(Ty::Unknown, |r| self.annotation_ty(r)),
+            returns: def.returns.as_deref().map_or(Ty::Unknown, |r| {
+                if attribute_flow::annotation_contradicted_by_tuple(r, &def.body) {
+                    Ty::Unknown
+                } else {
+                    self.annotation_ty(r)
+                }
+            }),
             return_elements: Vec::new(),
             return_attrs: Vec::new(),
             returns_params: 0,

@@ -34,7 +34,8 @@ impl<'a> Checker<'a> {
                 self.module_names.insert(def.name.as_str());
                 if let Some(returns) = &def.returns {
                     let ty = self.annotation_ty(returns);
-                    if ty != Ty::Unknown {
+                    if ty != Ty::Unknown && !super::attribute_flow::annotation_contradicted_by_tuple(returns, &def.body)
+                    {
                         self.function_returns.insert(def.name.as_str(), ty);
                     }
                 }
@@ -105,6 +106,7 @@ impl<'a> Checker<'a> {
                         // (`-> torch.LongTensor` over `return ids, n` says nothing: callers unpack it.)
                         if ty != Ty::Unknown
                             && !(ty.is_tensor() && super::attribute_flow::returns_a_tuple(&method.body))
+                            && !super::attribute_flow::annotation_contradicted_by_tuple(returns, &method.body)
                         {
                             info.method_returns.insert(method.name.as_str(), ty);
                         }
