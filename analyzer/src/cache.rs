@@ -17,9 +17,10 @@
 //! write than the analysis saves. Concurrent runs each read a complete pack and the last rename
 //! wins. A run that changed a few entries appends them instead (one `write` on the pack opened
 //! for appending; the last entry of a path wins) until what appends replaced reaches a quarter
-//! of the pack, when it is written whole again. An entry is the file's path, a hash of its bytes (the key: a changed file misses), the
-//! file's [`Stamp`] when it was hashed, and its result with a checksum; an entry that fails its
-//! checksum or does not decode is analysed again, and a truncated pack loses only its tail.
+//! of the pack, when it is written whole again. An entry is the file's path, a hash of its bytes
+//! (the key: a changed file misses), the file's [`Stamp`] when it was hashed, and its result with
+//! a checksum; an entry that fails its checksum or does not decode is analysed again, and a
+//! truncated pack loses only its tail.
 //!
 //! A warm run does not read an unchanged file: when its size, inode, modification time and
 //! status-change time (`ctime`, to the nanosecond) are those stored, its bytes are taken to be
@@ -570,18 +571,26 @@ impl WriteJob<'_> {
     fn append_entries(&self) -> std::io::Result<()> {
         let mut tail = Vec::new();
         for stored in &self.stored {
-            match stored {
-                Stored::Restamped { entry, at, stamp } => {
-                    tail.extend_from_slice(&self.old[entry.start..*at]);
-                    tail.extend_from_slice(&stamp.to_bytes());
-                    tail.extend_from_slice(&self.old[at + Stamp::BYTES..entry.end]);
-                }
-                Stored::New(bytes) => tail.extend_from_slice(bytes),
-                Stored::Reused { .. } | Stored::Nothing => {}
+            if matches!(stored, Stored::Restamped { .. } | Stored::New(_)) {
+                self.push_entry(stored, &mut tail);
             }
         }
         let mut pack = std::fs::OpenOptions::new().append(true).open(&self.path)?;
         pack.write_all(&tail)
+    }
+
+    /// The bytes of `stored`'s entry in the next pack, pushed onto `pack`.
+    fn push_entry(&self, stored: &Stored, pack: &mut Vec<u8>) {
+        match stored {
+            Stored::Reused { entry, .. } => pack.extend_from_slice(&self.old[entry.clone()]),
+            Stored::Restamped { entry, at, stamp } => {
+                pack.extend_from_slice(&self.old[entry.start..*at]);
+                pack.extend_from_slice(&stamp.to_bytes());
+                pack.extend_from_slice(&self.old[at + Stamp::BYTES..entry.end]);
+            }
+            Stored::New(bytes) => pack.extend_from_slice(bytes),
+            Stored::Nothing => {}
+        }
     }
 
     fn write_whole(self) {
@@ -594,16 +603,7 @@ impl WriteJob<'_> {
         pack.extend_from_slice(&(VERSION.len() as u32).to_le_bytes());
         pack.extend_from_slice(VERSION.as_bytes());
         for stored in &self.stored {
-            match stored {
-                Stored::Reused { entry, .. } => pack.extend_from_slice(&self.old[entry.clone()]),
-                Stored::Restamped { entry, at, stamp } => {
-                    pack.extend_from_slice(&self.old[entry.start..*at]);
-                    pack.extend_from_slice(&stamp.to_bytes());
-                    pack.extend_from_slice(&self.old[at + Stamp::BYTES..entry.end]);
-                }
-                Stored::New(bytes) => pack.extend_from_slice(bytes),
-                Stored::Nothing => {}
-            }
+            self.push_entry(stored, &mut pack);
         }
         for (path, range) in &self.others {
             if Path::new(path).exists() {

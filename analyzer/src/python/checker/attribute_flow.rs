@@ -228,6 +228,6 @@ pub(super) fn annotation_contradicted_by_tuple(annotation: &Expr, body: &[Stmt])
     };
     body.iter().any(|stmt| {
         matches!(stmt, Stmt::Return(ret)
-            if matches!(ret.value.as_deref(), Some(Expr::Tuple(t)) if t.elts.len() > 1 && t.elts.len() > declared))
+            if matches!(ret.value.as_deref(), Some(Expr::Tuple(t)) if t.elts.len() > declared))
     })
 }
