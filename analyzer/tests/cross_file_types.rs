@@ -135,10 +135,17 @@ fn without_the_declaring_file_only_the_parameter_is_known() {
 /// included: the same findings.
 #[test]
 fn cached_answers_keep_the_containers() {
+    let (first, second) = two_cached_runs(&containers_fixture());
+    assert!(first.contains("GL501"), "{first}");
+    assert_eq!(second, first);
+}
+
+/// The JSON of two runs over a copy of `fixture`'s `pkg` with a cache: cold, then warm.
+fn two_cached_runs(fixture: &Path) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let pkg = dir.path().join("pkg");
     std::fs::create_dir(&pkg).unwrap();
-    for entry in std::fs::read_dir(containers_fixture().join("pkg")).unwrap() {
+    for entry in std::fs::read_dir(fixture.join("pkg")).unwrap() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), pkg.join(entry.file_name())).unwrap();
     }
@@ -151,8 +158,7 @@ fn cached_answers_keep_the_containers() {
         String::from_utf8(output.stdout).unwrap()
     };
     let first = run();
-    assert!(first.contains("GL501"), "{first}");
-    assert_eq!(run(), first);
+    (first, run())
 }
 
 // vLLM's multimodal fields kept on the CPU: `fixtures/projects/kept_on_cpu` declares fields with
@@ -188,24 +194,9 @@ fn without_the_declaring_file_other_fields_are_not_host_data() {
 /// A second run takes the project pass's result from the cache, kept fields included.
 #[test]
 fn cached_answers_keep_the_kept_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    let pkg = dir.path().join("pkg");
-    std::fs::create_dir(&pkg).unwrap();
-    for entry in std::fs::read_dir(kept_fixture().join("pkg")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), pkg.join(entry.file_name())).unwrap();
-    }
-    let run = || {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_graphlint"))
-            .args(["--output-format", "json", "--exit-zero", "--cache-dir", ".cache", "."])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        String::from_utf8(output.stdout).unwrap()
-    };
-    let first = run();
+    let (first, second) = two_cached_runs(&kept_fixture());
     let findings: Vec<serde_json::Value> = serde_json::from_str(&first).unwrap();
     let rows: Vec<u64> = findings.iter().map(|f| f["location"]["row"].as_u64().unwrap()).collect();
     assert!(rows.contains(&33) && !rows.contains(&24), "{first}");
-    assert_eq!(run(), first);
+    assert_eq!(second, first);
 }
