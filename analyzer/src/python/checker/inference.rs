@@ -1263,49 +1263,46 @@ fn keeps_dtype_method(name: &str) -> bool {
         "to" | "cuda"
             | "cpu"
             | "pin_memory"
-            | "repeat_interleave"
-            | "index_select"
-            | "gather"
-            | "take"
-            | "take_along_dim"
-            | "masked_select"
-            | "tile"
             | "view_as"
             | "reshape_as"
             | "unflatten"
             | "movedim"
             | "swapaxes"
             | "swapdims"
-    ) || (name.ends_with('_') && !name.starts_with('_'))
+    ) || gathers_or_repeats(name)
+        || (name.ends_with('_') && !name.starts_with('_'))
+}
+
+/// Gathers and repeats, as tensor methods and as `torch` functions: their result has their
+/// input's dtype.
+fn gathers_or_repeats(name: &str) -> bool {
+    matches!(
+        name,
+        "repeat_interleave" | "index_select" | "gather" | "take" | "take_along_dim" | "masked_select" | "tile"
+    )
 }
 
 /// `torch` functions whose result has their first argument's dtype.
 fn keeps_dtype_function(name: &str) -> bool {
-    matches!(
-        name,
-        "repeat_interleave"
-            | "index_select"
-            | "gather"
-            | "take"
-            | "take_along_dim"
-            | "masked_select"
-            | "tile"
-            | "clone"
-            | "flatten"
-            | "roll"
-            | "flip"
-            | "squeeze"
-            | "unsqueeze"
-            | "reshape"
-            | "narrow"
-            | "permute"
-            | "transpose"
-            | "movedim"
-            | "zeros_like"
-            | "ones_like"
-            | "empty_like"
-            | "full_like"
-    )
+    gathers_or_repeats(name)
+        || matches!(
+            name,
+            "clone"
+                | "flatten"
+                | "roll"
+                | "flip"
+                | "squeeze"
+                | "unsqueeze"
+                | "reshape"
+                | "narrow"
+                | "permute"
+                | "transpose"
+                | "movedim"
+                | "zeros_like"
+                | "ones_like"
+                | "empty_like"
+                | "full_like"
+        )
 }
 
 /// Whether a function's inferred return is kept for the calls of `name` after it in this file:
