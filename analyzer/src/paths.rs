@@ -16,9 +16,15 @@ pub fn current_dir() -> Option<&'static Path> {
 /// (symlinks are left alone, so paths keep the spelling the user sees).
 pub fn absolute(path: &Path) -> PathBuf {
     let joined = match current_dir() {
-        Some(cwd) if !path.is_absolute() => cwd.join(path),
+        // Discovery from `.` spells every path `./...`: the prefix says nothing.
+        Some(cwd) if !path.is_absolute() => cwd.join(without_leading_dots(path)),
         _ => path.to_path_buf(),
     };
+    // Most paths have nothing to resolve; walking their components costs thousands of
+    // instructions a path, and a run on a large tree makes several such calls per file.
+    if is_lexically_clean(&joined) {
+        return joined;
+    }
     let mut out = PathBuf::new();
     for component in joined.components() {
         match component {
@@ -49,6 +55,25 @@ pub fn io_reason(err: &std::io::Error) -> String {
     }
 }
 
+/// `path` without its leading `./` components (when it is valid UTF-8).
+fn without_leading_dots(path: &Path) -> &Path {
+    let Some(mut text) = path.to_str() else { return path };
+    while let Some(rest) = text.strip_prefix("./") {
+        text = rest;
+    }
+    Path::new(text)
+}
+
+/// Whether `path` is absolute and its components would rebuild it byte for byte: no `.` or `..`,
+/// no doubled or trailing separator. Unix spelling only; elsewhere every path takes the long way.
+fn is_lexically_clean(path: &Path) -> bool {
+    if !cfg!(unix) || !path.is_absolute() {
+        return false;
+    }
+    let bytes = path.as_os_str().as_encoded_bytes();
+    bytes == b"/" || bytes[1..].split(|&b| b == b'/').all(|part| !part.is_empty() && part != b"." && part != b"..")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +81,23 @@ mod tests {
     #[test]
     fn absolute_resolves_dots() {
         assert_eq!(absolute(Path::new("/a/b/../c/./d")), PathBuf::from("/a/c/d"));
+        let cwd = current_dir().unwrap();
+        assert_eq!(absolute(Path::new("././a/./b")), cwd.join("a/b"));
+        assert_eq!(absolute(Path::new(".")), cwd);
+    }
+
+    /// The short cut gives what walking the components gives.
+    #[test]
+    fn clean_paths_are_taken_as_they_are() {
+        let by_components = |path: &Path| path.components().collect::<PathBuf>();
+        for text in ["/", "/a", "/a/b.py", "/a/.b/c", "/a/b..c", "/a//b", "/a/b/", "/a/./b", "/a/../b", "/.", "//a"] {
+            let path = Path::new(text);
+            if is_lexically_clean(path) {
+                assert_eq!(path, by_components(path), "{text}");
+            }
+        }
+        for text in ["/a//b", "/a/b/", "/a/./b", "/a/../b", "a/b", ""] {
+            assert!(!is_lexically_clean(Path::new(text)), "{text}");
+        }
     }
 }
