@@ -69,15 +69,15 @@ pub fn discover_with(
             files.push(SourceFile { path: root.clone(), language });
             continue;
         }
-        // The filter cannot return an error; keep the first and stop descending.
-        let failure: Arc<Mutex<Option<DiscoveryError>>> = Arc::default();
+        // The filter cannot return an error: it keeps it and stops descending.
+        let failures: Arc<Mutex<Vec<DiscoveryError>>> = Arc::default();
         // A directory named inside a virtualenv is third-party code the user asked for (`probe
         // exec --static-check` names installed packages): ignore files above it, such as the
         // `*` that uv writes into every venv's `.gitignore`, would hide all of it.
         let inside_virtualenv = root.ancestors().any(is_virtualenv);
         let walker = {
             let exclude = exclude.clone();
-            let failure = failure.clone();
+            let failures = failures.clone();
             ignore::WalkBuilder::new(root)
                 .hidden(false)
                 .require_git(false)
@@ -90,26 +90,43 @@ pub fn discover_with(
                     match exclude(entry.path(), is_dir) {
                         Ok(excluded) => !excluded,
                         Err(err) => {
-                            failure.lock().unwrap().get_or_insert(err);
+                            failures.lock().unwrap().push(err);
                             false
                         }
                     }
                 })
-                .build()
+                .build_parallel()
         };
-        for entry in walker {
-            let entry = entry.map_err(|err| DiscoveryError(format!("cannot walk `{}`: {err}", root.display())))?;
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
-                continue;
-            }
-            if let Some(language) = Language::from_path(entry.path()) {
-                files.push(SourceFile { path: entry.into_path(), language });
-            }
-        }
-        let failed = failure.lock().unwrap().take();
+        // On several threads: a large tree's walk (a directory listing and the exclusion test
+        // per entry) is a large part of a warm run. The order is restored by the sort below.
+        let found: Mutex<Vec<SourceFile>> = Mutex::default();
+        walker.run(|| {
+            let (found, failures) = (&found, &failures);
+            Box::new(move |entry| {
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(err) => {
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(DiscoveryError(format!("cannot walk `{}`: {err}", root.display())));
+                        return ignore::WalkState::Quit;
+                    }
+                };
+                if entry.file_type().is_some_and(|t| t.is_file()) {
+                    if let Some(language) = Language::from_path(entry.path()) {
+                        found.lock().unwrap().push(SourceFile { path: entry.into_path(), language });
+                    }
+                }
+                ignore::WalkState::Continue
+            })
+        });
+        // Of several failures (threads find them in no fixed order), the same one every run.
+        let failed = std::mem::take(&mut *failures.lock().unwrap()).into_iter().min_by(|a, b| a.0.cmp(&b.0));
         if let Some(err) = failed {
             return Err(err);
         }
+        files.extend(found.into_inner().unwrap());
     }
     files.sort();
     files.dedup();
