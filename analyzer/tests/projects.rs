@@ -181,6 +181,22 @@ fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
     }
 }
 
+/// Issue 13 item 5: a loop over a model's modules, parameters or adapters (directly, through a
+/// list made of them, or around a nested loop over them) runs no step, so it is no decode loop;
+/// the decode loop beside them still is.
+#[test]
+fn loops_over_model_parts_are_not_decode_loops() {
+    check_project("model_parts");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/model_parts");
+    let all = graphlint_json(&dir, &["--all-paths"]);
+    let cold = |file: &str, row: u64| {
+        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
+    };
+    for (file, row) in [("pkg/model.py", 13), ("pkg/model.py", 18), ("pkg/model.py", 23)] {
+        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
+    }
+}
+
 /// Issue 13 item 2: a call on a receiver declared as a base class (`criteria: list[Criterion]`)
 /// reaches the subclasses' overrides; a `list` subclass holds what the tree appends to it and,
 /// named `ProcessorList`, `Processor`s. A method no hot code calls, and a same-named method of a

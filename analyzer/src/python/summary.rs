@@ -344,6 +344,9 @@ pub struct Region {
     pub training: bool,
     /// A `for` loop over the elements of one sequence: a tensor, or a slice (`for xx in x[1:]`).
     pub over_elements: bool,
+    /// A `for` loop over a model's modules, parameters or buffers (`model.named_modules()`, or a
+    /// list made of them): it visits the model's parts, it runs no step.
+    pub over_model_parts: bool,
 }
 
 /// Special call sites that make roots: `torch.compile(x)` and `make_graphed_callables(x)`.

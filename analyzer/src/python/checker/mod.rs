@@ -100,6 +100,9 @@ pub(crate) struct Checker<'a> {
     /// Local names bound to such a list, per function: iterating one gives Python lists, which
     /// index a tensor by uploading themselves.
     lists_of_lists: FxHashSet<(FuncIdx, &'a str)>,
+    /// Local names bound to a list of a model's parts, per function (see
+    /// [`Checker::walks_model_structure`]).
+    model_parts: FxHashSet<(FuncIdx, &'a str)>,
     /// Whether the file may change the default device of torch's factories (computed on first
     /// use; see [`Checker::default_device_may_change`]).
     default_device_changes: std::cell::OnceCell<bool>,
@@ -213,6 +216,7 @@ impl<'a> Checker<'a> {
             host_tensor_literals: FxHashSet::default(),
             list_of_lists_literals: FxHashSet::default(),
             lists_of_lists: FxHashSet::default(),
+            model_parts: FxHashSet::default(),
             default_device_changes: std::cell::OnceCell::new(),
             foreign: None,
             read_vals: Vec::new(),
@@ -738,6 +742,12 @@ impl<'a> Checker<'a> {
                     let func = self.current_func();
                     self.lists_of_lists.insert((func, name.id.as_str()));
                 }
+                if let ([Expr::Name(name)], true) =
+                    (assign.targets.as_slice(), self.walks_model_structure(&assign.value))
+                {
+                    let func = self.current_func();
+                    self.model_parts.insert((func, name.id.as_str()));
+                }
                 if let ([Expr::Name(name)], true) = (assign.targets.as_slice(), ty.is_tensor()) {
                     if let Some(rank) = self.rank(&assign.value) {
                         self.note_rank(name.id.as_str(), rank);
@@ -786,12 +796,12 @@ impl<'a> Checker<'a> {
                 }
             }
             Stmt::For(stmt_for) => {
+                let over_model_parts = self.walks_model_structure(&stmt_for.iter);
                 let (element, over_elements) = self.iteration(&stmt_for.iter, &stmt_for.target);
                 self.push_region(RegionKind::Loop, stmt.range().start().to_usize());
-                if over_elements {
-                    let region = self.summary.regions.len() - 1;
-                    self.summary.regions[region].over_elements = true;
-                }
+                let region = self.summary.regions.len() - 1;
+                self.summary.regions[region].over_elements = over_elements;
+                self.summary.regions[region].over_model_parts = over_model_parts;
                 if let Some(element) = element {
                     self.assign(&stmt_for.target, element);
                 }
@@ -1053,6 +1063,7 @@ impl<'a> Checker<'a> {
             row: self.row(offset),
             training: false,
             over_elements: false,
+            over_model_parts: false,
         };
         self.summary.regions.push(region);
         self.regions.push((self.summary.regions.len() - 1) as RegionIdx);
@@ -1092,6 +1103,53 @@ impl<'a> Checker<'a> {
         let iterable = self.expr(iter);
         let slice = matches!(iter, Expr::Subscript(subscript) if matches!(&*subscript.slice, Expr::Slice(_)));
         (Some(self.element_type(iter, iterable)), slice || matches!(iterable, Ty::Tensor { .. }))
+    }
+
+    /// Whether `iterable` walks a model's parts: `m.modules()`, `m.named_parameters()` and the
+    /// like, `m.state_dict().items()`, its adapters (a name or attribute that says `adapter`), what `list`/`enumerate`/`sorted`/... or a comprehension make
+    /// of one, or a local name bound to such a list (`layers = [m for m in model.modules() if
+    /// ...]`). A loop over them visits layers, weights or adapters (set-up, merging, pruning,
+    /// importance scores), not the steps of an inference.
+    fn walks_model_structure(&self, iterable: &Expr) -> bool {
+        const PARTS: [&str; 8] = [
+            "modules",
+            "named_modules",
+            "children",
+            "named_children",
+            "parameters",
+            "named_parameters",
+            "buffers",
+            "named_buffers",
+        ];
+        match iterable {
+            Expr::Call(call) => match &*call.func {
+                Expr::Attribute(attribute) => {
+                    let method = attribute.attr.as_str();
+                    PARTS.contains(&method)
+                        || (matches!(method, "items" | "keys" | "values")
+                            && matches!(&*attribute.value, Expr::Call(inner)
+                                if matches!(&*inner.func, Expr::Attribute(a) if a.attr.as_str() == "state_dict")))
+                }
+                Expr::Name(name)
+                    if matches!(name.id.as_str(), "list" | "tuple" | "enumerate" | "sorted" | "reversed" | "iter") =>
+                {
+                    call.arguments.args.first().is_some_and(|arg| self.walks_model_structure(arg))
+                }
+                _ => false,
+            },
+            Expr::ListComp(comp) => self.walks_model_structure(&comp.generators[0].iter),
+            Expr::SetComp(comp) => self.walks_model_structure(&comp.generators[0].iter),
+            Expr::Generator(comp) => self.walks_model_structure(&comp.generators[0].iter),
+            Expr::DictComp(comp) => self.walks_model_structure(&comp.generators[0].iter),
+            // `self.active_adapters`, `adapter_names`: a model's adapters, one after another.
+            Expr::Attribute(attribute) => attribute.attr.as_str().contains("adapter"),
+            Expr::Name(name) => {
+                name.id.as_str().contains("adapter")
+                    || (!self.model_parts.is_empty()
+                        && self.model_parts.contains(&(self.current_func(), name.id.as_str())))
+            }
+            _ => false,
+        }
     }
 
     fn element_of(&mut self, iterable: &'a Expr) -> Ty {

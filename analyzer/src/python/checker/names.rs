@@ -168,6 +168,10 @@ impl<'a> Checker<'a> {
             let func = self.current_func();
             self.lists_of_lists.remove(&(func, name));
         }
+        if !self.model_parts.is_empty() {
+            let func = self.current_func();
+            self.model_parts.remove(&(func, name));
+        }
         if self.tracks_flow() {
             self.flow_bind(name, ty);
         }
