@@ -203,8 +203,9 @@ fn cached_answers_keep_the_kept_fields() {
 
 // Host data across calls: `fixtures/projects/host_flow` calls functions of another file whose every
 // `return` gives a tensor in host memory under a `-> torch.Tensor` annotation (and one of its
-// own file), and unpacks a tuple whose element another function of that file returns in host
-// memory; functions that return device tensors on some path stay reported.
+// own file), and calls private module classes with tensors built in host memory; functions that
+// return device tensors on some path, a private class one caller gives a device tensor, and a
+// public class stay reported.
 
 fn host_flow_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/host_flow")
