@@ -200,3 +200,33 @@ fn cached_answers_keep_the_kept_fields() {
     assert!(rows.contains(&33) && !rows.contains(&24), "{first}");
     assert_eq!(second, first);
 }
+
+// Host data across calls: `fixtures/projects/host_flow` calls functions of another file whose every
+// `return` gives a tensor in host memory under a `-> torch.Tensor` annotation (and one of its
+// own file), and calls private module classes with tensors built in host memory; functions that
+// return device tensors on some path, a private class one caller gives a device tensor, and a
+// public class stay reported.
+
+fn host_flow_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/host_flow")
+}
+
+#[test]
+fn host_data_returned_or_passed_across_calls_is_read_as_host_data() {
+    assert_hot_findings_are_the_expectations(&host_flow_fixture());
+}
+
+/// Without the file that returns them, the results are not known to be in host memory.
+#[test]
+fn without_the_returning_file_results_are_not_host_data() {
+    let findings = graphlint_json(&host_flow_fixture(), &["pkg/model.py"]);
+    let rows: Vec<u64> = findings
+        .iter()
+        .filter(|f| f["filename"] == "pkg/model.py")
+        .map(|f| f["location"]["row"].as_u64().unwrap())
+        .collect();
+    for row in [18, 29] {
+        assert!(rows.contains(&row), "row {row}: {findings:#?}");
+    }
+    assert!(!rows.contains(&22), "returned by model.py itself: {findings:#?}");
+}

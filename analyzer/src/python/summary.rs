@@ -254,8 +254,9 @@ pub struct TypeQuestion {
 }
 
 /// What a call site passes positionally, for the parameters' types across files
-/// (`project/declared.rs`): recorded where it passes a proven device tensor, and for every call
-/// of a private or local function (whose callers are all in the tree).
+/// (`project/declared.rs`): recorded for every call that passes arguments (a method of a private
+/// class, whose callers are all in the tree, may be called by any name), and where it passes a
+/// proven device tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TensorArgs {
     /// Index into [`FileSummary::calls`].
@@ -269,7 +270,7 @@ pub struct TensorArgs {
     pub scalars: u32,
     /// The call spreads `*args` or `**kwargs`: which parameter gets what is not known.
     pub spread: bool,
-    /// The callee is private or local (see above): the other fields describe every argument.
+    /// The callee is named as a private or local function (all of whose callers are in the tree).
     pub closed: bool,
 }
 
@@ -402,8 +403,8 @@ pub struct FileSummary {
     pub host_args: Vec<(u32, u32)>,
     /// Keyword arguments that pass a proven device tensor, as (call, keyword, row).
     pub tensor_kwargs: Vec<(u32, NameId, u32)>,
-    /// Every keyword argument of the calls of private or local functions in [`Self::tensor_args`],
-    /// as (call, keyword, the host data it passes if any: [`crate::python::types::host_data`]).
+    /// Every keyword argument of the calls in [`Self::tensor_args`], as (call, keyword, the host
+    /// data it passes if any: [`crate::python::types::host_data`]).
     pub closed_kwargs: Vec<(u32, NameId, Option<HostData>)>,
     pub answered_args: Vec<AnsweredArg>,
     /// Arguments that pass one of the calling function's own parameters on unchanged (not rebound

@@ -128,8 +128,9 @@ pub struct ForeignTypes {
     /// Parameters annotated `int`/`float`/`bool`, or not typed at all, that callers in the tree
     /// pass device tensors, by (function, index).
     pub params: FxHashMap<(FuncIdx, u32), GivenTensor>,
-    /// Parameters of private or local functions that every caller in the tree passes host data
-    /// of one kind (arrays in host memory, or Python values): so do they, whatever their annotation.
+    /// Parameters of private or local functions, and of methods of private classes, that every
+    /// caller in the tree passes host data of one kind (arrays in host memory, or Python values):
+    /// so do they, whatever their annotation.
     pub host_params: FxHashMap<(FuncIdx, u32), HostData>,
     /// Functions of the file (by qualified name) that return what one of their parameters that
     /// callers give a device tensor holds: those parameters' bits (see

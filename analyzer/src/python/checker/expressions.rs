@@ -626,8 +626,9 @@ impl<'a> Checker<'a> {
 
     /// What call site `index` (of `callee`) passes, for the parameters' types across files: the
     /// device tensors it passes, by position or keyword; the arguments other files' answers may
-    /// prove (a call result asked about, or an element of one); and, when the callee is a private
-    /// or local function (all its callers are in the tree), the host data it passes.
+    /// prove (a call result asked about, or an element of one); and the host data it passes (for
+    /// a private or local callee, or a method of a private class: their callers are all in the
+    /// tree).
     fn note_argument_types(
         &mut self,
         call: &'a ast::ExprCall,
@@ -652,32 +653,33 @@ impl<'a> Checker<'a> {
         let (mut positions, mut host, mut scalars) = (0u32, 0u32, 0u32);
         for (position, (expr, &ty)) in call.arguments.args.iter().zip(args).enumerate().take(32) {
             self.note_forwarded_arg(expr, index, position as u32, None, row);
-            let data = if closed { types::host_data(self.host_view(expr, ty)) } else { None };
+            let data = types::host_data(self.host_view(expr, ty));
             if ty.is_device_tensor() {
                 positions |= 1 << position;
             } else if data == Some(types::HostData::Array) {
                 host |= 1 << position;
             } else if data == Some(types::HostData::Scalar) {
                 scalars |= 1 << position;
-            } else {
+            }
+            if !ty.is_device_tensor() && (data.is_none() || !closed) {
                 self.note_answered_arg(expr, index, position as u32, None, row);
             }
         }
         for (keyword, &(name, ty)) in call.arguments.keywords.iter().zip(keywords) {
             let Some(name) = name else { continue };
-            let data = if closed { types::host_data(self.host_view(&keyword.value, ty)) } else { None };
+            let data = types::host_data(self.host_view(&keyword.value, ty));
             let name = self.name(name);
-            if closed {
-                self.summary.closed_kwargs.push((index, name, data));
-            }
+            self.summary.closed_kwargs.push((index, name, data));
             self.note_forwarded_arg(&keyword.value, index, u32::MAX, Some(name), row);
             if ty.is_device_tensor() {
                 self.summary.tensor_kwargs.push((index, name, row));
-            } else if data.is_none() {
+            } else if data.is_none() || !closed {
                 self.note_answered_arg(&keyword.value, index, u32::MAX, Some(name), row);
             }
         }
-        if positions != 0 || closed {
+        // Every call that passes arguments: the project pass also decides the parameters of
+        // methods of private classes, which calls of any name reach (`self.transform(...)`).
+        if positions != 0 || closed || !call.arguments.is_empty() {
             let spread = call.arguments.args.iter().any(Expr::is_starred_expr)
                 || call.arguments.keywords.iter().any(|k| k.arg.is_none());
             self.summary.tensor_args.push(TensorArgs { call: index, positions, row, host, scalars, spread, closed });

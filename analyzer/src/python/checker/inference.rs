@@ -93,29 +93,54 @@ impl<'a> Checker<'a> {
         let summary = &mut self.summary.funcs[func as usize];
         let contradicted = (summary.returns.is_tensor() || summary.returns == Ty::Tensors)
             && matches!(ty, Ty::Int | Ty::Float | Ty::Bool | Ty::Str | Ty::List | Ty::Dict | Ty::Shape);
+        // `-> torch.Tensor` says nothing of where the tensor lives: when every `return` proves a
+        // tensor in host memory (`torch.tensor(..., device="cpu")`, `x.cpu()`), so does a call.
+        let host_under_annotation = summary.returns.is_device_tensor() && ty.is_host_tensor();
         if summary.returns.is_tensor() && flow.tuple_literal {
             // (`-> torch.Tensor` over a function that returns a tuple is wrong about the tuple.)
             summary.returns = ty;
-        } else if (summary.returns == Ty::Unknown || contradicted) && !matches!(ty, Ty::Val(_) | Ty::None) {
+        } else if (summary.returns == Ty::Unknown || contradicted || host_under_annotation)
+            && !matches!(ty, Ty::Val(_) | Ty::None)
+        {
             summary.returns = ty;
         }
         if let Some(elements) = flow.elements.filter(|e| e.iter().any(|t| t.is_tensor() || *t == Ty::NdArray)) {
             summary.return_elements = elements.iter().map(|t| if t.is_unproven() { Ty::Unknown } else { *t }).collect();
         }
+        if top_level && class.is_none() && summary.return_elements.iter().any(|t| t.is_host_tensor()) {
+            let elements = summary.return_elements.clone();
+            self.function_elements.entry(name).or_insert(elements);
+        }
         if !returns_seen_by_callers(name, ty) {
             return;
         }
-        match class {
-            Some(class) => {
-                if let Some(info) = self.classes.get_mut(class as usize) {
-                    info.method_returns.entry(name).or_insert(ty);
-                }
+        // (The annotation, recorded before the body was visited, gives way to host memory too.)
+        let recorded = match class {
+            Some(class) => self.classes.get_mut(class as usize).map(|info| info.method_returns.entry(name)),
+            None if top_level => Some(self.function_returns.entry(name)),
+            None => None,
+        };
+        if let Some(recorded) = recorded {
+            let known = recorded.or_insert(ty);
+            if host_under_annotation && known.is_device_tensor() {
+                *known = ty;
             }
-            None if top_level => {
-                self.function_returns.entry(name).or_insert(ty);
-            }
-            None => {}
         }
+    }
+
+    /// For `a, b = f(...)`: what each element of the call's result is, where `f` is a module-level
+    /// function of this file defined above that returns some element in host memory.
+    pub(super) fn host_return_elements(&self, value: &Expr) -> Option<Vec<Ty>> {
+        if self.function_elements.is_empty() {
+            return None;
+        }
+        let Expr::Call(call) = value else { return None };
+        let Expr::Name(name) = &*call.func else { return None };
+        // (A local of that name is another value.)
+        if self.scopes.iter().skip(1).any(|scope| scope.vars.contains_key(name.id.as_str())) {
+            return None;
+        }
+        self.function_elements.get(name.id.as_str()).cloned()
     }
 
     /// [`moves_to_device`], also from the type of the target: a `torch.device` (unless it is the

@@ -69,6 +69,9 @@ pub(crate) struct Checker<'a> {
     /// Names bound at module level (they shadow builtins).
     module_names: FxHashSet<&'a str>,
     function_returns: FxHashMap<&'a str, Ty>,
+    /// Module-level functions that return tuples with some element in host memory: what each
+    /// element is ([`FuncSummary::return_elements`]), for `a, b = f()` after them.
+    function_elements: FxHashMap<&'a str, Vec<Ty>>,
     type_aliases: FxHashMap<&'a str, Ty>,
     has_star_import: bool,
     scopes: Vec<Scope<'a>>,
@@ -190,6 +193,7 @@ impl<'a> Checker<'a> {
             imports: FxHashMap::default(),
             module_names: FxHashSet::default(),
             function_returns: FxHashMap::default(),
+            function_elements: FxHashMap::default(),
             type_aliases: FxHashMap::default(),
             has_star_import: false,
             scopes: vec![Scope {
@@ -729,8 +733,18 @@ impl<'a> Checker<'a> {
                         return;
                     }
                 }
+                let host_elements = self.host_return_elements(&assign.value);
                 for target in &assign.targets {
-                    self.assign(target, ty);
+                    match (target, &host_elements) {
+                        // `a, b = f()` where this file's `f` returns some element in host memory.
+                        (Expr::Tuple(tuple), Some(elements)) if elements.len() == tuple.elts.len() => {
+                            let element = self.unpacked_element(ty);
+                            for (elt, returned) in tuple.elts.iter().zip(elements) {
+                                self.assign(elt, if returned.is_host_tensor() { *returned } else { element });
+                            }
+                        }
+                        _ => self.assign(target, ty),
+                    }
                 }
                 self.bind_declared_value(&assign.targets, &assign.value);
                 // (After the binding, which forgets what the name was an alias of.)
@@ -1188,13 +1202,7 @@ impl<'a> Checker<'a> {
                 self.subscript(subscript, Some(ty));
             }
             Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
-                let element = match ty {
-                    Ty::Tensors => Ty::TENSOR,
-                    Ty::Tensor { .. } => ty,
-                    Ty::Shape => Ty::Int,
-                    Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Elem(val))),
-                    _ => Ty::Unknown,
-                };
+                let element = self.unpacked_element(ty);
                 for elt in elts {
                     self.assign(elt, element);
                 }
@@ -1203,6 +1211,17 @@ impl<'a> Checker<'a> {
             other => {
                 self.expr(other);
             }
+        }
+    }
+
+    /// What each element of a value of type `ty` unpacked into a tuple is.
+    fn unpacked_element(&mut self, ty: Ty) -> Ty {
+        match ty {
+            Ty::Tensors => Ty::TENSOR,
+            Ty::Tensor { .. } => ty,
+            Ty::Shape => Ty::Int,
+            Ty::Val(val) => Ty::Val(self.summary.add_val(Val::Elem(val))),
+            _ => Ty::Unknown,
         }
     }
 

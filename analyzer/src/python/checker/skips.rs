@@ -163,6 +163,13 @@ impl<'a> Checker<'a> {
     fn first_recorded(&self, func: FuncIdx, declared: Ty, before: Option<Ty>) -> Option<Option<Ty>> {
         let first = self.skips?.first.funcs.get(func as usize)?;
         match (before, declared) {
+            // A tensor annotation's record gives way to a body whose every `return` proves host
+            // memory (see `Checker::record_return`).
+            (Some(known), _)
+                if known.is_device_tensor() && declared.is_device_tensor() && first.returns.is_host_tensor() =>
+            {
+                Some(Some(first.returns))
+            }
             // Only the first record counts.
             (Some(_), _) => Some(before),
             // Without an annotation, the summary keeps what the body returns.
@@ -183,7 +190,16 @@ impl<'a> Checker<'a> {
         before: Option<Ty>,
     ) {
         let now = self.recorded_return(name, class);
-        if self.first_recorded(func, declared, before) != Some(now) && !self.diverged.contains(&(class, name)) {
+        // (And for a module-level function, the elements in host memory `a, b = f()` reads.)
+        let elements_differ = class.is_none()
+            && self.skips.and_then(|skips| skips.first.funcs.get(func as usize)).is_some_and(|first| {
+                let now = &self.summary.funcs[func as usize].return_elements;
+                let host = |elements: &[Ty]| elements.iter().any(|t| t.is_host_tensor());
+                (host(&first.return_elements) || host(now)) && first.return_elements != *now
+            });
+        if (self.first_recorded(func, declared, before) != Some(now) || elements_differ)
+            && !self.diverged.contains(&(class, name))
+        {
             self.diverged.push((class, name));
         }
     }
@@ -225,11 +241,14 @@ impl<'a> Checker<'a> {
         }
         let name = def.name.as_str();
         let before = self.recorded_return(name, class);
-        let declared = if before.is_some() {
-            Ty::Unknown // (not needed: the record is already made)
-        } else {
-            def.returns.as_deref().map_or(Ty::Unknown, |returns| self.annotation_ty(returns))
-        };
+        // (As the function's summary starts with it, see `Checker::function`.)
+        let declared = def.returns.as_deref().map_or(Ty::Unknown, |returns| {
+            if super::attribute_flow::annotation_contradicted_by_tuple(returns, &def.body) {
+                Ty::Unknown
+            } else {
+                self.annotation_ty(returns)
+            }
+        });
         let recorded = self.first_recorded(func, declared, before)?;
         self.summary.funcs.extend(first.funcs[funcs.start as usize..funcs.end as usize].iter().cloned());
         let regions = first.regions[regions_from..].iter().take_while(|region| funcs.contains(&region.func));
@@ -242,7 +261,13 @@ impl<'a> Checker<'a> {
                 _ => {}
             }
         }
-        if let (None, Some(ty)) = (before, recorded) {
+        if class.is_none() {
+            let elements = &first.funcs[func as usize].return_elements;
+            if elements.iter().any(|t| t.is_host_tensor()) {
+                self.function_elements.entry(name).or_insert_with(|| elements.clone());
+            }
+        }
+        if let Some(ty) = recorded.filter(|&ty| before != Some(ty)) {
             match class {
                 Some(class) => {
                     if let Some(info) = self.classes.get_mut(class as usize) {

@@ -230,14 +230,22 @@ impl Project<'_> {
     /// numpy array, a Python number; or a parameter of its own function that is host data by the
     /// same rule): the parameter is host data, even when annotated `torch.Tensor` (which says
     /// nothing of its memory). A parameter no call passes (its default is used) is decided by the
-    /// calls that pass it; one with no such call is not decided. Only the calls the first pass
-    /// recorded for private and local callees are resolved, once each.
+    /// calls that pass it; one with no such call is not decided.
+    ///
+    /// Methods of private classes count too ([`Project::closed_by_class`]): the class's instances
+    /// are made in the tree, so its methods' callers are there, whatever the name they are called
+    /// by (`self.transform(image, size=torch.tensor(sizes))` calls `_Transform.forward`). For those
+    /// every call site in the tree that passes arguments is resolved (once each); a private
+    /// function's are only the calls of private and local names the first pass marked `closed`.
+    /// Calls that the evaluator cannot resolve are not seen, as for private functions: "every
+    /// call" means every call whose callee is proven.
     fn host_params(&mut self, out: &mut [ForeignTypes], wanted: &impl Fn(FileIdx, FuncIdx) -> bool) {
         let files = self.files;
         let mut passed: FxHashMap<Param, Passes> = FxHashMap::default();
+        let by_class = self.any_closed_by_class();
         for (file, analysis) in files.iter().enumerate() {
             let summary = &analysis.summary;
-            for args in summary.tensor_args.iter().filter(|args| args.closed) {
+            for args in summary.tensor_args.iter().filter(|args| args.closed || by_class) {
                 let call = &summary.calls[args.call as usize];
                 let keywords = &summary.closed_kwargs[calls_range(&summary.closed_kwargs, args.call, |k| k.0)];
                 let forwarded = &summary.forwarded_args[calls_range(&summary.forwarded_args, args.call, |f| f.call)];
@@ -251,7 +259,9 @@ impl Project<'_> {
                 for (target_file, func, first) in self.call_targets(file, call) {
                     let target = &files[target_file].summary.funcs[func as usize];
                     let eligible = (target.untyped_params | target.tensor_params) & !target.tested_params;
-                    if eligible == 0 || !is_private_or_local(target) {
+                    let closed =
+                        if is_private_or_local(target) { args.closed } else { self.closed_by_class(target_file, func) };
+                    if eligible == 0 || !closed {
                         continue;
                     }
                     let first = if target.is_static { 0 } else { first };
@@ -329,6 +339,28 @@ impl Project<'_> {
                 out[file].host_params.insert((func, index), data);
             }
         }
+    }
+
+    /// Whether a method's callers are all in the tree by its class: a method of a private class
+    /// (`_Transform`, not a dunder name) that no class in the tree derives from (a subclass may
+    /// be public, and its instances called from outside).
+    fn closed_by_class(&self, file: FileIdx, func: FuncIdx) -> bool {
+        let Some(class) = self.files[file].summary.funcs[func as usize].class else { return false };
+        let name = &self.files[file].summary.classes[class as usize].name;
+        name.starts_with('_')
+            && !name.ends_with("__")
+            && self.subclasses.get(&(file as u32, class)).is_none_or(|subclasses| subclasses.is_empty())
+    }
+
+    /// Whether some method of a private class has a parameter [`Self::host_params`] may decide
+    /// (only then are the calls of public names resolved for it).
+    fn any_closed_by_class(&self) -> bool {
+        self.files.iter().enumerate().any(|(file, analysis)| {
+            analysis.summary.funcs.iter().enumerate().any(|(func, info)| {
+                (info.untyped_params | info.tensor_params) & !info.tested_params & info.read_params != 0
+                    && self.closed_by_class(file, func as FuncIdx)
+            })
+        })
     }
 
     /// Multimodal input fields that stay in host memory (see `checker/kept_fields.rs`): a name
