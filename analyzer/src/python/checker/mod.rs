@@ -27,6 +27,7 @@ mod imports;
 mod inference;
 mod kept_fields;
 mod names;
+mod param_arms;
 mod prescan;
 mod skips;
 
@@ -52,6 +53,9 @@ struct Scope<'a> {
     /// The function's parameters, and (bit `i`) those bound again since its start.
     params: SmallVec<[&'a str; 6]>,
     rebound: u32,
+    /// In a function whose `if` arms are recorded for the project pass (see `param_arms.rs`):
+    /// its parameters' defaults (`None` for those no caller passes by name or position).
+    arm_defaults: Option<SmallVec<[Option<ParamDefault>; 6]>>,
 }
 
 /// Per-class knowledge gathered before the class body is visited.
@@ -78,6 +82,10 @@ pub(crate) struct Checker<'a> {
     regions: Vec<RegionIdx>,
     /// Inside an `assert` message or a `raise`: formatting there only runs on the error path.
     error_path: u32,
+    /// The private names already in the summary's `private_refs`.
+    private_refs_seen: FxHashSet<NameId>,
+    /// Set while the callee of a call, a plain name, is visited (it is no reference that escapes).
+    in_callee: bool,
     /// Nesting of [`Self::expr`] calls, to check the stack only now and then.
     expr_depth: u32,
     global_vals: FxHashMap<&'a str, ValId>,
@@ -196,11 +204,14 @@ impl<'a> Checker<'a> {
                 labels_param: false,
                 params: SmallVec::new(),
                 rebound: 0,
+                arm_defaults: None,
             }],
             spare_vars: Vec::new(),
             classes: Vec::new(),
             regions: Vec::new(),
             error_path: 0,
+            private_refs_seen: FxHashSet::default(),
+            in_callee: false,
             expr_depth: 0,
             global_vals: FxHashMap::default(),
             // Sized from the file (about one entry per 150 bytes on the transformers corpus), so
@@ -834,7 +845,16 @@ impl<'a> Checker<'a> {
                     _ if ends_in_raise(&stmt_if.body) => Some(RegionKind::ErrorPath),
                     _ => None,
                 };
-                self.body_in(&stmt_if.body, cold_body.map(|kind| (kind, offset)));
+                // Arms that run only for some values of a parameter (see `param_arms.rs`): each
+                // arm needs its own test to hold and every earlier one to have failed.
+                let mut earlier = param_arms::ArmConditions::new();
+                let mut own = param_arms::ArmConditions::new();
+                self.arm_conditions(&stmt_if.test, true, &mut own);
+                self.arm_conditions(&stmt_if.test, false, &mut earlier);
+                match cold_body {
+                    Some(kind) => self.body_in(&stmt_if.body, Some((kind, offset))),
+                    None => self.arm_body(&stmt_if.body, &own, offset),
+                }
                 let rest = (training == Some(false)).then_some(offset);
                 if rest.is_some() {
                     self.push_region(RegionKind::TrainingOnly, offset);
@@ -851,7 +871,15 @@ impl<'a> Checker<'a> {
                         _ if ends_in_raise(&clause.body) => Some(RegionKind::ErrorPath),
                         _ => None,
                     };
-                    self.body_in(&clause.body, cold_clause.map(|kind| (kind, offset)));
+                    let mut own = earlier.clone();
+                    if let Some(test) = &clause.test {
+                        self.arm_conditions(test, true, &mut own);
+                        self.arm_conditions(test, false, &mut earlier);
+                    }
+                    match cold_clause {
+                        Some(kind) => self.body_in(&clause.body, Some((kind, offset))),
+                        None => self.arm_body(&clause.body, &own, offset),
+                    }
                     body = &clause.body;
                 }
                 // An `if` without `else` leaves what a name held before on the other path, unless
@@ -1262,7 +1290,10 @@ impl<'a> Checker<'a> {
         });
 
         let vars = self.spare_vars.pop().unwrap_or_default();
-        let mut scope = Scope { func, vars, self_of: None, labels_param: false, params: SmallVec::new(), rebound: 0 };
+        let arm_defaults = param_arms::records_arms(def, self.context.source)
+            .then(|| self.arm_defaults(parameters, class.is_some() && !is_static));
+        let mut scope =
+            Scope { func, vars, self_of: None, labels_param: false, params: SmallVec::new(), rebound: 0, arm_defaults };
         let mut params = Vec::with_capacity(parameters.len());
         let all = parameters
             .posonlyargs
@@ -1346,6 +1377,9 @@ impl<'a> Checker<'a> {
         self.body(&def.body);
         let returns = self.returns.pop().unwrap_or_default();
         if let Some(mut scope) = self.scopes.pop() {
+            if self.foreign.is_none() {
+                self.drop_rebound_arms(func, scope.rebound);
+            }
             scope.vars.clear();
             self.spare_vars.push(scope.vars);
         }
