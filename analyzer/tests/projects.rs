@@ -366,6 +366,16 @@ fn arms_that_no_call_takes_are_cold() {
     assert_eq!(cold_findings("constant_arms"), cold);
 }
 
+/// A `while` loop whose test reads one sequence at an index its body steps (`while x > edges[i]
+/// ... i += 1`) walks that sequence like a loop over its elements: calling the Module's own helpers
+/// there runs no model step. A counter loop that indexes nothing, and an index walk that calls the
+/// model, stay decode loops.
+#[test]
+fn loops_walking_a_sequence_by_index_are_no_decode_loops() {
+    check_project("index_walk");
+    assert_eq!(cold_findings("index_walk"), [(22, "GL401".to_string())]);
+}
+
 /// A function picked by name from a registry object (a class with `__getitem__` whose
 /// class-level dict maps names to functions, as transformers' `ALL_MASK_ATTENTION_FUNCTIONS`)
 /// and called in a forward is hot; a branch taken only under `torch.jit.is_tracing()` is not.

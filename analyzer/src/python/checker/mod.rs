@@ -816,6 +816,10 @@ impl<'a> Checker<'a> {
             }
             Stmt::While(stmt_while) => {
                 self.push_region(RegionKind::Loop, stmt.range().start().to_usize());
+                if walks_by_index(&stmt_while.test, &stmt_while.body) {
+                    let region = self.summary.regions.len() - 1;
+                    self.summary.regions[region].over_elements = true;
+                }
                 self.loop_begin(stmt.range().start().to_u32());
                 self.test(&stmt_while.test, TestContext::While);
                 self.body(&stmt_while.body);
@@ -1605,6 +1609,44 @@ fn mentions(text: &str, name: &str) -> bool {
     let is_ident = |c: char| c == '_' || c.is_alphanumeric();
     text.match_indices(name)
         .any(|(at, _)| !text[..at].ends_with(is_ident) && !text[at + name.len()..].starts_with(is_ident))
+}
+
+/// `while x[i] < v and i < n: ... i += 1`: a `while` loop whose test reads one sequence at an
+/// index that its body steps by a constant walks that sequence's elements, as `for v in x[i:]`
+/// does (`Region::over_elements`): gluonts' `Binned.cdf_binned_components` walking the bins.
+fn walks_by_index(test: &Expr, body: &[Stmt]) -> bool {
+    fn indices<'t>(expr: &'t Expr, out: &mut SmallVec<[&'t str; 2]>) {
+        match expr {
+            Expr::Subscript(subscript) => {
+                if let Expr::Name(name) = &*subscript.slice {
+                    out.push(name.id.as_str());
+                }
+            }
+            Expr::BoolOp(b) => b.values.iter().for_each(|value| indices(value, out)),
+            Expr::UnaryOp(u) => indices(&u.operand, out),
+            Expr::Compare(c) => {
+                indices(&c.left, out);
+                c.comparators.iter().for_each(|value| indices(value, out));
+            }
+            _ => {}
+        }
+    }
+    fn steps(body: &[Stmt], names: &[&str]) -> bool {
+        body.iter().any(|stmt| match stmt {
+            Stmt::AugAssign(aug) => {
+                matches!(aug.op, ast::Operator::Add | ast::Operator::Sub)
+                    && matches!(&*aug.target, Expr::Name(n) if names.contains(&n.id.as_str()))
+                    && matches!(&*aug.value, Expr::NumberLiteral(number) if matches!(number.value, ast::Number::Int(_)))
+            }
+            Stmt::If(stmt_if) => {
+                steps(&stmt_if.body, names) || stmt_if.elif_else_clauses.iter().any(|c| steps(&c.body, names))
+            }
+            _ => false,
+        })
+    }
+    let mut names = SmallVec::new();
+    indices(test, &mut names);
+    !names.is_empty() && steps(body, &names)
 }
 
 /// A block that ends in `raise`: all of it runs only on the way to the error, never per step.
