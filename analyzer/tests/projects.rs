@@ -366,6 +366,32 @@ fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step()
     }
 }
 
+/// An `if` arm of a private function that every call in the tree rules out (each passes one
+/// literal for the parameter the arm tests, or leaves it to a literal default) is cold, and so is
+/// what only it calls, across files too. Calls that pass different values, a function read as a
+/// value (`functools.partial`), a call that does not resolve, a parameter bound again and a
+/// public function keep their arms hot.
+#[test]
+fn arms_that_no_call_takes_are_cold() {
+    check_project("constant_arms");
+    // model.py 17, 22, 24, 74; helpers.py 7 (the `flip` arm: a tensor built from `.tolist()`)
+    // and 13 (`_expensive`, called only from the arm at model.py 13).
+    let cold: Vec<(u64, &str)> =
+        vec![(7, "GL202"), (7, "GL601"), (13, "GL201"), (17, "GL201"), (22, "GL201"), (24, "GL201"), (74, "GL201")];
+    let cold: Vec<(u64, String)> = cold.into_iter().map(|(row, code)| (row, code.to_string())).collect();
+    assert_eq!(cold_findings("constant_arms"), cold);
+}
+
+/// A `while` loop whose test reads one sequence at an index its body steps (`while x > edges[i]
+/// ... i += 1`) walks that sequence like a loop over its elements: calling the Module's own helpers
+/// there runs no model step. A counter loop that indexes nothing, and an index walk that calls the
+/// model, stay decode loops.
+#[test]
+fn loops_walking_a_sequence_by_index_are_no_decode_loops() {
+    check_project("index_walk");
+    assert_eq!(cold_findings("index_walk"), [(22, "GL401".to_string())]);
+}
+
 /// A function picked by name from a registry object (a class with `__getitem__` whose
 /// class-level dict maps names to functions, as transformers' `ALL_MASK_ATTENTION_FUNCTIONS`)
 /// and called in a forward is hot; a branch taken only under `torch.jit.is_tracing()` is not.

@@ -323,6 +323,10 @@ pub enum RegionKind {
     /// The body of `if self.x is None:` that assigns `self.x`: it fills state the object keeps,
     /// once per object (or per reset), not every step.
     LazyInit,
+    /// An `if`/`elif`/`else` arm that runs only for some values of a parameter of a private
+    /// function ([`ParamArm`]): cold when every call in the tree passes a value that rules it out
+    /// (`project/constants.rs`), which only the project pass can tell.
+    ParamArm,
 }
 
 impl RegionKind {
@@ -348,6 +352,69 @@ pub struct Region {
     /// A `for` loop over a model's modules, parameters or buffers (`model.named_modules()`, or a
     /// list made of them): it visits the model's parts, it runs no step.
     pub over_model_parts: bool,
+}
+
+/// A literal a call passes, a parameter's default, or what an `if` test compares a parameter with.
+/// Strings are names of the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Const {
+    None,
+    Bool(bool),
+    Int(i64),
+    Str(NameId),
+}
+
+/// What a parameter is tested for in an `if` test (see [`ParamArm`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArmTest {
+    /// `if p:`
+    Truthy,
+    /// `if p is None:`, `if p is True:` (identity with `None`, `True` or `False`).
+    Is(Const),
+    /// `if p == "x":`
+    Equals(Const),
+}
+
+/// A parameter's default value: none, a literal, or something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParamDefault {
+    Required,
+    Literal(Const),
+    Other,
+}
+
+/// A condition on a parameter for an arm of an `if` to run: the arm (region `region`, of kind
+/// [`RegionKind::ParamArm`]) runs only when `test` on parameter `param` of the function gives
+/// `runs_when` (its own test, or an earlier arm's test that must have failed). Recorded for
+/// private functions (whose callers are all in the tree: see `project/constants.rs`) whose
+/// parameter no statement binds again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamArm {
+    pub region: RegionIdx,
+    pub func: FuncIdx,
+    pub param: u32,
+    pub test: ArmTest,
+    pub runs_when: bool,
+    pub default: ParamDefault,
+}
+
+/// What a call of a private function passes that is not a symbolic value (see [`ParamArm`]): at
+/// a position or by keyword, a literal (`Some`) or something else (`None`). Every keyword argument
+/// is listed; positional arguments only when literal (the others are in [`CallSite::args`]). A call
+/// that spreads `*args` or `**kwargs` has one entry with `slot` [`LiteralArg::SPREAD`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiteralArg {
+    /// Index into [`FileSummary::calls`].
+    pub call: u32,
+    /// The position, or [`LiteralArg::KEYWORD`] (then `keyword` names it), or [`LiteralArg::SPREAD`].
+    pub slot: u32,
+    pub keyword: NameId,
+    pub value: Option<Const>,
+}
+
+impl LiteralArg {
+    pub const KEYWORD: u32 = u32::MAX;
+    pub const SPREAD: u32 = u32::MAX - 1;
 }
 
 /// Special call sites that make roots: `torch.compile(x)` and `make_graphed_callables(x)`.
@@ -419,6 +486,14 @@ pub struct FileSummary {
     /// The string keys of the mapping reads (`x["k"]`, `x.pop("k")`, `x.get("k")`) whose key the
     /// file does not itself keep on the CPU, each once: where another file's declaration may.
     pub field_reads: Vec<NameId>,
+    /// Conditions on parameters of private functions for `if` arms to run (see [`ParamArm`]).
+    pub param_arms: Vec<ParamArm>,
+    /// What calls of private functions pass as literals (see [`LiteralArg`]), by call.
+    pub literal_args: Vec<LiteralArg>,
+    /// Private names (`_helper`) read other than as the callee of a call in [`Self::calls`]
+    /// (`partial(self._helper, ...)`, `hooks.append(_helper)`, a call of `x[0]._helper`), each
+    /// once: a function of that name may be called where no call site says with what.
+    pub private_refs: Vec<NameId>,
 }
 
 impl FileSummary {

@@ -55,12 +55,16 @@ impl<'a> Checker<'a> {
         match expr {
             Expr::Name(name) => match name.ctx {
                 ExprContext::Load => {
+                    if !std::mem::take(&mut self.in_callee) {
+                        self.note_private_ref(name.id.as_str());
+                    }
                     let ty = self.lookup(name.id.as_str());
                     self.named(name.id.as_str(), ty)
                 }
                 _ => Ty::Unknown,
             },
             Expr::Attribute(attribute) => {
+                self.note_private_ref(attribute.attr.as_str());
                 let ty = self.attribute(attribute);
                 self.named(attribute.attr.as_str(), ty)
             }
@@ -502,7 +506,20 @@ impl<'a> Checker<'a> {
                         receiver = viewed;
                     }
                 }
-                other => callee = self.expr(other),
+                other => {
+                    self.in_callee = matches!(other, Expr::Name(_));
+                    callee = self.expr(other);
+                    self.in_callee = false;
+                }
+            }
+        }
+        // A private function called where the summary records no call site (`x[0]._helper(...)`):
+        // what it passes is not known.
+        if !external && !matches!(callee, Ty::Val(_)) {
+            match func {
+                Expr::Attribute(attribute) => self.note_private_ref(attribute.attr.as_str()),
+                Expr::Name(name) => self.note_private_ref(name.id.as_str()),
+                _ => {}
             }
         }
 
@@ -605,6 +622,9 @@ impl<'a> Checker<'a> {
             };
             // For the types that cross files (`project/declared.rs`).
             let index = self.summary.calls.len() as u32;
+            if self.foreign.is_none() && self.private_callee(val) {
+                self.note_literal_args(call, index);
+            }
             self.note_argument_types(call, index, val, &args, &keywords);
             for (position, (arg, ty)) in call.arguments.args.iter().zip(&args).enumerate().take(32) {
                 if types::is_host_value(*ty, &self.context.source[span(arg)]) {

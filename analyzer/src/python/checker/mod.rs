@@ -27,6 +27,7 @@ mod imports;
 mod inference;
 mod kept_fields;
 mod names;
+mod param_arms;
 mod prescan;
 mod skips;
 
@@ -52,6 +53,9 @@ struct Scope<'a> {
     /// The function's parameters, and (bit `i`) those bound again since its start.
     params: SmallVec<[&'a str; 6]>,
     rebound: u32,
+    /// In a function whose `if` arms are recorded for the project pass (see `param_arms.rs`):
+    /// its parameters' defaults (`None` for those no caller passes by name or position).
+    arm_defaults: Option<SmallVec<[Option<ParamDefault>; 6]>>,
 }
 
 /// Per-class knowledge gathered before the class body is visited.
@@ -81,6 +85,10 @@ pub(crate) struct Checker<'a> {
     regions: Vec<RegionIdx>,
     /// Inside an `assert` message or a `raise`: formatting there only runs on the error path.
     error_path: u32,
+    /// The private names already in the summary's `private_refs`.
+    private_refs_seen: FxHashSet<NameId>,
+    /// Set while the callee of a call, a plain name, is visited (it is no reference that escapes).
+    in_callee: bool,
     /// Nesting of [`Self::expr`] calls, to check the stack only now and then.
     expr_depth: u32,
     global_vals: FxHashMap<&'a str, ValId>,
@@ -203,11 +211,14 @@ impl<'a> Checker<'a> {
                 labels_param: false,
                 params: SmallVec::new(),
                 rebound: 0,
+                arm_defaults: None,
             }],
             spare_vars: Vec::new(),
             classes: Vec::new(),
             regions: Vec::new(),
             error_path: 0,
+            private_refs_seen: FxHashSet::default(),
+            in_callee: false,
             expr_depth: 0,
             global_vals: FxHashMap::default(),
             // Sized from the file (about one entry per 150 bytes on the transformers corpus), so
@@ -829,6 +840,10 @@ impl<'a> Checker<'a> {
             }
             Stmt::While(stmt_while) => {
                 self.push_region(RegionKind::Loop, stmt.range().start().to_usize());
+                if walks_by_index(&stmt_while.test, &stmt_while.body) {
+                    let region = self.summary.regions.len() - 1;
+                    self.summary.regions[region].over_elements = true;
+                }
                 self.loop_begin(stmt.range().start().to_u32());
                 self.test(&stmt_while.test, TestContext::While);
                 self.body(&stmt_while.body);
@@ -858,7 +873,16 @@ impl<'a> Checker<'a> {
                     _ if ends_in_raise(&stmt_if.body) => Some(RegionKind::ErrorPath),
                     _ => None,
                 };
-                self.body_in(&stmt_if.body, cold_body.map(|kind| (kind, offset)));
+                // Arms that run only for some values of a parameter (see `param_arms.rs`): each
+                // arm needs its own test to hold and every earlier one to have failed.
+                let mut earlier = param_arms::ArmConditions::new();
+                let mut own = param_arms::ArmConditions::new();
+                self.arm_conditions(&stmt_if.test, true, &mut own);
+                self.arm_conditions(&stmt_if.test, false, &mut earlier);
+                match cold_body {
+                    Some(kind) => self.body_in(&stmt_if.body, Some((kind, offset))),
+                    None => self.arm_body(&stmt_if.body, &own, offset),
+                }
                 let rest = (training == Some(false)).then_some(offset);
                 if rest.is_some() {
                     self.push_region(RegionKind::TrainingOnly, offset);
@@ -875,7 +899,15 @@ impl<'a> Checker<'a> {
                         _ if ends_in_raise(&clause.body) => Some(RegionKind::ErrorPath),
                         _ => None,
                     };
-                    self.body_in(&clause.body, cold_clause.map(|kind| (kind, offset)));
+                    let mut own = earlier.clone();
+                    if let Some(test) = &clause.test {
+                        self.arm_conditions(test, true, &mut own);
+                        self.arm_conditions(test, false, &mut earlier);
+                    }
+                    match cold_clause {
+                        Some(kind) => self.body_in(&clause.body, Some((kind, offset))),
+                        None => self.arm_body(&clause.body, &own, offset),
+                    }
                     body = &clause.body;
                 }
                 // An `if` without `else` leaves what a name held before on the other path, unless
@@ -1339,7 +1371,10 @@ impl<'a> Checker<'a> {
         });
 
         let vars = self.spare_vars.pop().unwrap_or_default();
-        let mut scope = Scope { func, vars, self_of: None, labels_param: false, params: SmallVec::new(), rebound: 0 };
+        let arm_defaults = param_arms::records_arms(def, self.context.source)
+            .then(|| self.arm_defaults(parameters, class.is_some() && !is_static));
+        let mut scope =
+            Scope { func, vars, self_of: None, labels_param: false, params: SmallVec::new(), rebound: 0, arm_defaults };
         let mut params = Vec::with_capacity(parameters.len());
         let all = parameters
             .posonlyargs
@@ -1423,6 +1458,9 @@ impl<'a> Checker<'a> {
         self.body(&def.body);
         let returns = self.returns.pop().unwrap_or_default();
         if let Some(mut scope) = self.scopes.pop() {
+            if self.foreign.is_none() {
+                self.drop_rebound_arms(func, scope.rebound);
+            }
             scope.vars.clear();
             self.spare_vars.push(scope.vars);
         }
@@ -1648,6 +1686,44 @@ fn mentions(text: &str, name: &str) -> bool {
     let is_ident = |c: char| c == '_' || c.is_alphanumeric();
     text.match_indices(name)
         .any(|(at, _)| !text[..at].ends_with(is_ident) && !text[at + name.len()..].starts_with(is_ident))
+}
+
+/// `while x[i] < v and i < n: ... i += 1`: a `while` loop whose test reads one sequence at an
+/// index that its body steps by a constant walks that sequence's elements, as `for v in x[i:]`
+/// does (`Region::over_elements`): gluonts' `Binned.cdf_binned_components` walking the bins.
+fn walks_by_index(test: &Expr, body: &[Stmt]) -> bool {
+    fn indices<'t>(expr: &'t Expr, out: &mut SmallVec<[&'t str; 2]>) {
+        match expr {
+            Expr::Subscript(subscript) => {
+                if let Expr::Name(name) = &*subscript.slice {
+                    out.push(name.id.as_str());
+                }
+            }
+            Expr::BoolOp(b) => b.values.iter().for_each(|value| indices(value, out)),
+            Expr::UnaryOp(u) => indices(&u.operand, out),
+            Expr::Compare(c) => {
+                indices(&c.left, out);
+                c.comparators.iter().for_each(|value| indices(value, out));
+            }
+            _ => {}
+        }
+    }
+    fn steps(body: &[Stmt], names: &[&str]) -> bool {
+        body.iter().any(|stmt| match stmt {
+            Stmt::AugAssign(aug) => {
+                matches!(aug.op, ast::Operator::Add | ast::Operator::Sub)
+                    && matches!(&*aug.target, Expr::Name(n) if names.contains(&n.id.as_str()))
+                    && matches!(&*aug.value, Expr::NumberLiteral(number) if matches!(number.value, ast::Number::Int(_)))
+            }
+            Stmt::If(stmt_if) => {
+                steps(&stmt_if.body, names) || stmt_if.elif_else_clauses.iter().any(|c| steps(&c.body, names))
+            }
+            _ => false,
+        })
+    }
+    let mut names = SmallVec::new();
+    indices(test, &mut names);
+    !names.is_empty() && steps(body, &names)
 }
 
 /// A block that ends in `raise`: all of it runs only on the way to the error, never per step.

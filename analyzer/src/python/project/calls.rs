@@ -16,7 +16,7 @@ type Targets = SmallVec<[(FileIdx, FuncIdx, u32); 4]>;
 impl Project<'_> {
     /// What a call site invokes, each with the index of its first positional argument's
     /// parameter, and how many of them come first without dispatch to overrides.
-    fn targets_with_dispatch(&mut self, file: FileIdx, call: &CallSite) -> (Targets, usize) {
+    pub(super) fn targets_with_dispatch(&mut self, file: FileIdx, call: &CallSite) -> (Targets, usize) {
         // Evaluated once for both parts (a second evaluation would only read it from the memo).
         let callee = self.eval(file, call.callee);
         let mut targets = SmallVec::new();
@@ -276,13 +276,35 @@ impl Project<'_> {
             self.forget_volatile_values();
         }
 
+        self.dead_regions = self.dead_arms();
+        for (file, dead) in self.dead_regions.iter().enumerate() {
+            if dead.is_empty() {
+                continue;
+            }
+            let summary = &self.files[file].summary;
+            let regions = &self.dead_regions;
+            let dead_call = |call: &u32| {
+                let mut region = summary.calls[*call as usize].region;
+                while let Some(r) = region {
+                    if regions[file][r as usize] {
+                        return true;
+                    }
+                    region = summary.regions[r as usize].parent;
+                }
+                false
+            };
+            for calls in &mut self.region_calls[file] {
+                calls.retain(|call| !dead_call(call));
+            }
+        }
+
         let mut edges = vec![Vec::new(); self.layout.node_count()];
         let mut exact_edges = vec![Vec::new(); self.layout.node_count()];
         let property_names = self.property_names();
         for file in 0..self.files.len() {
             for call in &self.files[file].summary.calls {
-                // A call in a training-only branch passes no heat on.
-                if super::training_only(&self.files[file].summary, call.region) {
+                // A call in a training-only branch, or an arm no call takes, passes no heat on.
+                if self.never_hot(file, call.region) {
                     continue;
                 }
                 let (targets, exact) = self.targets_with_dispatch(file, call);
@@ -302,7 +324,7 @@ impl Project<'_> {
                 );
             }
             for read in &self.files[file].summary.attr_reads {
-                if super::training_only(&self.files[file].summary, read.region) {
+                if self.never_hot(file, read.region) {
                     continue;
                 }
                 let (targets, exact) = self.property_targets(file, read.val, &property_names);

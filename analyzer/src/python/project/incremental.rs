@@ -39,6 +39,8 @@ pub(super) struct Analysed {
     pub region_roots: FxHashSet<usize>,
     /// Per file, what other files answer of its questions.
     pub foreign: Vec<ForeignTypes>,
+    /// The nodes of the `if` arms no call takes (`constants.rs`): never hot.
+    pub dead_regions: Vec<usize>,
 }
 
 /// How a summary's positions are set apart from its *shape* in its cache entry (see the module's
@@ -204,6 +206,7 @@ struct StoredProject {
     reasons: Vec<String>,
     reach: Vec<StoredReach>,
     region_roots: Vec<u32>,
+    dead_regions: Vec<u32>,
     /// The files with answers, by index.
     foreign: Vec<(u32, StoredForeign)>,
 }
@@ -318,7 +321,8 @@ impl StoredProject {
             stored.kept_fields = kept_fields.clone();
             foreign.push((index as u32, stored));
         }
-        Some(StoredProject { reasons, reach, region_roots, foreign })
+        let dead_regions = analysed.dead_regions.iter().map(|&node| node as u32).collect();
+        Some(StoredProject { reasons, reach, region_roots, dead_regions, foreign })
     }
 
     /// The result for `files` (whose shapes are those it was stored with) as the pass would
@@ -339,6 +343,8 @@ impl StoredProject {
             })
             .collect::<Option<Vec<_>>>()?;
         let region_roots = self.region_roots.iter().map(|&node| node as usize).collect();
+        let dead_regions =
+            self.dead_regions.iter().map(|&node| node as usize).filter(|&node| node < node_count).collect();
         let mut foreign: Vec<ForeignTypes> = files.iter().map(|_| ForeignTypes::default()).collect();
         for (index, stored) in &self.foreign {
             let summary = &files.get(*index as usize)?.summary;
@@ -377,7 +383,7 @@ impl StoredProject {
             }
             answers.kept_fields = stored.kept_fields.clone();
         }
-        Some(Analysed { reach, region_roots, foreign })
+        Some(Analysed { reach, region_roots, foreign, dead_regions })
     }
 }
 

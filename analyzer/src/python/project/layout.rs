@@ -13,6 +13,8 @@ pub(super) struct Layout<'s> {
     /// Per file, the node of its first function, then of its first region.
     pub(super) func_base: Vec<usize>,
     pub(super) region_base: Vec<usize>,
+    /// The nodes of the `if` arms no call takes (`constants.rs`), once the project pass is done.
+    pub(super) dead: rustc_hash::FxHashSet<usize>,
 }
 
 impl<'s> Layout<'s> {
@@ -30,7 +32,7 @@ impl<'s> Layout<'s> {
         };
         let func_base = bases(|file| file.summary.funcs.len());
         let region_base = bases(|file| file.summary.regions.len());
-        Layout { files, func_base, region_base }
+        Layout { files, func_base, region_base, dead: Default::default() }
     }
 
     /// How many nodes the graph has: every function, then every region.
@@ -64,6 +66,7 @@ impl hotpath::Graph for Layout<'_> {
 
     fn is_cold_region(&self, file: usize, region: u32) -> bool {
         self.files[file].summary.regions[region as usize].kind.is_cold()
+            || self.dead.contains(&(self.region_base[file] + region as usize))
     }
 
     fn link(&self, node: usize) -> ChainLink {

@@ -26,6 +26,7 @@ use crate::hotpath;
 use crate::settings::Settings;
 
 mod calls;
+mod constants;
 mod declared;
 mod evaluation;
 mod forwarded;
@@ -189,6 +190,9 @@ struct Project<'s> {
     classes_by_name: Option<FxHashMap<&'s str, SmallVec<[ClassKey; 2]>>>,
     /// Per file and region: the call sites inside the region (nested regions included).
     region_calls: Vec<Vec<Vec<u32>>>,
+    /// Per file, per region: whether it is an `if` arm no call takes (`constants.rs`); empty for a
+    /// file without one. Known once calls resolve.
+    dead_regions: Vec<Vec<bool>>,
     /// The graph's node numbers.
     layout: Layout<'s>,
 }
@@ -234,7 +238,7 @@ pub(super) fn classify(
             findings
         })
         .collect();
-    let layout = Layout::new(&files);
+    let mut layout = Layout::new(&files);
     let kept = store.as_ref().and_then(|store| store.load(&files, settings, layout.node_count()));
     let analysed = match kept {
         Some(analysed) => {
@@ -252,6 +256,7 @@ pub(super) fn classify(
     };
     let rechecked = recheck(&files, &analysed.foreign, &mut findings, settings, outlines);
     lap(&format!("re-checks of {rechecked} files"));
+    layout.dead = analysed.dead_regions.iter().copied().collect();
     let classified = hotpath::classified(&findings, &layout, &analysed.reach, &analysed.region_roots, settings);
     lap("classification");
     classified
@@ -295,7 +300,12 @@ fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&st
     let func_base = project.layout.func_base.clone();
     let foreign = project.foreign_types(|file, func| hot_funcs[func_base[file] + func as usize]);
     lap("types across files");
-    incremental::Analysed { reach, region_roots, foreign }
+    let mut dead_regions = Vec::new();
+    for (file, regions) in project.dead_regions.iter().enumerate() {
+        let base = project.layout.region_base[file];
+        dead_regions.extend(regions.iter().enumerate().filter(|(_, dead)| **dead).map(|(region, _)| base + region));
+    }
+    incremental::Analysed { reach, region_roots, foreign, dead_regions }
 }
 
 /// Checks again, with what other files prove, each file that has answers; its new candidates
@@ -425,6 +435,7 @@ impl<'s> Project<'s> {
             class_elements: FxHashMap::default(),
             classes_by_name: None,
             region_calls: Vec::new(),
+            dead_regions: Vec::new(),
             layout: Layout::new(files),
         };
         project.sym_ids.reserve(files.iter().map(|f| f.summary.names.len()).sum::<usize>() / 4);
@@ -778,6 +789,25 @@ fn training_only(summary: &FileSummary, mut region: Option<RegionIdx>) -> bool {
         region = region_info.parent;
     }
     false
+}
+
+impl Project<'_> {
+    /// Whether `region`, or a region enclosing it, is an arm no call takes (`constants.rs`).
+    fn in_dead_arm(&self, file: FileIdx, mut region: Option<RegionIdx>) -> bool {
+        let Some(dead) = self.dead_regions.get(file).filter(|dead| !dead.is_empty()) else { return false };
+        while let Some(r) = region {
+            if dead[r as usize] {
+                return true;
+            }
+            region = self.files[file].summary.regions[r as usize].parent;
+        }
+        false
+    }
+
+    /// [`training_only`], or in an arm no call takes: calls there pass no heat on.
+    fn never_hot(&self, file: FileIdx, region: Option<RegionIdx>) -> bool {
+        training_only(&self.files[file].summary, region) || self.in_dead_arm(file, region)
+    }
 }
 
 /// The bytes of a path, the key of [`Project::by_path`].

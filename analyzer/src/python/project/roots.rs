@@ -124,6 +124,9 @@ impl Project<'_> {
         let mut candidates = Vec::new();
         for (file, loops) in loop_regions.iter().enumerate() {
             for &index in loops {
+                if self.in_dead_arm(file, Some(index)) {
+                    continue;
+                }
                 let region = &self.files[file].summary.regions[index as usize];
                 let function = &self.files[file].summary.funcs[region.func as usize];
                 let (calls_model, callees) = self.loop_calls(file, index, region.over_elements, &mut model_classes);
@@ -236,7 +239,7 @@ impl Project<'_> {
             }
             for call in &summary.calls {
                 let node = self.layout.func_base[file] + call.func as usize;
-                if runs[node] || excluded[node] || super::training_only(summary, call.region) {
+                if runs[node] || excluded[node] || self.never_hot(file, call.region) {
                     continue;
                 }
                 runs[node] = self.eval(file, call.callee).into_iter().any(|entity| self.runs_a_model(entity, memo));
