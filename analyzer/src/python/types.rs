@@ -233,6 +233,16 @@ impl Declared {
         }
     }
 
+    /// Whether some leaf of it is a boolean tensor.
+    pub fn holds_bool_tensor(&self) -> bool {
+        match self {
+            Declared::Leaf(ty) => ty.is_bool_tensor(),
+            Declared::Seq(element) | Declared::Iter(element) => element.holds_bool_tensor(),
+            Declared::Tuple(elements) => elements.iter().any(Declared::holds_bool_tensor),
+            Declared::Map(key, value) => key.holds_bool_tensor() || value.holds_bool_tensor(),
+        }
+    }
+
     /// Whether it is a Python list or tuple (indexing one with a tensor calls `__index__`).
     pub fn is_sequence(&self) -> bool {
         matches!(self, Declared::Seq(_) | Declared::Tuple(_))

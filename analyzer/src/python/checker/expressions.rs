@@ -176,6 +176,9 @@ impl<'a> Checker<'a> {
             | Expr::Set(ast::ExprSet { elts, .. }) => {
                 let tys: SmallVec<[Ty; 8]> = elts.iter().map(|e| self.expr(e)).collect();
                 let sequence = !matches!(expr, Expr::Set(_));
+                if sequence {
+                    self.note_sequence_shape(expr, elts, &tys);
+                }
                 if sequence && elts.iter().zip(&tys).any(|(e, t)| t.is_device_tensor() || self.holds_device_tensors(e))
                 {
                     self.device_tensor_literals.insert(span(expr).start as u32);
@@ -220,6 +223,7 @@ impl<'a> Checker<'a> {
             Expr::ListComp(comp) => {
                 self.comprehension(&comp.generators);
                 let element = self.expr(&comp.elt);
+                self.note_comprehension_shape(expr, None, &comp.elt, element);
                 if element.is_device_tensor() || self.holds_device_tensors(&comp.elt) {
                     self.device_tensor_literals.insert(span(expr).start as u32);
                 } else if element.is_host_tensor() || self.holds_host_tensors(&comp.elt) {
@@ -247,10 +251,9 @@ impl<'a> Checker<'a> {
             }
             Expr::DictComp(comp) => {
                 self.comprehension(&comp.generators);
-                if let Some(key) = &comp.key {
-                    self.expr(key);
-                }
-                self.expr(&comp.value);
+                let key = comp.key.as_ref().map_or(Ty::Unknown, |key| self.expr(key));
+                let value = self.expr(&comp.value);
+                self.note_comprehension_shape(expr, Some(key), &comp.value, value);
                 Ty::Dict
             }
             Expr::Await(inner) => self.expr(&inner.value),
@@ -606,6 +609,7 @@ impl<'a> Checker<'a> {
             // For the types that cross files (`project/declared.rs`).
             let index = self.summary.calls.len() as u32;
             self.note_argument_types(call, index, val, &args, &keywords);
+            self.note_field_kwargs(call, val, &keywords);
             for (position, (arg, ty)) in call.arguments.args.iter().zip(&args).enumerate().take(32) {
                 if types::is_host_value(*ty, &self.context.source[span(arg)]) {
                     self.summary.host_args.push((index, position as u32));
