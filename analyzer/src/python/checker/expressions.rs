@@ -548,7 +548,13 @@ impl<'a> Checker<'a> {
         if let Some(q) = info.qualified {
             self.note_type_test(q, call);
         }
-        let result = self.call_result(&info, callee);
+        let mut result = self.call_result(&info, callee);
+        if let (Expr::Name(name), true) = (func, result.is_unproven() && !self.callable_names.is_empty()) {
+            // An instance taken out of a declared container, whose class's call gives a tensor.
+            if let Some(&returns) = self.callable_names.get(&(self.current_func(), name.id.as_str())) {
+                result = returns;
+            }
+        }
         let result = self.with_dtype(&info, result);
         if let (Some(name), Ty::Val(val)) = (method, result) {
             if name == "cpu" || (name == "to" && moves_to_host(call)) {

@@ -160,6 +160,9 @@ pub(crate) struct Checker<'a> {
     /// (per function).
     bool_literals: FxHashMap<u32, Declared>,
     bool_names: FxHashMap<(FuncIdx, &'a str), Declared>,
+    /// Local names bound to an instance taken out of a declared container whose call gives a
+    /// known type ([`Declared::Calls`]), per function: what calling the name gives.
+    callable_names: FxHashMap<(FuncIdx, &'a str), Ty>,
     /// In a re-check, what lets it skip the bodies of functions the answers do not concern.
     skips: Option<&'a Skips<'a>>,
     /// The module-level functions and methods (with their class) visited again whose return, as
@@ -243,6 +246,7 @@ impl<'a> Checker<'a> {
             declared_params: FxHashMap::default(),
             bool_literals: FxHashMap::default(),
             bool_names: FxHashMap::default(),
+            callable_names: FxHashMap::default(),
             skips: None,
             diverged: SmallVec::new(),
             answers_in_functions: 0,

@@ -81,13 +81,16 @@ impl Project<'_> {
                 *boolean = true;
             }
         }
+        // (And the instances of project classes they hold, by what calling one gives.)
         let mut refined: FxHashMap<(ClassKey, Sym), Declared> = FxHashMap::default();
         for (file, analysis) in files.iter().enumerate() {
             for (class, info) in analysis.summary.classes.iter().enumerate() {
                 for (name, declared) in &info.attr_containers {
                     let key = ((file as u32, class as u32), self.syms[file][*name as usize]);
-                    if let Some(given) = bool_fields.get(&key) {
-                        refined.insert(key, with_bool_tensors(declared, given));
+                    let masks = bool_fields.get(&key).map(|given| with_bool_tensors(declared, given));
+                    let resolved = self.called_instances(file, masks.as_ref().unwrap_or(declared));
+                    if let Some(declared) = resolved.or(masks) {
+                        refined.insert(key, declared);
                     }
                 }
             }
@@ -469,6 +472,55 @@ impl Project<'_> {
         }
         met.retain(|(class, _), shape| !opaque.contains(class) && shape.holds_bool_tensor());
         met
+    }
+
+    /// `declared` (of `file`) with its [`Declared::Instance`]s turned into what calling one
+    /// gives (`__call__`, or `forward` of a module; [`Declared::Calls`]) where that is a tensor,
+    /// else unknown leaves; `None` when it holds none.
+    fn called_instances(&mut self, file: FileIdx, declared: &Declared) -> Option<Declared> {
+        let inner = |this: &mut Self, d: &Declared| this.called_instances(file, d);
+        match declared {
+            Declared::Leaf(_) | Declared::Calls(_) => None,
+            Declared::Instance(val) => {
+                let classes = self.eval(file, *val);
+                let mut returns: Option<Ty> = None;
+                for entity in classes {
+                    let (Entity::Instance(f, c) | Entity::Declared(f, c)) = entity else {
+                        returns = Some(Ty::Unknown);
+                        continue;
+                    };
+                    let method = if self.is_module_class(f, c) { self.sym_forward } else { self.sym_call };
+                    let ty = match self.find_method_named(f, c, method) {
+                        Some((f, m)) => self.files[f].summary.funcs[m as usize].returns,
+                        None => Ty::Unknown,
+                    };
+                    returns = Some(returns.map_or(ty, |known| known.join_paths(ty)));
+                }
+                Some(match returns {
+                    Some(ty) if answerable(ty) => Declared::Calls(ty),
+                    _ => Declared::Leaf(Ty::Unknown),
+                })
+            }
+            Declared::Seq(element) => inner(self, element).map(|e| Declared::Seq(Box::new(e))),
+            Declared::Iter(element) => inner(self, element).map(|e| Declared::Iter(Box::new(e))),
+            Declared::Map(key, value) => {
+                let (k, v) = (inner(self, key), inner(self, value));
+                (k.is_some() || v.is_some()).then(|| {
+                    Declared::Map(
+                        Box::new(k.unwrap_or_else(|| (**key).clone())),
+                        Box::new(v.unwrap_or_else(|| (**value).clone())),
+                    )
+                })
+            }
+            Declared::Tuple(elements) => {
+                let resolved: Vec<Option<Declared>> = elements.iter().map(|e| inner(self, e)).collect();
+                resolved.iter().any(Option::is_some).then(|| {
+                    Declared::Tuple(
+                        resolved.into_iter().zip(elements).map(|(r, e)| r.unwrap_or_else(|| e.clone())).collect(),
+                    )
+                })
+            }
+        }
     }
 
     /// The type other files' declarations give value `val` of `file`.
