@@ -230,3 +230,15 @@ fn without_the_returning_file_results_are_not_host_data() {
     }
     assert!(!rows.contains(&22), "returned by model.py itself: {findings:#?}");
 }
+
+// What constructions fill dataclass fields with: `fixtures/projects/constructed_fields` declares
+// fields as `torch.Tensor` and `Dict[int, Tuple[P, torch.Tensor]]` (`pkg/info.py`), which say
+// nothing of the dtype; `pkg/batch.py` constructs them with boolean masks (a dict comprehension of
+// tuples, a comparison), with indices, with both at two sites, and positionally. A field is a
+// boolean mask only where every keyword construction agrees and none is positional.
+
+#[test]
+fn fields_every_construction_fills_with_masks_are_masks() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/constructed_fields");
+    assert_hot_findings_are_the_expectations(&dir);
+}

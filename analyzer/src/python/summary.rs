@@ -468,6 +468,16 @@ pub struct FileSummary {
     /// position): a constructor filling its `__init__`'s parameter of a field's name with one
     /// says the same.
     pub host_args: Vec<(u32, u32)>,
+    /// Keyword arguments of calls that may construct a class (`cls(...)` in a classmethod, a
+    /// capitalised name), as (the callee, keyword, what it holds as a [`Declared`] structure:
+    /// `{k: (p, mask)}` with `mask` a boolean tensor is a map of tuples whose second element is
+    /// one; tensors as leaves, anything else an unknown leaf; `None` not at all). For the
+    /// dataclass and `NamedTuple` fields that every construction in the tree fills with boolean
+    /// tensors (see `project/declared.rs`).
+    pub field_kwargs: Vec<(ValId, NameId, Declared)>,
+    /// The callees of such calls that pass positional or `**` arguments: what they fill is not
+    /// known by name, and no field of the classes they construct is refined.
+    pub opaque_constructions: Vec<ValId>,
     /// Keyword arguments that pass a proven device tensor, as (call, keyword, row).
     pub tensor_kwargs: Vec<(u32, NameId, u32)>,
     /// Every keyword argument of the calls in [`Self::tensor_args`], as (call, keyword, the host

@@ -195,6 +195,14 @@ pub enum Declared {
     Tuple(Vec<Declared>),
     /// `dict[K, V]`, `Mapping[K, V]`: keys and values.
     Map(Box<Declared>, Box<Declared>),
+    /// An instance of a class the declaring file names (its [`Val::Declared`] value there): the
+    /// project pass turns it into [`Declared::Calls`] or an unknown leaf before another file
+    /// sees it.
+    ///
+    /// [`Val::Declared`]: crate::python::summary::Val::Declared
+    Instance(ValId),
+    /// An instance of a project class whose `__call__` (a module's `forward`) returns this.
+    Calls(Ty),
 }
 
 impl Declared {
@@ -216,7 +224,7 @@ impl Declared {
         match self {
             Declared::Seq(element) | Declared::Iter(element) | Declared::Map(element, _) => Some(element),
             Declared::Tuple(elements) => elements.first().filter(|first| elements.iter().all(|e| e == *first)),
-            Declared::Leaf(_) => None,
+            Declared::Leaf(_) | Declared::Instance(_) | Declared::Calls(_) => None,
         }
     }
 
@@ -230,7 +238,18 @@ impl Declared {
                 let at = if position < 0 { elements.len() as i64 + position } else { position };
                 elements.get(usize::try_from(at).ok()?)
             }
-            Declared::Leaf(_) | Declared::Iter(_) => None,
+            Declared::Leaf(_) | Declared::Iter(_) | Declared::Instance(_) | Declared::Calls(_) => None,
+        }
+    }
+
+    /// Whether some leaf of it is a boolean tensor.
+    pub fn holds_bool_tensor(&self) -> bool {
+        match self {
+            Declared::Leaf(ty) => ty.is_bool_tensor(),
+            Declared::Seq(element) | Declared::Iter(element) => element.holds_bool_tensor(),
+            Declared::Tuple(elements) => elements.iter().any(Declared::holds_bool_tensor),
+            Declared::Map(key, value) => key.holds_bool_tensor() || value.holds_bool_tensor(),
+            Declared::Instance(_) | Declared::Calls(_) => false,
         }
     }
 
@@ -246,6 +265,8 @@ impl Declared {
             Declared::Seq(element) | Declared::Iter(element) => element.holds_arrays(),
             Declared::Tuple(elements) => elements.iter().any(Declared::holds_arrays),
             Declared::Map(key, value) => key.holds_arrays() || value.holds_arrays(),
+            Declared::Calls(ty) => ty.is_tensor() || *ty == Ty::Tensors,
+            Declared::Instance(_) => false,
         }
     }
 }

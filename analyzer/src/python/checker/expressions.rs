@@ -180,6 +180,9 @@ impl<'a> Checker<'a> {
             | Expr::Set(ast::ExprSet { elts, .. }) => {
                 let tys: SmallVec<[Ty; 8]> = elts.iter().map(|e| self.expr(e)).collect();
                 let sequence = !matches!(expr, Expr::Set(_));
+                if sequence {
+                    self.note_sequence_shape(expr, elts, &tys);
+                }
                 if sequence && elts.iter().zip(&tys).any(|(e, t)| t.is_device_tensor() || self.holds_device_tensors(e))
                 {
                     self.device_tensor_literals.insert(span(expr).start as u32);
@@ -224,6 +227,7 @@ impl<'a> Checker<'a> {
             Expr::ListComp(comp) => {
                 self.comprehension(&comp.generators);
                 let element = self.expr(&comp.elt);
+                self.note_comprehension_shape(expr, None, &comp.elt, element);
                 if element.is_device_tensor() || self.holds_device_tensors(&comp.elt) {
                     self.device_tensor_literals.insert(span(expr).start as u32);
                 } else if element.is_host_tensor() || self.holds_host_tensors(&comp.elt) {
@@ -251,10 +255,9 @@ impl<'a> Checker<'a> {
             }
             Expr::DictComp(comp) => {
                 self.comprehension(&comp.generators);
-                if let Some(key) = &comp.key {
-                    self.expr(key);
-                }
-                self.expr(&comp.value);
+                let key = comp.key.as_ref().map_or(Ty::Unknown, |key| self.expr(key));
+                let value = self.expr(&comp.value);
+                self.note_comprehension_shape(expr, Some(key), &comp.value, value);
                 Ty::Dict
             }
             Expr::Await(inner) => self.expr(&inner.value),
@@ -562,7 +565,13 @@ impl<'a> Checker<'a> {
         if let Some(q) = info.qualified {
             self.note_type_test(q, call);
         }
-        let result = self.call_result(&info, callee);
+        let mut result = self.call_result(&info, callee);
+        if let (Expr::Name(name), true) = (func, result.is_unproven() && !self.callable_names.is_empty()) {
+            // An instance taken out of a declared container, whose class's call gives a tensor.
+            if let Some(&returns) = self.callable_names.get(&(self.current_func(), name.id.as_str())) {
+                result = returns;
+            }
+        }
         let result = self.with_dtype(&info, result);
         if let (Some(name), Ty::Val(val)) = (method, result) {
             if name == "cpu" || (name == "to" && moves_to_host(call)) {
@@ -626,6 +635,7 @@ impl<'a> Checker<'a> {
                 self.note_literal_args(call, index);
             }
             self.note_argument_types(call, index, val, &args, &keywords);
+            self.note_field_kwargs(call, val, &keywords);
             for (position, (arg, ty)) in call.arguments.args.iter().zip(&args).enumerate().take(32) {
                 if types::is_host_value(*ty, &self.context.source[span(arg)]) {
                     self.summary.host_args.push((index, position as u32));

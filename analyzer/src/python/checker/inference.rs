@@ -531,7 +531,7 @@ impl<'a> Checker<'a> {
 
     /// What a container annotation declares of its elements (`Dict[int, Tuple[P, torch.Tensor]]`,
     /// through `Optional[...]`, `X | None`, `Annotated[...]`); `None` for anything else.
-    pub(super) fn annotation_declared(&self, annotation: &Expr) -> Option<Declared> {
+    pub(super) fn annotation_declared(&mut self, annotation: &Expr) -> Option<Declared> {
         match annotation {
             Expr::StringLiteral(string) => self.annotation_declared(&parse_annotation(&string_value(&string.value))?),
             Expr::BinOp(binop) if binop.op == Operator::BitOr => match (&*binop.left, &*binop.right) {
@@ -548,8 +548,7 @@ impl<'a> Checker<'a> {
                     Expr::Tuple(tuple) => &tuple.elts,
                     other => std::slice::from_ref(other),
                 };
-                let element =
-                    |e: &Expr| self.annotation_declared(e).unwrap_or_else(|| Declared::Leaf(self.annotation_ty(e)));
+                let mut element = |e: &Expr| self.declared_element(e);
                 match (last, parts) {
                     ("Optional" | "Annotated" | "Final" | "ClassVar", [first, ..]) => self.annotation_declared(first),
                     ("Union", _) => match parts
@@ -564,7 +563,7 @@ impl<'a> Checker<'a> {
                         Some(Declared::Seq(Box::new(element(first))))
                     }
                     ("tuple" | "Tuple", _) if !parts.is_empty() => {
-                        Some(Declared::Tuple(parts.iter().map(element).collect()))
+                        Some(Declared::Tuple(parts.iter().map(&mut element).collect()))
                     }
                     ("list" | "List" | "Sequence" | "MutableSequence" | "deque" | "Deque", [only]) => {
                         Some(Declared::Seq(Box::new(element(only))))
@@ -575,7 +574,10 @@ impl<'a> Checker<'a> {
                     (
                         "dict" | "Dict" | "Mapping" | "MutableMapping" | "OrderedDict" | "DefaultDict" | "defaultdict",
                         [key, value],
-                    ) => Some(Declared::Map(Box::new(element(key)), Box::new(element(value)))),
+                    ) => {
+                        let key = element(key);
+                        Some(Declared::Map(Box::new(key), Box::new(element(value))))
+                    }
                     _ => None,
                 }
             }
@@ -583,10 +585,23 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// What an element annotation of a container declares: a nested container, a type the rules
+    /// know, or an instance of a class the file names (what calling it gives is found across
+    /// files).
+    fn declared_element(&mut self, element: &Expr) -> Declared {
+        if let Some(declared) = self.annotation_declared(element) {
+            return declared;
+        }
+        match self.annotation_ty(element) {
+            Ty::Unknown => self.annotation_val(element).map_or(Declared::Leaf(Ty::Unknown), Declared::Instance),
+            ty => Declared::Leaf(ty),
+        }
+    }
+
     /// [`Self::annotation_declared`] where it tells more than [`Self::annotation_ty`]: a
     /// container with tensors (or streams, arrays) among what it holds, or a list or tuple of
     /// anything (indexing one with a device tensor syncs), not itself typed.
-    pub(super) fn declared_container(&self, annotation: &Expr) -> Option<Declared> {
+    pub(super) fn declared_container(&mut self, annotation: &Expr) -> Option<Declared> {
         let subscripted = match annotation {
             Expr::Subscript(_) | Expr::BinOp(_) => true,
             Expr::StringLiteral(string) => string_value(&string.value).contains('['),
@@ -742,6 +757,8 @@ impl<'a> Checker<'a> {
                 let ty = declared.ty();
                 if reads_as_array(ty) {
                     self.bind(name.id.as_str(), ty);
+                } else if let Declared::Calls(returns) = declared {
+                    self.callable_names.insert((self.current_func(), name.id.as_str()), *returns);
                 }
                 return;
             }

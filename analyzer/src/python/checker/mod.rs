@@ -29,6 +29,7 @@ mod kept_fields;
 mod names;
 mod param_arms;
 mod prescan;
+mod shapes;
 mod skips;
 
 pub(crate) use flow::Carried;
@@ -48,6 +49,8 @@ struct Scope<'a> {
     vars: FxHashMap<&'a str, Ty>,
     /// The name of `self` and the class index, inside a method.
     self_of: Option<(&'a str, u32)>,
+    /// The name of `cls` and the class index, inside a classmethod.
+    cls_of: Option<(&'a str, u32)>,
     /// The function takes a `labels` parameter: `if labels is not None:` is a training branch.
     labels_param: bool,
     /// The function's parameters, and (bit `i`) those bound again since its start.
@@ -166,6 +169,14 @@ pub(crate) struct Checker<'a> {
     /// or as lists or tuples, by (function, index): what is taken out of them (see
     /// `Checker::declared_container`).
     declared_params: FxHashMap<(FuncIdx, u32), Declared>,
+    /// First pass only: what the tuple, list and dict literals and comprehensions that hold
+    /// boolean tensors hold (see `shapes.rs`), by start offset, and the local names bound to one
+    /// (per function).
+    bool_literals: FxHashMap<u32, Declared>,
+    bool_names: FxHashMap<(FuncIdx, &'a str), Declared>,
+    /// Local names bound to an instance taken out of a declared container whose call gives a
+    /// known type ([`Declared::Calls`]), per function: what calling the name gives.
+    callable_names: FxHashMap<(FuncIdx, &'a str), Ty>,
     /// In a re-check, what lets it skip the bodies of functions the answers do not concern.
     skips: Option<&'a Skips<'a>>,
     /// The module-level functions and methods (with their class) visited again whose return, as
@@ -208,6 +219,7 @@ impl<'a> Checker<'a> {
                 func: MODULE_FUNC,
                 vars: FxHashMap::default(),
                 self_of: None,
+                cls_of: None,
                 labels_param: false,
                 params: SmallVec::new(),
                 rebound: 0,
@@ -251,6 +263,9 @@ impl<'a> Checker<'a> {
             carried_out: Vec::new(),
             derived_params: FxHashMap::default(),
             declared_params: FxHashMap::default(),
+            bool_literals: FxHashMap::default(),
+            bool_names: FxHashMap::default(),
+            callable_names: FxHashMap::default(),
             skips: None,
             diverged: SmallVec::new(),
             answers_in_functions: 0,
@@ -757,6 +772,7 @@ impl<'a> Checker<'a> {
                         _ => self.assign(target, ty),
                     }
                 }
+                self.note_bool_name(&assign.targets, &assign.value, ty);
                 self.bind_declared_value(&assign.targets, &assign.value);
                 // (After the binding, which forgets what the name was an alias of.)
                 if let Some((target, param)) = alias {
@@ -1373,8 +1389,16 @@ impl<'a> Checker<'a> {
         let vars = self.spare_vars.pop().unwrap_or_default();
         let arm_defaults = param_arms::records_arms(def, self.context.source)
             .then(|| self.arm_defaults(parameters, class.is_some() && !is_static));
-        let mut scope =
-            Scope { func, vars, self_of: None, labels_param: false, params: SmallVec::new(), rebound: 0, arm_defaults };
+        let mut scope = Scope {
+            func,
+            vars,
+            self_of: None,
+            cls_of: None,
+            labels_param: false,
+            params: SmallVec::new(),
+            rebound: 0,
+            arm_defaults,
+        };
         let mut params = Vec::with_capacity(parameters.len());
         let all = parameters
             .posonlyargs
@@ -1407,6 +1431,8 @@ impl<'a> Checker<'a> {
             let ty = if is_receiver {
                 if !is_classmethod {
                     scope.self_of = Some((name, class.unwrap_or(0)));
+                } else if let Some(class) = class {
+                    scope.cls_of = Some((name, class));
                 }
                 let val = self.summary.add_val(Val::Param { func, index: 0 });
                 Ty::Val(val)

@@ -172,6 +172,15 @@ impl<'a> Checker<'a> {
             let func = self.current_func();
             self.model_parts.remove(&(func, name));
         }
+        if !self.callable_names.is_empty() {
+            let func = self.current_func();
+            self.callable_names.remove(&(func, name));
+        }
+        // (`x = None` on another path keeps what `x` holds where it is not None.)
+        if !self.bool_names.is_empty() && ty != Ty::None {
+            let func = self.current_func();
+            self.bool_names.remove(&(func, name));
+        }
         if self.tracks_flow() {
             self.flow_bind(name, ty);
         }

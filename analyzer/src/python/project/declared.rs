@@ -63,12 +63,45 @@ impl Project<'_> {
                 }
             }
         }
+        // Fields that every construction fills with boolean tensors (or containers of them).
+        let mut declared_fields: FxHashSet<(ClassKey, Sym)> = attr_tys.keys().copied().collect();
+        for (file, analysis) in files.iter().enumerate() {
+            for (class, info) in analysis.summary.classes.iter().enumerate() {
+                for (name, _) in &info.attr_containers {
+                    declared_fields.insert(((file as u32, class as u32), self.syms[file][*name as usize]));
+                }
+            }
+        }
+        let bool_fields = self.constructed_bool_fields(&declared_fields);
+        drop(declared_fields);
+        for (key, given) in &bool_fields {
+            if let (Some(Ty::Tensor { boolean, .. }), Declared::Leaf(Ty::Tensor { boolean: true, .. })) =
+                (attr_tys.get_mut(key), given)
+            {
+                *boolean = true;
+            }
+        }
+        // (And the instances of project classes they hold, by what calling one gives.)
+        let mut refined: FxHashMap<(ClassKey, Sym), Declared> = FxHashMap::default();
+        for (file, analysis) in files.iter().enumerate() {
+            for (class, info) in analysis.summary.classes.iter().enumerate() {
+                for (name, declared) in &info.attr_containers {
+                    let key = ((file as u32, class as u32), self.syms[file][*name as usize]);
+                    let masks = bool_fields.get(&key).map(|given| with_bool_tensors(declared, given));
+                    let resolved = self.called_instances(file, masks.as_ref().unwrap_or(declared));
+                    if let Some(declared) = resolved.or(masks) {
+                        refined.insert(key, declared);
+                    }
+                }
+            }
+        }
         let mut containers = Containers::default();
         for (file, analysis) in files.iter().enumerate() {
             for (class, info) in analysis.summary.classes.iter().enumerate() {
                 for (name, declared) in &info.attr_containers {
                     let name = self.syms[file][*name as usize];
-                    containers.by_attr.insert(((file as u32, class as u32), name), declared);
+                    let key = ((file as u32, class as u32), name);
+                    containers.by_attr.insert(key, refined.get(&key).unwrap_or(declared));
                     containers.names.insert(name);
                 }
             }
@@ -412,6 +445,116 @@ impl Project<'_> {
         (index < 32 && (index as usize) < summary.params.len()).then_some(index)
     }
 
+    /// The fields of dataclasses and `NamedTuple`s (by the class that declares them, among
+    /// `declared`) that the constructions in the tree fill by keyword with what holds boolean
+    /// tensors, where they all agree: what they hold, the leaves that every one of them fills
+    /// with a boolean tensor as such (see [`FileSummary::field_kwargs`]). A class with an
+    /// `__init__` in the project (which may store something else under the name), or
+    /// constructed anywhere with positional or `**` arguments, has none.
+    fn constructed_bool_fields(
+        &mut self,
+        declared: &FxHashSet<(ClassKey, Sym)>,
+    ) -> FxHashMap<(ClassKey, Sym), Declared> {
+        let files = self.files;
+        let mut met: FxHashMap<(ClassKey, Sym), Declared> = FxHashMap::default();
+        let mut opaque: FxHashSet<ClassKey> = FxHashSet::default();
+        let mut bool_sites = false;
+        for analysis in files {
+            bool_sites |= analysis.summary.field_kwargs.iter().any(|(_, _, shape)| shape.holds_bool_tensor());
+        }
+        if !bool_sites {
+            return met;
+        }
+        for (file, analysis) in files.iter().enumerate() {
+            let summary = &analysis.summary;
+            for &callee in &summary.opaque_constructions {
+                for entity in self.eval(file, callee) {
+                    if let Entity::Class(f, c) = entity {
+                        for index in self.mro(f, c) {
+                            let (f, c) = self.mro_classes[index];
+                            opaque.insert((f as u32, c));
+                        }
+                    }
+                }
+            }
+            for &(callee, name, ref shape) in &summary.field_kwargs {
+                let name = self.sym(file, name);
+                for entity in self.eval(file, callee) {
+                    let Entity::Class(f, c) = entity else { continue };
+                    if self.find_method_named(f, c, self.sym_init).is_some() {
+                        continue;
+                    }
+                    let mut declaring = None;
+                    for index in self.mro(f, c) {
+                        let (f, c) = self.mro_classes[index];
+                        if declared.contains(&((f as u32, c), name)) {
+                            declaring = Some(((f as u32, c), name));
+                            break;
+                        }
+                    }
+                    let Some(key) = declaring else { continue };
+                    match met.get_mut(&key) {
+                        Some(known) => *known = meet(known, shape),
+                        None => {
+                            met.insert(key, shape.clone());
+                        }
+                    }
+                }
+            }
+        }
+        met.retain(|(class, _), shape| !opaque.contains(class) && shape.holds_bool_tensor());
+        met
+    }
+
+    /// `declared` (of `file`) with its [`Declared::Instance`]s turned into what calling one
+    /// gives (`__call__`, or `forward` of a module; [`Declared::Calls`]) where that is a tensor,
+    /// else unknown leaves; `None` when it holds none.
+    fn called_instances(&mut self, file: FileIdx, declared: &Declared) -> Option<Declared> {
+        let inner = |this: &mut Self, d: &Declared| this.called_instances(file, d);
+        match declared {
+            Declared::Leaf(_) | Declared::Calls(_) => None,
+            Declared::Instance(val) => {
+                let classes = self.eval(file, *val);
+                let mut returns: Option<Ty> = None;
+                for entity in classes {
+                    let (Entity::Instance(f, c) | Entity::Declared(f, c)) = entity else {
+                        returns = Some(Ty::Unknown);
+                        continue;
+                    };
+                    let method = if self.is_module_class(f, c) { self.sym_forward } else { self.sym_call };
+                    let ty = match self.find_method_named(f, c, method) {
+                        Some((f, m)) => self.files[f].summary.funcs[m as usize].returns,
+                        None => Ty::Unknown,
+                    };
+                    returns = Some(returns.map_or(ty, |known| known.join_paths(ty)));
+                }
+                Some(match returns {
+                    Some(ty) if answerable(ty) => Declared::Calls(ty),
+                    _ => Declared::Leaf(Ty::Unknown),
+                })
+            }
+            Declared::Seq(element) => inner(self, element).map(|e| Declared::Seq(Box::new(e))),
+            Declared::Iter(element) => inner(self, element).map(|e| Declared::Iter(Box::new(e))),
+            Declared::Map(key, value) => {
+                let (k, v) = (inner(self, key), inner(self, value));
+                (k.is_some() || v.is_some()).then(|| {
+                    Declared::Map(
+                        Box::new(k.unwrap_or_else(|| (**key).clone())),
+                        Box::new(v.unwrap_or_else(|| (**value).clone())),
+                    )
+                })
+            }
+            Declared::Tuple(elements) => {
+                let resolved: Vec<Option<Declared>> = elements.iter().map(|e| inner(self, e)).collect();
+                resolved.iter().any(Option::is_some).then(|| {
+                    Declared::Tuple(
+                        resolved.into_iter().zip(elements).map(|(r, e)| r.unwrap_or_else(|| e.clone())).collect(),
+                    )
+                })
+            }
+        }
+    }
+
     /// The type other files' declarations give value `val` of `file`.
     fn declared(&mut self, file: FileIdx, val: ValId, attr_tys: &FxHashMap<(ClassKey, Sym), Ty>) -> Answer {
         let files = self.files;
@@ -728,6 +871,45 @@ fn param_returns(summary: &FileSummary, foreign: &mut ForeignTypes) {
         if given.annotated {
             entry.zero_dim |= 1 << index;
         }
+    }
+}
+
+/// What two constructions' arguments both hold: a boolean tensor leaf where both have one.
+fn meet(a: &Declared, b: &Declared) -> Declared {
+    let both = |a: &Declared, b: &Declared| Box::new(meet(a, b));
+    match (a, b) {
+        (Declared::Leaf(x), Declared::Leaf(y)) if x == y => Declared::Leaf(*x),
+        (Declared::Leaf(Ty::Tensor { host: h1, .. }), Declared::Leaf(Ty::Tensor { host: h2, .. })) if h1 == h2 => {
+            Declared::Leaf(Ty::Tensor { boolean: false, host: *h1 })
+        }
+        (Declared::Seq(x), Declared::Seq(y)) => Declared::Seq(both(x, y)),
+        (Declared::Iter(x), Declared::Iter(y)) => Declared::Iter(both(x, y)),
+        (Declared::Map(k1, v1), Declared::Map(k2, v2)) => Declared::Map(both(k1, k2), both(v1, v2)),
+        (Declared::Tuple(xs), Declared::Tuple(ys)) if xs.len() == ys.len() => {
+            Declared::Tuple(xs.iter().zip(ys).map(|(x, y)| meet(x, y)).collect())
+        }
+        _ => Declared::Leaf(Ty::Unknown),
+    }
+}
+
+/// A declaration with the tensors that `given` (what every construction fills it with) holds as
+/// boolean tensors made boolean, where the structures match (a list literal fills a `Sequence`
+/// or a `tuple[T, ...]`, a tuple literal a `Tuple[A, B]`).
+fn with_bool_tensors(declared: &Declared, given: &Declared) -> Declared {
+    let inner = |d: &Declared, g: &Declared| Box::new(with_bool_tensors(d, g));
+    match (declared, given) {
+        (Declared::Leaf(Ty::Tensor { host, .. }), Declared::Leaf(Ty::Tensor { boolean: true, .. })) => {
+            Declared::Leaf(Ty::Tensor { boolean: true, host: *host })
+        }
+        (Declared::Seq(d) | Declared::Iter(d), Declared::Seq(g)) => match declared {
+            Declared::Seq(_) => Declared::Seq(inner(d, g)),
+            _ => Declared::Iter(inner(d, g)),
+        },
+        (Declared::Map(dk, dv), Declared::Map(gk, gv)) => Declared::Map(inner(dk, gk), inner(dv, gv)),
+        (Declared::Tuple(ds), Declared::Tuple(gs)) if ds.len() == gs.len() => {
+            Declared::Tuple(ds.iter().zip(gs).map(|(d, g)| with_bool_tensors(d, g)).collect())
+        }
+        _ => declared.clone(),
     }
 }
 
