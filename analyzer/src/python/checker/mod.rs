@@ -1758,18 +1758,46 @@ fn ends_in_raise(body: &[Stmt]) -> bool {
 }
 
 /// `if self.x is None:` whose body assigns `self.x` (the same attribute): state the object
-/// fills on first use and keeps, so the body runs once per object, not every step.
+/// fills on first use and keeps, so the body runs once per object, not every step. Also with
+/// tests that it went stale, `if self.x is None or self.x.device != device:` (or its dtype, or
+/// its size): rebuilt once per device, dtype or shape, like a table that grows.
 fn is_lazy_init(test: &Expr, body: &[Stmt]) -> bool {
-    let Expr::Compare(compare) = test else { return false };
+    let (first, stale) = match test {
+        Expr::BoolOp(b) if b.op == BoolOp::Or => (&b.values[0], &b.values[1..]),
+        other => (other, &[][..]),
+    };
+    let Expr::Compare(compare) = first else { return false };
     if *compare.ops != [CmpOp::Is] || !compare.comparators[0].is_none_literal_expr() {
         return false;
     }
     let Some(kept) = self_attribute(&compare.left) else { return false };
+    if !stale.iter().all(|test| is_staleness_test(test, kept)) {
+        return false;
+    }
     body.iter().any(|stmt| match stmt {
         Stmt::Assign(assign) => assign.targets.iter().any(|target| self_attribute(target) == Some(kept)),
         Stmt::AnnAssign(assign) => self_attribute(&assign.target) == Some(kept),
         _ => false,
     })
+}
+
+/// `self.x.device != d`, `self.x.dtype != d`, `self.x.size(0) != n`, `self.x.shape[0] != n` (either
+/// side): whether the kept attribute `x` no longer fits the call.
+fn is_staleness_test(test: &Expr, kept: &str) -> bool {
+    let Expr::Compare(compare) = test else { return false };
+    if *compare.ops != [CmpOp::NotEq] {
+        return false;
+    }
+    let describes_kept = |e: &Expr| {
+        let inner = match e {
+            Expr::Call(call) if call.arguments.keywords.is_empty() => &*call.func,
+            Expr::Subscript(subscript) => &*subscript.value,
+            other => other,
+        };
+        matches!(inner, Expr::Attribute(a)
+            if matches!(a.attr.as_str(), "device" | "dtype" | "size" | "shape") && self_attribute(&a.value) == Some(kept))
+    };
+    describes_kept(&compare.left) || describes_kept(&compare.comparators[0])
 }
 
 /// The attribute's name in `self.x`.
