@@ -5,6 +5,7 @@ use super::Checker;
 use crate::python::adapter::{CmpOp, Expr};
 use crate::python::summary::*;
 use crate::python::types::Ty;
+use rustc_hash::FxHashSet;
 
 impl<'a> Checker<'a> {
     /// The summary's id for `text`.
@@ -152,42 +153,34 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn bind(&mut self, name: &'a str, ty: Ty) {
-        if !self.scalars.is_empty() {
-            let func = self.current_func();
-            self.scalars.remove(&(func, name));
-        }
-        if !self.vectors.is_empty() {
-            let func = self.current_func();
-            self.vectors.remove(&(func, name));
-        }
+        // What the name was bound to before, per function, is forgotten. (Most of these sets are
+        // empty in most files: an empty set is not hashed into.)
+        let key = (self.current_func(), name);
+        let forget = |set: &mut FxHashSet<(FuncIdx, &'a str)>| {
+            if !set.is_empty() {
+                set.remove(&key);
+            }
+        };
+        forget(&mut self.scalars);
+        forget(&mut self.vectors);
+        forget(&mut self.lists_of_lists);
+        forget(&mut self.model_parts);
         if !self.ranked.is_empty() {
-            let func = self.current_func();
-            self.ranked.remove(&(func, name));
-        }
-        if !self.lists_of_lists.is_empty() {
-            let func = self.current_func();
-            self.lists_of_lists.remove(&(func, name));
-        }
-        if !self.model_parts.is_empty() {
-            let func = self.current_func();
-            self.model_parts.remove(&(func, name));
+            self.ranked.remove(&key);
         }
         if !self.callable_names.is_empty() {
-            let func = self.current_func();
-            self.callable_names.remove(&(func, name));
+            self.callable_names.remove(&key);
         }
         // (`x = None` on another path keeps what `x` holds where it is not None.)
         if !self.bool_names.is_empty() && ty != Ty::None {
-            let func = self.current_func();
-            self.bool_names.remove(&(func, name));
+            self.bool_names.remove(&key);
         }
         if self.tracks_flow() {
             self.flow_bind(name, ty);
         }
         if !self.param_aliases.is_empty() || !self.derived_params.is_empty() {
-            let func = self.current_func();
-            self.param_aliases.remove(&(func, name));
-            self.derived_params.remove(&(func, name));
+            self.param_aliases.remove(&key);
+            self.derived_params.remove(&key);
         }
         let scope = self.scopes.last_mut().expect("module scope");
         if let Some(index) = scope.params.iter().position(|param| *param == name).filter(|&i| i < 32) {
