@@ -280,6 +280,10 @@ impl Project<'_> {
             let summary = &analysis.summary;
             for args in summary.tensor_args.iter().filter(|args| args.closed || by_class) {
                 let call = &summary.calls[args.call as usize];
+                // A call by a public name decides only methods of private classes.
+                if !args.closed && !self.may_call_closed_class(file, call.callee) {
+                    continue;
+                }
                 let keywords = &summary.closed_kwargs[calls_range(&summary.closed_kwargs, args.call, |k| k.0)];
                 let forwarded = &summary.forwarded_args[calls_range(&summary.forwarded_args, args.call, |f| f.call)];
                 let forwarded_from = |position: u32, keyword: Option<NameId>| match forwarded
@@ -383,6 +387,17 @@ impl Project<'_> {
         name.starts_with('_')
             && !name.ends_with("__")
             && self.subclasses.get(&(file as u32, class)).is_none_or(|subclasses| subclasses.is_empty())
+    }
+
+    /// Whether a call of `callee` may reach a method of a private class ([`Self::closed_by_class`]):
+    /// a function or bound method of one, or what is called through its class's methods (a class,
+    /// an instance, a container of them), whose class [`Self::call_targets`] looks up.
+    fn may_call_closed_class(&mut self, file: FileIdx, callee: ValId) -> bool {
+        self.eval(file, callee).into_iter().any(|entity| match entity {
+            Entity::Func(f, m) | Entity::Bound(f, m) => self.closed_by_class(f, m),
+            Entity::Class(..) | Entity::Instance(..) | Entity::Declared(..) | Entity::Container(_) => true,
+            _ => false,
+        })
     }
 
     /// Whether some method of a private class has a parameter [`Self::host_params`] may decide
