@@ -181,9 +181,8 @@ fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
     }
 }
 
-/// Issue 13 item 5: a loop over a model's modules, parameters or adapters (directly, through a
-/// list made of them, or around a nested loop over them) runs no step, so it is no decode loop;
-/// the decode loop beside them still is.
+/// Issue 13 item 5: a loop over a model's modules, parameters or adapters (directly, or through a
+/// list made of them) runs no step, so it is no decode loop; the decode loop beside them still is.
 #[test]
 fn loops_over_model_parts_are_not_decode_loops() {
     check_project("model_parts");

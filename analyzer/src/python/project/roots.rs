@@ -195,10 +195,6 @@ impl Project<'_> {
         let summary = &files[file].summary;
         for &call in &self.region_calls[file][region as usize].clone() {
             let call = &summary.calls[call as usize];
-            // What a nested loop over the model's parts calls visits those parts: no step.
-            if within_model_parts_loop(summary, call.region, region) {
-                continue;
-            }
             let entities = self.eval(file, call.callee);
             if entities.is_empty() && call.kind == CallKind::Call {
                 calls_model |= named_as_a_model(&files[file].summary, call.callee);
@@ -581,20 +577,6 @@ pub(super) fn loop_regions(summary: &FileSummary, module_name: &str) -> Vec<Regi
         loops.push(index as RegionIdx);
     }
     loops
-}
-
-/// Whether a call in region `inner` sits in a loop over a model's parts nested in loop `outer`
-/// (`outer` itself not counted).
-fn within_model_parts_loop(summary: &FileSummary, inner: Option<RegionIdx>, outer: RegionIdx) -> bool {
-    let mut current = inner;
-    while let Some(region) = current.filter(|&region| region != outer) {
-        let info = &summary.regions[region as usize];
-        if info.over_model_parts {
-            return true;
-        }
-        current = info.parent;
-    }
-    false
 }
 
 /// [`is_state_method`] per function node, for the whole pass.
