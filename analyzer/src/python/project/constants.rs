@@ -103,7 +103,8 @@ impl<'s> Project<'s> {
                         }
                     }
                 }
-                let literals = literals_of(summary, index as u32);
+                let literals = &summary.literal_args
+                    [super::declared::calls_range(&summary.literal_args, index as u32, |arg| arg.call)];
                 let spread = literals.iter().any(|arg| arg.slot == LiteralArg::SPREAD);
                 for (target_file, func, first) in targets {
                     let target_summary = &files[target_file].summary;
@@ -208,12 +209,4 @@ impl<'s> Project<'s> {
             _ => None,
         }
     }
-}
-
-/// The [`LiteralArg`]s of call `call` (they are stored by call).
-fn literals_of(summary: &FileSummary, call: u32) -> &[LiteralArg] {
-    let args = &summary.literal_args;
-    let start = args.partition_point(|arg| arg.call < call);
-    let len = args[start..].iter().take_while(|arg| arg.call == call).count();
-    &args[start..start + len]
 }

@@ -857,7 +857,7 @@ struct Passes {
 }
 
 /// The entries of `items` (sorted by call site) for call site `call`.
-fn calls_range<T>(items: &[T], call: u32, call_of: impl Fn(&T) -> u32) -> std::ops::Range<usize> {
+pub(super) fn calls_range<T>(items: &[T], call: u32, call_of: impl Fn(&T) -> u32) -> std::ops::Range<usize> {
     let start = items.partition_point(|item| call_of(item) < call);
     start..start + items[start..].iter().take_while(|item| call_of(item) == call).count()
 }
