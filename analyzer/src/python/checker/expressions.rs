@@ -286,7 +286,16 @@ impl<'a> Checker<'a> {
                 }
                 Ty::Unknown
             }
-            Expr::StringLiteral(_) | Expr::BytesLiteral(_) => Ty::Str,
+            Expr::StringLiteral(literal) => {
+                // `getattr(self, "_decode")(...)`: a private function called by its name in a
+                // string, with arguments no call site records.
+                let text = literal.value.to_str();
+                if text.len() <= 64 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    self.note_private_ref(text);
+                }
+                Ty::Str
+            }
+            Expr::BytesLiteral(_) => Ty::Str,
             Expr::NumberLiteral(number) => match number.value {
                 Number::Int(_) => Ty::Int,
                 Number::Float(_) => Ty::Float,
