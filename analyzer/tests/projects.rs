@@ -158,27 +158,23 @@ fn cold_marker() {
 #[test]
 fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
     check_project("not_per_step");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/not_per_step");
-    let all = graphlint_json(&dir, &["--all-paths"]);
-    let cold = |file: &str, row: u64| {
-        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
-    };
-    for (file, row) in [
-        ("pkg/model.py", 11),
-        ("pkg/model.py", 25),
-        ("pkg/model.py", 29),
-        ("pkg/model.py", 34),
-        ("pkg/model.py", 41),
-        ("pkg/model.py", 47),
-        ("pkg/model.py", 75),
-        ("pkg/model.py", 83),
-        ("pkg/model.py", 95),
-        ("pkg/tests/test_model.py", 11),
-        ("pkg/train_draft.py", 15),
-        ("pkg/finetune.py", 10),
-    ] {
-        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
-    }
+    assert_found_cold(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/not_per_step"),
+        &[
+            ("pkg/model.py", 11),
+            ("pkg/model.py", 25),
+            ("pkg/model.py", 29),
+            ("pkg/model.py", 34),
+            ("pkg/model.py", 41),
+            ("pkg/model.py", 47),
+            ("pkg/model.py", 75),
+            ("pkg/model.py", 83),
+            ("pkg/model.py", 95),
+            ("pkg/tests/test_model.py", 11),
+            ("pkg/train_draft.py", 15),
+            ("pkg/finetune.py", 10),
+        ],
+    );
 }
 
 /// Issue 13 item 5: a loop over a model's modules, parameters or adapters (directly, or through a
@@ -186,14 +182,10 @@ fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
 #[test]
 fn loops_over_model_parts_are_not_decode_loops() {
     check_project("model_parts");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/model_parts");
-    let all = graphlint_json(&dir, &["--all-paths"]);
-    let cold = |file: &str, row: u64| {
-        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
-    };
-    for (file, row) in [("pkg/model.py", 13), ("pkg/model.py", 18), ("pkg/model.py", 23)] {
-        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
-    }
+    assert_found_cold(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/model_parts"),
+        &[("pkg/model.py", 13), ("pkg/model.py", 18), ("pkg/model.py", 23)],
+    );
 }
 
 /// Issue 13 item 2: a call on a receiver declared as a base class (`criteria: list[Criterion]`)
@@ -203,14 +195,10 @@ fn loops_over_model_parts_are_not_decode_loops() {
 #[test]
 fn dispatch_to_overrides() {
     check_project("dispatch");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/dispatch");
-    let all = graphlint_json(&dir, &["--all-paths"]);
-    let cold = |file: &str, row: u64| {
-        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
-    };
-    for (file, row) in [("pkg/processors.py", 27), ("pkg/stopping.py", 23)] {
-        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
-    }
+    assert_found_cold(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/dispatch"),
+        &[("pkg/processors.py", 27), ("pkg/stopping.py", 23)],
+    );
 }
 
 /// Receivers the hot-path pass resolves beyond assignments: a parameter annotated with an `Enum`
@@ -222,17 +210,22 @@ fn dispatch_to_overrides() {
 #[test]
 fn receivers_from_enums_kwargs_properties_and_returns() {
     check_project("resolved_receivers");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/resolved_receivers");
-    let all = graphlint_json(&dir, &["--all-paths"]);
-    let cold = |file: &str, row: u64| {
-        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
-    };
-    for (file, row) in [("pkg/cache.py", 22), ("pkg/scheduling.py", 30), ("pkg/scheduling.py", 37)] {
-        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
-    }
+    assert_found_cold(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/resolved_receivers"),
+        &[("pkg/cache.py", 22), ("pkg/scheduling.py", 30), ("pkg/scheduling.py", 37)],
+    );
 }
 
 /// `(row, code)` of the cold findings of a fixture project, with `--all-paths`.
+/// Asserts that each `(file, row)` of the project in `dir` is found with `--all-paths`, and cold.
+fn assert_found_cold(dir: &Path, rows: &[(&str, u64)]) {
+    let all = graphlint_json(dir, &["--all-paths"]);
+    for &(file, row) in rows {
+        let cold = all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false);
+        assert!(cold, "{file}:{row} must be found, and cold:\n{all:#?}");
+    }
+}
+
 fn cold_findings(name: &str) -> Vec<(u64, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects").join(name);
     let all = graphlint_json(&dir, &["--all-paths"]);
@@ -310,20 +303,16 @@ fn training_only_branches_are_cold() {
 #[test]
 fn per_step_roots() {
     check_project("per_step_roots");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/per_step_roots");
-    let all = graphlint_json(&dir, &["--all-paths"]);
-    let cold = |file: &str, row: u64| {
-        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
-    };
-    for (file, row) in [
-        ("pkg/model.py", 10),
-        ("pkg/generation.py", 40),
-        ("pkg/generation.py", 49),
-        ("pkg/generation.py", 60),
-        ("pkg/benchmarks/latency.py", 9),
-    ] {
-        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
-    }
+    assert_found_cold(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/per_step_roots"),
+        &[
+            ("pkg/model.py", 10),
+            ("pkg/generation.py", 40),
+            ("pkg/generation.py", 49),
+            ("pkg/generation.py", 60),
+            ("pkg/benchmarks/latency.py", 9),
+        ],
+    );
 }
 
 /// Issue 13 item 5: a loop beside a diffusion pipeline's timestep loop (the one calling
@@ -348,23 +337,20 @@ fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step()
         *actual.entry(key).or_insert(0) += 1;
     }
     assert_eq!(actual, expectations(&dir));
-    let all = graphlint_json(&dir, &["--all-paths"]);
-    let cold = |file: &str, row: u64| {
-        all.iter().any(|f| f["filename"] == file && f["location"]["row"] == row && f["hot"] == false)
-    };
-    for (file, row) in [
-        ("pkg/pipeline.py", 24),
-        ("pkg/pipeline.py", 34),
-        ("pkg/pipeline.py", 52),
-        ("pkg/likelihood.py", 12),
-        ("pkg/likelihood.py", 29),
-        ("pkg/pipeline.py", 65),
-        ("pkg/pipeline.py", 72),
-        ("pkg/elements.py", 11),
-        ("pkg/elements.py", 31),
-    ] {
-        assert!(cold(file, row), "{file}:{row} must be found, and cold:\n{all:#?}");
-    }
+    assert_found_cold(
+        &dir,
+        &[
+            ("pkg/pipeline.py", 24),
+            ("pkg/pipeline.py", 34),
+            ("pkg/pipeline.py", 52),
+            ("pkg/likelihood.py", 12),
+            ("pkg/likelihood.py", 29),
+            ("pkg/pipeline.py", 65),
+            ("pkg/pipeline.py", 72),
+            ("pkg/elements.py", 11),
+            ("pkg/elements.py", 31),
+        ],
+    );
 }
 
 /// An `if` arm of a private function that every call in the tree rules out (each passes one
