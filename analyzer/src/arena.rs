@@ -141,6 +141,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for ParseArena<A> {
             BUMP.set(Bump { next: address + new_size, ..bump });
             return ptr;
         }
+        // Any other block shrinks in place: its tail waits for the slot's reuse, like a freed
+        // block (the parser's `shrink_to_fit` of its token buffer would otherwise copy it whole).
+        if new_size <= layout.size() {
+            return ptr;
+        }
         // SAFETY: `new_size` is non-zero and does not overflow when rounded to the alignment
         // (the caller's guarantees for `realloc`).
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };

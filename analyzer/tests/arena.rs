@@ -38,6 +38,25 @@ fn allocations_during_a_run_are_carved_from_the_slot() {
     let before = slot.used();
     unsafe { slot.run(|| drop(vec![0u8; 4096])) };
     assert_eq!(slot.used(), before);
+    // A block that is not the last one shrinks where it is (the parser shrinks its token buffer
+    // after carving the tree behind it): no copy, no new block.
+    let before = slot.used();
+    let (shrunk, behind, moved) = unsafe {
+        slot.run(|| {
+            let mut v: Vec<u64> = Vec::with_capacity(10_000);
+            v.extend(0..100);
+            let behind = Box::new(1u64);
+            let at = v.as_ptr();
+            v.shrink_to_fit();
+            let moved = v.as_ptr() != at;
+            (v, behind, moved)
+        })
+    };
+    assert!(!moved, "a shrink copied the block");
+    assert!(slot.used() - before <= 10_000 * 8 + 16, "a shrink carved a new block: {} bytes", slot.used() - before);
+    assert_eq!(shrunk.iter().sum::<u64>(), 4950);
+    assert_eq!(*behind, 1);
+    drop((shrunk, behind));
     assert!(slot.holds_everything());
     assert_eq!(boxed[999], 7, "blocks stay valid while the slot is claimed");
     // Freeing arena blocks is a no-op, whenever it happens.
