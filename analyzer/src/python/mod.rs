@@ -114,20 +114,31 @@ fn analyze(
             return (analysis, None);
         }
     };
-    // A re-check that met a body it left out starts again from the whole text.
-    analyze_text(path, &text, settings, recheck, true, outline)
-        .or_else(|| analyze_text(path, &text, settings, recheck, false, outline))
-        .expect("the whole text is always checked to the end")
+    // A re-check that met bodies it left out starts again with them kept in the text, and after
+    // a few such tries, from the whole text.
+    const ELIDED_TRIES: usize = 3;
+    let mut kept = Vec::new();
+    for _ in 0..ELIDED_TRIES {
+        let before = kept.len();
+        if let Some(done) = analyze_text(path, &text, settings, recheck, Some(&mut kept), outline) {
+            return done;
+        }
+        if kept.len() == before {
+            break;
+        }
+    }
+    analyze_text(path, &text, settings, recheck, None, outline).expect("the whole text is always checked to the end")
 }
 
-/// [`analyze`] on the file's text; with `elide`, a re-check parses the text without the bodies
-/// it expects to skip, and gives `None` if it met one of them.
+/// [`analyze`] on the file's text; with `kept` (sorted), a re-check parses the text without the
+/// bodies it expects to skip, except those that start at one of `kept`, and gives `None` if it
+/// met one of them (which it then adds to `kept`).
 fn analyze_text(
     path: &Path,
     text: &SourceText,
     settings: &Settings,
     recheck: Option<&Recheck<'_>>,
-    elide: bool,
+    mut kept: Option<&mut Vec<u32>>,
     outline: bool,
 ) -> Option<(FileAnalysis, Option<Outline>)> {
     let mut analysis = FileAnalysis::empty(path);
@@ -150,8 +161,10 @@ fn analyze_text(
         .zip(first_candidates.as_deref())
         .and_then(|(recheck, candidates)| checker::Skips::new(recheck.foreign, recheck.first, candidates));
     // (Not with comments to read: those in a body left out would be lost.)
-    let elided = match (skips.as_mut(), recheck.and_then(|recheck| recheck.outline)) {
-        (Some(skips), Some(outline)) if elide && !is_stub && !has_directives => skips.elide(outline, source, &lines),
+    let elided = match (skips.as_mut(), recheck.and_then(|recheck| recheck.outline), kept.as_deref()) {
+        (Some(skips), Some(outline), Some(kept)) if !is_stub && !has_directives => {
+            skips.elide(outline, source, &lines, kept)
+        }
         _ => None,
     };
     let parsed = adapter::parse(elided.as_deref().unwrap_or(source), is_stub, has_directives);
@@ -189,6 +202,15 @@ fn analyze_text(
             checker = checker.with_skips(skips);
         }
         checker.check_module(parsed.body());
+        // (No visit again of a text that left out a body the traversal reached.)
+        if let Some(skips) = skips.as_ref().filter(|skips| skips.elision_failed()) {
+            if let Some(kept) = kept.as_deref_mut() {
+                kept.extend(skips.reached());
+                kept.sort_unstable();
+                kept.dedup();
+            }
+            return None;
+        }
         let more = checker.take_carried();
         if more.is_empty() || visit == MAX_VISITS {
             analysis.summary = std::mem::take(&mut checker.summary);
@@ -196,9 +218,6 @@ fn analyze_text(
             break;
         }
         carried.extend(more);
-    }
-    if skips.as_ref().is_some_and(|skips| skips.elision_failed()) {
-        return None;
     }
     let outline = (outline && recheck.is_none()).then(|| Outline::of(parsed.body(), source)).filter(|o| !o.is_empty());
     analysis.suppressions = Some(suppressions);
@@ -251,8 +270,9 @@ mod tests {
         let found = |analysis: FileAnalysis| -> Found {
             analysis.candidates.iter().map(|c| (c.diagnostic.code(), c.diagnostic.range.clone())).collect()
         };
-        let elided = analyze_text(path, &text, &settings, Some(&recheck), true, false).map(|(a, _)| found(a));
-        let whole = analyze_text(path, &text, &settings, Some(&recheck), false, false).expect("checked").0;
+        let elided =
+            analyze_text(path, &text, &settings, Some(&recheck), Some(&mut Vec::new()), false).map(|(a, _)| found(a));
+        let whole = analyze_text(path, &text, &settings, Some(&recheck), None, false).expect("checked").0;
         let again = analyze(path, Ok(source.as_bytes().to_vec()), &settings, Some(&recheck), false).0;
         let whole = found(whole);
         assert_eq!(found(again), whole);
@@ -271,6 +291,47 @@ mod tests {
         let (elided, whole) = rechecked(&source, &foreign);
         assert_eq!(elided.as_ref(), Some(&whole));
         assert_eq!(whole.len(), 8);
+    }
+
+    #[test]
+    fn a_recheck_that_visits_bodies_it_left_out_tries_again_with_them_kept() {
+        let source = format!(
+            "import torch\n\ndef f(x):\n{BODY}    return y\n\nA = cfg.size\n\ndef g(x):\n{BODY}    return y\n\n\
+             def h(x):\n{BODY}    return y\n"
+        );
+        // An answer in module-level code between `f` and `g`: `g` and `h` are visited again,
+        // `f` is skipped.
+        let start = source.find("cfg.size").expect("in the source") as u32;
+        let mut foreign = ForeignTypes::default();
+        foreign.exprs.insert(range_key(start, start + 8), Ty::TENSOR);
+        let (elided, whole) = rechecked(&source, &foreign);
+        assert_eq!(elided, None);
+        assert_eq!(whole.len(), 12);
+        let path = Path::new("m.py");
+        let settings = Settings::default();
+        let (first, outline) = analyze(path, Ok(source.as_bytes().to_vec()), &settings, None, true);
+        let outline = outline.expect("a body is outlined");
+        let recheck = Recheck {
+            foreign: &foreign,
+            first: &first.summary,
+            candidates: &first.candidates,
+            outline: Some(&outline),
+        };
+        let Ok(text) = SourceText::from_read(path, Ok(source.as_bytes().to_vec())) else { panic!("UTF-8") };
+        // The first try reaches `g` and `h`, which the second keeps: it leaves `f` alone out.
+        let mut kept = Vec::new();
+        let mut tries = 0;
+        let again = loop {
+            tries += 1;
+            if let Some((analysis, _)) = analyze_text(path, &text, &settings, Some(&recheck), Some(&mut kept), false) {
+                break analysis;
+            }
+            assert!(tries < 3, "kept {kept:?}");
+        };
+        let body = |name: &str| (source.find(&format!("def {name}(x):\n")).expect("defined") + 14) as u32;
+        assert_eq!((tries, kept), (2, vec![body("g"), body("h")]));
+        let found: Found = again.candidates.iter().map(|c| (c.diagnostic.code(), c.diagnostic.range.clone())).collect();
+        assert_eq!(found, whole);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! ([`Checker::diverged`]), and every function after module or class-level code that an answer
 //! concerns (it may bind a name differently).
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::ops::Range;
 
 use rustc_hash::FxHashMap;
@@ -36,8 +36,8 @@ pub(crate) struct Skips<'a> {
     answered_funcs: Vec<FuncIdx>,
     /// Where the bodies left out of the parsed text start, sorted (see [`Outline`]).
     elided: Vec<u32>,
-    /// Set when the traversal reached a body left out: the re-check must parse the whole text.
-    elision_failed: Cell<bool>,
+    /// Where the bodies left out that the traversal reached start: the re-check must parse them.
+    reached: RefCell<Vec<u32>>,
 }
 
 impl<'a> Skips<'a> {
@@ -64,14 +64,15 @@ impl<'a> Skips<'a> {
             answered_starts,
             answered_funcs,
             elided: Vec::new(),
-            elision_failed: Cell::new(false),
+            reached: RefCell::default(),
         })
     }
 
     /// The text to parse for the re-check, with the outlined bodies that no answer concerns left
-    /// out; `None` when there is none to leave out. Those bodies are then expected to be skipped
-    /// ([`Skips::elision_failed`] says when one was not).
-    pub fn elide(&mut self, outline: &Outline, source: &str, lines: &LineIndex) -> Option<String> {
+    /// out, except those that start at one of `kept` (sorted); `None` when there is none to leave
+    /// out. Those bodies are then expected to be skipped ([`Skips::elision_failed`] says when one
+    /// was not, and [`Skips::reached`] which).
+    pub fn elide(&mut self, outline: &Outline, source: &str, lines: &LineIndex, kept: &[u32]) -> Option<String> {
         // (The file may have changed since the first pass read it.)
         if outline.text_hash != xxhash_rust::xxh3::xxh3_64(source.as_bytes()) {
             return None;
@@ -85,7 +86,9 @@ impl<'a> Skips<'a> {
         let mut copied = 0;
         for body in &outline.bodies {
             let Some(&Some(func)) = by_row.get(&lines.row(body.name_start as usize)) else { continue };
-            if self.concerns(body.def_start as usize..body.end as usize, func..func + 1) {
+            if self.concerns(body.def_start as usize..body.end as usize, func..func + 1)
+                || kept.binary_search(&body.start).is_ok()
+            {
                 continue;
             }
             let (start, end) = (body.start as usize, body.end as usize);
@@ -111,7 +114,12 @@ impl<'a> Skips<'a> {
 
     /// Whether the traversal reached a body that was left out of the parsed text.
     pub fn elision_failed(&self) -> bool {
-        self.elision_failed.get()
+        !self.reached.borrow().is_empty()
+    }
+
+    /// Where the bodies left out that the traversal reached start, in the order it reached them.
+    pub fn reached(&self) -> Vec<u32> {
+        self.reached.borrow().clone()
     }
 
     /// How many answered expressions start before `range`, and how many in it.
@@ -143,8 +151,9 @@ impl<'a> Checker<'a> {
     /// parsed text (the re-check then starts again from the whole text).
     pub(super) fn note_body_visit(&self, body: &[Stmt]) {
         let (Some(skips), Some(first)) = (self.skips, body.first()) else { return };
-        if skips.elided.binary_search(&(span(first).start as u32)).is_ok() {
-            skips.elision_failed.set(true);
+        let start = span(first).start as u32;
+        if skips.elided.binary_search(&start).is_ok() {
+            skips.reached.borrow_mut().push(start);
         }
     }
 
@@ -548,8 +557,8 @@ mod tests {
         let mut skips = Skips::new(&foreign, &first, &[]).expect("no returns answered");
         let lines = LineIndex::new(&source);
         let changed = source.replace("Z = f(1)", "Z = f(2)");
-        assert_eq!(skips.elide(&outline, &changed, &LineIndex::new(&changed)), None);
-        let text = skips.elide(&outline, &source, &lines).expect("both bodies left out");
+        assert_eq!(skips.elide(&outline, &changed, &LineIndex::new(&changed), &[]), None);
+        let text = skips.elide(&outline, &source, &lines, &[]).expect("both bodies left out");
         assert_eq!(text.len(), source.len());
         assert_eq!(skips.elided.len(), 2);
         assert!(!text.contains("item"));
