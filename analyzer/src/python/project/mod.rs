@@ -101,7 +101,6 @@ fn is_module_base(path: &str) -> bool {
 
 struct Project<'s> {
     files: &'s [FileAnalysis],
-    settings: &'s Settings,
     modules: FxHashMap<String, FileIdx>,
     /// Files by absolute path, keyed by the path's bytes: hashing a `Path` walks its components,
     /// which made relative-import lookups the costliest part of the pass.
@@ -264,22 +263,30 @@ pub(super) fn classify(
 
 /// The project pass proper: what is hot, and what files answer of each other's questions.
 fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&str)) -> incremental::Analysed {
-    let mut project = Project::new(files, settings);
+    let mut project = Project::new(files);
     lap("module table");
     // What each file's names alone say is worked out on another core while calls resolve.
     let module_names = project.module_names.clone();
-    let ((edges, exact_edges), (state_methods, loop_regions)) = std::thread::scope(|scope| {
-        let summaries: Vec<&FileSummary> = files.iter().map(|file| &file.summary).collect();
+    let ((edges, exact_edges), (state_methods, loop_regions, named_roots)) = std::thread::scope(|scope| {
+        let summaries: Vec<(&Path, &FileSummary)> =
+            files.iter().map(|file| (file.path.as_path(), &file.summary)).collect();
         let named = scope.spawn(move || {
-            let loops = summaries.iter().zip(&module_names).map(|(summary, name)| roots::loop_regions(summary, name));
-            (roots::state_methods(summaries.iter().copied()), loops.collect::<Vec<_>>())
+            let loops =
+                summaries.iter().zip(&module_names).map(|((_, summary), name)| roots::loop_regions(summary, name));
+            let loops = loops.collect::<Vec<_>>();
+            let state_methods = roots::state_methods(summaries.iter().map(|(_, summary)| *summary));
+            let named_roots = summaries
+                .iter()
+                .zip(&module_names)
+                .map(|(&(path, summary), name)| roots::named_roots(path, summary, name, settings.roots_for(path)));
+            (state_methods, loops, named_roots.collect::<Vec<_>>())
         });
         let edges = project.resolve_calls();
         (edges, named.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
     project.state_methods = state_methods;
     lap("call resolution");
-    let (reach, region_roots) = project.propagate(&edges, &exact_edges, &loop_regions);
+    let (reach, region_roots) = project.propagate(&edges, &exact_edges, &loop_regions, named_roots);
     lap("roots and propagation");
     // Per function node, whether its questions are answered: it is hot, or a root region is in it.
     let mut hot_funcs = vec![settings.all_paths; project.layout.node_count()];
@@ -351,14 +358,14 @@ fn recheck(
 }
 
 impl<'s> Project<'s> {
-    fn new(files: &'s [FileAnalysis], settings: &'s Settings) -> Self {
+    fn new(files: &'s [FileAnalysis]) -> Self {
         // The files' own facts are found on another core while names are interned (only the
         // summaries go there: the analyses hold suppressions, which are not shared between threads).
         let sources: Vec<(&Path, &FileSummary)> =
             files.iter().map(|file| (file.path.as_path(), &file.summary)).collect();
         let (mut project, facts) = std::thread::scope(|scope| {
             let facts = scope.spawn(|| FileFacts::new(&sources));
-            let project = Self::with_names(files, settings);
+            let project = Self::with_names(files);
             (project, facts.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
         let FileFacts {
@@ -381,10 +388,9 @@ impl<'s> Project<'s> {
 
     /// The project with every name interned and the tables of globals and class members (the
     /// [`FileFacts`] left empty).
-    fn with_names(files: &'s [FileAnalysis], settings: &'s Settings) -> Self {
+    fn with_names(files: &'s [FileAnalysis]) -> Self {
         let mut project = Project {
             files,
-            settings,
             modules: FxHashMap::default(),
             by_path: FxHashMap::default(),
             dir_ids: Vec::new(),

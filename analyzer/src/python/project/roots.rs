@@ -12,60 +12,23 @@ use crate::python::summary::*;
 use crate::settings::RootPatterns;
 
 impl Project<'_> {
-    /// `loop_regions` is [`loop_regions`] of each file.
+    /// `loop_regions` is [`loop_regions`] of each file, `named_roots` its [`named_roots`].
     pub(super) fn propagate(
         &mut self,
         edges: &[Vec<usize>],
         exact_edges: &[Vec<usize>],
         loop_regions: &[Vec<RegionIdx>],
+        named_roots: Vec<NamedRoots>,
     ) -> (Vec<Reach>, FxHashSet<usize>) {
         let mut roots: Vec<(usize, String)> = Vec::new();
         let mut blocked = vec![false; self.layout.node_count()];
-        for file in 0..self.files.len() {
-            let summary = &self.files[file].summary;
-            let patterns = self.settings.roots_for(&self.files[file].path);
-            let cold_file = is_test_file(&self.files[file].path) || is_training_script(summary);
-            {
-                let file_roots = FileRoots::new(&self.module_names[file], patterns);
-                for (index, func) in summary.funcs.iter().enumerate() {
-                    let node = self.layout.func_base[file] + index;
-                    match func.marker {
-                        Some(Marker::Cold) => blocked[node] = true,
-                        Some(Marker::Hot) => roots.push((node, "marked `# graphlint: hot`".into())),
-                        None => {}
-                    }
-                    if file_roots.matches(func, Which::Cold)
-                        || file_roots
-                            .profiles(func)
-                            .into_iter()
-                            .any(|p| file_roots.matches(func, Which::ProfileCold(p)))
-                    {
-                        blocked[node] = true;
-                    }
-                    // Tests, training scripts, losses and adapter merging are cold unless a marker
-                    // or a `hot` pattern says otherwise.
-                    if (cold_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
-                        && func.marker.is_none()
-                        && !file_roots.matches(func, Which::Hot)
-                    {
-                        blocked[node] = true;
-                    }
-                    // Compiling a conversion or loading function speeds that one-time work up
-                    // (peft's `_convert_module_to_lora`): no per-step root.
-                    if func.compiled && !is_setup_function(&func.name) {
-                        roots.push((node, "decorated with `@torch.compile`".into()));
-                    }
-                    if file_roots.matches(func, Which::Hot) {
-                        roots.push((node, "matches a `hot` pattern".into()));
-                    }
-                    if let Some(p) =
-                        file_roots.profiles(func).into_iter().find(|&p| file_roots.matches(func, Which::ProfileHot(p)))
-                    {
-                        let profile = file_roots.profiles[p].0;
-                        roots.push((node, format!("{} (profile `{}`)", profile.why, profile.name)));
-                    }
-                }
+        for (file, named) in named_roots.into_iter().enumerate() {
+            let base = self.layout.func_base[file];
+            for func in named.blocked {
+                blocked[base + func as usize] = true;
             }
+            roots.extend(named.roots.into_iter().map(|(func, reason)| (base + func as usize, reason)));
+            let summary = &self.files[file].summary;
             for class in 0..summary.classes.len() as u32 {
                 if self.is_training_class(file, class, 0) {
                     for &(_, method) in &self.files[file].summary.classes[class as usize].methods {
@@ -532,6 +495,66 @@ const fn first_bytes(words: &[&str]) -> [bool; 256] {
         index += 1;
     }
     starts
+}
+
+/// What a file's path, its functions' names, markers and decorators, and its `hot`/`cold`
+/// patterns alone say of its functions: which are blocked (cold), and which are roots, in the
+/// order [`Project::propagate`] takes them. Pure, so worked out on another core while calls
+/// resolve.
+pub(super) struct NamedRoots {
+    blocked: Vec<FuncIdx>,
+    roots: Vec<(FuncIdx, String)>,
+}
+
+/// [`NamedRoots`] of the file at `path`, whose module is named `module_name`.
+pub(super) fn named_roots(
+    path: &std::path::Path,
+    summary: &FileSummary,
+    module_name: &str,
+    patterns: &RootPatterns,
+) -> NamedRoots {
+    let mut named = NamedRoots { blocked: Vec::new(), roots: Vec::new() };
+    let cold_file = is_test_file(path) || is_training_script(summary);
+    let file_roots = FileRoots::new(module_name, patterns);
+    for (index, func) in summary.funcs.iter().enumerate() {
+        let index = index as FuncIdx;
+        let mut blocked = false;
+        match func.marker {
+            Some(Marker::Cold) => blocked = true,
+            Some(Marker::Hot) => named.roots.push((index, "marked `# graphlint: hot`".into())),
+            None => {}
+        }
+        if file_roots.matches(func, Which::Cold)
+            || file_roots.profiles(func).into_iter().any(|p| file_roots.matches(func, Which::ProfileCold(p)))
+        {
+            blocked = true;
+        }
+        // Tests, training scripts, losses and adapter merging are cold unless a marker or a `hot`
+        // pattern says otherwise.
+        if (cold_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
+            && func.marker.is_none()
+            && !file_roots.matches(func, Which::Hot)
+        {
+            blocked = true;
+        }
+        if blocked {
+            named.blocked.push(index);
+        }
+        // Compiling a conversion or loading function speeds that one-time work up (peft's
+        // `_convert_module_to_lora`): no per-step root.
+        if func.compiled && !is_setup_function(&func.name) {
+            named.roots.push((index, "decorated with `@torch.compile`".into()));
+        }
+        if file_roots.matches(func, Which::Hot) {
+            named.roots.push((index, "matches a `hot` pattern".into()));
+        }
+        if let Some(p) = file_roots.profiles(func).into_iter().find(|&p| file_roots.matches(func, Which::ProfileHot(p)))
+        {
+            let profile = file_roots.profiles[p].0;
+            named.roots.push((index, format!("{} (profile `{}`)", profile.why, profile.name)));
+        }
+    }
+    named
 }
 
 /// The loops of a file that could be decode loops by what the file alone says (the rest of the
