@@ -112,6 +112,10 @@ struct Project<'s> {
     dir_parents: Vec<u32>,
     /// Resolved import targets by (base directory id, or [`ABSOLUTE`] for absolute imports, text).
     import_targets: FxHashMap<(u32, Sym), ImportTarget>,
+    /// What an import of a project module's attributes gives, by (module, segments the module's
+    /// name took, the import's text), once found without reading a flowed-in parameter: every
+    /// step of the chain is memoised, so a second importing file would find the same.
+    import_chains: FxHashMap<(FileIdx, usize, Sym), Entities>,
     module_names: Vec<String>,
     /// Per file: see [`ModuleNames::is_script`].
     is_script: Vec<bool>,
@@ -397,6 +401,7 @@ impl<'s> Project<'s> {
             dir_paths: Vec::new(),
             dir_parents: Vec::new(),
             import_targets: FxHashMap::default(),
+            import_chains: FxHashMap::default(),
             module_names: Vec::new(),
             is_script: Vec::new(),
             script_targets: FxHashMap::default(),
@@ -666,9 +671,19 @@ impl<'s> Project<'s> {
         }
         match target {
             ImportTarget::Module(module, split) => {
+                let chain = (module, split, key.1);
+                if let Some(known) = self.import_chains.get(&chain) {
+                    return known.clone();
+                }
                 let rest: SmallVec<[&'s str; 8]> =
                     if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').skip(split).collect() };
-                self.attr_chain(smallvec::smallvec![Entity::Module(module)], &rest)
+                let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
+                let found = self.attr_chain(smallvec::smallvec![Entity::Module(module)], &rest);
+                if !self.read_flow {
+                    self.import_chains.insert(chain, found.clone());
+                }
+                self.read_flow |= outer_read_flow;
+                found
             }
             ImportTarget::External(id) => smallvec::smallvec![Entity::External(id)],
             ImportTarget::Nothing => Entities::new(),
