@@ -243,26 +243,31 @@ pub(super) fn classify(
         .collect();
     let mut layout = Layout::new(&files);
     let kept = store.as_ref().and_then(|store| store.load(&files, settings, layout.node_count()));
-    let analysed = match kept {
+    let (analysed, store) = match kept {
         Some(analysed) => {
             lap("project result reused");
-            analysed
+            (analysed, None)
         }
-        None => {
-            let analysed = analyse(&files, settings, &mut lap);
-            if let Some(store) = &store {
-                store.keep(&files, settings, &analysed);
-                lap("project result stored");
-            }
-            analysed
-        }
+        None => (analyse(&files, settings, &mut lap), store),
     };
-    let rechecked = recheck(&files, &analysed.foreign, &mut findings, settings, outlines);
-    lap(&format!("re-checks of {rechecked} files"));
-    layout.dead = analysed.dead_regions.iter().copied().collect();
-    let classified = hotpath::classified(&findings, &layout, &analysed.reach, &analysed.region_roots, settings);
-    lap("classification");
-    classified
+    // A new result is stored on another core while files are checked again and classified.
+    let summaries: Vec<(&Path, &FileSummary)> = match store {
+        Some(_) => files.iter().map(|file| (file.path.as_path(), &file.summary)).collect(),
+        None => Vec::new(),
+    };
+    std::thread::scope(|scope| {
+        let stored = store.as_ref().map(|store| scope.spawn(|| store.keep(&summaries, settings, &analysed)));
+        let rechecked = recheck(&files, &analysed.foreign, &mut findings, settings, outlines);
+        lap(&format!("re-checks of {rechecked} files"));
+        layout.dead = analysed.dead_regions.iter().copied().collect();
+        let classified = hotpath::classified(&findings, &layout, &analysed.reach, &analysed.region_roots, settings);
+        lap("classification");
+        if let Some(stored) = stored {
+            stored.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            lap("project result stored");
+        }
+        classified
+    })
 }
 
 /// The project pass proper: what is hot, and what files answer of each other's questions.
