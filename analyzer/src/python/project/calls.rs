@@ -4,7 +4,7 @@
 use rustc_hash::FxHashSet;
 use smallvec::SmallVec;
 
-use super::{Entity, FileIdx, Project, Sym};
+use super::{CallFacts, Entity, FileIdx, Project, Sym};
 use crate::hotpath;
 use crate::python::process_cpu_seconds;
 use crate::python::summary::*;
@@ -212,10 +212,14 @@ impl Project<'_> {
     /// which can resolve more calls, so this repeats until nothing new flows.
     /// Returns every call edge, and the edges without dispatch to overrides (whose heat alone
     /// makes no decode loop, see [`hotpath::propagate_with_decode_loops`]).
-    pub(super) fn resolve_calls(&mut self) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    /// `call_facts` gives the [`CallFacts`] (found on another core meanwhile), needed once
+    /// arguments have flowed.
+    pub(super) fn resolve_calls(&mut self, call_facts: impl FnOnce() -> CallFacts) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
         self.index_subclasses();
         self.record_kwargs_attributes();
         self.flow_arguments();
+        let CallFacts { region_calls, nested } = call_facts();
+        (self.region_calls, self.nested) = (region_calls, nested);
         self.mark_dead_arms();
         self.call_edges()
     }

@@ -279,7 +279,11 @@ fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&st
     let ((edges, exact_edges), (state_methods, loop_regions, named_roots)) = std::thread::scope(|scope| {
         let summaries: Vec<(&Path, &FileSummary)> =
             files.iter().map(|file| (file.path.as_path(), &file.summary)).collect();
+        let (call_facts_sent, call_facts) = std::sync::mpsc::channel();
         let named = scope.spawn(move || {
+            let only_summaries: Vec<&FileSummary> = summaries.iter().map(|(_, summary)| *summary).collect();
+            // (First: call resolution waits for these once arguments have flowed.)
+            let _ = call_facts_sent.send(CallFacts::new(&only_summaries));
             let loops =
                 summaries.iter().zip(&module_names).map(|((_, summary), name)| roots::loop_regions(summary, name));
             let loops = loops.collect::<Vec<_>>();
@@ -290,7 +294,12 @@ fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&st
                 .map(|(&(path, summary), name)| roots::named_roots(path, summary, name, settings.roots_for(path)));
             (state_methods, loops, named_roots.collect::<Vec<_>>())
         });
-        let edges = project.resolve_calls();
+        let edges = project.resolve_calls(|| {
+            // (Found here only if the other thread failed, which `join` then reports.)
+            call_facts.recv().unwrap_or_else(|_| {
+                CallFacts::new(&files.iter().map(|file| &file.summary).collect::<Vec<_>>())
+            })
+        });
         (edges, named.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
     project.state_methods = state_methods;
@@ -385,13 +394,10 @@ impl<'s> Project<'s> {
             dir_parents,
             module_names,
             is_script,
-            region_calls,
-            nested,
         } = facts;
         (project.modules, project.by_path, project.dir_ids, project.dir_paths, project.dir_parents) =
             (modules, by_path, dir_ids, dir_paths, dir_parents);
-        (project.module_names, project.is_script, project.region_calls) = (module_names, is_script, region_calls);
-        project.nested = nested;
+        (project.module_names, project.is_script) = (module_names, is_script);
         project
     }
 
@@ -492,8 +498,8 @@ impl<'s> Project<'s> {
     }
 }
 
-/// What each file's path, the disk and the file's own summary say: paths, directories, module
-/// names, each region's calls, nested functions. Found on another core while names are interned.
+/// What each file's path and the disk say: paths, directories, module names. Found on another
+/// core while names are interned.
 struct FileFacts {
     modules: FxHashMap<String, FileIdx>,
     by_path: FxHashMap<Box<[u8]>, FileIdx>,
@@ -502,8 +508,38 @@ struct FileFacts {
     dir_parents: Vec<u32>,
     module_names: Vec<String>,
     is_script: Vec<bool>,
+}
+
+/// What each file's summary alone says of its calls: each region's calls (outside training-only
+/// branches, nested regions included), and the functions defined in other ones. Found on another
+/// core while arguments flow; needed once they have.
+pub(super) struct CallFacts {
     region_calls: Vec<Vec<Vec<u32>>>,
     nested: Vec<Vec<(FuncIdx, FuncIdx)>>,
+}
+
+impl CallFacts {
+    fn new(summaries: &[&FileSummary]) -> Self {
+        let nested = summaries.iter().map(|summary| calls::nested_functions(summary).collect()).collect();
+        let region_calls = summaries
+            .iter()
+            .map(|summary| {
+                let mut region_calls = vec![Vec::new(); summary.regions.len()];
+                for (index, call) in summary.calls.iter().enumerate() {
+                    if training_only(summary, call.region) {
+                        continue;
+                    }
+                    let mut region = call.region;
+                    while let Some(r) = region {
+                        region_calls[r as usize].push(index as u32);
+                        region = summary.regions[r as usize].parent;
+                    }
+                }
+                region_calls
+            })
+            .collect();
+        CallFacts { region_calls, nested }
+    }
 }
 
 impl FileFacts {
@@ -516,8 +552,6 @@ impl FileFacts {
             dir_parents: Vec::new(),
             module_names: Vec::with_capacity(files.len()),
             is_script: Vec::with_capacity(files.len()),
-            region_calls: Vec::with_capacity(files.len()),
-            nested: files.iter().map(|&(_, summary)| calls::nested_functions(summary).collect()).collect(),
         };
         let absolutes: Vec<PathBuf> = files.iter().map(|(path, _)| crate::paths::absolute(path)).collect();
         let names = ModuleNames::new(&absolutes);
@@ -538,20 +572,6 @@ impl FileFacts {
                     facts.modules.entry(name.clone()).or_insert(index);
                 }
             }
-        }
-        for &(_, summary) in files {
-            let mut region_calls = vec![Vec::new(); summary.regions.len()];
-            for (index, call) in summary.calls.iter().enumerate() {
-                if training_only(summary, call.region) {
-                    continue;
-                }
-                let mut region = call.region;
-                while let Some(r) = region {
-                    region_calls[r as usize].push(index as u32);
-                    region = summary.regions[r as usize].parent;
-                }
-            }
-            facts.region_calls.push(region_calls);
         }
         facts
     }
