@@ -214,7 +214,10 @@ impl Project<'_> {
     /// makes no decode loop, see [`hotpath::propagate_with_decode_loops`]).
     /// `call_facts` gives the [`CallFacts`] (found on another core meanwhile), needed once
     /// arguments have flowed.
-    pub(super) fn resolve_calls(&mut self, call_facts: impl FnOnce() -> CallFacts) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    pub(super) fn resolve_calls(
+        &mut self,
+        call_facts: impl FnOnce() -> CallFacts,
+    ) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
         self.index_subclasses();
         self.record_kwargs_attributes();
         self.flow_arguments();

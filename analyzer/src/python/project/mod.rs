@@ -296,9 +296,9 @@ fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&st
         });
         let edges = project.resolve_calls(|| {
             // (Found here only if the other thread failed, which `join` then reports.)
-            call_facts.recv().unwrap_or_else(|_| {
-                CallFacts::new(&files.iter().map(|file| &file.summary).collect::<Vec<_>>())
-            })
+            call_facts
+                .recv()
+                .unwrap_or_else(|_| CallFacts::new(&files.iter().map(|file| &file.summary).collect::<Vec<_>>()))
         });
         (edges, named.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
@@ -386,15 +386,7 @@ impl<'s> Project<'s> {
             let project = Self::with_names(files);
             (project, facts.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
-        let FileFacts {
-            modules,
-            by_path,
-            dir_ids,
-            dir_paths,
-            dir_parents,
-            module_names,
-            is_script,
-        } = facts;
+        let FileFacts { modules, by_path, dir_ids, dir_paths, dir_parents, module_names, is_script } = facts;
         (project.modules, project.by_path, project.dir_ids, project.dir_paths, project.dir_parents) =
             (modules, by_path, dir_ids, dir_paths, dir_parents);
         (project.module_names, project.is_script) = (module_names, is_script);
