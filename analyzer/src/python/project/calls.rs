@@ -4,7 +4,7 @@
 use rustc_hash::FxHashSet;
 use smallvec::SmallVec;
 
-use super::{Entity, FileIdx, Project, Sym};
+use super::{CallFacts, Entity, FileIdx, Project, Sym};
 use crate::hotpath;
 use crate::python::process_cpu_seconds;
 use crate::python::summary::*;
@@ -212,9 +212,24 @@ impl Project<'_> {
     /// which can resolve more calls, so this repeats until nothing new flows.
     /// Returns every call edge, and the edges without dispatch to overrides (whose heat alone
     /// makes no decode loop, see [`hotpath::propagate_with_decode_loops`]).
-    pub(super) fn resolve_calls(&mut self) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    /// `call_facts` gives the [`CallFacts`] (found on another core meanwhile), needed once
+    /// arguments have flowed.
+    pub(super) fn resolve_calls(
+        &mut self,
+        call_facts: impl FnOnce() -> CallFacts,
+    ) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
         self.index_subclasses();
         self.record_kwargs_attributes();
+        self.flow_arguments();
+        let CallFacts { region_calls, nested } = call_facts();
+        (self.region_calls, self.nested) = (region_calls, nested);
+        self.mark_dead_arms();
+        self.call_edges()
+    }
+
+    /// Argument flow, round by round, until nothing new flows (at most four rounds).
+    #[inline(never)]
+    fn flow_arguments(&mut self) {
         let mut settled: Vec<Vec<bool>> = self.files.iter().map(|f| vec![false; f.summary.calls.len()]).collect();
         for round in 0..4 {
             if std::env::var_os("GRAPHLINT_TIMINGS").is_some() {
@@ -275,7 +290,11 @@ impl Project<'_> {
             }
             self.forget_volatile_values();
         }
+    }
 
+    /// The arms no call takes, and the calls in them dropped from the regions' calls.
+    #[inline(never)]
+    fn mark_dead_arms(&mut self) {
         self.dead_regions = self.dead_arms();
         for (file, dead) in self.dead_regions.iter().enumerate() {
             if dead.is_empty() {
@@ -297,7 +316,11 @@ impl Project<'_> {
                 calls.retain(|call| !dead_call(call));
             }
         }
+    }
 
+    /// Every call edge, and those without dispatch to overrides.
+    #[inline(never)]
+    fn call_edges(&mut self) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
         let mut edges = vec![Vec::new(); self.layout.node_count()];
         let mut exact_edges = vec![Vec::new(); self.layout.node_count()];
         let property_names = self.property_names();

@@ -47,6 +47,7 @@ impl<'s> Project<'s> {
 
     /// Per file, per region: whether the region is an arm no call takes (see the module's
     /// documentation). A file without one has an empty list.
+    #[inline(never)]
     pub(super) fn dead_arms(&mut self) -> Vec<Vec<bool>> {
         let files = self.files;
         let mut dead: Vec<Vec<bool>> = vec![Vec::new(); files.len()];

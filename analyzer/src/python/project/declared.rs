@@ -184,7 +184,7 @@ impl Project<'_> {
             given.clear();
             returns.clear();
             for args in &summary.tensor_args {
-                for position in (0..32).filter(|p| args.positions & (1 << p) != 0) {
+                for position in set_bits(args.positions) {
                     given.push((args.call, Slot::Position(position), args.row, None));
                 }
             }
@@ -302,7 +302,8 @@ impl Project<'_> {
                         continue;
                     }
                     let first = if target.is_static { 0 } else { first };
-                    for index in (0..target.params.len().min(32) as u32).filter(|i| eligible & (1 << i) != 0) {
+                    let in_range = u32::MAX.checked_shr(32 - target.params.len().min(32) as u32).unwrap_or(0);
+                    for index in set_bits(eligible & in_range) {
                         let param_name = self.sym(target_file, target.params[index as usize].0);
                         let positional =
                             index.checked_sub(first).filter(|&p| p < call.args.len && index < target.positional);
@@ -810,7 +811,7 @@ impl Project<'_> {
             return;
         }
         let summary = &self.files[file].summary.funcs[func as usize];
-        let given = |mask: u32| (0..32).any(|i| mask & (1 << i) != 0 && self.given_params.contains(&(file, func, i)));
+        let given = |mask: u32| set_bits(mask).any(|i| self.given_params.contains(&(file, func, i)));
         if *returns == Ty::Unknown && given(summary.returns_params) {
             *returns = Ty::TENSOR;
         }
@@ -860,6 +861,15 @@ struct Passes {
 pub(super) fn calls_range<T>(items: &[T], call: u32, call_of: impl Fn(&T) -> u32) -> std::ops::Range<usize> {
     let start = items.partition_point(|item| call_of(item) < call);
     start..start + items[start..].iter().take_while(|item| call_of(item) == call).count()
+}
+
+/// The indices of the bits set in `mask`, lowest first (one step per bit set, not per bit).
+fn set_bits(mut mask: u32) -> impl Iterator<Item = u32> {
+    std::iter::from_fn(move || {
+        let bit = (mask != 0).then(|| mask.trailing_zeros())?;
+        mask &= mask - 1;
+        Some(bit)
+    })
 }
 
 /// Whether all of a function's callers are in the tree: a private function or method
@@ -937,6 +947,19 @@ fn answerable(ty: Ty) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_bits_lowest_first() {
+        assert_eq!(set_bits(0).count(), 0);
+        assert_eq!(set_bits(0b1010_0001).collect::<Vec<_>>(), [0, 5, 7]);
+        assert_eq!(set_bits(u32::MAX).collect::<Vec<_>>(), (0..32).collect::<Vec<_>>());
+        assert_eq!(set_bits(1 << 31).collect::<Vec<_>>(), [31]);
+        // The mask of the first `n` bits, as `host_params` takes it.
+        for n in [0u32, 1, 5, 31, 32] {
+            let in_range = u32::MAX.checked_shr(32 - n).unwrap_or(0);
+            assert_eq!(set_bits(in_range).collect::<Vec<_>>(), (0..n).collect::<Vec<_>>());
+        }
+    }
 
     #[test]
     fn host_buffer_names() {

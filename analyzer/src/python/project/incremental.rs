@@ -145,8 +145,8 @@ impl<'c> Store<'c> {
         stored.restore(files, node_count)
     }
 
-    /// Keeps `analysed` for the next run.
-    pub(super) fn keep(&self, files: &[FileAnalysis], settings: &Settings, analysed: &Analysed) {
+    /// Keeps `analysed` for the next run (`files`: each file's path and summary).
+    pub(super) fn keep(&self, files: &[(&Path, &FileSummary)], settings: &Settings, analysed: &Analysed) {
         if let Some(stored) = StoredProject::of(files, analysed) {
             self.cache.store_result(Language::Python, settings, self.key, Arc::new(stored));
         }
@@ -253,7 +253,7 @@ struct StoredForeign {
 impl StoredProject {
     /// `None` when an answer or a caller is not found in the summaries it came from (the result
     /// is then not stored).
-    fn of(files: &[FileAnalysis], analysed: &Analysed) -> Option<Self> {
+    fn of(files: &[(&Path, &FileSummary)], analysed: &Analysed) -> Option<Self> {
         let mut reasons: Vec<String> = Vec::new();
         let mut reason_ids: FxHashMap<&str, u32> = FxHashMap::default();
         let reach = analysed
@@ -273,13 +273,12 @@ impl StoredProject {
         // Callers are named by their file's displayed path: found back among the files.
         let mut shown: Option<FxHashMap<String, u32>> = None;
         let mut foreign = Vec::new();
-        for (index, (file, answers)) in files.iter().zip(&analysed.foreign).enumerate() {
+        for (index, (&(_, summary), answers)) in files.iter().zip(&analysed.foreign).enumerate() {
             if answers.is_empty() {
                 continue;
             }
             // Spelled out so that a new kind of answer cannot go unstored.
             let ForeignTypes { exprs, elements, containers, params, host_params, param_returns, kept_fields } = answers;
-            let summary = &file.summary;
             let mut question_of: FxHashMap<u64, u32> = FxHashMap::default();
             for (at, question) in summary.questions.iter().enumerate() {
                 question_of.entry(range_key(question.start, question.end)).or_insert(at as u32);
@@ -296,12 +295,12 @@ impl StoredProject {
             }
             for ((func, param), GivenTensor { name, caller, annotated, zero_dim }) in params {
                 let shown = shown.get_or_insert_with(|| {
-                    files.iter().enumerate().map(|(at, file)| (display_path(&file.path), at as u32)).collect()
+                    files.iter().enumerate().map(|(at, (path, _))| (display_path(path), at as u32)).collect()
                 });
                 let (path, row) = caller.rsplit_once(':')?;
                 let caller_file = *shown.get(path)?;
                 let row: u32 = row.parse().ok()?;
-                let summary = &files[caller_file as usize].summary;
+                let summary = files[caller_file as usize].1;
                 let at = |index: Option<usize>| index.map(|index| index as u32);
                 let line = at(summary.tensor_args.iter().position(|t| t.row == row))
                     .map(CallerLine::TensorArg)

@@ -101,7 +101,6 @@ fn is_module_base(path: &str) -> bool {
 
 struct Project<'s> {
     files: &'s [FileAnalysis],
-    settings: &'s Settings,
     modules: FxHashMap<String, FileIdx>,
     /// Files by absolute path, keyed by the path's bytes: hashing a `Path` walks its components,
     /// which made relative-import lookups the costliest part of the pass.
@@ -113,6 +112,10 @@ struct Project<'s> {
     dir_parents: Vec<u32>,
     /// Resolved import targets by (base directory id, or [`ABSOLUTE`] for absolute imports, text).
     import_targets: FxHashMap<(u32, Sym), ImportTarget>,
+    /// What an import of a project module's attributes gives, by (module, segments the module's
+    /// name took, the import's text), once found without reading a flowed-in parameter: every
+    /// step of the chain is memoised, so a second importing file would find the same.
+    import_chains: FxHashMap<(FileIdx, usize, Sym), Entities>,
     module_names: Vec<String>,
     /// Per file: see [`ModuleNames::is_script`].
     is_script: Vec<bool>,
@@ -240,46 +243,68 @@ pub(super) fn classify(
         .collect();
     let mut layout = Layout::new(&files);
     let kept = store.as_ref().and_then(|store| store.load(&files, settings, layout.node_count()));
-    let analysed = match kept {
+    let (analysed, store) = match kept {
         Some(analysed) => {
             lap("project result reused");
-            analysed
+            (analysed, None)
         }
-        None => {
-            let analysed = analyse(&files, settings, &mut lap);
-            if let Some(store) = &store {
-                store.keep(&files, settings, &analysed);
-                lap("project result stored");
-            }
-            analysed
-        }
+        None => (analyse(&files, settings, &mut lap), store),
     };
-    let rechecked = recheck(&files, &analysed.foreign, &mut findings, settings, outlines);
-    lap(&format!("re-checks of {rechecked} files"));
-    layout.dead = analysed.dead_regions.iter().copied().collect();
-    let classified = hotpath::classified(&findings, &layout, &analysed.reach, &analysed.region_roots, settings);
-    lap("classification");
-    classified
+    // A new result is stored on another core while files are checked again and classified.
+    let summaries: Vec<(&Path, &FileSummary)> = match store {
+        Some(_) => files.iter().map(|file| (file.path.as_path(), &file.summary)).collect(),
+        None => Vec::new(),
+    };
+    std::thread::scope(|scope| {
+        let stored = store.as_ref().map(|store| scope.spawn(|| store.keep(&summaries, settings, &analysed)));
+        let rechecked = recheck(&files, &analysed.foreign, &mut findings, settings, outlines);
+        lap(&format!("re-checks of {rechecked} files"));
+        layout.dead = analysed.dead_regions.iter().copied().collect();
+        let classified = hotpath::classified(&findings, &layout, &analysed.reach, &analysed.region_roots, settings);
+        lap("classification");
+        if let Some(stored) = stored {
+            stored.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            lap("project result stored");
+        }
+        classified
+    })
 }
 
 /// The project pass proper: what is hot, and what files answer of each other's questions.
 fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&str)) -> incremental::Analysed {
-    let mut project = Project::new(files, settings);
+    let mut project = Project::new(files);
     lap("module table");
     // What each file's names alone say is worked out on another core while calls resolve.
     let module_names = project.module_names.clone();
-    let ((edges, exact_edges), (state_methods, loop_regions)) = std::thread::scope(|scope| {
-        let summaries: Vec<&FileSummary> = files.iter().map(|file| &file.summary).collect();
+    let ((edges, exact_edges), (state_methods, loop_regions, named_roots)) = std::thread::scope(|scope| {
+        let summaries: Vec<(&Path, &FileSummary)> =
+            files.iter().map(|file| (file.path.as_path(), &file.summary)).collect();
+        let (call_facts_sent, call_facts) = std::sync::mpsc::channel();
         let named = scope.spawn(move || {
-            let loops = summaries.iter().zip(&module_names).map(|(summary, name)| roots::loop_regions(summary, name));
-            (roots::state_methods(summaries.iter().copied()), loops.collect::<Vec<_>>())
+            let only_summaries: Vec<&FileSummary> = summaries.iter().map(|(_, summary)| *summary).collect();
+            // (First: call resolution waits for these once arguments have flowed.)
+            let _ = call_facts_sent.send(CallFacts::new(&only_summaries));
+            let loops =
+                summaries.iter().zip(&module_names).map(|((_, summary), name)| roots::loop_regions(summary, name));
+            let loops = loops.collect::<Vec<_>>();
+            let state_methods = roots::state_methods(summaries.iter().map(|(_, summary)| *summary));
+            let named_roots = summaries
+                .iter()
+                .zip(&module_names)
+                .map(|(&(path, summary), name)| roots::named_roots(path, summary, name, settings.roots_for(path)));
+            (state_methods, loops, named_roots.collect::<Vec<_>>())
         });
-        let edges = project.resolve_calls();
+        let edges = project.resolve_calls(|| {
+            // (Found here only if the other thread failed, which `join` then reports.)
+            call_facts
+                .recv()
+                .unwrap_or_else(|_| CallFacts::new(&files.iter().map(|file| &file.summary).collect::<Vec<_>>()))
+        });
         (edges, named.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
     project.state_methods = state_methods;
     lap("call resolution");
-    let (reach, region_roots) = project.propagate(&edges, &exact_edges, &loop_regions);
+    let (reach, region_roots) = project.propagate(&edges, &exact_edges, &loop_regions, named_roots);
     lap("roots and propagation");
     // Per function node, whether its questions are answered: it is hot, or a root region is in it.
     let mut hot_funcs = vec![settings.all_paths; project.layout.node_count()];
@@ -351,46 +376,35 @@ fn recheck(
 }
 
 impl<'s> Project<'s> {
-    fn new(files: &'s [FileAnalysis], settings: &'s Settings) -> Self {
+    fn new(files: &'s [FileAnalysis]) -> Self {
         // The files' own facts are found on another core while names are interned (only the
         // summaries go there: the analyses hold suppressions, which are not shared between threads).
         let sources: Vec<(&Path, &FileSummary)> =
             files.iter().map(|file| (file.path.as_path(), &file.summary)).collect();
         let (mut project, facts) = std::thread::scope(|scope| {
             let facts = scope.spawn(|| FileFacts::new(&sources));
-            let project = Self::with_names(files, settings);
+            let project = Self::with_names(files);
             (project, facts.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
-        let FileFacts {
-            modules,
-            by_path,
-            dir_ids,
-            dir_paths,
-            dir_parents,
-            module_names,
-            is_script,
-            region_calls,
-            nested,
-        } = facts;
+        let FileFacts { modules, by_path, dir_ids, dir_paths, dir_parents, module_names, is_script } = facts;
         (project.modules, project.by_path, project.dir_ids, project.dir_paths, project.dir_parents) =
             (modules, by_path, dir_ids, dir_paths, dir_parents);
-        (project.module_names, project.is_script, project.region_calls) = (module_names, is_script, region_calls);
-        project.nested = nested;
+        (project.module_names, project.is_script) = (module_names, is_script);
         project
     }
 
     /// The project with every name interned and the tables of globals and class members (the
     /// [`FileFacts`] left empty).
-    fn with_names(files: &'s [FileAnalysis], settings: &'s Settings) -> Self {
+    fn with_names(files: &'s [FileAnalysis]) -> Self {
         let mut project = Project {
             files,
-            settings,
             modules: FxHashMap::default(),
             by_path: FxHashMap::default(),
             dir_ids: Vec::new(),
             dir_paths: Vec::new(),
             dir_parents: Vec::new(),
             import_targets: FxHashMap::default(),
+            import_chains: FxHashMap::default(),
             module_names: Vec::new(),
             is_script: Vec::new(),
             script_targets: FxHashMap::default(),
@@ -476,8 +490,8 @@ impl<'s> Project<'s> {
     }
 }
 
-/// What each file's path, the disk and the file's own summary say: paths, directories, module
-/// names, each region's calls, nested functions. Found on another core while names are interned.
+/// What each file's path and the disk say: paths, directories, module names. Found on another
+/// core while names are interned.
 struct FileFacts {
     modules: FxHashMap<String, FileIdx>,
     by_path: FxHashMap<Box<[u8]>, FileIdx>,
@@ -486,8 +500,38 @@ struct FileFacts {
     dir_parents: Vec<u32>,
     module_names: Vec<String>,
     is_script: Vec<bool>,
+}
+
+/// What each file's summary alone says of its calls: each region's calls (outside training-only
+/// branches, nested regions included), and the functions defined in other ones. Found on another
+/// core while arguments flow; needed once they have.
+pub(super) struct CallFacts {
     region_calls: Vec<Vec<Vec<u32>>>,
     nested: Vec<Vec<(FuncIdx, FuncIdx)>>,
+}
+
+impl CallFacts {
+    fn new(summaries: &[&FileSummary]) -> Self {
+        let nested = summaries.iter().map(|summary| calls::nested_functions(summary).collect()).collect();
+        let region_calls = summaries
+            .iter()
+            .map(|summary| {
+                let mut region_calls = vec![Vec::new(); summary.regions.len()];
+                for (index, call) in summary.calls.iter().enumerate() {
+                    if training_only(summary, call.region) {
+                        continue;
+                    }
+                    let mut region = call.region;
+                    while let Some(r) = region {
+                        region_calls[r as usize].push(index as u32);
+                        region = summary.regions[r as usize].parent;
+                    }
+                }
+                region_calls
+            })
+            .collect();
+        CallFacts { region_calls, nested }
+    }
 }
 
 impl FileFacts {
@@ -500,8 +544,6 @@ impl FileFacts {
             dir_parents: Vec::new(),
             module_names: Vec::with_capacity(files.len()),
             is_script: Vec::with_capacity(files.len()),
-            region_calls: Vec::with_capacity(files.len()),
-            nested: files.iter().map(|&(_, summary)| calls::nested_functions(summary).collect()).collect(),
         };
         let absolutes: Vec<PathBuf> = files.iter().map(|(path, _)| crate::paths::absolute(path)).collect();
         let names = ModuleNames::new(&absolutes);
@@ -522,20 +564,6 @@ impl FileFacts {
                     facts.modules.entry(name.clone()).or_insert(index);
                 }
             }
-        }
-        for &(_, summary) in files {
-            let mut region_calls = vec![Vec::new(); summary.regions.len()];
-            for (index, call) in summary.calls.iter().enumerate() {
-                if training_only(summary, call.region) {
-                    continue;
-                }
-                let mut region = call.region;
-                while let Some(r) = region {
-                    region_calls[r as usize].push(index as u32);
-                    region = summary.regions[r as usize].parent;
-                }
-            }
-            facts.region_calls.push(region_calls);
         }
         facts
     }
@@ -660,9 +688,19 @@ impl<'s> Project<'s> {
         }
         match target {
             ImportTarget::Module(module, split) => {
+                let chain = (module, split, key.1);
+                if let Some(known) = self.import_chains.get(&chain) {
+                    return known.clone();
+                }
                 let rest: SmallVec<[&'s str; 8]> =
                     if dotted.is_empty() { SmallVec::new() } else { dotted.split('.').skip(split).collect() };
-                self.attr_chain(smallvec::smallvec![Entity::Module(module)], &rest)
+                let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
+                let found = self.attr_chain(smallvec::smallvec![Entity::Module(module)], &rest);
+                if !self.read_flow {
+                    self.import_chains.insert(chain, found.clone());
+                }
+                self.read_flow |= outer_read_flow;
+                found
             }
             ImportTarget::External(id) => smallvec::smallvec![Entity::External(id)],
             ImportTarget::Nothing => Entities::new(),

@@ -12,60 +12,23 @@ use crate::python::summary::*;
 use crate::settings::RootPatterns;
 
 impl Project<'_> {
-    /// `loop_regions` is [`loop_regions`] of each file.
+    /// `loop_regions` is [`loop_regions`] of each file, `named_roots` its [`named_roots`].
     pub(super) fn propagate(
         &mut self,
         edges: &[Vec<usize>],
         exact_edges: &[Vec<usize>],
         loop_regions: &[Vec<RegionIdx>],
+        named_roots: Vec<NamedRoots>,
     ) -> (Vec<Reach>, FxHashSet<usize>) {
         let mut roots: Vec<(usize, String)> = Vec::new();
         let mut blocked = vec![false; self.layout.node_count()];
-        for file in 0..self.files.len() {
-            let summary = &self.files[file].summary;
-            let patterns = self.settings.roots_for(&self.files[file].path);
-            let cold_file = is_test_file(&self.files[file].path) || is_training_script(summary);
-            {
-                let file_roots = FileRoots::new(&self.module_names[file], patterns);
-                for (index, func) in summary.funcs.iter().enumerate() {
-                    let node = self.layout.func_base[file] + index;
-                    match func.marker {
-                        Some(Marker::Cold) => blocked[node] = true,
-                        Some(Marker::Hot) => roots.push((node, "marked `# graphlint: hot`".into())),
-                        None => {}
-                    }
-                    if file_roots.matches(func, Which::Cold)
-                        || file_roots
-                            .profiles(func)
-                            .into_iter()
-                            .any(|p| file_roots.matches(func, Which::ProfileCold(p)))
-                    {
-                        blocked[node] = true;
-                    }
-                    // Tests, training scripts, losses and adapter merging are cold unless a marker
-                    // or a `hot` pattern says otherwise.
-                    if (cold_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
-                        && func.marker.is_none()
-                        && !file_roots.matches(func, Which::Hot)
-                    {
-                        blocked[node] = true;
-                    }
-                    // Compiling a conversion or loading function speeds that one-time work up
-                    // (peft's `_convert_module_to_lora`): no per-step root.
-                    if func.compiled && !is_setup_function(&func.name) {
-                        roots.push((node, "decorated with `@torch.compile`".into()));
-                    }
-                    if file_roots.matches(func, Which::Hot) {
-                        roots.push((node, "matches a `hot` pattern".into()));
-                    }
-                    if let Some(p) =
-                        file_roots.profiles(func).into_iter().find(|&p| file_roots.matches(func, Which::ProfileHot(p)))
-                    {
-                        let profile = file_roots.profiles[p].0;
-                        roots.push((node, format!("{} (profile `{}`)", profile.why, profile.name)));
-                    }
-                }
+        for (file, named) in named_roots.into_iter().enumerate() {
+            let base = self.layout.func_base[file];
+            for func in named.blocked {
+                blocked[base + func as usize] = true;
             }
+            roots.extend(named.roots.into_iter().map(|(func, reason)| (base + func as usize, reason)));
+            let summary = &self.files[file].summary;
             for class in 0..summary.classes.len() as u32 {
                 if self.is_training_class(file, class, 0) {
                     for &(_, method) in &self.files[file].summary.classes[class as usize].methods {
@@ -517,21 +480,90 @@ fn is_setup_function(name: &str) -> bool {
     let name = name.as_ref();
     // One pass over the name, trying only the words that start with the byte at hand, rather than
     // one substring search per word: every function's name is asked (`is_state_method`).
-    const STARTS: [bool; 256] = first_bytes(SETUP_WORDS);
+    const STARTS: [u32; 256] = first_bytes(SETUP_WORDS);
     let bytes = name.as_bytes();
-    (0..bytes.len())
-        .any(|at| STARTS[bytes[at] as usize] && SETUP_WORDS.iter().any(|word| bytes[at..].starts_with(word.as_bytes())))
+    (0..bytes.len()).any(|at| {
+        let mut words = STARTS[bytes[at] as usize];
+        while words != 0 {
+            if bytes[at..].starts_with(SETUP_WORDS[words.trailing_zeros() as usize].as_bytes()) {
+                return true;
+            }
+            words &= words - 1;
+        }
+        false
+    })
 }
 
-/// Which bytes some word starts with.
-const fn first_bytes(words: &[&str]) -> [bool; 256] {
-    let mut starts = [false; 256];
+/// Per byte, the words (of at most 32) that start with it, as a mask of their indices.
+const fn first_bytes(words: &[&str]) -> [u32; 256] {
+    assert!(words.len() <= 32);
+    let mut starts = [0; 256];
     let mut index = 0;
     while index < words.len() {
-        starts[words[index].as_bytes()[0] as usize] = true;
+        starts[words[index].as_bytes()[0] as usize] |= 1 << index;
         index += 1;
     }
     starts
+}
+
+/// What a file's path, its functions' names, markers and decorators, and its `hot`/`cold`
+/// patterns alone say of its functions: which are blocked (cold), and which are roots, in the
+/// order [`Project::propagate`] takes them. Pure, so worked out on another core while calls
+/// resolve.
+pub(super) struct NamedRoots {
+    blocked: Vec<FuncIdx>,
+    roots: Vec<(FuncIdx, String)>,
+}
+
+/// [`NamedRoots`] of the file at `path`, whose module is named `module_name`.
+pub(super) fn named_roots(
+    path: &std::path::Path,
+    summary: &FileSummary,
+    module_name: &str,
+    patterns: &RootPatterns,
+) -> NamedRoots {
+    let mut named = NamedRoots { blocked: Vec::new(), roots: Vec::new() };
+    let cold_file = is_test_file(path) || is_training_script(summary);
+    let file_roots = FileRoots::new(module_name, patterns);
+    for (index, func) in summary.funcs.iter().enumerate() {
+        let index = index as FuncIdx;
+        let mut blocked = false;
+        match func.marker {
+            Some(Marker::Cold) => blocked = true,
+            Some(Marker::Hot) => named.roots.push((index, "marked `# graphlint: hot`".into())),
+            None => {}
+        }
+        if file_roots.matches(func, Which::Cold)
+            || file_roots.profiles(func).into_iter().any(|p| file_roots.matches(func, Which::ProfileCold(p)))
+        {
+            blocked = true;
+        }
+        // Tests, training scripts, losses and adapter merging are cold unless a marker or a `hot`
+        // pattern says otherwise.
+        if (cold_file || func.name.starts_with("test_") || is_training_only_function(&func.name))
+            && func.marker.is_none()
+            && !file_roots.matches(func, Which::Hot)
+        {
+            blocked = true;
+        }
+        if blocked {
+            named.blocked.push(index);
+        }
+        // Compiling a conversion or loading function speeds that one-time work up (peft's
+        // `_convert_module_to_lora`): no per-step root.
+        if func.compiled && !is_setup_function(&func.name) {
+            named.roots.push((index, "decorated with `@torch.compile`".into()));
+        }
+        if file_roots.matches(func, Which::Hot) {
+            named.roots.push((index, "matches a `hot` pattern".into()));
+        }
+        if let Some(p) = file_roots.profiles(func).into_iter().find(|&p| file_roots.matches(func, Which::ProfileHot(p)))
+        {
+            let profile = file_roots.profiles[p].0;
+            named.roots.push((index, format!("{} (profile `{}`)", profile.why, profile.name)));
+        }
+    }
+    named
 }
 
 /// The loops of a file that could be decode loops by what the file alone says (the rest of the
@@ -647,6 +679,63 @@ fn named_as_a_model(summary: &FileSummary, callee: ValId) -> bool {
 /// (`_VLMEvalWrapper.acc` gives `vlm`, `eval`, `wrapper`, `acc`).
 fn words(name: &str) -> Vec<String> {
     let mut words = Vec::new();
+    any_word(name, |word| {
+        words.push(word.to_string());
+        false
+    });
+    words
+}
+
+/// Whether `found` holds for one of the [`words`] of `name`, asked in order, without building
+/// them: an ASCII name's words are slices of it (lowered in one buffer when they have capitals).
+/// Every function, module and class name of a tree is split this way, and collecting each name's
+/// characters and words cost thousands of instructions a name.
+fn any_word(name: &str, mut found: impl FnMut(&str) -> bool) -> bool {
+    if !name.is_ascii() {
+        return words_of_chars(name).iter().any(|word| found(word));
+    }
+    let bytes = name.as_bytes();
+    let mut lowered = String::new();
+    let mut word = |range: std::ops::Range<usize>| {
+        let word = &name[range];
+        if word.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered.clear();
+            lowered.push_str(word);
+            lowered.make_ascii_lowercase();
+            found(&lowered)
+        } else {
+            found(word)
+        }
+    };
+    let mut start: Option<usize> = None;
+    for (index, &b) in bytes.iter().enumerate() {
+        if !b.is_ascii_alphanumeric() {
+            if let Some(start) = start.take() {
+                if word(start..index) {
+                    return true;
+                }
+            }
+            continue;
+        }
+        let hump = b.is_ascii_uppercase()
+            && index > 0
+            && (bytes[index - 1].is_ascii_lowercase()
+                || (bytes[index - 1].is_ascii_uppercase() && bytes.get(index + 1).is_some_and(u8::is_ascii_lowercase)));
+        if hump {
+            if let Some(start) = start.take() {
+                if word(start..index) {
+                    return true;
+                }
+            }
+        }
+        start.get_or_insert(index);
+    }
+    start.is_some_and(|start| word(start..bytes.len()))
+}
+
+/// [`words`] for any name, character by character.
+fn words_of_chars(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
     let mut current = String::new();
     let chars: Vec<char> = name.chars().collect();
     for (index, &c) in chars.iter().enumerate() {
@@ -697,27 +786,27 @@ const PER_REQUEST_WORDS: &[&str] = &["preprocess", "postprocess", "vae", "autoen
 /// Whether a function's qualified name (`_VLMEvalWrapper._model_generate`, `Model.acc`) says it
 /// evaluates or benchmarks a model: its loops are no decode loops.
 fn is_evaluation_function(qualname: &str) -> bool {
-    words(qualname).iter().any(|word| EVALUATION_WORDS.contains(&word.as_str()))
+    any_word(qualname, |word| EVALUATION_WORDS.contains(&word))
 }
 
 /// Whether a function's qualified name (`DetrImageProcessor._preprocess`,
 /// `QwenImageVaeEncoderStep.__call__`) says it runs once per request around the steps: its loops
 /// are no decode loops.
 fn is_per_request_function(qualname: &str) -> bool {
-    words(qualname).iter().any(|word| PER_REQUEST_WORDS.contains(&word.as_str()))
+    any_word(qualname, |word| PER_REQUEST_WORDS.contains(&word))
 }
 
 /// Whether a method's class is named for training (`_FitLoop.run`, `Trainer.fit_loop`): a word
 /// `fit`, or one starting with `train`, in the class part of the qualified name. Its loops train.
 fn is_training_class_method(qualname: &str) -> bool {
     let Some((class, _)) = qualname.rsplit_once('.') else { return false };
-    words(class).iter().any(|word| word == "fit" || word.starts_with("train"))
+    any_word(class, |word| word == "fit" || word.starts_with("train"))
 }
 
 /// Whether a module's dotted name (`recipes.eleuther_eval`, `eagle.evaluation.gen_answer`,
 /// `sglang.bench_one_batch`) says it is an evaluation or benchmark script.
 fn is_evaluation_module(module: &str) -> bool {
-    words(module).iter().any(|word| EVALUATION_WORDS.contains(&word.as_str()))
+    any_word(module, |word| EVALUATION_WORDS.contains(&word))
 }
 
 /// Whether a function's name says it computes a training loss (`compute_loss`,
@@ -728,7 +817,10 @@ fn is_training_only_function(name: &str) -> bool {
     let name = name.trim_start_matches('_');
     let name = lower_ascii(name);
     let name = name.as_ref();
-    name.split('_').any(|word| matches!(word, "loss" | "losses" | "nll" | "likelihood" | "loglikelihood"))
+    // (Split as bytes: a `char` pattern's searcher cost more than the short names it splits.)
+    name.as_bytes()
+        .split(|&b| b == b'_')
+        .any(|word| matches!(word, b"loss" | b"losses" | b"nll" | b"likelihood" | b"loglikelihood"))
         || matches!(name, "merge" | "unmerge")
         || ["merge_adapter", "unmerge_adapter", "merge_and_unload"].iter().any(|p| name.starts_with(p))
 }
@@ -868,6 +960,56 @@ fn is_test_file(path: &std::path::Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_of_ascii_names_are_those_of_their_characters() {
+        let names = [
+            "_VLMEvalWrapper._model_generate",
+            "recipes.eleuther_eval",
+            "HTTPServer2Handler",
+            "V2Model.forwardX",
+            "ABCdef_GHI__jklMNO",
+            "a",
+            "",
+            "__",
+            "x1Y2z3",
+            "getHTTPResponseCode",
+            "Model.acc",
+            "_FitLoop.run",
+        ];
+        for name in names {
+            assert_eq!(words(name), words_of_chars(name), "{name}");
+            let mut seen = Vec::new();
+            assert!(!any_word(name, |word| {
+                seen.push(word.to_string());
+                false
+            }));
+            assert_eq!(seen, words_of_chars(name), "{name}");
+        }
+        // Asked in order, and no further than the first that holds.
+        let mut asked = 0;
+        assert!(any_word("alpha_BetaGamma.delta", |word| {
+            asked += 1;
+            word == "beta"
+        }));
+        assert_eq!(asked, 2);
+        // Other names go character by character.
+        assert_eq!(words("ÄpfelBirne_straße"), ["äpfel", "birne", "straße"]);
+    }
+
+    #[test]
+    fn setup_words_are_found_wherever_they_start() {
+        for word in SETUP_WORDS {
+            assert!(is_setup_function(word), "{word}");
+            assert!(is_setup_function(&format!("x_{}", word.to_uppercase())), "{word}");
+            let cut = &word[..word.len() - 1];
+            // (A word cut short is no setup word unless it holds another.)
+            if !SETUP_WORDS.iter().any(|other| cut.contains(other)) {
+                assert!(!is_setup_function(cut), "{cut}");
+            }
+        }
+        assert!(!is_setup_function("forward"));
+    }
 
     #[test]
     fn words_split_at_underscores_dots_and_humps() {
