@@ -203,9 +203,10 @@ fn cached_answers_keep_the_kept_fields() {
 
 // Host data across calls: `fixtures/projects/host_flow` calls functions of another file whose every
 // `return` gives a tensor in host memory under a `-> torch.Tensor` annotation (and one of its
-// own file), and calls private module classes with tensors built in host memory; functions that
-// return device tensors on some path, a private class one caller gives a device tensor, and a
-// public class stay reported.
+// own file), and calls private module classes and a public module function with tensors built in
+// host memory; functions that return device tensors on some path, a private class one caller gives
+// a device tensor, a public class, a public function a caller gives a device tensor, and one that
+// holds a decode loop (its callers are outside the tree) stay reported.
 
 fn host_flow_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/host_flow")

@@ -201,6 +201,20 @@ fn dispatch_to_overrides() {
     );
 }
 
+/// A base class's method calling `self.m(...)` where its own `m` is a stub (`@abstractmethod`,
+/// a docstring, `pass`, `raise NotImplementedError`) runs the subclasses' overrides; the
+/// instances come from a dict comprehension over `Set[Type[Base]]` and are read with
+/// `.values()`. A `self.m(...)` whose `m` has a body of its own is not dispatched (the override
+/// stays cold, a known false negative).
+#[test]
+fn self_calls_of_stubs_reach_the_overrides() {
+    check_project("abstract_dispatch");
+    assert_found_cold(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/abstract_dispatch"),
+        &[("pkg/penalties.py", 49)],
+    );
+}
+
 /// Receivers the hot-path pass resolves beyond assignments: a parameter annotated with an `Enum`
 /// whose members are named like classes (diffusers' `scheduler: KarrasDiffusionSchedulers`), an
 /// attribute stored by a method that `setattr`s its `**kwargs` (`register_modules`), a property
@@ -295,6 +309,25 @@ fn training_only_branches_are_cold() {
     let cold_rows: Vec<u64> =
         all.iter().filter(|f| f["hot"] == false).map(|f| f["location"]["row"].as_u64().unwrap()).collect();
     assert_eq!(cold_rows, [6, 20, 25, 26], "{all:#?}");
+}
+
+/// `if debug:` (and `verbose_timing and ...`) on a parameter that defaults to `False` guards
+/// diagnostics a caller opts into: cold. A flag on by default, or one the function binds again,
+/// keeps its heat.
+#[test]
+fn opt_in_diagnostics_are_cold() {
+    check_project("opt_in_diagnostics");
+    assert_eq!(cold_findings("opt_in_diagnostics").iter().map(|(row, _)| *row).collect::<Vec<_>>(), [15, 15, 19]);
+}
+
+/// An `if` arm on a parameter that every call passes `False`, leaves to a `False` default, or
+/// gives a value that holds only in training (`self.training and ...`, or a name bound to one)
+/// runs only in training: cold, in a public method too (peft's `get_delta_weight(...,
+/// apply_rank_dropout=...)`). A call passing `True` keeps the arm hot.
+#[test]
+fn arms_on_training_only_flags_are_cold() {
+    check_project("training_flags");
+    assert_eq!(cold_findings("training_flags").iter().map(|(row, _)| *row).collect::<Vec<_>>(), [16]);
 }
 
 /// Issue 13 item 5, roots that mean per-step: a loop that runs the model through a helper is a

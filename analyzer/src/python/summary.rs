@@ -153,6 +153,9 @@ pub struct FuncSummary {
     pub kwargs_to_attrs: bool,
     /// Decorated with `@property`: reading the attribute calls it.
     pub property: bool,
+    /// A method with no behaviour of its own: `@abstractmethod`, or a body of only a docstring,
+    /// `pass`, `...` or `raise NotImplementedError`. A call of it on `self` runs an override.
+    pub stub: bool,
     /// The class its return annotation declares (`-> Sampler`, `-> "Sampler"`, `-> Optional[B]`),
     /// as a [`Val::Declared`] value; for a property without one, the value its `return`s give
     /// when they agree. What the project pass takes a call's result to be.
@@ -327,6 +330,9 @@ pub enum RegionKind {
     /// function ([`ParamArm`]): cold when every call in the tree passes a value that rules it out
     /// (`project/constants.rs`), which only the project pass can tell.
     ParamArm,
+    /// The body of `if debug:` (or `log`, `verbose`, `profile`, `timing`...) on a parameter whose
+    /// default is `False`: diagnostics a caller opts into, not the step itself.
+    OptInDiagnostics,
 }
 
 impl RegionKind {
@@ -334,7 +340,11 @@ impl RegionKind {
     pub fn is_cold(self) -> bool {
         matches!(
             self,
-            RegionKind::TrainingOnly | RegionKind::ErrorPath | RegionKind::TableGrowth | RegionKind::LazyInit
+            RegionKind::TrainingOnly
+                | RegionKind::ErrorPath
+                | RegionKind::TableGrowth
+                | RegionKind::LazyInit
+                | RegionKind::OptInDiagnostics
         )
     }
 }
@@ -398,10 +408,10 @@ pub struct ParamArm {
     pub default: ParamDefault,
 }
 
-/// What a call of a private function passes that is not a symbolic value (see [`ParamArm`]): at
-/// a position or by keyword, a literal (`Some`) or something else (`None`). Every keyword argument
-/// is listed; positional arguments only when literal (the others are in [`CallSite::args`]). A call
-/// that spreads `*args` or `**kwargs` has one entry with `slot` [`LiteralArg::SPREAD`].
+/// What a call passes that is not a symbolic value (see [`ParamArm`]): at a position or by
+/// keyword, a literal (`Some`) or something else (`None`). Every keyword argument is listed;
+/// positional arguments only when literal (the others are in [`CallSite::args`]). A call that
+/// spreads `*args` or `**kwargs` has one entry with `slot` [`LiteralArg::SPREAD`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiteralArg {
     /// Index into [`FileSummary::calls`].
@@ -410,6 +420,9 @@ pub struct LiteralArg {
     pub slot: u32,
     pub keyword: NameId,
     pub value: Option<Const>,
+    /// The argument holds only in training (`self.training and ...`, or a name bound to that):
+    /// `value` is then `False`, what it is whenever the model infers.
+    pub training: bool,
 }
 
 impl LiteralArg {

@@ -258,7 +258,14 @@ impl<'a> Checker<'a> {
                 let key = comp.key.as_ref().map_or(Ty::Unknown, |key| self.expr(key));
                 let value = self.expr(&comp.value);
                 self.note_comprehension_shape(expr, Some(key), &comp.value, value);
-                Ty::Dict
+                // Its values, as a dict display's (`{cls: cls(self) for cls in classes}`).
+                match value {
+                    Ty::Val(val) => {
+                        let items = self.summary.add_items([val]);
+                        Ty::Val(self.summary.add_val(Val::Collection(items)))
+                    }
+                    _ => Ty::Dict,
+                }
             }
             Expr::Await(inner) => self.expr(&inner.value),
             Expr::Yield(inner) => {
@@ -640,7 +647,7 @@ impl<'a> Checker<'a> {
             };
             // For the types that cross files (`project/declared.rs`).
             let index = self.summary.calls.len() as u32;
-            if self.foreign.is_none() && self.private_callee(val) {
+            if self.foreign.is_none() {
                 self.note_literal_args(call, index);
             }
             self.note_argument_types(call, index, val, &args, &keywords);

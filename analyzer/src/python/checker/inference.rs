@@ -820,18 +820,7 @@ impl<'a> Checker<'a> {
                 self.annotation_val(&parsed)
             }
             Expr::Name(_) | Expr::Attribute(_) => {
-                let skip = {
-                    let segments = self.dotted(annotation)?;
-                    let head = segments[0];
-                    matches!(head, "torch" | "typing" | "builtins" | "numpy" | "jaxtyping" | "collections")
-                        || (segments.len() == 1
-                            && (types::is_modelled_builtin(head)
-                                || matches!(head, "Any" | "Optional" | "Union" | "Callable")))
-                };
-                if skip {
-                    return None;
-                }
-                let class = self.expr_val(annotation)?;
+                let class = self.class_val(annotation)?;
                 Some(self.summary.add_val(Val::Declared(class)))
             }
             Expr::Subscript(subscript) => {
@@ -850,6 +839,17 @@ impl<'a> Checker<'a> {
                     let items = self.summary.add_items(vals);
                     return Some(self.summary.add_val(Val::Collection(items)));
                 }
+                if matches!(last, "Type" | "type") {
+                    // `Type[B]`: the class itself, which calls make instances of (sglang's
+                    // `Set[Type[_BatchedPenalizer]]`, instantiated by the orchestrator).
+                    return match &*subscript.slice {
+                        Expr::StringLiteral(string) => {
+                            let parsed = parse_annotation(&string_value(&string.value))?;
+                            self.class_val(&parsed)
+                        }
+                        other => self.class_val(other),
+                    };
+                }
                 if !matches!(last, "Optional" | "Union" | "Annotated") {
                     return None;
                 }
@@ -865,6 +865,25 @@ impl<'a> Checker<'a> {
             }
             _ => None,
         }
+    }
+
+    /// The class a dotted name in an annotation names, as a symbolic value; `None` for names of
+    /// libraries and builtins the rules model themselves (`torch.Tensor`, `int`, `Any`).
+    fn class_val(&mut self, name: &Expr) -> Option<ValId> {
+        if !matches!(name, Expr::Name(_) | Expr::Attribute(_)) {
+            return None;
+        }
+        let skip = {
+            let segments = self.dotted(name)?;
+            let head = segments[0];
+            matches!(head, "torch" | "typing" | "builtins" | "numpy" | "jaxtyping" | "collections")
+                || (segments.len() == 1
+                    && (types::is_modelled_builtin(head) || matches!(head, "Any" | "Optional" | "Union" | "Callable")))
+        };
+        if skip {
+            return None;
+        }
+        self.expr_val(name)
     }
 
     /// The class (or union of classes) an annotation declares; `None` for containers (what a
@@ -1136,7 +1155,10 @@ impl<'a> Checker<'a> {
                         }
                     }
                     match callee {
-                        Ty::Val(val) if may_return_instance(name) => Ty::Val(self.summary.add_val(Val::Call(val))),
+                        // (`d.values()`: the values of a dict the project pass holds as a container.)
+                        Ty::Val(val) if may_return_instance(name) || name == "values" => {
+                            Ty::Val(self.summary.add_val(Val::Call(val)))
+                        }
                         _ => Ty::Unknown,
                     }
                 }
@@ -1154,7 +1176,9 @@ impl<'a> Checker<'a> {
                     if given.iter().any(|&p| info.args.get(p).is_some_and(|ty| ty.is_device_tensor())) {
                         return Ty::TENSOR;
                     }
-                    if !may_return_instance(name.id.as_str()) && !self.is_local_class(name.id.as_str()) {
+                    // (An element of a container may be a class: `for cls in classes: cls(...)`.)
+                    let element = matches!(self.summary.vals[val as usize], Val::Elem(_));
+                    if !element && !may_return_instance(name.id.as_str()) && !self.is_local_class(name.id.as_str()) {
                         return Ty::Unknown;
                     }
                 }

@@ -59,6 +59,8 @@ struct Scope<'a> {
     /// In a function whose `if` arms are recorded for the project pass (see `param_arms.rs`):
     /// its parameters' defaults (`None` for those no caller passes by name or position).
     arm_defaults: Option<SmallVec<[Option<ParamDefault>; 6]>>,
+    /// Its parameters that switch diagnostics on, off by default (`debug=False`, `log=False`).
+    diagnostics_flags: SmallVec<[&'a str; 1]>,
 }
 
 /// Per-class knowledge gathered before the class body is visited.
@@ -81,6 +83,9 @@ pub(crate) struct Checker<'a> {
     function_elements: FxHashMap<&'a str, Vec<Ty>>,
     type_aliases: FxHashMap<&'a str, Ty>,
     has_star_import: bool,
+    /// Whether the file says `nonlocal` anywhere (once asked): most do not, and then no function
+    /// body is searched for it.
+    has_nonlocal: Option<bool>,
     scopes: Vec<Scope<'a>>,
     /// Emptied variable maps of finished scopes, reused so they need not grow again.
     spare_vars: Vec<FxHashMap<&'a str, Ty>>,
@@ -149,6 +154,9 @@ pub(crate) struct Checker<'a> {
     /// Local names bound to a parameter as it was passed (`timesteps = timestep`), per function:
     /// the parameter's index.
     param_aliases: FxHashMap<(FuncIdx, &'a str), u32>,
+    /// Local names bound to a value that holds only in training (`self.training and ...`), per
+    /// function: passed on, they are `False` whenever the model infers (`param_arms.rs`).
+    training_flags: FxHashSet<(FuncIdx, &'a str)>,
     /// Local names bound to a 1-d tensor (`x.nonzero(as_tuple=True)[0]`, `x.flatten()`), per
     /// function: iterating or indexing one by a number gives 0-d tensors.
     vectors: FxHashSet<(FuncIdx, &'a str)>,
@@ -215,6 +223,7 @@ impl<'a> Checker<'a> {
             function_elements: FxHashMap::default(),
             type_aliases: FxHashMap::default(),
             has_star_import: false,
+            has_nonlocal: None,
             scopes: vec![Scope {
                 func: MODULE_FUNC,
                 vars: FxHashMap::default(),
@@ -224,6 +233,7 @@ impl<'a> Checker<'a> {
                 params: SmallVec::new(),
                 rebound: 0,
                 arm_defaults: None,
+                diagnostics_flags: SmallVec::new(),
             }],
             spare_vars: Vec::new(),
             classes: Vec::new(),
@@ -256,6 +266,7 @@ impl<'a> Checker<'a> {
             scalars: FxHashSet::default(),
             param_aliases: FxHashMap::default(),
             vectors: FxHashSet::default(),
+            training_flags: FxHashSet::default(),
             ranked: FxHashMap::default(),
             branch_frames: Vec::new(),
             loop_frames: Vec::new(),
@@ -779,6 +790,12 @@ impl<'a> Checker<'a> {
                     self.param_aliases.insert((self.current_func(), target), param);
                 }
                 self.note_derived_param(&assign.targets, &assign.value);
+                if let ([Expr::Name(name)], Some(true)) = (assign.targets.as_slice(), self.training_test(&assign.value))
+                {
+                    // `apply_dropout = self.training and p > 0`: false whenever the model infers.
+                    let func = self.current_func();
+                    self.training_flags.insert((func, name.id.as_str()));
+                }
                 if let ([Expr::Name(name)], true) = (assign.targets.as_slice(), self.holds_lists(&assign.value)) {
                     let func = self.current_func();
                     self.lists_of_lists.insert((func, name.id.as_str()));
@@ -887,6 +904,7 @@ impl<'a> Checker<'a> {
                     _ if is_table_growth_test(&stmt_if.test) => Some(RegionKind::TableGrowth),
                     _ if is_lazy_init(&stmt_if.test, &stmt_if.body) => Some(RegionKind::LazyInit),
                     _ if ends_in_raise(&stmt_if.body) => Some(RegionKind::ErrorPath),
+                    _ if self.diagnostics_test(&stmt_if.test) => Some(RegionKind::OptInDiagnostics),
                     _ => None,
                 };
                 // Arms that run only for some values of a parameter (see `param_arms.rs`): each
@@ -913,6 +931,9 @@ impl<'a> Checker<'a> {
                     let cold_clause = match training {
                         Some(true) => Some(RegionKind::TrainingOnly),
                         _ if ends_in_raise(&clause.body) => Some(RegionKind::ErrorPath),
+                        _ if clause.test.as_ref().is_some_and(|test| self.diagnostics_test(test)) => {
+                            Some(RegionKind::OptInDiagnostics)
+                        }
                         _ => None,
                     };
                     let mut own = earlier.clone();
@@ -1074,7 +1095,7 @@ impl<'a> Checker<'a> {
     /// None` where `labels` is a parameter of the function, or a conjunction with either) or only
     /// outside training (`Some(false)`: `not m.training`, `labels is None`, or a disjunction with
     /// either). Ground-truth labels are given to compute a loss; inference never passes them.
-    fn training_test(&self, test: &Expr) -> Option<bool> {
+    pub(super) fn training_test(&self, test: &Expr) -> Option<bool> {
         let labels_param = self.scopes.last().is_some_and(|scope| scope.labels_param);
         let is_labels_none = |e: &Expr, op: CmpOp| {
             matches!(e, Expr::Compare(c) if labels_param && *c.ops == [op]
@@ -1096,6 +1117,20 @@ impl<'a> Checker<'a> {
             Expr::BoolOp(b) if b.op == BoolOp::And && b.values.iter().any(is_training) => Some(true),
             Expr::BoolOp(b) if b.op == BoolOp::Or && b.values.iter().any(is_not_training) => Some(false),
             _ => None,
+        }
+    }
+
+    /// Whether an `if` test holds only when the caller asked for diagnostics: a parameter of
+    /// [`diagnostics_flags`] it has not bound again, or a conjunction with one.
+    fn diagnostics_test(&self, test: &Expr) -> bool {
+        let Some(scope) = self.scopes.last() else { return false };
+        let is_flag = |e: &Expr| {
+            matches!(e, Expr::Name(n) if scope.diagnostics_flags.contains(&n.id.as_str())
+                && self.unchanged_param(n.id.as_str()).is_some())
+        };
+        match test {
+            Expr::BoolOp(b) if b.op == BoolOp::And => b.values.iter().any(is_flag),
+            other => is_flag(other),
         }
     }
 
@@ -1289,6 +1324,7 @@ impl<'a> Checker<'a> {
         let mut is_static = false;
         let mut is_classmethod = false;
         let mut property = false;
+        let mut is_abstract = false;
         let mut decorators = Vec::new();
         for decorator in &def.decorator_list {
             let expr = &decorator.expression;
@@ -1307,6 +1343,7 @@ impl<'a> Checker<'a> {
                 Some(["torch", "compile"]) | Some(["torch", "compiler", "compile"]) => compiled = true,
                 // The body runs once per distinct argument (once per instance for a property).
                 Some(["functools", "lru_cache" | "cache" | "cached_property"]) => cached = true,
+                Some(["abc", "abstractmethod"]) => is_abstract = true,
                 Some(["builtins", ..]) | None => {
                     let text = self.text(head);
                     is_static |= text == "staticmethod";
@@ -1378,6 +1415,7 @@ impl<'a> Checker<'a> {
             scalar_params: 0,
             kwargs_to_attrs: false,
             property,
+            stub: class.is_some() && (is_abstract || is_stub_body(&def.body)),
             return_val,
             untyped_params: 0,
             tensor_params: 0,
@@ -1387,8 +1425,9 @@ impl<'a> Checker<'a> {
         });
 
         let vars = self.spare_vars.pop().unwrap_or_default();
-        let arm_defaults = param_arms::records_arms(def, self.context.source)
-            .then(|| self.arm_defaults(parameters, class.is_some() && !is_static));
+        let has_nonlocal = *self.has_nonlocal.get_or_insert_with(|| self.context.source.contains("nonlocal"));
+        let arm_defaults = param_arms::records_arms(def, self.context.source, has_nonlocal)
+            .then(|| self.arm_defaults(parameters, class.is_some() && !is_static, !param_arms::is_private(name)));
         let mut scope = Scope {
             func,
             vars,
@@ -1398,6 +1437,7 @@ impl<'a> Checker<'a> {
             params: SmallVec::new(),
             rebound: 0,
             arm_defaults,
+            diagnostics_flags: diagnostics_flags(parameters),
         };
         let mut params = Vec::with_capacity(parameters.len());
         let all = parameters
@@ -1752,9 +1792,55 @@ fn walks_by_index(test: &Expr, body: &[Stmt]) -> bool {
     !names.is_empty() && steps(body, &names)
 }
 
+/// The parameters that switch diagnostics on and are off by default: named `log`, `logging`,
+/// `trace`, or with a `debug`, `verbose`, `profile`/`profiling` or `timing` word (`debug_mode`,
+/// `print_timing`), and a default of `False`. What they guard (timing with
+/// `torch.cuda.synchronize()`, a deterministic CPU fallback) runs only when a caller asks.
+fn diagnostics_flags<'a>(parameters: &'a ast::Parameters) -> SmallVec<[&'a str; 1]> {
+    let is_diagnostics_name = |name: &str| {
+        matches!(name, "log" | "logging" | "trace")
+            || name.split('_').any(|word| matches!(word, "debug" | "verbose" | "profile" | "profiling" | "timing"))
+    };
+    parameters
+        .posonlyargs
+        .iter()
+        .chain(&parameters.args)
+        .chain(&parameters.kwonlyargs)
+        .filter(|param| matches!(param.default.as_deref(), Some(Expr::BooleanLiteral(b)) if !b.value))
+        .map(|param| param.parameter.name.as_str())
+        .filter(|name| is_diagnostics_name(name))
+        .collect()
+}
+
 /// A block that ends in `raise`: all of it runs only on the way to the error, never per step.
 fn ends_in_raise(body: &[Stmt]) -> bool {
     matches!(body.last(), Some(Stmt::Raise(_)))
+}
+
+/// A body with no behaviour: docstrings, `pass`, `...`, and at most a final `raise
+/// NotImplementedError` (with or without arguments). A method like this is there to be
+/// overridden.
+fn is_stub_body(body: &[Stmt]) -> bool {
+    let (last, rest) = match body.split_last() {
+        Some(split) => split,
+        None => return false,
+    };
+    let inert = |stmt: &Stmt| match stmt {
+        Stmt::Pass(_) => true,
+        Stmt::Expr(e) => matches!(&*e.value, Expr::StringLiteral(_) | Expr::EllipsisLiteral(_)),
+        _ => false,
+    };
+    let not_implemented = match last {
+        Stmt::Raise(raise) => match raise.exc.as_deref() {
+            Some(Expr::Name(name)) => name.id.as_str() == "NotImplementedError",
+            Some(Expr::Call(call)) => {
+                matches!(&*call.func, Expr::Name(name) if name.id.as_str() == "NotImplementedError")
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    rest.iter().all(inert) && (inert(last) || not_implemented)
 }
 
 /// `if self.x is None:` whose body assigns `self.x` (the same attribute): state the object
@@ -1843,7 +1929,28 @@ fn is_kept_tensor_size(e: &Expr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::changes_default_device;
+    use super::{changes_default_device, is_stub_body};
+    use crate::python::adapter::{self, Stmt};
+
+    /// Whether the body of the first function of `source` is a stub.
+    fn stub(source: &str) -> bool {
+        let parsed = adapter::parse(source, false, false);
+        let Some(Stmt::FunctionDef(def)) = parsed.body().first() else { panic!("no function in {source}") };
+        is_stub_body(&def.body)
+    }
+
+    #[test]
+    fn stub_bodies_have_no_behaviour() {
+        assert!(stub("def f(self):\n    pass\n"));
+        assert!(stub("def f(self):\n    ...\n"));
+        assert!(stub("def f(self):\n    \"\"\"Doc.\"\"\"\n"));
+        assert!(stub("def f(self):\n    \"\"\"Doc.\"\"\"\n    raise NotImplementedError\n"));
+        assert!(stub("def f(self):\n    raise NotImplementedError(\"subclasses\")\n"));
+        assert!(!stub("def f(self):\n    return 1\n"));
+        assert!(!stub("def f(self):\n    raise ValueError(\"no\")\n"));
+        assert!(!stub("def f(self):\n    raise NotImplementedError\n    pass\n"));
+        assert!(!stub("def f(self):\n    self.x = 1\n    raise NotImplementedError\n"));
+    }
 
     #[test]
     fn default_device_changes_only_away_from_the_cpu() {

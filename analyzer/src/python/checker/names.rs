@@ -165,6 +165,7 @@ impl<'a> Checker<'a> {
         forget(&mut self.vectors);
         forget(&mut self.lists_of_lists);
         forget(&mut self.model_parts);
+        forget(&mut self.training_flags);
         if !self.ranked.is_empty() {
             self.ranked.remove(&key);
         }

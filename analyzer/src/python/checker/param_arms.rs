@@ -19,14 +19,14 @@ pub(super) fn is_private(name: &str) -> bool {
     name.starts_with('_') && !name.ends_with("__")
 }
 
-/// Whether the arms of a function's `if`s are worth recording: a private function (its callers
-/// are all in the tree, by convention) without decorators other than `@staticmethod` (one may
-/// register or wrap it, and a classmethod takes its class first), whose body rebinds no name of
-/// an enclosing scope (`nonlocal`, which could rebind a parameter from a nested function).
-pub(super) fn records_arms(def: &ast::StmtFunctionDef, source: &str) -> bool {
-    is_private(def.name.as_str())
-        && def.decorator_list.iter().all(|d| matches!(&d.expression, Expr::Name(n) if n.id.as_str() == "staticmethod"))
-        && !source[span(def)].contains("nonlocal")
+/// Whether the arms of a function's `if`s are worth recording: a function without decorators
+/// other than `@staticmethod` (one may register or wrap it, and a classmethod takes its class
+/// first), whose body rebinds no name of an enclosing scope (`nonlocal`, which could rebind a
+/// parameter from a nested function). The project pass decides a private function's arms from
+/// every call, a public one's only where some call passes a training-only value.
+pub(super) fn records_arms(def: &ast::StmtFunctionDef, source: &str, file_has_nonlocal: bool) -> bool {
+    def.decorator_list.iter().all(|d| matches!(&d.expression, Expr::Name(n) if n.id.as_str() == "staticmethod"))
+        && !(file_has_nonlocal && source[span(def)].contains("nonlocal"))
 }
 
 impl<'a> Checker<'a> {
@@ -133,18 +133,23 @@ impl<'a> Checker<'a> {
     }
 
     /// The defaults of a function's parameters (`None` for the receiver, `*args` and
-    /// `**kwargs`), in the summary's order of parameters.
+    /// `**kwargs`), in the summary's order of parameters. A public function's arms are decided only
+    /// where calls pass training-only values, which are `False`: only its parameters that default
+    /// to `False` or `None` have one (the others are `None`, and their arms are not recorded).
     pub(super) fn arm_defaults(
         &mut self,
         parameters: &ast::Parameters,
         receiver: bool,
+        public: bool,
     ) -> SmallVec<[Option<ParamDefault>; 6]> {
         let mut defaults = SmallVec::new();
         let default = |checker: &mut Self, param: &ast::ParameterWithDefault| {
-            Some(match param.default.as_deref() {
+            let default = match param.default.as_deref() {
                 None => ParamDefault::Required,
                 Some(value) => checker.literal(value).map_or(ParamDefault::Other, ParamDefault::Literal),
-            })
+            };
+            let falsy = matches!(default, ParamDefault::Literal(Const::Bool(false) | Const::None));
+            (!public || falsy).then_some(default)
         };
         for (index, param) in parameters.posonlyargs.iter().chain(parameters.args.iter()).enumerate() {
             defaults.push(if index == 0 && receiver { None } else { default(self, param) });
@@ -178,32 +183,46 @@ impl<'a> Checker<'a> {
         let spread = call.arguments.args.iter().any(Expr::is_starred_expr)
             || call.arguments.keywords.iter().any(|k| k.arg.is_none());
         if spread {
-            let keyword = 0;
-            self.summary.literal_args.push(LiteralArg { call: index, slot: LiteralArg::SPREAD, keyword, value: None });
+            let (keyword, training) = (0, false);
+            let arg = LiteralArg { call: index, slot: LiteralArg::SPREAD, keyword, value: None, training };
+            self.summary.literal_args.push(arg);
             return;
         }
         for (position, arg) in call.arguments.args.iter().enumerate() {
-            if let Some(value) = self.literal(arg) {
-                let arg = LiteralArg { call: index, slot: position as u32, keyword: 0, value: Some(value) };
+            let (value, training) = self.argument_literal(arg);
+            if let Some(value) = value {
+                let arg = LiteralArg { call: index, slot: position as u32, keyword: 0, value: Some(value), training };
                 self.summary.literal_args.push(arg);
             }
         }
         for keyword in call.arguments.keywords.iter() {
             let Some(name) = &keyword.arg else { continue };
-            let value = self.literal(&keyword.value);
+            let (value, training) = self.argument_literal(&keyword.value);
             let keyword = self.name(name.as_str());
-            self.summary.literal_args.push(LiteralArg { call: index, slot: LiteralArg::KEYWORD, keyword, value });
+            self.summary.literal_args.push(LiteralArg {
+                call: index,
+                slot: LiteralArg::KEYWORD,
+                keyword,
+                value,
+                training,
+            });
         }
     }
 
-    /// Whether a call of `callee` (a value of the summary) calls a function by a private name.
-    pub(super) fn private_callee(&self, callee: ValId) -> bool {
-        let names = &self.summary.names;
-        match self.summary.vals[callee as usize] {
-            Val::Func(func) => is_private(&self.summary.funcs[func as usize].name),
-            Val::Global(name) | Val::Attr(_, name) | Val::SelfAttr { name, .. } => is_private(names.get(name)),
-            Val::Import(path) => names.get(path.dotted).rsplit('.').next().is_some_and(is_private),
+    /// The literal an argument is, and whether it is one only because it holds only in training
+    /// (`self.training and ...`, or a local bound to that): then `False`, as when the model infers.
+    fn argument_literal(&mut self, arg: &'a Expr) -> (Option<Const>, bool) {
+        let training = match arg {
+            Expr::Name(name) => {
+                !self.training_flags.is_empty()
+                    && self.training_flags.contains(&(self.current_func(), name.id.as_str()))
+            }
+            Expr::BoolOp(_) => self.training_test(arg) == Some(true),
             _ => false,
+        };
+        if training {
+            return (Some(Const::Bool(false)), true);
         }
+        (self.literal(arg), false)
     }
 }

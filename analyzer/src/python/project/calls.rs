@@ -53,6 +53,14 @@ impl Project<'_> {
                     dispatched.push((f, c, name));
                 }
             }
+            // `self.m(...)` where the class's `m` is a stub: whatever subclass `self` is, its
+            // override runs (a base class's `apply` calling its abstract `_apply`).
+            if let Some(class) = self.self_class(file, base) {
+                let files = self.files;
+                if self.find_method(file, class, name).is_some_and(|(f, m)| files[f].summary.funcs[m as usize].stub) {
+                    dispatched.push((file, class, name));
+                }
+            }
         }
         for (f, c, name) in dispatched {
             for (mf, m) in self.overrides(f, c, name) {
@@ -61,6 +69,14 @@ impl Project<'_> {
                 }
             }
         }
+    }
+
+    /// The class whose method `value` is the receiver (`self`) of, if it is one.
+    fn self_class(&self, file: FileIdx, value: ValId) -> Option<u32> {
+        let summary = &self.files[file].summary;
+        let Val::Param { func, index: 0 } = summary.vals[value as usize] else { return None };
+        let function = &summary.funcs[func as usize];
+        function.class.filter(|_| !function.is_static)
     }
 
     /// `self.register(x=v)` where `register` stores its `**kwargs` on the receiver

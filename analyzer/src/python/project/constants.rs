@@ -12,6 +12,12 @@
 //! literal, or spreading `*args`/`**kwargs`, leaves the parameter undecided; so does a function
 //! no call reaches. Hotness is per function, not per call edge: a hot caller passing `False` does
 //! not make the `True` arm cold while a cold caller passes `True`.
+//!
+//! A value that holds only in training (`self.training and ...`) is `False` whenever the model
+//! infers, and counts as that literal. A public function's callers may be outside the tree, so its
+//! arms are decided only where some call passes such a value (the arm then runs only in training:
+//! peft's `get_delta_weight(..., apply_rank_dropout=self.training and ...)`); a call of its name
+//! that does not resolve counts for every function of that name.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
@@ -51,10 +57,37 @@ impl<'s> Project<'s> {
     pub(super) fn dead_arms(&mut self) -> Vec<Vec<bool>> {
         let files = self.files;
         let mut dead: Vec<Vec<bool>> = vec![Vec::new(); files.len()];
+        // The names calls pass training-only values to: only functions of these names are
+        // decided when public.
+        let mut trained_names: FxHashSet<Sym> = FxHashSet::default();
+        for (file, analysis) in files.iter().enumerate() {
+            let summary = &analysis.summary;
+            for arg in summary.literal_args.iter().filter(|arg| arg.training) {
+                if let Some(name) = self.callee_name(file, summary.calls[arg.call as usize].callee) {
+                    trained_names.insert(name);
+                }
+            }
+        }
         // The functions with arms to decide, by name.
         let mut by_name: FxHashMap<Sym, SmallVec<[(FileIdx, FuncIdx); 2]>> = FxHashMap::default();
         for (file, analysis) in files.iter().enumerate() {
+            // (Arms of one function come together: its name is looked up once.)
+            let mut decided: Option<(FuncIdx, bool)> = None;
             for arm in &analysis.summary.param_arms {
+                let function = &analysis.summary.funcs[arm.func as usize];
+                let wanted = match decided {
+                    Some((func, wanted)) if func == arm.func => wanted,
+                    _ => {
+                        let wanted = super::declared::is_private_or_local(function)
+                            || (!trained_names.is_empty()
+                                && self.sym_ids.get(function.name.as_str()).is_some_and(|n| trained_names.contains(n)));
+                        decided = Some((arm.func, wanted));
+                        wanted
+                    }
+                };
+                if !wanted {
+                    continue;
+                }
                 let name = self.intern_name(&analysis.summary.funcs[arm.func as usize].name);
                 let entry = by_name.entry(name).or_default();
                 if !entry.contains(&(file, arm.func)) {
@@ -76,6 +109,8 @@ impl<'s> Project<'s> {
             }
         }
         let mut passed: FxHashMap<(FileIdx, FuncIdx, u32), Passed> = FxHashMap::default();
+        // Parameters some call passes a training-only value (a public function's arm needs one).
+        let mut trained: FxHashSet<(FileIdx, FuncIdx, u32)> = FxHashSet::default();
         for (file, analysis) in files.iter().enumerate() {
             let summary = &analysis.summary;
             for (index, call) in summary.calls.iter().enumerate() {
@@ -85,8 +120,19 @@ impl<'s> Project<'s> {
                 }
                 let (mut targets, _) = self.targets_with_dispatch(file, call);
                 if targets.is_empty() {
-                    unknown.insert(name);
-                    continue;
+                    if by_name[&name]
+                        .iter()
+                        .any(|&(f, m)| super::declared::is_private_or_local(&files[f].summary.funcs[m as usize]))
+                    {
+                        unknown.insert(name);
+                        continue;
+                    }
+                    // A call of a public name that does not resolve may reach any function of that
+                    // name: what it passes counts for each of them.
+                    for &(f, m) in &by_name[&name] {
+                        let function = &files[f].summary.funcs[m as usize];
+                        targets.push((f, m, u32::from(function.class.is_some() && !function.is_static)));
+                    }
                 }
                 // A method reached through `self` (or any receiver) may be overridden: the call
                 // reaches the functions of that name in the subclasses too (`Base.decode` calling
@@ -121,24 +167,31 @@ impl<'s> Project<'s> {
                         let param_name = self.sym(target_file, target.params[param as usize].0);
                         let position =
                             param.checked_sub(first).filter(|&p| p < call.args.len && param < target.positional);
-                        let value = if spread {
-                            None
+                        let given = if spread {
+                            Err(())
                         } else if let Some(position) = position {
-                            literals
-                                .iter()
-                                .find(|arg| arg.slot == position)
-                                .and_then(|arg| arg.value)
-                                .map(|value| self.lit(file, value))
+                            literals.iter().find(|arg| arg.slot == position).ok_or(())
                         } else if let Some(arg) = literals
                             .iter()
                             .find(|arg| arg.slot == LiteralArg::KEYWORD && self.sym(file, arg.keyword) == param_name)
                         {
-                            arg.value.map(|value| self.lit(file, value))
+                            Ok(arg)
                         } else {
-                            match default {
+                            // Not passed: the default.
+                            Err(())
+                        };
+                        let value = match given {
+                            Ok(arg) => {
+                                if arg.training {
+                                    trained.insert((target_file, func, param));
+                                }
+                                arg.value.map(|value| self.lit(file, value))
+                            }
+                            Err(()) if spread || position.is_some() => None,
+                            Err(()) => match default {
                                 ParamDefault::Literal(value) => Some(self.lit(target_file, value)),
                                 ParamDefault::Required | ParamDefault::Other => None,
-                            }
+                            },
                         };
                         let now = match (value, passed.get(&(target_file, func, param))) {
                             (Some(value), None) => Passed::Always(value),
@@ -156,7 +209,11 @@ impl<'s> Project<'s> {
             }
             for &(file, func) in functions {
                 let summary = &files[file].summary;
+                let public = !super::declared::is_private_or_local(&summary.funcs[func as usize]);
                 for arm in summary.param_arms.iter().filter(|arm| arm.func == func) {
+                    if public && !trained.contains(&(file, func, arm.param)) {
+                        continue;
+                    }
                     let Some(&Passed::Always(value)) = passed.get(&(file, func, arm.param)) else { continue };
                     let compared = match arm.test {
                         ArmTest::Truthy => None,
@@ -197,7 +254,7 @@ impl<'s> Project<'s> {
     }
 
     /// The name a call site calls a function by: the last part of its callee.
-    fn callee_name(&mut self, file: FileIdx, callee: ValId) -> Option<Sym> {
+    pub(super) fn callee_name(&mut self, file: FileIdx, callee: ValId) -> Option<Sym> {
         let summary: &'s FileSummary = &self.files[file].summary;
         match summary.vals[callee as usize] {
             Val::Global(name) | Val::Attr(_, name) | Val::SelfAttr { name, .. } => Some(self.sym(file, name)),

@@ -53,7 +53,11 @@ struct Containers<'f> {
 impl Project<'_> {
     /// Per file, what the other files prove about its questions in functions `wanted` accepts,
     /// and about its parameters annotated as Python numbers.
-    pub(super) fn foreign_types(&mut self, wanted: impl Fn(FileIdx, FuncIdx) -> bool) -> Vec<ForeignTypes> {
+    pub(super) fn foreign_types(
+        &mut self,
+        wanted: impl Fn(FileIdx, FuncIdx) -> bool,
+        is_root: impl Fn(FileIdx, FuncIdx) -> bool,
+    ) -> Vec<ForeignTypes> {
         let files = self.files;
         let mut attr_tys: FxHashMap<(ClassKey, Sym), Ty> = FxHashMap::default();
         for (file, analysis) in files.iter().enumerate() {
@@ -109,7 +113,7 @@ impl Project<'_> {
         let mut out: Vec<ForeignTypes> = files.iter().map(|_| ForeignTypes::default()).collect();
         self.params_given_tensors(&mut out, &wanted);
         self.forward_given_tensors(&mut out, &wanted);
-        self.host_params(&mut out, &wanted);
+        self.host_params(&mut out, &wanted, &is_root);
         self.kept_fields(&mut out);
         // (Calls answered after the parameters are known: what a function returns of them.)
         self.given_params = out
@@ -272,16 +276,29 @@ impl Project<'_> {
     /// function's are only the calls of private and local names the first pass marked `closed`.
     /// Calls that the evaluator cannot resolve are not seen, as for private functions: "every
     /// call" means every call whose callee is proven.
-    fn host_params(&mut self, out: &mut [ForeignTypes], wanted: &impl Fn(FileIdx, FuncIdx) -> bool) {
+    ///
+    /// Public module-level functions count too ([`Self::open_functions`]), decided by every call
+    /// in the tree that resolves to them (sglang's `sgemm_lora_a_fwd`, given the batch's
+    /// `*_cpu` tensors by each of its callers): outside callers are not seen, but neither can
+    /// they make the function hot.
+    fn host_params(
+        &mut self,
+        out: &mut [ForeignTypes],
+        wanted: &impl Fn(FileIdx, FuncIdx) -> bool,
+        is_root: &impl Fn(FileIdx, FuncIdx) -> bool,
+    ) {
         let files = self.files;
         let mut passed: FxHashMap<Param, Passes> = FxHashMap::default();
         let by_class = self.any_closed_by_class();
+        let open = self.open_functions(is_root);
+        let any_open = !open.is_empty();
         for (file, analysis) in files.iter().enumerate() {
             let summary = &analysis.summary;
-            for args in summary.tensor_args.iter().filter(|args| args.closed || by_class) {
+            for args in summary.tensor_args.iter().filter(|args| args.closed || by_class || any_open) {
                 let call = &summary.calls[args.call as usize];
-                // A call by a public name decides only methods of private classes.
-                if !args.closed && !self.may_call_closed_class(file, call.callee) {
+                // A call by a public name decides only methods of private classes and public
+                // module functions.
+                if !args.closed && !self.may_call_closed_class(file, call.callee, by_class, &open) {
                     continue;
                 }
                 let keywords = &summary.closed_kwargs[calls_range(&summary.closed_kwargs, args.call, |k| k.0)];
@@ -296,8 +313,11 @@ impl Project<'_> {
                 for (target_file, func, first) in self.call_targets(file, call) {
                     let target = &files[target_file].summary.funcs[func as usize];
                     let eligible = (target.untyped_params | target.tensor_params) & !target.tested_params;
-                    let closed =
-                        if is_private_or_local(target) { args.closed } else { self.closed_by_class(target_file, func) };
+                    let closed = if is_private_or_local(target) {
+                        args.closed
+                    } else {
+                        self.closed_by_class(target_file, func) || open.contains(&(target_file, func))
+                    };
                     if eligible == 0 || !closed {
                         continue;
                     }
@@ -379,6 +399,30 @@ impl Project<'_> {
         }
     }
 
+    /// Public module-level functions whose parameters [`Self::host_params`] may decide, with their
+    /// names. Their callers outside the tree are not seen, but only calls in the tree make them
+    /// hot: when every call here passes host data, so does every call on a hot path. Not a root,
+    /// nor a function holding one (a `forward`, a decode loop, a profile's entry point), whose
+    /// callers are the framework's or the user's.
+    fn open_functions(&self, is_root: &impl Fn(FileIdx, FuncIdx) -> bool) -> FxHashSet<(FileIdx, FuncIdx)> {
+        let mut open = FxHashSet::default();
+        for (file, analysis) in self.files.iter().enumerate() {
+            for (func, info) in analysis.summary.funcs.iter().enumerate() {
+                let decidable =
+                    (info.untyped_params | info.tensor_params) & !info.tested_params & info.read_params != 0;
+                if decidable
+                    && info.class.is_none()
+                    && info.qualname == info.name
+                    && !info.name.starts_with('_')
+                    && !is_root(file, func as FuncIdx)
+                {
+                    open.insert((file, func as FuncIdx));
+                }
+            }
+        }
+        open
+    }
+
     /// Whether a method's callers are all in the tree by its class: a method of a private class
     /// (`_Transform`, not a dunder name) that no class in the tree derives from (a subclass may
     /// be public, and its instances called from outside).
@@ -390,13 +434,22 @@ impl Project<'_> {
             && self.subclasses.get(&(file as u32, class)).is_none_or(|subclasses| subclasses.is_empty())
     }
 
-    /// Whether a call of `callee` may reach a method of a private class ([`Self::closed_by_class`]):
-    /// a function or bound method of one, or what is called through its class's methods (a class,
-    /// an instance, a container of them), whose class [`Self::call_targets`] looks up.
-    fn may_call_closed_class(&mut self, file: FileIdx, callee: ValId) -> bool {
+    /// Whether a call of `callee` may reach a method of a private class ([`Self::closed_by_class`],
+    /// when `by_class`): a function or bound method of one, or what is called through its class's
+    /// methods (a class, an instance, a container of them), whose class [`Self::call_targets`]
+    /// looks up; or one of the `open` public functions. (The callee's value is memoised from
+    /// call resolution.)
+    fn may_call_closed_class(
+        &mut self,
+        file: FileIdx,
+        callee: ValId,
+        by_class: bool,
+        open: &FxHashSet<(FileIdx, FuncIdx)>,
+    ) -> bool {
         self.eval(file, callee).into_iter().any(|entity| match entity {
-            Entity::Func(f, m) | Entity::Bound(f, m) => self.closed_by_class(f, m),
-            Entity::Class(..) | Entity::Instance(..) | Entity::Declared(..) | Entity::Container(_) => true,
+            Entity::Func(f, m) if open.contains(&(f, m)) => true,
+            Entity::Func(f, m) | Entity::Bound(f, m) => by_class && self.closed_by_class(f, m),
+            Entity::Class(..) | Entity::Instance(..) | Entity::Declared(..) | Entity::Container(_) => by_class,
             _ => false,
         })
     }
@@ -874,7 +927,7 @@ fn set_bits(mut mask: u32) -> impl Iterator<Item = u32> {
 
 /// Whether all of a function's callers are in the tree: a private function or method
 /// (`_helper`, not a dunder) or one defined inside another function.
-fn is_private_or_local(func: &FuncSummary) -> bool {
+pub(super) fn is_private_or_local(func: &FuncSummary) -> bool {
     (func.name.starts_with('_') && !func.name.ends_with("__")) || (func.class.is_none() && func.qualname.contains('.'))
 }
 

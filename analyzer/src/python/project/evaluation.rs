@@ -553,6 +553,14 @@ impl Project<'_> {
         let files = self.files;
         if let Val::Attr(base, name) = files[file].summary.vals[callee as usize] {
             let name = files[file].summary.names.get(name);
+            // A dict display's (or comprehension's) container holds its values.
+            if name == "values" {
+                let containers: Entities =
+                    self.eval(file, base).into_iter().filter(|e| matches!(e, Entity::Container(_))).collect();
+                if !containers.is_empty() {
+                    return containers;
+                }
+            }
             let factory = matches!(name, "from_pretrained" | "from_config" | "_from_config" | "load_from_checkpoint");
             if factory || returns_self_module(name) {
                 let mut out = Entities::new();

@@ -322,8 +322,20 @@ fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&st
             }
         }
     }
+    // Per function node, whether it is a root or holds one: what calls it from outside the tree
+    // is not seen, so its callers in the tree do not decide its parameters.
+    let mut root_funcs: Vec<bool> = reach.iter().map(|reach| matches!(reach, hotpath::Reach::Root(_))).collect();
+    for &node in &region_roots {
+        if let Some((file, region)) = project.layout.region_of(node) {
+            let func = files[file].summary.regions[region].func;
+            root_funcs[hotpath::Graph::func_node(&project.layout, file, func)] = true;
+        }
+    }
     let func_base = project.layout.func_base.clone();
-    let foreign = project.foreign_types(|file, func| hot_funcs[func_base[file] + func as usize]);
+    let foreign = project.foreign_types(
+        |file, func| hot_funcs[func_base[file] + func as usize],
+        |file, func| root_funcs[func_base[file] + func as usize],
+    );
     lap("types across files");
     let mut dead_regions = Vec::new();
     for (file, regions) in project.dead_regions.iter().enumerate() {
