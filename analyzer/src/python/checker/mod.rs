@@ -1796,7 +1796,7 @@ fn walks_by_index(test: &Expr, body: &[Stmt]) -> bool {
 /// `trace`, or with a `debug`, `verbose`, `profile`/`profiling` or `timing` word (`debug_mode`,
 /// `print_timing`), and a default of `False`. What they guard (timing with
 /// `torch.cuda.synchronize()`, a deterministic CPU fallback) runs only when a caller asks.
-fn diagnostics_flags<'a>(parameters: &'a ast::Parameters) -> SmallVec<[&'a str; 1]> {
+fn diagnostics_flags(parameters: &ast::Parameters) -> SmallVec<[&str; 1]> {
     let is_diagnostics_name = |name: &str| {
         matches!(name, "log" | "logging" | "trace")
             || name.split('_').any(|word| matches!(word, "debug" | "verbose" | "profile" | "profiling" | "timing"))

@@ -40,7 +40,10 @@ declare_rule! {
     /// Host-ness of an index tensor is inferred from factories called without `device=`; code that
     /// sets a default CUDA device with `torch.set_default_device` is reported anyway. A mapping read
     /// with `d.get(key, [])` is taken to hold lists, which a mapping holding tensors with a list
-    /// default contradicts.
+    /// default contradicts. A 0-d integer tensor in host memory used as an index is read as a
+    /// Python integer (a select, no copy); where graphlint cannot tell the rank, as for an element
+    /// of a host tensor walked by `for` or `zip` (sglang's `for lora_idx, ... in
+    /// zip(weight_indices_cpu, ...)`), it is reported anyway.
     pub static RULE = Rule { code: "GL602", name: "host-index-of-device-tensor", family: HostToDevice, language: Python }
 }
 
