@@ -298,7 +298,7 @@ impl Project<'_> {
                 let call = &summary.calls[args.call as usize];
                 // A call by a public name decides only methods of private classes and public
                 // module functions.
-                if !args.closed && !self.may_call_closed_class(file, call.callee, by_class, &open) {
+                if !args.closed && !self.may_call_decided_function(file, call.callee, by_class, &open) {
                     continue;
                 }
                 let keywords = &summary.closed_kwargs[calls_range(&summary.closed_kwargs, args.call, |k| k.0)];
@@ -434,12 +434,13 @@ impl Project<'_> {
             && self.subclasses.get(&(file as u32, class)).is_none_or(|subclasses| subclasses.is_empty())
     }
 
-    /// Whether a call of `callee` may reach a method of a private class ([`Self::closed_by_class`],
-    /// when `by_class`): a function or bound method of one, or what is called through its class's
-    /// methods (a class, an instance, a container of them), whose class [`Self::call_targets`]
-    /// looks up; or one of the `open` public functions. (The callee's value is memoised from
-    /// call resolution.)
-    fn may_call_closed_class(
+    /// Whether a call of `callee` by a public name may reach a function whose parameters
+    /// [`Self::host_params`] decides: one of the `open` public module functions, or (when
+    /// `by_class`) a method of a private class ([`Self::closed_by_class`]), a function or bound
+    /// method of one or what is called through its class's methods (a class, an instance, a
+    /// container of them), whose class [`Self::call_targets`] looks up. (The callee's value is
+    /// memoised from call resolution.)
+    fn may_call_decided_function(
         &mut self,
         file: FileIdx,
         callee: ValId,
