@@ -94,12 +94,7 @@ impl Project<'_> {
                     continue;
                 }
                 let Val::Attr(receiver, name) = summary.vals[call.callee as usize] else { continue };
-                let Val::Param { func, index: 0 } = summary.vals[receiver as usize] else { continue };
-                let Some(class) =
-                    summary.funcs[func as usize].class.filter(|_| !summary.funcs[func as usize].is_static)
-                else {
-                    continue;
-                };
+                let Some(class) = self.self_class(file, receiver) else { continue };
                 let Some((mf, m)) = self.find_method(file, class, self.sym(file, name)) else { continue };
                 if !files[mf].summary.funcs[m as usize].kwargs_to_attrs {
                     continue;
