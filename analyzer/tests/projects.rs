@@ -353,7 +353,7 @@ fn per_step_roots() {
 /// likelihood or loss (`log_prob`, `*_nll`) runs no inference step, and a function so named is
 /// cold where a `forward` calls it. A loop that sets a schedule up again on each iteration (a long
 /// video's windows) runs whole denoising runs: what it calls beside the timestep loop is cold, the
-/// timestep loop inside it hot. Loops in a function without a scheduler step, and a sampling
+/// timestep loop inside it hot, also where the schedulers are per-frame copies in a list. Loops in a function without a scheduler step, and a sampling
 /// loop, stay decode loops. A loop over the elements of one tensor that calls only the Module's
 /// helpers (a CDF built element by element) runs no model step; one that calls the model does.
 #[test]
@@ -380,6 +380,7 @@ fn setup_loops_beside_the_denoising_loop_and_likelihood_loops_are_not_per_step()
             ("pkg/likelihood.py", 29),
             ("pkg/pipeline.py", 65),
             ("pkg/pipeline.py", 72),
+            ("pkg/pipeline.py", 93),
             ("pkg/elements.py", 11),
             ("pkg/elements.py", 31),
         ],

@@ -517,6 +517,19 @@ pub struct FileSummary {
     /// (`partial(self._helper, ...)`, `hooks.append(_helper)`, a call of `x[0]._helper`), each
     /// once: a function of that name may be called where no call site says with what.
     pub private_refs: Vec<NameId>,
+    /// A diffusion scheduler's calls told by their text, with their regions (see
+    /// `project/roots.rs`): also where the receiver has no value the project pass could name
+    /// (`schedulers[i].step(...)`, `deepcopy(scheduler).set_timesteps(...)`).
+    pub denoising_calls: Vec<(DenoisingCall, Option<RegionIdx>)>,
+}
+
+/// See [`FileSummary::denoising_calls`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DenoisingCall {
+    /// `<...scheduler...>.step(output, timestep, sample, ...)`: one denoising step.
+    Step,
+    /// `<...>.set_timesteps(...)` or `retrieve_timesteps(...)`: a denoising run is set up.
+    SetTimesteps,
 }
 
 impl FileSummary {

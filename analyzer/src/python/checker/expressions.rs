@@ -625,6 +625,24 @@ impl<'a> Checker<'a> {
                 self.mark_training();
             }
         }
+        // A denoising step takes the model output, the timestep and the sample.
+        let called = method.or(match func {
+            Expr::Name(name) => Some(name.id.as_str()),
+            _ => None,
+        });
+        let denoising = match called {
+            Some("set_timesteps" | "retrieve_timesteps") => Some(DenoisingCall::SetTimesteps),
+            Some("step")
+                if args.len() + keywords.len() >= 2
+                    && receiver_expr.is_some_and(|r| self.text(r).to_ascii_lowercase().contains("scheduler")) =>
+            {
+                Some(DenoisingCall::Step)
+            }
+            _ => None,
+        };
+        if let Some(denoising) = denoising.filter(|_| self.foreign.is_none()) {
+            self.summary.denoising_calls.push((denoising, self.regions.last().copied()));
+        }
         if let Ty::Val(val) = callee {
             let start = self.summary.call_args.len();
             self.summary.call_args.extend(args.iter().map(|t| if let Ty::Val(v) = t { Some(*v) } else { None }));

@@ -851,11 +851,11 @@ struct StepLoops {
 /// of them loop over denoising runs (see [`StepLoops`]).
 fn scheduler_step_loops(summary: &FileSummary) -> StepLoops {
     let mut steps = FxHashSet::default();
-    for call in &summary.calls {
-        if !is_scheduler_step(summary, call.callee) {
-            continue;
-        }
-        let mut region = call.region;
+    let by_text = |which: DenoisingCall| {
+        summary.denoising_calls.iter().filter(move |(call, _)| *call == which).map(|&(_, region)| region)
+    };
+    let by_value = summary.calls.iter().filter(|call| is_scheduler_step(summary, call.callee)).map(|call| call.region);
+    for mut region in by_value.chain(by_text(DenoisingCall::Step)) {
         while let Some(r) = region {
             if summary.regions[r as usize].kind == RegionKind::Loop {
                 steps.insert(r);
@@ -865,9 +865,9 @@ fn scheduler_step_loops(summary: &FileSummary) -> StepLoops {
     }
     let mut runs = FxHashSet::default();
     if !steps.is_empty() {
-        for call in summary.calls.iter().filter(|call| sets_timesteps(summary, call.callee)) {
+        let by_value = summary.calls.iter().filter(|call| sets_timesteps(summary, call.callee)).map(|call| call.region);
+        for mut region in by_value.chain(by_text(DenoisingCall::SetTimesteps)) {
             // The innermost step loop around the call is the one it sets up a run for.
-            let mut region = call.region;
             while let Some(r) = region {
                 if steps.contains(&r) {
                     runs.insert(r);
