@@ -1023,6 +1023,13 @@ impl<'a> Checker<'a> {
             }
             Stmt::Assert(assert) => {
                 self.test(&assert.test, TestContext::Assert);
+                // Past `assert x.device.type == "cpu"` (or `x.is_cpu`, `not x.is_cuda`), `x` is in
+                // host memory: the program stops otherwise.
+                let mut on_host = SmallVec::<[&'a str; 2]>::new();
+                asserted_on_host(&assert.test, &mut on_host);
+                for name in on_host {
+                    self.bind(name, Ty::HOST_TENSOR);
+                }
                 if let Some(msg) = &assert.msg {
                     self.error_path += 1;
                     self.push_region(RegionKind::ErrorPath, stmt.range().start().to_usize());
@@ -1507,6 +1514,18 @@ impl<'a> Checker<'a> {
             };
             scope.vars.insert(name, ty);
         }
+        // A parameter the body asserts is in host memory (`assert x.device.type == "cpu"` among
+        // its first statements, `x` not bound before) is, from the start: the same object.
+        for (index, stmt) in def.body.iter().enumerate() {
+            let Stmt::Assert(assert) = stmt else { continue };
+            let mut on_host = SmallVec::<[&'a str; 2]>::new();
+            asserted_on_host(&assert.test, &mut on_host);
+            for name in on_host {
+                if scope.params.contains(&name) && !def.body[..index].iter().any(|stmt| binds_name(stmt, name)) {
+                    scope.vars.insert(name, Ty::HOST_TENSOR);
+                }
+            }
+        }
         let summary = &mut self.summary.funcs[func as usize];
         summary.params = params;
         summary.positional = positional as u32;
@@ -1844,7 +1863,8 @@ fn is_stub_body(body: &[Stmt]) -> bool {
 }
 
 /// `if self.x is None:` whose body assigns `self.x` (the same attribute): state the object
-/// fills on first use and keeps, so the body runs once per object, not every step. Also with
+/// fills on first use and keeps, so the body runs once per object, not every step. The object may
+/// be another one the function is given (`if layer._scale is None: layer._scale = ...`). Also with
 /// tests that it went stale, `if self.x is None or self.x.device != device:` (or its dtype, or
 /// its size): rebuilt once per device, dtype or shape, like a table that grows.
 fn is_lazy_init(test: &Expr, body: &[Stmt]) -> bool {
@@ -1856,20 +1876,20 @@ fn is_lazy_init(test: &Expr, body: &[Stmt]) -> bool {
     if *compare.ops != [CmpOp::Is] || !compare.comparators[0].is_none_literal_expr() {
         return false;
     }
-    let Some(kept) = self_attribute(&compare.left) else { return false };
+    let Some(kept) = kept_attribute(&compare.left) else { return false };
     if !stale.iter().all(|test| is_staleness_test(test, kept)) {
         return false;
     }
     body.iter().any(|stmt| match stmt {
-        Stmt::Assign(assign) => assign.targets.iter().any(|target| self_attribute(target) == Some(kept)),
-        Stmt::AnnAssign(assign) => self_attribute(&assign.target) == Some(kept),
+        Stmt::Assign(assign) => assign.targets.iter().any(|target| kept_attribute(target) == Some(kept)),
+        Stmt::AnnAssign(assign) => kept_attribute(&assign.target) == Some(kept),
         _ => false,
     })
 }
 
 /// `self.x.device != d`, `self.x.dtype != d`, `self.x.size(0) != n`, `self.x.shape[0] != n` (either
 /// side): whether the kept attribute `x` no longer fits the call.
-fn is_staleness_test(test: &Expr, kept: &str) -> bool {
+fn is_staleness_test(test: &Expr, kept: (&str, &str)) -> bool {
     let Expr::Compare(compare) = test else { return false };
     if *compare.ops != [CmpOp::NotEq] {
         return false;
@@ -1881,9 +1901,77 @@ fn is_staleness_test(test: &Expr, kept: &str) -> bool {
             other => other,
         };
         matches!(inner, Expr::Attribute(a)
-            if matches!(a.attr.as_str(), "device" | "dtype" | "size" | "shape") && self_attribute(&a.value) == Some(kept))
+            if matches!(a.attr.as_str(), "device" | "dtype" | "size" | "shape") && kept_attribute(&a.value) == Some(kept))
     };
     describes_kept(&compare.left) || describes_kept(&compare.comparators[0])
+}
+
+/// The names an `assert` test says are tensors in host memory: `x.device.type == "cpu"` (either
+/// side), `x.is_cpu`, `not x.is_cuda`, and each operand of an `and` of them.
+fn asserted_on_host<'a>(test: &'a Expr, names: &mut SmallVec<[&'a str; 2]>) {
+    let name_of = |e: &'a Expr| match e {
+        Expr::Name(n) => Some(n.id.as_str()),
+        _ => None,
+    };
+    // `x.device.type`, giving `x`.
+    let device_type_of = |e: &'a Expr| match e {
+        Expr::Attribute(a) if a.attr.as_str() == "type" => match &*a.value {
+            Expr::Attribute(d) if d.attr.as_str() == "device" => name_of(&d.value),
+            _ => None,
+        },
+        _ => None,
+    };
+    let is_cpu_literal = |e: &Expr| matches!(e, Expr::StringLiteral(s) if s.value.to_str() == "cpu");
+    let found = match test {
+        Expr::BoolOp(b) if b.op == BoolOp::And => {
+            for value in &b.values {
+                asserted_on_host(value, names);
+            }
+            None
+        }
+        Expr::Compare(c) if *c.ops == [CmpOp::Eq] => {
+            let (left, right) = (&*c.left, &c.comparators[0]);
+            match (device_type_of(left), device_type_of(right)) {
+                (Some(name), _) if is_cpu_literal(right) => Some(name),
+                (_, Some(name)) if is_cpu_literal(left) => Some(name),
+                _ => None,
+            }
+        }
+        Expr::Attribute(a) if a.attr.as_str() == "is_cpu" => name_of(&a.value),
+        Expr::UnaryOp(u) if u.op == UnaryOp::Not => match &*u.operand {
+            Expr::Attribute(a) if a.attr.as_str() == "is_cuda" => name_of(&a.value),
+            _ => None,
+        },
+        _ => None,
+    };
+    names.extend(found);
+}
+
+/// Whether a statement binds `name` itself (not inside a nested block).
+fn binds_name(stmt: &Stmt, name: &str) -> bool {
+    let is_name = |e: &Expr| match e {
+        Expr::Name(n) => n.id.as_str() == name,
+        Expr::Tuple(t) => t.elts.iter().any(|e| matches!(e, Expr::Name(n) if n.id.as_str() == name)),
+        _ => false,
+    };
+    match stmt {
+        Stmt::Assign(assign) => assign.targets.iter().any(is_name),
+        Stmt::AnnAssign(assign) => is_name(&assign.target),
+        Stmt::AugAssign(assign) => is_name(&assign.target),
+        Stmt::For(stmt_for) => is_name(&stmt_for.target),
+        _ => false,
+    }
+}
+
+/// The object's and the attribute's names in `obj.x` (`self.x`, or a parameter's attribute).
+fn kept_attribute(e: &Expr) -> Option<(&str, &str)> {
+    match e {
+        Expr::Attribute(a) => match &*a.value {
+            Expr::Name(n) => Some((n.id.as_str(), a.attr.as_str())),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The attribute's name in `self.x`.
