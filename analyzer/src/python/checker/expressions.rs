@@ -685,6 +685,14 @@ impl<'a> Checker<'a> {
             }
             self.summary.calls.push(call_site);
         }
+        // `x.numpy()` raises on a CUDA tensor (unless `force=True`): past it, `x` is a host tensor.
+        if let (Some("numpy"), Some(Expr::Name(name))) = (method, receiver_expr) {
+            let forced = call.arguments.keywords.iter().any(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == "force"));
+            let name = name.id.as_str();
+            if !forced && self.scopes.last().is_some_and(|scope| scope.vars.contains_key(name)) {
+                self.bind(name, Ty::HOST_TENSOR);
+            }
+        }
         result
     }
 
