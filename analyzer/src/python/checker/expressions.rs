@@ -163,6 +163,9 @@ impl<'a> Checker<'a> {
                         Ty::Val(self.summary.add_val(Val::Union(items)))
                     }
                     (Ty::Val(a), Ty::None | Ty::Unknown) | (Ty::None | Ty::Unknown, Ty::Val(a)) => Ty::Val(a),
+                    // `layers if layers is not None else []`: the empty default adds no element.
+                    (Ty::Val(a), _) if is_empty_display(&ternary.orelse) => Ty::Val(a),
+                    (_, Ty::Val(a)) if is_empty_display(&ternary.body) => Ty::Val(a),
                     _ => body.join(orelse),
                 }
             }
@@ -864,5 +867,15 @@ fn is_sequence(container: &Expr, ty: Ty) -> bool {
         Expr::List(list) => !list.elts.is_empty(),
         Expr::Tuple(tuple) => !tuple.elts.is_empty(),
         _ => matches!(ty, Ty::List | Ty::Tensors),
+    }
+}
+
+/// `[]`, `()`, `{}`: a display with nothing in it.
+fn is_empty_display(expr: &Expr) -> bool {
+    match expr {
+        Expr::List(list) => list.elts.is_empty(),
+        Expr::Tuple(tuple) => tuple.elts.is_empty(),
+        Expr::Dict(dict) => dict.items.is_empty(),
+        _ => false,
     }
 }
