@@ -246,6 +246,18 @@ impl<'a> Checker<'a> {
     /// `for i in v` (or `for k, i in enumerate(v)`) over a tensor `v` of a known rank: each `i`
     /// has one dimension less (0-d over a 1-d `v`).
     pub(super) fn note_iterated_elements(&mut self, iter: &'a Expr, target: &'a Expr) {
+        // `for a, b in zip(x, y)`: each target walks its own sequence.
+        if let (Expr::Call(call), Expr::Tuple(tuple)) = (iter, target) {
+            if tuple.elts.len() == call.arguments.args.len()
+                && call.arguments.keywords.is_empty()
+                && matches!(self.qualify(&call.func).as_deref(), Some(["builtins", "zip"]))
+            {
+                for (arg, element) in call.arguments.args.iter().zip(&tuple.elts) {
+                    self.note_iterated_elements(arg, element);
+                }
+                return;
+            }
+        }
         let (iterated, target) = match (iter, target) {
             (Expr::Call(call), Expr::Tuple(tuple))
                 if tuple.elts.len() == 2

@@ -41,16 +41,19 @@ declare_rule! {
     /// sets a default CUDA device with `torch.set_default_device` is reported anyway. A mapping read
     /// with `d.get(key, [])` is taken to hold lists, which a mapping holding tensors with a list
     /// default contradicts. A 0-d integer tensor in host memory used as an index is read as a
-    /// Python integer (a select, no copy); where graphlint cannot tell the rank, as for an element
-    /// of a host tensor walked by `for` or `zip` (sglang's `for lora_idx, ... in
-    /// zip(weight_indices_cpu, ...)`), it is reported anyway.
+    /// Python integer (a select, no copy) and is not reported where graphlint can tell the rank
+    /// (`torch.tensor(0)`, an element of a 1-d host tensor walked by `for` or `zip`); where it
+    /// cannot, as for the elements of a parameter of unknown rank (sglang's `for lora_idx, ... in
+    /// zip(weight_indices, ...)`), it is reported anyway.
     pub static RULE = Rule { code: "GL602", name: "host-index-of-device-tensor", family: HostToDevice, language: Python }
 }
 
-pub(crate) fn check(checker: &mut Checker, elements: &[Expr], index_tys: &[Ty]) {
+pub(crate) fn check<'a>(checker: &mut Checker<'a>, elements: &'a [Expr], index_tys: &[Ty]) {
     for (element, ty) in elements.iter().zip(index_tys) {
         let what = match (element, ty) {
             (Expr::List(_), _) | (_, Ty::List) => "a Python list",
+            // A 0-d host tensor is read as an integer on the host: no index is copied.
+            (_, Ty::Tensor { host: true, .. }) if checker.is_scalar(element) => continue,
             (_, Ty::Tensor { host: true, .. }) => "a tensor in host memory",
             _ => continue,
         };

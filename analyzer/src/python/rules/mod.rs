@@ -234,11 +234,11 @@ pub(crate) fn on_truth_test(checker: &mut Checker, expr: &Expr, context: TestCon
 }
 
 /// `value[elements]`, read (`stored` is `None`) or assigned a value of type `stored`.
-pub(crate) fn on_subscript(
-    checker: &mut Checker,
+pub(crate) fn on_subscript<'a>(
+    checker: &mut Checker<'a>,
     subscript: &ast::ExprSubscript,
     value: Ty,
-    elements: &[Expr],
+    elements: &'a [Expr],
     index_tys: &[Ty],
     stored: Option<Ty>,
 ) {
