@@ -170,7 +170,17 @@ impl<'a> Checker<'a> {
                 }
             }
             Expr::Lambda(lambda) => {
-                self.expr(&lambda.body);
+                // A lambda that only builds a message (`torch_compilable_check(ok, lambda:
+                // f"...{int(n)}")`) runs when the check fails or the message is shown.
+                if builds_a_message(&lambda.body) {
+                    self.error_path += 1;
+                    self.push_region(RegionKind::ErrorPath, span(expr).start);
+                    self.expr(&lambda.body);
+                    self.regions.pop();
+                    self.error_path -= 1;
+                } else {
+                    self.expr(&lambda.body);
+                }
                 Ty::Unknown
             }
             Expr::Named(named) => {
@@ -876,6 +886,17 @@ fn is_empty_display(expr: &Expr) -> bool {
         Expr::List(list) => list.elts.is_empty(),
         Expr::Tuple(tuple) => tuple.elts.is_empty(),
         Expr::Dict(dict) => dict.items.is_empty(),
+        _ => false,
+    }
+}
+
+/// An f-string, or a concatenation or `%`-formatting with one: the text of a message.
+fn builds_a_message(expr: &Expr) -> bool {
+    match expr {
+        Expr::FString(_) => true,
+        Expr::BinOp(binop) if matches!(binop.op, ast::Operator::Add | ast::Operator::Mod) => {
+            builds_a_message(&binop.left) || matches!(&*binop.left, Expr::StringLiteral(_))
+        }
         _ => false,
     }
 }
