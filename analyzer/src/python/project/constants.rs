@@ -14,10 +14,13 @@
 //! not make the `True` arm cold while a cold caller passes `True`.
 //!
 //! A value that holds only in training (`self.training and ...`) is `False` whenever the model
-//! infers, and counts as that literal. A public function's callers may be outside the tree, so its
-//! arms are decided only where some call passes such a value (the arm then runs only in training:
-//! peft's `get_delta_weight(..., apply_rank_dropout=self.training and ...)`); a call of its name
-//! that does not resolve counts for every function of that name.
+//! infers, and counts as that literal. A public function's callers may be outside the tree, but
+//! they cannot make it hot: on every hot path it holds what the tree's calls pass. Its arms are
+//! decided where some call passes such a value (the arm then runs only in training: peft's
+//! `get_delta_weight(..., apply_rank_dropout=self.training and ...)`), or where every call leaves
+//! the parameter at its default (vllm's `update_state(..., repeat_indices=None)`), but never for
+//! a `forward` or `__call__`, which the framework or the user call; a call of its name that does
+//! not resolve counts for every function of that name.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
@@ -57,37 +60,10 @@ impl<'s> Project<'s> {
     pub(super) fn dead_arms(&mut self) -> Vec<Vec<bool>> {
         let files = self.files;
         let mut dead: Vec<Vec<bool>> = vec![Vec::new(); files.len()];
-        // The names calls pass training-only values to: only functions of these names are
-        // decided when public.
-        let mut trained_names: FxHashSet<Sym> = FxHashSet::default();
-        for (file, analysis) in files.iter().enumerate() {
-            let summary = &analysis.summary;
-            for arg in summary.literal_args.iter().filter(|arg| arg.training) {
-                if let Some(name) = self.callee_name(file, summary.calls[arg.call as usize].callee) {
-                    trained_names.insert(name);
-                }
-            }
-        }
         // The functions with arms to decide, by name.
         let mut by_name: FxHashMap<Sym, SmallVec<[(FileIdx, FuncIdx); 2]>> = FxHashMap::default();
         for (file, analysis) in files.iter().enumerate() {
-            // (Arms of one function come together: its name is looked up once.)
-            let mut decided: Option<(FuncIdx, bool)> = None;
             for arm in &analysis.summary.param_arms {
-                let function = &analysis.summary.funcs[arm.func as usize];
-                let wanted = match decided {
-                    Some((func, wanted)) if func == arm.func => wanted,
-                    _ => {
-                        let wanted = super::declared::is_private_or_local(function)
-                            || (!trained_names.is_empty()
-                                && self.sym_ids.get(function.name.as_str()).is_some_and(|n| trained_names.contains(n)));
-                        decided = Some((arm.func, wanted));
-                        wanted
-                    }
-                };
-                if !wanted {
-                    continue;
-                }
                 let name = self.intern_name(&analysis.summary.funcs[arm.func as usize].name);
                 let entry = by_name.entry(name).or_default();
                 if !entry.contains(&(file, arm.func)) {
@@ -210,11 +186,19 @@ impl<'s> Project<'s> {
             for &(file, func) in functions {
                 let summary = &files[file].summary;
                 let public = !super::declared::is_private_or_local(&summary.funcs[func as usize]);
+                let entry_point = matches!(summary.funcs[func as usize].name.as_str(), "forward" | "__call__");
                 for arm in summary.param_arms.iter().filter(|arm| arm.func == func) {
-                    if public && !trained.contains(&(file, func, arm.param)) {
+                    let Some(&Passed::Always(value)) = passed.get(&(file, func, arm.param)) else { continue };
+                    // A public function's arm is decided where some call passes a training-only
+                    // value, or where every call leaves its parameter at its default (callers
+                    // outside the tree cannot make the function hot: on every hot path it holds
+                    // what the tree's calls give it), except for a Module's entry points, which
+                    // the framework or the user call.
+                    let left_at_default =
+                        matches!(arm.default, ParamDefault::Literal(default) if self.lit(file, default) == value);
+                    if public && !trained.contains(&(file, func, arm.param)) && (entry_point || !left_at_default) {
                         continue;
                     }
-                    let Some(&Passed::Always(value)) = passed.get(&(file, func, arm.param)) else { continue };
                     let compared = match arm.test {
                         ArmTest::Truthy => None,
                         ArmTest::Is(c) | ArmTest::Equals(c) => Some(self.lit(file, c)),
