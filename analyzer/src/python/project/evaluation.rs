@@ -339,7 +339,27 @@ impl Project<'_> {
 
     // ----- the evaluator ----------------------------------------------------------------------
 
+    /// What `val` of `file` evaluates to. A value already evaluated is read from the memo here,
+    /// inlined into the callers (most calls are such reads); the rest is [`Self::eval_memoised`].
+    #[inline]
     pub(super) fn eval(&mut self, file: FileIdx, val: ValId) -> Entities {
+        let known = self.memo[file][val as usize];
+        if known < NOTHING_VOLATILE {
+            let (start, len, volatile) = self.results[known as usize];
+            self.read_flow |= volatile;
+            return match &self.result_entities[start as usize..(start + len) as usize] {
+                &[one] => smallvec::smallvec![one],
+                many => Entities::from_slice(many),
+            };
+        }
+        if known == NOTHING {
+            return Entities::new();
+        }
+        self.eval_memoised(file, val)
+    }
+
+    #[inline(never)]
+    fn eval_memoised(&mut self, file: FileIdx, val: ValId) -> Entities {
         match self.memo[file][val as usize] {
             UNSEEN => {}
             IN_PROGRESS | NOTHING => return Entities::new(),
