@@ -50,6 +50,39 @@ pub struct SourceFile {
     pub language: Language,
 }
 
+/// Sorts `files` as `files.sort()` does (by path, component by component, then by language), with
+/// each path's components encoded once: `Path`'s own comparison walks both paths' components at
+/// every step, which made the sort of a large tree's files a sizeable part of a warm run.
+pub fn sort_files(files: &mut [SourceFile]) {
+    /// The bytes whose order is the component-wise order of `path`'s: each component as a tag
+    /// in `Component`'s own order and its bytes, joined by 0 (which no component holds). `None`
+    /// for a path with a Windows prefix (compared as a `Path`).
+    fn key(path: &Path) -> Option<Vec<u8>> {
+        let mut key = Vec::with_capacity(path.as_os_str().len() + 8);
+        for (index, component) in path.components().enumerate() {
+            if index > 0 {
+                key.push(0);
+            }
+            match component {
+                std::path::Component::Prefix(_) => return None,
+                std::path::Component::RootDir => key.push(1),
+                std::path::Component::CurDir => key.push(2),
+                std::path::Component::ParentDir => key.push(3),
+                std::path::Component::Normal(name) => {
+                    key.push(4);
+                    key.extend_from_slice(name.as_encoded_bytes());
+                }
+            }
+        }
+        Some(key)
+    }
+    if files.iter().all(|file| key(&file.path).is_some()) {
+        files.sort_by_cached_key(|file| (key(&file.path), file.language));
+    } else {
+        files.sort();
+    }
+}
+
 /// Unsaved texts that replace files on disk for one run: what an editor holds in its buffers,
 /// or what `graphlint -` reads from stdin.
 ///
