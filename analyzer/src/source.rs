@@ -248,6 +248,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sort_files_orders_as_path_does() {
+        // Byte order and component order differ where a separator meets a byte below or above
+        // it (`a-b` < `a/` < `a0` in bytes; `a` < `a-b` as components).
+        let paths = [
+            "a/b.py", "a-b/c.py", "a/b/c.py", "a0/x.py", "a.py", "a", "ab/c.py", "./a/b.py", "/x/y.py", "/x-y/z.py",
+            "/x/y/z.py", "../up.py", "a/./b.py", "a//b.py", "a/b.py/", "Z/a.py", "é/a.py", "a/b.rs",
+        ];
+        let mut files: Vec<SourceFile> = paths
+            .iter()
+            .flat_map(|path| {
+                [Language::Rust, Language::Python].map(|language| SourceFile { path: PathBuf::from(path), language })
+            })
+            .collect();
+        let mut expected = files.clone();
+        expected.sort();
+        sort_files(&mut files);
+        assert_eq!(files, expected);
+    }
+
+    #[test]
     fn rows_and_columns() {
         let text = "ab\nçd\n\nx";
         let index = LineIndex::new(text);
