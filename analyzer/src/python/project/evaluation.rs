@@ -468,7 +468,7 @@ impl Project<'_> {
                         }
                         Entity::Class(f, c) => out.push(Entity::Declared(f, c)),
                         Entity::External(id)
-                            if self.externals[id as usize].rsplit('.').next().is_some_and(is_class_name) =>
+                            if is_class_name(super::last_segment(&self.externals[id as usize])) =>
                         {
                             out.push(Entity::ExternalInstance(id))
                         }
@@ -614,7 +614,7 @@ impl Project<'_> {
                 }
                 Entity::External(id) => {
                     let path = &self.externals[id as usize];
-                    if path.rsplit('.').next().is_some_and(is_class_name) {
+                    if is_class_name(super::last_segment(path)) {
                         out.push(Entity::ExternalInstance(id));
                     }
                 }
