@@ -252,8 +252,24 @@ mod tests {
         // Byte order and component order differ where a separator meets a byte below or above
         // it (`a-b` < `a/` < `a0` in bytes; `a` < `a-b` as components).
         let paths = [
-            "a/b.py", "a-b/c.py", "a/b/c.py", "a0/x.py", "a.py", "a", "ab/c.py", "./a/b.py", "/x/y.py", "/x-y/z.py",
-            "/x/y/z.py", "../up.py", "a/./b.py", "a//b.py", "a/b.py/", "Z/a.py", "é/a.py", "a/b.rs",
+            "a/b.py",
+            "a-b/c.py",
+            "a/b/c.py",
+            "a0/x.py",
+            "a.py",
+            "a",
+            "ab/c.py",
+            "./a/b.py",
+            "/x/y.py",
+            "/x-y/z.py",
+            "/x/y/z.py",
+            "../up.py",
+            "a/./b.py",
+            "a//b.py",
+            "a/b.py/",
+            "Z/a.py",
+            "é/a.py",
+            "a/b.rs",
         ];
         let mut files: Vec<SourceFile> = paths
             .iter()

@@ -266,7 +266,9 @@ impl Project<'_> {
                 changed |= project.record_elements(file, call);
                 let (targets, exact) = project.targets_with_dispatch(file, call);
                 let start = settled.targets.len() as u32;
-                settled.targets.extend(targets.iter().map(|&(f, m, _)| (project.layout.func_base[f] + m as usize) as u32));
+                settled
+                    .targets
+                    .extend(targets.iter().map(|&(f, m, _)| (project.layout.func_base[f] + m as usize) as u32));
                 for (tf, tm, first) in targets {
                     let params = &files[tf].summary.funcs[tm as usize].params;
                     let mut flows: SmallVec<[(u32, ValId); 4]> = SmallVec::new();

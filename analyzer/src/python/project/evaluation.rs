@@ -467,9 +467,7 @@ impl Project<'_> {
                             out.extend(self.enum_member_classes(f, c))
                         }
                         Entity::Class(f, c) => out.push(Entity::Declared(f, c)),
-                        Entity::External(id)
-                            if is_class_name(super::last_segment(&self.externals[id as usize])) =>
-                        {
+                        Entity::External(id) if is_class_name(super::last_segment(&self.externals[id as usize])) => {
                             out.push(Entity::ExternalInstance(id))
                         }
                         _ => {}
