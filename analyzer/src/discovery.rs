@@ -128,7 +128,7 @@ pub fn discover_with(
         }
         files.extend(found.into_inner().unwrap());
     }
-    files.sort();
+    crate::source::sort_files(&mut files);
     files.dedup();
     Ok(files)
 }

@@ -149,7 +149,7 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
     let mut checked = discover(&on_disk, resolver, options.force_exclude)?;
     if let Some(overlay) = overlay {
         checked.extend(unsaved_files(overlay, &unsaved, &on_disk, resolver)?);
-        checked.sort();
+        crate::source::sort_files(&mut checked);
         checked.dedup();
     }
     let mut files = checked.clone();
@@ -159,7 +159,7 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         if let Some(overlay) = overlay {
             files.extend(unsaved_files(overlay, &[], project, resolver)?);
         }
-        files.sort();
+        crate::source::sort_files(&mut files);
         files.dedup();
     }
     let reported: Option<FxHashSet<&Path>> = root.is_some().then(|| checked.iter().map(|f| f.path.as_path()).collect());

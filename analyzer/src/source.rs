@@ -50,6 +50,39 @@ pub struct SourceFile {
     pub language: Language,
 }
 
+/// Sorts `files` as `files.sort()` does (by path, component by component, then by language), with
+/// each path's components encoded once: `Path`'s own comparison walks both paths' components at
+/// every step, which made the sort of a large tree's files a sizeable part of a warm run.
+pub fn sort_files(files: &mut [SourceFile]) {
+    /// The bytes whose order is the component-wise order of `path`'s: each component as a tag
+    /// in `Component`'s own order and its bytes, joined by 0 (which no component holds). `None`
+    /// for a path with a Windows prefix (compared as a `Path`).
+    fn key(path: &Path) -> Option<Vec<u8>> {
+        let mut key = Vec::with_capacity(path.as_os_str().len() + 8);
+        for (index, component) in path.components().enumerate() {
+            if index > 0 {
+                key.push(0);
+            }
+            match component {
+                std::path::Component::Prefix(_) => return None,
+                std::path::Component::RootDir => key.push(1),
+                std::path::Component::CurDir => key.push(2),
+                std::path::Component::ParentDir => key.push(3),
+                std::path::Component::Normal(name) => {
+                    key.push(4);
+                    key.extend_from_slice(name.as_encoded_bytes());
+                }
+            }
+        }
+        Some(key)
+    }
+    if files.iter().all(|file| key(&file.path).is_some()) {
+        files.sort_by_cached_key(|file| (key(&file.path), file.language));
+    } else {
+        files.sort();
+    }
+}
+
 /// Unsaved texts that replace files on disk for one run: what an editor holds in its buffers,
 /// or what `graphlint -` reads from stdin.
 ///
@@ -213,6 +246,42 @@ impl LineIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sort_files_orders_as_path_does() {
+        // Byte order and component order differ where a separator meets a byte below or above
+        // it (`a-b` < `a/` < `a0` in bytes; `a` < `a-b` as components).
+        let paths = [
+            "a/b.py",
+            "a-b/c.py",
+            "a/b/c.py",
+            "a0/x.py",
+            "a.py",
+            "a",
+            "ab/c.py",
+            "./a/b.py",
+            "/x/y.py",
+            "/x-y/z.py",
+            "/x/y/z.py",
+            "../up.py",
+            "a/./b.py",
+            "a//b.py",
+            "a/b.py/",
+            "Z/a.py",
+            "é/a.py",
+            "a/b.rs",
+        ];
+        let mut files: Vec<SourceFile> = paths
+            .iter()
+            .flat_map(|path| {
+                [Language::Rust, Language::Python].map(|language| SourceFile { path: PathBuf::from(path), language })
+            })
+            .collect();
+        let mut expected = files.clone();
+        expected.sort();
+        sort_files(&mut files);
+        assert_eq!(files, expected);
+    }
 
     #[test]
     fn rows_and_columns() {

@@ -437,3 +437,11 @@ fn registry_entries_are_hot_and_tracing_branches_cold() {
         "the unregistered function's `if` (masks.py:17) and the tracing-only `.item()` (model.py:20)"
     );
 }
+
+/// A call graph edge through a receiver that only arguments give (`engine.step(x)` with `engine`
+/// a parameter): resolved again after arguments flow, not taken from the first round, in which a
+/// caller later in the file order had not yet passed it anything.
+#[test]
+fn receivers_given_by_later_callers() {
+    check_project("flowed_receivers");
+}

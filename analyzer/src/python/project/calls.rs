@@ -231,76 +231,107 @@ impl Project<'_> {
     ) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
         self.index_subclasses();
         self.record_kwargs_attributes();
-        self.flow_arguments();
+        let settled = self.flow_arguments();
         let CallFacts { region_calls, nested } = call_facts();
         (self.region_calls, self.nested) = (region_calls, nested);
         self.mark_dead_arms();
-        self.call_edges()
+        self.call_edges(&settled)
     }
 
-    /// Argument flow, round by round, until nothing new flows (at most four rounds).
+    /// Argument flow, round by round, until nothing new flows (at most four rounds). Returns
+    /// the targets of the call sites that settled (see [`Settled`]).
     #[inline(never)]
-    fn flow_arguments(&mut self) {
-        let mut settled: Vec<Vec<bool>> = self.files.iter().map(|f| vec![false; f.summary.calls.len()]).collect();
+    fn flow_arguments(&mut self) -> Settled {
+        let mut settled = Settled {
+            spans: self.files.iter().map(|f| vec![UNSETTLED; f.summary.calls.len()]).collect(),
+            targets: Vec::new(),
+        };
+        // The call sites still to visit in the next round, in the order of a visit of every one:
+        // the first round visits each call with arguments, the next ones those not settled.
+        let mut pending: Vec<(u32, u32)> = Vec::new();
+        let mut still: Vec<(u32, u32)> = Vec::new();
         for round in 0..4 {
             if std::env::var_os("GRAPHLINT_TIMINGS").is_some() {
                 eprintln!("graphlint:   argument-flow round {round} at {:.3} CPU-s", process_cpu_seconds());
             }
             let mut changed = false;
-            for (file, settled) in settled.iter_mut().enumerate() {
-                let summary = &self.files[file].summary;
-                for (call_index, call) in summary.calls.iter().enumerate() {
-                    let (args, kwargs) = (summary.args(call), summary.kwargs(call));
-                    if settled[call_index] || (args.iter().all(Option::is_none) && kwargs.is_empty()) {
-                        continue;
-                    }
-                    // A call site whose callee and arguments read no flowed-in parameter passes
-                    // the same values in every round: it is settled after its first one.
-                    let outer_read_flow = std::mem::replace(&mut self.read_flow, false);
-                    changed |= self.record_elements(file, call);
-                    let (targets, _) = self.targets_with_dispatch(file, call);
-                    for (tf, tm, first) in targets {
-                        let files = self.files;
-                        let params = &files[tf].summary.funcs[tm as usize].params;
-                        let mut flows: SmallVec<[(u32, ValId); 4]> = SmallVec::new();
-                        for (position, arg) in args.iter().enumerate() {
-                            if let Some(arg) = arg {
-                                let index = position as u32 + first;
-                                if params.get(index as usize).is_some_and(|(_, annotation)| annotation.is_none()) {
-                                    flows.push((index, *arg));
-                                }
-                            }
-                        }
-                        for &(name, arg) in kwargs {
-                            let name = self.sym(file, name);
-                            if let Some(index) =
-                                params.iter().position(|&(n, a)| self.sym(tf, n) == name && a.is_none())
-                            {
-                                flows.push((index as u32, arg));
-                            }
-                        }
-                        for (index, arg) in flows {
-                            for entity in self.eval(file, arg) {
-                                if matches!(entity, Entity::External(_) | Entity::Module(_)) {
-                                    continue;
-                                }
-                                let slot = self.param_flow.entry((tf, tm, index)).or_default();
-                                if !slot.contains(&entity) && slot.len() < 16 {
-                                    slot.push(entity);
-                                    changed = true;
-                                }
+            let files = self.files;
+            let mut visit = |project: &mut Self, file: usize, call_index: usize, still: &mut Vec<(u32, u32)>| {
+                let summary = &files[file].summary;
+                let call = &summary.calls[call_index];
+                let (args, kwargs) = (summary.args(call), summary.kwargs(call));
+                // A call site whose callee and arguments read no flowed-in parameter passes
+                // the same values in every round: it is settled after its first one.
+                let outer_read_flow = std::mem::replace(&mut project.read_flow, false);
+                changed |= project.record_elements(file, call);
+                let (targets, exact) = project.targets_with_dispatch(file, call);
+                let start = settled.targets.len() as u32;
+                settled
+                    .targets
+                    .extend(targets.iter().map(|&(f, m, _)| (project.layout.func_base[f] + m as usize) as u32));
+                for (tf, tm, first) in targets {
+                    let params = &files[tf].summary.funcs[tm as usize].params;
+                    let mut flows: SmallVec<[(u32, ValId); 4]> = SmallVec::new();
+                    for (position, arg) in args.iter().enumerate() {
+                        if let Some(arg) = arg {
+                            let index = position as u32 + first;
+                            if params.get(index as usize).is_some_and(|(_, annotation)| annotation.is_none()) {
+                                flows.push((index, *arg));
                             }
                         }
                     }
-                    settled[call_index] = !self.read_flow;
-                    self.read_flow = outer_read_flow;
+                    for &(name, arg) in kwargs {
+                        let name = project.sym(file, name);
+                        if let Some(index) = params.iter().position(|&(n, a)| project.sym(tf, n) == name && a.is_none())
+                        {
+                            flows.push((index as u32, arg));
+                        }
+                    }
+                    for (index, arg) in flows {
+                        for entity in project.eval(file, arg) {
+                            if matches!(entity, Entity::External(_) | Entity::Module(_)) {
+                                continue;
+                            }
+                            let slot = project.param_flow.entry((tf, tm, index)).or_default();
+                            if !slot.contains(&entity) && slot.len() < 16 {
+                                slot.push(entity);
+                                changed = true;
+                            }
+                        }
+                    }
+                }
+                if project.read_flow {
+                    settled.targets.truncate(start as usize);
+                    still.push((file as u32, call_index as u32));
+                } else {
+                    let len = settled.targets.len() as u32 - start;
+                    settled.spans[file][call_index] = (start, len as u16, exact as u16);
+                }
+                project.read_flow = outer_read_flow;
+            };
+            if round == 0 {
+                for (file, analysis) in files.iter().enumerate() {
+                    let summary = &analysis.summary;
+                    for (call_index, call) in summary.calls.iter().enumerate() {
+                        if summary.args(call).iter().all(Option::is_none) && summary.kwargs(call).is_empty() {
+                            continue;
+                        }
+                        visit(self, file, call_index, &mut still);
+                    }
+                }
+            } else {
+                for &(file, call_index) in &pending {
+                    visit(self, file as usize, call_index as usize, &mut still);
                 }
             }
+            std::mem::swap(&mut pending, &mut still);
+            still.clear();
             if !changed {
                 break;
             }
             self.forget_volatile_values();
         }
+        settled
     }
 
     /// The arms no call takes, and the calls in them dropped from the regions' calls.
@@ -329,24 +360,36 @@ impl Project<'_> {
         }
     }
 
-    /// Every call edge, and those without dispatch to overrides.
+    /// Every call edge, and those without dispatch to overrides. The targets of the call sites
+    /// that `settled` while arguments flowed are taken from it: what they read cannot have changed.
     #[inline(never)]
-    fn call_edges(&mut self) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    fn call_edges(&mut self, settled: &Settled) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
         let mut edges = vec![Vec::new(); self.layout.node_count()];
         let mut exact_edges = vec![Vec::new(); self.layout.node_count()];
         let property_names = self.property_names();
+        let mut targets: Vec<usize> = Vec::new();
         for file in 0..self.files.len() {
-            for call in &self.files[file].summary.calls {
+            for (call_index, call) in self.files[file].summary.calls.iter().enumerate() {
                 // A call in a training-only branch, or an arm no call takes, passes no heat on.
                 if self.never_hot(file, call.region) {
                     continue;
                 }
-                let (targets, exact) = self.targets_with_dispatch(file, call);
+                targets.clear();
+                let exact = match settled.spans[file][call_index] {
+                    UNSETTLED => {
+                        let (found, exact) = self.targets_with_dispatch(file, call);
+                        targets.extend(found.into_iter().map(|(f, m, _)| self.layout.func_base[f] + m as usize));
+                        exact
+                    }
+                    (start, len, exact) => {
+                        let span = &settled.targets[start as usize..start as usize + len as usize];
+                        targets.extend(span.iter().map(|&node| node as usize));
+                        exact as usize
+                    }
+                };
                 if targets.is_empty() {
                     continue;
                 }
-                let targets: Vec<usize> =
-                    targets.into_iter().map(|(f, m, _)| self.layout.func_base[f] + m as usize).collect();
                 hotpath::add_call_edges(&mut edges, &self.layout, file, call.func, call.region, &targets);
                 hotpath::add_call_edges(
                     &mut exact_edges,
@@ -386,6 +429,18 @@ impl Project<'_> {
         (edges, exact_edges)
     }
 }
+
+/// The targets of the call sites that settled while arguments flowed: a call site whose callee
+/// and arguments read no flowed-in parameter reads only values whose memo is never forgotten, so
+/// resolving it again gives the same targets (as function nodes).
+struct Settled {
+    /// Per file, per call site: (start in `targets`, how many, how many come without dispatch to
+    /// overrides), or [`UNSETTLED`].
+    spans: Vec<Vec<(u32, u16, u16)>>,
+    targets: Vec<u32>,
+}
+
+const UNSETTLED: (u32, u16, u16) = (u32::MAX, 0, 0);
 
 /// Each function defined inside another one, with the function that defines it. A function defined
 /// in a per-step function is per-step too: it is called there, or returned or stored as a callback

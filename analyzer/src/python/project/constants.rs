@@ -245,7 +245,7 @@ impl<'s> Project<'s> {
             Val::Func(func) => Some(self.intern_name(&summary.funcs[func as usize].name)),
             Val::Import(path) => {
                 let dotted = summary.names.get(path.dotted);
-                let last = dotted.rsplit('.').next().unwrap_or(dotted);
+                let last = super::last_segment(dotted);
                 Some(self.intern_name(last))
             }
             _ => None,

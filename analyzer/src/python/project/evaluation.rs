@@ -339,7 +339,27 @@ impl Project<'_> {
 
     // ----- the evaluator ----------------------------------------------------------------------
 
+    /// What `val` of `file` evaluates to. A value already evaluated is read from the memo here,
+    /// inlined into the callers (most calls are such reads); the rest is [`Self::eval_memoised`].
+    #[inline]
     pub(super) fn eval(&mut self, file: FileIdx, val: ValId) -> Entities {
+        let known = self.memo[file][val as usize];
+        if known < NOTHING_VOLATILE {
+            let (start, len, volatile) = self.results[known as usize];
+            self.read_flow |= volatile;
+            return match &self.result_entities[start as usize..(start + len) as usize] {
+                &[one] => smallvec::smallvec![one],
+                many => Entities::from_slice(many),
+            };
+        }
+        if known == NOTHING {
+            return Entities::new();
+        }
+        self.eval_memoised(file, val)
+    }
+
+    #[inline(never)]
+    fn eval_memoised(&mut self, file: FileIdx, val: ValId) -> Entities {
         match self.memo[file][val as usize] {
             UNSEEN => {}
             IN_PROGRESS | NOTHING => return Entities::new(),
@@ -447,9 +467,7 @@ impl Project<'_> {
                             out.extend(self.enum_member_classes(f, c))
                         }
                         Entity::Class(f, c) => out.push(Entity::Declared(f, c)),
-                        Entity::External(id)
-                            if self.externals[id as usize].rsplit('.').next().is_some_and(is_class_name) =>
-                        {
+                        Entity::External(id) if is_class_name(super::last_segment(&self.externals[id as usize])) => {
                             out.push(Entity::ExternalInstance(id))
                         }
                         _ => {}
@@ -594,7 +612,7 @@ impl Project<'_> {
                 }
                 Entity::External(id) => {
                     let path = &self.externals[id as usize];
-                    if path.rsplit('.').next().is_some_and(is_class_name) {
+                    if is_class_name(super::last_segment(path)) {
                         out.push(Entity::ExternalInstance(id));
                     }
                 }

@@ -175,18 +175,20 @@ fn key(files: &[FileAnalysis], shapes: &[u128], settings: &Settings) -> u128 {
     }
     // Module names follow the disk: an `__init__.py` the run does not analyse (excluded, or
     // beside files named alone) still makes its directory a package.
+    // (Directories are told apart by their bytes: hashing a `Path` walks its components, which
+    // cost more than the rest of the key.)
     let absolutes: Vec<PathBuf> = files.iter().map(|file| crate::paths::absolute(&file.path)).collect();
-    let mut dirs: FxHashSet<&Path> = FxHashSet::default();
+    let mut dirs: FxHashMap<&[u8], &Path> = FxHashMap::default();
     for path in &absolutes {
         for dir in path.ancestors().skip(1) {
-            if !dirs.insert(dir) {
+            if dirs.insert(dir.as_os_str().as_encoded_bytes(), dir).is_some() {
                 break;
             }
         }
     }
-    let mut dirs: Vec<&Path> = dirs.into_iter().collect();
-    dirs.sort_unstable();
-    for dir in dirs {
+    let mut dirs: Vec<(&[u8], &Path)> = dirs.into_iter().collect();
+    dirs.sort_unstable_by_key(|&(bytes, _)| bytes);
+    for (_, dir) in dirs {
         update(dir.as_os_str().as_encoded_bytes());
         update(&[dir.join("__init__.py").is_file() as u8, dir.join("__init__.pyi").is_file() as u8]);
     }

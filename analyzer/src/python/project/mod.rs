@@ -86,6 +86,12 @@ const IN_PROGRESS: u32 = u32::MAX - 1;
 const NOTHING: u32 = u32::MAX - 2;
 const NOTHING_VOLATILE: u32 = u32::MAX - 3;
 
+/// The last segment of a dotted name (`path.rsplit('.').next()`, found with one `memrchr`: the
+/// evaluator and the dead-arm pass ask it of most call sites).
+fn last_segment(dotted: &str) -> &str {
+    memchr::memrchr(b'.', dotted.as_bytes()).map_or(dotted, |dot| &dotted[dot + 1..])
+}
+
 /// External base classes whose subclasses are `nn.Module`s.
 fn is_module_base(path: &str) -> bool {
     path == "torch.nn.Module"
@@ -94,7 +100,7 @@ fn is_module_base(path: &str) -> bool {
         || path.ends_with(".PreTrainedModel")
         || path.ends_with(".ModelMixin")
         || (path.starts_with("torch.nn.") && {
-            let last = path.rsplit('.').next().unwrap_or("");
+            let last = last_segment(path);
             last.starts_with(char::is_uppercase) && !matches!(last, "Parameter" | "Buffer")
         })
 }
@@ -255,7 +261,7 @@ pub(super) fn classify(
         Some(_) => files.iter().map(|file| (file.path.as_path(), &file.summary)).collect(),
         None => Vec::new(),
     };
-    std::thread::scope(|scope| {
+    let classified = std::thread::scope(|scope| {
         let stored = store.as_ref().map(|store| scope.spawn(|| store.keep(&summaries, settings, &analysed)));
         let rechecked = recheck(&files, &analysed.foreign, &mut findings, settings, outlines);
         lap(&format!("re-checks of {rechecked} files"));
@@ -267,7 +273,18 @@ pub(super) fn classify(
             lap("project result stored");
         }
         classified
-    })
+    });
+    // Freeing every summary took as long as classifying the findings: it is done on another
+    // thread, which the run does not wait for (a process that exits first frees it all at once).
+    drop((summaries, layout));
+    drop_elsewhere((files, findings, analysed));
+    classified
+}
+
+/// Drops `value` on a thread of its own, or here if none can be started.
+fn drop_elsewhere<T: Send + 'static>(value: T) {
+    // (A failed spawn drops the closure, and `value` with it, here.)
+    let _ = std::thread::Builder::new().name("graphlint-drop".into()).spawn(move || drop(value));
 }
 
 /// The project pass proper: what is hot, and what files answer of each other's questions.
@@ -975,6 +992,13 @@ fn is_identifier(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_segment_is_what_rsplit_gives() {
+        for dotted in ["torch.nn.Linear", "Linear", "", ".", "a.", ".b", "a..b", "é.ü"] {
+            assert_eq!(last_segment(dotted), dotted.rsplit('.').next().unwrap(), "{dotted:?}");
+        }
+    }
 
     #[test]
     fn module_bases() {
