@@ -82,13 +82,33 @@ impl<'a> Skips<'a> {
         for (func, summary) in self.first.funcs.iter().enumerate().skip(1) {
             by_row.entry(summary.row).and_modify(|seen| *seen = None).or_insert(Some(func as FuncIdx));
         }
+        // Which outlined bodies an answer concerns (visited again), and the module-level functions
+        // among them without a return annotation: where what such a function returns changes, every
+        // body that mentions it is visited too (see `Checker::diverged`), so those stay in the text.
+        let funcs: Vec<Option<FuncIdx>> = (outline.bodies.iter())
+            .map(|body| by_row.get(&lines.row(body.name_start as usize)).copied().flatten())
+            .collect();
+        let concerned: Vec<bool> = (outline.bodies.iter().zip(&funcs))
+            .map(|(body, func)| {
+                func.is_some_and(|func| self.concerns(body.def_start as usize..body.end as usize, func..func + 1))
+            })
+            .collect();
+        let mut visited: Vec<&str> = (outline.bodies.iter().zip(funcs.iter().zip(&concerned)))
+            .filter(|(body, (_, &concerned))| concerned && !body.annotated)
+            .filter_map(|(_, (func, _))| self.first.funcs.get((*func)? as usize))
+            .filter(|summary| summary.class.is_none())
+            .map(|summary| summary.name.as_str())
+            .collect();
+        visited.sort_unstable();
+        visited.dedup();
         let mut text = String::new();
         let mut copied = 0;
-        for body in &outline.bodies {
-            let Some(&Some(func)) = by_row.get(&lines.row(body.name_start as usize)) else { continue };
-            if self.concerns(body.def_start as usize..body.end as usize, func..func + 1)
-                || kept.binary_search(&body.start).is_ok()
-            {
+        for (body, (func, &concerned)) in outline.bodies.iter().zip(funcs.iter().zip(&concerned)) {
+            if func.is_none() || concerned || kept.binary_search(&body.start).is_ok() {
+                continue;
+            }
+            let body_text = &source[body.start as usize..body.end as usize];
+            if visited.iter().any(|name| super::mentions(body_text, name)) {
                 continue;
             }
             // The body's holes: all of it, or (where the class's prescan reads some of its
@@ -327,6 +347,8 @@ struct OutlinedBody {
     end: u32,
     /// Its holes, as indices into [`Outline::holes`].
     holes: Range<u32>,
+    /// Whether the function has a return annotation.
+    annotated: bool,
 }
 
 /// Bodies shorter than this are parsed again rather than left out: too little to save.
@@ -403,6 +425,7 @@ impl Outline {
             start: start as u32,
             end: end as u32,
             holes: from as u32..self.holes.len() as u32,
+            annotated: def.returns.is_some(),
         });
     }
 }
@@ -776,6 +799,45 @@ mod tests {
             panic!("a class")
         };
         assert_eq!(spans(&before.body), spans(&after.body));
+    }
+
+    #[test]
+    fn a_body_that_mentions_a_module_level_function_visited_again_stays_in_the_text() {
+        let body = "    y = x.item()\n".repeat(8);
+        let source = format!(
+            "import torch\n\ndef helper(x):\n    z = x.sum()\n{body}    return z\n\n\
+             def caller(x):\n{body}    return helper(y)\n\n\
+             def other(x):\n{body}    return y\n\n\
+             def annotated(x) -> int:\n    z = x.sum()\n{body}    return 1\n\n\
+             def reader(x):\n{body}    return annotated(y)\n"
+        );
+        let parsed = adapter::parse(&source, false, false);
+        let outline = Outline::of(parsed.body(), &source);
+        assert_eq!(outline.bodies.len(), 5);
+        let first = crate::python::analyze_file(
+            std::path::Path::new("m.py"),
+            Ok(source.clone().into_bytes()),
+            &Default::default(),
+        )
+        .summary;
+        // Answers in `helper` and `annotated`: both are visited again. What `helper` returns may
+        // change with them, and `caller` calls it; `annotated` says what it returns.
+        let mut foreign = ForeignTypes::default();
+        for (at, _) in source.match_indices("x.sum()") {
+            foreign.exprs.insert(range_key(at as u32, at as u32 + 7), Ty::TENSOR);
+        }
+        let mut skips = Skips::new(&foreign, &first, &[]).expect("no returns answered");
+        let text = skips.elide(&outline, &source, &LineIndex::new(&source), &[]).expect("bodies left out");
+        let left_out: Vec<bool> = ["helper", "caller", "other", "annotated", "reader"]
+            .iter()
+            .map(|name| {
+                let def = source.find(&format!("def {name}(x)")).expect("defined") as u32;
+                let body = outline.bodies.iter().find(|body| body.def_start == def).expect("outlined");
+                skips.elided.contains(&body.start)
+            })
+            .collect();
+        assert_eq!(left_out, [false, false, true, false, true]);
+        assert_eq!(text.len(), source.len());
     }
 
     #[test]
