@@ -294,6 +294,31 @@ mod tests {
     }
 
     #[test]
+    fn a_recheck_that_leaves_out_part_of_a_method_keeps_what_the_class_prescan_reads() {
+        let source = "import torch\n\nclass M:\n\
+             \x20   def setup(self, x):\n\
+             \x20       if x is None:\n\
+             \x20           raise ValueError('no x was given to setup, none at all')\n\
+             \x20       self.lens = torch.zeros(4, device='cuda')\n\
+             \x20       for i in range(3):\n\
+             \x20           print('step', i, 'of the loop that sets things up, said loudly')\n\
+             \x20   def forward(self, x):\n\
+             \x20       z = x.sum()\n\
+             \x20       if self.lens.sum() > 0:\n\
+             \x20           z = z + 1\n\
+             \x20       return float(z)\n";
+        // An answer in `forward`: `setup` is skipped, and what the class's prescan does not read
+        // of it left out; `self.lens` stays a device tensor for `forward`.
+        let start = source.find("x.sum()").expect("in the source") as u32;
+        let mut foreign = ForeignTypes::default();
+        foreign.exprs.insert(range_key(start, start + 7), Ty::TENSOR);
+        let (elided, whole) = rechecked(source, &foreign);
+        assert_eq!(elided.as_ref(), Some(&whole));
+        let compare = source.find("self.lens.sum() > 0").expect("in the source");
+        assert!(whole.iter().any(|(_, range)| range.start == compare), "{whole:?}");
+    }
+
+    #[test]
     fn a_recheck_that_visits_bodies_it_left_out_tries_again_with_them_kept() {
         let source = format!(
             "import torch\n\ndef f(x):\n{BODY}    return y\n\nA = cfg.size\n\ndef g(x):\n{BODY}    return y\n\n\

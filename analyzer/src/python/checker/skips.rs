@@ -82,27 +82,52 @@ impl<'a> Skips<'a> {
         for (func, summary) in self.first.funcs.iter().enumerate().skip(1) {
             by_row.entry(summary.row).and_modify(|seen| *seen = None).or_insert(Some(func as FuncIdx));
         }
+        // Which outlined bodies an answer concerns (visited again), and the module-level functions
+        // among them without a return annotation: where what such a function returns changes, every
+        // body that mentions it is visited too (see `Checker::diverged`), so those stay in the text.
+        let funcs: Vec<Option<FuncIdx>> = (outline.bodies.iter())
+            .map(|body| by_row.get(&lines.row(body.name_start as usize)).copied().flatten())
+            .collect();
+        let concerned: Vec<bool> = (outline.bodies.iter().zip(&funcs))
+            .map(|(body, func)| {
+                func.is_some_and(|func| self.concerns(body.def_start as usize..body.end as usize, func..func + 1))
+            })
+            .collect();
+        let mut visited: Vec<&str> = (outline.bodies.iter().zip(funcs.iter().zip(&concerned)))
+            .filter(|(body, (_, &concerned))| concerned && !body.annotated)
+            .filter_map(|(_, (func, _))| self.first.funcs.get((*func)? as usize))
+            .filter(|summary| summary.class.is_none())
+            .map(|summary| summary.name.as_str())
+            .collect();
+        visited.sort_unstable();
+        visited.dedup();
         let mut text = String::new();
         let mut copied = 0;
-        for body in &outline.bodies {
-            let Some(&Some(func)) = by_row.get(&lines.row(body.name_start as usize)) else { continue };
-            if self.concerns(body.def_start as usize..body.end as usize, func..func + 1)
-                || kept.binary_search(&body.start).is_ok()
-            {
+        for (body, (func, &concerned)) in outline.bodies.iter().zip(funcs.iter().zip(&concerned)) {
+            if func.is_none() || concerned || kept.binary_search(&body.start).is_ok() {
                 continue;
             }
-            let (start, end) = (body.start as usize, body.end as usize);
-            if text.is_empty() {
-                text.reserve(source.len());
+            let body_text = &source[body.start as usize..body.end as usize];
+            if visited.iter().any(|name| super::mentions(body_text, name)) {
+                continue;
             }
-            // One statement with the body's exact range, `(#   \n)`, keeps every other offset, and
-            // the function's own range, as they were. The filler is a comment: the lexer skips
-            // it in one search for the line's end, where it would step through spaces one by one.
-            text.push_str(&source[copied..start]);
-            text.push_str("(#");
-            push_spaces(&mut text, end - start - 4);
-            text.push_str("\n)");
-            copied = end;
+            // The body's holes: all of it, or (where the class's prescan reads some of its
+            // statements) the runs of statements between those.
+            for &(start, end) in &outline.holes[body.holes.start as usize..body.holes.end as usize] {
+                let (start, end) = (start as usize, end as usize);
+                if text.is_empty() {
+                    text.reserve(source.len());
+                }
+                // One statement with the hole's exact range, `(#   \n)`, keeps every other offset,
+                // and the function's own range, as they were. The filler is a comment: the lexer
+                // skips it in one search for the line's end, where it would step through spaces
+                // one by one.
+                text.push_str(&source[copied..start]);
+                text.push_str("(#");
+                push_spaces(&mut text, end - start - 4);
+                text.push_str("\n)");
+                copied = end;
+            }
             self.elided.push(body.start);
         }
         if self.elided.is_empty() {
@@ -295,13 +320,19 @@ impl<'a> Checker<'a> {
 /// The bodies of a file's functions that a re-check may leave out of the text it parses, found in
 /// the first pass: those of module-level functions and methods (the ones a re-check may skip)
 /// that define no function or class and import nothing (what a skipped body leaves for the code
-/// after it is then nothing), and, for a method, that the class's prescan reads nothing from:
-/// no `return a, b` under a return annotation (`returns_a_tuple`), no assignment to an attribute
-/// of the receiver and no `register_buffer`/`register_parameter` call on it
-/// (`prescan_self_assignments`).
+/// after it is then nothing). What the code around such a body reads of it stays in the text:
+/// under a return annotation, its own `return a, b` statements (`returns_a_tuple`,
+/// `annotation_contradicted_by_tuple`), and in a method that assigns an attribute of its receiver
+/// or registers a buffer or parameter on it, what the class's prescan reads
+/// (`prescan_self_assignments`: the assignments and registrations, in the blocks it walks);
+/// the rest is left out in runs of statements ([`Outline::holes`]).
 #[derive(Debug, Default)]
 pub(crate) struct Outline {
     bodies: Vec<OutlinedBody>,
+    /// The ranges of the bodies' statements left out, in order (a body's are
+    /// `holes[body.holes]`): a whole body, or the runs of statements that nothing around the
+    /// body reads.
+    holes: Vec<(u32, u32)>,
     /// A hash of the text the first pass read.
     text_hash: u64,
 }
@@ -314,6 +345,10 @@ struct OutlinedBody {
     /// The body's range, from its first statement's start to its last one's end.
     start: u32,
     end: u32,
+    /// Its holes, as indices into [`Outline::holes`].
+    holes: Range<u32>,
+    /// Whether the function has a return annotation.
+    annotated: bool,
 }
 
 /// Bodies shorter than this are parsed again rather than left out: too little to save.
@@ -368,13 +403,20 @@ impl Outline {
         if end - start < MIN_OUTLINED_BYTES {
             return;
         }
+        // (As `prescan_class` picks a method's receiver.)
         let receiver = def.parameters.args.first().or(def.parameters.posonlyargs.first());
-        let receiver = match (in_class, receiver) {
-            (true, _) if def.returns.is_some() && super::attribute_flow::returns_a_tuple(&def.body) => return,
-            (true, Some(receiver)) => Some(receiver.parameter.name.as_str()),
-            _ => None,
-        };
-        if !leaves_nothing(&def.body, receiver) {
+        let receiver = receiver.filter(|_| in_class).map(|receiver| receiver.parameter.name.as_str());
+        let Some(touched) = touches_receiver(&def.body, receiver) else { return };
+        // The class's prescan reads a method's assignments (to the receiver's attributes, and
+        // to the locals it types them with) and its buffer registrations, where it has any.
+        let prescanned = receiver.filter(|_| touched);
+        let from = self.holes.len();
+        let mut holes = Holes { holes: &mut self.holes, run: None, prescanned };
+        holes.block(&def.body, def.returns.is_some());
+        holes.close_run();
+        let left_out: usize = self.holes[from..].iter().map(|&(start, end)| (end - start) as usize).sum();
+        if left_out < MIN_OUTLINED_BYTES {
+            self.holes.truncate(from);
             return;
         }
         self.bodies.push(OutlinedBody {
@@ -382,42 +424,162 @@ impl Outline {
             name_start: def.name.range.start().to_u32(),
             start: start as u32,
             end: end as u32,
+            holes: from as u32..self.holes.len() as u32,
+            annotated: def.returns.is_some(),
         });
     }
 }
 
-/// Whether `body` (blocks included) defines no function or class, imports nothing, and, with a
-/// `receiver`, assigns no attribute of it and registers no buffer or parameter on it.
-fn leaves_nothing(body: &[Stmt], receiver: Option<&str>) -> bool {
+/// Runs of statements shorter than this stay in the text (a filler takes 4 bytes).
+const MIN_HOLE_BYTES: usize = 8;
+
+/// Finds the holes of one outlined body: the runs of statements that neither the class's prescan
+/// (`prescan_self_assignments`, for a method it reads) nor the checks of a return annotation
+/// (`returns_a_tuple`, `annotation_contradicted_by_tuple`: the body's own `return a, b`) read.
+struct Holes<'h, 'a> {
+    holes: &'h mut Vec<(u32, u32)>,
+    /// The current run of statements to leave out.
+    run: Option<(u32, u32)>,
+    /// The receiver of a method whose statements the class's prescan reads.
+    prescanned: Option<&'a str>,
+}
+
+impl<'a> Holes<'_, 'a> {
+    fn close_run(&mut self) {
+        if let Some((start, end)) = self.run.take() {
+            if (end - start) as usize >= MIN_HOLE_BYTES {
+                self.holes.push((start, end));
+            }
+        }
+    }
+
+    fn extend_run(&mut self, stmt: &Stmt) {
+        let range = span(stmt);
+        let (start, end) = (range.start as u32, range.end as u32);
+        self.run = Some(self.run.map_or((start, end), |(first, _)| (first, end)));
+    }
+
+    /// The holes of `body`, whose `return a, b` statements are read with `returns_read` (the
+    /// function's own body, under a return annotation). Whether it keeps any statement.
+    fn block(&mut self, body: &'a [Stmt], returns_read: bool) -> bool {
+        let mut kept = false;
+        for stmt in body {
+            let keep = match stmt {
+                Stmt::Return(ret) => {
+                    returns_read && matches!(ret.value.as_deref(), Some(Expr::Tuple(t)) if t.elts.len() > 1)
+                }
+                Stmt::Assign(_) | Stmt::AnnAssign(_) => self.prescanned.is_some(),
+                Stmt::Expr(expr) => self.prescanned.is_some_and(|receiver| {
+                    matches!(&*expr.value, Expr::Call(call) if matches!(&*call.func,
+                        Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == receiver)
+                            && matches!(a.attr.as_str(), "register_buffer" | "register_parameter")))
+                }),
+                // The blocks the prescan reads, and with them those it does not (left out whole).
+                Stmt::If(_) | Stmt::For(_) | Stmt::With(_) | Stmt::Try(_) if self.prescanned.is_some() => {
+                    let mut inner_holes = Vec::new();
+                    let mut inner = Holes { holes: &mut inner_holes, run: None, prescanned: self.prescanned };
+                    let read = match stmt {
+                        Stmt::If(stmt_if) => {
+                            let mut read = inner.block(&stmt_if.body, false);
+                            for clause in &stmt_if.elif_else_clauses {
+                                read |= inner.block(&clause.body, false);
+                            }
+                            read
+                        }
+                        Stmt::For(stmt_for) => {
+                            let read = inner.block(&stmt_for.body, false);
+                            inner.unread(&stmt_for.orelse);
+                            read
+                        }
+                        Stmt::With(with) => inner.block(&with.body, false),
+                        Stmt::Try(stmt_try) => {
+                            let read = inner.block(&stmt_try.body, false);
+                            for handler in &stmt_try.handlers {
+                                let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                                inner.unread(&handler.body);
+                            }
+                            inner.unread(&stmt_try.orelse);
+                            inner.unread(&stmt_try.finalbody);
+                            read
+                        }
+                        _ => false,
+                    };
+                    if read {
+                        self.close_run();
+                        self.holes.extend(inner_holes);
+                    }
+                    read
+                }
+                _ => false,
+            };
+            if keep {
+                self.close_run();
+                kept = true;
+            } else {
+                self.extend_run(stmt);
+            }
+        }
+        self.close_run();
+        kept
+    }
+
+    /// A block the prescan does not read: one hole.
+    fn unread(&mut self, body: &[Stmt]) {
+        for stmt in body {
+            self.extend_run(stmt);
+        }
+        self.close_run();
+    }
+}
+
+/// `None` when `body` (blocks included) defines a function or class or imports; else whether it
+/// assigns an attribute of `receiver` or registers a buffer or parameter on it (one walk for both).
+fn touches_receiver(body: &[Stmt], receiver: Option<&str>) -> Option<bool> {
     let is_receiver = |expr: &Expr| matches!(expr, Expr::Name(n) if Some(n.id.as_str()) == receiver);
     let on_receiver = |target: &Expr| matches!(target, Expr::Attribute(a) if is_receiver(&a.value));
-    body.iter().all(|stmt| match stmt {
-        Stmt::FunctionDef(_) | Stmt::ClassDef(_) | Stmt::Import(_) | Stmt::ImportFrom(_) => false,
-        Stmt::Assign(assign) => !assign.targets.iter().any(on_receiver),
-        Stmt::AnnAssign(assign) => !on_receiver(&assign.target),
-        Stmt::Expr(expr) => !matches!(&*expr.value, Expr::Call(call)
-            if matches!(&*call.func, Expr::Attribute(a) if is_receiver(&a.value) && a.attr.as_str().starts_with("register_"))),
-        Stmt::For(stmt_for) => leaves_nothing(&stmt_for.body, receiver) && leaves_nothing(&stmt_for.orelse, receiver),
-        Stmt::While(stmt_while) => {
-            leaves_nothing(&stmt_while.body, receiver) && leaves_nothing(&stmt_while.orelse, receiver)
-        }
-        Stmt::If(stmt_if) => {
-            leaves_nothing(&stmt_if.body, receiver)
-                && stmt_if.elif_else_clauses.iter().all(|clause| leaves_nothing(&clause.body, receiver))
-        }
-        Stmt::With(with) => leaves_nothing(&with.body, receiver),
-        Stmt::Match(stmt_match) => stmt_match.cases.iter().all(|case| leaves_nothing(&case.body, receiver)),
-        Stmt::Try(stmt_try) => {
-            leaves_nothing(&stmt_try.body, receiver)
-                && stmt_try.handlers.iter().all(|handler| {
+    let mut touched = false;
+    for stmt in body {
+        touched |= match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) | Stmt::Import(_) | Stmt::ImportFrom(_) => return None,
+            Stmt::Assign(assign) => assign.targets.iter().any(on_receiver),
+            Stmt::AnnAssign(assign) => on_receiver(&assign.target),
+            Stmt::Expr(expr) => matches!(&*expr.value, Expr::Call(call)
+                if matches!(&*call.func, Expr::Attribute(a) if is_receiver(&a.value) && a.attr.as_str().starts_with("register_"))),
+            Stmt::For(stmt_for) => {
+                touches_receiver(&stmt_for.body, receiver)? | touches_receiver(&stmt_for.orelse, receiver)?
+            }
+            Stmt::While(stmt_while) => {
+                touches_receiver(&stmt_while.body, receiver)? | touches_receiver(&stmt_while.orelse, receiver)?
+            }
+            Stmt::If(stmt_if) => {
+                let mut touched = touches_receiver(&stmt_if.body, receiver)?;
+                for clause in &stmt_if.elif_else_clauses {
+                    touched |= touches_receiver(&clause.body, receiver)?;
+                }
+                touched
+            }
+            Stmt::With(with) => touches_receiver(&with.body, receiver)?,
+            Stmt::Match(stmt_match) => {
+                let mut touched = false;
+                for case in &stmt_match.cases {
+                    touched |= touches_receiver(&case.body, receiver)?;
+                }
+                touched
+            }
+            Stmt::Try(stmt_try) => {
+                let mut touched = touches_receiver(&stmt_try.body, receiver)?;
+                for handler in &stmt_try.handlers {
                     let ast::ExceptHandler::ExceptHandler(handler) = handler;
-                    leaves_nothing(&handler.body, receiver)
-                })
-                && leaves_nothing(&stmt_try.orelse, receiver)
-                && leaves_nothing(&stmt_try.finalbody, receiver)
-        }
-        _ => true,
-    })
+                    touched |= touches_receiver(&handler.body, receiver)?;
+                }
+                touched
+                    | touches_receiver(&stmt_try.orelse, receiver)?
+                    | touches_receiver(&stmt_try.finalbody, receiver)?
+            }
+            _ => false,
+        };
+    }
+    Some(touched)
 }
 
 /// What a function body holds that matters after it: the functions defined in it, whether a
@@ -531,12 +693,78 @@ mod tests {
                 &rest[..rest.find('(').unwrap_or(0)]
             })
             .collect();
-        assert_eq!(names, ["helper", "forward", "single"]);
-        for body in &outline.bodies {
+        // (`setup` and `buffer` assign only: the class's prescan reads all they hold.)
+        assert_eq!(names, ["helper", "forward", "pair", "single"]);
+        for (name, body) in names.iter().zip(&outline.bodies) {
             assert!(source[body.start as usize..].starts_with("x = x + 1"));
-            assert!(source[..body.end as usize].ends_with("return x"));
+            assert!(source[..body.end as usize].ends_with(if *name == "pair" { "return x, x" } else { "return x" }));
             assert!(source[body.def_start as usize..].starts_with("def "));
+            let holes = &outline.holes[body.holes.start as usize..body.holes.end as usize];
+            if *name == "pair" {
+                // Its `return x, x` stays: the check of its return annotation reads it.
+                assert_eq!(holes.len(), 1);
+                assert_eq!(holes[0].0, body.start);
+                assert!(source[..holes[0].1 as usize].ends_with("x = x + 1"));
+            } else {
+                assert_eq!(holes, [(body.start, body.end)]);
+            }
         }
+    }
+
+    #[test]
+    fn a_method_the_prescan_reads_keeps_what_it_reads() {
+        let source = "class M:\n\
+             \x20   def setup(self, x):\n\
+             \x20       if x is None:\n\
+             \x20           raise ValueError('no x was given to setup, none at all')\n\
+             \x20       h = torch.zeros(4)\n\
+             \x20       for i in range(3):\n\
+             \x20           print('step', i, 'of the loop that sets the weight up')\n\
+             \x20           self.w = h\n\
+             \x20       else:\n\
+             \x20           print('the loop that sets the weight up is done now')\n\
+             \x20       while x:\n\
+             \x20           self.v = x\n\
+             \x20       self.register_buffer('b', h)\n\
+             \x20       return None\n";
+        let parsed = adapter::parse(source, false, false);
+        assert!(parsed.errors().is_empty());
+        let outline = Outline::of(parsed.body(), source);
+        assert_eq!(outline.bodies.len(), 1);
+        let holes: Vec<&str> =
+            (outline.holes.iter()).map(|&(start, end)| &source[start as usize..end as usize]).collect();
+        assert_eq!(holes.len(), 5, "{holes:?}");
+        assert!(holes[0].starts_with("if x is None:") && holes[0].ends_with("at all')"));
+        assert!(holes[1].starts_with("print('step'"));
+        assert!(holes[2].starts_with("print('the loop"));
+        assert!(holes[3].starts_with("while x:") && holes[3].ends_with("self.v = x"));
+        assert_eq!(holes[4], "return None");
+        // What stays reads as it did: the assignments, the registration, the loop around them.
+        let mut text = String::new();
+        let mut copied = 0;
+        for &(start, end) in &outline.holes {
+            text.push_str(&source[copied..start as usize]);
+            text.push_str("(#");
+            push_spaces(&mut text, (end - start) as usize - 4);
+            text.push_str("\n)");
+            copied = end as usize;
+        }
+        text.push_str(&source[copied..]);
+        assert_eq!(text.len(), source.len());
+        for kept in ["h = torch.zeros(4)", "for i in range(3):", "self.w = h", "self.register_buffer('b', h)"] {
+            assert!(text.contains(kept), "{kept}");
+        }
+        for gone in ["raise", "print", "self.v", "return None"] {
+            assert!(!text.contains(gone), "{gone}");
+        }
+        let elided = adapter::parse(&text, false, false);
+        assert!(elided.errors().is_empty());
+        let (Some(Stmt::ClassDef(before)), Some(Stmt::ClassDef(after))) =
+            (parsed.body().first(), elided.body().first())
+        else {
+            panic!("a class")
+        };
+        assert_eq!(before.body.iter().map(span).collect::<Vec<_>>(), after.body.iter().map(span).collect::<Vec<_>>());
     }
 
     #[test]
@@ -571,6 +799,45 @@ mod tests {
             panic!("a class")
         };
         assert_eq!(spans(&before.body), spans(&after.body));
+    }
+
+    #[test]
+    fn a_body_that_mentions_a_module_level_function_visited_again_stays_in_the_text() {
+        let body = "    y = x.item()\n".repeat(8);
+        let source = format!(
+            "import torch\n\ndef helper(x):\n    z = x.sum()\n{body}    return z\n\n\
+             def caller(x):\n{body}    return helper(y)\n\n\
+             def other(x):\n{body}    return y\n\n\
+             def annotated(x) -> int:\n    z = x.sum()\n{body}    return 1\n\n\
+             def reader(x):\n{body}    return annotated(y)\n"
+        );
+        let parsed = adapter::parse(&source, false, false);
+        let outline = Outline::of(parsed.body(), &source);
+        assert_eq!(outline.bodies.len(), 5);
+        let first = crate::python::analyze_file(
+            std::path::Path::new("m.py"),
+            Ok(source.clone().into_bytes()),
+            &Default::default(),
+        )
+        .summary;
+        // Answers in `helper` and `annotated`: both are visited again. What `helper` returns may
+        // change with them, and `caller` calls it; `annotated` says what it returns.
+        let mut foreign = ForeignTypes::default();
+        for (at, _) in source.match_indices("x.sum()") {
+            foreign.exprs.insert(range_key(at as u32, at as u32 + 7), Ty::TENSOR);
+        }
+        let mut skips = Skips::new(&foreign, &first, &[]).expect("no returns answered");
+        let text = skips.elide(&outline, &source, &LineIndex::new(&source), &[]).expect("bodies left out");
+        let left_out: Vec<bool> = ["helper", "caller", "other", "annotated", "reader"]
+            .iter()
+            .map(|name| {
+                let def = source.find(&format!("def {name}(x)")).expect("defined") as u32;
+                let body = outline.bodies.iter().find(|body| body.def_start == def).expect("outlined");
+                skips.elided.contains(&body.start)
+            })
+            .collect();
+        assert_eq!(left_out, [false, false, true, false, true]);
+        assert_eq!(text.len(), source.len());
     }
 
     #[test]
