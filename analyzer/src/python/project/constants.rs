@@ -19,8 +19,8 @@
 //! decided where some call passes such a value (the arm then runs only in training: peft's
 //! `get_delta_weight(..., apply_rank_dropout=self.training and ...)`), or where every call leaves
 //! the parameter at its default (vllm's `update_state(..., repeat_indices=None)`), but never for
-//! a `forward` or `__call__`, which the framework or the user call; a call of its name that does
-//! not resolve counts for every function of that name.
+//! a `forward` or a dunder method (`__call__`, `__init__`), which the framework, the user or the
+//! language call; a call of its name that does not resolve counts for every function of that name.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
@@ -60,10 +60,40 @@ impl<'s> Project<'s> {
     pub(super) fn dead_arms(&mut self) -> Vec<Vec<bool>> {
         let files = self.files;
         let mut dead: Vec<Vec<bool>> = vec![Vec::new(); files.len()];
-        // The functions with arms to decide, by name.
+        // The names calls pass training-only values to: public entry points of these names are
+        // decided too.
+        let mut trained_names: FxHashSet<Sym> = FxHashSet::default();
+        for (file, analysis) in files.iter().enumerate() {
+            let summary = &analysis.summary;
+            for arg in summary.literal_args.iter().filter(|arg| arg.training) {
+                if let Some(name) = self.callee_name(file, summary.calls[arg.call as usize].callee) {
+                    trained_names.insert(name);
+                }
+            }
+        }
+        // The functions with arms to decide, by name: not the public dunders and `forward`s, which
+        // the framework or the user call (thousands of them share a name: each call of one would
+        // be matched against all), unless a call passes a training-only value.
         let mut by_name: FxHashMap<Sym, SmallVec<[(FileIdx, FuncIdx); 2]>> = FxHashMap::default();
         for (file, analysis) in files.iter().enumerate() {
+            // (Arms of one function come together: its name is looked up once.)
+            let mut decided: Option<(FuncIdx, bool)> = None;
             for arm in &analysis.summary.param_arms {
+                let wanted = match decided {
+                    Some((func, wanted)) if func == arm.func => wanted,
+                    _ => {
+                        let function = &analysis.summary.funcs[arm.func as usize];
+                        let wanted = super::declared::is_private_or_local(function)
+                            || !is_entry_point(&function.name)
+                            || (!trained_names.is_empty()
+                                && self.sym_ids.get(function.name.as_str()).is_some_and(|n| trained_names.contains(n)));
+                        decided = Some((arm.func, wanted));
+                        wanted
+                    }
+                };
+                if !wanted {
+                    continue;
+                }
                 let name = self.intern_name(&analysis.summary.funcs[arm.func as usize].name);
                 let entry = by_name.entry(name).or_default();
                 if !entry.contains(&(file, arm.func)) {
@@ -186,7 +216,7 @@ impl<'s> Project<'s> {
             for &(file, func) in functions {
                 let summary = &files[file].summary;
                 let public = !super::declared::is_private_or_local(&summary.funcs[func as usize]);
-                let entry_point = matches!(summary.funcs[func as usize].name.as_str(), "forward" | "__call__");
+                let entry_point = is_entry_point(&summary.funcs[func as usize].name);
                 for arm in summary.param_arms.iter().filter(|arm| arm.func == func) {
                     let Some(&Passed::Always(value)) = passed.get(&(file, func, arm.param)) else { continue };
                     // A public function's arm is decided where some call passes a training-only
@@ -251,4 +281,10 @@ impl<'s> Project<'s> {
             _ => None,
         }
     }
+}
+
+/// A Module's `forward` or a dunder method (`__call__`, `__init__`...): called by the framework,
+/// the user or the language, not only by the tree's calls of its name.
+fn is_entry_point(name: &str) -> bool {
+    name == "forward" || (name.starts_with("__") && name.ends_with("__"))
 }
