@@ -1976,10 +1976,7 @@ fn kept_attribute(e: &Expr) -> Option<(&str, &str)> {
 
 /// The attribute's name in `self.x`.
 fn self_attribute(e: &Expr) -> Option<&str> {
-    match e {
-        Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "self") => Some(a.attr.as_str()),
-        _ => None,
-    }
+    kept_attribute(e).filter(|(object, _)| *object == "self").map(|(_, attribute)| attribute)
 }
 
 /// `if needed > self.table.size(0):` (or `self.table.shape[k] < needed`, also as one operand of an
