@@ -140,6 +140,15 @@ pub const PROFILES: &[Profile] = &[
         why: "called once per generated token by transformers' generation loop or continuous batching",
     },
     Profile {
+        name: "timm",
+        package: "timm",
+        // Feature extraction (`features_only=True`, `FeatureGetterNet`) calls the wrapped model's
+        // `forward_intermediates` on every forward, through an attribute holding any timm model.
+        hot: &["timm.models.*:*.forward_intermediates"],
+        cold: &[],
+        why: "called on every forward of a timm feature extractor (`features_only=True`), through the wrapped model",
+    },
+    Profile {
         name: "torchtune",
         package: "torchtune",
         hot: &[],

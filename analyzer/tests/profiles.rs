@@ -1,5 +1,5 @@
 //! Built-in framework profiles on `fixtures/projects/framework_profiles`, a tree that mimics the
-//! package paths of vllm, sglang and diffusers beside a user's package with a class of the same name.
+//! package paths of vllm, sglang, diffusers and timm beside a user's package with a class of the same name.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,6 +39,7 @@ fn expected() -> Vec<(String, u64, String)> {
         "sglang/srt/eplb/eplb_manager.py",
         "diffusers/schedulers/scheduling_toy.py",
         "diffusers/models/attention_dispatch.py",
+        "timm/models/toy_vit.py",
         "myapp/runner.py",
     ] {
         let text = std::fs::read_to_string(fixture().join(file)).unwrap();
@@ -95,6 +96,7 @@ fn the_root_names_its_profile() {
         "root: per-step entry point of vllm's GPU model runner (profile `vllm`)"
     );
     assert!(root_of("ToyScheduler.step").ends_with("(profile `diffusers`)"));
+    assert!(root_of("ToyViT.forward_intermediates").ends_with("(profile `timm`)"));
     assert!(!listed.contains("myapp/"), "{listed}");
     assert!(!listed.contains("load_model") && !listed.contains("set_timesteps"), "set-up is not per-step:\n{listed}");
 }
