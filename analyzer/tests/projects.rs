@@ -303,15 +303,24 @@ fn cached_functions_are_cold() {
 }
 
 /// `if self.training:` bodies (and the rest of `self.training and ...`), and the other branches of
-/// `if not self.training:`, are never hot; neither is what only they call.
+/// `if not self.training:`, are never hot; neither is what only they call. Nor is what follows a
+/// guard that leaves whenever the model infers (`if not self.training: return x`, `if
+/// self.training is False:`, `if labels is None: return logits`), or one on a parameter that every
+/// call gives a training value (`drop_path(x, p, self.training)`); a guard that does not leave, or
+/// a call passing `True`, keeps the heat.
 #[test]
 fn training_only_branches_are_cold() {
     check_project("training_branch");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/training_branch");
     let all = graphlint_json(&dir, &["--all-paths"]);
-    let cold_rows: Vec<u64> =
-        all.iter().filter(|f| f["hot"] == false).map(|f| f["location"]["row"].as_u64().unwrap()).collect();
-    assert_eq!(cold_rows, [6, 20, 25, 26], "{all:#?}");
+    let cold_rows = |file: &str| -> Vec<u64> {
+        all.iter()
+            .filter(|f| f["hot"] == false && f["filename"] == file)
+            .map(|f| f["location"]["row"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(cold_rows("pkg/model.py"), [6, 20, 25, 26], "{all:#?}");
+    assert_eq!(cold_rows("pkg/guards.py"), [9, 30, 38, 46], "{all:#?}");
 }
 
 /// `if debug:` (and `verbose_timing and ...`) on a parameter that defaults to `False` guards

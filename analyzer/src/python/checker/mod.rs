@@ -157,6 +157,10 @@ pub(crate) struct Checker<'a> {
     /// Local names bound to a value that holds only in training (`self.training and ...`), per
     /// function: passed on, they are `False` whenever the model infers (`param_arms.rs`).
     training_flags: FxHashSet<(FuncIdx, &'a str)>,
+    /// Set by an `if` without `else` whose body always leaves (`if not self.training: return
+    /// x`): what follows it in the enclosing block runs only when its test failed, and is a
+    /// region of its own ([`GuardedRest`]). The block's visit takes it after the statement.
+    guarded_rest: Option<GuardedRest>,
     /// Local names bound to a 1-d tensor (`x.nonzero(as_tuple=True)[0]`, `x.flatten()`), per
     /// function: iterating or indexing one by a number gives 0-d tensors.
     vectors: FxHashSet<(FuncIdx, &'a str)>,
@@ -267,6 +271,7 @@ impl<'a> Checker<'a> {
             param_aliases: FxHashMap::default(),
             vectors: FxHashSet::default(),
             training_flags: FxHashSet::default(),
+            guarded_rest: None,
             ranked: FxHashMap::default(),
             branch_frames: Vec::new(),
             loop_frames: Vec::new(),
@@ -386,6 +391,8 @@ impl<'a> Checker<'a> {
         self.prescan_kept_fields(body);
         for stmt in body {
             self.stmt(stmt);
+            // (Module-level code after a guard is not a function's: no region.)
+            self.guarded_rest = None;
         }
         if self.foreign.is_none() {
             self.keep_read_questions();
@@ -674,8 +681,18 @@ impl<'a> Checker<'a> {
     // ----- statements -------------------------------------------------------------------------
 
     fn body(&mut self, body: &'a [Stmt]) {
+        let mut guards = 0;
         for stmt in body {
             self.stmt(stmt);
+            match self.guarded_rest.take() {
+                Some(GuardedRest::Training(offset)) => self.push_region(RegionKind::TrainingOnly, offset),
+                Some(GuardedRest::Arm(conditions, offset)) => self.push_arm_region(&conditions, offset),
+                None => continue,
+            }
+            guards += 1;
+        }
+        for _ in 0..guards {
+            self.regions.pop();
         }
     }
 
@@ -958,6 +975,17 @@ impl<'a> Checker<'a> {
                 if rest.is_some() {
                     self.regions.pop();
                 }
+                // What follows a guard that leaves runs only when its test failed: only in
+                // training after `if not self.training: return x` (drop-path, dropout layers,
+                // `if labels is None: return logits`), and only for some values of a parameter
+                // after `if not flag: return x`.
+                if stmt_if.elif_else_clauses.is_empty() && leaves(&stmt_if.body) {
+                    self.guarded_rest = match training {
+                        Some(false) => Some(GuardedRest::Training(offset)),
+                        _ if !earlier.is_empty() => Some(GuardedRest::Arm(earlier, offset)),
+                        _ => None,
+                    };
+                }
             }
             Stmt::With(with) => {
                 let mut graph = false;
@@ -1109,13 +1137,17 @@ impl<'a> Checker<'a> {
                 && matches!(&*c.left, Expr::Name(n) if n.id.as_str() == "labels")
                 && c.comparators[0].is_none_literal_expr())
         };
-        let is_training = |e: &Expr| {
-            matches!(e, Expr::Attribute(a) if a.attr.as_str() == "training")
-                || is_labels_none(e, CmpOp::IsNot)
-                || self.exporting_test(e)
+        let is_mode = |e: &Expr| matches!(e, Expr::Attribute(a) if a.attr.as_str() == "training");
+        // `m.training is False` (or `== True`...).
+        let mode_is = |e: &Expr, value: bool| {
+            matches!(e, Expr::Compare(c) if matches!(*c.ops, [CmpOp::Is | CmpOp::Eq]) && is_mode(&c.left)
+                && matches!(&c.comparators[0], Expr::BooleanLiteral(b) if b.value == value))
         };
+        let is_training =
+            |e: &Expr| is_mode(e) || mode_is(e, true) || is_labels_none(e, CmpOp::IsNot) || self.exporting_test(e);
         let is_not_training = |e: &Expr| {
             matches!(e, Expr::UnaryOp(u) if u.op == UnaryOp::Not && is_training(&u.operand))
+                || mode_is(e, false)
                 || is_labels_none(e, CmpOp::Is)
         };
         match test {
@@ -1651,7 +1683,10 @@ impl<'a> Checker<'a> {
                         }
                     }
                 }
-                other => self.stmt(other),
+                other => {
+                    self.stmt(other);
+                    self.guarded_rest = None;
+                }
             }
         }
         let ty = Ty::Val(self.summary.add_val(Val::Class(index)));
@@ -1748,6 +1783,15 @@ fn type_tested_names<'a>(test: &'a Expr, names: &mut SmallVec<[&'a str; 2]>) {
 
 /// Whether a block ends by leaving it (`return`, `raise`, `break`, `continue`): no path goes on
 /// from its end.
+/// What follows a guard `if` that leaves, in the same block (see `Checker::guarded_rest`): the
+/// offset is the guard's.
+enum GuardedRest {
+    /// The guard's test holds whenever the model infers: the rest runs only in training.
+    Training(usize),
+    /// The rest runs only when these conditions on parameters hold (the test failed).
+    Arm(param_arms::ArmConditions, usize),
+}
+
 fn leaves(body: &[Stmt]) -> bool {
     matches!(body.last(), Some(Stmt::Return(_) | Stmt::Raise(_) | Stmt::Break(_) | Stmt::Continue(_)))
 }

@@ -104,6 +104,13 @@ impl<'a> Checker<'a> {
             self.body(body);
             return;
         }
+        self.push_arm_region(conditions, offset);
+        self.body(body);
+        self.regions.pop();
+    }
+
+    /// Opens a region that runs only when `conditions` hold, and records them (first pass only).
+    pub(super) fn push_arm_region(&mut self, conditions: &ArmConditions, offset: usize) {
         self.push_region(RegionKind::ParamArm, offset);
         if self.foreign.is_none() {
             let region = *self.regions.last().expect("pushed");
@@ -118,8 +125,6 @@ impl<'a> Checker<'a> {
                 self.summary.param_arms.push(ParamArm { region, func, param, test, runs_when, default });
             }
         }
-        self.body(body);
-        self.regions.pop();
     }
 
     /// At the end of a function's visit: drops the conditions on parameters its body bound again
@@ -217,7 +222,8 @@ impl<'a> Checker<'a> {
                 !self.training_flags.is_empty()
                     && self.training_flags.contains(&(self.current_func(), name.id.as_str()))
             }
-            Expr::BoolOp(_) => self.training_test(arg) == Some(true),
+            // `self.training and p > 0`, or `self.training` itself (`drop_path(x, p, self.training)`).
+            Expr::BoolOp(_) | Expr::Attribute(_) => self.training_test(arg) == Some(true),
             _ => false,
         };
         if training {
