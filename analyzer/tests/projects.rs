@@ -299,7 +299,9 @@ fn cached_functions_are_cold() {
     // state rebuilt when it went stale (`or self.mask.size(0) != n`, `or self.signs.device != d`:
     // rows 32, 34); another `or` condition keeps the body hot (row 37). The object may be one the
     // function is given (row 45); a body that fills another object's attribute stays hot (48).
-    assert_eq!(cold_rows("pkg/lazy.py"), [14, 32, 34, 45], "{all:#?}");
+    // `if not hasattr(self, "x"):` filling `x` by `register_buffer` or `setattr` is lazy too
+    // (rows 56, 58); a body that registers another name stays hot (61).
+    assert_eq!(cold_rows("pkg/lazy.py"), [14, 32, 34, 45, 56, 58], "{all:#?}");
 }
 
 /// `if self.training:` bodies (and the rest of `self.training and ...`), and the other branches of

@@ -1910,25 +1910,63 @@ fn is_stub_body(body: &[Stmt]) -> bool {
 /// fills on first use and keeps, so the body runs once per object, not every step. The object may
 /// be another one the function is given (`if layer._scale is None: layer._scale = ...`). Also with
 /// tests that it went stale, `if self.x is None or self.x.device != device:` (or its dtype, or
-/// its size): rebuilt once per device, dtype or shape, like a table that grows.
+/// its size): rebuilt once per device, dtype or shape, like a table that grows. `if not
+/// hasattr(self, "x"):` filling it by `self.register_buffer("x", ...)` or `setattr` is the same.
 fn is_lazy_init(test: &Expr, body: &[Stmt]) -> bool {
     let (first, stale) = match test {
         Expr::BoolOp(b) if b.op == BoolOp::Or => (&b.values[0], &b.values[1..]),
         other => (other, &[][..]),
     };
-    let Expr::Compare(compare) = first else { return false };
-    if *compare.ops != [CmpOp::Is] || !compare.comparators[0].is_none_literal_expr() {
-        return false;
-    }
-    let Some(kept) = kept_attribute(&compare.left) else { return false };
+    let Some(kept) = unset_attribute(first) else { return false };
     if !stale.iter().all(|test| is_staleness_test(test, kept)) {
         return false;
     }
     body.iter().any(|stmt| match stmt {
         Stmt::Assign(assign) => assign.targets.iter().any(|target| kept_attribute(target) == Some(kept)),
         Stmt::AnnAssign(assign) => kept_attribute(&assign.target) == Some(kept),
+        // `self.register_buffer("x", ...)`, `setattr(self, "x", ...)`.
+        Stmt::Expr(stmt) => match &*stmt.value {
+            Expr::Call(call) => {
+                let name_arg = |index: usize| match call.arguments.args.get(index) {
+                    Some(Expr::StringLiteral(s)) => Some(s.value.to_str()),
+                    _ => None,
+                };
+                match &*call.func {
+                    Expr::Attribute(a) if a.attr.as_str() == "register_buffer" => {
+                        matches!(&*a.value, Expr::Name(n) if n.id.as_str() == kept.0) && name_arg(0) == Some(kept.1)
+                    }
+                    Expr::Name(f) if f.id.as_str() == "setattr" => {
+                        matches!(call.arguments.args.first(), Some(Expr::Name(n)) if n.id.as_str() == kept.0)
+                            && name_arg(1) == Some(kept.1)
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        },
         _ => false,
     })
+}
+
+/// The kept attribute a lazy-init test finds missing: `self.x is None`, or `not hasattr(self,
+/// "x")`.
+fn unset_attribute(test: &Expr) -> Option<(&str, &str)> {
+    match test {
+        Expr::Compare(compare) if *compare.ops == [CmpOp::Is] && compare.comparators[0].is_none_literal_expr() => {
+            kept_attribute(&compare.left)
+        }
+        Expr::UnaryOp(u) if u.op == UnaryOp::Not => {
+            let Expr::Call(call) = &*u.operand else { return None };
+            let is_hasattr = matches!(&*call.func, Expr::Name(f) if f.id.as_str() == "hasattr");
+            match call.arguments.args.as_ref() {
+                [Expr::Name(object), Expr::StringLiteral(name)] if is_hasattr => {
+                    Some((object.id.as_str(), name.value.to_str()))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// `self.x.device != d`, `self.x.dtype != d`, `self.x.size(0) != n`, `self.x.shape[0] != n` (either
