@@ -109,7 +109,7 @@ impl<'a> Checker<'a> {
 
     /// A dotted name's segments, resolved through absolute imports (for annotations, which may
     /// come from a parsed string, so the lifetime is the expression's).
-    pub(super) fn dotted<'e>(&'e self, expr: &'e Expr) -> Option<SmallVec<[&'e str; 8]>> {
+    pub(crate) fn dotted<'e>(&'e self, expr: &'e Expr) -> Option<SmallVec<[&'e str; 8]>> {
         match expr {
             Expr::Name(name) => {
                 let id = name.id.as_str();
