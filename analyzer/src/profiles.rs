@@ -107,6 +107,9 @@ pub const PROFILES: &[Profile] = &[
             // VAEs: pipelines encode before the denoising loop and decode after it (no pipeline
             // in 0.42.1 calls a VAE inside its timestep loop).
             "diffusers.models.autoencoders.*:*",
+            // The consistency decoder's own scheduler: only `ConsistencyDecoderVAE.decode` runs its
+            // `step`, in a two-step loop inside the VAE decode (once per request, like the VAEs).
+            "diffusers.schedulers.scheduling_consistency_decoder:*",
             // ONNX pipelines run onnxruntime sessions on numpy arrays; torch only wraps those
             // arrays (`torch.from_numpy`) for the scheduler's step on the host, and `.numpy()` /
             // `.cpu()` of what it returns read host memory. No device is involved.
