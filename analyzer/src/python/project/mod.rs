@@ -322,6 +322,8 @@ fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&st
     project.state_methods = state_methods;
     lap("call resolution");
     let (reach, region_roots) = project.propagate(&edges, &exact_edges, &loop_regions, named_roots);
+    // (Built on another thread, the edge lists are costly to free here: see `call_edges`.)
+    drop_elsewhere((edges, exact_edges));
     lap("roots and propagation");
     // Per function node, whether its questions are answered: it is hot, or a root region is in it.
     let mut hot_funcs = vec![settings.all_paths; project.layout.node_count()];
