@@ -362,71 +362,92 @@ impl Project<'_> {
 
     /// Every call edge, and those without dispatch to overrides. The targets of the call sites
     /// that `settled` while arguments flowed are taken from it: what they read cannot have changed.
+    /// The edges are added on another core, file by file and in the order found, while the next
+    /// files' call sites resolve (the lists come out as if added here). Freeing memory allocated
+    /// on another thread takes mimalloc's slow path: the caller drops the lists elsewhere.
     #[inline(never)]
     fn call_edges(&mut self, settled: &Settled) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
-        let mut edges = vec![Vec::new(); self.layout.node_count()];
-        let mut exact_edges = vec![Vec::new(); self.layout.node_count()];
         let property_names = self.property_names();
-        let mut targets: Vec<usize> = Vec::new();
-        for file in 0..self.files.len() {
-            for (call_index, call) in self.files[file].summary.calls.iter().enumerate() {
-                // A call in a training-only branch, or an arm no call takes, passes no heat on.
-                if self.never_hot(file, call.region) {
-                    continue;
+        let layout = self.layout.clone();
+        std::thread::scope(|scope| {
+            let (found, batches) = std::sync::mpsc::channel::<FileEdges>();
+            let builder = scope.spawn(move || {
+                let mut edges = vec![Vec::new(); layout.node_count()];
+                let mut exact_edges = vec![Vec::new(); layout.node_count()];
+                for batch in batches {
+                    batch.add_to(&mut edges, &mut exact_edges, &layout);
                 }
-                targets.clear();
-                let exact = match settled.spans[file][call_index] {
-                    UNSETTLED => {
-                        let (found, exact) = self.targets_with_dispatch(file, call);
-                        targets.extend(found.into_iter().map(|(f, m, _)| self.layout.func_base[f] + m as usize));
-                        exact
+                (edges, exact_edges)
+            });
+            let mut targets: Vec<usize> = Vec::new();
+            for file in 0..self.files.len() {
+                let mut batch = FileEdges { file, calls: Vec::new(), targets: Vec::new() };
+                for (call_index, call) in self.files[file].summary.calls.iter().enumerate() {
+                    // A call in a training-only branch, or an arm no call takes, passes no heat on.
+                    if self.never_hot(file, call.region) {
+                        continue;
                     }
-                    (start, len, exact) => {
-                        let span = &settled.targets[start as usize..start as usize + len as usize];
-                        targets.extend(span.iter().map(|&node| node as usize));
-                        exact as usize
+                    targets.clear();
+                    let exact = match settled.spans[file][call_index] {
+                        UNSETTLED => {
+                            let (found, exact) = self.targets_with_dispatch(file, call);
+                            targets.extend(found.into_iter().map(|(f, m, _)| self.layout.func_base[f] + m as usize));
+                            exact
+                        }
+                        (start, len, exact) => {
+                            let span = &settled.targets[start as usize..start as usize + len as usize];
+                            targets.extend(span.iter().map(|&node| node as usize));
+                            exact as usize
+                        }
+                    };
+                    batch.push(call.func, call.region, &targets, exact);
+                }
+                for read in &self.files[file].summary.attr_reads {
+                    if self.never_hot(file, read.region) {
+                        continue;
                     }
-                };
-                if targets.is_empty() {
-                    continue;
+                    let (found, exact) = self.property_targets(file, read.val, &property_names);
+                    targets.clear();
+                    targets.extend(found.into_iter().map(|(f, m)| self.layout.func_base[f] + m as usize));
+                    batch.push(read.func, read.region, &targets, exact);
                 }
-                hotpath::add_call_edges(&mut edges, &self.layout, file, call.func, call.region, &targets);
-                hotpath::add_call_edges(
-                    &mut exact_edges,
-                    &self.layout,
-                    file,
-                    call.func,
-                    call.region,
-                    &targets[..exact],
-                );
-            }
-            for read in &self.files[file].summary.attr_reads {
-                if self.never_hot(file, read.region) {
-                    continue;
+                for &(outer, inner) in &self.nested[file] {
+                    batch.push(outer, None, &[self.layout.func_base[file] + inner as usize], 1);
                 }
-                let (targets, exact) = self.property_targets(file, read.val, &property_names);
-                if targets.is_empty() {
-                    continue;
-                }
-                let targets: Vec<usize> =
-                    targets.into_iter().map(|(f, m)| self.layout.func_base[f] + m as usize).collect();
-                hotpath::add_call_edges(&mut edges, &self.layout, file, read.func, read.region, &targets);
-                hotpath::add_call_edges(
-                    &mut exact_edges,
-                    &self.layout,
-                    file,
-                    read.func,
-                    read.region,
-                    &targets[..exact],
-                );
+                // (A builder that panicked takes no more: its panic is resumed at the join.)
+                let _ = found.send(batch);
             }
-            for &(outer, inner) in &self.nested[file] {
-                let target = [self.layout.func_base[file] + inner as usize];
-                hotpath::add_call_edges(&mut edges, &self.layout, file, outer, None, &target);
-                hotpath::add_call_edges(&mut exact_edges, &self.layout, file, outer, None, &target);
-            }
+            drop(found);
+            builder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+}
+
+/// A file's call edges as found: per call (or property read, or nested function), the calling
+/// function, the region the call is in, its targets' range in `targets`, and how many of those
+/// come first without dispatch to overrides.
+struct FileEdges {
+    file: FileIdx,
+    calls: Vec<(FuncIdx, Option<RegionIdx>, u32, u32, u32)>,
+    targets: Vec<usize>,
+}
+
+impl FileEdges {
+    fn push(&mut self, func: FuncIdx, region: Option<RegionIdx>, targets: &[usize], exact: usize) {
+        if targets.is_empty() {
+            return;
         }
-        (edges, exact_edges)
+        let start = self.targets.len() as u32;
+        self.targets.extend_from_slice(targets);
+        self.calls.push((func, region, start, targets.len() as u32, exact as u32));
+    }
+
+    fn add_to(&self, edges: &mut [Vec<usize>], exact_edges: &mut [Vec<usize>], layout: &super::layout::Layout) {
+        for &(func, region, start, len, exact) in &self.calls {
+            let targets = &self.targets[start as usize..(start + len) as usize];
+            hotpath::add_call_edges(edges, layout, self.file, func, region, targets);
+            hotpath::add_call_edges(exact_edges, layout, self.file, func, region, &targets[..exact as usize]);
+        }
     }
 }
 

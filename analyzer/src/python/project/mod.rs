@@ -359,6 +359,16 @@ fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&st
         let base = project.layout.region_base[file];
         dead_regions.extend(regions.iter().enumerate().filter(|(_, dead)| **dead).map(|(region, _)| base + region));
     }
+    // What other threads built (the edge lists, the names' facts, the module table) is costly
+    // to free here, as mimalloc frees another thread's memory on its slow path: freed elsewhere.
+    let facts = (
+        std::mem::take(&mut project.region_calls),
+        std::mem::take(&mut project.nested),
+        std::mem::take(&mut project.modules),
+        std::mem::take(&mut project.by_path),
+        std::mem::take(&mut project.module_names),
+    );
+    drop_elsewhere((edges, exact_edges, loop_regions, facts));
     incremental::Analysed { reach, region_roots, foreign, dead_regions }
 }
 
