@@ -275,14 +275,19 @@ pub(super) fn classify(
         classified
     });
     // Freeing every summary took as long as classifying the findings: it is done on another
-    // thread, which the run does not wait for (a process that exits first frees it all at once).
+    // thread, which the run does not wait for, or not at all when the process exits next.
     drop((summaries, layout));
-    drop_elsewhere((files, findings, analysed));
+    drop_elsewhere((files, findings, analysed), settings);
     classified
 }
 
-/// Drops `value` on a thread of its own, or here if none can be started.
-fn drop_elsewhere<T: Send + 'static>(value: T) {
+/// Drops `value` on a thread of its own (or here if none can be started), or leaves it to the
+/// process's exit (see [`Settings::exits_after`]).
+fn drop_elsewhere<T: Send + 'static>(value: T, settings: &Settings) {
+    if settings.exits_after {
+        std::mem::forget(value);
+        return;
+    }
     // (A failed spawn drops the closure, and `value` with it, here.)
     let _ = std::thread::Builder::new().name("graphlint-drop".into()).spawn(move || drop(value));
 }
