@@ -430,6 +430,7 @@ impl<'s> Project<'s> {
     /// The project with every name interned and the tables of globals and class members (the
     /// [`FileFacts`] left empty).
     fn with_names(files: &'s [FileAnalysis]) -> Self {
+        let value_count: usize = files.iter().map(|f| f.summary.vals.len()).sum();
         let mut project = Project {
             files,
             modules: FxHashMap::default(),
@@ -447,8 +448,11 @@ impl<'s> Project<'s> {
             external_members: FxHashMap::default(),
             containers: Vec::new(),
             memo: files.iter().map(|f| vec![UNSEEN; f.summary.vals.len()]).collect(),
-            results: Vec::new(),
-            result_entities: Vec::new(),
+            // Evaluations found something for 0.33-0.39 of the values (one entity each, mostly) on
+            // transformers, vllm, sglang and diffusers: reserved for half of them, the tables do
+            // not grow by doubling, which copied them and touched twice their memory.
+            results: Vec::with_capacity(value_count / 2),
+            result_entities: Vec::with_capacity(value_count / 2),
             depth: 0,
             syms: Vec::with_capacity(files.len()),
             sym_names: Vec::new(),
