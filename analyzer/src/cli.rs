@@ -274,6 +274,7 @@ fn check_command(args: CheckArgs) -> ExitCode {
         keep_suppressed: false,
         overlay: overlay.clone(),
         cache_dir: (!args.no_cache).then(|| cache_dir(&args, &mode, &paths, project_root.as_deref())),
+        exits_after: true,
     };
     let result = Resolver::new(mode, overrides)
         .map_err(RunError::Config)

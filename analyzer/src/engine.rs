@@ -105,6 +105,8 @@ pub struct RunOptions {
     pub project_root: Option<PathBuf>,
     /// Keep per-file results in this directory (see [`crate::cache`]); `None`: no cache.
     pub cache_dir: Option<PathBuf>,
+    /// See [`Settings::exits_after`].
+    pub exits_after: bool,
 }
 
 /// Checks `paths` with `settings` for every file, reading no configuration file.
@@ -190,6 +192,7 @@ pub fn check(paths: &[PathBuf], resolver: &Resolver, options: RunOptions) -> Res
         keep_suppressed: options.keep_suppressed,
         overlay: options.overlay.clone(),
         reported: reported.as_ref().map(|reported| Arc::new(reported.iter().map(|p| p.to_path_buf()).collect())),
+        exits_after: options.exits_after,
     };
 
     let pool = rayon::ThreadPoolBuilder::new()

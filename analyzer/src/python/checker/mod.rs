@@ -663,7 +663,9 @@ impl<'a> Checker<'a> {
 
     /// Whether the file's text contains `needle` (file-wide switches such as a global opt-out).
     pub(crate) fn source_contains(&self, needle: &str) -> bool {
-        self.context.source.contains(needle)
+        // (memchr's searcher: the standard one, asked once per file for `nonlocal`, took 0.6% of
+        // a run's instructions on the transformers wheel.)
+        memchr::memmem::find(self.context.source.as_bytes(), needle.as_bytes()).is_some()
     }
 
     pub(crate) fn in_error_path(&self) -> bool {
@@ -1464,7 +1466,8 @@ impl<'a> Checker<'a> {
         });
 
         let vars = self.spare_vars.pop().unwrap_or_default();
-        let has_nonlocal = *self.has_nonlocal.get_or_insert_with(|| self.context.source.contains("nonlocal"));
+        let has_nonlocal = self.has_nonlocal.unwrap_or_else(|| self.source_contains("nonlocal"));
+        self.has_nonlocal = Some(has_nonlocal);
         let arm_defaults = param_arms::records_arms(def, self.context.source, has_nonlocal)
             .then(|| self.arm_defaults(parameters, class.is_some() && !is_static, !param_arms::is_private(name)));
         let mut scope = Scope {
