@@ -373,7 +373,7 @@ fn analyse(files: &[FileAnalysis], settings: &Settings, lap: &mut impl FnMut(&st
         std::mem::take(&mut project.by_path),
         std::mem::take(&mut project.module_names),
     );
-    drop_elsewhere((edges, exact_edges, loop_regions, facts));
+    drop_elsewhere((edges, exact_edges, loop_regions, facts), settings);
     incremental::Analysed { reach, region_roots, foreign, dead_regions }
 }
 
