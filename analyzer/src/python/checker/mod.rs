@@ -1784,8 +1784,6 @@ fn type_tested_names<'a>(test: &'a Expr, names: &mut SmallVec<[&'a str; 2]>) {
     }
 }
 
-/// Whether a block ends by leaving it (`return`, `raise`, `break`, `continue`): no path goes on
-/// from its end.
 /// What follows a guard `if` that leaves, in the same block (see `Checker::guarded_rest`): the
 /// offset is the guard's.
 enum GuardedRest {
@@ -1795,6 +1793,8 @@ enum GuardedRest {
     Arm(param_arms::ArmConditions, usize),
 }
 
+/// Whether a block ends by leaving it (`return`, `raise`, `break`, `continue`): no path goes on
+/// from its end.
 fn leaves(body: &[Stmt]) -> bool {
     matches!(body.last(), Some(Stmt::Return(_) | Stmt::Raise(_) | Stmt::Break(_) | Stmt::Continue(_)))
 }
