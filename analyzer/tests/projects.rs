@@ -153,8 +153,9 @@ fn cold_marker() {
 /// `forward`, an optimizer's `step`, tests, and what a forward reaches only through `unmerge`, a
 /// `compute_loss` or a `*Training*` class (or a subclass of one) are not hot, nor is a loop over
 /// logged values calling a Module's `log`, nor one weighting adapters, nor the functions of a
-/// training script (a module whose top-level code or `main` trains); the generation loop is, also
-/// in a library module that trains in another function.
+/// training script (a module whose top-level code or `main` trains), nor a loop that calls a
+/// function training a model a few calls down (an attack optimizing each batch); the generation
+/// loop is, also in a library module that trains in another function.
 #[test]
 fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
     check_project("not_per_step");
@@ -173,6 +174,7 @@ fn setup_loops_losses_optimizers_and_tests_are_not_per_step() {
             ("pkg/tests/test_model.py", 11),
             ("pkg/train_draft.py", 15),
             ("pkg/finetune.py", 10),
+            ("pkg/attack.py", 33),
         ],
     );
 }

@@ -156,6 +156,10 @@ pub struct FuncSummary {
     /// A method with no behaviour of its own: `@abstractmethod`, or a body of only a docstring,
     /// `pass`, `...` or `raise NotImplementedError`. A call of it on `self` runs an override.
     pub stub: bool,
+    /// Calls `backward`, `zero_grad` or an optimizer's `step` somewhere in its body: it trains
+    /// a model (or optimizes an input against one). A loop that calls it, directly or a few calls
+    /// down, is no decode loop (`project/roots.rs`).
+    pub trains: bool,
     /// The class its return annotation declares (`-> Sampler`, `-> "Sampler"`, `-> Optional[B]`),
     /// as a [`Val::Declared`] value; for a property without one, the value its `return`s give
     /// when they agree. What the project pass takes a call's result to be.

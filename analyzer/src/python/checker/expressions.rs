@@ -867,6 +867,8 @@ impl<'a> Checker<'a> {
         for region in &self.regions {
             self.summary.regions[*region as usize].training = true;
         }
+        let func = self.current_func();
+        self.summary.funcs[func as usize].trains = true;
     }
 }
 

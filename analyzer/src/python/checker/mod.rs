@@ -1455,6 +1455,7 @@ impl<'a> Checker<'a> {
             return_element_params: Vec::new(),
             scalar_params: 0,
             kwargs_to_attrs: false,
+            trains: false,
             property,
             stub: class.is_some() && (is_abstract || is_stub_body(&def.body)),
             return_val,

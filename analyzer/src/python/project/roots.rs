@@ -83,6 +83,7 @@ impl Project<'_> {
         // calls) runs no model step, so it is no decode loop.
         let mut model_classes = FxHashMap::default();
         let runs_model = self.functions_running_a_model(exact_edges, &mut model_classes);
+        let trains = self.functions_training(exact_edges);
         let root_nodes: FxHashSet<usize> = roots.iter().map(|(node, _)| *node).collect();
         let mut candidates = Vec::new();
         for (file, loops) in loop_regions.iter().enumerate() {
@@ -95,7 +96,9 @@ impl Project<'_> {
                 let (calls_model, callees) = self.loop_calls(file, index, region.over_elements, &mut model_classes);
                 let calls_model =
                     calls_model || callees.iter().any(|&callee| runs_model[callee] || root_nodes.contains(&callee));
-                if calls_model {
+                // A loop that calls a training function optimizes (fine-tuning, an adversarial
+                // attack per batch): it runs no inference step.
+                if calls_model && !callees.iter().any(|&callee| trains[callee]) {
                     candidates.push(LoopCandidate {
                         node: self.layout.region_base[file] + index as usize,
                         func_node: self.layout.func_base[file] + region.func as usize,
@@ -221,6 +224,28 @@ impl Project<'_> {
             runs = next;
         }
         runs
+    }
+
+    /// Per node, whether it is a function that trains: its body calls `backward`, `zero_grad` or
+    /// an optimizer's `step`, or it calls such a function through at most `MODEL_CALL_DEPTH`
+    /// exact call edges (`attack_batch` calling `self.attack_step`, which steps the optimizer).
+    fn functions_training(&self, exact_edges: &[Vec<usize>]) -> Vec<bool> {
+        let mut trains = vec![false; self.layout.node_count()];
+        for (file, analysis) in self.files.iter().enumerate() {
+            for (index, func) in analysis.summary.funcs.iter().enumerate() {
+                trains[self.layout.func_base[file] + index] = func.trains && func.name != "<module>";
+            }
+        }
+        for _ in 0..MODEL_CALL_DEPTH {
+            let next: Vec<bool> = (0..trains.len())
+                .map(|node| trains[node] || exact_edges[node].iter().any(|&callee| trains[callee]))
+                .collect();
+            if next == trains {
+                break;
+            }
+            trains = next;
+        }
+        trains
     }
 
     /// Whether calling `entity` runs a model: an instance of a model class, or a method of one
