@@ -208,22 +208,33 @@ impl Project<'_> {
             }
         }
         // Callers of model-running functions, a few calls up.
+        self.spread_to_callers(runs, exact_edges, |node| excluded[node])
+    }
+
+    /// `marked` with the functions that call a marked one through at most `MODEL_CALL_DEPTH`
+    /// exact call edges marked too, except the `excluded` ones.
+    fn spread_to_callers(
+        &self,
+        mut marked: Vec<bool>,
+        exact_edges: &[Vec<usize>],
+        excluded: impl Fn(usize) -> bool,
+    ) -> Vec<bool> {
         for _ in 0..MODEL_CALL_DEPTH {
-            let mut next = runs.clone();
-            for (file, analysis) in files.iter().enumerate() {
+            let mut next = marked.clone();
+            for (file, analysis) in self.files.iter().enumerate() {
                 for index in 0..analysis.summary.funcs.len() {
                     let node = self.layout.func_base[file] + index;
-                    if !next[node] && !excluded[node] && exact_edges[node].iter().any(|&callee| runs[callee]) {
+                    if !next[node] && !excluded(node) && exact_edges[node].iter().any(|&callee| marked[callee]) {
                         next[node] = true;
                     }
                 }
             }
-            if next == runs {
+            if next == marked {
                 break;
             }
-            runs = next;
+            marked = next;
         }
-        runs
+        marked
     }
 
     /// Per node, whether it is a function that trains: its body calls `backward`, `zero_grad` or
@@ -236,16 +247,7 @@ impl Project<'_> {
                 trains[self.layout.func_base[file] + index] = func.trains && func.name != "<module>";
             }
         }
-        for _ in 0..MODEL_CALL_DEPTH {
-            let next: Vec<bool> = (0..trains.len())
-                .map(|node| trains[node] || exact_edges[node].iter().any(|&callee| trains[callee]))
-                .collect();
-            if next == trains {
-                break;
-            }
-            trains = next;
-        }
-        trains
+        self.spread_to_callers(trains, exact_edges, |_| false)
     }
 
     /// Whether calling `entity` runs a model: an instance of a model class, or a method of one
